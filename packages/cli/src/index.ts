@@ -1,0 +1,2 @@
+export type { CommandModule } from './command.ts';
+export { UsageError, untilSignal } from './command.ts';

@@ -1,0 +1,54 @@
+/**
+ * `fhirwatch <command> …`: dispatches to src/commands/<command>.ts. The CLI is thin: each command
+ * parses its arguments, resolves options and calls a package.
+ */
+import { readdirSync } from 'node:fs';
+import type { CommandModule } from './command.ts';
+import { UsageError } from './command.ts';
+
+const commandsDir = new URL('./commands/', import.meta.url);
+const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+function commandNames(): string[] {
+  return readdirSync(commandsDir)
+    .filter((file) => file.endsWith(extension) && !file.endsWith(`.test${extension}`) && !file.endsWith('.d.ts'))
+    .map((file) => file.slice(0, -extension.length))
+    .sort();
+}
+
+async function load(name: string): Promise<CommandModule> {
+  return (await import(new URL(`${name}${extension}`, commandsDir).href)) as CommandModule;
+}
+
+async function help(): Promise<void> {
+  const lines = ['Usage: fhirwatch <command> [options]', '', 'Commands:'];
+  for (const name of commandNames()) lines.push(`  ${name.padEnd(12)} ${(await load(name)).description}`);
+  lines.push('', 'Run `fhirwatch <command> --help` for the options of one command.');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    await help();
+    return name === undefined ? 2 : 0;
+  }
+  if (!commandNames().includes(name)) {
+    process.stderr.write(`fhirwatch: unknown command '${name}'\n`);
+    await help();
+    return 2;
+  }
+  return (await load(name)).run(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`fhirwatch: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`fhirwatch: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,21 @@
+export type { AuditEventType, AuditOutcome, AuditRecord, FhirInteraction } from './audit-record.ts';
+export {
+  ALL_PATIENTS,
+  AUDIT_EVENT_TYPES,
+  AUDIT_OUTCOME,
+  AUDIT_RECORD_FIELDS,
+  auditRecordCanonical,
+  FHIR_INTERACTIONS,
+  outcomeForStatus,
+} from './audit-record.ts';
+export type {
+  Classification,
+  ClassifiedInteraction,
+  ClassifierRequest,
+  Disclosure,
+  TrafficKind,
+} from './classifier-types.ts';
+export type { IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue } from './operation-outcome.ts';
+export { ISSUE_SEVERITIES, operationOutcome, STATUS_FOR_ISSUE } from './operation-outcome.ts';
+export type { FhirVersion } from './versions.ts';
+export { FHIR_JSON_MIME, FHIR_VERSION_NUMBER, FHIR_VERSIONS, parseFhirVersion } from './versions.ts';
