@@ -14,5 +14,7 @@ export const sharedTestConfig: ViteUserConfig = {
     testTimeout: 30_000,
     hookTimeout: 60_000,
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The JSON result feeds scripts/test-summary.ts, which prints the repo-wide 'N passed, N failed' line.
+    reporters: ['default', ['json', { outputFile: '.vitest-result.json' }]],
   },
 };
