@@ -9,6 +9,21 @@ export {
   outcomeForStatus,
 } from './audit-record.ts';
 export type {
+  CapabilityRest,
+  CapabilityRestResource,
+  CapabilityRestSecurity,
+  CapabilitySearchParam,
+  CapabilityStatementOptions,
+  CapabilityStatementResource,
+  FhirExtension,
+} from './capability.ts';
+export {
+  CONTRACT_DATE,
+  capabilityStatement,
+  OAUTH_URIS_EXTENSION_URL,
+  RESTFUL_SECURITY_SERVICE_SYSTEM,
+} from './capability.ts';
+export type {
   Classification,
   ClassifiedInteraction,
   ClassifierRequest,
@@ -17,5 +32,15 @@ export type {
 } from './classifier-types.ts';
 export type { IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue } from './operation-outcome.ts';
 export { ISSUE_SEVERITIES, operationOutcome, STATUS_FOR_ISSUE } from './operation-outcome.ts';
+export { isPatientsAppResource, PATIENTS_APP_RESOURCES } from './resources.ts';
+export type { SearchParam, SearchParameterDef, SearchParameterType, SearchValidation } from './search-params.ts';
+export {
+  formatSearchParams,
+  formDecode,
+  parseSearchParams,
+  SEARCH_PARAMETERS,
+  searchParameter,
+  validateSearch,
+} from './search-params.ts';
 export type { FhirVersion } from './versions.ts';
 export { FHIR_JSON_MIME, FHIR_VERSION_NUMBER, FHIR_VERSIONS, parseFhirVersion } from './versions.ts';
