@@ -1,0 +1,63 @@
+/** DDL as data: one definition per table / view, rendered to the single-node or the cluster variant. */
+
+export interface ColumnDef {
+  readonly name: string;
+  /** ClickHouse type, e.g. `LowCardinality(String)`. */
+  readonly type: string;
+  /** `DEFAULT expr`, `MATERIALIZED expr` or `ALIAS expr` (whole clause). */
+  readonly expression?: string;
+  /** `CODEC(...)` (whole clause). */
+  readonly codec?: string;
+  readonly comment?: string;
+}
+
+export type EngineKind = 'MergeTree' | 'ReplacingMergeTree' | 'AggregatingMergeTree';
+
+export interface TableDef {
+  readonly kind: 'table';
+  readonly name: string;
+  readonly columns: readonly ColumnDef[];
+  /** `INDEX name expr TYPE t GRANULARITY g` bodies (without the leading `INDEX`). */
+  readonly indexes?: readonly string[];
+  /** `PROJECTION name (SELECT …)` bodies (without the leading `PROJECTION`). */
+  readonly projections?: readonly string[];
+  readonly engine: EngineKind;
+  /** Engine arguments (e.g. the version column of a ReplacingMergeTree). */
+  readonly engineArgs?: readonly string[];
+  readonly partitionBy?: string;
+  readonly primaryKey?: string;
+  readonly orderBy: string;
+  /** TTL clause body (without `TTL`), resolved from the options. */
+  readonly ttl?: string;
+  readonly settings?: Readonly<Record<string, string | number>>;
+  /** Distributed sharding key in the cluster variant. */
+  readonly shardingKey: string;
+  readonly comment?: string;
+}
+
+export interface MaterializedViewDef {
+  readonly kind: 'materialized-view';
+  readonly name: string;
+  /** Target table (a TableDef name). */
+  readonly to: string;
+  /** Source table (a TableDef name); in the cluster variant the MV reads the shard-local table. */
+  readonly from: string;
+  /** SELECT with `{from}` where the source table goes. */
+  readonly select: string;
+}
+
+export interface ViewDef {
+  readonly kind: 'view';
+  readonly name: string;
+  /** SELECT with `{table:<name>}` placeholders for the tables it reads (the Distributed table in a cluster). */
+  readonly select: string;
+}
+
+export type SchemaObject = TableDef | MaterializedViewDef | ViewDef;
+
+export interface RenderOptions {
+  /** Database the objects live in (default `default`). */
+  readonly database: string;
+  /** Render the cluster variant: `ON CLUSTER`, Replicated engines, Distributed tables. Unset = single node. */
+  readonly cluster?: string;
+}

@@ -1,0 +1,381 @@
+CREATE DATABASE IF NOT EXISTS `fhirwatch` ON CLUSTER '{cluster}';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`fhirwatch_migrations_local` ON CLUSTER '{cluster}'
+(
+    `version` UInt32,
+    `name` String,
+    `checksum` String,
+    `applied_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/fhirwatch/fhirwatch_migrations_local', '{replica}')
+ORDER BY version;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`fhirwatch_migrations` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`fhirwatch_migrations_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'fhirwatch_migrations_local', version);
+
+-- migration 1: audit_events
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_events_local` ON CLUSTER '{cluster}'
+(
+    `event_id` UUID COMMENT 'UUIDv7, idempotency key',
+    `event_time` DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    `recorded_by` LowCardinality(String),
+    `seq` UInt64 CODEC(Delta(8), ZSTD(1)),
+    `prev_hash` String CODEC(ZSTD(1)),
+    `hash` String CODEC(ZSTD(1)),
+    `tenant_id` LowCardinality(String),
+    `routed_tenant_id` LowCardinality(String),
+    `client_id` LowCardinality(String),
+    `user_id` String CODEC(ZSTD(1)),
+    `user_name` String CODEC(ZSTD(1)),
+    `source_ip` String CODEC(ZSTD(1)),
+    `user_agent` LowCardinality(String),
+    `event_type` LowCardinality(String),
+    `fhir_interaction` LowCardinality(String),
+    `resource_type` LowCardinality(String),
+    `fhir_version` LowCardinality(String),
+    `query` String COMMENT 'PHI: search parameters as sent' CODEC(ZSTD(3)),
+    `patient_id` String CODEC(ZSTD(1)),
+    `batch_id` String CODEC(ZSTD(1)),
+    `entry_index` Int32,
+    `trace_id` String CODEC(ZSTD(1)),
+    `outcome` UInt8,
+    `http_status` UInt16,
+    `duration_ms` Float64 CODEC(ZSTD(1)),
+    `result_count` UInt32,
+    INDEX idx_event_id event_id TYPE bloom_filter(0.001) GRANULARITY 1,
+    PROJECTION by_user (SELECT * ORDER BY (tenant_id, user_id, event_time, event_id))
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_events_local', '{replica}')
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (tenant_id, patient_id, event_time, event_id)
+TTL toDateTime(event_time) + toIntervalDay(2557)
+SETTINGS index_granularity = 8192, deduplicate_merge_projection_mode = 'rebuild'
+COMMENT 'fhirwatch clinician read audit events (shared/spec/audit-events.md)';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_events` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_events_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_events_local', cityHash64(tenant_id));
+
+CREATE VIEW IF NOT EXISTS `fhirwatch`.`audit_events_dedup` ON CLUSTER '{cluster}'
+AS SELECT * FROM `fhirwatch`.`audit_events` FINAL;
+
+-- migration 2: otel_tables
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_traces_local` ON CLUSTER '{cluster}'
+(
+    `Timestamp` DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    `TraceId` String CODEC(ZSTD(1)),
+    `SpanId` String CODEC(ZSTD(1)),
+    `ParentSpanId` String CODEC(ZSTD(1)),
+    `TraceState` String CODEC(ZSTD(1)),
+    `SpanName` LowCardinality(String) CODEC(ZSTD(1)),
+    `SpanKind` LowCardinality(String) CODEC(ZSTD(1)),
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `ResourceAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ScopeName` String CODEC(ZSTD(1)),
+    `ScopeVersion` String CODEC(ZSTD(1)),
+    `SpanAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `Duration` UInt64 CODEC(T64, ZSTD(1)),
+    `StatusCode` LowCardinality(String) CODEC(ZSTD(1)),
+    `StatusMessage` String CODEC(ZSTD(1)),
+    `Events` Nested(Timestamp DateTime64(9), Name LowCardinality(String), Attributes Map(LowCardinality(String), String)) CODEC(ZSTD(1)),
+    `Links` Nested(TraceId String, SpanId String, TraceState String, Attributes Map(LowCardinality(String), String)) CODEC(ZSTD(1)),
+    `TenantId` LowCardinality(String) MATERIALIZED if(ResourceAttributes['tenant.id'] != '', ResourceAttributes['tenant.id'], SpanAttributes['tenant.id']) COMMENT 'fhirwatch: tenant for the sort key',
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_traces_local', '{replica}')
+PARTITION BY toDate(Timestamp)
+PRIMARY KEY (TenantId, ServiceName, SpanName, toDateTime(Timestamp))
+ORDER BY (TenantId, ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
+TTL toDateTime(Timestamp) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_traces` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_traces_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_traces_local', cityHash64(TenantId));
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_logs_local` ON CLUSTER '{cluster}'
+(
+    `Timestamp` DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    `TimestampTime` DateTime DEFAULT toDateTime(Timestamp),
+    `TraceId` String CODEC(ZSTD(1)),
+    `SpanId` String CODEC(ZSTD(1)),
+    `TraceFlags` UInt8,
+    `SeverityText` LowCardinality(String) CODEC(ZSTD(1)),
+    `SeverityNumber` UInt8,
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `Body` String CODEC(ZSTD(1)),
+    `ResourceSchemaUrl` LowCardinality(String) CODEC(ZSTD(1)),
+    `ResourceAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ScopeSchemaUrl` LowCardinality(String) CODEC(ZSTD(1)),
+    `ScopeName` String CODEC(ZSTD(1)),
+    `ScopeVersion` LowCardinality(String) CODEC(ZSTD(1)),
+    `ScopeAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `LogAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `TenantId` LowCardinality(String) MATERIALIZED if(ResourceAttributes['tenant.id'] != '', ResourceAttributes['tenant.id'], LogAttributes['tenant.id']) COMMENT 'fhirwatch: tenant for the sort key',
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_logs_local', '{replica}')
+PARTITION BY toDate(TimestampTime)
+PRIMARY KEY (TenantId, ServiceName, TimestampTime)
+ORDER BY (TenantId, ServiceName, TimestampTime, Timestamp)
+TTL toDateTime(TimestampTime) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_logs` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_logs_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_logs_local', cityHash64(TenantId));
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_gauge_local` ON CLUSTER '{cluster}'
+(
+    `ResourceAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ResourceSchemaUrl` String CODEC(ZSTD(1)),
+    `ScopeName` String CODEC(ZSTD(1)),
+    `ScopeVersion` String CODEC(ZSTD(1)),
+    `ScopeAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ScopeDroppedAttrCount` UInt32 CODEC(ZSTD(1)),
+    `ScopeSchemaUrl` String CODEC(ZSTD(1)),
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `MetricName` String CODEC(ZSTD(1)),
+    `MetricDescription` String CODEC(ZSTD(1)),
+    `MetricUnit` String CODEC(ZSTD(1)),
+    `Attributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `StartTimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `TimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `Value` Float64 CODEC(ZSTD(1)),
+    `Flags` UInt32 CODEC(ZSTD(1)),
+    `Exemplars` Nested(FilteredAttributes Map(LowCardinality(String), String), TimeUnix DateTime64(9), Value Float64, SpanId String, TraceId String) CODEC(ZSTD(1)),
+    `TenantId` LowCardinality(String) MATERIALIZED if(ResourceAttributes['tenant.id'] != '', ResourceAttributes['tenant.id'], Attributes['tenant.id']) COMMENT 'fhirwatch: tenant for the sort key',
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_gauge_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+TTL toDateTime(TimeUnix) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_gauge` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_metrics_gauge_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_metrics_gauge_local', cityHash64(TenantId));
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_sum_local` ON CLUSTER '{cluster}'
+(
+    `ResourceAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ResourceSchemaUrl` String CODEC(ZSTD(1)),
+    `ScopeName` String CODEC(ZSTD(1)),
+    `ScopeVersion` String CODEC(ZSTD(1)),
+    `ScopeAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ScopeDroppedAttrCount` UInt32 CODEC(ZSTD(1)),
+    `ScopeSchemaUrl` String CODEC(ZSTD(1)),
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `MetricName` String CODEC(ZSTD(1)),
+    `MetricDescription` String CODEC(ZSTD(1)),
+    `MetricUnit` String CODEC(ZSTD(1)),
+    `Attributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `StartTimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `TimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `Value` Float64 CODEC(ZSTD(1)),
+    `Flags` UInt32 CODEC(ZSTD(1)),
+    `Exemplars` Nested(FilteredAttributes Map(LowCardinality(String), String), TimeUnix DateTime64(9), Value Float64, SpanId String, TraceId String) CODEC(ZSTD(1)),
+    `AggregationTemporality` Int32 CODEC(ZSTD(1)),
+    `IsMonotonic` Bool CODEC(Delta, ZSTD(1)),
+    `TenantId` LowCardinality(String) MATERIALIZED if(ResourceAttributes['tenant.id'] != '', ResourceAttributes['tenant.id'], Attributes['tenant.id']) COMMENT 'fhirwatch: tenant for the sort key',
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_sum_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+TTL toDateTime(TimeUnix) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_sum` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_metrics_sum_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_metrics_sum_local', cityHash64(TenantId));
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_histogram_local` ON CLUSTER '{cluster}'
+(
+    `ResourceAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ResourceSchemaUrl` String CODEC(ZSTD(1)),
+    `ScopeName` String CODEC(ZSTD(1)),
+    `ScopeVersion` String CODEC(ZSTD(1)),
+    `ScopeAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ScopeDroppedAttrCount` UInt32 CODEC(ZSTD(1)),
+    `ScopeSchemaUrl` String CODEC(ZSTD(1)),
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `MetricName` String CODEC(ZSTD(1)),
+    `MetricDescription` String CODEC(ZSTD(1)),
+    `MetricUnit` String CODEC(ZSTD(1)),
+    `Attributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `StartTimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `TimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `Count` UInt64 CODEC(Delta, ZSTD(1)),
+    `Sum` Float64 CODEC(ZSTD(1)),
+    `BucketCounts` Array(UInt64) CODEC(ZSTD(1)),
+    `ExplicitBounds` Array(Float64) CODEC(ZSTD(1)),
+    `Exemplars` Nested(FilteredAttributes Map(LowCardinality(String), String), TimeUnix DateTime64(9), Value Float64, SpanId String, TraceId String) CODEC(ZSTD(1)),
+    `Flags` UInt32 CODEC(ZSTD(1)),
+    `Min` Float64 CODEC(ZSTD(1)),
+    `Max` Float64 CODEC(ZSTD(1)),
+    `AggregationTemporality` Int32 CODEC(ZSTD(1)),
+    `TenantId` LowCardinality(String) MATERIALIZED if(ResourceAttributes['tenant.id'] != '', ResourceAttributes['tenant.id'], Attributes['tenant.id']) COMMENT 'fhirwatch: tenant for the sort key',
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_histogram_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+TTL toDateTime(TimeUnix) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_histogram` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_metrics_histogram_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_metrics_histogram_local', cityHash64(TenantId));
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_exponential_histogram_local` ON CLUSTER '{cluster}'
+(
+    `ResourceAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ResourceSchemaUrl` String CODEC(ZSTD(1)),
+    `ScopeName` String CODEC(ZSTD(1)),
+    `ScopeVersion` String CODEC(ZSTD(1)),
+    `ScopeAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ScopeDroppedAttrCount` UInt32 CODEC(ZSTD(1)),
+    `ScopeSchemaUrl` String CODEC(ZSTD(1)),
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `MetricName` String CODEC(ZSTD(1)),
+    `MetricDescription` String CODEC(ZSTD(1)),
+    `MetricUnit` String CODEC(ZSTD(1)),
+    `Attributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `StartTimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `TimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `Count` UInt64 CODEC(Delta, ZSTD(1)),
+    `Sum` Float64 CODEC(ZSTD(1)),
+    `Scale` Int32 CODEC(ZSTD(1)),
+    `ZeroCount` UInt64 CODEC(ZSTD(1)),
+    `PositiveOffset` Int32 CODEC(ZSTD(1)),
+    `PositiveBucketCounts` Array(UInt64) CODEC(ZSTD(1)),
+    `NegativeOffset` Int32 CODEC(ZSTD(1)),
+    `NegativeBucketCounts` Array(UInt64) CODEC(ZSTD(1)),
+    `Exemplars` Nested(FilteredAttributes Map(LowCardinality(String), String), TimeUnix DateTime64(9), Value Float64, SpanId String, TraceId String) CODEC(ZSTD(1)),
+    `Flags` UInt32 CODEC(ZSTD(1)),
+    `Min` Float64 CODEC(ZSTD(1)),
+    `Max` Float64 CODEC(ZSTD(1)),
+    `AggregationTemporality` Int32 CODEC(ZSTD(1)),
+    `TenantId` LowCardinality(String) MATERIALIZED if(ResourceAttributes['tenant.id'] != '', ResourceAttributes['tenant.id'], Attributes['tenant.id']) COMMENT 'fhirwatch: tenant for the sort key',
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_exponential_histogram_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+TTL toDateTime(TimeUnix) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_exponential_histogram` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_metrics_exponential_histogram_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_metrics_exponential_histogram_local', cityHash64(TenantId));
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_summary_local` ON CLUSTER '{cluster}'
+(
+    `ResourceAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ResourceSchemaUrl` String CODEC(ZSTD(1)),
+    `ScopeName` String CODEC(ZSTD(1)),
+    `ScopeVersion` String CODEC(ZSTD(1)),
+    `ScopeAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `ScopeDroppedAttrCount` UInt32 CODEC(ZSTD(1)),
+    `ScopeSchemaUrl` String CODEC(ZSTD(1)),
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `MetricName` String CODEC(ZSTD(1)),
+    `MetricDescription` String CODEC(ZSTD(1)),
+    `MetricUnit` String CODEC(ZSTD(1)),
+    `Attributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    `StartTimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `TimeUnix` DateTime64(9) CODEC(Delta, ZSTD(1)),
+    `Count` UInt64 CODEC(Delta, ZSTD(1)),
+    `Sum` Float64 CODEC(ZSTD(1)),
+    `ValueAtQuantiles` Nested(Quantile Float64, Value Float64) CODEC(ZSTD(1)),
+    `Flags` UInt32 CODEC(ZSTD(1)),
+    `TenantId` LowCardinality(String) MATERIALIZED if(ResourceAttributes['tenant.id'] != '', ResourceAttributes['tenant.id'], Attributes['tenant.id']) COMMENT 'fhirwatch: tenant for the sort key',
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_summary_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+TTL toDateTime(TimeUnix) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_summary` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_metrics_summary_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_metrics_summary_local', cityHash64(TenantId));
+
+-- migration 3: latency_rollup
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_latency_rollup_local` ON CLUSTER '{cluster}'
+(
+    `TenantId` LowCardinality(String),
+    `ServiceName` LowCardinality(String),
+    `Route` LowCardinality(String),
+    `Minute` DateTime,
+    `Requests` SimpleAggregateFunction(sum, UInt64),
+    `Errors` SimpleAggregateFunction(sum, UInt64),
+    `LatencyMs` AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_latency_rollup_local', '{replica}')
+PARTITION BY toDate(Minute)
+ORDER BY (TenantId, ServiceName, Route, Minute)
+TTL Minute + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_latency_rollup` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_latency_rollup_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_latency_rollup_local', cityHash64(TenantId));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `fhirwatch`.`otel_latency_rollup_mv` ON CLUSTER '{cluster}'
+TO `fhirwatch`.`otel_latency_rollup_local`
+AS SELECT
+    TenantId,
+    ServiceName,
+    if(SpanAttributes['http.route'] != '', SpanAttributes['http.route'], SpanName) AS Route,
+    toStartOfMinute(Timestamp) AS Minute,
+    toUInt64(count()) AS Requests,
+    toUInt64(countIf(StatusCode = 'STATUS_CODE_ERROR' OR toUInt16OrZero(SpanAttributes['http.response.status_code']) >= 500)) AS Errors,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(Duration / 1e6) AS LatencyMs
+  FROM `fhirwatch`.`otel_traces_local`
+  WHERE SpanKind = 'SPAN_KIND_SERVER'
+  GROUP BY TenantId, ServiceName, Route, Minute;
