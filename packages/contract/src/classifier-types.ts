@@ -47,6 +47,8 @@ export interface ClassifiedInteraction {
   entryIndex: number;
   /** True when the request marks itself as an export (bulk `$export` kick-off or `X-Fhirwatch-Export: true`). */
   isExport: boolean;
+  /** Group logical id of a `Group/{id}/$export` kick-off (PHI-adjacent: audit store only); absent otherwise. */
+  groupId?: string;
 }
 
 export interface Classification {
@@ -57,6 +59,8 @@ export interface Classification {
   interactions: ClassifiedInteraction[];
   /** Why the request is `unknown` (safe for logs: no PHI), empty otherwise. */
   reason: string;
+  /** Route template of the whole request (`/` for a batch), safe for telemetry. Always set by `classifyRequest`. */
+  route?: string;
 }
 
 /** Patients disclosed by a response: ids from the returned resources, and the total the server reported. */
@@ -64,4 +68,9 @@ export interface Disclosure {
   patientIds: string[];
   /** Number of matching resources returned in the body (Bundle entries with search.mode match, or 1 for a read). */
   resultCount: number;
+  /**
+   * Patient ids found in the returned resources only (`patientIds` also holds the patients the request
+   * named, except for a PatientSearch). Always set by `disclosedPatients`.
+   */
+  returnedPatientIds?: string[];
 }

@@ -23,6 +23,14 @@ export {
   OAUTH_URIS_EXTENSION_URL,
   RESTFUL_SECURITY_SERVICE_SYSTEM,
 } from './capability.ts';
+export {
+  classifyRequest,
+  disclosedPatients,
+  disclosedPatientsInBatch,
+  EXPORT_HEADER,
+  listViewPatients,
+  patientOfResource,
+} from './classifier.ts';
 export type {
   Classification,
   ClassifiedInteraction,
@@ -32,6 +40,7 @@ export type {
 } from './classifier-types.ts';
 export type { IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue } from './operation-outcome.ts';
 export { ISSUE_SEVERITIES, operationOutcome, STATUS_FOR_ISSUE } from './operation-outcome.ts';
+export { referenceId } from './references.ts';
 export { isPatientsAppResource, PATIENTS_APP_RESOURCES } from './resources.ts';
 export type { SearchParam, SearchParameterDef, SearchParameterType, SearchValidation } from './search-params.ts';
 export {

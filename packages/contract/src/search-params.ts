@@ -219,14 +219,24 @@ export function parseSearchParams(
   return out;
 }
 
+/**
+ * Percent-encode a query component, leaving the characters FHIR values use and RFC 3986 allows in a
+ * query unescaped (`/ : , |`), so `patient=Patient/1` stays readable in the audit store.
+ */
+function encodeQueryComponent(text: string): string {
+  const encoded = encodeURIComponent(text);
+  if (!encoded.includes('%')) return encoded;
+  return encoded.replaceAll('%2F', '/').replaceAll('%3A', ':').replaceAll('%2C', ',').replaceAll('%7C', '|');
+}
+
 /** Re-encode parsed parameters as a query string (`family:contains=smi&_count=10`). */
 export function formatSearchParams(params: readonly SearchParam[]): string {
   let out = '';
   for (const p of params) {
     if (out !== '') out += '&';
-    out += encodeURIComponent(p.name);
-    if (p.modifier !== '') out += ':' + encodeURIComponent(p.modifier);
-    out += '=' + encodeURIComponent(p.value);
+    out += encodeQueryComponent(p.name);
+    if (p.modifier !== '') out += ':' + encodeQueryComponent(p.modifier);
+    out += '=' + encodeQueryComponent(p.value);
   }
   return out;
 }
