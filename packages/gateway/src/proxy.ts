@@ -1,0 +1,222 @@
+/**
+ * Forwarding to a tenant's provider FHIR server over a keep-alive undici Pool (one per provider
+ * origin). Request and response bodies stay in memory only (no PHI at rest); hop-by-hop headers and
+ * the caller's credentials are not forwarded.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { FhirVersion } from '@fhirwatch/contract';
+import { recordUpstream } from '@fhirwatch/otel-middleware';
+import { Pool } from 'undici';
+import { GatewayError } from './errors.ts';
+import type { TenantProvider } from './types.ts';
+
+/** A tenant's provider, resolved once. */
+export interface Provider extends Required<TenantProvider> {
+  tenantId: string;
+  /** `http://host:port` */
+  origin: string;
+  /** Path of the FHIR base ('' or '/fhir'), no trailing slash. */
+  basePath: string;
+  hostname: string;
+  port: number;
+  pool: Pool;
+}
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus what the gateway sets or must never pass on. */
+const DROP_REQUEST = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'authorization',
+  'cookie',
+  'content-length',
+  'expect',
+  // Bodies pass through the gateway uncompressed so the audit middleware can read them.
+  'accept-encoding',
+]);
+const DROP_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'set-cookie',
+]);
+
+/** Provider pools, one per origin, shared by the tenants that point at it. */
+export class ProviderPools {
+  readonly #pools = new Map<string, Pool>();
+  readonly #connections: number;
+
+  constructor(connections: number) {
+    this.#connections = connections;
+  }
+
+  resolve(tenantId: string, provider: Required<TenantProvider>): Provider {
+    const url = new URL(provider.baseUrl);
+    const origin = url.origin;
+    let pool = this.#pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        connections: this.#connections,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: Math.min(provider.timeoutMs, 10_000) },
+      });
+      this.#pools.set(origin, pool);
+    }
+    return {
+      ...provider,
+      baseUrl: provider.baseUrl.replace(/\/+$/, ''),
+      tenantId,
+      origin,
+      basePath: url.pathname.replace(/\/+$/, ''),
+      hostname: url.hostname,
+      port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      pool,
+    };
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+}
+
+function upstreamHeaders(
+  headers: IncomingHttpHeaders,
+  connectionTokens: Set<string> | undefined,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    if (DROP_REQUEST.has(name) || connectionTokens?.has(name)) continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  return new Set(text.split(',').map((token) => token.trim().toLowerCase()));
+}
+
+/** Map an undici failure to the gateway's answer and the telemetry error kind. */
+function upstreamFailure(error: unknown): { error: GatewayError; kind: 'timeout' | 'unreachable' | 'aborted' } {
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return {
+      error: new GatewayError('FW_GATEWAY_UPSTREAM_TIMEOUT', 'the provider FHIR server did not answer in time', {
+        cause: error,
+      }),
+      kind: 'timeout',
+    };
+  }
+  if (code === 'UND_ERR_ABORTED') {
+    return { error: new GatewayError('FW_GATEWAY_UPSTREAM_UNREACHABLE', 'upstream call aborted'), kind: 'aborted' };
+  }
+  return {
+    error: new GatewayError('FW_GATEWAY_UPSTREAM_UNREACHABLE', 'the provider FHIR server is unreachable', {
+      cause: error,
+    }),
+    kind: 'unreachable',
+  };
+}
+
+export interface ForwardRequest {
+  segments: readonly string[];
+  query: string;
+  body: Buffer | undefined;
+  /** Public FHIR base the caller used (to rewrite Location headers). */
+  publicBase: string;
+}
+
+export interface ForwardResult {
+  status: number;
+  upstreamMs: number;
+  /** Set when the gateway answered for the provider (502/504). */
+  error?: GatewayError;
+  fhirVersion: FhirVersion;
+}
+
+/** Forward one request; answers the client with the provider's status, headers and body. */
+export async function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  provider: Provider,
+  request: ForwardRequest,
+): Promise<ForwardResult> {
+  let path = provider.basePath;
+  for (const segment of request.segments) path += `/${segment}`;
+  if (path === '') path = '/';
+  if (request.query !== '') path += `?${request.query}`;
+  const headers = upstreamHeaders(req.headers, connectionTokens(req.headers.connection));
+  const started = performance.now();
+  let status = 0;
+  try {
+    const response = await provider.pool.request({
+      path,
+      method: req.method as 'GET',
+      headers,
+      body: request.body ?? null,
+      headersTimeout: provider.timeoutMs,
+      bodyTimeout: provider.timeoutMs,
+    });
+    status = response.statusCode;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of response.body) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    const upstreamMs = performance.now() - started;
+    recordUpstream(req, {
+      durationS: upstreamMs / 1000,
+      status,
+      serverAddress: provider.hostname,
+      serverPort: provider.port,
+    });
+    const out: Record<string, string | string[]> = {};
+    for (const name in response.headers) {
+      if (DROP_RESPONSE.has(name)) continue;
+      const value = response.headers[name];
+      if (value === undefined) continue;
+      if ((name === 'location' || name === 'content-location') && typeof value === 'string') {
+        out[name] = value.startsWith(provider.baseUrl)
+          ? request.publicBase + value.slice(provider.baseUrl.length)
+          : value;
+      } else {
+        out[name] = value;
+      }
+    }
+    out['content-length'] = String(body.length);
+    res.writeHead(status, out);
+    res.end(body);
+    return { status, upstreamMs, fhirVersion: provider.fhirVersion };
+  } catch (cause) {
+    const upstreamMs = performance.now() - started;
+    const failure = upstreamFailure(cause);
+    recordUpstream(req, {
+      durationS: upstreamMs / 1000,
+      status,
+      error: failure.kind,
+      serverAddress: provider.hostname,
+      serverPort: provider.port,
+    });
+    return { status: failure.error.status, upstreamMs, error: failure.error, fhirVersion: provider.fhirVersion };
+  }
+}

@@ -1,0 +1,85 @@
+/** Public options and handles of the gateway. */
+import type { RequestListener } from 'node:http';
+import type { FhirVersion } from '@fhirwatch/contract';
+import type { ClientRegistry } from './registry.ts';
+
+/** Where one tenant's requests go. */
+export interface TenantProvider {
+  /** FHIR base URL of the provider (http or https, no query or fragment). */
+  baseUrl: string;
+  fhirVersion: FhirVersion;
+  /** Upstream timeout (connect, headers, body) in ms. Default 10000. */
+  timeoutMs?: number;
+}
+
+/** Per-client token bucket: `capacity` requests at once, refilled at `refillPerSecond`. */
+export interface RateLimitOptions {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+export interface GatewayOptions {
+  /** Interface to bind. Default '127.0.0.1'. */
+  host?: string;
+  /** Port. Default 0 (any free port). */
+  port?: number;
+  /** Base URL clients use (behind a proxy). Default the bound `http://host:port`. */
+  publicUrl?: string;
+  /** Holds the client registry (SQLite) and the token signing key. Default `./.fhirwatch/gateway`. */
+  dataDir?: string;
+  /** Tenant GUID → provider. Tenants stored through the admin API override these. */
+  tenants?: Record<string, TenantProvider>;
+  /**
+   * Version of the unscoped `GET /metadata`. Default: the version of the tenants when they all share
+   * one, else STU3. `GET /{tenant}/metadata` always answers in the tenant's version.
+   */
+  defaultFhirVersion?: FhirVersion;
+  /** JWT `iss`. Default the public URL. */
+  issuer?: string;
+  /** JWT `aud`. Default the issuer. */
+  audience?: string;
+  /** Access token lifetime. Default 3600 s. */
+  tokenTtlSeconds?: number;
+  /** Bearer token of the admin API (`/admin/...`). Absent: the admin API answers 404. */
+  adminToken?: string;
+  /** Largest FHIR request body. Default 1 MiB (413 above). `/token` is capped at 16 KiB. */
+  maxBodyBytes?: number;
+  /** Per-client rate limit. Default 100 requests/s with bursts of 200; `false` disables it. */
+  rateLimit?: RateLimitOptions | false;
+  /** Keep-alive connections per provider. Default 32. */
+  upstreamConnections?: number;
+  /** Receives one JSON line (no PHI) per request. Default: none. */
+  log?: (line: string) => void;
+  /** Wraps the node:http handler, as a partner service would wrap its own (e.g. the otel middleware). */
+  wrapHandler?: (handler: RequestListener) => RequestListener;
+}
+
+export interface Gateway {
+  /** Base URL (public URL when configured, else the bound address), no trailing slash. */
+  readonly url: string;
+  /** Bound address. */
+  readonly address: { host: string; port: number };
+  /** The (wrapped) node:http handler the server runs. */
+  readonly handler: RequestListener;
+  readonly registry: ClientRegistry;
+  /** Current tenant → provider map (config file merged with admin changes). */
+  tenants(): Record<string, Required<TenantProvider>>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** One line of the request log. Route templates only: never the raw URL, query or ids. */
+export interface RequestLogLine {
+  time: string;
+  level: 'info' | 'warn' | 'error';
+  msg: 'request';
+  method: string;
+  route: string;
+  status: number;
+  durationMs: number;
+  tenant: string;
+  client: string;
+  upstreamStatus?: number;
+  upstreamMs?: number;
+  code?: string;
+}
