@@ -1,0 +1,235 @@
+/**
+ * FHIR behaviour as a function from a request to a response over the store; server.ts adapts it to
+ * node:http. Interactions: https://www.hl7.org/fhir/STU3/http.html (read, search-type, batch) and
+ * https://www.hl7.org/fhir/DSTU2/http.html.
+ */
+import { STATUS_CODES } from 'node:http';
+import { capabilityStatement, formatSearchParams, operationOutcome, parseSearchParams } from '@fhirwatch/contract';
+import { MOCK_EHR_ERROR, MockEhrError } from './errors.ts';
+import { search } from './search.ts';
+import type { Store } from './store.ts';
+
+export interface FhirResponse {
+  status: number;
+  body: Buffer;
+  /** Extra response headers (Allow, ETag …). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** What a route needs before it can run. */
+export type RouteKind = 'metadata' | 'read' | 'search' | 'search-post' | 'batch';
+
+export interface Route {
+  kind: RouteKind;
+  type: string;
+  id: string;
+}
+
+const READ_HEADERS = { etag: 'W/"1"', 'last-modified': 'Tue, 30 Jun 2026 12:00:00 GMT' } as const;
+
+export function outcomeBody(error: MockEhrError): Buffer {
+  return Buffer.from(JSON.stringify(operationOutcome(error.issueType, error.message, { code: error.code })));
+}
+
+export function errorResponse(error: MockEhrError): FhirResponse {
+  const response: FhirResponse = { status: error.status, body: outcomeBody(error) };
+  const allow = (error as MockEhrError & { allow?: string }).allow;
+  if (allow !== undefined) response.headers = { allow };
+  return response;
+}
+
+function methodNotAllowed(allow: string): MockEhrError {
+  const error = new MockEhrError(MOCK_EHR_ERROR.method, 405, 'not-supported', `method not allowed; allowed: ${allow}`);
+  return Object.assign(error, { allow });
+}
+
+function notFound(message: string, code: typeof MOCK_EHR_ERROR.notFound | typeof MOCK_EHR_ERROR.unknownType) {
+  return new MockEhrError(code, 404, 'not-found', message);
+}
+
+function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch (cause) {
+    throw new MockEhrError(MOCK_EHR_ERROR.badEncoding, 400, 'invalid', 'malformed percent-encoding in the path', {
+      cause,
+    });
+  }
+}
+
+export interface FhirApi {
+  /** Resolve a path (relative to the FHIR base, e.g. `/Patient/1`) and method to a route; throws 404/405/400. */
+  route(method: string, path: string): Route;
+  /** Run a route whose input is complete (`query`: raw query string; `body` for POST routes). */
+  run(route: Route, query: string, body?: Buffer): FhirResponse;
+}
+
+export function createFhirApi(store: Store, baseUrl: string, software: { name: string; version: string }): FhirApi {
+  const version = store.fhirVersion;
+  const metadata = Buffer.from(JSON.stringify(capabilityStatement(version, { baseUrl, software })));
+
+  const route = (method: string, path: string): Route => {
+    const get = method === 'GET' || method === 'HEAD';
+    if (path === '/' || path === '') {
+      if (method === 'POST') return { kind: 'batch', type: '', id: '' };
+      throw methodNotAllowed('POST');
+    }
+    const segments = path.split('/');
+    // segments[0] is '' (the path starts with '/'); a trailing '/' is tolerated.
+    if (segments[segments.length - 1] === '' && segments.length > 2) segments.pop();
+    const type = decodeSegment(segments[1] ?? '');
+    if (segments.length === 2 && type === 'metadata') {
+      if (get) return { kind: 'metadata', type: '', id: '' };
+      throw methodNotAllowed('GET, HEAD');
+    }
+    if (!store.types.has(type)) throw notFound(`unknown resource type for ${version}`, MOCK_EHR_ERROR.unknownType);
+    if (segments.length === 2) {
+      if (get) return { kind: 'search', type, id: '' };
+      throw methodNotAllowed('GET, HEAD');
+    }
+    if (segments.length === 3) {
+      const id = decodeSegment(segments[2]!);
+      if (id === '_search') {
+        if (method === 'POST') return { kind: 'search-post', type, id: '' };
+        if (get) return { kind: 'search', type, id: '' };
+        throw methodNotAllowed('GET, HEAD, POST');
+      }
+      if (get) return { kind: 'read', type, id };
+      throw methodNotAllowed('GET, HEAD');
+    }
+    throw notFound('unsupported path', MOCK_EHR_ERROR.notFound);
+  };
+
+  const read = (type: string, id: string): FhirResponse => {
+    const stored = store.read(type, id);
+    if (stored === undefined) throw notFound(`${type} not found`, MOCK_EHR_ERROR.notFound);
+    return { status: 200, body: stored.body, headers: READ_HEADERS };
+  };
+
+  const searchset = (type: string, query: string): FhirResponse => {
+    const result = search(store, type, parseSearchParams(query));
+    const { total, offset, count, page } = result;
+    const link = (relation: string, at: number): string => {
+      const params = formatSearchParams([...result.linkParams, { name: '_offset', modifier: '', value: String(at) }]);
+      return `{"relation":"${relation}","url":${JSON.stringify(`${baseUrl}/${type}?${params}`)}}`;
+    };
+    const links = [link('self', offset)];
+    if (count > 0) {
+      const lastOffset = total === 0 ? 0 : Math.floor((total - 1) / count) * count;
+      links.push(link('first', 0));
+      if (offset > 0) links.push(link('previous', Math.max(0, offset - count)));
+      if (offset + count < total) links.push(link('next', offset + count));
+      links.push(link('last', lastOffset));
+    }
+    const head = `{"resourceType":"Bundle","type":"searchset","total":${total},"link":[${links.join(',')}]`;
+    if (page.length === 0) return { status: 200, body: Buffer.from(`${head}}`) };
+    const parts: Buffer[] = [Buffer.from(`${head},"entry":[`)];
+    for (let i = 0; i < page.length; i++) {
+      if (i > 0) parts.push(COMMA);
+      parts.push(page[i]!.entry);
+    }
+    parts.push(CLOSE_ENTRIES);
+    return { status: 200, body: Buffer.concat(parts) };
+  };
+
+  const batch = (body: Buffer | undefined): FhirResponse => {
+    let bundle: unknown;
+    try {
+      bundle = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
+    } catch (cause) {
+      throw new MockEhrError(MOCK_EHR_ERROR.badJson, 400, 'structure', 'request body is not valid JSON', { cause });
+    }
+    const b = bundle as Record<string, unknown> | null;
+    if (b === null || typeof b !== 'object' || Array.isArray(b) || b.resourceType !== 'Bundle') {
+      throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 400, 'invalid', 'POST [base] expects a Bundle');
+    }
+    if (b.type !== 'batch') {
+      throw new MockEhrError(
+        MOCK_EHR_ERROR.badBundle,
+        400,
+        'not-supported',
+        'only Bundle.type = batch is processed (transaction and others are not supported)',
+      );
+    }
+    if (b.entry !== undefined && !Array.isArray(b.entry)) {
+      throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 400, 'structure', 'Bundle.entry must be an array');
+    }
+    const entries = (b.entry ?? []) as unknown[];
+    const parts: Buffer[] = [Buffer.from('{"resourceType":"Bundle","type":"batch-response","entry":[')];
+    entries.forEach((entry, i) => {
+      if (i > 0) parts.push(COMMA);
+      const response = batchEntry(entry);
+      const status = `${response.status} ${STATUS_CODES[response.status] ?? ''}`.trim();
+      if (response.status < 300) {
+        const etag = response.headers?.etag === undefined ? '' : `,"etag":${JSON.stringify(response.headers.etag)}`;
+        parts.push(
+          Buffer.from('{"resource":'),
+          response.body,
+          Buffer.from(`,"response":{"status":"${status}"${etag}}}`),
+        );
+      } else if (version === 'STU3') {
+        // STU3 carries the OperationOutcome in entry.response.outcome.
+        parts.push(Buffer.from(`{"response":{"status":"${status}","outcome":`), response.body, Buffer.from('}}'));
+      } else {
+        // DSTU2's Bundle.entry.response has no `outcome`: the OperationOutcome is the entry's resource.
+        parts.push(Buffer.from('{"resource":'), response.body, Buffer.from(`,"response":{"status":"${status}"}}`));
+      }
+    });
+    parts.push(CLOSE_ENTRIES);
+    return { status: 200, body: Buffer.concat(parts) };
+  };
+
+  const batchEntry = (entry: unknown): FhirResponse => {
+    try {
+      const request = (entry as { request?: unknown } | null)?.request as
+        | { method?: unknown; url?: unknown }
+        | undefined;
+      if (request === null || typeof request !== 'object' || typeof request.url !== 'string') {
+        throw new MockEhrError(
+          MOCK_EHR_ERROR.badBundle,
+          400,
+          'required',
+          'batch entry without request.method and request.url',
+        );
+      }
+      const method = typeof request.method === 'string' ? request.method : '';
+      if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET');
+      let url = request.url;
+      if (url.startsWith(`${baseUrl}/`)) url = url.slice(baseUrl.length);
+      else if (/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+        throw notFound('batch entry URL is not on this server', MOCK_EHR_ERROR.notFound);
+      }
+      if (!url.startsWith('/')) url = `/${url}`;
+      const q = url.indexOf('?');
+      const r = route('GET', q === -1 ? url : url.slice(0, q));
+      if (r.kind === 'batch') throw methodNotAllowed('POST');
+      return run(r, q === -1 ? '' : url.slice(q + 1));
+    } catch (error) {
+      if (error instanceof MockEhrError) return errorResponse(error);
+      throw error;
+    }
+  };
+
+  const run = (r: Route, query: string, body?: Buffer): FhirResponse => {
+    switch (r.kind) {
+      case 'metadata':
+        return { status: 200, body: metadata };
+      case 'read':
+        return read(r.type, r.id);
+      case 'search':
+        return searchset(r.type, query);
+      case 'search-post': {
+        const form = body === undefined || body.length === 0 ? '' : body.toString('utf8');
+        return searchset(r.type, query === '' ? form : form === '' ? query : `${query}&${form}`);
+      }
+      case 'batch':
+        return batch(body);
+    }
+  };
+
+  return { route, run };
+}
+
+const COMMA = Buffer.from(',');
+const CLOSE_ENTRIES = Buffer.from(']}');
