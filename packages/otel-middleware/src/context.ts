@@ -20,6 +20,11 @@ export interface UpstreamCall {
   /** `server.address` of the provider (host only: no path, no query). */
   serverAddress?: string;
   serverPort?: number;
+  /**
+   * When the call ended, ms since the epoch with sub-ms precision (`performance.timeOrigin + performance.now()`);
+   * `recordUpstream` fills it in when absent, so the middleware can back-date the client span.
+   */
+  endedAtMs?: number;
 }
 
 export interface RequestAuditContext {
@@ -52,8 +57,13 @@ export function getRequestContext(req: IncomingMessage): RequestAuditContext | u
 }
 
 /** Record one call to the provider FHIR server for this request. */
-export function recordUpstream(req: IncomingMessage, call: UpstreamCall): void {
+export function recordUpstream(req: IncomingMessage, upstreamCall: UpstreamCall): void {
+  const call =
+    upstreamCall.endedAtMs === undefined
+      ? { ...upstreamCall, endedAtMs: performance.timeOrigin + performance.now() }
+      : upstreamCall;
   const current = contexts.get(req);
   if (current === undefined) contexts.set(req, { upstream: [call] });
-  else (current.upstream ??= []).push(call);
+  else if (current.upstream === undefined) current.upstream = [call];
+  else current.upstream.push(call);
 }

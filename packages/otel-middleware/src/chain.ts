@@ -1,0 +1,47 @@
+/**
+ * The keyed HMAC chain of audit-events.md ("`seq`, `hash`/`prev_hash`, keyed HMAC chain, for tamper
+ * evidence"): per writer (`recorded_by`), `hash` = hex HMAC-SHA256(key, prev_hash + auditRecordCanonical(record)),
+ * `prev_hash` = the previous record's `hash` ('' for seq 1). Deleting, reordering or altering a record breaks
+ * the chain at that point; the verifier needs the same key.
+ */
+import { createHmac } from 'node:crypto';
+import { type AuditRecord, auditRecordCanonical } from '@fhirwatch/contract';
+
+export interface ChainState {
+  seq: number;
+  hash: string;
+}
+
+export function chainHash(key: Buffer | string, prevHash: string, record: Omit<AuditRecord, 'hash'>): string {
+  return createHmac('sha256', key)
+    .update(prevHash + auditRecordCanonical(record))
+    .digest('hex');
+}
+
+export interface ChainBreak {
+  /** Index in the input where the chain breaks. */
+  index: number;
+  seq: number;
+  reason: 'seq-gap' | 'prev-hash-mismatch' | 'hash-mismatch';
+}
+
+/**
+ * Verify one writer's records (sorted by seq). Returns the first break, or undefined when intact.
+ * `start` is the chain state before the first record (default: the chain start).
+ */
+export function verifyChain(
+  key: Buffer | string,
+  records: readonly AuditRecord[],
+  start: ChainState = { seq: 0, hash: '' },
+): ChainBreak | undefined {
+  let { seq, hash } = start;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as AuditRecord;
+    if (r.seq !== seq + 1) return { index: i, seq: r.seq, reason: 'seq-gap' };
+    if (r.prev_hash !== hash) return { index: i, seq: r.seq, reason: 'prev-hash-mismatch' };
+    if (chainHash(key, r.prev_hash, r) !== r.hash) return { index: i, seq: r.seq, reason: 'hash-mismatch' };
+    seq = r.seq;
+    hash = r.hash;
+  }
+  return undefined;
+}

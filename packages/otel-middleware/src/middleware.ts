@@ -1,0 +1,831 @@
+/**
+ * `fhirAudit(options)`: per request one server span, the HTTP duration metrics and the audit
+ * records of audit-events.md, for a node:http handler (`wrap`), Express/Connect (`express()`) and
+ * Fastify (`fastify`). The three adapters share `begin(req, res)`, which hooks the request and the
+ * response of one exchange:
+ *
+ * - the request body is teed from the stream's own `data` events (emitted both in flowing mode
+ *   and by `read()`), so the host reads its body exactly as before; only POST/PUT are teed;
+ * - the response body is teed (batched mode) or held (strict mode) by wrapping `res.write`/`res.end`
+ *   of that response object, only for traffic that can be clinical, up to `maxResponseBodyBytes`;
+ * - at `res.end` the request is classified (`@fhirwatch/contract`), the disclosed patients are read
+ *   from the response, the records are queued to the spool, the span and metrics are recorded.
+ *
+ * Nothing the middleware does can fail the host request: every step is guarded and a failure costs
+ * only telemetry, except in strict mode, where failing to spool fails the request closed (503
+ * OperationOutcome) by design.
+ *
+ * No auto-instrumentation: spans are created here (server span) and from `recordUpstream` (client
+ * span per upstream call, back-dated), which is what keeps the overhead low.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import {
+  type Classification,
+  type ClassifierRequest,
+  classifyRequest,
+  FHIR_JSON_MIME,
+  type FhirVersion,
+  operationOutcome,
+} from '@fhirwatch/contract';
+import {
+  type Attributes,
+  type Context,
+  diag,
+  type Histogram,
+  type Meter,
+  context as otelContext,
+  metrics as otelMetrics,
+  trace as otelTrace,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+} from '@opentelemetry/api';
+import { type Logger, logs as otelLogs, SeverityNumber } from '@opentelemetry/api-logs';
+import { getRequestContext, type RequestAuditContext } from './context.ts';
+import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
+import { buildAuditRecords } from './records.ts';
+import {
+  ATTR_CLIENT_ID,
+  ATTR_ERROR_TYPE,
+  ATTR_FHIR_AUDIT_BODY_TRUNCATED,
+  ATTR_FHIR_AUDIT_EVENT,
+  ATTR_FHIR_AUDIT_RECORD_COUNT,
+  ATTR_FHIR_BATCH_ENTRY_COUNT,
+  ATTR_FHIR_INTERACTION,
+  ATTR_FHIR_RESOURCE_TYPE,
+  ATTR_FHIR_VERSION,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_TENANT_ID,
+  ATTR_URL_SCHEME,
+  HTTP_DURATION_BUCKETS_S,
+  INSTRUMENTATION_NAME,
+  INSTRUMENTATION_VERSION,
+  METRIC_HTTP_CLIENT_REQUEST_DURATION,
+  METRIC_HTTP_SERVER_REQUEST_DURATION,
+  UNMATCHED_ROUTE,
+} from './semconv.ts';
+import { AuditShipper } from './shipper.ts';
+import { AuditSpool, type SpoolStats, type UnchainedRecord } from './spool.ts';
+import type { AuditMode, FhirAuditOptions, UserExtractor } from './types.ts';
+
+type Chunk = Buffer | string | Uint8Array;
+type EndFn = ServerResponse['end'];
+type WriteFn = ServerResponse['write'];
+type WriteHeadFn = ServerResponse['writeHead'];
+
+/** Express/Connect middleware signature. */
+export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** Minimal Fastify plugin shape (no dependency on fastify's types). */
+export interface FastifyLikeInstance {
+  addHook(
+    name: 'onRequest',
+    hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse }, done: () => void) => void,
+  ): unknown;
+}
+export type FastifyPlugin = ((instance: FastifyLikeInstance, opts: unknown, done: () => void) => void) & {
+  [key: symbol]: unknown;
+};
+
+export interface FhirAuditStats {
+  spool: SpoolStats | undefined;
+  shipper: AuditShipper['stats'] | undefined;
+  /** Requests whose records could not be spooled (batched mode: dropped; strict: failed closed). */
+  auditFailures: number;
+  /** Responses whose body exceeded `maxResponseBodyBytes` (disclosure unknown). */
+  truncatedBodies: number;
+}
+
+export interface FhirAudit {
+  /** Wrap a node:http request listener (the gateway, demo and CLI use this). */
+  wrap(handler: RequestListener): RequestListener;
+  /** Express/Connect middleware; mount it first. */
+  express(): ConnectMiddleware;
+  /** Fastify plugin (`app.register(audit.fastify)`); applies to the whole instance. */
+  fastify: FastifyPlugin;
+  /** Resolves when the spool is open (rejects with FW_AUDIT_SPOOL_LOCKED / an I/O error). */
+  ready(): Promise<void>;
+  /** Write every queued record to the spool now. */
+  flush(): Promise<void>;
+  /** Resolve once every record spooled so far has been accepted by the sink (requires `sinkUrl`). */
+  drain(): Promise<void>;
+  stats(): FhirAuditStats;
+  /** Flush, stop shipping (unshipped segments stay on disk for the next start), release the spool. */
+  shutdown(): Promise<void>;
+}
+
+const CLINICAL_METHODS = new Set(['GET', 'POST']);
+
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  /** Path relative to the FHIR base, with query (PHI: classification only). */
+  path: string;
+  startMs: number;
+  startPerf: number;
+  span: Span;
+  /** Classification from method + path (final for GET). */
+  pre: Classification | undefined;
+  auditable: boolean;
+  reqChunks: Buffer[] | undefined;
+  reqBytes: number;
+  reqTruncated: boolean;
+  resChunks: Chunk[] | undefined;
+  resBytes: number;
+  resTruncated: boolean;
+  done: boolean;
+}
+
+function headerValue(v: string | string[] | undefined): string {
+  return v === undefined ? '' : Array.isArray(v) ? (v[0] ?? '') : v;
+}
+
+function toBuffer(chunk: Chunk, encoding?: BufferEncoding): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, encoding ?? 'utf8');
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function chunkLength(chunk: Chunk): number {
+  return typeof chunk === 'string' ? chunk.length : chunk.byteLength;
+}
+
+function defaultUserExtractor(trusted: boolean): UserExtractor | undefined {
+  if (!trusted) return undefined;
+  return (req) => {
+    const userId = headerValue(req.headers['x-fhirwatch-user-id']);
+    const userName = headerValue(req.headers['x-fhirwatch-user-name']);
+    return userId === '' && userName === '' ? undefined : { userId, userName };
+  };
+}
+
+/** Build the middleware. The spool opens in the background (`ready()`); requests before that are queued. */
+export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
+  const mode: AuditMode = options.mode ?? 'batched';
+  const strict = mode === 'strict';
+  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
+  const defaultVersion: FhirVersion = options.fhirVersion ?? 'STU3';
+  const maxResBytes = options.maxResponseBodyBytes ?? 16 * 1024 * 1024;
+  const maxReqBytes = options.maxRequestBodyBytes ?? 4 * 1024 * 1024;
+  const userExtractor = options.userExtractor ?? defaultUserExtractor(options.trustedUserHeaders === true);
+  const activeContext = options.activeContext ?? true;
+  const emitLogs = options.emitLogs === true;
+  const onError = (error: FhirAuditError): void => {
+    try {
+      if (options.onError !== undefined) options.onError(error);
+      else otelDiagWarn(error);
+    } catch {
+      // hooks never break anything
+    }
+  };
+
+  let spool: AuditSpool | undefined;
+  let shipper: AuditShipper | undefined;
+  let openError: unknown;
+  let auditFailures = 0;
+  let truncatedBodies = 0;
+  const opening = AuditSpool.open({
+    dir: options.spoolDir ?? join(process.cwd(), '.fhirwatch', 'audit-spool'),
+    recordedBy: options.recordedBy ?? hostname(),
+    ...(options.hmacKey === undefined ? {} : { hmacKey: options.hmacKey }),
+    ...(options.segmentMaxBytes === undefined ? {} : { segmentMaxBytes: options.segmentMaxBytes }),
+    ...(options.maxSpoolBytes === undefined ? {} : { maxSpoolBytes: options.maxSpoolBytes }),
+    ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
+  }).then(
+    (s) => {
+      spool = s;
+      if (options.sinkUrl !== undefined) {
+        shipper = new AuditShipper(s, {
+          sinkUrl: options.sinkUrl,
+          ...(options.shipIntervalMs === undefined ? {} : { shipIntervalMs: options.shipIntervalMs }),
+          ...(options.minBackoffMs === undefined ? {} : { minBackoffMs: options.minBackoffMs }),
+          ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
+          ...(options.gzip === undefined ? {} : { gzip: options.gzip }),
+          ...(options.sinkHeaders === undefined ? {} : { headers: options.sinkHeaders }),
+          onError,
+        });
+        // On start, whatever an earlier run left in the spool is shipped first.
+        shipper.start();
+      }
+    },
+    (error: unknown) => {
+      openError = error;
+      onError(
+        error instanceof FhirAuditError
+          ? error
+          : new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'cannot open audit spool', { cause: error }),
+      );
+    },
+  );
+
+  function spoolRecords(records: UnchainedRecord[]): Promise<void> | undefined {
+    if (spool !== undefined) return spool.append(records, strict);
+    if (openError !== undefined) {
+      const error = new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool unavailable', {
+        cause: openError,
+      });
+      return strict ? Promise.reject(error) : undefined;
+    }
+    const pending = opening.then(() => {
+      if (spool === undefined) {
+        throw new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool unavailable', { cause: openError });
+      }
+      return spool.append(records, strict);
+    });
+    if (strict) return pending;
+    pending.catch(() => {
+      auditFailures++;
+    });
+    return undefined;
+  }
+
+  // Telemetry handles, resolved on first use so that `setupTelemetry` may run after `fhirAudit`.
+  let tracer: Tracer | undefined;
+  let serverDuration: Histogram | undefined;
+  let clientDuration: Histogram | undefined;
+  let logger: Logger | undefined;
+  function instruments(): void {
+    const tp = options.tracerProvider ?? otelTrace.getTracerProvider();
+    tracer = tp.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+    const meter: Meter = (options.meterProvider ?? otelMetrics.getMeterProvider()).getMeter(
+      INSTRUMENTATION_NAME,
+      INSTRUMENTATION_VERSION,
+    );
+    serverDuration = meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
+      unit: 's',
+      description: 'Duration of HTTP server requests.',
+      advice: { explicitBucketBoundaries: [...HTTP_DURATION_BUCKETS_S] },
+    });
+    clientDuration = meter.createHistogram(METRIC_HTTP_CLIENT_REQUEST_DURATION, {
+      unit: 's',
+      description: 'Duration of HTTP client requests (the upstream hop to the provider FHIR server).',
+      advice: { explicitBucketBoundaries: [...HTTP_DURATION_BUCKETS_S] },
+    });
+    if (emitLogs) {
+      logger = (options.loggerProvider ?? otelLogs.getLoggerProvider()).getLogger(
+        INSTRUMENTATION_NAME,
+        INSTRUMENTATION_VERSION,
+      );
+    }
+  }
+
+  // Metric attribute objects are interned: one object per (tenant, route, method, status), reused
+  // for every request of that series instead of a fresh object per request.
+  const serverAttrCache = new Map<string, Attributes>();
+  const clientAttrCache = new Map<string, Attributes>();
+  const spanNames = new Map<string, string>();
+
+  function serverAttrs(tenant: string, route: string, method: string, status: number): Attributes {
+    const key = `${tenant}\u0000${route}\u0000${method}\u0000${status}`;
+    let attrs = serverAttrCache.get(key);
+    if (attrs === undefined) {
+      attrs = {
+        [ATTR_TENANT_ID]: tenant,
+        [ATTR_HTTP_ROUTE]: route,
+        [ATTR_HTTP_REQUEST_METHOD]: method,
+        [ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
+      };
+      if (status >= 500) attrs[ATTR_ERROR_TYPE] = String(status);
+      if (serverAttrCache.size < 10_000) serverAttrCache.set(key, attrs);
+    }
+    return attrs;
+  }
+
+  function spanName(method: string, route: string): string {
+    const key = `${method} ${route}`;
+    let name = spanNames.get(key);
+    if (name === undefined) {
+      name = key;
+      if (spanNames.size < 10_000) spanNames.set(key, name);
+    }
+    return name;
+  }
+
+  function relativePath(url: string): string {
+    if (basePath === '') return url;
+    if (url.startsWith(basePath)) {
+      const rest = url.slice(basePath.length);
+      return rest === '' || rest[0] === '?' ? `/${rest}` : rest;
+    }
+    return url;
+  }
+
+  function classify(ex: Exchange, body: Buffer | undefined, version: FhirVersion): Classification | undefined {
+    const request: ClassifierRequest = {
+      method: ex.method,
+      path: ex.path,
+      headers: ex.req.headers,
+      fhirVersion: version,
+    };
+    if (body !== undefined) request.body = body.toString('utf8');
+    try {
+      return classifyRequest(request);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Start instrumenting one exchange. Never throws; undefined means "pass through untouched". */
+  function begin(req: IncomingMessage, res: ServerResponse): Exchange | undefined {
+    try {
+      if (tracer === undefined) instruments();
+      const method = req.method ?? 'GET';
+      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+      const path = relativePath(url);
+      const parent =
+        req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
+      const span = (tracer as Tracer).startSpan(method, { kind: SpanKind.SERVER }, parent);
+      const ex: Exchange = {
+        req,
+        res,
+        method,
+        path,
+        startMs: Date.now(),
+        startPerf: performance.now(),
+        span,
+        pre: undefined,
+        auditable: false,
+        reqChunks: undefined,
+        reqBytes: 0,
+        reqTruncated: false,
+        resChunks: undefined,
+        resBytes: 0,
+        resTruncated: false,
+        done: false,
+      };
+      if (CLINICAL_METHODS.has(method)) {
+        const ctx = getRequestContext(req);
+        ex.pre = classify(ex, undefined, ctx?.fhirVersion ?? defaultVersion);
+        const kind = ex.pre?.kind;
+        ex.auditable = kind === 'clinical' || (method === 'POST' && kind !== 'not-audited');
+      }
+      if (ex.auditable && method === 'POST') teeRequest(ex);
+      hookResponse(ex);
+      return ex;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function teeRequest(ex: Exchange): void {
+    const req = ex.req;
+    const emit = req.emit;
+    ex.reqChunks = [];
+    req.emit = function teeEmit(this: IncomingMessage, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'data' && ex.reqChunks !== undefined && !ex.reqTruncated) {
+        const chunk = args[0] as Chunk;
+        const len = chunkLength(chunk);
+        if (ex.reqBytes + len > maxReqBytes) ex.reqTruncated = true;
+        else {
+          ex.reqBytes += len;
+          ex.reqChunks.push(toBuffer(chunk));
+        }
+      }
+      return emit.call(this, event, ...args);
+    } as IncomingMessage['emit'];
+  }
+
+  function hookResponse(ex: Exchange): void {
+    const res = ex.res;
+    const origWrite = res.write;
+    const origEnd = res.end;
+    const capture = ex.auditable;
+    if (capture) ex.resChunks = [];
+    const hold = capture && strict;
+
+    const keep = (chunk: Chunk | undefined, encoding: unknown): void => {
+      if (chunk === undefined || chunk === null || ex.resChunks === undefined || ex.resTruncated) return;
+      const len = chunkLength(chunk);
+      if (ex.resBytes + len > maxResBytes) {
+        ex.resTruncated = true;
+        ex.resChunks = hold ? [] : undefined;
+        return;
+      }
+      ex.resBytes += len;
+      ex.resChunks.push(typeof chunk === 'string' ? toBuffer(chunk, encoding as BufferEncoding) : chunk);
+    };
+
+    res.once('close', () => {
+      if (!ex.done) {
+        ex.done = true;
+        safeFinish(ex, 0);
+      }
+    });
+
+    if (!hold) {
+      if (capture) {
+        res.write = function teeWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]): boolean {
+          keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
+          return (origWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+        } as WriteFn;
+      }
+      res.end = function teeEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+        const first = args[0];
+        if (capture && typeof first !== 'function') keep(first as Chunk, args[1]);
+        const out = (origEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
+        if (!ex.done) {
+          ex.done = true;
+          safeFinish(ex, res.statusCode);
+        }
+        return out;
+      } as EndFn;
+      return;
+    }
+
+    // Strict mode: hold status, headers and body until the records are durably spooled.
+    const origWriteHead = res.writeHead;
+    const origFlushHeaders = res.flushHeaders;
+    let headArgs: unknown[] | undefined;
+    const callbacks: (() => void)[] = [];
+    res.writeHead = function holdWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+      headArgs = args;
+      if (typeof args[0] === 'number') this.statusCode = args[0];
+      return this;
+    } as WriteHeadFn;
+    res.flushHeaders = function holdFlushHeaders(): void {
+      // held: headers go out with the body once the audit records are durable
+    };
+    res.write = function holdWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]): boolean {
+      keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
+      const cb = rest[rest.length - 1];
+      if (typeof cb === 'function') callbacks.push(cb as () => void);
+      return true;
+    } as WriteFn;
+    res.end = function holdEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+      if (ex.done) return this;
+      ex.done = true;
+      let endCb: (() => void) | undefined;
+      const first = args[0];
+      if (typeof first === 'function') endCb = first as () => void;
+      else {
+        keep(first as Chunk | undefined, typeof args[1] === 'string' ? args[1] : undefined);
+        const last = args[args.length - 1];
+        if (typeof last === 'function') endCb = last as () => void;
+      }
+      const restore = (): void => {
+        res.writeHead = origWriteHead;
+        res.write = origWrite;
+        res.end = origEnd;
+        res.flushHeaders = origFlushHeaders;
+      };
+      const release = (): void => {
+        restore();
+        if (headArgs !== undefined) (origWriteHead as (...a: unknown[]) => void).apply(res, headArgs);
+        const chunks = ex.resChunks ?? [];
+        const write = origWrite as (this: ServerResponse, chunk: Chunk) => boolean;
+        const end = origEnd as (this: ServerResponse, cb?: () => void) => ServerResponse;
+        for (const c of chunks) write.call(res, c);
+        for (const cb of callbacks) cb();
+        end.call(res, endCb);
+      };
+      const failClosed = (code: string, status: number): void => {
+        restore();
+        if (!res.headersSent) {
+          for (const name of res.getHeaderNames()) res.removeHeader(name);
+          const body = JSON.stringify(
+            operationOutcome('transient', 'the access could not be audited; it was refused', { code }),
+          );
+          res.writeHead(status, {
+            'content-type': FHIR_JSON_MIME[getRequestContext(ex.req)?.fhirVersion ?? defaultVersion],
+            'content-length': Buffer.byteLength(body),
+            'retry-after': '1',
+          });
+          res.end(body);
+        } else res.destroy();
+        for (const cb of callbacks) cb();
+        endCb?.();
+      };
+      const status = this.statusCode;
+      if (ex.resTruncated) {
+        auditFailures++;
+        failClosed(AUDIT_ERROR_CODES.bodyTooLarge, 503);
+        safeFinish(ex, 503, true);
+        return this;
+      }
+      let pending: Promise<void> | undefined;
+      try {
+        pending = finishAudit(ex, status);
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      if (pending === undefined) {
+        release();
+        safeFinish(ex, status, true);
+        return this;
+      }
+      pending.then(
+        () => {
+          release();
+          safeFinish(ex, status, true);
+        },
+        (error: unknown) => {
+          auditFailures++;
+          const code =
+            error instanceof FhirAuditError && error.code === AUDIT_ERROR_CODES.spoolFull
+              ? AUDIT_ERROR_CODES.spoolFull
+              : AUDIT_ERROR_CODES.spoolUnwritable;
+          failClosed(code, 503);
+          safeFinish(ex, 503, true);
+        },
+      );
+      return this;
+    } as EndFn;
+  }
+
+  // Per-exchange results shared between the audit step and the telemetry step.
+  const classifications = new WeakMap<Exchange, { cls: Classification | undefined; records: number }>();
+
+  function finalClassification(ex: Exchange, version: FhirVersion): Classification | undefined {
+    if (ex.method === 'GET' || ex.reqChunks === undefined) return ex.pre;
+    const body =
+      ex.reqChunks.length === 1 ? ex.reqChunks[0] : ex.reqTruncated ? undefined : Buffer.concat(ex.reqChunks);
+    return classify(ex, body, version);
+  }
+
+  function parseBody(ex: Exchange): unknown {
+    const chunks = ex.resChunks;
+    if (chunks === undefined || chunks.length === 0 || ex.resTruncated) return undefined;
+    let buf = chunks.length === 1 ? toBuffer(chunks[0] as Chunk) : Buffer.concat(chunks.map((c) => toBuffer(c)));
+    const encoding = ex.res.getHeader('content-encoding');
+    if (typeof encoding === 'string' && encoding !== 'identity') {
+      const opts = { maxOutputLength: maxResBytes };
+      if (encoding === 'gzip') buf = gunzipSync(buf, opts);
+      else if (encoding === 'deflate') buf = inflateSync(buf, opts);
+      else if (encoding === 'br') buf = brotliDecompressSync(buf, opts);
+      else return undefined;
+    }
+    return JSON.parse(buf.toString('utf8'));
+  }
+
+  /** Classify, build and spool the audit records of an exchange. Strict mode returns the spool promise. */
+  function finishAudit(ex: Exchange, status: number): Promise<void> | undefined {
+    const ctx = getRequestContext(ex.req);
+    const version = ctx?.fhirVersion ?? defaultVersion;
+    const cls = ex.auditable ? finalClassification(ex, version) : ex.pre;
+    const info = { cls, records: 0 };
+    classifications.set(ex, info);
+    if (cls === undefined || cls.kind !== 'clinical' || status === 0) return undefined;
+    let body: unknown;
+    try {
+      body = parseBody(ex);
+    } catch {
+      body = undefined; // not JSON (or not decodable): the records name the requested patients only
+    }
+    if (ex.resTruncated) truncatedBodies++;
+    const user = extractUser(ex.req, ctx);
+    const records = buildAuditRecords(cls, body, ex.resTruncated, {
+      eventTimeMs: ex.startMs,
+      tenantId: ctx?.tenantId ?? '',
+      routedTenantId: ctx?.routedTenantId ?? '',
+      clientId: ctx?.clientId ?? '',
+      userId: user.userId ?? '',
+      userName: user.userName ?? '',
+      sourceIp: ex.req.socket?.remoteAddress ?? '',
+      userAgent: headerValue(ex.req.headers['user-agent']),
+      fhirVersion: version,
+      traceId: ex.span.spanContext().traceId,
+      httpStatus: status,
+      durationMs: Math.round((performance.now() - ex.startPerf) * 1000) / 1000,
+    });
+    info.records = records.length;
+    if (records.length === 0) return undefined;
+    if (logger !== undefined) emitAuditLogs(ex, records);
+    return spoolRecords(records);
+  }
+
+  function emitAuditLogs(ex: Exchange, records: UnchainedRecord[]): void {
+    const spanContext = ex.span.spanContext();
+    const ctx = otelTrace.setSpanContext(ROOT_CONTEXT, spanContext);
+    for (const r of records) {
+      // PHI-free by construction: no patient, query, user, IP or user agent.
+      (logger as Logger).emit({
+        severityNumber: SeverityNumber.INFO,
+        severityText: 'INFO',
+        body: 'fhir.audit',
+        context: ctx,
+        attributes: {
+          'fhir.audit.event_id': r.event_id,
+          [ATTR_FHIR_AUDIT_EVENT]: r.event_type,
+          [ATTR_FHIR_RESOURCE_TYPE]: r.resource_type,
+          [ATTR_FHIR_INTERACTION]: r.fhir_interaction,
+          [ATTR_TENANT_ID]: r.tenant_id,
+          [ATTR_CLIENT_ID]: r.client_id,
+          'fhir.audit.outcome': r.outcome,
+          [ATTR_HTTP_RESPONSE_STATUS_CODE]: r.http_status,
+          'fhir.batch.entry_index': r.entry_index,
+        },
+      });
+    }
+  }
+
+  function extractUser(
+    req: IncomingMessage,
+    ctx: RequestAuditContext | undefined,
+  ): { userId?: string; userName?: string } {
+    if (ctx?.userId !== undefined || ctx?.userName !== undefined) {
+      return { userId: ctx.userId ?? '', userName: ctx.userName ?? '' };
+    }
+    if (userExtractor === undefined) return {};
+    try {
+      return userExtractor(req) ?? {};
+    } catch {
+      return {}; // a broken extractor means "no trusted user", never a failed request
+    }
+  }
+
+  /** Audit (batched mode) and telemetry after the response. `audited` = the strict path already spooled. */
+  function safeFinish(ex: Exchange, status: number, audited = false): void {
+    try {
+      if (!audited) {
+        try {
+          const pending = finishAudit(ex, status);
+          // Batched mode never waits; a failure is counted, the host request is unaffected.
+          pending?.catch(() => {
+            auditFailures++;
+          });
+        } catch {
+          auditFailures++;
+        }
+      }
+      recordTelemetry(ex, status);
+    } catch {
+      // telemetry must never break the host
+    }
+  }
+
+  function recordTelemetry(ex: Exchange, status: number): void {
+    const endPerf = performance.now();
+    const durationS = (endPerf - ex.startPerf) / 1000;
+    const ctx = getRequestContext(ex.req);
+    const info = classifications.get(ex);
+    const cls = info === undefined ? ex.pre : info.cls;
+    const first = cls?.interactions[0];
+    const route = ctx?.route ?? cls?.route ?? first?.route ?? UNMATCHED_ROUTE;
+    const tenant = ctx?.tenantId ?? '';
+    const span = ex.span;
+    span.updateName(spanName(ex.method, route));
+    span.setAttribute(ATTR_HTTP_REQUEST_METHOD, ex.method);
+    span.setAttribute(ATTR_HTTP_ROUTE, route);
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    span.setAttribute(
+      ATTR_URL_SCHEME,
+      (ex.req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http',
+    );
+    const localPort = ex.req.socket?.localPort;
+    if (localPort !== undefined) span.setAttribute(ATTR_SERVER_PORT, localPort);
+    const localAddress = ex.req.socket?.localAddress;
+    if (localAddress !== undefined) span.setAttribute(ATTR_SERVER_ADDRESS, localAddress);
+    span.setAttribute(ATTR_FHIR_VERSION, ctx?.fhirVersion ?? defaultVersion);
+    span.setAttribute(ATTR_TENANT_ID, tenant);
+    span.setAttribute(ATTR_CLIENT_ID, ctx?.clientId ?? '');
+    if (cls !== undefined && cls.kind !== 'not-audited') {
+      if (cls.batch) {
+        span.setAttribute(ATTR_FHIR_INTERACTION, 'batch');
+        span.setAttribute(ATTR_FHIR_RESOURCE_TYPE, 'Bundle');
+        span.setAttribute(ATTR_FHIR_BATCH_ENTRY_COUNT, cls.interactions.length);
+        if (cls.kind === 'clinical') span.setAttribute(ATTR_FHIR_AUDIT_EVENT, 'PatientListView');
+      } else if (first !== undefined) {
+        span.setAttribute(ATTR_FHIR_INTERACTION, first.interaction);
+        span.setAttribute(ATTR_FHIR_RESOURCE_TYPE, first.resourceType);
+        if (first.eventType !== undefined) span.setAttribute(ATTR_FHIR_AUDIT_EVENT, first.eventType);
+      }
+    }
+    if (info !== undefined && info.records > 0) span.setAttribute(ATTR_FHIR_AUDIT_RECORD_COUNT, info.records);
+    if (ex.resTruncated) span.setAttribute(ATTR_FHIR_AUDIT_BODY_TRUNCATED, true);
+    if (status >= 500 || status === 0) {
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      span.setAttribute(ATTR_ERROR_TYPE, status === 0 ? 'aborted' : String(status));
+    }
+    if (options.requestHook !== undefined) {
+      try {
+        options.requestHook(span, { req: ex.req, classification: cls, status });
+      } catch {
+        // user hooks never break the host request
+      }
+    }
+    const upstream = ctx?.upstream;
+    if (upstream !== undefined && upstream.length > 0) {
+      const parent = otelTrace.setSpan(ROOT_CONTEXT, span);
+      const nowEpoch = performance.timeOrigin + endPerf;
+      for (const call of upstream) {
+        const end = call.endedAtMs ?? nowEpoch;
+        const start = end - call.durationS * 1000;
+        const method = ex.method === 'GET' ? 'GET' : 'POST';
+        const child = (tracer as Tracer).startSpan(method, { kind: SpanKind.CLIENT, startTime: start }, parent);
+        child.setAttribute(ATTR_HTTP_REQUEST_METHOD, method);
+        if (call.status > 0) child.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, call.status);
+        if (call.serverAddress !== undefined) child.setAttribute(ATTR_SERVER_ADDRESS, call.serverAddress);
+        if (call.serverPort !== undefined) child.setAttribute(ATTR_SERVER_PORT, call.serverPort);
+        child.setAttribute(ATTR_TENANT_ID, ctx?.routedTenantId ?? tenant);
+        if (call.error !== undefined || call.status >= 500) {
+          child.setStatus({ code: SpanStatusCode.ERROR });
+          child.setAttribute(ATTR_ERROR_TYPE, call.error ?? String(call.status));
+        }
+        child.end(end);
+        (clientDuration as Histogram).record(call.durationS, clientAttrs(ctx?.routedTenantId ?? tenant, method, call));
+      }
+    }
+    span.end();
+    (serverDuration as Histogram).record(durationS, serverAttrs(tenant, route, ex.method, status));
+  }
+
+  function clientAttrs(
+    tenant: string,
+    method: string,
+    call: NonNullable<RequestAuditContext['upstream']>[number],
+  ): Attributes {
+    const key = `${tenant}\u0000${method}\u0000${call.status}\u0000${call.error ?? ''}\u0000${call.serverAddress ?? ''}\u0000${call.serverPort ?? ''}`;
+    let attrs = clientAttrCache.get(key);
+    if (attrs === undefined) {
+      attrs = { [ATTR_TENANT_ID]: tenant, [ATTR_HTTP_REQUEST_METHOD]: method };
+      if (call.status > 0) attrs[ATTR_HTTP_RESPONSE_STATUS_CODE] = call.status;
+      if (call.error !== undefined) attrs[ATTR_ERROR_TYPE] = call.error;
+      else if (call.status >= 500) attrs[ATTR_ERROR_TYPE] = String(call.status);
+      if (call.serverAddress !== undefined) attrs[ATTR_SERVER_ADDRESS] = call.serverAddress;
+      if (call.serverPort !== undefined) attrs[ATTR_SERVER_PORT] = call.serverPort;
+      if (clientAttrCache.size < 10_000) clientAttrCache.set(key, attrs);
+    }
+    return attrs;
+  }
+
+  function run(ex: Exchange | undefined, fn: () => void): void {
+    if (ex === undefined || !activeContext) {
+      fn();
+      return;
+    }
+    otelContext.with(otelTrace.setSpan(otelContext.active(), ex.span) as Context, fn);
+  }
+
+  const fastify = ((instance: FastifyLikeInstance, _opts: unknown, done: () => void) => {
+    instance.addHook('onRequest', (request, reply, next) => {
+      begin(request.raw, reply.raw);
+      next();
+    });
+    done();
+  }) as FastifyPlugin;
+  // Like fastify-plugin: do not encapsulate, so the hook sees every route of the instance.
+  fastify[Symbol.for('skip-override')] = true;
+  fastify[Symbol.for('fastify.display-name')] = INSTRUMENTATION_NAME;
+
+  return {
+    wrap(handler: RequestListener): RequestListener {
+      return function fhirAuditWrapped(req: IncomingMessage, res: ServerResponse): void {
+        const ex = begin(req, res);
+        run(ex, () => handler(req, res));
+      } as RequestListener;
+    },
+    express(): ConnectMiddleware {
+      return (req, res, next) => {
+        const ex = begin(req, res);
+        run(ex, () => next());
+      };
+    },
+    fastify,
+    async ready(): Promise<void> {
+      await opening;
+      if (openError !== undefined) throw openError;
+    },
+    async flush(): Promise<void> {
+      await opening;
+      await spool?.flush();
+    },
+    async drain(): Promise<void> {
+      await opening;
+      if (spool === undefined) throw openError;
+      await spool.flush();
+      if (shipper === undefined) {
+        throw new FhirAuditError(AUDIT_ERROR_CODES.invalidOption, 'drain() needs a sinkUrl', { status: 500 });
+      }
+      await shipper.drained();
+    },
+    stats(): FhirAuditStats {
+      return {
+        spool: spool?.stats(),
+        shipper: shipper === undefined ? undefined : { ...shipper.stats },
+        auditFailures: auditFailures + (spool?.stats().dropped ?? 0),
+        truncatedBodies,
+      };
+    },
+    async shutdown(): Promise<void> {
+      await opening.catch(() => undefined);
+      await spool?.flush().catch(() => undefined);
+      await shipper?.stop();
+      await spool?.close();
+    },
+  };
+}
+
+function otelDiagWarn(error: FhirAuditError): void {
+  // diag is silent unless the host enabled it; the message carries a code and no PHI.
+  diag.warn(`${error.code}: ${error.message}`);
+}

@@ -1,0 +1,583 @@
+/**
+ * Append-only audit spool on local disk: the durable half of the audit exporter.
+ *
+ * Layout of the spool directory:
+ *   seg-000000000001.log …  segments; one line per record: `<crc32 as 8 hex> <record JSON>\n`
+ *   chain.json              last `seq`/`hash` per writer, written before a shipped segment is deleted
+ *   hmac.key                the chain key when none was configured (0600)
+ *   spool.lock              pid of the process that owns the directory
+ *   rejected/               segments the sink refused as invalid (kept for an operator, never shipped again)
+ *
+ * Durability: records are appended in groups (group commit): every flush writes all the records
+ * queued since the previous flush with one write and one fdatasync, and resolves every waiter of
+ * that group at once. Strict-mode callers wait for that; batched-mode callers do not (their records
+ * are flushed within `flushIntervalMs`).
+ *
+ * Crash safety: a process never appends to a segment it did not create, so a torn write (kill -9
+ * mid-write) can only be the tail of the segment being written at the time; the per-line CRC makes
+ * it detectable and it is skipped. The chain state is written after the records (records first,
+ * `chain.json` only before a segment is deleted), so after a crash the state is the later of
+ * `chain.json` and the last valid record of this writer in the spool.
+ *
+ * The chain (`seq`, `prev_hash`, `hash`) is assigned at flush time, in spool order, off the request path.
+ * If a write fails, the segment is truncated back and the chain rolled back; if even the truncate
+ * fails, the segment is abandoned and the chain keeps its advance, so the verifier sees a seq gap
+ * (an honest "records were lost here") rather than a fork.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { AuditRecord } from '@fhirwatch/contract';
+import { type ChainState, chainHash } from './chain.ts';
+import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
+
+/** A record before the chain fields are assigned. */
+export type UnchainedRecord = Omit<AuditRecord, 'seq' | 'prev_hash' | 'hash'> & Partial<AuditRecord>;
+
+export interface SpoolOptions {
+  dir: string;
+  recordedBy: string;
+  /** HMAC key; when absent a random key is created once in `<dir>/hmac.key`. */
+  hmacKey?: string | Buffer;
+  /** Segment size at which a new segment is started (default 1 MiB; one segment = one shipped batch). */
+  segmentMaxBytes?: number;
+  /** Spool size (bytes on disk + queued) above which appends are refused (default 256 MiB). */
+  maxSpoolBytes?: number;
+  /** Batched mode: a record waits at most this long in memory before it is written (default 50 ms). */
+  flushIntervalMs?: number;
+}
+
+export interface SpoolStats {
+  segments: number;
+  bytes: number;
+  /** Records queued in memory, not yet written. */
+  queued: number;
+  written: number;
+  /** Records refused (spool full) or lost to a failed write in batched mode. */
+  dropped: number;
+  lastSeq: number;
+}
+
+interface Pending {
+  record: UnchainedRecord;
+  durable: boolean;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export interface SegmentInfo {
+  name: string;
+  path: string;
+  number: number;
+  size: number;
+}
+
+export interface SegmentContents {
+  /** The record JSON texts of the valid lines, in order. */
+  lines: string[];
+  /** Lines whose CRC or framing was wrong (a torn tail after a crash). */
+  corrupt: number;
+  /** Last valid record of each writer in the segment. */
+  tails: Map<string, ChainState>;
+}
+
+const SEGMENT_RE = /^seg-(\d{12})\.log$/;
+const CHAIN_FILE = 'chain.json';
+const LOCK_FILE = 'spool.lock';
+const KEY_FILE = 'hmac.key';
+
+function segmentName(n: number): string {
+  return `seg-${String(n).padStart(12, '0')}.log`;
+}
+
+/** Frame one record JSON as a spool line. */
+export function frameLine(json: string): string {
+  return `${(crc32(json) >>> 0).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+/** Parse a segment's bytes: valid lines, count of corrupt ones, and the chain tail per writer. */
+export function parseSegment(text: string): SegmentContents {
+  const lines: string[] = [];
+  const tails = new Map<string, ChainState>();
+  let corrupt = 0;
+  let start = 0;
+  while (start < text.length) {
+    const nl = text.indexOf('\n', start);
+    if (nl === -1) {
+      corrupt++; // torn tail: no newline
+      break;
+    }
+    const line = text.slice(start, nl);
+    start = nl + 1;
+    if (line.length < 10 || line.charCodeAt(8) !== 32) {
+      corrupt++;
+      continue;
+    }
+    const json = line.slice(9);
+    if (Number.parseInt(line.slice(0, 8), 16) !== crc32(json) >>> 0) {
+      corrupt++;
+      continue;
+    }
+    lines.push(json);
+    try {
+      const r = JSON.parse(json) as Partial<AuditRecord>;
+      if (typeof r.recorded_by === 'string' && typeof r.seq === 'number' && typeof r.hash === 'string') {
+        const prev = tails.get(r.recorded_by);
+        if (prev === undefined || r.seq > prev.seq) tails.set(r.recorded_by, { seq: r.seq, hash: r.hash });
+      }
+    } catch {
+      // CRC matched, so the line is what was written; a non-JSON line is the sink's to reject.
+    }
+  }
+  return { lines, corrupt, tails };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class AuditSpool {
+  readonly dir: string;
+  readonly recordedBy: string;
+  private readonly key: Buffer;
+  private readonly segmentMaxBytes: number;
+  private readonly maxSpoolBytes: number;
+  private readonly flushIntervalMs: number;
+
+  private closedSegments: SegmentInfo[] = [];
+  private active: { info: SegmentInfo; fh: FileHandle } | undefined;
+  private nextSegment: number;
+  private bytesOnDisk = 0;
+  private queue: Pending[] = [];
+  private queueWaiters: Waiter[] = [];
+  private queuedBytesEstimate = 0;
+  private avgLineBytes = 800;
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private chain: ChainState;
+  private persistedChain: Record<string, ChainState>;
+  private closed = false;
+  private written = 0;
+  private dropped = 0;
+  private segmentListeners: (() => void)[] = [];
+
+  private constructor(
+    options: SpoolOptions,
+    key: Buffer,
+    state: {
+      segments: SegmentInfo[];
+      bytes: number;
+      next: number;
+      chain: ChainState;
+      persisted: Record<string, ChainState>;
+    },
+  ) {
+    this.dir = options.dir;
+    this.recordedBy = options.recordedBy;
+    this.key = key;
+    this.segmentMaxBytes = options.segmentMaxBytes ?? 1024 * 1024;
+    this.maxSpoolBytes = options.maxSpoolBytes ?? 256 * 1024 * 1024;
+    this.flushIntervalMs = options.flushIntervalMs ?? 50;
+    this.closedSegments = state.segments;
+    this.bytesOnDisk = state.bytes;
+    this.nextSegment = state.next;
+    this.chain = state.chain;
+    this.persistedChain = state.persisted;
+  }
+
+  /** Open (or create) a spool directory: take the lock, recover the chain state, list unshipped segments. */
+  static async open(options: SpoolOptions): Promise<AuditSpool> {
+    const dir = options.dir;
+    await mkdir(join(dir, 'rejected'), { recursive: true });
+    acquireLock(dir);
+    let key: Buffer;
+    if (options.hmacKey !== undefined) key = Buffer.from(options.hmacKey);
+    else {
+      const keyPath = join(dir, KEY_FILE);
+      try {
+        key = Buffer.from((await readFile(keyPath, 'utf8')).trim(), 'hex');
+      } catch {
+        key = randomBytes(32);
+        await writeFile(keyPath, `${key.toString('hex')}\n`, { mode: 0o600 });
+      }
+    }
+    const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
+    const segments: SegmentInfo[] = [];
+    let bytes = 0;
+    for (const name of names) {
+      const path = join(dir, name);
+      const size = (await stat(path)).size;
+      segments.push({ name, path, number: Number(SEGMENT_RE.exec(name)?.[1]), size });
+      bytes += size;
+    }
+    let persisted: Record<string, ChainState> = {};
+    try {
+      persisted = JSON.parse(await readFile(join(dir, CHAIN_FILE), 'utf8')) as Record<string, ChainState>;
+    } catch {
+      // no chain state yet
+    }
+    let chain: ChainState = persisted[options.recordedBy] ?? { seq: 0, hash: '' };
+    // Records reach the spool before chain.json: the newest segment holding this writer's records wins.
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const seg = segments[i] as SegmentInfo;
+      const tail = parseSegment(await readFile(seg.path, 'utf8')).tails.get(options.recordedBy);
+      if (tail !== undefined) {
+        if (tail.seq > chain.seq) chain = tail;
+        break;
+      }
+    }
+    const last = segments[segments.length - 1];
+    return new AuditSpool(options, key, {
+      segments,
+      bytes,
+      next: last === undefined ? 1 : last.number + 1,
+      chain,
+      persisted,
+    });
+  }
+
+  /** Current chain state (last assigned seq/hash). */
+  chainState(): ChainState {
+    return { ...this.chain };
+  }
+
+  stats(): SpoolStats {
+    return {
+      segments: this.closedSegments.length + (this.active === undefined ? 0 : 1),
+      bytes: this.bytesOnDisk,
+      queued: this.queue.length,
+      written: this.written,
+      dropped: this.dropped,
+      lastSeq: this.chain.seq,
+    };
+  }
+
+  /**
+   * Queue records. `durable: true` (strict mode) returns a promise resolved once they are written and
+   * fdatasync'ed (group commit), rejected with FW_AUDIT_SPOOL_FULL / FW_AUDIT_SPOOL_UNWRITABLE.
+   * `durable: false` (batched mode) returns undefined at once; the records are written within
+   * `flushIntervalMs`, or counted as dropped when the spool is full.
+   */
+  append(records: readonly UnchainedRecord[], durable: boolean): Promise<void> | undefined {
+    if (this.closed) {
+      const error = new FhirAuditError(AUDIT_ERROR_CODES.closed, 'audit spool is closed');
+      if (durable) return Promise.reject(error);
+      this.dropped += records.length;
+      return undefined;
+    }
+    const estimate = records.length * this.avgLineBytes;
+    if (this.bytesOnDisk + this.queuedBytesEstimate + estimate > this.maxSpoolBytes) {
+      if (durable) {
+        return Promise.reject(
+          new FhirAuditError(AUDIT_ERROR_CODES.spoolFull, 'audit spool is full; the access is refused'),
+        );
+      }
+      this.dropped += records.length;
+      return undefined;
+    }
+    this.queuedBytesEstimate += estimate;
+    for (const record of records) this.queue.push({ record, durable });
+    if (durable) {
+      const promise = new Promise<void>((resolve, reject) => {
+        this.queueWaiters.push({ resolve, reject });
+      });
+      this.scheduleFlush(true);
+      return promise;
+    }
+    this.scheduleFlush(false);
+    return undefined;
+  }
+
+  private scheduleFlush(now: boolean): void {
+    if (now) {
+      if (this.immediate === undefined && this.flushing === undefined) {
+        this.immediate = setImmediate(() => {
+          this.immediate = undefined;
+          void this.flush();
+        });
+      }
+      return;
+    }
+    if (this.timer === undefined && this.immediate === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Write everything queued so far (one write + one fdatasync). Concurrent calls share the flush in progress. */
+  flush(): Promise<void> {
+    if (this.flushing !== undefined) {
+      // Group commit: whatever arrives during this flush goes in the next one.
+      return this.flushing.then(() => (this.queue.length > 0 ? this.flush() : undefined));
+    }
+    if (this.queue.length === 0) return Promise.resolve();
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.queue;
+    const waiters = this.queueWaiters;
+    this.queue = [];
+    this.queueWaiters = [];
+    this.queuedBytesEstimate = 0;
+    this.flushing = this.writeBatch(batch, waiters).finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0) this.scheduleFlush(this.queueWaiters.length > 0);
+    });
+    return this.flushing;
+  }
+
+  private async writeBatch(batch: Pending[], waiters: Waiter[]): Promise<void> {
+    const before = { ...this.chain };
+    let text = '';
+    let { seq, hash } = this.chain;
+    for (const { record } of batch) {
+      seq++;
+      record.seq = seq;
+      record.prev_hash = hash;
+      record.recorded_by = this.recordedBy;
+      hash = chainHash(this.key, hash, record as Omit<AuditRecord, 'hash'>);
+      record.hash = hash;
+      text += frameLine(JSON.stringify(record));
+    }
+    this.chain = { seq, hash };
+    const buf = Buffer.from(text, 'utf8');
+    let segment: { info: SegmentInfo; fh: FileHandle } | undefined;
+    let offset = 0;
+    try {
+      segment = await this.activeSegment();
+      offset = segment.info.size;
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesWritten } = await segment.fh.write(buf, done, buf.length - done, offset + done);
+        done += bytesWritten;
+      }
+      await segment.fh.datasync();
+      segment.info.size += buf.length;
+      this.bytesOnDisk += buf.length;
+      this.written += batch.length;
+      this.avgLineBytes = Math.max(64, Math.ceil(buf.length / batch.length));
+      for (const w of waiters) w.resolve();
+      if (segment.info.size >= this.segmentMaxBytes) await this.seal();
+    } catch (cause) {
+      await this.recoverFromWriteFailure(segment, offset, before);
+      const error = new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool write failed', { cause });
+      for (const w of waiters) w.reject(error);
+      // Batched records have no one waiting: keep them for the next attempt while under the size cap.
+      const retry = batch.filter((p) => !p.durable);
+      if (retry.length > 0 && !this.closed) {
+        this.queue = retry.concat(this.queue);
+        this.queuedBytesEstimate += retry.length * this.avgLineBytes;
+        this.timer ??= setTimeout(
+          () => {
+            this.timer = undefined;
+            void this.flush();
+          },
+          Math.max(this.flushIntervalMs, 200),
+        ).unref();
+      } else if (retry.length > 0) this.dropped += retry.length;
+    }
+  }
+
+  private async recoverFromWriteFailure(
+    segment: { info: SegmentInfo; fh: FileHandle } | undefined,
+    offset: number,
+    before: ChainState,
+  ): Promise<void> {
+    if (segment === undefined) {
+      this.chain = before; // nothing reached the disk
+      return;
+    }
+    try {
+      await segment.fh.truncate(offset);
+      await segment.fh.datasync();
+      this.chain = before;
+    } catch {
+      // Cannot take the partial write back: abandon the segment, keep the chain advanced (seq gap).
+    }
+    // Either way, never append after a failed write: start a new segment next time.
+    await this.seal().catch(() => undefined);
+  }
+
+  private async activeSegment(): Promise<{ info: SegmentInfo; fh: FileHandle }> {
+    if (this.active !== undefined) return this.active;
+    const number = this.nextSegment++;
+    const name = segmentName(number);
+    const path = join(this.dir, name);
+    const fh = await open(path, 'wx');
+    // Make the new directory entry durable once per segment (the records themselves are fdatasync'ed).
+    const dirFh = await open(this.dir, 'r');
+    try {
+      await dirFh.sync();
+    } finally {
+      await dirFh.close();
+    }
+    this.active = { info: { name, path, number, size: 0 }, fh };
+    return this.active;
+  }
+
+  /** Close the active segment so it can be shipped. No-op while a flush is in progress or when it is empty. */
+  async seal(): Promise<void> {
+    const active = this.active;
+    if (active === undefined) return;
+    this.active = undefined;
+    await active.fh.close().catch(() => undefined);
+    if (active.info.size === 0) {
+      await unlink(active.info.path).catch(() => undefined);
+      return;
+    }
+    this.closedSegments.push(active.info);
+    for (const l of this.segmentListeners.splice(0)) l();
+  }
+
+  /** Seal the active segment if it holds records and no flush is running (called by the shipper when idle). */
+  async sealIfIdle(): Promise<boolean> {
+    if (this.flushing !== undefined || this.active === undefined || this.active.info.size === 0) return false;
+    await this.seal();
+    return true;
+  }
+
+  /** Oldest closed segment, if any. */
+  oldestSegment(): SegmentInfo | undefined {
+    return this.closedSegments[0];
+  }
+
+  /** Resolve when a segment is sealed (or at once when one is waiting). */
+  whenSegment(): Promise<void> {
+    if (this.closedSegments.length > 0) return Promise.resolve();
+    return new Promise((resolve) => this.segmentListeners.push(resolve));
+  }
+
+  hasUnshipped(): boolean {
+    return (
+      this.closedSegments.length > 0 ||
+      (this.active !== undefined && this.active.info.size > 0) ||
+      this.queue.length > 0
+    );
+  }
+
+  async readSegment(info: SegmentInfo): Promise<SegmentContents> {
+    return parseSegment(await readFile(info.path, 'utf8'));
+  }
+
+  /**
+   * The sink confirmed the segment (200): persist the chain tails it carries, then delete it.
+   * The chain state is written before the unlink so it is never lost with the segment.
+   */
+  async acknowledge(info: SegmentInfo, contents: SegmentContents): Promise<void> {
+    let changed = false;
+    for (const [writer, tail] of contents.tails) {
+      const prev = this.persistedChain[writer];
+      if (prev === undefined || tail.seq > prev.seq) {
+        this.persistedChain[writer] = tail;
+        changed = true;
+      }
+    }
+    if (changed) await this.writeChainFile();
+    await unlink(info.path);
+    this.removeClosed(info);
+  }
+
+  /** The sink refused the segment as invalid: move it aside (kept for an operator, never shipped again). */
+  async quarantine(info: SegmentInfo, contents: SegmentContents): Promise<void> {
+    let changed = false;
+    for (const [writer, tail] of contents.tails) {
+      const prev = this.persistedChain[writer];
+      if (prev === undefined || tail.seq > prev.seq) {
+        this.persistedChain[writer] = tail;
+        changed = true;
+      }
+    }
+    if (changed) await this.writeChainFile();
+    await rename(info.path, join(this.dir, 'rejected', info.name));
+    this.removeClosed(info);
+  }
+
+  private removeClosed(info: SegmentInfo): void {
+    const i = this.closedSegments.indexOf(info);
+    if (i !== -1) this.closedSegments.splice(i, 1);
+    this.bytesOnDisk -= info.size;
+  }
+
+  private async writeChainFile(): Promise<void> {
+    const path = join(this.dir, CHAIN_FILE);
+    const tmp = `${path}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(this.persistedChain));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  }
+
+  /** Flush what is queued, seal the active segment, release the lock. Appends after close are refused. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush().catch(() => undefined);
+    await this.flushing?.catch(() => undefined);
+    this.closed = true;
+    await this.seal().catch(() => undefined);
+    releaseLock(this.dir);
+  }
+}
+
+function acquireLock(dir: string): void {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let pid = 0;
+      try {
+        const fd = openSync(path, 'r');
+        const buf = Buffer.alloc(32);
+        const n = readSync(fd, buf, 0, 32, 0);
+        closeSync(fd);
+        pid = Number(buf.subarray(0, n).toString('utf8').trim());
+      } catch {
+        // unreadable lock: treat as stale
+      }
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new FhirAuditError(AUDIT_ERROR_CODES.spoolLocked, `audit spool ${dir} is held by process ${pid}`);
+      }
+      // Stale lock (its process died, e.g. kill -9): take it over.
+      try {
+        unlinkSync(path);
+      } catch {
+        // raced with another taker; the next attempt decides
+      }
+    }
+  }
+  throw new FhirAuditError(AUDIT_ERROR_CODES.spoolLocked, `audit spool ${dir} is locked`);
+}
+
+function releaseLock(dir: string): void {
+  try {
+    unlinkSync(join(dir, LOCK_FILE));
+  } catch {
+    // already gone
+  }
+}
