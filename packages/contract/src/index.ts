@@ -38,6 +38,8 @@ export type {
   Disclosure,
   TrafficKind,
 } from './classifier-types.ts';
+export type { FieldCheck, FieldReport } from './field-checker.ts';
+export { checkResourceFields, contractFields } from './field-checker.ts';
 export type { IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue } from './operation-outcome.ts';
 export { ISSUE_SEVERITIES, operationOutcome, STATUS_FOR_ISSUE } from './operation-outcome.ts';
 export { referenceId } from './references.ts';
