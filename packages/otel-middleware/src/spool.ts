@@ -58,6 +58,8 @@ export interface SpoolStats {
   written: number;
   /** Records refused (spool full) or lost to a failed write in batched mode. */
   dropped: number;
+  /** Group commits done (one write + one fdatasync each). */
+  flushes: number;
   lastSeq: number;
 }
 
@@ -171,6 +173,7 @@ export class AuditSpool {
   private closed = false;
   private written = 0;
   private dropped = 0;
+  private flushes = 0;
   private segmentListeners: (() => void)[] = [];
 
   private constructor(
@@ -260,6 +263,7 @@ export class AuditSpool {
       queued: this.queue.length,
       written: this.written,
       dropped: this.dropped,
+      flushes: this.flushes,
       lastSeq: this.chain.seq,
     };
   }
@@ -368,6 +372,7 @@ export class AuditSpool {
         done += bytesWritten;
       }
       await segment.fh.datasync();
+      this.flushes++;
       segment.info.size += buf.length;
       this.bytesOnDisk += buf.length;
       this.written += batch.length;

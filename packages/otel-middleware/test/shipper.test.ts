@@ -1,0 +1,164 @@
+/**
+ * Shipping to a real HTTP receiver: retries with Retry-After, an unreachable sink, quarantine of
+ * invalid batches, and what a restart finds in the spool.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AUDIT_ERROR_CODES, type FhirAuditError } from '../src/errors.ts';
+import { fhirAudit } from '../src/middleware.ts';
+import { fhirHandler, listen } from './fhir-handler.ts';
+import { startReceiver } from './receiver.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'fw-ship-'));
+  cleanups.push(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+async function traffic(url: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${url}/Patient?family:contains=Zorvath`);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+  }
+}
+
+describe('audit shipping', () => {
+  it('keeps everything while the sink is unreachable and drains the spool once it is back', async () => {
+    const dir = await tempDir();
+    const port = await freePort();
+    let failures = 0;
+    let sawTwoFailures: () => void = () => {};
+    const twoFailures = new Promise<void>((resolve) => {
+      sawTwoFailures = resolve;
+    });
+    const audit = fhirAudit({
+      spoolDir: dir,
+      sinkUrl: `http://127.0.0.1:${port}`,
+      recordedBy: 'w',
+      hmacKey: 'k',
+      shipIntervalMs: 20,
+      flushIntervalMs: 5,
+      minBackoffMs: 20,
+      maxBackoffMs: 100,
+      onError: (e) => {
+        if (e.code === AUDIT_ERROR_CODES.sinkUnavailable && ++failures === 2) sawTwoFailures();
+      },
+    });
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    await traffic(app.url, 10); // 70 records
+    await audit.flush();
+    await twoFailures; // the shipper has tried and failed at least twice
+    expect(audit.stats().spool?.written).toBe(70);
+    const receiver = await startReceiver(port);
+    cleanups.push(() => receiver.close());
+    await traffic(app.url, 2); // 14 more while draining
+    await audit.drain();
+    expect(receiver.records).toHaveLength(84);
+    expect(new Set(receiver.records.map((r) => r.event_id)).size).toBe(84);
+    expect(audit.stats().spool?.segments).toBe(0);
+  });
+
+  it('honours 503 + Retry-After and retries the same batch', async () => {
+    const dir = await tempDir();
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    receiver.failNext(2, 503, 0);
+    const audit = fhirAudit({
+      spoolDir: dir,
+      sinkUrl: receiver.url,
+      hmacKey: 'k',
+      shipIntervalMs: 20,
+      flushIntervalMs: 5,
+      onError: () => {},
+    });
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    await traffic(app.url, 3);
+    await audit.drain();
+    expect(receiver.records).toHaveLength(21);
+    expect(audit.stats().shipper?.failedAttempts).toBeGreaterThanOrEqual(2);
+  });
+
+  it('moves a batch the sink rejects as invalid (400) to rejected/ and goes on with the next', async () => {
+    const dir = await tempDir();
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const errors: FhirAuditError[] = [];
+    const audit = fhirAudit({
+      spoolDir: dir,
+      sinkUrl: receiver.url,
+      hmacKey: 'k',
+      shipIntervalMs: 20,
+      flushIntervalMs: 5,
+      onError: (e) => errors.push(e),
+    });
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    await audit.ready();
+    receiver.failNext(1, 400);
+    await traffic(app.url, 1);
+    await audit.drain();
+    expect(errors.map((e) => e.code)).toContain(AUDIT_ERROR_CODES.sinkRejected);
+    expect((await readdir(join(dir, 'rejected'))).length).toBe(1);
+    await traffic(app.url, 1);
+    await audit.drain();
+    expect(receiver.records).toHaveLength(7);
+  });
+
+  it('ships on start what an earlier run left in the spool, continuing its chain', async () => {
+    const dir = await tempDir();
+    const first = fhirAudit({ spoolDir: dir, recordedBy: 'w', hmacKey: 'k', flushIntervalMs: 5 }); // no sink
+    const app1 = await listen(first.wrap(fhirHandler()));
+    await traffic(app1.url, 2);
+    await app1.close();
+    await first.shutdown();
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const second = fhirAudit({
+      spoolDir: dir,
+      recordedBy: 'w',
+      hmacKey: 'k',
+      sinkUrl: receiver.url,
+      shipIntervalMs: 20,
+      flushIntervalMs: 5,
+    });
+    const app2 = await listen(second.wrap(fhirHandler()));
+    cleanups.push(
+      () => second.shutdown(),
+      () => app2.close(),
+    );
+    await traffic(app2.url, 1);
+    await second.drain();
+    expect(receiver.records.map((r) => r.seq).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 21 }, (_, i) => i + 1),
+    );
+  });
+});

@@ -1,0 +1,157 @@
+import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuditRecord } from '@fhirwatch/contract';
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifyChain } from '../src/chain.ts';
+import { AUDIT_ERROR_CODES } from '../src/errors.ts';
+import { AuditSpool, parseSegment, type UnchainedRecord } from '../src/spool.ts';
+import { uuidv7 } from '../src/uuidv7.ts';
+
+const KEY = 'k';
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'fw-spool-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+function rec(patient: string): UnchainedRecord {
+  return {
+    event_id: uuidv7(),
+    event_time: new Date().toISOString(),
+    recorded_by: '',
+    tenant_id: 't',
+    routed_tenant_id: 't',
+    client_id: 'c',
+    user_id: '',
+    user_name: '',
+    source_ip: '127.0.0.1',
+    user_agent: '',
+    event_type: 'PatientView',
+    fhir_interaction: 'read',
+    resource_type: 'Patient',
+    fhir_version: 'STU3',
+    query: '',
+    patient_id: patient,
+    batch_id: '',
+    entry_index: -1,
+    trace_id: '',
+    outcome: 0,
+    http_status: 200,
+    duration_ms: 1.2345,
+    result_count: 1,
+  };
+}
+
+async function allRecords(dir: string): Promise<{ records: AuditRecord[]; corrupt: number }> {
+  const names = (await readdir(dir)).filter((n) => n.startsWith('seg-')).sort();
+  const records: AuditRecord[] = [];
+  let corrupt = 0;
+  for (const n of names) {
+    const c = parseSegment(await readFile(join(dir, n), 'utf8'));
+    corrupt += c.corrupt;
+    for (const l of c.lines) records.push(JSON.parse(l) as AuditRecord);
+  }
+  return { records, corrupt };
+}
+
+describe('AuditSpool', () => {
+  it('group-commits concurrent durable appends: fewer fdatasyncs than appends, every record chained', async () => {
+    const dir = await tempDir();
+    const spool = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => spool.append([rec(`p${i}`)], true)));
+    const stats = spool.stats();
+    expect(stats.written).toBe(200);
+    expect(stats.flushes).toBeLessThan(200);
+    await spool.close();
+    const { records } = await allRecords(dir);
+    expect(records).toHaveLength(200);
+    expect(verifyChain(KEY, records)).toBeUndefined();
+  });
+
+  it('skips a torn tail (kill -9 mid-write) and continues the chain from the last valid record after restart', async () => {
+    const dir = await tempDir();
+    const a = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
+    await a.append([rec('a'), rec('b'), rec('c')], true);
+    // Simulate a crash: no close(), then a half-written line at the end of the segment.
+    const seg = (await readdir(dir)).find((n) => n.startsWith('seg-')) as string;
+    await appendFile(join(dir, seg), '0badc0de {"event_id":"torn');
+    (a as unknown as { closed: boolean }).closed = true; // this instance is "dead"
+    await rm(join(dir, 'spool.lock'));
+    const b = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
+    expect(b.chainState().seq).toBe(3);
+    await b.append([rec('d')], true);
+    await b.close();
+    const { records, corrupt } = await allRecords(dir);
+    expect(corrupt).toBe(1);
+    expect(records.map((r) => r.patient_id)).toEqual(['a', 'b', 'c', 'd']);
+    expect(verifyChain(KEY, records)).toBeUndefined();
+  });
+
+  it('detects a corrupted line by its CRC', () => {
+    const parsed = parseSegment('00000000 {"a":1}\n');
+    expect(parsed.lines).toHaveLength(0);
+    expect(parsed.corrupt).toBe(1);
+  });
+
+  it('keeps the chain across restarts once every segment was shipped (chain.json)', async () => {
+    const dir = await tempDir();
+    const a = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
+    await a.append([rec('a'), rec('b')], true);
+    await a.seal();
+    const seg = a.oldestSegment();
+    expect(seg).toBeDefined();
+    const contents = await a.readSegment(seg as NonNullable<typeof seg>);
+    await a.acknowledge(seg as NonNullable<typeof seg>, contents);
+    await a.close();
+    const b = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
+    expect(b.chainState().seq).toBe(2);
+    await b.append([rec('c')], true);
+    await b.close();
+    const { records } = await allRecords(dir);
+    expect(records.map((r) => r.seq)).toEqual([3]);
+    const first = JSON.parse(contents.lines[1] as string) as AuditRecord;
+    expect(records[0]?.prev_hash).toBe(first.hash);
+  });
+
+  it('refuses durable appends with FW_AUDIT_SPOOL_FULL over maxSpoolBytes; batched ones are counted as dropped', async () => {
+    const dir = await tempDir();
+    const spool = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY, maxSpoolBytes: 4000 });
+    await spool.append([rec('a'), rec('b'), rec('c')], true);
+    await expect(spool.append([rec('d'), rec('e'), rec('f'), rec('g')], true)).rejects.toMatchObject({
+      code: AUDIT_ERROR_CODES.spoolFull,
+    });
+    expect(spool.append([rec('h'), rec('i'), rec('j'), rec('k')], false)).toBeUndefined();
+    expect(spool.stats().dropped).toBe(4);
+    await spool.close();
+  });
+
+  it('locks the directory against a second live writer', async () => {
+    const dir = await tempDir();
+    const a = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
+    // Same pid is treated as a stale lock by design (a restarted in-process writer), so write a live foreign pid.
+    await rm(join(dir, 'spool.lock'));
+    await appendFile(join(dir, 'spool.lock'), String(process.ppid));
+    await expect(AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY })).rejects.toMatchObject({
+      code: AUDIT_ERROR_CODES.spoolLocked,
+    });
+    await a.close();
+  });
+
+  it('creates and reuses a random HMAC key when none is configured', async () => {
+    const dir = await tempDir();
+    const a = await AuditSpool.open({ dir, recordedBy: 'w1' });
+    await a.close();
+    const key = (await readFile(join(dir, 'hmac.key'), 'utf8')).trim();
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    const b = await AuditSpool.open({ dir, recordedBy: 'w1' });
+    await b.append([rec('a')], true);
+    await b.close();
+    const { records } = await allRecords(dir);
+    expect(verifyChain(Buffer.from(key, 'hex'), records)).toBeUndefined();
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * Strict mode (response held until the records are durable; fail closed), user hooks that throw,
+ * and the Express and Fastify adapters on the same handler logic.
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuditRecord } from '@fhirwatch/contract';
+import express from 'express';
+import Fastify from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AUDIT_ERROR_CODES } from '../src/errors.ts';
+import { fhirAudit } from '../src/middleware.ts';
+import { parseSegment } from '../src/spool.ts';
+import { fhirHandler, listen, PATIENTS } from './fhir-handler.ts';
+import { startReceiver } from './receiver.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'fw-strict-'));
+  cleanups.push(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function spooled(dir: string): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  for (const n of (await readdir(dir)).filter((x) => x.startsWith('seg-')).sort()) {
+    for (const l of parseSegment(await readFile(join(dir, n), 'utf8')).lines) out.push(JSON.parse(l) as AuditRecord);
+  }
+  return out;
+}
+
+function errorCode(body: unknown): string | undefined {
+  return (body as { issue?: { details?: { coding?: { code?: string }[] } }[] }).issue?.[0]?.details?.coding?.[0]?.code;
+}
+
+describe('strict mode', () => {
+  it('releases a response only once its records are on disk (read right after the response, no flush)', async () => {
+    const dir = await tempDir();
+    const audit = fhirAudit({ mode: 'strict', spoolDir: dir, hmacKey: 'k' });
+    const app = await listen(audit.wrap(fhirHandler({ chunks: 4 })));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    const responses = await Promise.all(
+      PATIENTS.slice(0, 6).map(async (p) => {
+        const res = await fetch(`${app.url}/Patient/${p.id}`);
+        return { id: p.id, body: (await res.json()) as { id: string }, status: res.status };
+      }),
+    );
+    const onDisk = await spooled(dir);
+    for (const r of responses) {
+      expect(r.status).toBe(200);
+      expect(r.body.id).toBe(r.id); // the held, multi-chunk body arrives whole
+      expect(onDisk.filter((x) => x.patient_id === r.id && x.event_type === 'PatientView')).toHaveLength(1);
+    }
+    expect(audit.stats().spool?.flushes).toBeLessThanOrEqual(6);
+  });
+
+  it('fails closed with a 503 OperationOutcome (no PHI) when the spool is full', async () => {
+    const dir = await tempDir();
+    const audit = fhirAudit({ mode: 'strict', spoolDir: dir, hmacKey: 'k', maxSpoolBytes: 1500 });
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    const first = await fetch(`${app.url}/Patient/pat-aa01`);
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    const res = await fetch(`${app.url}/Patient?family:contains=Zorvath`);
+    const text = await res.text();
+    expect(res.status).toBe(503);
+    const body = JSON.parse(text) as { resourceType: string };
+    expect(body.resourceType).toBe('OperationOutcome');
+    expect(errorCode(body)).toBe(AUDIT_ERROR_CODES.spoolFull);
+    expect(text).not.toMatch(/Zorvath|pat-|MRN/);
+    // Traffic that is not a clinician read is not held back.
+    expect((await fetch(`${app.url}/metadata`)).status).toBe(200);
+  });
+
+  it('fails closed when the spool cannot be opened (unwritable)', async () => {
+    const dir = await tempDir();
+    const notADir = join(dir, 'file');
+    await writeFile(notADir, 'x');
+    const audit = fhirAudit({ mode: 'strict', spoolDir: join(notADir, 'spool'), hmacKey: 'k', onError: () => {} });
+    await expect(audit.ready()).rejects.toBeDefined();
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    const res = await fetch(`${app.url}/Patient/pat-aa02`);
+    const body = (await res.json()) as unknown;
+    expect(res.status).toBe(503);
+    expect(errorCode(body)).toBe(AUDIT_ERROR_CODES.spoolUnwritable);
+  });
+
+  it('fails closed when a held body is over maxResponseBodyBytes', async () => {
+    const dir = await tempDir();
+    const audit = fhirAudit({ mode: 'strict', spoolDir: dir, hmacKey: 'k', maxResponseBodyBytes: 200 });
+    const app = await listen(audit.wrap(fhirHandler({ chunks: 5 })));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    const res = await fetch(`${app.url}/Patient?family:contains=Zorvath`);
+    expect(res.status).toBe(503);
+    expect(errorCode(await res.json())).toBe(AUDIT_ERROR_CODES.bodyTooLarge);
+  });
+});
+
+describe('batched mode, oversize bodies and hooks', () => {
+  it('records an over-cap body with result_count -1 instead of buffering it', async () => {
+    const dir = await tempDir();
+    const audit = fhirAudit({ spoolDir: dir, hmacKey: 'k', maxResponseBodyBytes: 200, flushIntervalMs: 1 });
+    const app = await listen(audit.wrap(fhirHandler({ chunks: 5 })));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    const res = await fetch(`${app.url}/Condition?patient=pat-aa03`);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const big = await fetch(`${app.url}/Patient?family:contains=Zorvath`);
+    expect(((await big.json()) as { entry: unknown[] }).entry).toHaveLength(7);
+    await audit.flush();
+    const records = await spooled(dir);
+    expect(records.find((r) => r.event_type === 'PatientSearch')?.result_count).toBe(-1);
+    expect(records.find((r) => r.event_type === 'ConditionsView')?.patient_id).toBe('pat-aa03');
+    expect(audit.stats().truncatedBodies).toBe(1);
+  });
+
+  it('a throwing requestHook or userExtractor never breaks the request; the user is then empty', async () => {
+    const dir = await tempDir();
+    const audit = fhirAudit({
+      spoolDir: dir,
+      hmacKey: 'k',
+      flushIntervalMs: 1,
+      userExtractor: () => {
+        throw new Error('extractor bug');
+      },
+      requestHook: () => {
+        throw new Error('hook bug');
+      },
+    });
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    const res = await fetch(`${app.url}/Patient/pat-aa04`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { id: string }).id).toBe('pat-aa04');
+    await audit.flush();
+    const [r] = await spooled(dir);
+    expect(r?.patient_id).toBe('pat-aa04');
+    expect(r?.user_id).toBe('');
+  });
+
+  it('ignores x-fhirwatch-user-* headers unless configured as trusted', async () => {
+    const dir = await tempDir();
+    const audit = fhirAudit({ spoolDir: dir, hmacKey: 'k', flushIntervalMs: 1 });
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    await (await fetch(`${app.url}/Patient/pat-aa05`, { headers: { 'x-fhirwatch-user-id': 'forged' } })).arrayBuffer();
+    await audit.flush();
+    expect((await spooled(dir))[0]?.user_id).toBe('');
+  });
+});
+
+describe('Express and Fastify adapters', () => {
+  it('Express: records the search with its disclosed patients (strict mode)', async () => {
+    const dir = await tempDir();
+    const receiver = await startReceiver();
+    const audit = fhirAudit({ mode: 'strict', spoolDir: dir, hmacKey: 'k', sinkUrl: receiver.url, shipIntervalMs: 20 });
+    const app = express();
+    app.use(audit.express());
+    const handler = fhirHandler();
+    app.use((req, res) => handler(req, res));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    cleanups.push(
+      () => receiver.close(),
+      () => audit.shutdown(),
+      () => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const res = await fetch(`${url}/Patient?family:contains=Zorvath`);
+    expect(((await res.json()) as { entry: unknown[] }).entry).toHaveLength(7);
+    await audit.drain();
+    expect(receiver.records).toHaveLength(7);
+  });
+
+  it('Fastify: the plugin audits routes declared after it, incl. a batch', async () => {
+    const dir = await tempDir();
+    const audit = fhirAudit({ spoolDir: dir, hmacKey: 'k', flushIntervalMs: 1 });
+    const app = Fastify();
+    await app.register(audit.fastify);
+    app.get('/Patient/:id', async (request, reply) => {
+      const { id } = request.params as { id: string };
+      reply.header('content-type', 'application/fhir+json');
+      return { resourceType: 'Patient', id };
+    });
+    app.post('/', async () => ({
+      resourceType: 'Bundle',
+      type: 'batch-response',
+      entry: [{ resource: { resourceType: 'Patient', id: 'pat-aa06' }, response: { status: '200 OK' } }],
+    }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await (await fetch(`${url}/Patient/pat-aa07`)).arrayBuffer();
+    const batch = await fetch(`${url}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [{ request: { method: 'GET', url: 'Patient/pat-aa06' } }],
+      }),
+    });
+    expect(batch.status).toBe(200);
+    await batch.arrayBuffer();
+    await audit.flush();
+    const records = await spooled(dir);
+    expect(records.map((r) => [r.event_type, r.patient_id, r.entry_index])).toEqual([
+      ['PatientView', 'pat-aa07', -1],
+      ['PatientView', 'pat-aa06', 0],
+      ['PatientListView', 'pat-aa06', -1],
+    ]);
+  });
+});
