@@ -20,6 +20,8 @@ export interface Provider extends Required<TenantProvider> {
   hostname: string;
   port: number;
   pool: Pool;
+  /** `baseUrl` as bytes, to find it in response bodies. */
+  baseUrlBytes: Buffer;
 }
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus what the gateway sets or must never pass on. */
@@ -54,6 +56,28 @@ const DROP_RESPONSE = new Set([
   'set-cookie',
 ]);
 
+/**
+ * Replace every occurrence of `from` with `to` in a body (provider URLs in Bundle links and fullUrls
+ * become the gateway's, so paging goes through the gateway). Buffer search (memmem) first: bodies
+ * without the provider URL are returned untouched.
+ */
+export function replaceAll(body: Buffer, from: Buffer, to: Buffer): Buffer {
+  let at = body.indexOf(from);
+  if (at === -1) return body;
+  const parts: Buffer[] = [];
+  let start = 0;
+  let size = 0;
+  while (at !== -1) {
+    parts.push(body.subarray(start, at), to);
+    size += at - start + to.length;
+    start = at + from.length;
+    at = body.indexOf(from, start);
+  }
+  parts.push(body.subarray(start));
+  size += body.length - start;
+  return Buffer.concat(parts, size);
+}
+
 /** Provider pools, one per origin, shared by the tenants that point at it. */
 export class ProviderPools {
   readonly #pools = new Map<string, Pool>();
@@ -76,9 +100,11 @@ export class ProviderPools {
       });
       this.#pools.set(origin, pool);
     }
+    const baseUrl = provider.baseUrl.replace(/\/+$/, '');
     return {
       ...provider,
-      baseUrl: provider.baseUrl.replace(/\/+$/, ''),
+      baseUrl,
+      baseUrlBytes: Buffer.from(baseUrl),
       tenantId,
       origin,
       basePath: url.pathname.replace(/\/+$/, ''),
@@ -182,7 +208,10 @@ export async function forward(
       chunks.push(chunk as Buffer);
       size += (chunk as Buffer).length;
     }
-    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    let body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    if (provider.baseUrl !== request.publicBase) {
+      body = replaceAll(body, provider.baseUrlBytes, Buffer.from(request.publicBase));
+    }
     const upstreamMs = performance.now() - started;
     recordUpstream(req, {
       durationS: upstreamMs / 1000,

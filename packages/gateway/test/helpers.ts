@@ -86,3 +86,53 @@ export function outcomeCode(body: unknown): string | undefined {
   if (outcome.resourceType !== 'OperationOutcome') return undefined;
   return outcome.issue?.[0]?.details?.coding?.[0]?.code;
 }
+
+import { connect, createServer, type Server } from 'node:net';
+
+/**
+ * A TCP relay in front of a provider that records what reaches it: the provider-side view of what
+ * the gateway sends (connections and the raw request bytes).
+ */
+export interface Relay {
+  url: string;
+  connections: number;
+  received(): string;
+  close(): Promise<void>;
+}
+
+export async function startRelay(targetUrl: string): Promise<Relay> {
+  const target = new URL(targetUrl);
+  const chunks: Buffer[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const relay: Relay = {
+    url: '',
+    connections: 0,
+    received: () => Buffer.concat(chunks).toString('latin1'),
+    close: () =>
+      new Promise<void>((done) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => done());
+      }),
+  };
+  const server: Server = createServer((client) => {
+    relay.connections += 1;
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(client);
+    sockets.add(upstream);
+    client.on('data', (chunk: Buffer) => chunks.push(Buffer.from(chunk)));
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end);
+    upstream.on('error', end);
+    client.on('close', end);
+    upstream.on('close', end);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  relay.url = `http://127.0.0.1:${port}${target.pathname === '/' ? '' : target.pathname}`;
+  return relay;
+}
