@@ -1,0 +1,672 @@
+/**
+ * The compliance reports of shared/spec/audit-events.md over `audit_events`. Every value from the
+ * caller travels as a ClickHouse query parameter (`{name:Type}`); the SQL text is built only from
+ * fixed fragments chosen by option *kind* (tenant filter on/off, hour/day buckets), never from input.
+ * Duplicate deliveries of one event_id are never counted twice (see ONE_ROW_PER_EVENT).
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { ALL_PATIENTS, type AuditRecord } from '@fhirwatch/contract';
+import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
+import { AUDIT_EVENTS, ONE_ROW_PER_EVENT, RECORD_COLUMNS_SQL, selectRows, toAuditRecord } from './records.ts';
+import { chDateTime, isoFromClickHouse, resolveTimeRange, type TimeRange } from './time-range.ts';
+import type {
+  AccessReportOptions,
+  ActivityReportOptions,
+  AfterHoursReportOptions,
+  ExportsReportOptions,
+  FailuresReportOptions,
+  NameProbingReportOptions,
+  Report,
+  ReportColumn,
+  ReportOptions,
+  SummaryReportOptions,
+  TenantIsolationReportOptions,
+  VolumeReportOptions,
+} from './types.ts';
+import { listVipPatients } from './vip.ts';
+import { isWithinWorkHours, localParts, resolveWorkHours, workHoursFor } from './work-hours.ts';
+
+/** Default thresholds (documented in the package README; each one is an option). */
+export const REPORT_DEFAULTS = {
+  volume: { granularity: 'hour', floorHour: 30, floorDay: 150, k: 3, baselineDays: 30 },
+  nameProbing: { windowMinutes: 10, minSearches: 10, maxViewRatio: 0.2 },
+  exports: { largePatients: 1000 },
+  failures: { minEvents: 1 },
+} as const;
+
+const TIME_FILTER = "event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}";
+const TENANT_FILTER = 'tenant_id = {tenant:String}';
+
+interface Base {
+  range: TimeRange;
+  params: Record<string, unknown>;
+  /** `AND tenant_id = {tenant:String}` when a tenant is given, '' otherwise. */
+  tenantAnd: string;
+}
+
+function base(options: ReportOptions): Base {
+  const range = resolveTimeRange(options);
+  const params: Record<string, unknown> = { from: chDateTime(range.from), to: chDateTime(range.to) };
+  let tenantAnd = '';
+  if (options.tenant !== undefined && options.tenant !== '') {
+    params.tenant = options.tenant;
+    tenantAnd = ` AND ${TENANT_FILTER}`;
+  }
+  return { range, params, tenantAnd };
+}
+
+function positive(value: number, name: string, integer = false): number {
+  if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new AuditQueryError(
+      AUDIT_QUERY_ERROR_CODES.invalidOption,
+      `${name} must be a ${integer ? 'non-negative integer' : 'non-negative number'}`,
+    );
+  }
+  return value;
+}
+
+const col = (key: string, header = key): ReportColumn => ({ key, header });
+
+/** Columns shown for record-level reports (every record field is still in JSON and FHIR output). */
+const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
+  col('event_time'),
+  col('tenant_id'),
+  col('user_id'),
+  col('user_name'),
+  col('client_id'),
+  col('source_ip'),
+  col('event_type'),
+  col('resource_type'),
+  col('patient_id'),
+  col('outcome'),
+  col('http_status'),
+  col('event_id'),
+];
+
+async function selectRecords(
+  client: ClickHouseClient,
+  where: string,
+  params: Record<string, unknown>,
+): Promise<AuditRecord[]> {
+  const rows = await selectRows(
+    client,
+    `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS} WHERE ${where} ORDER BY event_time, event_id ${ONE_ROW_PER_EVENT}`,
+    params,
+  );
+  return rows.map(toAuditRecord);
+}
+
+/**
+ * HIPAA access report: every access to the patient (who, when, what, from where), oldest first.
+ * Bulk exports of all patients (`patient_id = '*'`) in a tenant where the patient appears are included
+ * unless `includeAllPatientExports: false`.
+ */
+export async function accessReport(
+  client: ClickHouseClient,
+  options: AccessReportOptions,
+): Promise<Report<AuditRecord>> {
+  if (options.patientIds.length === 0) {
+    throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.patientUnresolved, 'no patient id to report on');
+  }
+  const { range, params, tenantAnd } = base(options);
+  params.patients = [...options.patientIds];
+  params.all = ALL_PATIENTS;
+  const includeAll = options.includeAllPatientExports ?? true;
+  const patientFilter = includeAll
+    ? `(patient_id IN {patients:Array(String)} OR (patient_id = {all:String} AND tenant_id IN (SELECT DISTINCT tenant_id FROM ${AUDIT_EVENTS} WHERE patient_id IN {patients:Array(String)})))`
+    : 'patient_id IN {patients:Array(String)}';
+  const records = await selectRecords(client, `${patientFilter} AND ${TIME_FILTER}${tenantAnd}`, params);
+  return {
+    name: 'access',
+    title: 'Patient access report',
+    range,
+    tenant: options.tenant,
+    parameters: { patientIds: options.patientIds, includeAllPatientExports: includeAll },
+    columns: RECORD_VIEW_COLUMNS,
+    rows: records,
+    records,
+  };
+}
+
+/** Every access by a user (every patient and resource they touched), oldest first. */
+export async function activityReport(
+  client: ClickHouseClient,
+  options: ActivityReportOptions,
+): Promise<Report<AuditRecord>> {
+  if (options.userId === '')
+    throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'user id must not be empty');
+  const { range, params, tenantAnd } = base(options);
+  params.user = options.userId;
+  const records = await selectRecords(client, `user_id = {user:String} AND ${TIME_FILTER}${tenantAnd}`, params);
+  return {
+    name: 'activity',
+    title: 'User activity report',
+    range,
+    tenant: options.tenant,
+    parameters: { userId: options.userId },
+    columns: RECORD_VIEW_COLUMNS,
+    rows: records,
+    records,
+  };
+}
+
+export type AfterHoursRow = AuditRecord & { local_time: string; time_zone: string };
+
+/**
+ * Accesses outside each tenant's working time. One branch per configured tenant (its time zone and
+ * hours are parameters of `toTimeZone` etc.) plus one for every other tenant with the default hours.
+ */
+export async function afterHoursReport(
+  client: ClickHouseClient,
+  options: AfterHoursReportOptions = {},
+): Promise<Report<AfterHoursRow>> {
+  const { range, params } = base(options);
+  const hours = resolveWorkHours(options.workHours);
+  const configured = [...hours.tenants.keys()];
+  const branches: string[] = [];
+  const branch = (i: number, tenantWhere: string): string => {
+    const local = `toTimeZone(event_time, {tz${i}:String})`;
+    return `SELECT ${RECORD_COLUMNS_SQL}, toString(${local}) AS local_time, {tz${i}:String} AS time_zone
+      FROM ${AUDIT_EVENTS}
+      WHERE ${TIME_FILTER} AND ${tenantWhere}
+        AND NOT (has({days${i}:Array(UInt8)}, toDayOfWeek(${local})) AND toHour(${local}) >= {start${i}:UInt8} AND toHour(${local}) < {end${i}:UInt8})`;
+  };
+  const addParams = (i: number, tenantHours: ReturnType<typeof workHoursFor>): void => {
+    params[`tz${i}`] = tenantHours.timeZone;
+    params[`days${i}`] = [...tenantHours.workDays];
+    params[`start${i}`] = tenantHours.workHours[0];
+    params[`end${i}`] = tenantHours.workHours[1];
+  };
+  if (options.tenant !== undefined && options.tenant !== '') {
+    params.tenant = options.tenant;
+    addParams(0, workHoursFor(hours, options.tenant));
+    branches.push(branch(0, TENANT_FILTER));
+  } else {
+    configured.forEach((tenant, i) => {
+      params[`t${i}`] = tenant;
+      addParams(i, workHoursFor(hours, tenant));
+      branches.push(branch(i, `tenant_id = {t${i}:String}`));
+    });
+    const i = configured.length;
+    params.configured = configured;
+    addParams(i, hours.fallback);
+    branches.push(branch(i, 'tenant_id NOT IN {configured:Array(String)}'));
+  }
+  const rows = await selectRows(
+    client,
+    `SELECT * FROM (${branches.join('\nUNION ALL\n')}) ORDER BY event_time, event_id ${ONE_ROW_PER_EVENT}`,
+    params,
+  );
+  const out = rows.map((row) => ({
+    ...toAuditRecord(row),
+    local_time: String(row.local_time),
+    time_zone: String(row.time_zone),
+  }));
+  return {
+    name: 'after-hours',
+    title: 'Accesses outside working hours',
+    range,
+    tenant: options.tenant,
+    parameters: {
+      default: hours.fallback,
+      tenants: Object.fromEntries(hours.tenants),
+    },
+    columns: [col('local_time'), col('time_zone'), ...RECORD_VIEW_COLUMNS],
+    rows: out,
+    records: out.map(({ local_time: _l, time_zone: _t, ...record }) => record),
+  };
+}
+
+export interface VolumeRow {
+  tenant_id: string;
+  user_id: string;
+  bucket: string;
+  patients: number;
+  baseline: number;
+  baseline_buckets: number;
+  threshold: number;
+}
+
+/**
+ * Users whose distinct patients in an hour (or day) exceed max(floor, k × their own baseline), the
+ * baseline being the mean distinct patients of that user's active buckets in the `baselineDays`
+ * before the bucket (a user with no history is held to the floor alone). Buckets are UTC.
+ */
+export async function volumeReport(
+  client: ClickHouseClient,
+  options: VolumeReportOptions = {},
+): Promise<Report<VolumeRow>> {
+  const { range, params, tenantAnd } = base(options);
+  const granularity = options.granularity ?? REPORT_DEFAULTS.volume.granularity;
+  if (granularity !== 'hour' && granularity !== 'day') {
+    throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'granularity must be hour or day');
+  }
+  const floor = positive(
+    options.floor ?? (granularity === 'hour' ? REPORT_DEFAULTS.volume.floorHour : REPORT_DEFAULTS.volume.floorDay),
+    'floor',
+  );
+  const k = positive(options.k ?? REPORT_DEFAULTS.volume.k, 'k');
+  const baselineDays = positive(options.baselineDays ?? REPORT_DEFAULTS.volume.baselineDays, 'baselineDays', true);
+  params.floor = floor;
+  params.k = k;
+  params.baselineFrom = chDateTime(new Date(range.from.getTime() - baselineDays * 86_400_000));
+  const bucket = granularity === 'hour' ? 'toStartOfHour(event_time)' : 'toStartOfDay(event_time)';
+  // The window frame offset must be a literal: it is a validated integer, not text from the caller.
+  const frameSeconds = baselineDays * 86_400;
+  const rows = await selectRows<Record<string, unknown>>(
+    client,
+    `SELECT tenant_id, user_id, toString(bucket) AS bucket_start, patients, baseline_buckets,
+        if(baseline_buckets = 0, 0, round(baseline_mean, 2)) AS baseline,
+        if(baseline_buckets = 0, {floor:Float64}, greatest({floor:Float64}, {k:Float64} * baseline_mean)) AS threshold
+      FROM (
+        SELECT tenant_id, user_id, bucket, patients,
+          count() OVER w AS baseline_buckets,
+          avg(patients) OVER w AS baseline_mean
+        FROM (
+          SELECT tenant_id, user_id, ${bucket} AS bucket, uniqExact(patient_id) AS patients
+          FROM ${AUDIT_EVENTS}
+          WHERE event_time >= {baselineFrom:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}${tenantAnd}
+            AND user_id != '' AND patient_id NOT IN ('', {all:String})
+          GROUP BY tenant_id, user_id, bucket
+        )
+        WINDOW w AS (PARTITION BY tenant_id, user_id ORDER BY toUInt32(bucket) RANGE BETWEEN ${frameSeconds} PRECEDING AND 1 PRECEDING)
+      )
+      WHERE bucket >= {from:DateTime64(3, 'UTC')} AND patients > threshold
+      ORDER BY bucket, tenant_id, user_id`,
+    { ...params, all: ALL_PATIENTS },
+  );
+  const out: VolumeRow[] = rows.map((row) => ({
+    tenant_id: String(row.tenant_id),
+    user_id: String(row.user_id),
+    bucket: isoFromClickHouse(String(row.bucket_start)),
+    patients: Number(row.patients),
+    baseline: Number(row.baseline),
+    baseline_buckets: Number(row.baseline_buckets),
+    threshold: Number(row.threshold),
+  }));
+  return {
+    name: 'volume',
+    title: `Users above their distinct-patient volume per ${granularity}`,
+    range,
+    tenant: options.tenant,
+    parameters: { granularity, floor, k, baselineDays },
+    columns: [
+      col('bucket'),
+      col('tenant_id'),
+      col('user_id'),
+      col('patients'),
+      col('baseline'),
+      col('baseline_buckets'),
+      col('threshold'),
+    ],
+    rows: out,
+  };
+}
+
+export type VipRow = AuditRecord & { vip_reason: string };
+
+/** Every access to a patient on the VIP watch list (see vip.ts) in the range. */
+export async function vipReport(client: ClickHouseClient, options: ReportOptions = {}): Promise<Report<VipRow>> {
+  const { range, params, tenantAnd } = base(options);
+  const list = await listVipPatients(client);
+  let records: AuditRecord[] = [];
+  if (list.length > 0) {
+    params.anyTenant = list.filter((entry) => entry.tenant_id === '').map((entry) => entry.patient_id);
+    params.vipTenants = list.filter((entry) => entry.tenant_id !== '').map((entry) => entry.tenant_id);
+    params.vipPatients = list.filter((entry) => entry.tenant_id !== '').map((entry) => entry.patient_id);
+    records = await selectRecords(
+      client,
+      `(patient_id IN {anyTenant:Array(String)} OR (tenant_id, patient_id) IN arrayZip({vipTenants:Array(String)}, {vipPatients:Array(String)}))
+        AND ${TIME_FILTER}${tenantAnd}`,
+      params,
+    );
+  }
+  const reasons = new Map(list.map((entry) => [`${entry.tenant_id}\u0000${entry.patient_id}`, entry.reason]));
+  const rows = records.map((record) => ({
+    ...record,
+    vip_reason:
+      reasons.get(`${record.tenant_id}\u0000${record.patient_id}`) ?? reasons.get(`\u0000${record.patient_id}`) ?? '',
+  }));
+  return {
+    name: 'vip',
+    title: 'Accesses to patients on the VIP watch list',
+    range,
+    tenant: options.tenant,
+    parameters: { watchList: list.length },
+    columns: [...RECORD_VIEW_COLUMNS, col('vip_reason')],
+    rows,
+    records,
+  };
+}
+
+export interface NameProbingRow {
+  tenant_id: string;
+  principal: string;
+  window_start: string;
+  name_searches: number;
+  viewed_patients: number;
+  first_search: string;
+  last_search: string;
+}
+
+/**
+ * Bursts of name searches (PatientSearch with a `name`, `family` or `given` parameter, any modifier)
+ * by one user (or, without a user, one client) in a fixed window, with few distinct patients viewed
+ * (any non-search access with a patient) in that window. A search request is identified by its trace
+ * and batch entry, so the per-patient records of one search count once.
+ */
+export async function nameProbingReport(
+  client: ClickHouseClient,
+  options: NameProbingReportOptions = {},
+): Promise<Report<NameProbingRow>> {
+  const { range, params, tenantAnd } = base(options);
+  params.windowMinutes = positive(
+    options.windowMinutes ?? REPORT_DEFAULTS.nameProbing.windowMinutes,
+    'windowMinutes',
+    true,
+  );
+  params.minSearches = positive(options.minSearches ?? REPORT_DEFAULTS.nameProbing.minSearches, 'minSearches', true);
+  params.maxViewRatio = positive(options.maxViewRatio ?? REPORT_DEFAULTS.nameProbing.maxViewRatio, 'maxViewRatio');
+  params.all = ALL_PATIENTS;
+  const rows = await selectRows<Record<string, unknown>>(
+    client,
+    `SELECT tenant_id, principal, toString(window_start) AS window_start, name_searches, viewed_patients,
+        toString(first_search) AS first_search, toString(last_search) AS last_search
+      FROM (
+        SELECT tenant_id, principal,
+          toStartOfInterval(event_time, toIntervalMinute({windowMinutes:UInt32})) AS window_start,
+          uniqExactIf(request_key, is_name_search) AS name_searches,
+          uniqExactIf(patient_id, NOT is_search AND patient_id NOT IN ('', {all:String}) AND outcome = 0) AS viewed_patients,
+          minIf(event_time, is_name_search) AS first_search,
+          maxIf(event_time, is_name_search) AS last_search
+        FROM (
+          SELECT tenant_id, event_time, patient_id, outcome,
+            if(user_id != '', user_id, concat('client:', client_id)) AS principal,
+            event_type = 'PatientSearch' AS is_search,
+            is_search AND arrayExists(
+              name -> splitByChar(':', name)[1] IN ('name', 'family', 'given'),
+              extractURLParameterNames(concat('?', replaceRegexpOne(query, '^\\\\?', '')))
+            ) AS is_name_search,
+            if(trace_id = '', toString(event_id), concat(trace_id, '/', batch_id, '/', toString(entry_index))) AS request_key
+          FROM ${AUDIT_EVENTS}
+          WHERE ${TIME_FILTER}${tenantAnd}
+        )
+        GROUP BY tenant_id, principal, window_start
+      )
+      WHERE name_searches >= {minSearches:UInt32} AND viewed_patients <= {maxViewRatio:Float64} * name_searches
+      ORDER BY window_start, tenant_id, principal`,
+    params,
+  );
+  const out: NameProbingRow[] = rows.map((row) => ({
+    tenant_id: String(row.tenant_id),
+    principal: String(row.principal),
+    window_start: isoFromClickHouse(String(row.window_start)),
+    name_searches: Number(row.name_searches),
+    viewed_patients: Number(row.viewed_patients),
+    first_search: isoFromClickHouse(String(row.first_search)),
+    last_search: isoFromClickHouse(String(row.last_search)),
+  }));
+  return {
+    name: 'name-probing',
+    title: 'Bursts of name searches with few follow-up views',
+    range,
+    tenant: options.tenant,
+    parameters: {
+      windowMinutes: params.windowMinutes,
+      minSearches: params.minSearches,
+      maxViewRatio: params.maxViewRatio,
+    },
+    columns: [
+      col('window_start'),
+      col('tenant_id'),
+      col('principal'),
+      col('name_searches'),
+      col('viewed_patients'),
+      col('first_search'),
+      col('last_search'),
+    ],
+    rows: out,
+  };
+}
+
+export interface ExportRow {
+  event_time: string;
+  tenant_id: string;
+  user_id: string;
+  client_id: string;
+  source_ip: string;
+  query: string;
+  all_patients: boolean;
+  patients: number;
+  result_count: number;
+  outcome: number;
+  http_status: number;
+  local_time: string;
+  large: boolean;
+  off_hours: boolean;
+  flagged: boolean;
+}
+
+/**
+ * Every ExportInitiation request (its per-patient records grouped by trace and batch entry), flagged
+ * when large (all patients, or ≥ largePatients patients / results) or outside the tenant's working time.
+ */
+export async function exportsReport(
+  client: ClickHouseClient,
+  options: ExportsReportOptions = {},
+): Promise<Report<ExportRow>> {
+  const { range, params, tenantAnd } = base(options);
+  const largePatients = positive(options.largePatients ?? REPORT_DEFAULTS.exports.largePatients, 'largePatients', true);
+  const hours = resolveWorkHours(options.workHours);
+  params.all = ALL_PATIENTS;
+  const where = `event_type = 'ExportInitiation' AND ${TIME_FILTER}${tenantAnd}`;
+  const rows = await selectRows<Record<string, unknown>>(
+    client,
+    `SELECT tenant_id, toString(min(event_time)) AS first_time, any(user_id) AS user_id, any(client_id) AS client_id,
+        any(source_ip) AS source_ip, any(query) AS query, countIf(patient_id = {all:String}) > 0 AS all_patients,
+        uniqExactIf(patient_id, patient_id NOT IN ('', {all:String})) AS patients, max(result_count) AS result_count,
+        max(outcome) AS outcome, max(http_status) AS http_status
+      FROM ${AUDIT_EVENTS}
+      WHERE ${where}
+      GROUP BY tenant_id, if(trace_id = '', toString(event_id), concat(trace_id, '/', batch_id, '/', toString(entry_index)))
+      ORDER BY first_time, tenant_id`,
+    params,
+  );
+  const out: ExportRow[] = rows.map((row) => {
+    const eventTime = isoFromClickHouse(String(row.first_time));
+    const tenantHours = workHoursFor(hours, String(row.tenant_id));
+    const instant = new Date(eventTime);
+    const allPatients = Boolean(row.all_patients);
+    const patients = Number(row.patients);
+    const resultCount = Number(row.result_count);
+    const large = allPatients || patients >= largePatients || resultCount >= largePatients;
+    const offHours = !isWithinWorkHours(instant, tenantHours);
+    return {
+      event_time: eventTime,
+      tenant_id: String(row.tenant_id),
+      user_id: String(row.user_id),
+      client_id: String(row.client_id),
+      source_ip: String(row.source_ip),
+      query: String(row.query),
+      all_patients: allPatients,
+      patients,
+      result_count: resultCount,
+      outcome: Number(row.outcome),
+      http_status: Number(row.http_status),
+      local_time: `${localParts(instant, tenantHours.timeZone).text} ${tenantHours.timeZone}`,
+      large,
+      off_hours: offHours,
+      flagged: large || offHours,
+    };
+  });
+  const records = await selectRecords(client, where, params);
+  return {
+    name: 'exports',
+    title: 'Bulk exports (ExportInitiation)',
+    range,
+    tenant: options.tenant,
+    parameters: { largePatients, default: hours.fallback, tenants: Object.fromEntries(hours.tenants) },
+    columns: [
+      col('event_time'),
+      col('local_time'),
+      col('tenant_id'),
+      col('user_id'),
+      col('client_id'),
+      col('all_patients'),
+      col('patients'),
+      col('result_count'),
+      col('http_status'),
+      col('large'),
+      col('off_hours'),
+      col('flagged'),
+    ],
+    rows: out,
+    records,
+  };
+}
+
+export interface FailureRow {
+  tenant_id: string;
+  client_id: string;
+  category: 'denied' | 'failed';
+  http_status: number;
+  outcome: number;
+  events: number;
+  users: number;
+  first_seen: string;
+  last_seen: string;
+}
+
+/** Denied (401/403) and failed (any other non-success outcome) accesses by tenant and client. */
+export async function failuresReport(
+  client: ClickHouseClient,
+  options: FailuresReportOptions = {},
+): Promise<Report<FailureRow>> {
+  const { range, params, tenantAnd } = base(options);
+  params.minEvents = positive(options.minEvents ?? REPORT_DEFAULTS.failures.minEvents, 'minEvents', true);
+  const rows = await selectRows<Record<string, unknown>>(
+    client,
+    `SELECT tenant_id, client_id, if(http_status IN (401, 403), 'denied', 'failed') AS category, http_status, outcome,
+        uniqExact(event_id) AS events, uniqExactIf(user_id, user_id != '') AS users,
+        toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen
+      FROM ${AUDIT_EVENTS}
+      WHERE outcome != 0 AND ${TIME_FILTER}${tenantAnd}
+      GROUP BY tenant_id, client_id, category, http_status, outcome
+      HAVING events >= {minEvents:UInt32}
+      ORDER BY tenant_id, client_id, category, http_status, outcome`,
+    params,
+  );
+  const out: FailureRow[] = rows.map((row) => ({
+    tenant_id: String(row.tenant_id),
+    client_id: String(row.client_id),
+    category: row.category === 'denied' ? 'denied' : 'failed',
+    http_status: Number(row.http_status),
+    outcome: Number(row.outcome),
+    events: Number(row.events),
+    users: Number(row.users),
+    first_seen: isoFromClickHouse(String(row.first_seen)),
+    last_seen: isoFromClickHouse(String(row.last_seen)),
+  }));
+  return {
+    name: 'failures',
+    title: 'Denied and failed accesses by tenant and client',
+    range,
+    tenant: options.tenant,
+    parameters: { minEvents: params.minEvents },
+    columns: [
+      col('tenant_id'),
+      col('client_id'),
+      col('category'),
+      col('http_status'),
+      col('outcome'),
+      col('events'),
+      col('users'),
+      col('first_seen'),
+      col('last_seen'),
+    ],
+    rows: out,
+  };
+}
+
+/** Records whose token tenant differs from the tenant of the provider the request was routed to. */
+export async function tenantIsolationReport(
+  client: ClickHouseClient,
+  options: TenantIsolationReportOptions = {},
+): Promise<Report<AuditRecord>> {
+  const { range, params } = base(options);
+  // --tenant matches either side of the breach.
+  const tenantAnd =
+    params.tenant === undefined ? '' : ' AND (tenant_id = {tenant:String} OR routed_tenant_id = {tenant:String})';
+  const records = await selectRecords(
+    client,
+    `routed_tenant_id != '' AND routed_tenant_id != tenant_id AND ${TIME_FILTER}${tenantAnd}`,
+    params,
+  );
+  return {
+    name: 'tenant-isolation',
+    title: 'Token tenant differs from routed tenant',
+    range,
+    tenant: options.tenant,
+    parameters: {},
+    columns: [
+      col('event_time'),
+      col('tenant_id'),
+      col('routed_tenant_id'),
+      col('client_id'),
+      col('user_id'),
+      col('event_type'),
+      col('patient_id'),
+      col('http_status'),
+      col('trace_id'),
+      col('event_id'),
+    ],
+    rows: records,
+    records,
+  };
+}
+
+export interface SummaryRow {
+  day: string;
+  tenant_id: string;
+  event_type: string;
+  events: number;
+  patients: number;
+  failures: number;
+}
+
+/** Events per type per (UTC) day per tenant, with distinct patients and failures. */
+export async function summaryReport(
+  client: ClickHouseClient,
+  options: SummaryReportOptions = {},
+): Promise<Report<SummaryRow>> {
+  const { range, params, tenantAnd } = base(options);
+  params.all = ALL_PATIENTS;
+  const rows = await selectRows<Record<string, unknown>>(
+    client,
+    `SELECT toString(toDate(event_time)) AS day, tenant_id, event_type, uniqExact(event_id) AS events,
+        uniqExactIf(patient_id, patient_id NOT IN ('', {all:String})) AS patients,
+        uniqExactIf(event_id, outcome != 0) AS failures
+      FROM ${AUDIT_EVENTS}
+      WHERE ${TIME_FILTER}${tenantAnd}
+      GROUP BY day, tenant_id, event_type
+      ORDER BY day, tenant_id, event_type`,
+    params,
+  );
+  const out: SummaryRow[] = rows.map((row) => ({
+    day: String(row.day),
+    tenant_id: String(row.tenant_id),
+    event_type: String(row.event_type),
+    events: Number(row.events),
+    patients: Number(row.patients),
+    failures: Number(row.failures),
+  }));
+  return {
+    name: 'summary',
+    title: 'Events per type per day per tenant',
+    range,
+    tenant: options.tenant,
+    parameters: {},
+    columns: [col('day'), col('tenant_id'), col('event_type'), col('events'), col('patients'), col('failures')],
+    rows: out,
+  };
+}

@@ -1,0 +1,94 @@
+/** Public types of the compliance queries. */
+import type { AuditRecord } from '@fhirwatch/contract';
+import type { TimeRange, TimeRangeInput } from './time-range.ts';
+import type { WorkHoursConfig } from './work-hours.ts';
+
+export const REPORT_NAMES = [
+  'access',
+  'activity',
+  'after-hours',
+  'volume',
+  'vip',
+  'name-probing',
+  'exports',
+  'failures',
+  'tenant-isolation',
+  'summary',
+  'verify',
+] as const;
+export type ReportName = (typeof REPORT_NAMES)[number];
+
+export interface ReportColumn {
+  /** Key in each row. */
+  readonly key: string;
+  /** Column header in table and CSV output. */
+  readonly header: string;
+}
+
+/** What every report returns: rows for table/CSV/JSON, and the audit records behind them for FHIR output. */
+export interface Report<Row extends object = Record<string, unknown>> {
+  readonly name: ReportName;
+  readonly title: string;
+  readonly range?: TimeRange;
+  readonly tenant?: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+  readonly columns: readonly ReportColumn[];
+  readonly rows: Row[];
+  /** Present for record-level reports: the (deduplicated) audit records, for the FHIR AuditEvent Bundle. */
+  readonly records?: AuditRecord[];
+}
+
+/** Options every report accepts. */
+export interface ReportOptions extends TimeRangeInput {
+  /** Only this tenant (tenant_id); all tenants when unset. */
+  tenant?: string;
+}
+
+export interface AccessReportOptions extends ReportOptions {
+  /** FHIR logical ids of the patient (several when an MRN resolved to more than one id). */
+  patientIds: readonly string[];
+  /** Also list bulk exports of all patients (`patient_id = '*'`) of the patient's tenants. Default true. */
+  includeAllPatientExports?: boolean;
+}
+
+export interface ActivityReportOptions extends ReportOptions {
+  userId: string;
+}
+
+export interface AfterHoursReportOptions extends ReportOptions {
+  workHours?: WorkHoursConfig;
+}
+
+export interface VolumeReportOptions extends ReportOptions {
+  /** Bucket size. Default `hour`. */
+  granularity?: 'hour' | 'day';
+  /** Minimum distinct patients per bucket before anything is flagged. Default 30 (hour) / 150 (day). */
+  floor?: number;
+  /** Multiple of the user's own baseline. Default 3. */
+  k?: number;
+  /** Baseline window before each bucket, in days. Default 30. */
+  baselineDays?: number;
+}
+
+export interface NameProbingReportOptions extends ReportOptions {
+  /** Fixed window length in minutes. Default 10. */
+  windowMinutes?: number;
+  /** Minimum name searches in a window. Default 10. */
+  minSearches?: number;
+  /** Flag when distinct patients viewed ≤ ratio × name searches. Default 0.2. */
+  maxViewRatio?: number;
+}
+
+export interface ExportsReportOptions extends ReportOptions {
+  /** An export is large from this many patients (or result_count) on, or when it covers all patients. Default 1000. */
+  largePatients?: number;
+  workHours?: WorkHoursConfig;
+}
+
+export interface FailuresReportOptions extends ReportOptions {
+  /** Only groups with at least this many events. Default 1. */
+  minEvents?: number;
+}
+
+export type TenantIsolationReportOptions = ReportOptions;
+export type SummaryReportOptions = ReportOptions;

@@ -1,0 +1,51 @@
+/** Shared set-up of the compliance-query tests: a migrated chDB store in a temp dir, loaded with the seeded dataset. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { AuditRecord } from '@fhirwatch/contract';
+import { type AuditDataset, generateAuditDataset } from '../src/queries/dataset.ts';
+import { addVipPatient, removeVipPatient } from '../src/queries/vip.ts';
+import { AUDIT_TABLE, migrate } from '../src/schema/index.ts';
+import { openStore } from '../src/store.ts';
+
+export interface LoadedStore {
+  dir: string;
+  client: ClickHouseClient;
+  dataset: AuditDataset;
+  close(): Promise<void>;
+}
+
+export async function insertRecords(client: ClickHouseClient, records: readonly AuditRecord[]): Promise<void> {
+  for (let i = 0; i < records.length; i += 5000) {
+    await client.insert({ table: AUDIT_TABLE, values: records.slice(i, i + 5000), format: 'JSONEachRow' });
+  }
+}
+
+/** A fresh store with the dataset, its duplicate deliveries (merges stopped so they stay) and the VIP list. */
+export async function loadStore(
+  prefix: string,
+  options: Parameters<typeof generateAuditDataset>[0] = {},
+): Promise<LoadedStore> {
+  const dir = mkdtempSync(join(tmpdir(), `fw-${prefix}-`));
+  const client = openStore({ path: join(dir, 'store') });
+  await migrate(client);
+  // keep duplicate deliveries as separate rows: the reports must not rely on merges
+  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_TABLE}` });
+  const dataset = generateAuditDataset(options);
+  await insertRecords(client, dataset.records);
+  await insertRecords(client, dataset.duplicates);
+  for (const entry of dataset.plants.vipAdd) await addVipPatient(client, entry);
+  for (const entry of dataset.plants.vipRemove) await removeVipPatient(client, entry);
+  return {
+    dir,
+    client,
+    dataset,
+    async close() {
+      await client.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const ids = (records: readonly { event_id: string }[]): string[] => records.map((r) => r.event_id).sort();
