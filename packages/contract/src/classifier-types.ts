@@ -65,6 +65,12 @@ export interface Classification {
 
 /** Patients disclosed by a response: ids from the returned resources, and the total the server reported. */
 export interface Disclosure {
+  /**
+   * The patients to record, in order: those the request named (the `patient` searched, the Patient
+   * read, `*` for an export; not the `_id` of a PatientSearch), then every patient found in the
+   * returned resources. So a failed read still names its patient, and a search that returned another
+   * patient's data records that patient too.
+   */
   patientIds: string[];
   /** Number of matching resources returned in the body (Bundle entries with search.mode match, or 1 for a read). */
   resultCount: number;
