@@ -152,9 +152,11 @@ async function verifyWriter(
     expectedSeq = record.seq + 1;
   };
   const flushGroup = (group: AuditRecord[]): void => {
-    const first = group[0];
+    // walk the copy that verifies (if any): a forged copy beside the genuine one is reported once, as a conflict
+    const first = group.find((record) => sameHex(chainHash(options.key, record), record.hash)) ?? group[0];
     if (first === undefined) return;
-    for (const other of group.slice(1)) {
+    for (const other of group) {
+      if (other === first) continue;
       if (sameRecord(first, other)) result.duplicates += 1;
       else {
         report({
