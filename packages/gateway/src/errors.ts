@@ -29,6 +29,8 @@ export const GATEWAY_ERRORS = {
   FW_GATEWAY_RATE_LIMITED: { status: 429, issue: 'throttled' },
   FW_GATEWAY_UPSTREAM_TIMEOUT: { status: 504, issue: 'timeout' },
   FW_GATEWAY_UPSTREAM_UNREACHABLE: { status: 502, issue: 'transient' },
+  FW_GATEWAY_MALFORMED_HTTP: { status: 400, issue: 'structure' },
+  FW_GATEWAY_HEADERS_TOO_LARGE: { status: 431, issue: 'too-long' },
   FW_GATEWAY_INTERNAL: { status: 500, issue: 'exception' },
 } as const satisfies Record<string, { status: number; issue: IssueType }>;
 

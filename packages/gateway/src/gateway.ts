@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { capabilityStatement, FHIR_JSON_MIME, type FhirVersion } from '@fhirwatch/contract';
+import { capabilityStatement, FHIR_JSON_MIME, type FhirVersion, operationOutcome } from '@fhirwatch/contract';
 import { getRequestContext, setRequestContext } from '@fhirwatch/otel-middleware';
 import { type AdminDeps, handleAdmin } from './admin.ts';
 import { DEFAULT_TIMEOUT_MS } from './config.ts';
@@ -374,6 +374,43 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   };
   const handler = options.wrapHandler ? options.wrapHandler(inner) : inner;
   server.on('request', handler);
+  // Requests Node cannot parse (bad request line, header overflow) never reach the handler: answer
+  // them with an OperationOutcome too, then close.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify(
+      operationOutcome(
+        tooLarge ? 'too-long' : 'structure',
+        tooLarge ? 'request headers too large' : 'malformed HTTP request',
+        {
+          code: tooLarge ? 'FW_GATEWAY_HEADERS_TOO_LARGE' : 'FW_GATEWAY_MALFORMED_HTTP',
+        },
+      ),
+    );
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `content-type: ${FHIR_JSON_MIME[defaultVersion]}; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    );
+    log?.(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: 'warn',
+        msg: 'request',
+        method: '',
+        route: 'unknown',
+        status: tooLarge ? 431 : 400,
+        durationMs: 0,
+        tenant: '',
+        client: '',
+        code: tooLarge ? 'FW_GATEWAY_HEADERS_TOO_LARGE' : 'FW_GATEWAY_MALFORMED_HTTP',
+      } satisfies RequestLogLine),
+    );
+  });
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
