@@ -125,6 +125,7 @@ export interface FhirAudit {
 }
 
 const CLINICAL_METHODS = new Set(['GET', 'POST']);
+const TENANT_SEGMENT = /^\/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?:[/?]|$)/;
 
 interface Exchange {
   req: IncomingMessage;
@@ -137,6 +138,7 @@ interface Exchange {
   span: Span;
   /** Classification from method + path (final for GET). */
   pre: Classification | undefined;
+  preVersion: FhirVersion;
   auditable: boolean;
   reqChunks: Buffer[] | undefined;
   reqBytes: number;
@@ -179,6 +181,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   const maxReqBytes = options.maxRequestBodyBytes ?? 4 * 1024 * 1024;
   const userExtractor = options.userExtractor ?? defaultUserExtractor(options.trustedUserHeaders === true);
   const activeContext = options.activeContext ?? true;
+  const stripTenant = options.tenantPathSegment ?? true;
   const emitLogs = options.emitLogs === true;
   const onError = (error: FhirAuditError): void => {
     try {
@@ -312,12 +315,18 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   }
 
   function relativePath(url: string): string {
-    if (basePath === '') return url;
-    if (url.startsWith(basePath)) {
-      const rest = url.slice(basePath.length);
-      return rest === '' || rest[0] === '?' ? `/${rest}` : rest;
+    let path = url;
+    if (basePath !== '' && path.startsWith(basePath)) {
+      const rest = path.slice(basePath.length);
+      path = rest === '' || rest[0] === '?' ? `/${rest}` : rest;
     }
-    return url;
+    // Tenant-routed base (`/{tenant-guid}/Patient/...`, as the reference gateway serves): the FHIR
+    // base is after the tenant segment. Checked by position first so most requests skip the regex.
+    if (stripTenant && path.length >= 37 && path.charCodeAt(9) === 45 && TENANT_SEGMENT.test(path.slice(0, 38))) {
+      const rest = path.slice(37);
+      path = rest === '' || rest[0] === '?' ? `/${rest}` : rest;
+    }
+    return path;
   }
 
   function classify(ex: Exchange, body: Buffer | undefined, version: FhirVersion): Classification | undefined {
@@ -354,6 +363,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         startPerf: performance.now(),
         span,
         pre: undefined,
+        preVersion: defaultVersion,
         auditable: false,
         reqChunks: undefined,
         reqBytes: 0,
@@ -364,9 +374,17 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         done: false,
       };
       if (CLINICAL_METHODS.has(method)) {
-        const ctx = getRequestContext(req);
-        ex.pre = classify(ex, undefined, ctx?.fhirVersion ?? defaultVersion);
-        const kind = ex.pre?.kind;
+        // The host usually learns the FHIR version (from the tenant) after this point; a resource
+        // type that is clinical in the other version only (MedicationOrder vs MedicationRequest)
+        // must still be captured, so an `unknown` answer is re-asked for the other version.
+        const known = getRequestContext(req)?.fhirVersion;
+        const version = known ?? defaultVersion;
+        ex.pre = classify(ex, undefined, version);
+        ex.preVersion = version;
+        let kind = ex.pre?.kind;
+        if (kind === 'unknown' && known === undefined && method === 'GET') {
+          if (classify(ex, undefined, version === 'STU3' ? 'DSTU2' : 'STU3')?.kind === 'clinical') kind = 'clinical';
+        }
         ex.auditable = kind === 'clinical' || (method === 'POST' && kind !== 'not-audited');
       }
       if (ex.auditable && method === 'POST') teeRequest(ex);
@@ -546,7 +564,9 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   const classifications = new WeakMap<Exchange, { cls: Classification | undefined; records: number }>();
 
   function finalClassification(ex: Exchange, version: FhirVersion): Classification | undefined {
-    if (ex.method === 'GET' || ex.reqChunks === undefined) return ex.pre;
+    if (ex.method === 'GET' || ex.reqChunks === undefined) {
+      return version === ex.preVersion || ex.pre === undefined ? ex.pre : classify(ex, undefined, version);
+    }
     const body =
       ex.reqChunks.length === 1 ? ex.reqChunks[0] : ex.reqTruncated ? undefined : Buffer.concat(ex.reqChunks);
     return classify(ex, body, version);

@@ -441,12 +441,13 @@ export class AuditSpool {
     const active = this.active;
     if (active === undefined) return;
     this.active = undefined;
+    // Listed as closed before any await, so the segment is never invisible to hasUnshipped().
+    if (active.info.size > 0) this.closedSegments.push(active.info);
     await active.fh.close().catch(() => undefined);
     if (active.info.size === 0) {
       await unlink(active.info.path).catch(() => undefined);
       return;
     }
-    this.closedSegments.push(active.info);
     for (const l of this.segmentListeners.splice(0)) l();
   }
 

@@ -44,6 +44,11 @@ export interface FhirAuditOptions {
   /** Path prefix of the FHIR base to strip before classification (default ''). */
   basePath?: string;
   /**
+   * Treat a leading tenant GUID segment (`/{tenant}/Patient/…`) as part of the FHIR base
+   * (default true; a GUID is never a FHIR resource type).
+   */
+  tenantPathSegment?: boolean;
+  /**
    * Trust `x-fhirwatch-user-id` / `x-fhirwatch-user-name` request headers (default false: only set
    * this when an authenticated upstream sets them and strips them from client traffic).
    */

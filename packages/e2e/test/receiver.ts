@@ -1,0 +1,126 @@
+/**
+ * A real local HTTP receiver speaking the sink's ingest protocol (notes/wire.md: `POST /v1/audit`
+ * NDJSON → 200 {accepted, duplicates}, dedup on event_id) and capturing raw OTLP/HTTP payloads
+ * (`/v1/traces|metrics|logs`) byte for byte, which is what the PHI test needs to inspect.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import type { AuditRecord } from '@fhirwatch/contract';
+
+export interface Receiver {
+  url: string;
+  /** Unique records by event_id, in arrival order. */
+  records: AuditRecord[];
+  /** Every record line received, duplicates included. */
+  received: number;
+  batches: number;
+  /** Raw OTLP payloads (request bodies as text) per signal path. */
+  otlp: { path: string; body: string }[];
+  /** Answer the next N audit POSTs with this status (and Retry-After when set). */
+  failNext(count: number, status: number, retryAfterS?: number): void;
+  /** Resolves when at least `n` unique records have arrived. */
+  waitForRecords(n: number): Promise<void>;
+  waitForOtlp(predicate: (body: string) => boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+function readAll(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function startReceiver(port = 0): Promise<Receiver> {
+  const seen = new Set<string>();
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const otlpWaiters: { predicate: (b: string) => boolean; resolve: () => void }[] = [];
+  let failures: { count: number; status: number; retryAfterS: number | undefined } = {
+    count: 0,
+    status: 503,
+    retryAfterS: undefined,
+  };
+  const receiver: Receiver = {
+    url: '',
+    records: [],
+    received: 0,
+    batches: 0,
+    otlp: [],
+    failNext(count, status, retryAfterS) {
+      failures = { count, status, retryAfterS };
+    },
+    waitForRecords(n) {
+      if (receiver.records.length >= n) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    waitForOtlp(predicate) {
+      if (receiver.otlp.some((p) => predicate(p.body))) return Promise.resolve();
+      return new Promise((resolve) => otlpWaiters.push({ predicate, resolve }));
+    },
+    close: () => Promise.resolve(),
+  };
+  const server: Server = createServer((req, res) => {
+    void readAll(req).then((raw) => {
+      const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      if (path === '/v1/audit' && req.method === 'POST') {
+        if (failures.count > 0) {
+          failures.count--;
+          const headers: Record<string, string> = { 'content-type': 'application/json' };
+          if (failures.retryAfterS !== undefined) headers['retry-after'] = String(failures.retryAfterS);
+          res.writeHead(failures.status, headers);
+          res.end(JSON.stringify({ error: { code: 'FW_SINK_TEST', message: 'refused by test' } }));
+          return;
+        }
+        const lines = body
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== '');
+        let accepted = 0;
+        let duplicates = 0;
+        for (const line of lines) {
+          const record = JSON.parse(line) as AuditRecord;
+          receiver.received++;
+          if (seen.has(record.event_id)) duplicates++;
+          else {
+            seen.add(record.event_id);
+            receiver.records.push(record);
+            accepted++;
+          }
+        }
+        receiver.batches++;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ accepted, duplicates }));
+        for (const w of waiters.splice(0)) {
+          if (receiver.records.length >= w.n) w.resolve();
+          else waiters.push(w);
+        }
+        return;
+      }
+      if (path.startsWith('/v1/')) {
+        const text = body.toString('utf8');
+        receiver.otlp.push({ path, body: text });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+        for (const w of otlpWaiters.splice(0)) {
+          if (w.predicate(text)) w.resolve();
+          else otlpWaiters.push(w);
+        }
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  receiver.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return receiver;
+}
