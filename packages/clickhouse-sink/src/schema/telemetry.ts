@@ -49,7 +49,8 @@ const attrIndexes = (maps: readonly [string, string][]): string[] =>
   ]);
 
 function telemetrySettings(): Record<string, string | number> {
-  return { index_granularity: 8192, ttl_only_drop_parts: 1 };
+  // the deduplication window makes spool replay idempotent (insert_deduplication_token = spool file name)
+  return { index_granularity: 8192, ttl_only_drop_parts: 1, non_replicated_deduplication_window: 1000 };
 }
 
 const ttlDays = (column: string, days: number): string => `toDateTime(${column}) + toIntervalDay(${days})`;

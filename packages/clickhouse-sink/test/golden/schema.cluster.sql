@@ -95,7 +95,7 @@ PARTITION BY toDate(Timestamp)
 PRIMARY KEY (TenantId, ServiceName, SpanName, toDateTime(Timestamp))
 ORDER BY (TenantId, ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
 TTL toDateTime(Timestamp) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_traces` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`otel_traces_local`
@@ -134,7 +134,7 @@ PARTITION BY toDate(TimestampTime)
 PRIMARY KEY (TenantId, ServiceName, TimestampTime)
 ORDER BY (TenantId, ServiceName, TimestampTime, Timestamp)
 TTL toDateTime(TimestampTime) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_logs` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`otel_logs_local`
@@ -171,7 +171,7 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_gauge` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`otel_metrics_gauge_local`
@@ -210,7 +210,7 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_sum` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`otel_metrics_sum_local`
@@ -253,7 +253,7 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_histogram` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`otel_metrics_histogram_local`
@@ -300,7 +300,7 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_exponential_histogram` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`otel_metrics_exponential_histogram_local`
@@ -338,7 +338,7 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_metrics_
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_metrics_summary` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`otel_metrics_summary_local`
@@ -360,7 +360,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/fhirwatch/ot
 PARTITION BY toDate(Minute)
 ORDER BY (TenantId, ServiceName, Route, Minute)
 TTL Minute + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_latency_rollup` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`otel_latency_rollup_local`

@@ -87,7 +87,7 @@ PARTITION BY toDate(Timestamp)
 PRIMARY KEY (TenantId, ServiceName, SpanName, toDateTime(Timestamp))
 ORDER BY (TenantId, ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
 TTL toDateTime(Timestamp) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `default`.`otel_logs`
 (
@@ -122,7 +122,7 @@ PARTITION BY toDate(TimestampTime)
 PRIMARY KEY (TenantId, ServiceName, TimestampTime)
 ORDER BY (TenantId, ServiceName, TimestampTime, Timestamp)
 TTL toDateTime(TimestampTime) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `default`.`otel_metrics_gauge`
 (
@@ -155,7 +155,7 @@ ENGINE = MergeTree()
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `default`.`otel_metrics_sum`
 (
@@ -190,7 +190,7 @@ ENGINE = MergeTree()
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `default`.`otel_metrics_histogram`
 (
@@ -229,7 +229,7 @@ ENGINE = MergeTree()
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `default`.`otel_metrics_exponential_histogram`
 (
@@ -272,7 +272,7 @@ ENGINE = MergeTree()
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `default`.`otel_metrics_summary`
 (
@@ -306,7 +306,7 @@ ENGINE = MergeTree()
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
 TTL toDateTime(TimeUnix) + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 -- migration 3: latency_rollup
 
@@ -324,7 +324,7 @@ ENGINE = AggregatingMergeTree()
 PARTITION BY toDate(Minute)
 ORDER BY (TenantId, ServiceName, Route, Minute)
 TTL Minute + toIntervalDay(30)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`otel_latency_rollup_mv`
 TO `default`.`otel_latency_rollup`

@@ -1,0 +1,80 @@
+/**
+ * Bench (a): audit rows/s through the sink's AuditWriter (validation, group commit, event_id dedup lookup,
+ * insert) versus a bare `client.insert({ format: 'JSONEachRow' })` of the same rows in the same batch size,
+ * same process, same chDB store, same table DDL (baseline table in database `bare`). Rounds alternate
+ * baseline / candidate with fresh event_ids so neither side benefits from the other's work.
+ * Fairness notes: both sides serialize the same objects with the client's JSONEachRow encoder; the writer
+ * additionally validates every record and looks up already-stored event_ids before each insert.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditWriter, migrate, openStore, StoreMonitor } from '../src/index.ts';
+import { generateRecords } from '../test/records.ts';
+
+const rowsPerRound = Number(process.env.BENCH_ROWS ?? 200_000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const requestRows = 1000; // rows per write() call, like one middleware NDJSON batch
+const batchRows = 10_000;
+
+const dir = mkdtempSync(join(tmpdir(), 'fw-sink-bench-'));
+const client = openStore({ path: dir });
+try {
+  await migrate(client);
+  await migrate(client, { database: 'bare' });
+  const monitor = new StoreMonitor(client);
+  const writer = new AuditWriter(client, monitor, { batchRows, maxPendingRows: rowsPerRound + batchRows });
+
+  const baselineRates: number[] = [];
+  const candidateRates: number[] = [];
+  let offset = 0;
+  for (let round = 0; round < rounds; round++) {
+    const baselineRows = generateRecords({ count: rowsPerRound, offset, patients: 50_000, users: 500 });
+    offset += rowsPerRound;
+    let start = performance.now();
+    for (let i = 0; i < baselineRows.length; i += batchRows) {
+      await client.insert({
+        table: 'bare.audit_events',
+        values: baselineRows.slice(i, i + batchRows),
+        format: 'JSONEachRow',
+      });
+    }
+    baselineRates.push(rowsPerRound / ((performance.now() - start) / 1000));
+
+    const candidateRows = generateRecords({ count: rowsPerRound, offset, patients: 50_000, users: 500 });
+    offset += rowsPerRound;
+    start = performance.now();
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < candidateRows.length; i += requestRows)
+      writes.push(writer.write(candidateRows.slice(i, i + requestRows)));
+    await Promise.all(writes);
+    candidateRates.push(rowsPerRound / ((performance.now() - start) / 1000));
+  }
+  const counts = await (
+    await client.query({
+      query:
+        'SELECT (SELECT count() FROM default.audit_events) AS candidate, (SELECT count() FROM bare.audit_events) AS baseline',
+      format: 'JSONEachRow',
+    })
+  ).json<{ candidate: string; baseline: string }>();
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const baseline = median(baselineRates);
+  const candidate = median(candidateRates);
+  console.log(`bench (a) audit ingest: ${rounds} rounds x ${rowsPerRound} rows, batches of ${batchRows}`);
+  console.log(`node ${process.version}, cpu ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}`);
+  console.log(
+    `baseline  bare client.insert JSONEachRow: ${Math.round(baseline).toLocaleString('en-US')} rows/s (rounds: ${baselineRates.map(Math.round).join(', ')})`,
+  );
+  console.log(
+    `candidate AuditWriter.write:             ${Math.round(candidate).toLocaleString('en-US')} rows/s (rounds: ${candidateRates.map(Math.round).join(', ')})`,
+  );
+  console.log(`rows stored: candidate ${counts[0]?.candidate}, baseline ${counts[0]?.baseline}`);
+  console.log(
+    `ratio = candidate / baseline = ${(candidate / baseline).toFixed(3)} (target >= 0.8; rows/s target >= 300,000)`,
+  );
+  await writer.close();
+  monitor.close();
+} finally {
+  await client.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,122 @@
+/**
+ * Validation of AuditRecords at the sink's door (wire.md `/v1/audit`): every field of AUDIT_RECORD_FIELDS
+ * present with its type and allowed values, no other field. Messages name the field and the rule, never
+ * the value (values are PHI).
+ */
+import {
+  AUDIT_EVENT_TYPES,
+  AUDIT_OUTCOME,
+  AUDIT_RECORD_FIELDS,
+  type AuditRecord,
+  FHIR_INTERACTIONS,
+  FHIR_VERSIONS,
+} from '@fhirwatch/contract';
+
+type Check = (value: unknown) => string | undefined;
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const ISO_MS_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX32 = /^[0-9a-f]{32}$/;
+
+const string =
+  (max: number, options: { nonEmpty?: boolean } = {}): Check =>
+  (value) => {
+    if (typeof value !== 'string') return 'must be a string';
+    if (options.nonEmpty === true && value.length === 0) return 'must not be empty';
+    if (value.length > max) return `must be at most ${max} characters`;
+    return undefined;
+  };
+
+const integer =
+  (min: number, max: number): Check =>
+  (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+      ? undefined
+      : `must be an integer from ${min} to ${max}`;
+
+const oneOf = (allowed: readonly (string | number)[]): Check => {
+  const set = new Set<unknown>(allowed);
+  return (value) => (set.has(value) ? undefined : `must be one of ${allowed.join(', ')}`);
+};
+
+const pattern =
+  (regex: RegExp, rule: string, allowEmpty = false): Check =>
+  (value) => {
+    if (typeof value !== 'string') return 'must be a string';
+    if (allowEmpty && value === '') return undefined;
+    return regex.test(value) ? undefined : `must be ${rule}`;
+  };
+
+const eventTime: Check = (value) => {
+  if (typeof value !== 'string') return 'must be a string';
+  const m = ISO_MS_UTC.exec(value);
+  if (m === null) return 'must be UTC ISO 8601 with milliseconds (YYYY-MM-DDTHH:MM:SS.sssZ)';
+  const year = Number(m[1]);
+  if (year < 1970 || year > 2262 || new Date(value).toISOString() !== value) return 'must be a valid date and time';
+  return undefined;
+};
+
+const CHECKS: Readonly<Record<keyof AuditRecord, Check>> = {
+  event_id: pattern(UUID_V7, 'a lowercase UUIDv7'),
+  event_time: eventTime,
+  recorded_by: string(256, { nonEmpty: true }),
+  seq: integer(1, Number.MAX_SAFE_INTEGER),
+  prev_hash: pattern(HEX64, "64 lowercase hex characters or ''", true),
+  hash: pattern(HEX64, '64 lowercase hex characters'),
+  tenant_id: string(256, { nonEmpty: true }),
+  routed_tenant_id: string(256),
+  client_id: string(256),
+  user_id: string(256),
+  user_name: string(1024),
+  source_ip: string(64),
+  user_agent: string(1024),
+  event_type: oneOf(AUDIT_EVENT_TYPES),
+  fhir_interaction: oneOf(FHIR_INTERACTIONS),
+  resource_type: pattern(/^[A-Za-z]{0,64}$/, 'a FHIR resource type name'),
+  fhir_version: oneOf(FHIR_VERSIONS),
+  query: string(65_536),
+  patient_id: string(256),
+  batch_id: string(256),
+  entry_index: integer(-1, 2_147_483_647),
+  trace_id: pattern(HEX32, "32 lowercase hex characters or ''", true),
+  outcome: oneOf(Object.values(AUDIT_OUTCOME)),
+  http_status: integer(0, 999),
+  duration_ms: (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 0 ? undefined : 'must be a number >= 0',
+  result_count: integer(0, 4_294_967_295),
+};
+
+const FIELD_SET = new Set<string>(AUDIT_RECORD_FIELDS);
+
+export interface RecordProblem {
+  /** Offending field ('' when the value is not an object at all). */
+  field: string;
+  /** The rule it breaks (no value). */
+  rule: string;
+}
+
+/** The first problem of a parsed record, or undefined when it is a valid AuditRecord. */
+export function auditRecordProblem(value: unknown): RecordProblem | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { field: '', rule: 'must be a JSON object' };
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!FIELD_SET.has(key)) {
+      // the key is a field name chosen by the sender, not a value; still, bound it and strip control characters
+      return { field: key.slice(0, 64).replace(/[^\x20-\x7e]/g, '?'), rule: 'is not an AuditRecord field' };
+    }
+  }
+  for (const field of AUDIT_RECORD_FIELDS) {
+    const fieldValue = record[field];
+    if (fieldValue === undefined) return { field, rule: 'is required' };
+    const rule = CHECKS[field](fieldValue);
+    if (rule !== undefined) return { field, rule };
+  }
+  return undefined;
+}
+
+export function isAuditRecord(value: unknown): value is AuditRecord {
+  return auditRecordProblem(value) === undefined;
+}

@@ -1,0 +1,49 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { RetryOptions } from './writer/retry.ts';
+
+/** Options of {@link startSink}. All optional except where a store must be named (`store` or `clickhouseUrl`). */
+export interface SinkOptions {
+  /** chDB data directory (embedded store). */
+  store?: string;
+  /** ClickHouse server URL, instead of `store`. */
+  clickhouseUrl?: string;
+  username?: string;
+  password?: string;
+  /** Database (default `default`). */
+  database?: string;
+  /** An already open client (the caller keeps ownership); replaces `store` / `clickhouseUrl`. */
+  client?: ClickHouseClient;
+  /** Listen port (default 0 = any free port). */
+  port?: number;
+  /** Listen host (default 127.0.0.1). */
+  host?: string;
+  /** Telemetry spool directory (default `<store>/spool`, or `.fhirwatch/sink-spool` with a URL). */
+  spoolDir?: string;
+  /** Spool size limit in bytes (default 1 GiB). */
+  maxSpoolBytes?: number;
+  /** Run migrations at start (default true). */
+  migrate?: boolean;
+  /** Audit retention (days, default 7 years) and telemetry retention (days, default 30) for migrations. */
+  auditRetentionDays?: number;
+  telemetryRetentionDays?: number;
+  /** Request body limit, compressed and decompressed (default 32 MiB). */
+  maxBodyBytes?: number;
+  /** Records per `/v1/audit` request (default 50 000). */
+  maxBatchRecords?: number;
+  /** Rows per insert (default 10 000). */
+  batchRows?: number;
+  /** Telemetry flush interval (default 1000 ms). */
+  flushIntervalMs?: number;
+  /** Audit rows accepted but not committed, at most (default 100 000): beyond, 429. */
+  maxPendingAuditRows?: number;
+  /** Telemetry rows queued, at most (default 200 000): beyond, 429. */
+  maxPendingTelemetryRows?: number;
+  /** Store probe interval while the store is down (default 1000 ms). */
+  probeIntervalMs?: number;
+  retry?: RetryOptions;
+  /**
+   * This sink is the only writer of the store (default: true for a chDB store, false for a URL), which
+   * enables the audit writer's fast duplicate check.
+   */
+  exclusiveWriter?: boolean;
+}

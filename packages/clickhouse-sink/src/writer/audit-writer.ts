@@ -1,0 +1,297 @@
+/**
+ * Writer for audit_events with group commit and idempotency.
+ *
+ * `write(records)` resolves with `{ accepted, duplicates }` only after the rows are committed (wire.md: the
+ * sink answers 200 only then). Writes queue up while a flush is in flight and the next flush takes them
+ * together, up to `batchRows` (default 10 000) rows: under load batches grow, when idle a write is flushed at
+ * once (the time bound is one flush). Memory is bounded by `maxPendingRows`: past it writes fail with
+ * FW_SINK_BUSY (429 + Retry-After).
+ *
+ * Idempotency: one flush at a time; each flush drops event_ids repeated inside it and event_ids already in
+ * audit_events, then inserts the rest; duplicates are counted back to the caller that sent them. The lookup
+ * of stored ids asks the store (by id within the batch's event_time range; bloom-filter index on event_id),
+ * except on the exclusive-writer fast path: when this process is the only writer (always true for chDB, which
+ * binds a store to one process), every record stored before it started has event_time <= T0 = max(event_time)
+ * at start, so records newer than T0 can only collide with ids this writer inserted itself, which it keeps in
+ * a bounded set (when the set is full, T0 moves up to the newest id in it and the set is cleared). Records at
+ * or before T0 (late or replayed ones) are still looked up in the store. Exact either way.
+ *
+ * Store unavailable: the insert is retried with backoff; if it still fails every write of the batch is
+ * rejected with FW_SINK_STORE_UNAVAILABLE (503 + Retry-After) and, while the store is marked down, new
+ * writes are refused at once. Audit records are NOT spooled by the sink: a spooled record is not committed,
+ * and the sender (the middleware's durable spool) already keeps every unacknowledged batch and retries it.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { AuditRecord } from '@fhirwatch/contract';
+import { SinkError } from '../errors.ts';
+import { auditRecordProblem } from '../ingest/validate.ts';
+import { AUDIT_TABLE } from '../schema/audit.ts';
+import { isDataError, type RetryOptions, withRetries } from './retry.ts';
+import { describeStoreError, type StoreMonitor } from './store-monitor.ts';
+
+export interface AuditWriterOptions {
+  /** Rows per insert, at most (default 10 000; a single larger write is inserted whole). */
+  batchRows?: number;
+  /** Rows accepted but not yet committed, at most (default 100 000). */
+  maxPendingRows?: number;
+  /** Retry-After (s) sent when the store is unavailable (default 2). */
+  unavailableRetryAfterS?: number;
+  retry?: RetryOptions;
+  /** Validate each record (default true; only a caller that validated already may turn it off). */
+  validate?: boolean;
+  /**
+   * This process is the store's only writer (default true: chDB binds a store to one process). Enables the
+   * fast duplicate check described above; set false when several sinks write the same ClickHouse.
+   */
+  exclusive?: boolean;
+  /** Ids kept for the exclusive fast path (default 200 000). */
+  recentIdsMax?: number;
+}
+
+export interface WriteResult {
+  accepted: number;
+  duplicates: number;
+}
+
+export interface AuditWriterStats {
+  flushes: number;
+  insertedRows: number;
+  duplicateRows: number;
+  rejectedWrites: number;
+}
+
+interface PendingWrite {
+  records: readonly AuditRecord[];
+  resolve: (result: WriteResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** `2026-11-25T13:11:30.123Z` → `2026-11-25 13:11:30.123` (a DateTime64 literal). */
+function dateTimeLiteral(iso: string): string {
+  return iso.slice(0, 10) + ' ' + iso.slice(11, 23);
+}
+
+export class AuditWriter {
+  private readonly client: ClickHouseClient;
+  private readonly monitor: StoreMonitor;
+  private readonly batchRows: number;
+  private readonly maxPendingRows: number;
+  private readonly retryAfterS: number;
+  private readonly retry: RetryOptions;
+  private readonly validate: boolean;
+  private readonly queue: PendingWrite[] = [];
+  private pendingRows = 0;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private readonly exclusive: boolean;
+  private readonly recentIdsMax: number;
+  /** Exclusive fast path: ISO time at or before which a record may already be stored; undefined until read. */
+  private horizon: string | undefined;
+  private readonly recentIds = new Set<string>();
+  private recentMaxTime = '';
+  readonly stats: AuditWriterStats = { flushes: 0, insertedRows: 0, duplicateRows: 0, rejectedWrites: 0 };
+
+  constructor(client: ClickHouseClient, monitor: StoreMonitor, options: AuditWriterOptions = {}) {
+    this.client = client;
+    this.monitor = monitor;
+    this.batchRows = options.batchRows ?? 10_000;
+    this.maxPendingRows = options.maxPendingRows ?? 100_000;
+    this.retryAfterS = options.unavailableRetryAfterS ?? 2;
+    this.retry = options.retry ?? {};
+    this.validate = options.validate ?? true;
+    this.exclusive = options.exclusive ?? true;
+    this.recentIdsMax = options.recentIdsMax ?? 200_000;
+  }
+
+  /** Rows accepted and not yet committed. */
+  get pending(): number {
+    return this.pendingRows;
+  }
+
+  /** Store the records (all or none); resolves after the commit. */
+  write(records: readonly AuditRecord[]): Promise<WriteResult> {
+    if (this.closed) return Promise.reject(new SinkError('FW_SINK_CLOSED', 'audit writer is closed'));
+    if (records.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
+    if (this.validate) {
+      for (let i = 0; i < records.length; i++) {
+        const problem = auditRecordProblem(records[i]);
+        if (problem !== undefined) {
+          return Promise.reject(
+            new SinkError('FW_SINK_BAD_RECORD', `record ${i + 1}: field '${problem.field}' ${problem.rule}`, {
+              line: i + 1,
+            }),
+          );
+        }
+      }
+    }
+    if (!this.monitor.up) {
+      this.stats.rejectedWrites++;
+      return Promise.reject(this.unavailable());
+    }
+    if (this.pendingRows > 0 && this.pendingRows + records.length > this.maxPendingRows) {
+      this.stats.rejectedWrites++;
+      return Promise.reject(new SinkError('FW_SINK_BUSY', 'audit writer is full', { retryAfter: 1 }));
+    }
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.queue.push({ records, resolve, reject });
+      this.pendingRows += records.length;
+      this.kick();
+    });
+  }
+
+  /** Resolves when everything queued so far is committed or rejected. */
+  async flush(): Promise<void> {
+    while (this.flushing !== undefined) await this.flushing;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  private unavailable(cause?: unknown): SinkError {
+    return new SinkError('FW_SINK_STORE_UNAVAILABLE', `audit store unavailable (${this.monitor.lastError})`, {
+      retryAfter: this.retryAfterS,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+
+  private kick(): void {
+    if (this.flushing !== undefined) return;
+    this.flushing = (async () => {
+      try {
+        while (this.queue.length > 0) await this.flushOnce();
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+  }
+
+  private async flushOnce(): Promise<void> {
+    const batch: PendingWrite[] = [];
+    let rows = 0;
+    while (this.queue.length > 0 && (batch.length === 0 || rows + this.queue[0]!.records.length <= this.batchRows)) {
+      const next = this.queue.shift()!;
+      batch.push(next);
+      rows += next.records.length;
+    }
+    this.stats.flushes++;
+    try {
+      if (!this.monitor.up) throw this.unavailable();
+      const results = await this.commit(batch);
+      batch.forEach((write, i) => write.resolve(results[i]!));
+    } catch (error) {
+      let failure: unknown = error;
+      if (!(error instanceof SinkError)) {
+        if (isDataError(error)) {
+          failure = new SinkError('FW_SINK_BAD_RECORD', `the store refused the batch (${describeStoreError(error)})`, {
+            cause: error,
+          });
+        } else {
+          this.monitor.markDown(error);
+          failure = this.unavailable(error);
+        }
+      }
+      this.stats.rejectedWrites += batch.length;
+      for (const write of batch) write.reject(failure);
+    } finally {
+      this.pendingRows -= rows;
+    }
+  }
+
+  private async commit(batch: readonly PendingWrite[]): Promise<WriteResult[]> {
+    const horizon = this.exclusive ? await this.readHorizon() : undefined;
+    // records that may collide with rows this process did not insert: look them up in the store
+    const lookup: AuditRecord[] = [];
+    for (const write of batch) {
+      for (const record of write.records)
+        if (horizon === undefined || record.event_time <= horizon) lookup.push(record);
+    }
+    const stored =
+      lookup.length === 0
+        ? new Set<string>()
+        : await withRetries(
+            () => this.storedIds(lookup),
+            this.retry,
+            (e) => !isDataError(e),
+          );
+    const seen = new Set<string>();
+    const toInsert: AuditRecord[] = [];
+    const results: WriteResult[] = [];
+    for (const write of batch) {
+      let accepted = 0;
+      for (const record of write.records) {
+        const id = record.event_id;
+        if (seen.has(id) || stored.has(id) || this.recentIds.has(id)) continue;
+        seen.add(id);
+        toInsert.push(record);
+        accepted++;
+      }
+      results.push({ accepted, duplicates: write.records.length - accepted });
+    }
+    if (toInsert.length > 0) {
+      await withRetries(
+        () => this.client.insert({ table: AUDIT_TABLE, values: toInsert, format: 'JSONEachRow' }),
+        this.retry,
+        (e) => !isDataError(e),
+      );
+    }
+    if (horizon !== undefined) this.remember(toInsert, horizon);
+    this.stats.insertedRows += toInsert.length;
+    this.stats.duplicateRows += results.reduce((sum, r) => sum + r.duplicates, 0);
+    return results;
+  }
+
+  /** Exclusive fast path: keep the ids newer than the horizon; move the horizon up when the set is full. */
+  private remember(inserted: readonly AuditRecord[], horizon: string): void {
+    for (const record of inserted) {
+      if (record.event_time <= horizon) continue;
+      this.recentIds.add(record.event_id);
+      if (record.event_time > this.recentMaxTime) this.recentMaxTime = record.event_time;
+    }
+    if (this.recentIds.size > this.recentIdsMax) {
+      this.horizon = this.recentMaxTime;
+      this.recentIds.clear();
+    }
+  }
+
+  private async readHorizon(): Promise<string> {
+    if (this.horizon !== undefined) return this.horizon;
+    const rows = await withRetries(
+      async () =>
+        (
+          await this.client.query({
+            query: `SELECT toString(max(event_time)) AS t FROM ${AUDIT_TABLE}`,
+            format: 'JSONEachRow',
+          })
+        ).json<{ t: string }>(),
+      this.retry,
+      (e) => !isDataError(e),
+    );
+    const t = rows[0]?.t ?? '1970-01-01 00:00:00.000';
+    // '2026-11-01 00:00:00.000' -> '2026-11-01T00:00:00.000Z', comparable with event_time strings
+    this.horizon = `${t.slice(0, 10)}T${t.slice(11, 23)}Z`;
+    return this.horizon;
+  }
+
+  /** event_ids of these records already stored. */
+  private async storedIds(records: readonly AuditRecord[]): Promise<Set<string>> {
+    let minTime = records[0]!.event_time;
+    let maxTime = minTime;
+    const ids: string[] = [];
+    for (const record of records) {
+      ids.push(record.event_id);
+      if (record.event_time < minTime) minTime = record.event_time;
+      if (record.event_time > maxTime) maxTime = record.event_time;
+    }
+    const result = await this.client.query({
+      query: `SELECT DISTINCT toString(event_id) AS id FROM ${AUDIT_TABLE}
+              WHERE event_time BETWEEN {lo:DateTime64(3, 'UTC')} AND {hi:DateTime64(3, 'UTC')}
+                AND event_id IN {ids:Array(UUID)}`,
+      query_params: { lo: dateTimeLiteral(minTime), hi: dateTimeLiteral(maxTime), ids },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[string]>();
+    return new Set(rows.map((row) => row[0]));
+  }
+}
