@@ -79,4 +79,6 @@ export interface Disclosure {
    * named, except for a PatientSearch). Always set by `disclosedPatients`.
    */
   returnedPatientIds?: string[];
+  /** `Bundle.total` of a searchset response (all matches, beyond this page), when the server sent one. */
+  total?: number;
 }

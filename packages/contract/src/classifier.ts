@@ -482,6 +482,7 @@ export function patientOfResource(resource: unknown): string | undefined {
 interface Returned {
   patients: Set<string>;
   resultCount: number;
+  total?: number;
   /** The returned resources themselves (for Encounter → Location attribution in a batch). */
   resources: unknown[];
 }
@@ -492,6 +493,8 @@ function returnedBy(body: unknown): Returned {
   const type = ownString(body, 'resourceType');
   if (type === undefined || type === 'OperationOutcome') return out;
   if (type === 'Bundle') {
+    const total = own(body, 'total');
+    if (typeof total === 'number' && Number.isSafeInteger(total) && total >= 0) out.total = total;
     for (const entry of ownArray(body, 'entry')) {
       const resource = own(entry, 'resource');
       const rtype = ownString(resource, 'resourceType');
@@ -528,7 +531,9 @@ function disclosureOf(interaction: ClassifiedInteraction | undefined, returned: 
       patientIds.push(id);
     }
   }
-  return { patientIds, resultCount: returned.resultCount, returnedPatientIds };
+  const disclosure: Disclosure = { patientIds, resultCount: returned.resultCount, returnedPatientIds };
+  if (returned.total !== undefined) disclosure.total = returned.total;
+  return disclosure;
 }
 
 /**

@@ -42,6 +42,7 @@ interface Case {
   response?: unknown;
   disclosed?: string[];
   resultCount?: number;
+  total?: number;
 }
 
 function cases(version: FhirVersion): Case[] {
@@ -63,6 +64,7 @@ function cases(version: FhirVersion): Case[] {
       response: fixtureText(version, 'searchset-patients'),
       disclosed: SEVEN,
       resultCount: 7,
+      total: 7,
     },
     {
       name: 'PatientSearch: POST /Patient/_search, form body as bytes',
@@ -351,6 +353,7 @@ describe.each(FHIR_VERSIONS)('classifyRequest (%s)', (version) => {
       const d = disclosedPatients(i!, c.response);
       expect(d.patientIds).toEqual(c.disclosed);
       expect(d.resultCount).toBe(c.resultCount);
+      if (c.total !== undefined) expect(d.total).toBe(c.total);
     }
   });
 
@@ -420,6 +423,9 @@ describe.each(FHIR_VERSIONS)('classifyRequest (%s)', (version) => {
     }
     // Observation searchsets hold 3 vitals; patient 3 has no conditions; the last coverage entry failed (503).
     expect(disclosures[1]!.resultCount).toBe(3);
+    // The Encounter searchsets report total 4 for one entry on the page (_count=1); a read has no total.
+    expect(disclosures[3]).toMatchObject({ resultCount: 1, total: 4 });
+    expect(disclosures[0]!.total).toBeUndefined();
     expect(disclosures[2 * 7 + 2]!.resultCount).toBe(0);
     expect(disclosures[4 * 7 + 6]!.resultCount).toBe(0);
     expect(disclosures[4 * 7 + 6]!.returnedPatientIds).toEqual([]);
