@@ -39,7 +39,17 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const options: GatewayOptions = values.config === undefined ? {} : loadGatewayConfig(values.config);
+  let options: GatewayOptions = {};
+  if (values.config !== undefined) {
+    try {
+      options = loadGatewayConfig(values.config);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'FW_GATEWAY_CONFIG_INVALID') throw error;
+      process.stderr.write(`fhirwatch gateway: ${(error as Error).message} (${code})\n`);
+      return 1;
+    }
+  }
   if (values.port !== undefined) {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0..65535');
