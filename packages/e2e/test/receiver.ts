@@ -22,6 +22,8 @@ export interface Receiver {
   /** Resolves when at least `n` unique records have arrived. */
   waitForRecords(n: number): Promise<void>;
   waitForOtlp(predicate: (body: string) => boolean): Promise<void>;
+  /** Resolves once `predicate(records)` holds (checked after every accepted batch). */
+  waitFor(predicate: (records: AuditRecord[]) => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ function readAll(req: IncomingMessage): Promise<Buffer> {
 export async function startReceiver(port = 0): Promise<Receiver> {
   const seen = new Set<string>();
   const waiters: { n: number; resolve: () => void }[] = [];
+  const conditions: { predicate: (r: AuditRecord[]) => boolean; resolve: () => void }[] = [];
   const otlpWaiters: { predicate: (b: string) => boolean; resolve: () => void }[] = [];
   let failures: { count: number; status: number; retryAfterS: number | undefined } = {
     count: 0,
@@ -55,6 +58,10 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     waitForRecords(n) {
       if (receiver.records.length >= n) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    waitFor(predicate) {
+      if (predicate(receiver.records)) return Promise.resolve();
+      return new Promise((resolve) => conditions.push({ predicate, resolve }));
     },
     waitForOtlp(predicate) {
       if (receiver.otlp.some((p) => predicate(p.body))) return Promise.resolve();
@@ -97,6 +104,10 @@ export async function startReceiver(port = 0): Promise<Receiver> {
         for (const w of waiters.splice(0)) {
           if (receiver.records.length >= w.n) w.resolve();
           else waiters.push(w);
+        }
+        for (const c of conditions.splice(0)) {
+          if (c.predicate(receiver.records)) c.resolve();
+          else conditions.push(c);
         }
         return;
       }
