@@ -60,6 +60,7 @@ const REASON = {
   notBatch: 'Bundle.type is not batch',
   nestedBatch: 'batch Bundle inside a batch entry',
   entry: 'batch entry without request.method and request.url',
+  noRead: 'batch Bundle without any clinical read entry',
   shape: 'path shape is not in the Patients-app contract',
   operation: 'operation is not in the Patients-app contract',
   error: 'classifier could not read the request',
@@ -404,7 +405,7 @@ function classifyBatch(
     kind: clinical ? 'clinical' : 'unknown',
     batch: true,
     interactions,
-    reason: clinical ? '' : REASON.entry,
+    reason: clinical ? '' : REASON.noRead,
     route: '/',
   };
 }
