@@ -1,0 +1,236 @@
+/**
+ * `fhirwatch audit …` through the real bin on a small generated chDB store: every output format, the
+ * VIP list, verify (exit 3 when broken), usage errors, and a store owned by another process.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  AUDIT_TABLE,
+  type AuditDataset,
+  generateAuditDataset,
+  isWithinWorkHours,
+  migrate,
+  openStore,
+  parseCsv,
+  resolveWorkHours,
+} from '@fhirwatch/clickhouse-sink';
+import type { AuditRecord } from '@fhirwatch/contract';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
+let dir: string;
+let store: string;
+let dataset: AuditDataset;
+let range: string[];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function fhirwatch(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, 'audit', ...args],
+      { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+const inRange = (r: AuditRecord): boolean =>
+  r.event_time >= dataset.plants.reportFrom.toISOString() && r.event_time < dataset.plants.reportTo.toISOString();
+const sorted = (values: string[]): string[] => [...values].sort();
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fw-cli-audit-'));
+  store = join(dir, 'store');
+  dataset = generateAuditDataset({ days: 20, users: 3, patients: 60 });
+  const client = openStore({ path: store });
+  await migrate(client);
+  await client.insert({ table: AUDIT_TABLE, values: dataset.records, format: 'JSONEachRow' });
+  await client.insert({ table: AUDIT_TABLE, values: dataset.duplicates, format: 'JSONEachRow' });
+  await client.close();
+  range = ['--from', dataset.plants.reportFrom.toISOString(), '--to', dataset.plants.reportTo.toISOString()];
+}, 120_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('fhirwatch audit', () => {
+  it('access --patient as JSON lists each access once', async () => {
+    const { patient_id, tenant_id } = dataset.plants.accessPatient;
+    const run = await fhirwatch(['access', '--patient', patient_id, '--store', store, ...range, '--format', 'json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout) as { report: string; rows: AuditRecord[] };
+    const expected = dataset.records.filter(
+      (r) => inRange(r) && (r.patient_id === patient_id || (r.patient_id === '*' && r.tenant_id === tenant_id)),
+    );
+    expect(json.report).toBe('access');
+    expect(sorted(json.rows.map((r) => r.event_id))).toEqual(sorted(expected.map((r) => r.event_id)));
+  });
+
+  it('access --patient-mrn resolves through the store and writes Excel CSV to --out', async () => {
+    const { patient_id, mrn } = dataset.plants.accessPatient;
+    const out = join(dir, 'access.csv');
+    const run = await fhirwatch([
+      'access',
+      '--patient-mrn',
+      mrn,
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'csv',
+      '--out',
+      out,
+    ]);
+    expect(run.code).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    expect(text.charCodeAt(0)).toBe(0xfeff);
+    const rows = parseCsv(text);
+    const patientColumn = rows[0]?.indexOf('patient_id') ?? -1;
+    expect(patientColumn).toBeGreaterThanOrEqual(0);
+    const patients = new Set(rows.slice(1).map((row) => row[patientColumn]));
+    expect(patients).toEqual(new Set([patient_id, '*']));
+  });
+
+  it('activity --user as a FHIR Bundle of BALP AuditEvents', async () => {
+    const { user_id } = dataset.plants.activityUser;
+    const run = await fhirwatch(['activity', '--user', user_id, '--store', store, ...range, '--format', 'fhir']);
+    expect(run.code).toBe(0);
+    const bundle = JSON.parse(run.stdout) as {
+      resourceType: string;
+      entry: { resource: { id: string; meta: { profile: string[] } } }[];
+    };
+    expect(bundle.resourceType).toBe('Bundle');
+    const expected = dataset.records.filter((r) => inRange(r) && r.user_id === user_id);
+    expect(sorted(bundle.entry.map((e) => e.resource.id))).toEqual(sorted(expected.map((r) => r.event_id)));
+    for (const entry of bundle.entry)
+      expect(entry.resource.meta.profile[0]).toMatch(/^https:\/\/profiles\.ihe\.net\/ITI\/BALP\//);
+  });
+
+  it('vip add / list / report / remove', async () => {
+    const { tenantId, patientId } = dataset.plants.vipAdd[0]!;
+    const add = await fhirwatch([
+      'vip',
+      'add',
+      '--patient',
+      patientId,
+      '--tenant',
+      tenantId ?? '',
+      '--reason',
+      'board',
+      '--store',
+      store,
+    ]);
+    expect(add.code).toBe(0);
+    const list = await fhirwatch(['vip', 'list', '--store', store, '--format', 'json']);
+    expect((JSON.parse(list.stdout) as { rows: { patient_id: string }[] }).rows.map((r) => r.patient_id)).toEqual([
+      patientId,
+    ]);
+    const report = await fhirwatch(['report', 'vip', '--store', store, ...range, '--format', 'json']);
+    const expected = dataset.records.filter(
+      (r) => inRange(r) && r.patient_id === patientId && r.tenant_id === tenantId,
+    );
+    expect(expected.length).toBeGreaterThan(0);
+    expect(sorted((JSON.parse(report.stdout) as { rows: AuditRecord[] }).rows.map((r) => r.event_id))).toEqual(
+      sorted(expected.map((r) => r.event_id)),
+    );
+    expect(
+      (await fhirwatch(['vip', 'remove', '--patient', patientId, '--tenant', tenantId ?? '', '--store', store])).code,
+    ).toBe(0);
+    const after = await fhirwatch(['vip', 'list', '--store', store, '--format', 'json']);
+    expect((JSON.parse(after.stdout) as { rows: unknown[] }).rows).toEqual([]);
+  });
+
+  it('report after-hours with a per-tenant work-hours file', async () => {
+    const config = join(dir, 'hours.json');
+    writeFileSync(config, JSON.stringify(dataset.workHours));
+    const run = await fhirwatch([
+      'report',
+      'after-hours',
+      '--work-hours',
+      config,
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'json',
+    ]);
+    expect(run.code).toBe(0);
+    const hours = resolveWorkHours(dataset.workHours);
+    const expected = dataset.records.filter(
+      (r) => inRange(r) && !isWithinWorkHours(new Date(r.event_time), hours.tenants.get(r.tenant_id) ?? hours.fallback),
+    );
+    expect(sorted((JSON.parse(run.stdout) as { rows: AuditRecord[] }).rows.map((r) => r.event_id))).toEqual(
+      sorted(expected.map((r) => r.event_id)),
+    );
+  });
+
+  it('report volume and summary as tables', async () => {
+    const volume = await fhirwatch([
+      'report',
+      'volume',
+      '--granularity',
+      'hour',
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'json',
+    ]);
+    expect(volume.code).toBe(0);
+    const rows = (JSON.parse(volume.stdout) as { rows: { user_id: string; bucket: string }[] }).rows;
+    expect(rows.map((r) => `${r.user_id}@${r.bucket}`)).toEqual(
+      dataset.plants.volumeHour.map((p) => `${p.user_id}@${p.bucket}`),
+    );
+    const summary = await fhirwatch(['summary', '--store', store, ...range]);
+    expect(summary.code).toBe(0);
+    expect(summary.stdout).toMatch(/^Events per type per day per tenant \(.*\): \d+ rows\n/);
+    expect(summary.stdout).toContain('PatientSearch');
+  });
+
+  it('verify: exit 0 with the right key, 3 with a wrong one', async () => {
+    const keyFile = join(dir, 'hmac.key');
+    writeFileSync(keyFile, `${dataset.key}\n`);
+    const ok = await fhirwatch(['verify', '--hmac-key-file', keyFile, '--store', store, '--format', 'json']);
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as { rows: { status: string }[] }).rows.every((r) => r.status === 'ok')).toBe(true);
+    const bad = await fhirwatch(['verify', '--store', store], { FHIRWATCH_AUDIT_HMAC_KEY: 'wrong-key' });
+    expect(bad.code).toBe(3);
+    expect(bad.stdout).toContain('hash-mismatch');
+  });
+
+  it('usage errors exit 2; FHIR output of an aggregate report exits 1 with a code', async () => {
+    expect((await fhirwatch(['report', 'no-such-report', '--store', store])).code).toBe(2);
+    expect((await fhirwatch(['access', '--store', store])).code).toBe(2);
+    expect((await fhirwatch(['summary', '--store', store, '--since', 'ninety days'])).code).toBe(2);
+    expect((await fhirwatch(['summary'])).code).toBe(2);
+    const fhir = await fhirwatch(['summary', '--store', store, '--format', 'fhir']);
+    expect(fhir.code).toBe(1);
+    expect(fhir.stderr).toContain('FW_AUDIT_FORMAT_UNSUPPORTED');
+  });
+
+  it('refuses a store that another process owns, saying so', async () => {
+    const owner = openStore({ path: store });
+    try {
+      await owner.query({ query: 'SELECT 1', format: 'JSONEachRow' });
+      const run = await fhirwatch(['summary', '--store', store]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('in use by another process');
+      expect(run.stderr).toContain('FW_AUDIT_STORE_BUSY');
+    } finally {
+      await owner.close();
+    }
+  });
+});
