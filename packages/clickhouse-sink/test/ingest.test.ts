@@ -6,6 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_DEDUP_VIEW, type SinkServer, startSink } from '../src/index.ts';
 import { generateRecords } from './records.ts';
 
+interface Answer {
+  accepted?: number;
+  duplicates?: number;
+  error: { code: string; message: string; line?: number };
+}
+
 let dir: string;
 let sink: SinkServer;
 
@@ -14,14 +20,14 @@ const ndjson = (records: unknown[]): string => records.map((r) => JSON.stringify
 async function post(
   body: string | Buffer,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any; headers: Headers }> {
+): Promise<{ status: number; body: Answer; headers: Headers }> {
   const res = await fetch(`${sink.url}/v1/audit`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-ndjson', ...headers },
     body,
   });
   const text = await res.text();
-  return { status: res.status, body: text === '' ? undefined : JSON.parse(text), headers: res.headers };
+  return { status: res.status, body: JSON.parse(text) as Answer, headers: res.headers };
 }
 
 async function count(where = '1'): Promise<number> {
@@ -162,7 +168,7 @@ describe('POST /v1/audit', () => {
           body: ndjson(generateRecords({ count: 20, offset: 41_000 })),
         });
         expect(res.status).toBe(413);
-        expect(((await res.json()) as any).error.code).toBe('FW_SINK_TOO_LARGE');
+        expect(((await res.json()) as Answer).error.code).toBe('FW_SINK_TOO_LARGE');
         const bomb = gzipSync(Buffer.alloc(100_000, 32));
         const res2 = await fetch(`${small.url}/v1/audit`, {
           method: 'POST',

@@ -179,7 +179,7 @@ export class AuditWriter {
     try {
       if (!this.monitor.up) throw this.unavailable();
       const results = await this.commit(batch);
-      batch.forEach((write, i) => write.resolve(results[i]!));
+      for (const [i, write] of batch.entries()) write.resolve(results[i]!);
     } catch (error) {
       let failure: unknown = error;
       if (!(error instanceof SinkError)) {
