@@ -4,7 +4,12 @@
  * chDB binds one data directory per process: close a store before opening another path.
  */
 import { mkdirSync } from 'node:fs';
-import { type ClickHouseClient, type ClickHouseClientConfigOptions, createClient } from '@clickhouse/client';
+import {
+  type ClickHouseClient,
+  type ClickHouseClientConfigOptions,
+  ClickHouseLogLevel,
+  createClient,
+} from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { SinkError } from './errors.ts';
 
@@ -39,6 +44,7 @@ export function openStore(options: StoreOptions): ClickHouseClient {
       }) as unknown as ClickHouseClientConfigOptions['connection'],
       ...(options.database === undefined ? {} : { database: options.database }),
       clickhouse_settings: STORE_SETTINGS,
+      log: { level: ClickHouseLogLevel.OFF },
     });
   }
   return createClient({
@@ -47,6 +53,8 @@ export function openStore(options: StoreOptions): ClickHouseClient {
     ...(options.password === undefined ? {} : { password: options.password }),
     ...(options.database === undefined ? {} : { database: options.database }),
     request_timeout: options.requestTimeoutMs ?? 30_000,
+    // the client's own log lines can carry query text; the sink reports store errors itself, PHI-free
+    log: { level: ClickHouseLogLevel.OFF },
     clickhouse_settings: STORE_SETTINGS,
   });
 }

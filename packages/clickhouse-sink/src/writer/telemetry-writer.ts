@@ -91,6 +91,8 @@ export class TelemetryWriter {
   replay(): Promise<void> {
     if (this.replaying !== undefined) return this.replaying;
     this.replaying = (async () => {
+      // yield first: with an empty spool the body would finish before `this.replaying` is assigned
+      await Promise.resolve();
       try {
         for (const file of this.spool.files()) {
           const rows = await this.spool.read(file);
