@@ -4,9 +4,9 @@
  * with the same request (`new URL()` + `URLSearchParams` over every parameter; for the batch, also
  * `JSON.parse` of the body and the same URL parsing per entry).
  *
- * Fairness notes: same inputs for candidate and baseline; each scenario warmed up, then the better of
- * 3 timed rounds of ~300 ms is kept; results are consumed so nothing is optimised away. One process,
- * one core. Run: `npm run bench` in packages/contract.
+ * Fairness notes: same inputs for candidate and baseline; both warmed up, then 4 interleaved rounds
+ * of ~250 ms each, best round kept per side; results are consumed so nothing is optimised away. One
+ * process, one core. Run: `npm run bench` in packages/contract.
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -24,21 +24,35 @@ function baselineUrl(path: string): void {
   sink += url.pathname.length;
 }
 
-function rate(fn: () => void): number {
-  for (let i = 0; i < 2_000; i++) fn(); // warm-up
-  let best = 0;
-  for (let round = 0; round < 3; round++) {
-    let n = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < 300) {
-      for (let i = 0; i < 200; i++) fn();
-      n += 200;
-      elapsed = performance.now() - start;
-    }
-    best = Math.max(best, (n * 1000) / elapsed);
+/** Operations per second over one timed round of ~250 ms. */
+function round(fn: () => void): number {
+  let n = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < 250) {
+    for (let i = 0; i < 100; i++) fn();
+    n += 100;
+    elapsed = performance.now() - start;
   }
-  return best;
+  return (n * 1000) / elapsed;
+}
+
+/**
+ * Best-of-4 rounds for candidate and baseline, interleaved (B, C, B, C …) so that a change in machine
+ * load during the run hits both sides alike; the best round is the least disturbed one.
+ */
+function compare(candidate: () => void, baseline: () => void): { candidate: number; baseline: number } {
+  for (let i = 0; i < 2_000; i++) {
+    baseline();
+    candidate();
+  }
+  let b = 0;
+  let c = 0;
+  for (let r = 0; r < 4; r++) {
+    b = Math.max(b, round(baseline));
+    c = Math.max(c, round(candidate));
+  }
+  return { candidate: c, baseline: b };
 }
 
 interface Scenario {
@@ -109,8 +123,7 @@ const cpu = cpus()[0];
 console.log(`node ${process.version}  cpu ${cpu?.model ?? 'unknown'} (${cpus().length} logical)`);
 console.log(`batch entries: ${batchUrls.length}`);
 for (const s of scenarios) {
-  const baseline = rate(s.baseline);
-  const candidate = rate(s.candidate);
+  const { candidate, baseline } = compare(s.candidate, s.baseline);
   console.log(
     `${s.name.padEnd(58)} ${Math.round(candidate).toLocaleString('en-US').padStart(11)} /s   ` +
       `baseline (${s.baselineName}) ${Math.round(baseline).toLocaleString('en-US')} /s   ` +

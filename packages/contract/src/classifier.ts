@@ -16,7 +16,7 @@ import type {
 } from './classifier-types.ts';
 import { own, ownArray, ownString, pathDecode, patientOfReference, referenceId } from './references.ts';
 import { PATIENTS_APP_RESOURCES } from './resources.ts';
-import { formatSearchParams, parseSearchParams, type SearchParam } from './search-params.ts';
+import { formatSearchParams, isCanonicalQuery, parseSearchParams, type SearchParam } from './search-params.ts';
 import type { FhirVersion } from './versions.ts';
 
 /** Header by which a caller marks any request as an export (ExportInitiation). */
@@ -248,7 +248,6 @@ function searchOrRead(
       'search-type',
       event,
     );
-    i.query = formatSearchParams(params);
     patientRefsOf(type, params, i.patientRefs);
     if (type === 'Location') locationRefsOf(params, i.locationRefs);
     return { kind: 'clinical', reason: '', interaction: i };
@@ -261,7 +260,6 @@ function searchOrRead(
     else if (segments.length === 4 && segments[2] === '_history') route = '/' + type + '/{id}/_history/{vid}';
     if (route !== undefined) {
       const i = newInteraction(method, route, type, entryIndex, 'read', type === 'Patient' ? 'PatientView' : event);
-      i.query = formatSearchParams(params);
       if (type === 'Patient') i.patientRefs.push(second);
       else if (type === 'Location') i.locationRefs.push(second);
       return { kind: 'clinical', reason: '', interaction: i };
@@ -273,12 +271,7 @@ function searchOrRead(
   return unknownSingle(method, unknownRoute(segments), type, entryIndex, REASON.shape);
 }
 
-function exportKickOff(
-  method: string,
-  segments: readonly string[],
-  params: SearchParam[],
-  entryIndex: number,
-): Single | undefined {
+function exportKickOff(method: string, segments: readonly string[], entryIndex: number): Single | undefined {
   const n = segments.length;
   if (segments[n - 1] !== '$export') return undefined;
   if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
@@ -297,7 +290,6 @@ function exportKickOff(
   } else {
     return unknownSingle(method, unknownRoute(segments), '', entryIndex, REASON.operation);
   }
-  i.query = formatSearchParams(params);
   i.isExport = true;
   return { kind: 'clinical', reason: '', interaction: i };
 }
@@ -347,17 +339,22 @@ function classifySingle(
   }
 
   const params = parseSearchParams(target.query);
+  // The query as sent is already canonical most of the time: then it is reused, not re-encoded.
+  let query: string | undefined = isCanonicalQuery(target.query) ? target.query : undefined;
   if (extraQuery !== undefined && extraQuery !== target.query) {
     for (const p of parseSearchParams(extraQuery)) params.push(p);
+    query = undefined;
   }
   if (method === 'POST' && segments.length === 2 && segments[1] === '_search') {
     const text = bodyText(body);
     const form = text !== undefined ? parseSearchParams(text) : parseSearchParams(body as Record<string, string>);
     for (const p of form) params.push(p);
+    query = undefined;
   }
 
   const single =
-    exportKickOff(method, segments, params, entryIndex) ?? searchOrRead(method, segments, params, version, entryIndex);
+    exportKickOff(method, segments, entryIndex) ?? searchOrRead(method, segments, params, version, entryIndex);
+  if (single.kind === 'clinical') single.interaction.query = query ?? formatSearchParams(params);
   if (exportMarked && single.kind === 'clinical') {
     single.interaction.eventType = 'ExportInitiation';
     single.interaction.isExport = true;

@@ -48,6 +48,7 @@ export type { SearchParam, SearchParameterDef, SearchParameterType, SearchValida
 export {
   formatSearchParams,
   formDecode,
+  isCanonicalQuery,
   parseSearchParams,
   SEARCH_PARAMETERS,
   searchParameter,

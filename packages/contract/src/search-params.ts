@@ -172,10 +172,10 @@ export function formDecode(text: string): string {
 }
 
 function pushParam(out: SearchParam[], rawName: string, value: string): void {
-  if (rawName === '') return;
   const colon = rawName.indexOf(':');
-  if (colon === -1) out.push({ name: rawName, modifier: '', value });
-  else out.push({ name: rawName.slice(0, colon), modifier: rawName.slice(colon + 1), value });
+  if (colon === -1) {
+    if (rawName !== '') out.push({ name: rawName, modifier: '', value });
+  } else if (colon > 0) out.push({ name: rawName.slice(0, colon), modifier: rawName.slice(colon + 1), value });
 }
 
 /** Parse a query string (with or without a leading `?`): form-decoded, order and repeats kept. */
@@ -227,6 +227,41 @@ function encodeQueryComponent(text: string): string {
   const encoded = encodeURIComponent(text);
   if (!encoded.includes('%')) return encoded;
   return encoded.replaceAll('%2F', '/').replaceAll('%3A', ':').replaceAll('%2C', ',').replaceAll('%7C', '|');
+}
+
+/** Characters `encodeQueryComponent` leaves as they are (unreserved, `!*'()`, and `/ : , |`). */
+const KEPT = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()/:,|")
+  KEPT[c.charCodeAt(0)] = 1;
+
+/**
+ * True when `formatSearchParams(parseSearchParams(query)) === query`: every `&`-separated part is
+ * `name=value` with one `=`, a non-empty name, and only characters the encoder keeps. Lets the
+ * classifier reuse the query as sent instead of re-encoding it (one scan, no allocation).
+ */
+export function isCanonicalQuery(query: string): boolean {
+  let partStart = 0;
+  let sawEq = false;
+  let sawColon = false;
+  for (let i = 0; i < query.length; i++) {
+    const c = query.charCodeAt(i);
+    if (c === 38 /* & */) {
+      if (!sawEq) return false;
+      partStart = i + 1;
+      sawEq = false;
+      sawColon = false;
+    } else if (c === 61 /* = */) {
+      if (sawEq || i === partStart) return false;
+      // `name:=v` parses to an empty modifier, which re-encodes as `name=v`.
+      if (sawColon && query.charCodeAt(i - 1) === 58 && query.indexOf(':', partStart) === i - 1) return false;
+      sawEq = true;
+    } else if (c === 58 /* : */ && !sawEq) {
+      // `:x=v` has an empty name and is dropped by the parser.
+      if (i === partStart) return false;
+      sawColon = true;
+    } else if (c >= 128 || KEPT[c] !== 1) return false;
+  }
+  return query.length === 0 || sawEq;
 }
 
 /** Re-encode parsed parameters as a query string (`family:contains=smi&_count=10`). */

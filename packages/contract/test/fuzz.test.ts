@@ -14,6 +14,8 @@ import {
   disclosedPatientsInBatch,
   FHIR_VERSIONS,
   type FhirVersion,
+  formatSearchParams,
+  isCanonicalQuery,
   listViewPatients,
   parseSearchParams,
   validateSearch,
@@ -279,6 +281,25 @@ describe('never throws on random and malformed input', () => {
       ),
       RUNS,
     );
+  });
+
+  it('isCanonicalQuery(q) implies that re-encoding the parsed query gives q back', () => {
+    const safe = fc.string({ unit: fc.constantFrom(...'aZ09-_.~:/,|%+=&? é'.split('')), maxLength: 12 });
+    const query = fc.oneof(
+      fc.array(fc.tuple(safe, safe), { maxLength: 5 }).map((pairs) => pairs.map(([n, v]) => `${n}=${v}`).join('&')),
+      fc.string(),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+    );
+    let canonical = 0;
+    fc.assert(
+      fc.property(query, (q) => {
+        if (!isCanonicalQuery(q)) return;
+        canonical++;
+        expect(formatSearchParams(parseSearchParams(q))).toBe(q);
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(canonical).toBeGreaterThan(50);
   });
 
   it('survives hostile objects, deep nesting, huge strings and prototype-pollution keys', () => {

@@ -4,6 +4,7 @@ import {
   FHIR_VERSION_NUMBER,
   FHIR_VERSIONS,
   formatSearchParams,
+  isCanonicalQuery,
   OAUTH_URIS_EXTENSION_URL,
   PATIENTS_APP_RESOURCES,
   parseSearchParams,
@@ -26,7 +27,7 @@ describe('parseSearchParams', () => {
   });
 
   it('keeps a malformed escape as sent and skips empty names', () => {
-    expect(parseSearchParams('a=%zz&&=x&b=%E0%A4%A')).toEqual([
+    expect(parseSearchParams('a=%zz&&=x&:mod=y&b=%E0%A4%A')).toEqual([
       { name: 'a', modifier: '', value: '%zz' },
       { name: 'b', modifier: '', value: '%E0%A4%A' },
     ]);
@@ -45,6 +46,27 @@ describe('parseSearchParams', () => {
       { name: '__proto__', modifier: '', value: 'x' },
     ]);
   });
+
+  it.each([
+    ['patient=p1&category=vital-signs&_sort=-date', true],
+    ['family:contains=smi&_count=10', true],
+    ['subject=Patient/p1,Patient/p2&identifier=urn:oid:1.2|MRN-1', true],
+    ['', true],
+    ['given=Jo+dan', false],
+    ['name=%C3%A9', false],
+    ['flag', false],
+    ['a=b=c', false],
+    ['a=1&&b=2', false],
+    ['family:=x', false],
+    [':contains=x', false],
+    ['name=élène', false],
+  ])(
+    'isCanonicalQuery(%j) is %s (conservative: true only when re-encoding gives the query back)',
+    (query, canonical) => {
+      expect(isCanonicalQuery(query)).toBe(canonical);
+      if (canonical) expect(formatSearchParams(parseSearchParams(query))).toBe(query);
+    },
+  );
 
   it('round-trips through formatSearchParams', () => {
     const query = 'name:contains=%C3%A9l%C3%A8ne%20%26%20co&subject=Patient/1&identifier=urn:oid:1.2|MRN-1';
