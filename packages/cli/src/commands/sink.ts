@@ -1,0 +1,145 @@
+/**
+ * `fhirwatch sink`: run the ClickHouse sink (audit ingest + OTLP receiver) until SIGINT/SIGTERM; the first
+ * stdout line is its base URL. `fhirwatch sink migrate` applies the schema migrations; `fhirwatch sink ddl`
+ * prints the DDL (single node, or the cluster variant with --cluster).
+ */
+import { parseArgs } from 'node:util';
+import {
+  migrate,
+  openStore,
+  renderSchemaScript,
+  type SchemaOptions,
+  type SinkOptions,
+  startSink,
+} from '@fhirwatch/clickhouse-sink';
+import { UsageError, untilSignal } from '../command.ts';
+
+export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
+
+const USAGE = `Usage: fhirwatch sink [options]            serve /v1/audit, /v1/traces|logs|metrics, /healthz
+       fhirwatch sink migrate [options]    apply the schema migrations and exit
+       fhirwatch sink ddl [--cluster <name>] [--database <db>]   print the DDL
+
+  --store <dir>                 embedded chDB data directory
+  --clickhouse-url <url>        a ClickHouse server instead (password from FHIRWATCH_CLICKHOUSE_PASSWORD)
+  --username <name>             ClickHouse user
+  --database <db>               database (default: default)
+  --port <n>                    port (default 0: any free port); the sink binds 127.0.0.1
+  --spool <dir>                 telemetry spool (default <store>/spool or .fhirwatch/sink-spool)
+  --audit-retention-days <n>    audit TTL (default 2557, 7 years)
+  --telemetry-retention-days <n> telemetry TTL (default 30)
+  --cluster <name>              (migrate, ddl) cluster variant, e.g. '{cluster}'
+`;
+
+function integer(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer in [${min}, ${max}]`);
+  }
+  return n;
+}
+
+interface Parsed {
+  sink: SinkOptions;
+  schema: SchemaOptions;
+  help: boolean;
+}
+
+function parse(args: string[]): Parsed {
+  const { values } = parseArgs({
+    args,
+    options: {
+      store: { type: 'string' },
+      'clickhouse-url': { type: 'string' },
+      username: { type: 'string' },
+      database: { type: 'string' },
+      port: { type: 'string' },
+      spool: { type: 'string' },
+      'audit-retention-days': { type: 'string' },
+      'telemetry-retention-days': { type: 'string' },
+      cluster: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  const sink: SinkOptions = {};
+  const schema: SchemaOptions = {};
+  if (values.store !== undefined) sink.store = values.store;
+  if (values['clickhouse-url'] !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(values['clickhouse-url']);
+    } catch {
+      throw new UsageError('--clickhouse-url must be a URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--clickhouse-url must be http(s)');
+    sink.clickhouseUrl = values['clickhouse-url'];
+    const password = process.env.FHIRWATCH_CLICKHOUSE_PASSWORD;
+    if (password !== undefined) sink.password = password;
+  }
+  if (values.username !== undefined) sink.username = values.username;
+  if (values.database !== undefined) sink.database = schema.database = values.database;
+  if (values.spool !== undefined) sink.spoolDir = values.spool;
+  const port = integer('port', values.port, 0, 65535);
+  if (port !== undefined) sink.port = port;
+  const auditDays = integer('audit-retention-days', values['audit-retention-days'], 1, 36_500);
+  if (auditDays !== undefined) sink.auditRetentionDays = schema.auditRetentionDays = auditDays;
+  const telemetryDays = integer('telemetry-retention-days', values['telemetry-retention-days'], 1, 36_500);
+  if (telemetryDays !== undefined) sink.telemetryRetentionDays = schema.telemetryRetentionDays = telemetryDays;
+  if (values.cluster !== undefined) schema.cluster = values.cluster;
+  return { sink, schema, help: values.help };
+}
+
+function requireStore(sink: SinkOptions): void {
+  if ((sink.store === undefined) === (sink.clickhouseUrl === undefined)) {
+    throw new UsageError('give exactly one of --store <dir> or --clickhouse-url <url>');
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'ddl') {
+    const { schema, help } = parse(rest);
+    if (help) return usage();
+    process.stdout.write(renderSchemaScript(schema));
+    return 0;
+  }
+  if (sub === 'migrate') {
+    const { sink, schema, help } = parse(rest);
+    if (help) return usage();
+    requireStore(sink);
+    const client = openStore({
+      ...(sink.store === undefined ? {} : { path: sink.store }),
+      ...(sink.clickhouseUrl === undefined ? {} : { url: sink.clickhouseUrl }),
+      ...(sink.username === undefined ? {} : { username: sink.username }),
+      ...(sink.password === undefined ? {} : { password: sink.password }),
+      ...(sink.database === undefined ? {} : { database: sink.database }),
+    });
+    try {
+      const result = await migrate(client, schema);
+      process.stdout.write(
+        `applied: ${result.applied.join(', ') || 'none'}; already applied: ${result.skipped.join(', ') || 'none'}` +
+          `${result.retentionChanged.length > 0 ? `; retention changed: ${result.retentionChanged.join(', ')}` : ''}\n`,
+      );
+      return 0;
+    } finally {
+      await client.close();
+    }
+  }
+  const { sink, schema, help } = parse(args);
+  if (help) return usage();
+  if (schema.cluster !== undefined) throw new UsageError('--cluster applies to `sink migrate` and `sink ddl`');
+  requireStore(sink);
+  const server = await startSink(sink);
+  process.stdout.write(`${server.url}\n`);
+  const signal = await untilSignal();
+  process.stderr.write(`fhirwatch sink: ${signal}, flushing and closing\n`);
+  await server.close();
+  return 0;
+}
+
+function usage(): number {
+  process.stdout.write(USAGE);
+  return 0;
+}
