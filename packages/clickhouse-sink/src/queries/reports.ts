@@ -112,10 +112,29 @@ export async function accessReport(
   params.patients = [...options.patientIds];
   params.all = ALL_PATIENTS;
   const includeAll = options.includeAllPatientExports ?? true;
-  const patientFilter = includeAll
-    ? `(patient_id IN {patients:Array(String)} OR (patient_id = {all:String} AND tenant_id IN (SELECT DISTINCT tenant_id FROM ${AUDIT_EVENTS} WHERE patient_id IN {patients:Array(String)})))`
-    : 'patient_id IN {patients:Array(String)}';
-  const records = await selectRecords(client, `${patientFilter} AND ${TIME_FILTER}${tenantAnd}`, params);
+  let records: AuditRecord[];
+  if (includeAll) {
+    // The tenants the patient belongs to come from a scalar subquery (evaluated once, through the sort key);
+    // the main filter stays a plain `patient_id IN (…)` on the sort key. (An `IN (subquery)` inside an OR
+    // measured several times slower.)
+    params.withAll = [...options.patientIds, ALL_PATIENTS];
+    const rows = await selectRows(
+      client,
+      `WITH (SELECT groupUniqArray(tenant_id) FROM ${AUDIT_EVENTS} WHERE patient_id IN {patients:Array(String)}) AS patient_tenants
+      SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS}
+      WHERE patient_id IN {withAll:Array(String)} AND (patient_id != {all:String} OR has(patient_tenants, tenant_id))
+        AND ${TIME_FILTER}${tenantAnd}
+      ORDER BY event_time, event_id ${ONE_ROW_PER_EVENT}`,
+      params,
+    );
+    records = rows.map(toAuditRecord);
+  } else {
+    records = await selectRecords(
+      client,
+      `patient_id IN {patients:Array(String)} AND ${TIME_FILTER}${tenantAnd}`,
+      params,
+    );
+  }
   return {
     name: 'access',
     title: 'Patient access report',
