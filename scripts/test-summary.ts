@@ -18,8 +18,8 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 let missing = 0;
-for (const dir of readdirSync('packages')) {
-  const pkg = join('packages', dir);
+const workspaces = [...readdirSync('packages').map((dir) => join('packages', dir)), 'loadtests', 'dashboards'];
+for (const pkg of workspaces) {
   if (!existsSync(join(pkg, 'package.json'))) continue;
   const scripts = (JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { scripts?: Record<string, string> })
     .scripts;
