@@ -110,10 +110,9 @@ export function createFhirApi(store: Store, baseUrl: string, software: { name: s
   const searchset = (type: string, query: string): FhirResponse => {
     const result = search(store, type, parseSearchParams(query));
     const { total, offset, count, page } = result;
-    const link = (relation: string, at: number): string => {
-      const params = formatSearchParams([...result.linkParams, { name: '_offset', modifier: '', value: String(at) }]);
-      return `{"relation":"${relation}","url":${JSON.stringify(`${baseUrl}/${type}?${params}`)}}`;
-    };
+    // Encoded once per search; the links differ only in the trailing offset.
+    const prefix = JSON.stringify(`${baseUrl}/${type}?${formatSearchParams(result.linkParams)}&_offset=`).slice(0, -1);
+    const link = (relation: string, at: number): string => `{"relation":"${relation}","url":${prefix}${at}"}`;
     const links = [link('self', offset)];
     if (count > 0) {
       const lastOffset = total === 0 ? 0 : Math.floor((total - 1) / count) * count;
