@@ -64,7 +64,8 @@ const CHECKS: Readonly<Record<keyof AuditRecord, Check>> = {
   seq: integer(1, Number.MAX_SAFE_INTEGER),
   prev_hash: pattern(HEX64, "64 lowercase hex characters or ''", true),
   hash: pattern(HEX64, '64 lowercase hex characters'),
-  tenant_id: string(256, { nonEmpty: true }),
+  // Empty when the request was refused before a tenant was known (bad token): still an access to account for.
+  tenant_id: string(256),
   routed_tenant_id: string(256),
   client_id: string(256),
   user_id: string(256),
