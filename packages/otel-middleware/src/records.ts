@@ -89,11 +89,15 @@ function pushInteraction(
   eventTime: string,
   batchId: string,
   truncated: boolean,
+  body: unknown,
 ): void {
   if (it.eventType === undefined) return;
   const patients = patientsOf(it, disclosure);
   const outcome = outcomeForStatus(status);
-  const resultCount = truncated ? RESULT_COUNT_UNKNOWN : (disclosure?.resultCount ?? 0);
+  let resultCount = truncated ? RESULT_COUNT_UNKNOWN : (disclosure?.resultCount ?? 0);
+  // A read whose body was not parsed (the middleware skips it: the resource is the one named).
+  if (it.interaction === 'read' && body === undefined && !truncated)
+    resultCount = status >= 200 && status < 300 ? 1 : 0;
   for (const patient of patients) {
     const r = base(facts, eventTime, facts.eventTimeMs);
     r.event_type = it.eventType;
@@ -141,7 +145,7 @@ export function buildAuditRecords(
     const it = classification.interactions[0];
     if (it === undefined) return out;
     const disclosure = safeDisclosure(() => disclosedPatients(it, body));
-    pushInteraction(out, it, disclosure, facts.httpStatus, facts, eventTime, '', truncated);
+    pushInteraction(out, it, disclosure, facts.httpStatus, facts, eventTime, '', truncated, body);
     return out;
   }
   const batchId = uuidv7(facts.eventTimeMs);
@@ -150,7 +154,17 @@ export function buildAuditRecords(
   const statuses = entryStatuses(body, interactions.length, facts.httpStatus);
   for (let i = 0; i < interactions.length; i++) {
     const it = interactions[i] as ClassifiedInteraction;
-    pushInteraction(out, it, disclosures?.[i], statuses[i] ?? facts.httpStatus, facts, eventTime, batchId, truncated);
+    pushInteraction(
+      out,
+      it,
+      disclosures?.[i],
+      statuses[i] ?? facts.httpStatus,
+      facts,
+      eventTime,
+      batchId,
+      truncated,
+      body,
+    );
   }
   // PatientListView: one per patient the batch touched (one with no patient when it touched none).
   const outcome = outcomeForStatus(facts.httpStatus);

@@ -1,0 +1,346 @@
+/**
+ * Middleware overhead on the reference gateway (slo.md: "gateway throughput with full
+ * instrumentation ≥ 95 % of the same gateway uninstrumented; ≤ 0.3 ms added p99").
+ *
+ * Processes: the mock EHR (one process), the gateway (one process per measurement: `baseline` =
+ * unwrapped, `batched` / `strict` = wrapped by the full middleware, exporting spans, metrics and
+ * audit records for real to a local receiver in this process), and the load generator (this process,
+ * closed loop, keep-alive, fixed concurrency). Modes are interleaved over rounds (ABC, CBA, …) so
+ * machine drift hits them alike; each figure is the median over rounds.
+ *
+ * Traffic, Patients-app-like: 50 % GET /Patient/{id}, 25 % POST /Patient/_search (10 results),
+ * 25 % list-refresh batch of 1 patient × 7 entries.
+ *
+ * Usage: npm run bench [-- --seconds 3 --rounds 3 --connections 16 --profile]
+ *   --profile: run the batched gateway with --cpu-prof and print its top self-time functions.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '16' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const CONNECTIONS = Number(values.connections);
+const TENANT = '3b3b3b3b-aaaa-4bbb-8ccc-dddddddddddd';
+const here = import.meta.dirname;
+const workDir = mkdtempSync(join(tmpdir(), 'fw-mw-bench-'));
+
+// ---- the receiver standing in for the sink + OTLP collector: accept, count, discard ----
+let otlpBytes = 0;
+let auditLines = 0;
+const receiver = createServer((req, res) => {
+  let bytes = 0;
+  let lines = 0;
+  req.on('data', (c: Buffer) => {
+    bytes += c.length;
+    if (req.url === '/v1/audit') for (const b of c) if (b === 10) lines++;
+  });
+  req.on('end', () => {
+    if (req.url === '/v1/audit') {
+      auditLines += lines;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ accepted: lines, duplicates: 0 }));
+      return;
+    }
+    otlpBytes += bytes;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const sinkUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+
+function spawnChild(
+  script: string,
+  env: Record<string, string>,
+  execArgv: string[] = [],
+): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [...execArgv, '--conditions=fhirwatch-source', join(here, script)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout as NonNullable<typeof child.stdout> }).once('line', (line) =>
+      resolve({ child, info: JSON.parse(line) as Record<string, unknown> }),
+    );
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+const ehr = await spawnChild('ehr-child.ts', {});
+const ids = ehr.info.ids as string[];
+
+interface Result {
+  mode: string;
+  /** Gateway process CPU (user + system) per request, µs: robust to other load on the machine. */
+  cpuUs: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function send(
+  agent: Agent,
+  url: URL,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ agent, host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function measure(mode: string, profile: boolean): Promise<Result> {
+  const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(workDir, 'prof')}`] : [];
+  const gw = await spawnChild(
+    'gateway-child.ts',
+    {
+      BENCH_MODE: mode,
+      BENCH_SINK: sinkUrl,
+      BENCH_TENANT: TENANT,
+      BENCH_EHR: ehr.info.url as string,
+      BENCH_DIR: workDir,
+    },
+    execArgv,
+  );
+  const url = new URL(gw.info.url as string);
+  const tokenRes = await fetch(`${gw.info.url as string}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: gw.info.clientId as string,
+      client_secret: gw.info.clientSecret as string,
+      scope: `tenant:${TENANT}`,
+    }).toString(),
+  });
+  const token = ((await tokenRes.json()) as { access_token: string }).access_token;
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const auth = { authorization: `Bearer ${token}` };
+  const base = `/${TENANT}`;
+  let i = 0;
+  const next = (): Promise<number> => {
+    const k = i++;
+    const id = ids[k % ids.length] as string;
+    const slot = k % 4;
+    if (slot === 0 || slot === 2) return send(agent, url, 'GET', `${base}/Patient/${id}`, auth);
+    if (slot === 1) {
+      return send(
+        agent,
+        url,
+        'POST',
+        `${base}/Patient/_search`,
+        { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+        'name:contains=a&_count=10',
+      );
+    }
+    const entry = [
+      `Patient/${id}`,
+      `Observation?patient=${id}&category=vital-signs&_sort=-date&_count=10`,
+      `Condition?patient=${id}&_count=10`,
+      `Encounter?patient=${id}&_sort=-date&_count=1`,
+      `AllergyIntolerance?patient=${id}`,
+      `MedicationRequest?patient=${id}&_count=10`,
+      `Coverage?patient=${id}`,
+    ].map((u) => ({ request: { method: 'GET', url: u } }));
+    return send(
+      agent,
+      url,
+      'POST',
+      `${base}/`,
+      { ...auth, 'content-type': 'application/fhir+json' },
+      JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry }),
+    );
+  };
+  const run = async (ms: number, latencies: number[] | undefined): Promise<{ done: number; errors: number }> => {
+    const until = performance.now() + ms;
+    let done = 0;
+    let errors = 0;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < until) {
+          const t0 = performance.now();
+          const status = await next().catch(() => 0);
+          if (status !== 200) errors++;
+          latencies?.push(performance.now() - t0);
+          done++;
+        }
+      }),
+    );
+    return { done, errors };
+  };
+  await run(1000, undefined); // warm-up (JIT, connections, caches)
+  const latencies: number[] = [];
+  const cpu0 = cpuTicks(gw.child.pid);
+  const t0 = performance.now();
+  const { done, errors } = await run(SECONDS * 1000, latencies);
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpuUs = ((cpuTicks(gw.child.pid) - cpu0) * 10_000) / done; // 100 ticks/s
+  agent.destroy();
+  await stop(gw.child);
+  latencies.sort((a, b) => a - b);
+  const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { mode, cpuUs, rps: done / elapsed, p50: q(0.5), p99: q(0.99), errors };
+}
+
+/** utime + stime of a process, in clock ticks (Linux /proc). */
+function cpuTicks(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+};
+
+const modes = ['baseline', 'batched', 'strict'];
+const results: Result[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const order = r % 2 === 0 ? modes : [...modes].reverse();
+  for (const mode of order) {
+    const res = await measure(mode, false);
+    results.push(res);
+    console.log(
+      `round ${r + 1} ${mode.padEnd(8)} ${res.rps.toFixed(0).padStart(6)} req/s  gateway CPU ${res.cpuUs.toFixed(0)} µs/req  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  errors ${res.errors}`,
+    );
+  }
+}
+const summary = Object.fromEntries(
+  modes.map((m) => {
+    const rs = results.filter((x) => x.mode === m);
+    return [
+      m,
+      {
+        cpuUs: median(rs.map((x) => x.cpuUs)),
+        rps: median(rs.map((x) => x.rps)),
+        p50: median(rs.map((x) => x.p50)),
+        p99: median(rs.map((x) => x.p99)),
+      },
+    ];
+  }),
+) as Record<string, { cpuUs: number; rps: number; p50: number; p99: number }>;
+const b = summary.baseline as { cpuUs: number; rps: number; p99: number };
+console.log('');
+console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`);
+console.log(
+  `${CONNECTIONS} connections, ${SECONDS} s × ${ROUNDS} rounds per mode, medians; receiver got ${auditLines} audit records, ${(otlpBytes / 1e6).toFixed(1)} MB OTLP`,
+);
+for (const m of ['batched', 'strict']) {
+  const s = summary[m] as { cpuUs: number; rps: number; p99: number };
+  console.log(
+    `${m.padEnd(8)} ratio = candidate / baseline = ${(s.rps / b.rps).toFixed(3)} (${s.rps.toFixed(0)} / ${b.rps.toFixed(0)} req/s); added p99 = ${(s.p99 - b.p99).toFixed(2)} ms (${s.p99.toFixed(2)} vs ${b.p99.toFixed(2)} ms); gateway CPU/request ratio = ${(b.cpuUs / s.cpuUs).toFixed(3)} (${s.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`,
+  );
+}
+
+if (values.profile) {
+  await measure('batched', true);
+  const profDir = join(workDir, 'prof');
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (file !== undefined) {
+    const prof = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as {
+      nodes: {
+        id: number;
+        callFrame: { functionName: string; url: string; lineNumber: number };
+        children?: number[];
+      }[];
+      samples: number[];
+      timeDeltas: number[];
+    };
+    // Only the measured window (the last SECONDS of the process), not start-up and warm-up.
+    const times: number[] = [];
+    let t = 0;
+    for (const d of prof.timeDeltas) times.push((t += d));
+    const windowStart = t - SECONDS * 1e6;
+    prof.samples = prof.samples.filter((_, i) => (times[i] ?? 0) >= windowStart);
+    const parent = new Map<number, number>();
+    const byId = new Map<number, (typeof prof.nodes)[number]>();
+    for (const n of prof.nodes) {
+      byId.set(n.id, n);
+      for (const c of n.children ?? []) parent.set(c, n.id);
+    }
+    // Each sample is charged to the nearest frame (leaf upwards) that belongs to a component:
+    // middleware (our src + @opentelemetry), the classifier, or the host (gateway, undici).
+    const owner = (url: string): string | undefined => {
+      if (url.includes('otel-middleware/src') || url.includes('@opentelemetry')) return 'middleware + OTel SDK';
+      if (url.includes('contract/src')) return 'classifier (contract)';
+      if (url.includes('gateway/src') || url.includes('undici')) return 'gateway';
+      return undefined;
+    };
+    const charged = new Map<string, number>();
+    const selfByFn = new Map<string, number>();
+    const inclusive = new Map<string, number>();
+    prof.samples = prof.samples.filter((s) => byId.get(s)?.callFrame.functionName !== '(idle)');
+    for (const s of prof.samples) {
+      const seen = new Set<string>();
+      for (let id: number | undefined = s; id !== undefined; id = parent.get(id)) {
+        const cf = byId.get(id)?.callFrame;
+        if (cf === undefined || owner(cf.url) === undefined || owner(cf.url) === 'gateway') continue;
+        const key = `${cf.functionName || '(anonymous)'} ${cf.url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${cf.lineNumber + 1}`;
+        seen.add(key);
+      }
+      for (const k of seen) inclusive.set(k, (inclusive.get(k) ?? 0) + 1);
+      let id: number | undefined = s;
+      let who = 'node/other';
+      while (id !== undefined) {
+        const o = owner(byId.get(id)?.callFrame.url ?? '');
+        if (o !== undefined) {
+          who = o;
+          break;
+        }
+        id = parent.get(id);
+      }
+      charged.set(who, (charged.get(who) ?? 0) + 1);
+      const cf = byId.get(s)?.callFrame;
+      if (cf !== undefined && who !== 'gateway' && who !== 'node/other') {
+        const key = `${cf.functionName || '(anonymous)'} ${cf.url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${cf.lineNumber + 1}`;
+        selfByFn.set(key, (selfByFn.get(key) ?? 0) + 1);
+      }
+    }
+    const total = prof.samples.length;
+    console.log(`\nprofile of the batched gateway over the measured window (${total} samples):`);
+    for (const [k, v] of [...charged].sort((x, y) => y[1] - x[1]))
+      console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
+    console.log('middleware / classifier / OTel functions by inclusive time:');
+    for (const [k, v] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, 25))
+      console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
+    console.log('hottest leaves charged to middleware / classifier:');
+    for (const [k, v] of [...selfByFn].sort((x, y) => y[1] - x[1]).slice(0, 20))
+      console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
+  }
+}
+
+await stop(ehr.child);
+receiver.close();
+rmSync(workDir, { recursive: true, force: true });
