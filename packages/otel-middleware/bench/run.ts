@@ -281,7 +281,10 @@ if (values.profile) {
     // Only the measured window (the last SECONDS of the process), not start-up and warm-up.
     const times: number[] = [];
     let t = 0;
-    for (const d of prof.timeDeltas) times.push((t += d));
+    for (const d of prof.timeDeltas) {
+      t += d;
+      times.push(t);
+    }
     const windowStart = t - SECONDS * 1e6;
     prof.samples = prof.samples.filter((_, i) => (times[i] ?? 0) >= windowStart);
     const parent = new Map<number, number>();
