@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FhirVersion } from '@fhirwatch/contract';
 import { recordUpstream } from '@fhirwatch/otel-middleware';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { GatewayError } from './errors.ts';
 import type { TenantProvider } from './types.ts';
 
@@ -173,7 +173,7 @@ interface Exchange {
  * collected as they arrive, without a Readable stream and its async iterator per request (measured:
  * ~15 % of the gateway's CPU per list-refresh batch went to that machinery and its garbage).
  */
-function exchange(pool: Pool, options: Pool.DispatchOptions): Promise<Exchange> {
+function exchange(pool: Pool, options: Dispatcher.DispatchOptions): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     let statusCode = 0;
     const headers: IncomingHttpHeaders = {};
