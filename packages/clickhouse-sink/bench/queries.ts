@@ -1,0 +1,163 @@
+/**
+ * Bench (b): the patient access report and the user activity report over 10 M generated audit rows, p50/p95
+ * latency, against the same reports on a copy of the table without the supporting sort key / projection
+ * (`ORDER BY tuple()`, no `by_user` projection): ratio = baseline p95 / candidate p95 (target ≥ 50×, and
+ * candidate p95 ≤ 50 ms).
+ *
+ * Data: generated inside the engine (`INSERT … SELECT … FROM numbers(N)`), a year of traffic, 4 tenants,
+ * 500 users (each in one tenant), 5,000 patients per tenant, the 11 event types; event_ids are UUIDv7-shaped;
+ * hash / prev_hash / trace_id are 16 random hex characters (not 64 / 32: incompressible bytes that only slow the
+ * generation down; the two reports read them for the matching rows only).
+ * Both tables hold the same rows (the baseline is an `INSERT … SELECT` copy) in databases `default` and
+ * `baseline`, each read through its own client whose default database it is, so the SQL is identical.
+ * Fairness notes: same process, same store, same query functions, same parameters in the same order;
+ * runs alternate candidate / baseline; the first run of each is a warm-up and not counted. Access report =
+ * one patient over the whole year (~500 rows); activity report = one user over 30 days (~1.6 k rows);
+ * latency includes JSON decoding of the rows in Node (what a caller pays).
+ *
+ *   cd packages/clickhouse-sink && npx node --conditions=fhirwatch-source bench/queries.ts
+ *   (BENCH_ROWS=10000000 BENCH_RUNS=50 are the defaults)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
+import { accessReport, activityReport } from '../src/queries/reports.ts';
+import { AUDIT_COLUMNS, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
+import { openStore } from '../src/store.ts';
+
+const rows = Number(process.env.BENCH_ROWS ?? 10_000_000);
+const runs = Number(process.env.BENCH_RUNS ?? 50);
+const TENANTS = 4;
+const USERS = 500;
+const PATIENTS_PER_TENANT = 5000;
+const YEAR_MS = 365 * 86_400_000;
+const end = new Date('2026-11-20T00:00:00Z');
+const start = new Date(end.getTime() - YEAR_MS);
+
+// BENCH_KEEP_DIR=<dir>: keep (or reuse) the generated store there, for EXPLAIN-ing by hand
+const keepDir = process.env.BENCH_KEEP_DIR;
+const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'fw-queries-bench-'));
+const store = join(dir, 'store');
+const client = openStore({ path: store });
+let baseline: ClickHouseClient | undefined;
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const quantile = (values: number[], q: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+};
+
+try {
+  console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`);
+  await migrate(client);
+  const types = `[${AUDIT_EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]`;
+  let t0 = performance.now();
+  // u = user, t = tenant of that user, p = patient within the tenant; time increases with number (+ jitter)
+  await client.command({
+    query: `INSERT INTO ${AUDIT_TABLE}
+      SELECT
+        toUUID(concat(substring(ms, 1, 8), '-', substring(ms, 9, 4), '-7', substring(r, 1, 3), '-8', substring(r, 4, 3), '-', substring(r, 7, 12))) AS event_id,
+        event_time,
+        concat('gw-', toString(t % 2)) AS recorded_by,
+        number + 1 AS seq,
+        lower(hex(cityHash64(number, 10))) AS prev_hash,
+        lower(hex(cityHash64(number, 11))) AS hash,
+        concat('tenant-', toString(t)) AS tenant_id,
+        concat('tenant-', toString(t)) AS routed_tenant_id,
+        if(cityHash64(number, 5) % 10 = 0, 'registration-desk', 'teams-patients-app') AS client_id,
+        concat('u-', toString(u)) AS user_id,
+        concat('Dr ', toString(u)) AS user_name,
+        concat('10.', toString(t), '.', toString(u % 250), '.', toString(cityHash64(number, 6) % 250)) AS source_ip,
+        'Mozilla/5.0 Teams/24335 PatientsApp/2.1' AS user_agent,
+        ${types}[1 + cityHash64(number, 4) % 11] AS event_type,
+        multiIf(event_type = 'PatientView', 'read', event_type = 'ExportInitiation', 'operation', 'search-type') AS fhir_interaction,
+        multiIf(event_type IN ('PatientView', 'PatientSearch', 'PatientListView'), 'Patient', event_type = 'VitalSignsView', 'Observation', 'Condition') AS resource_type,
+        'STU3' AS fhir_version,
+        concat('patient=', patient_id) AS query,
+        concat('p-', toString(t), '-', toString(cityHash64(number, 3) % ${PATIENTS_PER_TENANT})) AS patient_id,
+        '' AS batch_id,
+        -1 AS entry_index,
+        lower(hex(cityHash64(number, 7))) AS trace_id,
+        if(cityHash64(number, 8) % 50 = 0, 8, 0) AS outcome,
+        if(outcome = 0, 200, 503) AS http_status,
+        round((cityHash64(number, 9) % 400000) / 1000, 3) AS duration_ms,
+        1 AS result_count
+      FROM (
+        SELECT number, cityHash64(number, 2) % ${USERS} AS u, u % ${TENANTS} AS t,
+          leftPad(lower(hex(toUInt64(toUnixTimestamp64Milli(event_time)))), 12, '0') AS ms,
+          concat(lower(hex(cityHash64(number, 12))), lower(hex(cityHash64(number, 13)))) AS r,
+          toDateTime64({start:DateTime64(3, 'UTC')}, 3, 'UTC') + toIntervalMillisecond(intDiv(number * ${YEAR_MS}, ${rows}) + cityHash64(number, 1) % 1000) AS event_time
+        FROM numbers({rows:UInt64})
+      )`,
+    query_params: { rows, start: start.toISOString().replace('T', ' ').replace('Z', '') },
+    clickhouse_settings: { max_insert_threads: '2', max_threads: 2 },
+  });
+  console.log(`generated ${rows.toLocaleString('en-US')} rows in ${seconds(performance.now() - t0)}`);
+
+  // the baseline: same columns, no sort key, no projection, same rows
+  t0 = performance.now();
+  await client.command({ query: 'CREATE DATABASE IF NOT EXISTS baseline' });
+  const columns = AUDIT_COLUMNS.map((c) => `${c.name} ${c.type}`).join(', ');
+  await client.command({
+    query: `CREATE TABLE baseline.${AUDIT_TABLE} (${columns}) ENGINE = MergeTree ORDER BY tuple()`,
+  });
+  await client.command({
+    query: `INSERT INTO baseline.${AUDIT_TABLE} SELECT * FROM default.${AUDIT_TABLE}`,
+    clickhouse_settings: { max_insert_threads: '2', max_threads: 2 },
+  });
+  console.log(`copied to the baseline table in ${seconds(performance.now() - t0)}`);
+  baseline = openStore({ path: store, database: 'baseline' });
+
+  const [counts] = (await (
+    await client.query({
+      query: `SELECT (SELECT count() FROM default.${AUDIT_TABLE}) AS candidate, (SELECT count() FROM baseline.${AUDIT_TABLE}) AS baseline`,
+      format: 'JSONEachRow',
+    })
+  ).json()) as { candidate: string; baseline: string }[];
+  console.log(`rows: candidate ${counts?.candidate}, baseline ${counts?.baseline}`);
+
+  const patientOf = (i: number): string => `p-${i % TENANTS}-${(i * 7919) % PATIENTS_PER_TENANT}`;
+  const userOf = (i: number): string => `u-${(i * 104729) % USERS}`;
+  const access = (c: ClickHouseClient, i: number) =>
+    accessReport(c, { patientIds: [patientOf(i)], from: start, to: end });
+  const activity = (c: ClickHouseClient, i: number) =>
+    activityReport(c, { userId: userOf(i), from: new Date(end.getTime() - 30 * 86_400_000), to: end });
+
+  for (const [name, report] of [
+    ['patient access report (1 patient, 1 year)', access],
+    ['user activity report (1 user, 30 days)', activity],
+  ] as const) {
+    const candidateMs: number[] = [];
+    const baselineMs: number[] = [];
+    let rowsSeen = 0;
+    for (let i = 0; i <= runs; i += 1) {
+      let s = performance.now();
+      const candidate = await report(client, i);
+      const c = performance.now() - s;
+      s = performance.now();
+      const base = await report(baseline, i);
+      const b = performance.now() - s;
+      if (candidate.rows.length !== base.rows.length) throw new Error(`${name}: candidate and baseline disagree`);
+      if (i === 0) continue; // warm-up
+      rowsSeen += candidate.rows.length;
+      candidateMs.push(c);
+      baselineMs.push(b);
+    }
+    const cp95 = quantile(candidateMs, 0.95);
+    const bp95 = quantile(baselineMs, 0.95);
+    console.log(`\n${name}: ${runs} runs, ${Math.round(rowsSeen / runs)} rows per report on average`);
+    console.log(
+      `  candidate (sort key / projection): p50 ${quantile(candidateMs, 0.5).toFixed(1)} ms, p95 ${cp95.toFixed(1)} ms`,
+    );
+    console.log(
+      `  baseline (ORDER BY tuple()):       p50 ${quantile(baselineMs, 0.5).toFixed(1)} ms, p95 ${bp95.toFixed(1)} ms`,
+    );
+    console.log(`  ratio = baseline p95 / candidate p95 = ${(bp95 / cp95).toFixed(1)}×`);
+  }
+} finally {
+  await baseline?.close();
+  await client.close();
+  if (keepDir === undefined) rmSync(dir, { recursive: true, force: true });
+}
