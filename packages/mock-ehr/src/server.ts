@@ -129,20 +129,22 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
 
   const write = (res: ServerResponse, response: FhirResponse, close: boolean): void => {
     if (res.destroyed || res.headersSent) return;
-    const headers: Record<string, string | number> = {
-      'content-type': contentType,
-      'content-length': response.body.length,
-    };
-    if (response.headers !== undefined) Object.assign(headers, response.headers);
-    if (close) headers.connection = 'close';
+    // A flat [name, value, …] list: the cheapest form writeHead takes (this is the read hot path).
+    const headers: string[] = ['content-type', contentType, 'content-length', String(response.body.length)];
+    if (response.headers !== undefined) {
+      for (const name in response.headers) headers.push(name, response.headers[name]!);
+    }
+    if (close) headers.push('connection', 'close');
     res.writeHead(response.status, headers);
     res.end(response.body);
   };
 
   const respond = (res: ServerResponse, response: FhirResponse, close = false): void => {
-    const delay = resolved.latency?.() ?? 0;
-    if (delay > 0) setTimeout(() => write(res, response, close), delay);
-    else write(res, response, close);
+    const delay = resolved.latency === undefined ? 0 : resolved.latency();
+    if (delay > 0) {
+      res.on('error', noop);
+      setTimeout(() => write(res, response, close), delay);
+    } else write(res, response, close);
   };
 
   const fail = (res: ServerResponse, error: unknown, close = false): void => {
@@ -156,8 +158,9 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    req.on('error', noop);
-    res.on('error', noop);
+    // No 'error' listeners on the GET path: node does not emit 'error' on an aborted IncomingMessage
+    // without listeners, and responses are written only while the socket is open. The body-reading
+    // path adds them (handleBody).
     const current = api;
     if (current === undefined) {
       fail(res, new MockEhrError(MOCK_EHR_ERROR.internal, 503, 'transient', 'starting'));
@@ -198,6 +201,8 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
   };
 
   const handleBody = async (req: IncomingMessage, res: ServerResponse, route: Route, query: string): Promise<void> => {
+    req.on('error', noop);
+    res.on('error', noop);
     try {
       const declared = Number(req.headers['content-length'] ?? '0');
       if (declared > resolved.maxBodyBytes) return fail(res, tooLarge(resolved.maxBodyBytes), true);

@@ -195,6 +195,8 @@ describe('error answers', () => {
       server.port,
       `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: 1000\r\n\r\n{"resource`,
     );
+    // The same on a GET (answered at once, the unread body dropped) and on a slow (latency) server below.
+    await raw(server.port, `GET /metadata HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789`);
     const huge = await raw(
       server.port,
       `GET /metadata HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`,
@@ -315,6 +317,9 @@ describe('injected faults', () => {
         const reply = await send(`${server.url}/Patient/${id}`);
         expect(reply.status).toBe(200);
         expect(JSON.parse(reply.body).id).toBe(id);
+        // A client that hangs up while the answer is delayed does not take the server down.
+        await raw(server.port, `GET /Patient/${id} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        expect((await send(`${server.url}/Patient/${id}`)).status).toBe(200);
       } finally {
         await server.close();
       }
