@@ -441,8 +441,10 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
 
     res.once('close', () => {
       if (!ex.done) {
+        // The connection closed before the host ended the response. If headers (and maybe part of
+        // the body) went out, PHI may have been disclosed: audit it with its status; else status 0.
         ex.done = true;
-        safeFinish(ex, 0);
+        safeFinish(ex, res.headersSent ? res.statusCode : 0);
       }
     });
 
