@@ -179,6 +179,31 @@ export function createFhirApi(store: Store, baseUrl: string, software: { name: s
     return { status: 200, body: Buffer.concat(parts) };
   };
 
+  const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
+  /**
+   * The path (and query) of a batch entry URL relative to the FHIR base: relative (`Patient/1`),
+   * rooted (`/fhir/Patient/1`), or absolute on this server or on a proxy in front of it
+   * (`https://gateway/t/x/Patient/1`: everything before the first resource-type segment is dropped).
+   */
+  const entryPath = (raw: string): string => {
+    let url = raw;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch (cause) {
+        throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 400, 'invalid', 'malformed batch entry URL', { cause });
+      }
+      const segments = parsed.pathname.split('/');
+      const at = segments.findIndex((segment) => store.types.has(segment) || segment === 'metadata');
+      if (at === -1) throw notFound('batch entry URL names no resource type of this server', MOCK_EHR_ERROR.notFound);
+      return `/${segments.slice(at).join('/')}${parsed.search}`;
+    }
+    if (!url.startsWith('/')) url = `/${url}`;
+    else if (basePath !== '' && url.startsWith(`${basePath}/`)) url = url.slice(basePath.length);
+    return url;
+  };
+
   const batchEntry = (entry: unknown): FhirResponse => {
     try {
       const request = (entry as { request?: unknown } | null)?.request as
@@ -194,12 +219,7 @@ export function createFhirApi(store: Store, baseUrl: string, software: { name: s
       }
       const method = typeof request.method === 'string' ? request.method : '';
       if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET');
-      let url = request.url;
-      if (url.startsWith(`${baseUrl}/`)) url = url.slice(baseUrl.length);
-      else if (/^[a-z][a-z0-9+.-]*:/i.test(url)) {
-        throw notFound('batch entry URL is not on this server', MOCK_EHR_ERROR.notFound);
-      }
-      if (!url.startsWith('/')) url = `/${url}`;
+      const url = entryPath(request.url);
       const q = url.indexOf('?');
       const r = route('GET', q === -1 ? url : url.slice(0, q));
       if (r.kind === 'batch') throw methodNotAllowed('POST');

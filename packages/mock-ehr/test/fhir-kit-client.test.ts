@@ -443,6 +443,9 @@ describe.each(['DSTU2', 'STU3'] as const)('%s through fhir-kit-client', (version
         { request: { method: 'DELETE', url: `Patient/${patientId}` } },
         { request: { method: 'GET', url: `${server.url}/Condition?patient=${patientId}` } },
         {},
+        { request: { method: 'GET', url: `${basePath}/Encounter?patient=${patientId}&_count=1` } },
+        { request: { method: 'GET', url: `https://gateway.example/tenant-a/Coverage?patient=${patientId}` } },
+        { request: { method: 'GET', url: 'https://gateway.example/tenant-a/nothing' } },
       ],
     };
     const response = (await client.batch({ body })) as Json;
@@ -454,8 +457,12 @@ describe.each(['DSTU2', 'STU3'] as const)('%s through fhir-kit-client', (version
       '405 Method Not Allowed',
       '200 OK',
       '400 Bad Request',
+      '200 OK',
+      '200 OK',
+      '404 Not Found',
     ]);
-    for (const i of [1, 2, 3, 5]) {
+    expect(response.entry[7].resource.entry[0].resource.resourceType).toBe('Coverage');
+    for (const i of [1, 2, 3, 5, 8]) {
       const entry = response.entry[i];
       const outcome = version === 'STU3' ? entry.response.outcome : entry.resource;
       expect(outcome.resourceType).toBe('OperationOutcome');
