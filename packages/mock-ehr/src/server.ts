@@ -70,7 +70,7 @@ function resolveOptions(options: MockEhrOptions, seed: number): ResolvedOptions 
     latency: latencySampler(options.latency, createRng(seed, STREAM_LATENCY)),
     errorRate,
     maxBodyBytes,
-    cachePatients: options.cachePatients ?? 20_000,
+    cachePatients: options.cachePatients ?? 2_000,
   };
 }
 

@@ -176,10 +176,8 @@ export function createStore(population: Population, baseUrl: string, cachePatien
   const record = (index: number): SerializedRecord => {
     const cached = records.get(index);
     if (cached !== undefined) {
-      if (records.size > 64) {
-        records.delete(index);
-        records.set(index, cached);
-      }
+      records.delete(index);
+      records.set(index, cached);
       return cached;
     }
     const raw = population.record(index);

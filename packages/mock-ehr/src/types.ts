@@ -34,7 +34,7 @@ export interface MockEhrOptions extends PopulationOptions {
   maxBodyBytes?: number;
   /**
    * Most patients whose clinical resources are kept serialized in memory (least recently used are
-   * regenerated on demand, byte-identical); default 20,000.
+   * regenerated on demand, byte-identical); default 2,000 (about 140 KB each).
    */
   cachePatients?: number;
 }
