@@ -49,9 +49,7 @@ const quantile = (values: number[], q: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
 };
 
-try {
-  console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`);
-  await migrate(client);
+async function generate(): Promise<void> {
   const types = `[${AUDIT_EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]`;
   let t0 = performance.now();
   // u = user, t = tenant of that user, p = patient within the tenant; time increases with number (+ jitter)
@@ -108,6 +106,16 @@ try {
     clickhouse_settings: { max_insert_threads: '2', max_threads: 2 },
   });
   console.log(`copied to the baseline table in ${seconds(performance.now() - t0)}`);
+}
+
+try {
+  console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`);
+  await migrate(client);
+  const [existing] = (await (
+    await client.query({ query: `SELECT count() AS n FROM ${AUDIT_TABLE}`, format: 'JSONEachRow' })
+  ).json()) as { n: string }[];
+  if (Number(existing?.n ?? 0) === 0) await generate();
+  else console.log(`reusing the ${Number(existing?.n).toLocaleString('en-US')} rows in ${dir}`);
   baseline = openStore({ path: store, database: 'baseline' });
 
   const [counts] = (await (
