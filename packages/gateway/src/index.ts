@@ -6,6 +6,7 @@ export { GATEWAY_ERRORS, GatewayError, OAUTH_ERRORS } from './errors.ts';
 export { parseForm } from './form.ts';
 export { createGateway } from './gateway.ts';
 export { tenantFromScope } from './oauth.ts';
+export { responseBody } from './proxy.ts';
 export type {
   AuthenticatedClient,
   ClientInfo,
