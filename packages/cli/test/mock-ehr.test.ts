@@ -1,5 +1,5 @@
 /**
- * `fhirwatch mock-ehr` and `fhirwatch demo` through the real bin: the first stdout line is the FHIR
+ * `fhirwatch mock-ehr` through the real bin: the first stdout line is the FHIR
  * base URL, the server answers there, and SIGTERM stops it cleanly.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
@@ -108,18 +108,5 @@ describe('fhirwatch mock-ehr', () => {
       const failure = await run(process.execPath, [bin, 'mock-ehr', ...args]).catch((error: unknown) => error);
       expect(failure, args.join(' ')).toMatchObject({ code: 2 });
     }
-  });
-});
-
-describe('fhirwatch demo', () => {
-  it('starts the STU3 mock EHR (1000 patients, seed 42) and prints its URL and example requests', async () => {
-    const { child, out } = await startBin(['demo'], 6);
-    const url = out[0]!;
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(out[1]).toBe('mock-ehr: STU3, 1000 patients, seed 42, latency none, error rate 0');
-    expect(out.join('\n')).toContain(`curl -s ${url}/metadata`);
-    const statement = (await (await fetch(`${url}/metadata`)).json()) as { fhirVersion: string };
-    expect(statement.fhirVersion).toBe('3.0.2');
-    expect(await stop(child)).toBe(0);
   });
 });

@@ -1,48 +1,320 @@
 /**
- * `fhirwatch demo` (npm run demo): for now, the synthetic EHR (STU3, 1,000 patients, seed 42) on
- * 127.0.0.1 with example requests; it grows into the full demo (gateway, middleware, store, traffic,
- * dashboards) as those packages land. First stdout line: the FHIR base URL.
+ * `fhirwatch demo` (`npm run demo`): the whole pipeline on the embedded store, on 127.0.0.1.
+ *
+ *   Patients-app traffic ──▶ gateway (+ otel middleware) ──▶ mock EHRs (DSTU2 tenant, STU3 tenant)
+ *                                  │ audit records (durable spool) ──▶ sink ──▶ chDB: audit_events
+ *                                  └ spans + metrics (OTLP/HTTP) ───▶ sink ──▶ chDB: otel_*
+ *
+ * Bounded traffic (duration and iterations), then the compliance officer's and the SRE's first
+ * answers from the store, then everything closes so `fhirwatch audit … --store <dir>` can open it.
+ * This file only wires packages together; every behaviour lives in a package.
  */
+import { readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { accessReport, formatReport, startSink, summaryReport, verifyAuditChain } from '@fhirwatch/clickhouse-sink';
+import type { FhirVersion } from '@fhirwatch/contract';
+import { createGateway } from '@fhirwatch/gateway';
+import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
-import { untilSignal } from '../command.ts';
-import { mockEhrSummary } from './mock-ehr.ts';
+import { fhirAudit, setupTelemetry } from '@fhirwatch/otel-middleware';
+import { UsageError, untilSignal } from '../command.ts';
 
-export const description = 'Start the demo: the synthetic EHR with example requests (Ctrl-C to stop)';
+export const description =
+  'Run the whole pipeline on the embedded store: mock EHRs, gateway + audit middleware, sink, Patients-app traffic, reports';
+
+const USAGE = `Usage: fhirwatch demo [--duration 20s] [--concurrency 4] [--patients 500] [--dir .fhirwatch/demo] [--fresh] [--stay]
+
+  --duration <t>      how long the Patients-app traffic runs (default 20s; at most 10m)
+  --concurrency <n>   virtual clinicians in parallel (default 4)
+  --patients <n>      patients per synthetic EHR (default 500)
+  --dir <dir>         where the store, audit spool and gateway registry live (default .fhirwatch/demo)
+  --fresh             delete <dir> first
+  --stay              keep everything running after the traffic, until Ctrl-C
+`;
+
+/** Two tenants, one per FHIR version, as an interop partner would onboard them. */
+const TENANTS: readonly { id: string; name: string; fhirVersion: FhirVersion; seed: number }[] = [
+  { id: '3f2c8a6e-1b7d-4c59-9e0a-5d4b7c2e1f90', name: 'Contoso Health (DSTU2)', fhirVersion: 'DSTU2', seed: 7 },
+  { id: '9a1e4b2c-6d3f-4e8a-b7c5-0f2d1e3c4b5a', name: 'Fabrikam Medical (STU3)', fhirVersion: 'STU3', seed: 42 },
+];
+
+const CLINICIANS: readonly Clinician[] = [
+  'Dr. Amara Okafor',
+  'Dr. Ben Carter',
+  'Nurse Chloe Nguyen',
+  'Dr. Diego Alvarez',
+  'Nurse Emma Schulz',
+  'Dr. Farah Haddad',
+  'Pharmacist Gus Lee',
+  'Dr. Hana Sato',
+].map((userName, i) => ({ userId: `clinician-${String(i + 1).padStart(2, '0')}`, userName }));
+
+function parseDurationMs(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (match === null) throw new UsageError(`--duration: expected e.g. 20s, 90s, 2m; got '${text}'`);
+  const value = Number(match[1]);
+  const ms = match[2] === 'ms' ? value : match[2] === 'm' ? value * 60_000 : value * 1000;
+  if (ms <= 0 || ms > 600_000) throw new UsageError('--duration must be between 1ms and 10m');
+  return ms;
+}
+
+function positiveInt(name: string, text: string | undefined, fallback: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be 1..${max}`);
+  return value;
+}
+
+const say = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+const BARS = '▁▂▃▄▅▆▇█';
+/** A one-line chart of a series (min → ▁, max → █). */
+export function sparkline(values: readonly number[]): string {
+  if (values.length === 0) return '';
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return values
+    .map((v) => BARS[max === min ? 3 : Math.min(7, Math.floor(((v - min) / (max - min)) * 8))] as string)
+    .join('');
+}
+
+interface LatencySeries {
+  tenant: string;
+  route: string;
+  requests: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  timeline: number[];
+}
+
+/** Per tenant and hop: request count and latency quantiles of the server spans, and p95 per 2-second bucket. */
+async function latencyByTenant(client: ClickHouseClient, since: Date): Promise<LatencySeries[]> {
+  const result = await client.query({
+    query: `SELECT tenant, route, sum(n) AS requests,
+              quantilesMerge(0.5, 0.95, 0.99)(state) AS q,
+              arrayMap(x -> x.2, arraySort(groupArray((bucket, p95)))) AS timeline
+            FROM (
+              SELECT TenantId AS tenant, SpanAttributes['http.route'] AS route,
+                     toStartOfInterval(Timestamp, INTERVAL 2 SECOND) AS bucket, count() AS n,
+                     quantilesState(0.5, 0.95, 0.99)(Duration / 1e6) AS state,
+                     quantile(0.95)(Duration / 1e6) AS p95
+              FROM otel_traces
+              WHERE SpanKind = 'SPAN_KIND_SERVER' AND Timestamp >= {since:DateTime64(3)}
+              GROUP BY tenant, route, bucket
+            )
+            GROUP BY tenant, route ORDER BY tenant, requests DESC`,
+    query_params: { since: since.toISOString().replace('T', ' ').replace('Z', '') },
+    format: 'JSONEachRow',
+  });
+  const rows = (await result.json()) as {
+    tenant: string;
+    route: string;
+    requests: string;
+    q: number[];
+    timeline: number[];
+  }[];
+  return rows.map((row) => ({
+    tenant: row.tenant,
+    route: row.route,
+    requests: Number(row.requests),
+    p50: row.q[0] ?? 0,
+    p95: row.q[1] ?? 0,
+    p99: row.q[2] ?? 0,
+    timeline: row.timeline,
+  }));
+}
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      duration: { type: 'string', default: '20s' },
+      concurrency: { type: 'string' },
+      patients: { type: 'string' },
+      dir: { type: 'string', default: '.fhirwatch/demo' },
+      fresh: { type: 'boolean', default: false },
+      stay: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('Usage: fhirwatch demo [--port <n>]\n');
+    process.stdout.write(USAGE);
     return 0;
   }
-  const options = { fhirVersion: 'STU3', patients: 1000, seed: 42, port: Number(values.port ?? 0) } as const;
-  const server = await startMockEhr(options);
-  const u = server.url;
-  process.stdout.write(
-    [
-      u,
-      mockEhrSummary(options, server.population.patients.length),
-      '',
-      'Try:',
-      `  curl -s ${u}/metadata`,
-      `  curl -s '${u}/Patient?name:contains=smi&_count=5'`,
-      `  curl -s -X POST ${u}/Patient/_search -H 'content-type: application/x-www-form-urlencoded' -d 'family:contains=son&_count=3'`,
-      `  curl -s '${u}/Patient?_count=1'                      # take a patient id from here, then:`,
-      `  curl -s '${u}/Observation?patient=<id>&category=vital-signs&_sort=-date&_count=7'`,
-      `  curl -s '${u}/Encounter?patient=<id>&_sort:desc=date&_count=1'`,
-      `  curl -s -X POST ${u} -H 'content-type: application/fhir+json' \\`,
-      `       -d '{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/<id>"}},{"request":{"method":"GET","url":"Condition?patient=<id>"}}]}'`,
-      '',
-      'Ctrl-C to stop.',
-      '',
-    ].join('\n'),
+  const durationMs = parseDurationMs(values.duration);
+  const concurrency = positiveInt('concurrency', values.concurrency, 4, 64);
+  const patients = positiveInt('patients', values.patients, 500, 100_000);
+  const dir = resolve(values.dir);
+  if (values.fresh) rmSync(dir, { recursive: true, force: true });
+  const storeDir = join(dir, 'store');
+  const spoolDir = join(dir, 'audit-spool');
+  const started = new Date(Date.now() - 1000);
+
+  say('fhirwatch demo: everything on 127.0.0.1, embedded store (chDB)');
+  say(`  store        ${storeDir}`);
+  const sink = await startSink({ store: storeDir, flushIntervalMs: 500 });
+  say(`  sink         ${sink.url}  (POST /v1/audit, OTLP /v1/traces /v1/metrics /v1/logs)`);
+  const telemetry = setupTelemetry({
+    endpoint: sink.url,
+    serviceName: 'fhirwatch-gateway',
+    metricExportIntervalMs: 2000,
+    scheduledDelayMillis: 500,
+  });
+  const ehrs = await Promise.all(
+    TENANTS.map((tenant) =>
+      startMockEhr({
+        fhirVersion: tenant.fhirVersion,
+        patients,
+        seed: tenant.seed,
+        latency: { p50Ms: 8, p99Ms: 80 },
+        errorRate: 0.002,
+      }),
+    ),
   );
-  await untilSignal();
-  await server.close();
+  TENANTS.forEach((tenant, i) => {
+    say(`  mock EHR     ${ehrs[i]!.url}  ${tenant.name}, ${patients} patients, seed ${tenant.seed}`);
+  });
+  // The demo's traffic plays the authenticated upstream that sets the clinician headers.
+  const audit = fhirAudit({
+    mode: 'batched',
+    spoolDir,
+    sinkUrl: sink.url,
+    recordedBy: 'demo-gateway',
+    trustedUserHeaders: true,
+  });
+  await audit.ready();
+  const gateway = await createGateway({
+    dataDir: join(dir, 'gateway'),
+    tenants: Object.fromEntries(
+      TENANTS.map((tenant, i) => [tenant.id, { baseUrl: ehrs[i]!.url, fhirVersion: tenant.fhirVersion }]),
+    ),
+    rateLimit: { capacity: 2000, refillPerSecond: 2000 },
+    wrapHandler: (handler) => audit.wrap(handler),
+  });
+  say(`  gateway      ${gateway.url}  (GET /{tenant}/metadata, POST /token, FHIR routes; audit middleware on)`);
+  for (const client of gateway.registry.listClients()) {
+    if (client.name === 'teams-patients-app-demo') gateway.registry.deleteClient(client.clientId);
+  }
+  const app = await gateway.registry.createClient({
+    tenants: TENANTS.map((t) => t.id),
+    name: 'teams-patients-app-demo',
+  });
+  const targets: PatientsAppTarget[] = TENANTS.map((tenant) => ({
+    baseUrl: `${gateway.url}/${tenant.id}`,
+    tenantId: tenant.id,
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    fhirVersion: tenant.fhirVersion,
+  }));
+
+  const shutdown = async (): Promise<void> => {
+    await gateway.close();
+    await audit.shutdown();
+    await telemetry.shutdown();
+    await Promise.all(ehrs.map((ehr) => ehr.close()));
+    await sink.close();
+  };
+
+  try {
+    say();
+    say(`Patients-app traffic: ${concurrency} clinicians for ${Math.round(durationMs / 1000)} s …`);
+    const interactive = process.stdout.isTTY === true;
+    const traffic = await runPatientsAppTraffic({
+      targets,
+      concurrency,
+      durationMs,
+      maxIterations: 100_000,
+      clinicians: CLINICIANS,
+      onProgress: (p) => {
+        const statuses = Object.entries(p.byStatus)
+          .map(([status, n]) => `${status === '0' ? 'net-err' : status}: ${n}`)
+          .join('  ');
+        const line = `  ${(p.elapsedMs / 1000).toFixed(0).padStart(3)} s  ${String(p.requests).padStart(6)} requests  ${String(p.batchEntries).padStart(7)} batch entries  ${statuses}`;
+        if (interactive) process.stdout.write(`\r${line}`);
+        else say(line);
+      },
+    });
+    if (interactive) say();
+
+    say('Shipping audit records and telemetry to the store …');
+    await audit.flush();
+    await audit.drain();
+    await telemetry.forceFlush();
+    await sink.telemetry.flush();
+    await sink.audit.flush();
+    const stats = audit.stats();
+
+    const client = sink.client;
+    say();
+    say('== Compliance: audit events per type (this run and earlier runs in the same store, last 24 h)');
+    const summary = await summaryReport(client, { since: '1d' });
+    say(formatReport(summary, 'table'));
+
+    const top = await client.query({
+      query: `SELECT patient_id, tenant_id, uniqExact(event_id) AS n FROM audit_events
+              WHERE event_time >= {since:DateTime64(3)} AND patient_id NOT IN ('', '*')
+              GROUP BY patient_id, tenant_id ORDER BY n DESC LIMIT 1`,
+      query_params: { since: started.toISOString().replace('T', ' ').replace('Z', '') },
+      format: 'JSONEachRow',
+    });
+    const [busiest] = (await top.json()) as { patient_id: string; tenant_id: string }[];
+    if (busiest !== undefined) {
+      say(`== Compliance: who looked at the most-viewed patient of this run (HIPAA access report, first 12 rows)`);
+      const access = await accessReport(client, {
+        patientIds: [busiest.patient_id],
+        tenant: busiest.tenant_id,
+        since: '1d',
+      });
+      say(formatReport({ ...access, rows: access.rows.slice(0, 12) }, 'table'));
+      say(`  (${access.rows.length} records in all for this patient)`);
+    }
+
+    const key = Buffer.from(readFileSync(join(spoolDir, 'hmac.key'), 'utf8').trim(), 'hex');
+    const verification = await verifyAuditChain(client, { key, recordedBy: ['demo-gateway'] });
+    const writer = verification.writers[0];
+    say(
+      verification.ok
+        ? `== Tamper evidence: HMAC chain of writer demo-gateway intact (seq ${writer?.first_seq ?? 0}..${writer?.last_seq ?? 0}, ${writer?.records ?? 0} records)`
+        : `== Tamper evidence: HMAC chain of writer demo-gateway BROKEN at seq ${writer?.first_broken?.seq ?? '?'}: run fhirwatch audit verify`,
+    );
+    say();
+    say('== SRE: server latency per tenant and route (ms), p95 over time in 2 s buckets');
+    for (const series of await latencyByTenant(client, started)) {
+      const tenant = TENANTS.find((t) => t.id === series.tenant)?.name ?? (series.tenant || '(before auth)');
+      say(
+        `  ${tenant.padEnd(24)} ${series.route.padEnd(20)} ${String(series.requests).padStart(6)} req  p50 ${series.p50.toFixed(1).padStart(6)}  p95 ${series.p95.toFixed(1).padStart(6)}  p99 ${series.p99.toFixed(1).padStart(6)}  ${sparkline(series.timeline)}`,
+      );
+    }
+
+    say();
+    say(
+      `Traffic: ${traffic.requests} requests in ${(traffic.elapsedMs / 1000).toFixed(1)} s, ${traffic.batchEntries} batch entries (${traffic.batchEntryFailures} not 2xx: the mock EHRs inject a 0.2 % error rate).`,
+    );
+    say(`Audit: ${stats.shipper?.shippedRecords ?? '?'} records shipped, ${stats.auditFailures} lost to spool errors.`);
+    say();
+    say('Next (after the demo exits, the store is free to open):');
+    say(`  npx fhirwatch audit summary --store ${storeDir} --since 1d`);
+    if (busiest !== undefined) {
+      say(
+        `  npx fhirwatch audit access --store ${storeDir} --patient ${busiest.patient_id} --since 1d --format csv --out access.csv`,
+      );
+    }
+    say(`  npx fhirwatch audit activity --store ${storeDir} --user clinician-01 --since 1d`);
+    say(`  npx fhirwatch audit report after-hours --store ${storeDir} --since 1d`);
+    say(`  npx fhirwatch audit verify --store ${storeDir} --hmac-key-file ${join(spoolDir, 'hmac.key')}`);
+    if (values.stay) {
+      say();
+      say(`Still running (gateway ${gateway.url}, client id ${app.clientId}). Ctrl-C to stop.`);
+      await untilSignal();
+    }
+  } finally {
+    await shutdown();
+  }
   return 0;
 }
