@@ -16,6 +16,8 @@ export interface Receiver {
   /** Every record line received, duplicates included. */
   received: number;
   batches: number;
+  /** Audit batches that arrived gzip-compressed. */
+  gzipBatches: number;
   /** Raw OTLP payloads (request bodies as text) per signal path. */
   otlp: { path: string; body: string }[];
   /** Answer the next N audit POSTs with this status (and Retry-After when set). */
@@ -49,6 +51,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     records: [],
     received: 0,
     batches: 0,
+    gzipBatches: 0,
     otlp: [],
     failNext(count, status, retryAfterS) {
       failures = { count, status, retryAfterS };
@@ -93,6 +96,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
           }
         }
         receiver.batches++;
+        if (req.headers['content-encoding'] === 'gzip') receiver.gzipBatches++;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ accepted, duplicates }));
         for (const w of waiters.splice(0)) {

@@ -104,6 +104,29 @@ describe('audit shipping', () => {
     expect(audit.stats().shipper?.failedAttempts).toBeGreaterThanOrEqual(2);
   });
 
+  it('ships gzip-compressed batches when asked', async () => {
+    const dir = await tempDir();
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const audit = fhirAudit({
+      spoolDir: dir,
+      sinkUrl: receiver.url,
+      hmacKey: 'k',
+      gzip: true,
+      shipIntervalMs: 20,
+      flushIntervalMs: 5,
+    });
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    await traffic(app.url, 2);
+    await audit.drain();
+    expect(receiver.records).toHaveLength(14);
+    expect(receiver.gzipBatches).toBeGreaterThan(0);
+  });
+
   it('moves a batch the sink rejects as invalid (400) to rejected/ and goes on with the next', async () => {
     const dir = await tempDir();
     const receiver = await startReceiver();

@@ -200,45 +200,49 @@ describe('Express and Fastify adapters', () => {
     expect(receiver.records).toHaveLength(7);
   });
 
-  it('Fastify: the plugin audits routes declared after it, incl. a batch', async () => {
-    const dir = await tempDir();
-    const audit = fhirAudit({ spoolDir: dir, hmacKey: 'k', flushIntervalMs: 1 });
-    const app = Fastify();
-    await app.register(audit.fastify);
-    app.get('/Patient/:id', async (request, reply) => {
-      const { id } = request.params as { id: string };
-      reply.header('content-type', 'application/fhir+json');
-      return { resourceType: 'Patient', id };
-    });
-    app.post('/', async () => ({
-      resourceType: 'Bundle',
-      type: 'batch-response',
-      entry: [{ resource: { resourceType: 'Patient', id: 'pat-aa06' }, response: { status: '200 OK' } }],
-    }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    cleanups.push(
-      () => audit.shutdown(),
-      () => app.close(),
-    );
-    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    await (await fetch(`${url}/Patient/pat-aa07`)).arrayBuffer();
-    const batch = await fetch(`${url}/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
+  it.each(['batched', 'strict'] as const)(
+    'Fastify (%s): the plugin audits routes declared after it, incl. a batch',
+    async (mode) => {
+      const dir = await tempDir();
+      const audit = fhirAudit({ mode, spoolDir: dir, hmacKey: 'k', flushIntervalMs: 1 });
+      const app = Fastify();
+      await app.register(audit.fastify);
+      app.get('/Patient/:id', async (request, reply) => {
+        const { id } = request.params as { id: string };
+        reply.header('content-type', 'application/fhir+json');
+        return { resourceType: 'Patient', id };
+      });
+      app.post('/', async () => ({
         resourceType: 'Bundle',
-        type: 'batch',
-        entry: [{ request: { method: 'GET', url: 'Patient/pat-aa06' } }],
-      }),
-    });
-    expect(batch.status).toBe(200);
-    await batch.arrayBuffer();
-    await audit.flush();
-    const records = await spooled(dir);
-    expect(records.map((r) => [r.event_type, r.patient_id, r.entry_index])).toEqual([
-      ['PatientView', 'pat-aa07', -1],
-      ['PatientView', 'pat-aa06', 0],
-      ['PatientListView', 'pat-aa06', -1],
-    ]);
-  });
+        type: 'batch-response',
+        entry: [{ resource: { resourceType: 'Patient', id: 'pat-aa06' }, response: { status: '200 OK' } }],
+      }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      cleanups.push(
+        () => audit.shutdown(),
+        () => app.close(),
+      );
+      const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const read = await fetch(`${url}/Patient/pat-aa07`);
+      expect(((await read.json()) as { id: string }).id).toBe('pat-aa07');
+      const batch = await fetch(`${url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          resourceType: 'Bundle',
+          type: 'batch',
+          entry: [{ request: { method: 'GET', url: 'Patient/pat-aa06' } }],
+        }),
+      });
+      expect(batch.status).toBe(200);
+      await batch.arrayBuffer();
+      await audit.flush();
+      const records = await spooled(dir);
+      expect(records.map((r) => [r.event_type, r.patient_id, r.entry_index])).toEqual([
+        ['PatientView', 'pat-aa07', -1],
+        ['PatientView', 'pat-aa06', 0],
+        ['PatientListView', 'pat-aa06', -1],
+      ]);
+    },
+  );
 });
