@@ -38,6 +38,7 @@ export interface SinkHandlerDeps {
   audit: AuditWriter;
   telemetry: TelemetryWriter;
   monitor: StoreMonitor;
+  spool: Spool;
   maxBodyBytes: number;
   maxBatchRecords: number;
 }
@@ -174,6 +175,9 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
     if (total + deps.telemetry.pending > deps.telemetry.maxPending) {
       throw new SinkError('FW_SINK_BUSY', 'telemetry queue is full', { retryAfter: 1 });
     }
+    if (!deps.monitor.up && deps.spool.nearlyFull) {
+      throw new SinkError('FW_SINK_STORE_UNAVAILABLE', 'store unavailable and telemetry spool full', { retryAfter: 5 });
+    }
     for (const [table, list] of rows) deps.telemetry.enqueue(table, list);
     if (type === 'application/json') {
       sendJson(res, 200, {});
@@ -268,6 +272,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     audit,
     telemetry,
     monitor,
+    spool,
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     maxBatchRecords: options.maxBatchRecords ?? 50_000,
   });

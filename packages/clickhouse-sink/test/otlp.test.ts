@@ -194,6 +194,37 @@ for (const encoding of encodings) {
   });
 }
 
+describe('OTLP backpressure', () => {
+  it('answers 429 + Retry-After when the telemetry queue is full, and queues nothing of that request', async () => {
+    const small = await startSink({
+      client: sink.client,
+      migrate: false,
+      maxPendingTelemetryRows: 10,
+      spoolDir: join(dir, 'spool-small'),
+    });
+    try {
+      const spans = Array.from({ length: 20 }, (_, i) => ({
+        traceId: '1'.repeat(32),
+        spanId: (i + 1).toString(16).padStart(16, '0'),
+        name: 'x',
+        startTimeUnixNano: '1764064800000000000',
+        endTimeUnixNano: '1764064800001000000',
+      }));
+      const res = await fetch(`${small.url}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] }),
+      });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('FW_SINK_BUSY');
+      expect(small.telemetry.pending).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('OTLP bad input', () => {
   it('rejects malformed protobuf and JSON with 400, wrong content type with 415, and accepts gzip', async () => {
     const post = (path: string, body: Buffer | string, headers: Record<string, string>) =>

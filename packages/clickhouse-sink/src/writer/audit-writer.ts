@@ -199,22 +199,41 @@ export class AuditWriter {
     }
   }
 
+  /**
+   * Look up, dedupe and insert, retried as a whole: an insert that failed may still have been committed
+   * (a timeout after the commit), so a retry must look the ids up again rather than re-send them. After such
+   * a failure the fast-path state is dropped (the horizon is re-read from the store), and ids of the failed
+   * attempt that turn out to be stored count as accepted, not as duplicates.
+   */
   private async commit(batch: readonly PendingWrite[]): Promise<WriteResult[]> {
+    const attempted = new Set<string>();
+    return withRetries(
+      async () => {
+        try {
+          return await this.commitOnce(batch, attempted);
+        } catch (error) {
+          this.horizon = undefined;
+          this.recentIds.clear();
+          this.recentMaxTime = '';
+          throw error;
+        }
+      },
+      this.retry,
+      (e) => !isDataError(e),
+    );
+  }
+
+  private async commitOnce(batch: readonly PendingWrite[], attempted: Set<string>): Promise<WriteResult[]> {
     const horizon = this.exclusive ? await this.readHorizon() : undefined;
-    // records that may collide with rows this process did not insert: look them up in the store
+    // records that may collide with rows this process did not insert (or inserted in a failed attempt)
     const lookup: AuditRecord[] = [];
     for (const write of batch) {
-      for (const record of write.records)
-        if (horizon === undefined || record.event_time <= horizon) lookup.push(record);
+      for (const record of write.records) {
+        if (horizon === undefined || record.event_time <= horizon || attempted.has(record.event_id))
+          lookup.push(record);
+      }
     }
-    const stored =
-      lookup.length === 0
-        ? new Set<string>()
-        : await withRetries(
-            () => this.storedIds(lookup),
-            this.retry,
-            (e) => !isDataError(e),
-          );
+    const stored = lookup.length === 0 ? new Set<string>() : await this.storedIds(lookup);
     const seen = new Set<string>();
     const toInsert: AuditRecord[] = [];
     const results: WriteResult[] = [];
@@ -222,19 +241,21 @@ export class AuditWriter {
       let accepted = 0;
       for (const record of write.records) {
         const id = record.event_id;
-        if (seen.has(id) || stored.has(id) || this.recentIds.has(id)) continue;
+        if (seen.has(id)) continue;
         seen.add(id);
+        if (stored.has(id) || this.recentIds.has(id)) {
+          // stored by an earlier attempt of this very flush: it is this write's record, accepted
+          if (attempted.has(id)) accepted++;
+          continue;
+        }
         toInsert.push(record);
         accepted++;
       }
       results.push({ accepted, duplicates: write.records.length - accepted });
     }
     if (toInsert.length > 0) {
-      await withRetries(
-        () => this.client.insert({ table: AUDIT_TABLE, values: toInsert, format: 'JSONEachRow' }),
-        this.retry,
-        (e) => !isDataError(e),
-      );
+      for (const record of toInsert) attempted.add(record.event_id);
+      await this.client.insert({ table: AUDIT_TABLE, values: toInsert, format: 'JSONEachRow' });
     }
     if (horizon !== undefined) this.remember(toInsert, horizon);
     this.stats.insertedRows += toInsert.length;

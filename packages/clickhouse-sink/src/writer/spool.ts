@@ -35,6 +35,11 @@ export class Spool {
     return this.bytes;
   }
 
+  /** True when the spool is at 90 % of its limit: senders should back off rather than be spooled. */
+  get nearlyFull(): boolean {
+    return this.bytes >= this.maxBytes * 0.9;
+  }
+
   /** Persist rows for a table; throws FW_SINK_BUSY when the spool is full. */
   append(table: string, rows: readonly unknown[]): void {
     if (rows.length === 0) return;
