@@ -429,14 +429,21 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
 
     const keep = (chunk: Chunk | undefined, encoding: unknown): void => {
       if (chunk === undefined || chunk === null || ex.resChunks === undefined || ex.resTruncated) return;
-      const len = chunkLength(chunk);
-      if (ex.resBytes + len > maxResBytes) {
+      try {
+        const len = chunkLength(chunk);
+        if (ex.resBytes + len > maxResBytes) {
+          ex.resTruncated = true;
+          ex.resChunks = hold ? [] : undefined;
+          return;
+        }
+        ex.resBytes += len;
+        const enc = typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : undefined;
+        ex.resChunks.push(typeof chunk === 'string' ? toBuffer(chunk, enc) : chunk);
+      } catch {
+        // an odd chunk type: let the host's own write report it; the disclosure becomes unknown
         ex.resTruncated = true;
         ex.resChunks = hold ? [] : undefined;
-        return;
       }
-      ex.resBytes += len;
-      ex.resChunks.push(typeof chunk === 'string' ? toBuffer(chunk, encoding as BufferEncoding) : chunk);
     };
 
     res.once('close', () => {
