@@ -32,6 +32,7 @@ if (kind === 'mock-ehr') {
   const gateway = await createGateway({
     dataDir,
     tenants: { [TENANT]: { baseUrl: providerUrl, fhirVersion: version } },
+    // Off: the bench measures forwarding capacity; at full speed one client would exceed the default limit.
     rateLimit: false,
     log: (line) => {
       writeSync(devNull, `${line}\n`);

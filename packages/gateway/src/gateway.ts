@@ -39,7 +39,7 @@ const DEFAULTS = {
   port: 0,
   tokenTtlSeconds: 3600,
   maxBodyBytes: 1024 * 1024,
-  rateLimit: { capacity: 200, refillPerSecond: 100 },
+  rateLimit: { capacity: 1000, refillPerSecond: 500 },
   upstreamConnections: 32,
 } as const;
 

@@ -44,7 +44,7 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Largest FHIR request body. Default 1 MiB (413 above). `/token` is capped at 16 KiB. */
   maxBodyBytes?: number;
-  /** Per-client rate limit. Default 100 requests/s with bursts of 200; `false` disables it. */
+  /** Per-client rate limit. Default 500 requests/s with bursts of 1000 (per process); `false` disables it. */
   rateLimit?: RateLimitOptions | false;
   /** Keep-alive connections per provider. Default 32. */
   upstreamConnections?: number;
