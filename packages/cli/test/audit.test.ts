@@ -16,8 +16,10 @@ import {
   openStore,
   parseCsv,
   resolveWorkHours,
+  signAuditChain,
 } from '@fhirwatch/clickhouse-sink';
 import type { AuditRecord } from '@fhirwatch/contract';
+import { type MockEhrServer, MRN_SYSTEM, startMockEhr } from '@fhirwatch/mock-ehr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
@@ -25,6 +27,9 @@ let dir: string;
 let store: string;
 let dataset: AuditDataset;
 let range: string[];
+let ehr: MockEhrServer;
+/** A patient of the mock EHR (id and MRN as the EHR has them) and the audit records planted for it. */
+let ehrPatient: { id: string; mrn: string; records: AuditRecord[] };
 
 interface Run {
   code: number;
@@ -53,15 +58,33 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fw-cli-audit-'));
   store = join(dir, 'store');
   dataset = generateAuditDataset({ days: 20, users: 3, patients: 60 });
+  ehr = await startMockEhr({ patients: 20, seed: 7 });
+  const patient = (await (await fetch(`${ehr.url}/Patient?_count=5`)).json()) as {
+    entry: { resource: { id: string; identifier: { system: string; value: string }[] } }[];
+  };
+  const resource = patient.entry[3]!.resource;
+  const mrn = resource.identifier.find((i) => i.system === MRN_SYSTEM)!.value;
+  // two reads of that patient, recorded under its FHIR id (the store never sees the MRN)
+  const template = dataset.records.find((r) => r.event_type === 'PatientView' && inRange(r))!;
+  const records = [0, 1].map((i) => ({
+    ...template,
+    event_id: `019a0000-0000-7000-8000-00000000000${i}`,
+    recorded_by: 'gw-ehr',
+    seq: i + 1,
+    patient_id: resource.id,
+  }));
+  signAuditChain(records, dataset.key);
+  ehrPatient = { id: resource.id, mrn, records };
   const client = openStore({ path: store });
   await migrate(client);
-  await client.insert({ table: AUDIT_TABLE, values: dataset.records, format: 'JSONEachRow' });
+  await client.insert({ table: AUDIT_TABLE, values: [...dataset.records, ...records], format: 'JSONEachRow' });
   await client.insert({ table: AUDIT_TABLE, values: dataset.duplicates, format: 'JSONEachRow' });
   await client.close();
   range = ['--from', dataset.plants.reportFrom.toISOString(), '--to', dataset.plants.reportTo.toISOString()];
 }, 120_000);
 
-afterAll(() => {
+afterAll(async () => {
+  await ehr?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -102,6 +125,44 @@ describe('fhirwatch audit', () => {
     expect(patientColumn).toBeGreaterThanOrEqual(0);
     const patients = new Set(rows.slice(1).map((row) => row[patientColumn]));
     expect(patients).toEqual(new Set([patient_id, '*']));
+  });
+
+  it('access --patient-mrn --fhir-url resolves the MRN on a live FHIR server (the mock EHR)', async () => {
+    const run = await fhirwatch([
+      'access',
+      '--patient-mrn',
+      ehrPatient.mrn,
+      '--fhir-url',
+      ehr.url,
+      '--mrn-system',
+      MRN_SYSTEM,
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'json',
+    ]);
+    expect(run.stderr).toBe('');
+    const rows = (JSON.parse(run.stdout) as { rows: AuditRecord[] }).rows;
+    // its reads, plus the all-patient exports of its tenant
+    const exportsOfTenant = dataset.records.filter(
+      (r) => inRange(r) && r.patient_id === '*' && r.tenant_id === ehrPatient.records[0]!.tenant_id,
+    );
+    expect(sorted(rows.map((r) => r.event_id))).toEqual(
+      sorted([...ehrPatient.records, ...exportsOfTenant].map((r) => r.event_id)),
+    );
+    const unknown = await fhirwatch([
+      'access',
+      '--patient-mrn',
+      'NO-SUCH-MRN',
+      '--fhir-url',
+      ehr.url,
+      '--store',
+      store,
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('FW_AUDIT_PATIENT_UNRESOLVED');
+    expect(unknown.stderr).not.toContain('NO-SUCH-MRN');
   });
 
   it('activity --user as a FHIR Bundle of BALP AuditEvents', async () => {
