@@ -88,3 +88,26 @@ export const auditEventsDedupView: ViewDef = {
   name: AUDIT_DEDUP_VIEW,
   select: `SELECT * FROM {table:${AUDIT_TABLE}} FINAL`,
 };
+
+/**
+ * The VIP watch list of `audit report vip` (an append-only log of add/remove entries; the latest per
+ * (tenant, patient) wins; tenant '' = any tenant). Same columns as the query library's own
+ * `CREATE TABLE IF NOT EXISTS`, here so the cluster variant has it too.
+ */
+export const AUDIT_VIP_TABLE = 'audit_vip_patients';
+
+export const auditVipTable: TableDef = {
+  kind: 'table',
+  name: AUDIT_VIP_TABLE,
+  columns: [
+    { name: 'tenant_id', type: lc },
+    { name: 'patient_id', type: 'String' },
+    { name: 'reason', type: 'String' },
+    { name: 'changed_by', type: 'String' },
+    { name: 'changed_at', type: "DateTime64(3, 'UTC')" },
+    { name: 'removed', type: 'UInt8' },
+  ],
+  engine: 'MergeTree',
+  orderBy: '(tenant_id, patient_id, changed_at)',
+  shardingKey: 'cityHash64(tenant_id)',
+};

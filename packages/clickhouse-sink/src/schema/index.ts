@@ -4,6 +4,7 @@ export {
   AUDIT_DEDUP_VIEW,
   AUDIT_TABLE,
   AUDIT_USER_PROJECTION,
+  AUDIT_VIP_TABLE,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
 export type {

@@ -7,7 +7,13 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { SinkError } from '../errors.ts';
-import { AUDIT_TABLE, auditEventsDedupView, auditEventsTable, DEFAULT_AUDIT_RETENTION_DAYS } from './audit.ts';
+import {
+  AUDIT_TABLE,
+  auditEventsDedupView,
+  auditEventsTable,
+  auditVipTable,
+  DEFAULT_AUDIT_RETENTION_DAYS,
+} from './audit.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -117,6 +123,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'latency_rollup',
     objects: (o) => [latencyRollupTable(o.telemetryRetentionDays), latencyRollupView],
+  },
+  {
+    version: 4,
+    name: 'audit_vip_patients',
+    objects: () => [auditVipTable],
   },
 ];
 

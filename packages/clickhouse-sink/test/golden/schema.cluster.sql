@@ -379,3 +379,21 @@ AS SELECT
   FROM `fhirwatch`.`otel_traces_local`
   WHERE SpanKind = 'SPAN_KIND_SERVER'
   GROUP BY TenantId, ServiceName, Route, Minute;
+
+-- migration 4: audit_vip_patients
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_vip_patients_local` ON CLUSTER '{cluster}'
+(
+    `tenant_id` LowCardinality(String),
+    `patient_id` String,
+    `reason` String,
+    `changed_by` String,
+    `changed_at` DateTime64(3, 'UTC'),
+    `removed` UInt8
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_vip_patients_local', '{replica}')
+ORDER BY (tenant_id, patient_id, changed_at);
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_vip_patients` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_vip_patients_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_vip_patients_local', cityHash64(tenant_id));

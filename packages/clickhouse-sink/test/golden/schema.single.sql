@@ -339,3 +339,17 @@ AS SELECT
   FROM `default`.`otel_traces`
   WHERE SpanKind = 'SPAN_KIND_SERVER'
   GROUP BY TenantId, ServiceName, Route, Minute;
+
+-- migration 4: audit_vip_patients
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_vip_patients`
+(
+    `tenant_id` LowCardinality(String),
+    `patient_id` String,
+    `reason` String,
+    `changed_by` String,
+    `changed_at` DateTime64(3, 'UTC'),
+    `removed` UInt8
+)
+ENGINE = MergeTree()
+ORDER BY (tenant_id, patient_id, changed_at);
