@@ -146,6 +146,8 @@ try {
   const through: number[] = [];
   const ratios: number[] = [];
   const cpuNotes: string[] = [];
+  const mockCpuPerBatch: number[] = [];
+  const gatewayCpuPerBatch: number[] = [];
   for (let round = 0; round < rounds; round += 1) {
     const mockCpu0 = cpuSeconds(mock.child.pid);
     const d = await load(mock.info.url as string, directHeaders, bodies, seconds * 1000);
@@ -155,6 +157,8 @@ try {
     const mockCpu2 = cpuSeconds(mock.child.pid);
     const gatewayCpu2 = cpuSeconds(gateway.child.pid);
     // Where the time goes: CPU ms per batch of each process (the bench machine is shared).
+    mockCpuPerBatch.push(((mockCpu1 - mockCpu0) * 1000) / (d * seconds));
+    gatewayCpuPerBatch.push(((gatewayCpu2 - gatewayCpu1) * 1000) / (g * seconds));
     cpuNotes.push(
       `  cpu ms/batch: direct round mock ${(((mockCpu1 - mockCpu0) * 1000) / (d * seconds)).toFixed(2)}; ` +
         `gateway round mock ${(((mockCpu2 - mockCpu1) * 1000) / (g * seconds)).toFixed(2)}, ` +
@@ -173,6 +177,8 @@ try {
       `direct  (mock EHR)           median ${median(direct).toFixed(1)} batches/s`,
       `gateway (gateway → mock EHR) median ${median(through).toFixed(1)} batches/s`,
       `ratio = gateway / direct = ${median(ratios).toFixed(3)} (median of per-round ratios; target ≥ 0.85)`,
+      `cpu ms/batch (median): mock EHR ${median(mockCpuPerBatch).toFixed(2)}, gateway ${median(gatewayCpuPerBatch).toFixed(2)}` +
+        ' (with a core per process the gateway caps throughput only when its figure exceeds the mock EHR one)',
       `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
       '',
     ].join('\n'),

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { capabilityStatement, FHIR_JSON_MIME, type FhirVersion, operationOutcome } from '@fhirwatch/contract';
 import { getRequestContext, setRequestContext } from '@fhirwatch/otel-middleware';
 import { type AdminDeps, handleAdmin } from './admin.ts';
-import { DEFAULT_TIMEOUT_MS } from './config.ts';
+import { validateTenant } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { parseForm } from './form.ts';
 import { FORM_MEDIA_TYPE, JSON_MEDIA_TYPES, mediaType, readBody, sendJson, sendOutcome } from './http.ts';
@@ -95,8 +95,15 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   const put = (tenantId: string, provider: Required<TenantProvider>): void => {
     providers.set(tenantId, pools.resolve(tenantId, provider));
   };
-  for (const [tenantId, provider] of Object.entries(options.tenants ?? {})) {
-    put(tenantId.toLowerCase(), { ...provider, timeoutMs: provider.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  try {
+    for (const [tenant, entry] of Object.entries(options.tenants ?? {})) {
+      const { tenantId, provider } = validateTenant(tenant, entry);
+      put(tenantId, provider);
+    }
+  } catch (error) {
+    registry.close();
+    await pools.close();
+    throw error;
   }
   for (const override of registry.tenantOverrides()) {
     if (override.provider === undefined) providers.delete(override.tenantId);
