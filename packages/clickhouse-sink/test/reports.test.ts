@@ -71,6 +71,14 @@ describe('access report', () => {
     const byId = new Map(records.map((r) => [r.event_id, r]));
     for (const row of report.rows) expect(row).toEqual(byId.get(row.event_id));
 
+    // a patient of another tenant gets none of east's all-patient exports
+    const other = records.find(
+      (r) => r.tenant_id !== tenant_id && r.patient_id.startsWith('p-') && inRange(r),
+    )!.patient_id;
+    const otherReport = await accessReport(store.client, { patientIds: [other], ...range });
+    expect(otherReport.rows.length).toBeGreaterThan(0);
+    expect(ids(otherReport.rows)).toEqual(ids(records.filter((r) => inRange(r) && r.patient_id === other)));
+
     const withoutExports = await accessReport(store.client, {
       patientIds: [patient_id],
       includeAllPatientExports: false,
