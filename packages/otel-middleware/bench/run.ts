@@ -2,11 +2,13 @@
  * Middleware overhead on the reference gateway (slo.md: "gateway throughput with full
  * instrumentation ≥ 95 % of the same gateway uninstrumented; ≤ 0.3 ms added p99").
  *
- * Processes: the mock EHR (one process), the gateway (one process per measurement: `baseline` =
+ * Processes: the mock EHR (one process), three gateways started fresh each round (`baseline` =
  * unwrapped, `batched` / `strict` = wrapped by the full middleware, exporting spans, metrics and
  * audit records for real to a local receiver in this process), and the load generator (this process,
- * closed loop, keep-alive, fixed concurrency). Modes are interleaved over rounds (ABC, CBA, …) so
- * machine drift hits them alike; each figure is the median over rounds.
+ * one closed loop of `--connections` keep-alive connections per gateway, all three driven in the
+ * same window so load from elsewhere on the machine hits them alike). The ratio is taken per round
+ * and the median printed. Also printed: each gateway's CPU time per request (from /proc), the
+ * figure least disturbed by a busy machine.
  *
  * Traffic, Patients-app-like: 50 % GET /Patient/{id}, 25 % POST /Patient/_search (10 results),
  * 25 % list-refresh batch of 1 patient × 7 entries.
@@ -120,7 +122,16 @@ function send(
   });
 }
 
-async function measure(mode: string, profile: boolean): Promise<Result> {
+interface Target {
+  mode: string;
+  child: ChildProcess;
+  url: URL;
+  agent: Agent;
+  auth: Record<string, string>;
+  i: number;
+}
+
+async function startGateway(mode: string, profile: boolean): Promise<Target> {
   const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(workDir, 'prof')}`] : [];
   const gw = await spawnChild(
     'gateway-child.ts',
@@ -133,7 +144,6 @@ async function measure(mode: string, profile: boolean): Promise<Result> {
     },
     execArgv,
   );
-  const url = new URL(gw.info.url as string);
   const tokenRes = await fetch(`${gw.info.url as string}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -145,26 +155,23 @@ async function measure(mode: string, profile: boolean): Promise<Result> {
     }).toString(),
   });
   const token = ((await tokenRes.json()) as { access_token: string }).access_token;
-  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const auth = { authorization: `Bearer ${token}` };
-  const base = `/${TENANT}`;
-  let i = 0;
-  const next = (): Promise<number> => {
-    const k = i++;
-    const id = ids[k % ids.length] as string;
-    const slot = k % 4;
-    if (slot === 0 || slot === 2) return send(agent, url, 'GET', `${base}/Patient/${id}`, auth);
-    if (slot === 1) {
-      return send(
-        agent,
-        url,
-        'POST',
-        `${base}/Patient/_search`,
-        { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
-        'name:contains=a&_count=10',
-      );
-    }
-    const entry = [
+  return {
+    mode,
+    child: gw.child,
+    url: new URL(gw.info.url as string),
+    agent: new Agent({ keepAlive: true, maxSockets: CONNECTIONS }),
+    auth: { authorization: `Bearer ${token}` },
+    i: 0,
+  };
+}
+
+// Request bodies are built once: the load generator's own CPU competes with the gateways.
+const BASE = `/${TENANT}`;
+const batchBodies = ids.map((id) =>
+  JSON.stringify({
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: [
       `Patient/${id}`,
       `Observation?patient=${id}&category=vital-signs&_sort=-date&_count=10`,
       `Condition?patient=${id}&_count=10`,
@@ -172,45 +179,90 @@ async function measure(mode: string, profile: boolean): Promise<Result> {
       `AllergyIntolerance?patient=${id}`,
       `MedicationRequest?patient=${id}&_count=10`,
       `Coverage?patient=${id}`,
-    ].map((u) => ({ request: { method: 'GET', url: u } }));
+    ].map((u) => ({ request: { method: 'GET', url: u } })),
+  }),
+);
+
+function next(t: Target): Promise<number> {
+  const k = t.i++;
+  const id = ids[k % ids.length] as string;
+  const slot = k % 4;
+  if (slot === 0 || slot === 2) return send(t.agent, t.url, 'GET', `${BASE}/Patient/${id}`, t.auth);
+  if (slot === 1) {
     return send(
-      agent,
-      url,
+      t.agent,
+      t.url,
       'POST',
-      `${base}/`,
-      { ...auth, 'content-type': 'application/fhir+json' },
-      JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry }),
+      `${BASE}/Patient/_search`,
+      { ...t.auth, 'content-type': 'application/x-www-form-urlencoded' },
+      'name:contains=a&_count=10',
     );
-  };
-  const run = async (ms: number, latencies: number[] | undefined): Promise<{ done: number; errors: number }> => {
-    const until = performance.now() + ms;
-    let done = 0;
-    let errors = 0;
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        while (performance.now() < until) {
-          const t0 = performance.now();
-          const status = await next().catch(() => 0);
-          if (status !== 200) errors++;
-          latencies?.push(performance.now() - t0);
-          done++;
-        }
-      }),
-    );
-    return { done, errors };
-  };
-  await run(1000, undefined); // warm-up (JIT, connections, caches)
-  const latencies: number[] = [];
-  const cpu0 = cpuTicks(gw.child.pid);
+  }
+  return send(
+    t.agent,
+    t.url,
+    'POST',
+    `${BASE}/`,
+    { ...t.auth, 'content-type': 'application/fhir+json' },
+    batchBodies[k % batchBodies.length] as string,
+  );
+}
+
+async function drive(
+  t: Target,
+  ms: number,
+  latencies: number[] | undefined,
+): Promise<{ done: number; errors: number }> {
+  const until = performance.now() + ms;
+  let done = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < until) {
+        const t0 = performance.now();
+        const status = await next(t).catch(() => 0);
+        if (status !== 200) errors++;
+        latencies?.push(performance.now() - t0);
+        done++;
+      }
+    }),
+  );
+  return { done, errors };
+}
+
+/**
+ * The three gateways run at the same time, each with its own closed loop of CONNECTIONS: whatever
+ * else loads the machine hits all of them in the same window, so the ratio is taken within one run.
+ */
+async function measureTogether(modes: string[], profileMode?: string): Promise<Result[]> {
+  const targets: Target[] = [];
+  for (const mode of modes) targets.push(await startGateway(mode, mode === profileMode));
+  await Promise.all(targets.map((t) => drive(t, 1000, undefined))); // warm-up (JIT, connections)
+  const cpu0 = targets.map((t) => cpuTicks(t.child.pid));
   const t0 = performance.now();
-  const { done, errors } = await run(SECONDS * 1000, latencies);
+  const runs = await Promise.all(
+    targets.map(async (t) => {
+      const latencies: number[] = [];
+      const r = await drive(t, SECONDS * 1000, latencies);
+      return { ...r, latencies };
+    }),
+  );
   const elapsed = (performance.now() - t0) / 1000;
-  const cpuUs = ((cpuTicks(gw.child.pid) - cpu0) * 10_000) / done; // 100 ticks/s
-  agent.destroy();
-  await stop(gw.child);
-  latencies.sort((a, b) => a - b);
-  const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-  return { mode, cpuUs, rps: done / elapsed, p50: q(0.5), p99: q(0.99), errors };
+  const results: Result[] = [];
+  for (let k = 0; k < targets.length; k++) {
+    const t = targets[k] as Target;
+    const r = runs[k] as { done: number; errors: number; latencies: number[] };
+    const cpuUs = ((cpuTicks(t.child.pid) - (cpu0[k] ?? 0)) * 10_000) / r.done; // 100 ticks/s
+    r.latencies.sort((a, b) => a - b);
+    const q = (p: number): number =>
+      r.latencies[Math.min(r.latencies.length - 1, Math.floor(p * r.latencies.length))] ?? 0;
+    results.push({ mode: t.mode, cpuUs, rps: r.done / elapsed, p50: q(0.5), p99: q(0.99), errors: r.errors });
+  }
+  for (const t of targets) {
+    t.agent.destroy();
+    await stop(t.child);
+  }
+  return results;
 }
 
 /** utime + stime of a process, in clock ticks (Linux /proc). */
@@ -227,13 +279,15 @@ const median = (xs: number[]): number => {
 
 const modes = ['baseline', 'batched', 'strict'];
 const results: Result[] = [];
+const ratios: Record<string, number[]> = { batched: [], strict: [] };
 for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 === 0 ? modes : [...modes].reverse();
-  for (const mode of order) {
-    const res = await measure(mode, false);
+  const round = await measureTogether(r % 2 === 0 ? modes : [...modes].reverse());
+  const base = round.find((x) => x.mode === 'baseline') as Result;
+  for (const res of round) {
     results.push(res);
+    if (res.mode !== 'baseline') ratios[res.mode]?.push(res.rps / base.rps);
     console.log(
-      `round ${r + 1} ${mode.padEnd(8)} ${res.rps.toFixed(0).padStart(6)} req/s  gateway CPU ${res.cpuUs.toFixed(0)} µs/req  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  errors ${res.errors}`,
+      `round ${r + 1} ${res.mode.padEnd(8)} ${res.rps.toFixed(0).padStart(6)} req/s  gateway CPU ${res.cpuUs.toFixed(0)} µs/req  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  errors ${res.errors}`,
     );
   }
 }
@@ -255,17 +309,17 @@ const b = summary.baseline as { cpuUs: number; rps: number; p99: number };
 console.log('');
 console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`);
 console.log(
-  `${CONNECTIONS} connections, ${SECONDS} s × ${ROUNDS} rounds per mode, medians; receiver got ${auditLines} audit records, ${(otlpBytes / 1e6).toFixed(1)} MB OTLP`,
+  `3 gateways driven at once, ${CONNECTIONS} connections each, ${SECONDS} s × ${ROUNDS} rounds, medians; receiver got ${auditLines} audit records, ${(otlpBytes / 1e6).toFixed(1)} MB OTLP`,
 );
 for (const m of ['batched', 'strict']) {
   const s = summary[m] as { cpuUs: number; rps: number; p99: number };
   console.log(
-    `${m.padEnd(8)} ratio = candidate / baseline = ${(s.rps / b.rps).toFixed(3)} (${s.rps.toFixed(0)} / ${b.rps.toFixed(0)} req/s); added p99 = ${(s.p99 - b.p99).toFixed(2)} ms (${s.p99.toFixed(2)} vs ${b.p99.toFixed(2)} ms); gateway CPU/request ratio = ${(b.cpuUs / s.cpuUs).toFixed(3)} (${s.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`,
+    `${m.padEnd(8)} ratio = candidate / baseline = ${median(ratios[m] ?? []).toFixed(3)} (median of per-round ratios; ${s.rps.toFixed(0)} vs ${b.rps.toFixed(0)} req/s); added p99 = ${(s.p99 - b.p99).toFixed(2)} ms (${s.p99.toFixed(2)} vs ${b.p99.toFixed(2)} ms); gateway CPU/request ratio = ${(b.cpuUs / s.cpuUs).toFixed(3)} (${s.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`,
   );
 }
 
 if (values.profile) {
-  await measure('batched', true);
+  await measureTogether(['baseline', 'batched'], 'batched');
   const profDir = join(workDir, 'prof');
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (file !== undefined) {
