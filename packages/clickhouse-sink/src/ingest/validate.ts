@@ -1,6 +1,7 @@
 /**
  * Validation of AuditRecords at the sink's door (wire.md `/v1/audit`): every field of AUDIT_RECORD_FIELDS
- * present with its type and allowed values, no other field. Messages name the field and the rule, never
+ * present with its type and allowed values, no other field. Length limits on free text are generous on purpose:
+ * a rejected batch is quarantined by the sender, so a limit must only stop garbage, never a real record. Messages name the field and the rule, never
  * the value (values are PHI).
  */
 import {
@@ -60,25 +61,25 @@ const eventTime: Check = (value) => {
 const CHECKS: Readonly<Record<keyof AuditRecord, Check>> = {
   event_id: pattern(UUID_V7, 'a lowercase UUIDv7'),
   event_time: eventTime,
-  recorded_by: string(256, { nonEmpty: true }),
+  recorded_by: string(1024, { nonEmpty: true }),
   seq: integer(1, Number.MAX_SAFE_INTEGER),
   prev_hash: pattern(HEX64, "64 lowercase hex characters or ''", true),
   hash: pattern(HEX64, '64 lowercase hex characters'),
   // Empty when the request was refused before a tenant was known (bad token): still an access to account for.
-  tenant_id: string(256),
-  routed_tenant_id: string(256),
-  client_id: string(256),
-  user_id: string(256),
-  user_name: string(1024),
-  source_ip: string(64),
-  user_agent: string(1024),
+  tenant_id: string(1024),
+  routed_tenant_id: string(1024),
+  client_id: string(1024),
+  user_id: string(1024),
+  user_name: string(4096),
+  source_ip: string(256),
+  user_agent: string(16_384),
   event_type: oneOf(AUDIT_EVENT_TYPES),
   fhir_interaction: oneOf(FHIR_INTERACTIONS),
   resource_type: pattern(/^[A-Za-z]{0,64}$/, 'a FHIR resource type name'),
   fhir_version: oneOf(FHIR_VERSIONS),
-  query: string(65_536),
-  patient_id: string(256),
-  batch_id: string(256),
+  query: string(1_048_576),
+  patient_id: string(1024),
+  batch_id: string(1024),
   entry_index: integer(-1, 2_147_483_647),
   trace_id: pattern(HEX32, "32 lowercase hex characters or ''", true),
   outcome: oneOf(Object.values(AUDIT_OUTCOME)),
