@@ -33,7 +33,11 @@ export function raw(
         port: url.port,
         method: options.method ?? 'GET',
         path: options.path,
-        headers: options.headers,
+        // An explicit length: Node's client sends a DELETE/OPTIONS body with neither length nor chunking.
+        headers:
+          options.body === undefined
+            ? options.headers
+            : { 'content-length': String(Buffer.byteLength(options.body)), ...options.headers },
         agent: false,
       },
       (res) => {
