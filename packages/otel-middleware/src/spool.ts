@@ -28,7 +28,7 @@
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { type ChainState, chainHash, chainKey } from './chain.ts';
@@ -89,6 +89,7 @@ export interface SegmentContents {
   tails: Map<string, ChainState>;
 }
 
+const OPEN_DIRS = new Set<string>();
 const SEGMENT_RE = /^seg-(\d{12})\.log$/;
 const CHAIN_FILE = 'chain.json';
 const LOCK_FILE = 'spool.lock';
@@ -208,51 +209,63 @@ export class AuditSpool {
   static async open(options: SpoolOptions): Promise<AuditSpool> {
     const dir = options.dir;
     await mkdir(join(dir, 'rejected'), { recursive: true });
+    // The pid lock cannot tell two writers of one process apart: keep an in-process registry too.
+    const key = resolve(dir);
+    if (OPEN_DIRS.has(key)) {
+      throw new FhirAuditError(AUDIT_ERROR_CODES.spoolLocked, `audit spool ${dir} is already open in this process`);
+    }
     acquireLock(dir);
-    let key: Buffer;
-    if (options.hmacKey !== undefined) key = Buffer.from(options.hmacKey);
-    else {
-      const keyPath = join(dir, KEY_FILE);
-      try {
-        key = Buffer.from((await readFile(keyPath, 'utf8')).trim(), 'hex');
-      } catch {
-        key = randomBytes(32);
-        await writeFile(keyPath, `${key.toString('hex')}\n`, { mode: 0o600 });
-      }
-    }
-    const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
-    const segments: SegmentInfo[] = [];
-    let bytes = 0;
-    for (const name of names) {
-      const path = join(dir, name);
-      const size = (await stat(path)).size;
-      segments.push({ name, path, number: Number(SEGMENT_RE.exec(name)?.[1]), size });
-      bytes += size;
-    }
-    let persisted: Record<string, ChainState> = {};
+    OPEN_DIRS.add(key);
     try {
-      persisted = JSON.parse(await readFile(join(dir, CHAIN_FILE), 'utf8')) as Record<string, ChainState>;
-    } catch {
-      // no chain state yet
-    }
-    let chain: ChainState = persisted[options.recordedBy] ?? { seq: 0, hash: '' };
-    // Records reach the spool before chain.json: the newest segment holding this writer's records wins.
-    for (let i = segments.length - 1; i >= 0; i--) {
-      const seg = segments[i] as SegmentInfo;
-      const tail = parseSegment(await readFile(seg.path, 'utf8')).tails.get(options.recordedBy);
-      if (tail !== undefined) {
-        if (tail.seq > chain.seq) chain = tail;
-        break;
+      let hmacKey: Buffer;
+      if (options.hmacKey !== undefined) hmacKey = Buffer.from(options.hmacKey);
+      else {
+        const keyPath = join(dir, KEY_FILE);
+        try {
+          hmacKey = Buffer.from((await readFile(keyPath, 'utf8')).trim(), 'hex');
+        } catch {
+          hmacKey = randomBytes(32);
+          await writeFile(keyPath, `${hmacKey.toString('hex')}\n`, { mode: 0o600 });
+        }
       }
+      const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
+      const segments: SegmentInfo[] = [];
+      let bytes = 0;
+      for (const name of names) {
+        const path = join(dir, name);
+        const size = (await stat(path)).size;
+        segments.push({ name, path, number: Number(SEGMENT_RE.exec(name)?.[1]), size });
+        bytes += size;
+      }
+      let persisted: Record<string, ChainState> = {};
+      try {
+        persisted = JSON.parse(await readFile(join(dir, CHAIN_FILE), 'utf8')) as Record<string, ChainState>;
+      } catch {
+        // no chain state yet
+      }
+      let chain: ChainState = persisted[options.recordedBy] ?? { seq: 0, hash: '' };
+      // Records reach the spool before chain.json: the newest segment holding this writer's records wins.
+      for (let i = segments.length - 1; i >= 0; i--) {
+        const seg = segments[i] as SegmentInfo;
+        const tail = parseSegment(await readFile(seg.path, 'utf8')).tails.get(options.recordedBy);
+        if (tail !== undefined) {
+          if (tail.seq > chain.seq) chain = tail;
+          break;
+        }
+      }
+      const last = segments[segments.length - 1];
+      return new AuditSpool(options, hmacKey, {
+        segments,
+        bytes,
+        next: last === undefined ? 1 : last.number + 1,
+        chain,
+        persisted,
+      });
+    } catch (error) {
+      OPEN_DIRS.delete(key);
+      releaseLock(dir);
+      throw error;
     }
-    const last = segments[segments.length - 1];
-    return new AuditSpool(options, key, {
-      segments,
-      bytes,
-      next: last === undefined ? 1 : last.number + 1,
-      chain,
-      persisted,
-    });
   }
 
   /** Current chain state (last assigned seq/hash). */
@@ -547,6 +560,7 @@ export class AuditSpool {
     this.closed = true;
     await this.seal().catch(() => undefined);
     releaseLock(this.dir);
+    OPEN_DIRS.delete(resolve(this.dir));
   }
 }
 

@@ -77,11 +77,10 @@ describe('AuditSpool', () => {
     const dir = await tempDir();
     const a = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
     await a.append([rec('a'), rec('b'), rec('c')], true);
-    // Simulate a crash: no close(), then a half-written line at the end of the segment.
+    await a.close();
+    // What a kill -9 mid-write leaves: a half-written line at the end of the segment.
     const seg = (await readdir(dir)).find((n) => n.startsWith('seg-')) as string;
     await appendFile(join(dir, seg), '0badc0de {"event_id":"torn');
-    (a as unknown as { closed: boolean }).closed = true; // this instance is "dead"
-    await rm(join(dir, 'spool.lock'));
     const b = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
     expect(b.chainState().seq).toBe(3);
     await b.append([rec('d')], true);
@@ -130,16 +129,26 @@ describe('AuditSpool', () => {
     await spool.close();
   });
 
-  it('locks the directory against a second live writer', async () => {
+  it('refuses a second writer of the same directory in the same process', async () => {
     const dir = await tempDir();
     const a = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
-    // Same pid is treated as a stale lock by design (a restarted in-process writer), so write a live foreign pid.
-    await rm(join(dir, 'spool.lock'));
-    await appendFile(join(dir, 'spool.lock'), String(process.ppid));
     await expect(AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY })).rejects.toMatchObject({
       code: AUDIT_ERROR_CODES.spoolLocked,
     });
     await a.close();
+    const b = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
+    await b.close();
+  });
+
+  it('locks the directory against a second live writer', async () => {
+    const dir = await tempDir();
+    const a = await AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY });
+    // A live process (our parent) holds the lock file.
+    await a.close();
+    await appendFile(join(dir, 'spool.lock'), String(process.ppid));
+    await expect(AuditSpool.open({ dir, recordedBy: 'w1', hmacKey: KEY })).rejects.toMatchObject({
+      code: AUDIT_ERROR_CODES.spoolLocked,
+    });
   });
 
   it('creates and reuses a random HMAC key when none is configured', async () => {
