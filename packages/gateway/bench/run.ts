@@ -6,8 +6,8 @@
  *   npm run bench -- --seconds 2 --rounds 7 --concurrency 16 --patients 5 --version STU3
  *
  * Fairness: the mock EHR and the gateway each run in their own process; this process only generates
- * load (undici Pool, closed loop, fixed concurrency, keep-alive). Direct and gateway rounds alternate
- * (D G D G …) so drift on a shared machine hits both; the ratio is the median over rounds of
+ * load (undici Pool, closed loop, fixed concurrency, keep-alive). Direct and gateway runs alternate
+ * (D G, G D, D G …) so drift on a shared machine hits both; the ratio is the median over rounds of
  * gateway/direct measured back to back. Every answer is checked (200 and a batch-response with
  * all entries 200); a failed check fails the run.
  */
@@ -149,20 +149,40 @@ try {
   const mockCpuPerBatch: number[] = [];
   const gatewayCpuPerBatch: number[] = [];
   for (let round = 0; round < rounds; round += 1) {
-    const mockCpu0 = cpuSeconds(mock.child.pid);
-    const d = await load(mock.info.url as string, directHeaders, bodies, seconds * 1000);
-    const mockCpu1 = cpuSeconds(mock.child.pid);
-    const gatewayCpu1 = cpuSeconds(gateway.child.pid);
-    const g = await load(gateway.info.url as string, gatewayHeaders, bodies, seconds * 1000);
-    const mockCpu2 = cpuSeconds(mock.child.pid);
-    const gatewayCpu2 = cpuSeconds(gateway.child.pid);
+    // Order alternates (D G, G D, …) so a drift in machine load does not favour one side.
+    const directRound = async (): Promise<{ rate: number; mockCpu: number }> => {
+      const before = cpuSeconds(mock.child.pid);
+      const rate = await load(mock.info.url as string, directHeaders, bodies, seconds * 1000);
+      return { rate, mockCpu: cpuSeconds(mock.child.pid) - before };
+    };
+    const gatewayRound = async (): Promise<{ rate: number; mockCpu: number; gatewayCpu: number }> => {
+      const mockBefore = cpuSeconds(mock.child.pid);
+      const gatewayBefore = cpuSeconds(gateway.child.pid);
+      const rate = await load(gateway.info.url as string, gatewayHeaders, bodies, seconds * 1000);
+      return {
+        rate,
+        mockCpu: cpuSeconds(mock.child.pid) - mockBefore,
+        gatewayCpu: cpuSeconds(gateway.child.pid) - gatewayBefore,
+      };
+    };
+    let directResult: Awaited<ReturnType<typeof directRound>>;
+    let gatewayResult: Awaited<ReturnType<typeof gatewayRound>>;
+    if (round % 2 === 0) {
+      directResult = await directRound();
+      gatewayResult = await gatewayRound();
+    } else {
+      gatewayResult = await gatewayRound();
+      directResult = await directRound();
+    }
+    const d = directResult.rate;
+    const g = gatewayResult.rate;
     // Where the time goes: CPU ms per batch of each process (the bench machine is shared).
-    mockCpuPerBatch.push(((mockCpu1 - mockCpu0) * 1000) / (d * seconds));
-    gatewayCpuPerBatch.push(((gatewayCpu2 - gatewayCpu1) * 1000) / (g * seconds));
+    mockCpuPerBatch.push((directResult.mockCpu * 1000) / (d * seconds));
+    gatewayCpuPerBatch.push((gatewayResult.gatewayCpu * 1000) / (g * seconds));
     cpuNotes.push(
-      `  cpu ms/batch: direct round mock ${(((mockCpu1 - mockCpu0) * 1000) / (d * seconds)).toFixed(2)}; ` +
-        `gateway round mock ${(((mockCpu2 - mockCpu1) * 1000) / (g * seconds)).toFixed(2)}, ` +
-        `gateway ${(((gatewayCpu2 - gatewayCpu1) * 1000) / (g * seconds)).toFixed(2)}`,
+      `  cpu ms/batch: direct round mock ${((directResult.mockCpu * 1000) / (d * seconds)).toFixed(2)}; ` +
+        `gateway round mock ${((gatewayResult.mockCpu * 1000) / (g * seconds)).toFixed(2)}, ` +
+        `gateway ${((gatewayResult.gatewayCpu * 1000) / (g * seconds)).toFixed(2)}`,
     );
     direct.push(d);
     through.push(g);
