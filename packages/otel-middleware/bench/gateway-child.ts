@@ -1,7 +1,7 @@
 /**
  * One gateway process of the benchmark. BENCH_MODE = `baseline` (the gateway alone) | `batched` |
  * `strict` (the same gateway wrapped by the full middleware: audit + spans + metrics, exporting to
- * the receiver at BENCH_SINK). Prints `{url, clientId, clientSecret}` once listening.
+ * the receiver at BENCH_SINK) | `audit-only` (batched audit, no OTel SDK). Prints `{url, clientId, clientSecret}` once listening.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,10 @@ const tenant = process.env.BENCH_TENANT as string;
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), `gw-${mode}-`));
 let wrapHandler: GatewayOptions['wrapHandler'];
 if (mode !== 'baseline') {
-  setupTelemetry({ endpoint: sink, serviceName: 'fhirwatch-bench', metricExportIntervalMs: 2000 });
+  // `audit-only`: the middleware without an SDK (spans and metrics are the API's no-ops), to split
+  // the cost between telemetry and audit.
+  if (mode !== 'audit-only')
+    setupTelemetry({ endpoint: sink, serviceName: 'fhirwatch-bench', metricExportIntervalMs: 2000 });
   const audit = fhirAudit({
     mode: mode === 'strict' ? 'strict' : 'batched',
     spoolDir: join(dir, 'spool'),

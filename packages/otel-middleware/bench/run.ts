@@ -13,8 +13,9 @@
  * Traffic, Patients-app-like: 50 % GET /Patient/{id}, 25 % POST /Patient/_search (10 results),
  * 25 % list-refresh batch of 1 patient × 7 entries.
  *
- * Usage: npm run bench [-- --seconds 3 --rounds 3 --connections 16 --profile]
- *   --profile: run the batched gateway with --cpu-prof and print its top self-time functions.
+ * Usage: npm run bench [-- --seconds 3 --rounds 3 --connections 16 --profile --split]
+ *   --profile: run the batched gateway with --cpu-prof and print where its time goes.
+ *   --split: add a 4th gateway, batched audit without the OTel SDK (audit vs telemetry cost).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +32,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16' },
     profile: { type: 'boolean', default: false },
+    /** Also run a batched gateway without the OTel SDK (audit cost alone). */
+    split: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -277,9 +280,9 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? 0;
 };
 
-const modes = ['baseline', 'batched', 'strict'];
+const modes = values.split ? ['baseline', 'batched', 'strict', 'audit-only'] : ['baseline', 'batched', 'strict'];
 const results: Result[] = [];
-const ratios: Record<string, number[]> = { batched: [], strict: [] };
+const ratios: Record<string, number[]> = { batched: [], strict: [], 'audit-only': [] };
 for (let r = 0; r < ROUNDS; r++) {
   const round = await measureTogether(r % 2 === 0 ? modes : [...modes].reverse());
   const base = round.find((x) => x.mode === 'baseline') as Result;
@@ -311,7 +314,7 @@ console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${
 console.log(
   `3 gateways driven at once, ${CONNECTIONS} connections each, ${SECONDS} s × ${ROUNDS} rounds, medians; receiver got ${auditLines} audit records, ${(otlpBytes / 1e6).toFixed(1)} MB OTLP`,
 );
-for (const m of ['batched', 'strict']) {
+for (const m of modes.slice(1)) {
   const s = summary[m] as { cpuUs: number; rps: number; p99: number };
   console.log(
     `${m.padEnd(8)} ratio = candidate / baseline = ${median(ratios[m] ?? []).toFixed(3)} (median of per-round ratios; ${s.rps.toFixed(0)} vs ${b.rps.toFixed(0)} req/s); added p99 = ${(s.p99 - b.p99).toFixed(2)} ms (${s.p99.toFixed(2)} vs ${b.p99.toFixed(2)} ms); gateway CPU/request ratio = ${(b.cpuUs / s.cpuUs).toFixed(3)} (${s.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`,
@@ -358,6 +361,7 @@ if (values.profile) {
     const charged = new Map<string, number>();
     const selfByFn = new Map<string, number>();
     const inclusive = new Map<string, number>();
+    const overall = new Map<string, number>();
     prof.samples = prof.samples.filter((s) => byId.get(s)?.callFrame.functionName !== '(idle)');
     for (const s of prof.samples) {
       const seen = new Set<string>();
@@ -380,6 +384,10 @@ if (values.profile) {
       }
       charged.set(who, (charged.get(who) ?? 0) + 1);
       const cf = byId.get(s)?.callFrame;
+      if (cf !== undefined) {
+        const key = `${cf.functionName || '(anonymous)'} ${cf.url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${cf.lineNumber + 1}`;
+        overall.set(key, (overall.get(key) ?? 0) + 1);
+      }
       if (cf !== undefined && who !== 'gateway' && who !== 'node/other') {
         const key = `${cf.functionName || '(anonymous)'} ${cf.url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${cf.lineNumber + 1}`;
         selfByFn.set(key, (selfByFn.get(key) ?? 0) + 1);
@@ -391,6 +399,9 @@ if (values.profile) {
       console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
     console.log('middleware / classifier / OTel functions by inclusive time:');
     for (const [k, v] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, 25))
+      console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
+    console.log('hottest leaves overall:');
+    for (const [k, v] of [...overall].sort((x, y) => y[1] - x[1]).slice(0, 12))
       console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
     console.log('hottest leaves charged to middleware / classifier:');
     for (const [k, v] of [...selfByFn].sort((x, y) => y[1] - x[1]).slice(0, 20))
