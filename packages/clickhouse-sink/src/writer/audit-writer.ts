@@ -160,6 +160,8 @@ export class AuditWriter {
     if (this.flushing !== undefined) return;
     this.flushing = (async () => {
       try {
+        // let writes that arrive in the same turn of the event loop join the first batch
+        await new Promise((resolve) => setImmediate(resolve));
         while (this.queue.length > 0) await this.flushOnce();
       } finally {
         this.flushing = undefined;
