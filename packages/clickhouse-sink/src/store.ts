@@ -20,7 +20,7 @@ export interface StoreOptions {
   url?: string;
   username?: string;
   password?: string;
-  /** Database used for unqualified names (default `default`). */
+  /** Database used for unqualified names (default `default`; a chDB store only supports `default`). */
   database?: string;
   /** Per-request timeout against a server (ms, default 30 000). */
   requestTimeoutMs?: number;
@@ -36,6 +36,10 @@ export function openStore(options: StoreOptions): ClickHouseClient {
     throw new SinkError('FW_SINK_OPTIONS', 'openStore needs exactly one of `path` (chDB) or `url` (ClickHouse)');
   }
   if (options.path !== undefined) {
+    // chDB ignores the client's `database` option, so unqualified names would silently land in `default`
+    if (options.database !== undefined && options.database !== 'default') {
+      throw new SinkError('FW_SINK_OPTIONS', 'an embedded chDB store uses the `default` database');
+    }
     mkdirSync(options.path, { recursive: true });
     return createClient({
       // chdb implements @clickhouse/client-common's Connection; the client bundles its own copy of those types

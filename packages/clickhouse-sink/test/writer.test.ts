@@ -33,6 +33,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe('openStore', () => {
+  it('refuses a non-default database for chDB (chDB ignores the client option)', () => {
+    expect(() => openStore({ path: dir, database: 'fhirwatch' })).toThrow(
+      expect.objectContaining({ code: 'FW_SINK_OPTIONS' }),
+    );
+    expect(() => openStore({})).toThrow(expect.objectContaining({ code: 'FW_SINK_OPTIONS' }));
+  });
+});
+
 describe('AuditWriter', () => {
   it('refuses writes beyond maxPendingRows with FW_SINK_BUSY (429) and loses nothing it accepted', async () => {
     const writer = new AuditWriter(client, monitor, { maxPendingRows: 100 });
