@@ -122,5 +122,34 @@ export function loadGatewayConfig(file: string): GatewayOptions {
     }
     options.rateLimit = { capacity: limit.capacity, refillPerSecond: limit.refillPerSecond };
   }
+  const scryptConcurrency = int('scryptConcurrency');
+  if (scryptConcurrency !== undefined) options.scryptConcurrency = scryptConcurrency;
+  const scryptQueue = int('scryptQueue');
+  if (scryptQueue !== undefined) options.scryptQueue = scryptQueue;
+  /** `false`, or an object of non-negative numbers among `keys`. */
+  const numbers = <K extends string>(
+    key: string,
+    keys: readonly K[],
+  ): false | Partial<Record<K, number>> | undefined => {
+    const value = raw[key];
+    if (value === undefined || value === false) return value;
+    const shape = `"${key}" is false or { ${keys.join(', ')} } of non-negative numbers`;
+    if (!isObject(value)) throw invalid(file, shape);
+    const out: Partial<Record<K, number>> = {};
+    for (const [name, n] of Object.entries(value)) {
+      if (!(keys as readonly string[]).includes(name) || typeof n !== 'number' || !(n >= 0)) throw invalid(file, shape);
+      out[name as K] = n;
+    }
+    return out;
+  };
+  const cache = numbers('verificationCache', ['ttlSeconds', 'maxEntries'] as const);
+  if (cache !== undefined) options.verificationCache = cache;
+  const throttle = numbers('authThrottle', [
+    'maxFailuresPerClient',
+    'maxFailuresPerAddress',
+    'windowSeconds',
+    'maxTracked',
+  ] as const);
+  if (throttle !== undefined) options.authThrottle = throttle;
   return options;
 }

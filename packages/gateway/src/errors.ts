@@ -27,6 +27,8 @@ export const GATEWAY_ERRORS = {
   FW_GATEWAY_INVALID_REQUEST: { status: 400, issue: 'invalid' },
   FW_GATEWAY_BODY_TOO_LARGE: { status: 413, issue: 'too-long' },
   FW_GATEWAY_RATE_LIMITED: { status: 429, issue: 'throttled' },
+  FW_GATEWAY_AUTH_THROTTLED: { status: 429, issue: 'throttled' },
+  FW_GATEWAY_AUTH_BUSY: { status: 503, issue: 'transient' },
   FW_GATEWAY_UPSTREAM_TIMEOUT: { status: 504, issue: 'timeout' },
   FW_GATEWAY_UPSTREAM_UNREACHABLE: { status: 502, issue: 'transient' },
   FW_GATEWAY_MALFORMED_HTTP: { status: 400, issue: 'structure' },

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { capabilityStatement, FHIR_JSON_MIME, type FhirVersion, operationOutcome } from '@fhirwatch/contract';
 import { getRequestContext, setRequestContext } from '@fhirwatch/otel-middleware';
 import { type AdminDeps, handleAdmin } from './admin.ts';
+import { AuthThrottle } from './auth-throttle.ts';
 import { validateTenant } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { parseForm } from './form.ts';
@@ -80,7 +81,13 @@ function checkBatch(body: Buffer): void {
 export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const dataDir = resolve(options.dataDir ?? '.fhirwatch/gateway');
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-  const registry = openClientRegistry({ dataDir });
+  const registry = openClientRegistry({
+    dataDir,
+    ...(options.verificationCache === undefined ? {} : { verificationCache: options.verificationCache }),
+    ...(options.scryptConcurrency === undefined ? {} : { scryptConcurrency: options.scryptConcurrency }),
+    ...(options.scryptQueue === undefined ? {} : { scryptQueue: options.scryptQueue }),
+  });
+  const authThrottle = options.authThrottle === false ? undefined : new AuthThrottle(options.authThrottle);
   const pools = new ProviderPools(options.upstreamConnections ?? DEFAULTS.upstreamConnections);
   let key: Awaited<ReturnType<typeof loadSigningKey>>;
   try {
@@ -339,7 +346,12 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         return;
       case 'token':
         meta.route = '/token';
-        meta.code = await handleToken(req, res, { registry, tokens, hasTenant: (tenant) => providers.has(tenant) });
+        meta.code = await handleToken(req, res, {
+          registry,
+          tokens,
+          hasTenant: (tenant) => providers.has(tenant),
+          ...(authThrottle === undefined ? {} : { throttle: authThrottle }),
+        });
         return;
       case 'admin':
         meta.code = await handleAdmin(req, res, target.segments, admin);

@@ -1,5 +1,7 @@
 export type { AdminDeps } from './admin.ts';
 export { adminAuthorized } from './admin.ts';
+export type { AuthThrottleSettings } from './auth-throttle.ts';
+export { AUTH_THROTTLE_DEFAULTS, AuthThrottle, ConcurrencyLimit, FailureThrottle } from './auth-throttle.ts';
 export { DEFAULT_TIMEOUT_MS, loadGatewayConfig, validateTenant } from './config.ts';
 export type { GatewayErrorCode, OAuthErrorCode } from './errors.ts';
 export { GATEWAY_ERRORS, GatewayError, OAUTH_ERRORS } from './errors.ts';
@@ -13,6 +15,7 @@ export type {
   ClientRegistryOptions,
   GrantState,
   IssuedSecret,
+  RegistryStats,
   SecretInfo,
 } from './registry.ts';
 export { ClientRegistry, openClientRegistry, REGISTRY_FILE } from './registry.ts';
@@ -22,4 +25,14 @@ export type { ScryptParams } from './secrets.ts';
 export { DEFAULT_SCRYPT_PARAMS, digestsEqual, hashSecret, SECRET_DIGEST_BYTES, verifySecret } from './secrets.ts';
 export type { AccessTokenClaims } from './tokens.ts';
 export { SIGNING_KEY_FILE, TOKEN_ALG, TOKEN_TYP } from './tokens.ts';
-export type { Gateway, GatewayOptions, RateLimitOptions, RequestLogLine, TenantProvider } from './types.ts';
+export type {
+  AuthThrottleOptions,
+  Gateway,
+  GatewayOptions,
+  RateLimitOptions,
+  RequestLogLine,
+  TenantProvider,
+  VerificationCacheOptions,
+} from './types.ts';
+export type { VerificationCacheEntry } from './verification-cache.ts';
+export { VERIFICATION_CACHE_DEFAULTS, VerificationCache } from './verification-cache.ts';

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setRequestContext } from '@fhirwatch/otel-middleware';
+import type { AuthThrottle } from './auth-throttle.ts';
 import type { OAuthErrorCode } from './errors.ts';
 import { GatewayError } from './errors.ts';
 import { formDecodeComponent, parseForm } from './form.ts';
@@ -97,8 +98,26 @@ function oauthError(res: ServerResponse, code: OAuthErrorCode, description: stri
   sendJson(res, status, { error: code, error_description: description }, 'application/json; charset=utf-8', headers);
 }
 
+/**
+ * Refusal for load, not for bad credentials: `temporarily_unavailable` (RFC 6749 §4.1.2.1, the
+ * registered OAuth error for an overloaded server) with 429 (RFC 6585, failure throttle) or 503
+ * (scrypt queue full), plus `Retry-After`. Not `invalid_client` (the credentials were not checked)
+ * and not RFC 8628's `slow_down` (a device-code polling signal).
+ */
+function unavailable(res: ServerResponse, status: 429 | 503, retryAfterSeconds: number, description: string): void {
+  sendJson(
+    res,
+    status,
+    { error: 'temporarily_unavailable', error_description: description },
+    'application/json; charset=utf-8',
+    { ...NO_STORE, 'retry-after': String(retryAfterSeconds) },
+  );
+}
+
 export interface TokenEndpointDeps {
   registry: ClientRegistry;
+  /** Failed-authentication throttle; absent = none. */
+  throttle?: AuthThrottle;
   tokens: TokenService;
   /** Is a provider configured for this tenant? */
   hasTenant(tenantId: string): boolean;
@@ -143,8 +162,30 @@ export async function handleToken(req: IncomingMessage, res: ServerResponse, dep
   const parsed = credentials(req.headers.authorization, form);
   if ('fail' in parsed) return fail(parsed.fail, parsed.description, parsed.basic);
   const { clientId, secret, basic } = parsed.ok;
-  const client = await deps.registry.authenticate(clientId, secret);
-  if (client === undefined) return fail('invalid_client', 'client authentication failed', basic);
+  // A secret in the verification cache costs no scrypt, so it is not throttled: failures others
+  // cause for this client id cannot lock out a client that keeps presenting its right secret.
+  let client = deps.registry.authenticateCached(clientId, secret);
+  if (client === undefined) {
+    const address = req.socket.remoteAddress ?? '';
+    const wait = deps.throttle?.retryAfter(clientId, address) ?? 0;
+    if (wait > 0) {
+      unavailable(res, 429, wait, 'too many failed client authentications; retry later');
+      return 'FW_GATEWAY_AUTH_THROTTLED';
+    }
+    try {
+      client = await deps.registry.authenticate(clientId, secret);
+    } catch (error) {
+      if (error instanceof GatewayError && error.code === 'FW_GATEWAY_AUTH_BUSY') {
+        unavailable(res, 503, 1, 'too many client authentications in progress; retry later');
+        return error.code;
+      }
+      throw error;
+    }
+    if (client === undefined) {
+      deps.throttle?.recordFailure(clientId, address);
+      return fail('invalid_client', 'client authentication failed', basic);
+    }
+  }
   setRequestContext(req, { clientId: client.clientId });
   if (client.tenants.length === 0) return fail('unauthorized_client', 'client is not registered for any tenant');
 

@@ -6,9 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { FhirVersion } from '@fhirwatch/contract';
+import { ConcurrencyLimit } from './auth-throttle.ts';
 import { GatewayError } from './errors.ts';
 import {
   DEFAULT_SCRYPT_PARAMS,
@@ -20,6 +22,7 @@ import {
 } from './secrets.ts';
 import { normalizeTenantId } from './tenant-id.ts';
 import type { TenantProvider } from './types.ts';
+import { VerificationCache, type VerificationCacheEntry, type VerificationCacheOptions } from './verification-cache.ts';
 
 export const REGISTRY_FILE = 'registry.sqlite';
 
@@ -126,6 +129,29 @@ export interface ClientRegistryOptions {
   dataDir: string;
   /** scrypt cost of new secrets. Default DEFAULT_SCRYPT_PARAMS. */
   scrypt?: ScryptParams;
+  /**
+   * Positive verification cache (see verification-cache.ts): a secret scrypt accepted skips scrypt
+   * for `ttlSeconds` (default 300) while it stays active. `false` turns it off.
+   */
+  verificationCache?: VerificationCacheOptions | false;
+  /**
+   * `authenticate` runs at most this many scrypt verifications at once (default min(4, cores)) and
+   * lets at most `scryptQueue` more wait (default 32); past that it throws FW_GATEWAY_AUTH_BUSY.
+   */
+  scryptConcurrency?: number;
+  scryptQueue?: number;
+}
+
+/** Counters since the registry was opened. */
+export interface RegistryStats {
+  /** scrypt computations, all causes (new secrets, verifications, the unknown-client dummy). */
+  scryptRuns: number;
+  /** Authentications answered from the verification cache (no scrypt). */
+  cacheHits: number;
+  /** Authentications refused with FW_GATEWAY_AUTH_BUSY. */
+  busyRejections: number;
+  /** Entries in the verification cache now. */
+  cacheEntries: number;
 }
 
 export class ClientRegistry {
@@ -135,6 +161,11 @@ export class ClientRegistry {
   readonly #grantCheck: StatementSync;
   readonly #secretsOf: StatementSync;
   readonly #tenantsOf: StatementSync;
+  readonly #cache: VerificationCache | undefined;
+  readonly #scryptLimit: ConcurrencyLimit;
+  #scryptRuns = 0;
+  #cacheHits = 0;
+  #busyRejections = 0;
   /** Digest compared when the client id is unknown, so that case costs one scrypt too. */
   #dummy: { salt: Buffer; digest: Buffer; params: ScryptParams } | undefined;
 
@@ -142,6 +173,11 @@ export class ClientRegistry {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     this.file = join(options.dataDir, REGISTRY_FILE);
     this.#scrypt = options.scrypt ?? DEFAULT_SCRYPT_PARAMS;
+    this.#cache = options.verificationCache === false ? undefined : new VerificationCache(options.verificationCache);
+    this.#scryptLimit = new ConcurrencyLimit(
+      options.scryptConcurrency ?? Math.min(4, availableParallelism()),
+      options.scryptQueue ?? 32,
+    );
     this.#db = new DatabaseSync(this.file);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
     this.#db.exec(SCHEMA);
@@ -171,7 +207,13 @@ export class ClientRegistry {
   async #newSecret(): Promise<{ secret: string; salt: Buffer; digest: Buffer }> {
     const secret = generateSecret();
     const salt = generateSalt();
+    this.#scryptRuns += 1;
     return { secret, salt, digest: await hashSecret(secret, salt, this.#scrypt) };
+  }
+
+  #verify(secret: string, stored: { salt: Buffer; digest: Buffer; params: ScryptParams }): Promise<boolean> {
+    this.#scryptRuns += 1;
+    return verifySecret(secret, stored);
   }
 
   #insertSecret(clientId: string, secretId: string, salt: Buffer, digest: Buffer, now: number): void {
@@ -229,6 +271,9 @@ export class ClientRegistry {
       }
       this.#insertSecret(clientId, secretId, salt, digest, now);
     });
+    // The old secrets stay valid (until revoked or the grace period ends) but go through scrypt
+    // again once, so their cache entries are recreated under the new expiry.
+    this.#cache?.forget(clientId);
     return { clientId, clientSecret: secret, secretId, tenants: this.#tenants(clientId) };
   }
 
@@ -241,6 +286,7 @@ export class ClientRegistry {
         .run(Date.now(), clientId, secretId);
       if (result.changes === 0) throw new GatewayError('FW_GATEWAY_SECRET_NOT_FOUND', 'no such secret');
     });
+    this.#cache?.forget(clientId, secretId);
   }
 
   /** Delete a client, its secrets and tenant bindings. */
@@ -249,6 +295,7 @@ export class ClientRegistry {
       const result = this.#db.prepare('DELETE FROM clients WHERE client_id = ?').run(clientId);
       if (result.changes === 0) throw new GatewayError('FW_GATEWAY_CLIENT_NOT_FOUND', 'no such client');
     });
+    this.#cache?.forget(clientId);
   }
 
   /** Bind or unbind tenants of an existing client. */
@@ -300,34 +347,99 @@ export class ClientRegistry {
     return (rows as { client_id: string; name: string; created_at: number }[]).map((row) => this.#info(row, now));
   }
 
+  #activeSecrets(clientId: string, now: number): SecretRow[] {
+    return (this.#secretsOf.all(clientId) as unknown as SecretRow[]).filter((row) => isActive(row, now));
+  }
+
   /**
-   * Check a client id and secret. Every active secret of the client is hashed and compared (no exit
-   * at the first match), and an unknown client id costs one scrypt against a dummy digest, so the
-   * answer time does not tell which part was wrong.
+   * The verification cache step alone: the client if `secret` matches a cached fingerprint of one of
+   * its secrets that is active now (read from the registry on every call, so a revocation or grace end
+   * made by another process counts at once), else undefined. Never runs scrypt.
+   */
+  authenticateCached(clientId: string, secret: string, now = Date.now()): AuthenticatedClient | undefined {
+    if (this.#cache === undefined || this.#cache.size === 0) return undefined;
+    const rows = this.#activeSecrets(clientId, now);
+    return this.#fromCache(clientId, secret, rows, now);
+  }
+
+  #fromCache(clientId: string, secret: string, rows: SecretRow[], now: number): AuthenticatedClient | undefined {
+    if (this.#cache === undefined) return undefined;
+    for (const row of rows) {
+      if (this.#cache.matches(clientId, row.secret_id, secret, now)) {
+        this.#cacheHits += 1;
+        return { clientId, secretId: row.secret_id, tenants: this.#tenants(clientId) };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Check a client id and secret. A secret that matches the verification cache for one of the
+   * client's active secrets is accepted without scrypt. Otherwise every active secret of the client is
+   * hashed and compared (no exit at the first match), and an unknown client id costs one scrypt
+   * against a dummy digest, so the answer time does not tell which part was wrong. The scrypt step
+   * runs under the concurrency limit (FW_GATEWAY_AUTH_BUSY when its queue is full).
    */
   async authenticate(clientId: string, secret: string): Promise<AuthenticatedClient | undefined> {
     const now = Date.now();
-    const rows = (this.#secretsOf.all(clientId) as unknown as SecretRow[]).filter((row) => isActive(row, now));
-    if (rows.length === 0) {
-      this.#dummy ??= await this.#makeDummy();
-      await verifySecret(secret, this.#dummy);
-      return undefined;
-    }
-    let matched: string | undefined;
-    for (const row of rows) {
-      const ok = await verifySecret(secret, {
-        salt: Buffer.from(row.salt),
-        digest: Buffer.from(row.digest),
-        params: JSON.parse(row.params) as ScryptParams,
+    const cached = this.#fromCache(clientId, secret, this.#activeSecrets(clientId, now), now);
+    if (cached !== undefined) return cached;
+    let matched: SecretRow | undefined;
+    try {
+      matched = await this.#scryptLimit.run(async () => {
+        // Read again: the secrets may have changed while this request waited for a slot.
+        const started = Date.now();
+        const rows = this.#activeSecrets(clientId, started);
+        if (rows.length === 0) {
+          this.#dummy ??= await this.#makeDummy();
+          await this.#verify(secret, this.#dummy);
+          return undefined;
+        }
+        let found: SecretRow | undefined;
+        for (const row of rows) {
+          const ok = await this.#verify(secret, {
+            salt: Buffer.from(row.salt),
+            digest: Buffer.from(row.digest),
+            params: JSON.parse(row.params) as ScryptParams,
+          });
+          if (ok && found === undefined) found = row;
+        }
+        return found;
       });
-      if (ok && matched === undefined) matched = row.secret_id;
+    } catch (error) {
+      if (error instanceof GatewayError && error.code === 'FW_GATEWAY_AUTH_BUSY') this.#busyRejections += 1;
+      throw error;
     }
     if (matched === undefined) return undefined;
-    return { clientId, secretId: matched, tenants: this.#tenants(clientId) };
+    // Only a secret scrypt accepted is remembered, and never past its grace end.
+    this.#cache?.remember(
+      clientId,
+      matched.secret_id,
+      secret,
+      Date.now(),
+      matched.expires_at ?? Number.POSITIVE_INFINITY,
+    );
+    return { clientId, secretId: matched.secret_id, tenants: this.#tenants(clientId) };
+  }
+
+  /** Counters for tests, benches and diagnostics. */
+  stats(): RegistryStats {
+    return {
+      scryptRuns: this.#scryptRuns,
+      cacheHits: this.#cacheHits,
+      busyRejections: this.#busyRejections,
+      cacheEntries: this.#cache?.size ?? 0,
+    };
+  }
+
+  /** Copies of the verification cache entries (fingerprints only; [] when the cache is off). */
+  inspectVerificationCache(): VerificationCacheEntry[] {
+    return this.#cache?.inspect() ?? [];
   }
 
   async #makeDummy(): Promise<{ salt: Buffer; digest: Buffer; params: ScryptParams }> {
     const salt = generateSalt();
+    this.#scryptRuns += 1;
     return { salt, digest: await hashSecret(generateSecret(), salt, this.#scrypt), params: this.#scrypt };
   }
 
@@ -390,6 +502,7 @@ export class ClientRegistry {
   }
 
   close(): void {
+    this.#cache?.clear();
     if (this.#db.isOpen) this.#db.close();
   }
 }

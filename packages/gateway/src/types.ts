@@ -1,7 +1,18 @@
 /** Public options and handles of the gateway. */
 import type { RequestListener } from 'node:http';
 import type { FhirVersion } from '@fhirwatch/contract';
+import type { AuthThrottleSettings } from './auth-throttle.ts';
 import type { ClientRegistry } from './registry.ts';
+import type { VerificationCacheOptions } from './verification-cache.ts';
+
+export type { VerificationCacheOptions } from './verification-cache.ts';
+
+/**
+ * Throttle of failed client authentication at `POST /token` (429 `temporarily_unavailable` +
+ * `Retry-After`): defaults 10 failures per client id and 30 per source address per 60 s window,
+ * 10000 keys tracked of each kind. A limit of 0 turns that kind off.
+ */
+export type AuthThrottleOptions = Partial<AuthThrottleSettings>;
 
 /** Where one tenant's requests go. */
 export interface TenantProvider {
@@ -46,6 +57,17 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** Per-client rate limit. Default 500 requests/s with bursts of 1000 (per process); `false` disables it. */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * Positive cache of verified client secrets (HMAC fingerprints, never the secret): a right secret
+   * skips scrypt for `ttlSeconds` (default 300) while it stays active; at most `maxEntries` (default
+   * 10000, least recently used dropped). `false` turns it off (every `POST /token` runs scrypt).
+   */
+  verificationCache?: VerificationCacheOptions | false;
+  /** Failed-authentication throttle of `POST /token`. `false` turns it off. */
+  authThrottle?: AuthThrottleOptions | false;
+  /** scrypt verifications at once (default min(4, cores)); more wait, up to `scryptQueue` (default 32), then 503. */
+  scryptConcurrency?: number;
+  scryptQueue?: number;
   /** Keep-alive connections per provider. Default 32. */
   upstreamConnections?: number;
   /** Receives one JSON line (no PHI) per request. Default: none. */
