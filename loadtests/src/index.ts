@@ -1,4 +1,3 @@
-export { listRefreshBundle } from './list-refresh.ts';
 export type { Clinician, FhirBundle, PatientsAppTarget, TrafficOptions, TrafficProgress } from './patients-app.ts';
 export { isLoopbackUrl, PatientsAppClient, PatientsAppError, runPatientsAppTraffic } from './patients-app.ts';
 export type { Random } from './random.ts';

@@ -9,8 +9,7 @@
  * both a duration and an iteration count.
  */
 import type { FhirVersion } from '@fhirwatch/contract';
-import { FHIR_JSON_MIME, OAUTH_URIS_EXTENSION_URL } from '@fhirwatch/contract';
-import { listRefreshBundle } from './list-refresh.ts';
+import { FHIR_JSON_MIME, listRefreshBundle, OAUTH_URIS_EXTENSION_URL } from '@fhirwatch/contract';
 import { createRandom, type Random } from './random.ts';
 
 export interface PatientsAppTarget {
