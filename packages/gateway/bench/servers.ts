@@ -3,6 +3,7 @@
  * (`{"url": ...}`, plus client credentials for the gateway), then waits for SIGTERM.
  *   node bench/servers.ts mock-ehr <fhirVersion> <patients>
  *   node bench/servers.ts gateway <providerUrl> <fhirVersion> <dataDir>
+ *   node bench/servers.ts token-gateway <dataDir> cache|no-cache   (token endpoint only; no provider is called)
  */
 import { openSync, writeSync } from 'node:fs';
 import type { FhirVersion } from '@fhirwatch/contract';
@@ -43,7 +44,19 @@ if (kind === 'mock-ehr') {
     `${JSON.stringify({ url: gateway.url, tenant: TENANT, clientId: client.clientId, clientSecret: client.clientSecret })}\n`,
   );
   stop(() => gateway.close());
+} else if (kind === 'token-gateway') {
+  const [dataDir, mode] = args as [string, string];
+  const gateway = await createGateway({
+    dataDir,
+    tenants: { [TENANT]: { baseUrl: 'http://127.0.0.1:9/unused', fhirVersion: 'STU3' } },
+    verificationCache: mode === 'cache' ? {} : false,
+  });
+  const client = await gateway.registry.createClient({ tenants: [TENANT], name: 'bench' });
+  process.stdout.write(
+    `${JSON.stringify({ url: gateway.url, tenant: TENANT, clientId: client.clientId, clientSecret: client.clientSecret })}\n`,
+  );
+  stop(() => gateway.close());
 } else {
-  process.stderr.write('usage: servers.ts mock-ehr|gateway ...\n');
+  process.stderr.write('usage: servers.ts mock-ehr|gateway|token-gateway ...\n');
   process.exit(2);
 }
