@@ -19,8 +19,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FhirVersion } from '@fhirwatch/contract';
+import { listRefreshBundle } from '@fhirwatch/contract';
 import { Pool } from 'undici';
-import { listRefreshBundle } from '../test/list-refresh.ts';
 
 const { values } = parseArgs({
   options: {

@@ -3,11 +3,11 @@
  * never a 5xx, and the gateway keeps serving afterwards.
  */
 import { connect } from 'node:net';
+import { listRefreshBundle } from '@fhirwatch/contract';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../src/index.ts';
 import { getToken, outcomeCode, raw, TENANT_A, tempDir } from './helpers.ts';
-import { listRefreshBundle } from './list-refresh.ts';
 
 const data = tempDir('bad-input');
 let ehr: MockEhrServer;

@@ -3,12 +3,12 @@
  * what it logs: one JSON line per request, route templates only, no PHI.
  */
 import type { IncomingMessage } from 'node:http';
+import { listRefreshBundle } from '@fhirwatch/contract';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { getRequestContext, type RequestAuditContext } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway, type IssuedSecret, type RequestLogLine } from '../src/index.ts';
 import { getToken, raw, TENANT_A, TENANT_B, tempDir } from './helpers.ts';
-import { listRefreshBundle } from './list-refresh.ts';
 
 const data = tempDir('context');
 let ehr: MockEhrServer;

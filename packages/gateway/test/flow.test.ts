@@ -3,12 +3,12 @@
  * against real mock EHRs: metadata → token → patient search → list-refresh batch, DSTU2 and STU3.
  */
 import type { FhirVersion } from '@fhirwatch/contract';
+import { listRefreshBundle } from '@fhirwatch/contract';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { Client } from 'fhir-kit-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway, type IssuedSecret } from '../src/index.ts';
 import { TENANT_A, TENANT_B, tempDir } from './helpers.ts';
-import { listRefreshBundle } from './list-refresh.ts';
 
 const data = tempDir('flow');
 let dstu2: MockEhrServer;

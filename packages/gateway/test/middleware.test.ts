@@ -6,12 +6,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditRecord } from '@fhirwatch/contract';
+import { listRefreshBundle } from '@fhirwatch/contract';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { type FhirAudit, fhirAudit, parseSegment } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway, type IssuedSecret } from '../src/index.ts';
 import { getToken, raw, TENANT_A, tempDir } from './helpers.ts';
-import { listRefreshBundle } from './list-refresh.ts';
 
 const data = tempDir('middleware');
 const spoolDir = join(data.path, 'spool');

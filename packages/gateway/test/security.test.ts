@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listRefreshBundle } from '@fhirwatch/contract';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { type CryptoKey, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +21,6 @@ import {
   TENANT_C,
   tempDir,
 } from './helpers.ts';
-import { listRefreshBundle } from './list-refresh.ts';
 
 const ADMIN = `admin-${randomUUID()}`;
 const data = tempDir('security');
