@@ -2,10 +2,21 @@
  * Ships sealed spool segments to the sink: `POST {sinkUrl}/v1/audit`, NDJSON, one segment per batch
  * (protocol: notes/wire.md). At-least-once: a segment is deleted only after a 200; the sink
  * deduplicates on `event_id`. 429/503 honour `Retry-After`; network errors and other 5xx back off
- * exponentially with jitter. 400/413/415 mean the batch itself is invalid: it is moved to
- * `rejected/` (retrying would block every later record forever) and reported through `onError`.
+ * exponentially with jitter.
+ *
+ * A 400/413 rejects the whole batch (nothing written) but is usually caused by one record: the sink
+ * names the first bad line (`error.line`, 1-based). The lines before it are shipped, the bad line is
+ * quarantined (kept in `rejected/<segment>.rejected.ndjson` with the sink's PHI-free error code, never
+ * shipped again: retrying would block every later record forever) and the rest is shipped in turn.
+ * When the sink does not name a line (or names one out of range), the batch is bisected until each
+ * refused piece is a single line. The segment is deleted only when every line has been either
+ * acknowledged (200) or quarantined; a crash in between re-sends it (the sink deduplicates).
+ * A 415 (media type / encoding refused) is about the request, not a record: the whole segment is
+ * moved to `rejected/` as before.
  */
 
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
@@ -33,8 +44,26 @@ export interface ShipperStats {
   shippedRecords: number;
   duplicates: number;
   corruptLines: number;
+  /** Batches (POSTs) the sink refused with 400/413/415. */
   rejectedBatches: number;
+  /** Records quarantined in `rejected/` (the lines the sink named or bisection isolated). */
+  rejectedRecords: number;
   failedAttempts: number;
+}
+
+/** One POST's outcome. */
+type PostResult =
+  | { kind: 'ok'; duplicates: number }
+  | { kind: 'rejected'; status: number; code: string; line: number | undefined }
+  | { kind: 'retry'; delayMs: number };
+
+/** Progress through one segment, kept across retries so acknowledged lines are not sent again. */
+interface SegmentProgress {
+  name: string;
+  /** Line ranges [start, end) still to ship, in order. */
+  pending: [number, number][];
+  /** Quarantined lines: index and the sink's error. */
+  rejected: { index: number; status: number; code: string }[];
 }
 
 export class AuditShipper {
@@ -53,8 +82,10 @@ export class AuditShipper {
     duplicates: 0,
     corruptLines: 0,
     rejectedBatches: 0,
+    rejectedRecords: 0,
     failedAttempts: 0,
   };
+  private progress: SegmentProgress | undefined;
 
   constructor(spool: AuditSpool, options: ShipperOptions) {
     this.spool = spool;
@@ -144,12 +175,102 @@ export class AuditShipper {
       this.report(new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'cannot read audit spool segment', { cause }));
       return -1;
     }
-    this.stats.corruptLines += contents.corrupt;
-    if (contents.lines.length === 0) {
-      await this.spool.acknowledge(segment, contents);
-      return 0;
+    const lines = contents.lines;
+    if (this.progress?.name !== segment.name) {
+      this.stats.corruptLines += contents.corrupt;
+      this.progress = { name: segment.name, pending: lines.length > 0 ? [[0, lines.length]] : [], rejected: [] };
     }
-    let body: Buffer = Buffer.from(`${contents.lines.join('\n')}\n`, 'utf8');
+    const progress = this.progress;
+    while (progress.pending.length > 0) {
+      const [start, end] = progress.pending[0] as [number, number];
+      const result = await this.post(lines, start, end);
+      if (result.kind === 'retry') return result.delayMs;
+      progress.pending.shift();
+      if (result.kind === 'ok') {
+        this.stats.duplicates += result.duplicates;
+        this.stats.shippedBatches++;
+        this.stats.shippedRecords += end - start;
+        continue;
+      }
+      this.stats.rejectedBatches++;
+      if (result.status === 415) {
+        // The request's encoding/media type was refused, not a record: keep the whole segment aside.
+        this.progress = undefined;
+        await this.spool.quarantine(segment, contents);
+        this.stats.rejectedRecords += lines.length;
+        this.report(
+          new FhirAuditError(
+            AUDIT_ERROR_CODES.sinkRejected,
+            `audit sink rejected segment ${segment.name} with 415 ${result.code}`.trim(),
+            { status: 415 },
+          ),
+        );
+        return 0;
+      }
+      const named = result.line === undefined ? -1 : start + result.line - 1;
+      const next: [number, number][] = [];
+      if (named >= start && named < end) {
+        // Lines before the named one were valid (the sink reports the first bad line).
+        if (named > start) next.push([start, named]);
+        this.quarantineLine(progress, named, result.status, result.code);
+        if (named + 1 < end) next.push([named + 1, end]);
+      } else if (end - start === 1) {
+        this.quarantineLine(progress, start, result.status, result.code);
+      } else {
+        const mid = start + Math.ceil((end - start) / 2);
+        next.push([start, mid], [mid, end]);
+      }
+      progress.pending.unshift(...next);
+    }
+    if (progress.rejected.length > 0) {
+      // Kept for an operator: the sink's error code (PHI-free) next to the record as spooled.
+      let text = '';
+      for (const r of progress.rejected) {
+        text += `{"error":{"status":${r.status},"code":${JSON.stringify(r.code)},"line":${r.index + 1}},"record":${lines[r.index]}}\n`;
+      }
+      try {
+        // Named after the first refused record's event_id: the same name when a crash makes us redo
+        // this segment, never the name of another segment's file (segment numbers restart at 1).
+        let id = '';
+        try {
+          id = String(
+            (JSON.parse(lines[progress.rejected[0]?.index ?? 0] ?? '') as { event_id?: unknown }).event_id ?? '',
+          );
+        } catch {
+          // not JSON (that may be why it was refused)
+        }
+        const name = `${segment.name}.${/^[0-9a-f-]{36}$/.test(id) ? id : Date.now()}.rejected.ndjson`;
+        await writeFile(join(this.spool.dir, 'rejected', name), text, { mode: 0o600 });
+      } catch (cause) {
+        this.report(
+          new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'cannot write rejected audit records', { cause }),
+        );
+        return -1;
+      }
+      this.stats.rejectedRecords += progress.rejected.length;
+      const codes = [...new Set(progress.rejected.map((r) => r.code))].join(',');
+      this.report(
+        new FhirAuditError(
+          AUDIT_ERROR_CODES.sinkRejected,
+          `audit sink rejected ${progress.rejected.length} of ${lines.length} records of segment ${segment.name} (${codes}); kept in rejected/`,
+          { status: progress.rejected[0]?.status ?? 400 },
+        ),
+      );
+    }
+    this.progress = undefined;
+    await this.spool.acknowledge(segment, contents);
+    return 0;
+  }
+
+  private quarantineLine(progress: SegmentProgress, index: number, status: number, code: string): void {
+    progress.rejected.push({ index, status, code: /^FW_[A-Z0-9_]{1,64}$/.test(code) ? code : '' });
+  }
+
+  /** POST lines [start, end) as one batch. */
+  private async post(lines: readonly string[], start: number, end: number): Promise<PostResult> {
+    let text = '';
+    for (let i = start; i < end; i++) text += `${lines[i]}\n`;
+    let body: Buffer = Buffer.from(text, 'utf8');
     const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', ...this.options.headers };
     if (this.options.gzip === true) {
       body = await gzipAsync(body);
@@ -158,58 +279,49 @@ export class AuditShipper {
     this.controller = new AbortController();
     const timeout = setTimeout(() => this.controller?.abort(), this.options.requestTimeoutMs ?? 30_000);
     let status = 0;
-    let text = '';
+    let answer = '';
     let retryAfter: string | null = null;
     try {
       const res = await fetch(this.url, { method: 'POST', headers, body, signal: this.controller.signal });
       status = res.status;
       retryAfter = res.headers.get('retry-after');
-      text = await res.text();
+      answer = await res.text();
     } catch (cause) {
       this.stats.failedAttempts++;
       this.report(new FhirAuditError(AUDIT_ERROR_CODES.sinkUnavailable, 'audit sink unreachable', { cause }));
-      return -1;
+      return { kind: 'retry', delayMs: -1 };
     } finally {
       clearTimeout(timeout);
       this.controller = undefined;
     }
     if (status === 200) {
+      let duplicates = 0;
       try {
-        const ack = JSON.parse(text) as { accepted?: number; duplicates?: number };
-        this.stats.duplicates += ack.duplicates ?? 0;
+        duplicates = Number((JSON.parse(answer) as { duplicates?: number }).duplicates ?? 0) || 0;
       } catch {
         // a 200 is the commitment; the counts are informational
       }
-      await this.spool.acknowledge(segment, contents);
-      this.stats.shippedBatches++;
-      this.stats.shippedRecords += contents.lines.length;
-      return 0;
+      return { kind: 'ok', duplicates };
     }
     if (status === 400 || status === 413 || status === 415) {
       let code = '';
+      let line: number | undefined;
       try {
-        code = String((JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '');
+        const error = (JSON.parse(answer) as { error?: { code?: unknown; line?: unknown } }).error;
+        code = typeof error?.code === 'string' ? error.code : '';
+        if (typeof error?.line === 'number' && Number.isInteger(error.line) && error.line >= 1) line = error.line;
       } catch {
-        // body is not the documented error shape
+        // body is not the documented error shape: bisect
       }
-      await this.spool.quarantine(segment, contents);
-      this.stats.rejectedBatches++;
-      this.report(
-        new FhirAuditError(
-          AUDIT_ERROR_CODES.sinkRejected,
-          `audit sink rejected segment ${segment.name} with ${status} ${code}`.trim(),
-          { status },
-        ),
-      );
-      return 0;
+      return { kind: 'rejected', status, code, line };
     }
     this.stats.failedAttempts++;
     this.report(new FhirAuditError(AUDIT_ERROR_CODES.sinkUnavailable, `audit sink answered ${status}`, { status }));
     const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
     if ((status === 429 || status === 503) && Number.isFinite(seconds) && seconds >= 0) {
-      return Math.max(1, Math.min(seconds * 1000, this.options.maxBackoffMs ?? 30_000));
+      return { kind: 'retry', delayMs: Math.max(1, Math.min(seconds * 1000, this.options.maxBackoffMs ?? 30_000)) };
     }
-    return -1;
+    return { kind: 'retry', delayMs: -1 };
   }
 
   private report(error: FhirAuditError): void {

@@ -22,6 +22,13 @@ export interface Receiver {
   otlp: { path: string; body: string }[];
   /** Answer the next N audit POSTs with this status (and Retry-After when set). */
   failNext(count: number, status: number, retryAfterS?: number): void;
+  /**
+   * Validate like the sink: refuse (400, nothing stored) any batch holding a record matching
+   * `bad`, naming the first bad line (1-based) unless `nameLine` is false.
+   */
+  rejectRecords(bad: ((record: AuditRecord) => boolean) | undefined, nameLine?: boolean): void;
+  /** Audit POSTs refused by `rejectRecords`. */
+  refusedBatches: number;
   /** Resolves when at least `n` unique records have arrived. */
   waitForRecords(n: number): Promise<void>;
   waitForOtlp(predicate: (body: string) => boolean): Promise<void>;
@@ -46,8 +53,15 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     status: 503,
     retryAfterS: undefined,
   };
+  let bad: ((record: AuditRecord) => boolean) | undefined;
+  let nameLine = true;
   const receiver: Receiver = {
     url: '',
+    refusedBatches: 0,
+    rejectRecords(predicate, name = true) {
+      bad = predicate;
+      nameLine = name;
+    },
     records: [],
     received: 0,
     batches: 0,
@@ -83,10 +97,22 @@ export async function startReceiver(port = 0): Promise<Receiver> {
           .toString('utf8')
           .split('\n')
           .filter((l) => l !== '');
+        const parsed = lines.map((l) => JSON.parse(l) as AuditRecord);
+        const badIndex = bad === undefined ? -1 : parsed.findIndex(bad);
+        if (badIndex !== -1) {
+          receiver.refusedBatches++;
+          res.writeHead(400, { 'content-type': 'application/json' });
+          const error: { code: string; message: string; line?: number } = {
+            code: 'FW_SINK_BAD_RECORD',
+            message: 'invalid record',
+          };
+          if (nameLine) error.line = badIndex + 1;
+          res.end(JSON.stringify({ error }));
+          return;
+        }
         let accepted = 0;
         let duplicates = 0;
-        for (const line of lines) {
-          const record = JSON.parse(line) as AuditRecord;
+        for (const record of parsed) {
           receiver.received++;
           if (seen.has(record.event_id)) duplicates++;
           else {

@@ -127,7 +127,7 @@ describe('audit shipping', () => {
     expect(receiver.gzipBatches).toBeGreaterThan(0);
   });
 
-  it('moves a batch the sink rejects as invalid (400) to rejected/ and goes on with the next', async () => {
+  it('quarantines the record the sink rejects as invalid (400) in rejected/ and goes on with the rest', async () => {
     const dir = await tempDir();
     const receiver = await startReceiver();
     cleanups.push(() => receiver.close());
@@ -146,14 +146,16 @@ describe('audit shipping', () => {
       () => app.close(),
     );
     await audit.ready();
-    receiver.failNext(1, 400);
+    receiver.rejectRecords((r) => r.seq === 3);
     await traffic(app.url, 1);
     await audit.drain();
     expect(errors.map((e) => e.code)).toContain(AUDIT_ERROR_CODES.sinkRejected);
     expect((await readdir(join(dir, 'rejected'))).length).toBe(1);
+    expect(receiver.records).toHaveLength(6);
+    expect(audit.stats().shipper?.rejectedRecords).toBe(1);
     await traffic(app.url, 1);
     await audit.drain();
-    expect(receiver.records).toHaveLength(7);
+    expect(receiver.records).toHaveLength(13);
   });
 
   it('ships on start what an earlier run left in the spool, continuing its chain', async () => {

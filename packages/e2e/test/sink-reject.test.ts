@@ -1,0 +1,79 @@
+/**
+ * The real sink (embedded chDB) refuses a batch because one record is invalid (400 naming the line):
+ * the shipper stores every other record of the segment and quarantines only the bad one.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AUDIT_DEDUP_VIEW, startSink } from '@fhirwatch/clickhouse-sink';
+import { AuditShipper, AuditSpool, type UnchainedRecord, uuidv7 } from '@fhirwatch/otel-middleware';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = mkdtempSync(join(tmpdir(), 'fw-e2e-reject-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function record(i: number): UnchainedRecord {
+  return {
+    event_id: uuidv7(),
+    event_time: new Date(1_790_000_000_000 + i).toISOString(),
+    recorded_by: 'e2e-reject',
+    tenant_id: '',
+    routed_tenant_id: '',
+    client_id: 'c',
+    user_id: '',
+    user_name: '',
+    source_ip: '127.0.0.1',
+    user_agent: 'reject-test',
+    event_type: 'PatientSearch',
+    fhir_interaction: 'search-type',
+    resource_type: 'Patient',
+    fhir_version: 'STU3',
+    query: `family=X${i}`,
+    patient_id: `p${i}`,
+    batch_id: '',
+    entry_index: -1,
+    trace_id: '',
+    outcome: 0,
+    http_status: 200,
+    duration_ms: 1.5,
+    result_count: 1,
+  };
+}
+
+describe('real sink rejects one record of a segment', () => {
+  it('stores the 199 valid records and quarantines the invalid one', async () => {
+    const sink = await startSink({ store: join(root, 'store') });
+    const spool = await AuditSpool.open({ dir: join(root, 'spool'), recordedBy: 'e2e-reject', hmacKey: 'k' });
+    try {
+      const records = Array.from({ length: 200 }, (_, i) => record(i));
+      // An event type the sink does not know: invalid, whatever else the record says.
+      (records[120] as { event_type: string }).event_type = 'NotAnEvent';
+      await spool.append(records, true);
+      await spool.seal();
+      const shipper = new AuditShipper(spool, { sinkUrl: sink.url, shipIntervalMs: 20, onError: () => {} });
+      shipper.start();
+      await shipper.drained();
+      await shipper.stop();
+      expect(shipper.stats.rejectedRecords).toBe(1);
+      const rows = await (
+        await sink.client.query({
+          query: `SELECT patient_id FROM ${AUDIT_DEDUP_VIEW} WHERE recorded_by = 'e2e-reject'`,
+          format: 'JSONEachRow',
+        })
+      ).json<{ patient_id: string }>();
+      expect(rows).toHaveLength(199);
+      expect(rows.some((r) => r.patient_id === 'p120')).toBe(false);
+      const files = readdirSync(join(root, 'spool', 'rejected'));
+      expect(files).toHaveLength(1);
+      const quarantined = readFileSync(join(root, 'spool', 'rejected', files[0] as string), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { error: { code: string }; record: { patient_id: string } });
+      expect(quarantined.map((q) => q.record.patient_id)).toEqual(['p120']);
+      expect(quarantined[0]?.error.code).toMatch(/^FW_SINK_/);
+    } finally {
+      await spool.close();
+      await sink.close();
+    }
+  });
+});
