@@ -200,6 +200,21 @@ describe.each(['DSTU2', 'STU3'] as const)('%s', (version) => {
     expect(records[0]?.outcome).toBe(status < 400 ? 0 : status < 500 ? 4 : 8);
   });
 
+  it('ExportInitiation of a group: the group is recorded (query _group=<id>, resource Group), no patient', async () => {
+    const { status, records } = await access(version, '/Group/ward-7%20east/$export?_type=Patient,Condition');
+    expect(pick(records)).toEqual([['ExportInitiation', '']]);
+    expect(records[0]).toMatchObject({
+      resource_type: 'Group',
+      fhir_interaction: 'operation',
+      query: '_group=ward-7%20east&_type=Patient,Condition', // the parameters as sent
+      http_status: status,
+    });
+    const plain = await access(version, '/Group/g42/$export');
+    expect(plain.records.map((r) => [r.event_type, r.patient_id, r.query])).toEqual([
+      ['ExportInitiation', '', '_group=g42'],
+    ]);
+  });
+
   it('failed requests yield records with their outcome: 404 read (4), rejected token (4)', async () => {
     const missing = await access(version, '/Patient/doesnotexist99');
     expect(missing.status).toBe(404);

@@ -103,7 +103,7 @@ function pushInteraction(
     r.event_type = it.eventType;
     r.fhir_interaction = it.interaction;
     r.resource_type = it.resourceType;
-    r.query = it.query;
+    r.query = it.groupId === undefined ? it.query : groupQuery(it.groupId, it.query);
     r.patient_id = patient;
     r.batch_id = batchId;
     r.entry_index = it.entryIndex;
@@ -112,6 +112,18 @@ function pushInteraction(
     r.result_count = resultCount;
     out.push(r);
   }
+}
+
+/**
+ * `query` of a `Group/{id}/$export` kick-off: `_group=<id>` (URL-encoded) before the parameters as
+ * sent. The group id is in the path, not the query, and the kick-off discloses no patient yet (its
+ * members are not known here), so `patient_id` stays `''`: without this a compliance officer's exports
+ * report would show an export of nothing in particular. `_group` is a fhirwatch marker, not a FHIR
+ * search parameter (resource_type is `Group`).
+ */
+export function groupQuery(groupId: string, query: string): string {
+  const marker = `_group=${encodeURIComponent(groupId)}`;
+  return query === '' ? marker : `${marker}&${query}`;
 }
 
 /** Status of each batch-response entry (`"200 OK"` → 200); the batch's own status when absent. */
