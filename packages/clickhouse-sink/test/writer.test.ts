@@ -68,10 +68,54 @@ describe('AuditWriter', () => {
     expect(String((failed as PromiseRejectedResult).reason.message)).toContain("'fhir_version'");
   });
 
-  for (const exclusive of [true, false]) {
-    it(`concurrent overlapping writes store each event once (exclusive fast path: ${exclusive})`, async () => {
-      const writer = new AuditWriter(client, monitor, { exclusive, recentIdsMax: 100, batchRows: 300 });
-      const offset = exclusive ? 2000 : 4000;
+  // rawInsert false = the path a ClickHouse server client takes (client.insert), here over the same chDB store
+  for (const rawInsert of [true, false]) {
+    it(`stores every field exactly as sent, text with quotes/escapes/unicode included (raw insert: ${rawInsert})`, async () => {
+      const writer = new AuditWriter(client, monitor, { rawInsert });
+      const texts = ['O\'Brien "Jr"', 'back\\slash\ttab\nnewline\r', 'caf\u00e9 \u{1f600} \u2028', '', '{"json":[1]}'];
+      const records = generateRecords({ count: 50, offset: rawInsert ? 6000 : 6100 }).map((record, i) => ({
+        ...record,
+        user_name: texts[i % texts.length]!,
+        query: `name=${texts[(i + 1) % texts.length]!}`,
+        user_agent: texts[(i + 2) % texts.length]!,
+        duration_ms: i / 3,
+        seq: 2 ** 40 + i,
+      }));
+      expect(await writer.write(records)).toEqual({ accepted: 50, duplicates: 0 });
+      const result = await client.query({
+        query: `SELECT * EXCEPT (event_time), toUnixTimestamp64Milli(event_time) AS event_ms
+                FROM audit_events WHERE event_id IN {ids:Array(UUID)}`,
+        query_params: { ids: records.map((r) => r.event_id) },
+        format: 'JSONEachRow',
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      });
+      const rows = new Map((await result.json<Record<string, unknown>>()).map((row) => [row.event_id, row]));
+      expect(rows.size).toBe(50);
+      for (const record of records) {
+        const { event_time, ...rest } = record;
+        expect(rows.get(record.event_id)).toEqual({ ...rest, event_ms: Date.parse(event_time) });
+      }
+    });
+
+    it(`a batch the engine refuses is FW_SINK_BAD_RECORD and nothing of it is stored (raw insert: ${rawInsert})`, async () => {
+      const writer = new AuditWriter(client, monitor, { rawInsert, validate: false });
+      const records = generateRecords({ count: 20, offset: rawInsert ? 6200 : 6300 });
+      const bad = [...records.slice(0, 10), { ...records[10]!, event_id: 'not-a-uuid' }, ...records.slice(11)];
+      await expect(writer.write(bad)).rejects.toMatchObject({ code: 'FW_SINK_BAD_RECORD', status: 400 });
+      expect(monitor.up).toBe(true);
+      expect(await stored(records)).toEqual({ rows: 0, ids: 0 });
+      expect(await writer.write(records)).toEqual({ accepted: 20, duplicates: 0 });
+    });
+  }
+
+  for (const [exclusive, rawInsert] of [
+    [true, true],
+    [false, true],
+    [true, false],
+  ] as const) {
+    it(`concurrent overlapping writes store each event once (exclusive fast path: ${exclusive}, raw insert: ${rawInsert})`, async () => {
+      const writer = new AuditWriter(client, monitor, { exclusive, rawInsert, recentIdsMax: 100, batchRows: 300 });
+      const offset = exclusive ? (rawInsert ? 2000 : 8000) : 4000;
       const records = generateRecords({ count: 1000, offset });
       // 10 senders, each with an overlapping window, several deliveries of the same records
       const slices = Array.from({ length: 10 }, (_, i) => records.slice(i * 90, i * 90 + 190));
@@ -85,7 +129,7 @@ describe('AuditWriter', () => {
       // a later redelivery after the fast-path set overflowed (recentIdsMax 100) is still caught
       expect(await writer.write(records.slice(0, 300))).toEqual({ accepted: 0, duplicates: 300 });
       // and so is one by a fresh writer (a restarted sink): found in the store
-      expect(await new AuditWriter(client, monitor, { exclusive }).write(records.slice(500, 700))).toEqual({
+      expect(await new AuditWriter(client, monitor, { exclusive, rawInsert }).write(records.slice(500, 700))).toEqual({
         accepted: 0,
         duplicates: 200,
       });

@@ -26,6 +26,8 @@ import type { AuditRecord } from '@fhirwatch/contract';
 import { SinkError } from '../errors.ts';
 import { auditRecordProblem } from '../ingest/validate.ts';
 import { AUDIT_TABLE } from '../schema/audit.ts';
+import { type RawInsert, rawInsertOf } from '../store.ts';
+import { AUDIT_INSERT_COLUMNS, auditRowValues, encodeAuditRows } from './audit-encode.ts';
 import { isDataError, type RetryOptions, withRetries } from './retry.ts';
 import { describeStoreError, type StoreMonitor } from './store-monitor.ts';
 
@@ -46,6 +48,12 @@ export interface AuditWriterOptions {
   exclusive?: boolean;
   /** Ids kept for the exclusive fast path (default 200 000). */
   recentIdsMax?: number;
+  /**
+   * Insert through the store's raw insert when it has one (a chDB store from openStore; default true): the
+   * rows are encoded once into a Buffer that goes to the engine as is. false, or a server client: the same
+   * JSONCompactEachRow rows through `client.insert`.
+   */
+  rawInsert?: boolean;
 }
 
 export interface WriteResult {
@@ -85,6 +93,7 @@ export class AuditWriter {
   private closed = false;
   private readonly exclusive: boolean;
   private readonly recentIdsMax: number;
+  private readonly raw: RawInsert | undefined;
   /** Exclusive fast path: ISO time at or before which a record may already be stored; undefined until read. */
   private horizon: string | undefined;
   private readonly recentIds = new Set<string>();
@@ -101,6 +110,7 @@ export class AuditWriter {
     this.validate = options.validate ?? true;
     this.exclusive = options.exclusive ?? true;
     this.recentIdsMax = options.recentIdsMax ?? 200_000;
+    this.raw = options.rawInsert === false ? undefined : rawInsertOf(client);
   }
 
   /** Rows accepted and not yet committed. */
@@ -257,12 +267,26 @@ export class AuditWriter {
     }
     if (toInsert.length > 0) {
       for (const record of toInsert) attempted.add(record.event_id);
-      await this.client.insert({ table: AUDIT_TABLE, values: toInsert, format: 'JSONEachRow' });
+      await this.insert(toInsert);
     }
     if (horizon !== undefined) this.remember(toInsert, horizon);
     this.stats.insertedRows += toInsert.length;
     this.stats.duplicateRows += results.reduce((sum, r) => sum + r.duplicates, 0);
     return results;
+  }
+
+  /** One INSERT of the rows (JSONCompactEachRow, see audit-encode.ts). */
+  private async insert(records: readonly AuditRecord[]): Promise<void> {
+    if (this.raw !== undefined) {
+      await this.raw(AUDIT_TABLE, AUDIT_INSERT_COLUMNS, 'JSONCompactEachRow', encodeAuditRows(records));
+      return;
+    }
+    await this.client.insert({
+      table: AUDIT_TABLE,
+      columns: AUDIT_INSERT_COLUMNS as [string, ...string[]],
+      values: records.map(auditRowValues),
+      format: 'JSONCompactEachRow',
+    });
   }
 
   /** Exclusive fast path: keep the ids newer than the horizon; move the horizon up when the set is full. */
