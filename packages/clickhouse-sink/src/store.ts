@@ -49,6 +49,7 @@ export type RawInsert = (
   columns: readonly string[],
   format: RawInsertFormat,
   body: Buffer,
+  settings?: Readonly<Record<string, string | number>>,
 ) => Promise<void>;
 
 const rawInserts = new WeakMap<ClickHouseClient, RawInsert>();
@@ -85,10 +86,16 @@ export function openStore(options: StoreOptions): ClickHouseClient {
       clickhouse_settings: STORE_SETTINGS,
       log: { level: ClickHouseLogLevel.OFF },
     });
-    rawInserts.set(client, async (table, columns, format, body) => {
+    rawInserts.set(client, async (table, columns, format, body, settings) => {
       try {
         // no timeout/signal: chdb would settle early while the write still runs; callers retry as lookup + insert
-        await connection.chdb.rawInsert({ table, columns, format, values: body });
+        await connection.chdb.rawInsert({
+          table,
+          columns,
+          format,
+          values: body,
+          ...(settings === undefined ? {} : { settings: { ...settings } }),
+        });
       } catch (error) {
         throw storeError(error);
       }

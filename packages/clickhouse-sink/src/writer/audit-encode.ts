@@ -34,7 +34,12 @@ export function auditRowValues(record: AuditRecord): unknown[] {
 
 /** The records as a JSONCompactEachRow body (UTF-8, one line per record). */
 export function encodeAuditRows(records: readonly AuditRecord[]): Buffer {
+  const row = new Array<unknown>(fieldCount); // one array reused for every line: less garbage
   let text = '';
-  for (const record of records) text += `${JSON.stringify(auditRowValues(record))}\n`;
+  for (const record of records) {
+    for (let i = 0; i < fieldCount; i++) row[i] = record[fields[i]!];
+    row[eventTimeIndex] = dateTime64Text(record.event_time);
+    text += `${JSON.stringify(row)}\n`;
+  }
   return Buffer.from(text, 'utf8');
 }
