@@ -1,15 +1,21 @@
 /**
  * One gateway process of the benchmark. BENCH_MODE = `baseline` (the gateway alone) | `batched` |
  * `strict` (the same gateway wrapped by the full middleware: audit + spans + metrics, exporting to
- * the receiver at BENCH_SINK) | `audit-only` (batched audit, no OTel SDK). Prints `{url, clientId, clientSecret}` once listening.
+ * the receiver at BENCH_SINK) | `audit-only` (batched audit, no OTel SDK); a `-old` suffix
+ * (`batched-old`) runs the same mode with the middleware at BENCH_SRC. Prints `{url, clientId, clientSecret}` once listening.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGateway, type GatewayOptions } from '@fhirwatch/gateway';
-import { fhirAudit, setupTelemetry } from '../src/index.ts';
+import * as current from '../src/index.ts';
 
 const mode = process.env.BENCH_MODE ?? 'baseline';
+// `BENCH_SRC`: another copy of the middleware's src/index.ts (e.g. an earlier commit's, extracted by
+// run.ts for `--compare`), so old and new code run side by side in the same window.
+const { fhirAudit, setupTelemetry } = (
+  process.env.BENCH_SRC === undefined ? current : await import(process.env.BENCH_SRC)
+) as typeof current;
 const sink = process.env.BENCH_SINK as string;
 const tenant = process.env.BENCH_TENANT as string;
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), `gw-${mode}-`));
@@ -17,10 +23,10 @@ let wrapHandler: GatewayOptions['wrapHandler'];
 if (mode !== 'baseline') {
   // `audit-only`: the middleware without an SDK (spans and metrics are the API's no-ops), to split
   // the cost between telemetry and audit.
-  if (mode !== 'audit-only')
+  if (!mode.startsWith('audit-only'))
     setupTelemetry({ endpoint: sink, serviceName: 'fhirwatch-bench', metricExportIntervalMs: 2000 });
   const audit = fhirAudit({
-    mode: mode === 'strict' ? 'strict' : 'batched',
+    mode: mode.startsWith('strict') ? 'strict' : 'batched',
     spoolDir: join(dir, 'spool'),
     sinkUrl: sink,
     hmacKey: 'bench',

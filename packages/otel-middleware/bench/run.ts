@@ -10,21 +10,29 @@
  * and the median printed. Also printed: each gateway's CPU time per request (from /proc), the
  * figure least disturbed by a busy machine.
  *
- * Traffic, Patients-app-like: 50 % GET /Patient/{id}, 25 % POST /Patient/_search (10 results),
- * 25 % list-refresh batch of 1 patient × 7 entries.
+ * Traffic (`--mix`, default `app`): the Patients app's own pattern, per iteration one
+ * POST /Patient/_search (10 results) and one list-refresh batch of 5 patients × 7 entries
+ * (`listRefreshBundle`), plus a GET /Patient/{id} every second iteration (a clinician opening a
+ * patient): 2 searches, 2 batches, 1 read per 5 requests. `read`, `search`, `batch` run one request
+ * type alone (to split the cost per type); `legacy` is the earlier mix (50 % reads, 25 % searches,
+ * 25 % batches of 1 patient × 7).
  *
- * Usage: npm run bench [-- --seconds 3 --rounds 3 --connections 16 --profile --split]
+ * Usage: npm run bench [-- --seconds 3 --rounds 3 --connections 16 --mix app --profile --split --compare <commit>]
  *   --profile: run the batched gateway with --cpu-prof and print where its time goes.
- *   --split: add a 4th gateway, batched audit without the OTel SDK (audit vs telemetry cost).
+ *   --split: add a gateway with batched audit without the OTel SDK (audit vs telemetry cost).
+ *   --compare <commit>: add `batched-old` (and `strict-old`), the middleware of that commit
+ *     (its src/ extracted with git into .tmp/), driven in the same window.
+ *   --modes a,b,c: which gateways (default baseline,batched,strict).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { listRefreshBundle } from '@fhirwatch/contract';
 
 const { values } = parseArgs({
   options: {
@@ -34,14 +42,39 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     /** Also run a batched gateway without the OTel SDK (audit cost alone). */
     split: { type: 'boolean', default: false },
+    mix: { type: 'string', default: 'app' },
+    compare: { type: 'string' },
+    modes: { type: 'string' },
   },
 });
+const MIX = values.mix as string;
+if (!['app', 'legacy', 'read', 'search', 'batch'].includes(MIX)) throw new Error(`unknown --mix ${MIX}`);
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
 const TENANT = '3b3b3b3b-aaaa-4bbb-8ccc-dddddddddddd';
 const here = import.meta.dirname;
 const workDir = mkdtempSync(join(tmpdir(), 'fw-mw-bench-'));
+
+// --compare: the middleware's src/ at that commit, extracted next to this package (so that its
+// `@fhirwatch/*` imports resolve through the workspace's node_modules).
+let oldSrc: string | undefined;
+if (values.compare !== undefined) {
+  const pkgDir = join(here, '..');
+  const dest = join(pkgDir, '.tmp', `src-${values.compare}`);
+  mkdirSync(dest, { recursive: true });
+  const files = execFileSync('git', ['ls-tree', '--name-only', values.compare, 'src/'], {
+    cwd: pkgDir,
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter((f) => f.endsWith('.ts'));
+  for (const f of files) {
+    const text = execFileSync('git', ['show', `${values.compare}:./${f}`], { cwd: pkgDir, encoding: 'utf8' });
+    writeFileSync(join(dest, f.slice('src/'.length)), text);
+  }
+  oldSrc = join(dest, 'index.ts');
+}
 
 // ---- the receiver standing in for the sink + OTLP collector: accept, count, discard ----
 let otlpBytes = 0;
@@ -144,6 +177,7 @@ async function startGateway(mode: string, profile: boolean): Promise<Target> {
       BENCH_TENANT: TENANT,
       BENCH_EHR: ehr.info.url as string,
       BENCH_DIR: workDir,
+      ...(mode.endsWith('-old') && oldSrc !== undefined ? { BENCH_SRC: oldSrc } : {}),
     },
     execArgv,
   );
@@ -186,12 +220,39 @@ const batchBodies = ids.map((id) =>
   }),
 );
 
+// The app's list refresh: 5 patients × 7 entries per batch.
+const listBodies = Array.from({ length: 40 }, (_, k) =>
+  JSON.stringify(listRefreshBundle('STU3', ids.slice((k * 5) % ids.length, ((k * 5) % ids.length) + 5))),
+);
+
+type Kind = 'read' | 'search' | 'batch' | 'batch1';
+/** Request kind of the k-th request of a connection loop, per --mix. */
+function kindOf(k: number): Kind {
+  if (MIX === 'read' || MIX === 'search' || MIX === 'batch') return MIX;
+  if (MIX === 'legacy') {
+    const slot = k % 4;
+    return slot === 0 || slot === 2 ? 'read' : slot === 1 ? 'search' : 'batch1';
+  }
+  const slot = k % 5; // app: search, batch, read, search, batch
+  return slot === 2 ? 'read' : slot === 0 || slot === 3 ? 'search' : 'batch';
+}
+
 function next(t: Target): Promise<number> {
   const k = t.i++;
   const id = ids[k % ids.length] as string;
-  const slot = k % 4;
-  if (slot === 0 || slot === 2) return send(t.agent, t.url, 'GET', `${BASE}/Patient/${id}`, t.auth);
-  if (slot === 1) {
+  const kind = kindOf(k);
+  if (kind === 'read') return send(t.agent, t.url, 'GET', `${BASE}/Patient/${id}`, t.auth);
+  if (kind === 'batch') {
+    return send(
+      t.agent,
+      t.url,
+      'POST',
+      `${BASE}/`,
+      { ...t.auth, 'content-type': 'application/fhir+json' },
+      listBodies[k % listBodies.length] as string,
+    );
+  }
+  if (kind === 'search') {
     return send(
       t.agent,
       t.url,
@@ -280,9 +341,19 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? 0;
 };
 
-const modes = values.split ? ['baseline', 'batched', 'strict', 'audit-only'] : ['baseline', 'batched', 'strict'];
+const modes =
+  values.modes !== undefined
+    ? values.modes.split(',')
+    : [
+        'baseline',
+        'batched',
+        'strict',
+        ...(values.split ? ['audit-only'] : []),
+        ...(oldSrc !== undefined ? ['batched-old', 'strict-old'] : []),
+      ];
+if (modes[0] !== 'baseline') throw new Error('--modes must start with baseline');
 const results: Result[] = [];
-const ratios: Record<string, number[]> = { batched: [], strict: [], 'audit-only': [] };
+const ratios: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m, []]));
 for (let r = 0; r < ROUNDS; r++) {
   const round = await measureTogether(r % 2 === 0 ? modes : [...modes].reverse());
   const base = round.find((x) => x.mode === 'baseline') as Result;
@@ -290,7 +361,7 @@ for (let r = 0; r < ROUNDS; r++) {
     results.push(res);
     if (res.mode !== 'baseline') ratios[res.mode]?.push(res.rps / base.rps);
     console.log(
-      `round ${r + 1} ${res.mode.padEnd(8)} ${res.rps.toFixed(0).padStart(6)} req/s  gateway CPU ${res.cpuUs.toFixed(0)} µs/req  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  errors ${res.errors}`,
+      `round ${r + 1} ${res.mode.padEnd(11)} ${res.rps.toFixed(0).padStart(6)} req/s  gateway CPU ${res.cpuUs.toFixed(0)} µs/req  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  errors ${res.errors}`,
     );
   }
 }
@@ -312,12 +383,12 @@ const b = summary.baseline as { cpuUs: number; rps: number; p99: number };
 console.log('');
 console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`);
 console.log(
-  `3 gateways driven at once, ${CONNECTIONS} connections each, ${SECONDS} s × ${ROUNDS} rounds, medians; receiver got ${auditLines} audit records, ${(otlpBytes / 1e6).toFixed(1)} MB OTLP`,
+  `${modes.length} gateways driven at once, mix ${MIX}, ${CONNECTIONS} connections each, ${SECONDS} s × ${ROUNDS} rounds, medians; receiver got ${auditLines} audit records, ${(otlpBytes / 1e6).toFixed(1)} MB OTLP`,
 );
 for (const m of modes.slice(1)) {
   const s = summary[m] as { cpuUs: number; rps: number; p99: number };
   console.log(
-    `${m.padEnd(8)} ratio = candidate / baseline = ${median(ratios[m] ?? []).toFixed(3)} (median of per-round ratios; ${s.rps.toFixed(0)} vs ${b.rps.toFixed(0)} req/s); added p99 = ${(s.p99 - b.p99).toFixed(2)} ms (${s.p99.toFixed(2)} vs ${b.p99.toFixed(2)} ms); gateway CPU/request ratio = ${(b.cpuUs / s.cpuUs).toFixed(3)} (${s.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`,
+    `${m.padEnd(11)} ratio = candidate / baseline = ${median(ratios[m] ?? []).toFixed(3)} (median of per-round ratios; ${s.rps.toFixed(0)} vs ${b.rps.toFixed(0)} req/s); added p99 = ${(s.p99 - b.p99).toFixed(2)} ms (${s.p99.toFixed(2)} vs ${b.p99.toFixed(2)} ms); gateway CPU/request ratio = ${(b.cpuUs / s.cpuUs).toFixed(3)} (${s.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`,
   );
 }
 

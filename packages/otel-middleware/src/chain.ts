@@ -5,7 +5,7 @@
  * the chain at that point; the verifier needs the same key.
  */
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import { type AuditRecord, auditRecordCanonical } from '@fhirwatch/contract';
+import { AUDIT_RECORD_FIELDS, type AuditRecord, auditRecordCanonical } from '@fhirwatch/contract';
 
 export interface ChainState {
   seq: number;
@@ -59,4 +59,44 @@ export function verifyChain(
     hash = r.hash;
   }
   return undefined;
+}
+
+/** The fields of the canonical form, in order (every field but `hash`). */
+const CANONICAL_FIELDS = AUDIT_RECORD_FIELDS.filter((f) => f !== 'hash');
+/** `"name":` prefixes of the record JSON line, one per canonical field. */
+const LINE_KEYS = CANONICAL_FIELDS.map((f) => `${JSON.stringify(f)}:`);
+
+/**
+ * Chain one record and serialize it in one pass: each field is JSON-encoded once and used both for
+ * the canonical form (`auditRecordCanonical`, byte-identical: a JSON array of the same encodings)
+ * and for the record's JSON line (`{"event_id":…,…,"hash":"…"}`, fields in AUDIT_RECORD_FIELDS order
+ * with `hash` last). Replaces `chainHash` + `JSON.stringify(record)` (two serializations) on the
+ * spool's write path. `duration_ms` is written rounded to 3 decimals, as the canonical form signs it.
+ */
+export function chainLine(
+  key: KeyObject,
+  prevHash: string,
+  record: Omit<AuditRecord, 'hash'>,
+): { hash: string; json: string } {
+  let canonical = '[';
+  let line = '{';
+  const r = record as unknown as Record<string, unknown>;
+  for (let i = 0; i < CANONICAL_FIELDS.length; i++) {
+    const field = CANONICAL_FIELDS[i] as string;
+    let value = r[field];
+    if (field === 'duration_ms') value = Math.round((value as number) * 1000) / 1000;
+    const encoded = JSON.stringify(value);
+    if (i > 0) canonical += ',';
+    if (encoded === undefined)
+      canonical += 'null'; // as JSON.stringify does inside an array
+    else {
+      canonical += encoded;
+      line += `${LINE_KEYS[i]}${encoded},`;
+    }
+  }
+  canonical += ']';
+  const hash = createHmac('sha256', key)
+    .update(prevHash + canonical)
+    .digest('hex');
+  return { hash, json: `${line}"hash":"${hash}"}` };
 }

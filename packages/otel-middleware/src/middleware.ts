@@ -49,7 +49,8 @@ import {
 import { type Logger, logs as otelLogs, SeverityNumber } from '@opentelemetry/api-logs';
 import { getRequestContext, type RequestAuditContext } from './context.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
-import { buildAuditRecords } from './records.ts';
+import { projectBody, type ResourceDetail } from './json-scan.ts';
+import { buildAuditRecords, needsReturnedPatients } from './records.ts';
 import {
   ATTR_CLIENT_ID,
   ATTR_ERROR_TYPE,
@@ -149,7 +150,19 @@ interface Exchange {
   resBytes: number;
   resTruncated: boolean;
   done: boolean;
+  /** When the host ended the response (performance.now()); set by `markEnd`. */
+  endPerf: number;
+  /** Socket facts read at the end (the socket may be gone by the time deferred work runs). */
+  sourceIp: string;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  encrypted: boolean;
 }
+
+/** Batched mode: deferred exchanges processed per event-loop turn before yielding. */
+const DEFER_CHUNK = 64;
+/** Above this many deferred exchanges the work is done inline (keeps memory and the window bounded). */
+const MAX_DEFERRED = 4096;
 
 function headerValue(v: string | string[] | undefined): string {
   return v === undefined ? '' : Array.isArray(v) ? (v[0] ?? '') : v;
@@ -185,6 +198,8 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   const activeContext = options.activeContext ?? true;
   const stripTenant = options.tenantPathSegment ?? true;
   const emitLogs = options.emitLogs === true;
+  const disclosureMode = options.disclosure ?? 'spec';
+  const returnedMode = disclosureMode === 'returned';
   const onError = (error: FhirAuditError): void => {
     try {
       if (options.onError !== undefined) options.onError(error);
@@ -346,6 +361,54 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     }
   }
 
+  function markEnd(ex: Exchange): void {
+    ex.endPerf = performance.now();
+    const socket = ex.req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
+    if (socket === undefined || socket === null) return;
+    ex.sourceIp = socket.remoteAddress ?? '';
+    ex.localAddress = socket.localAddress;
+    ex.localPort = socket.localPort;
+    ex.encrypted = socket.encrypted === true;
+  }
+
+  // Deferred per-exchange work of batched mode (see teeEnd), drained DEFER_CHUNK at a time.
+  let deferred: (() => void)[] = [];
+  let deferredHead = 0;
+  let deferImmediate: NodeJS.Immediate | undefined;
+  function defer(fn: () => void): void {
+    if (deferred.length - deferredHead >= MAX_DEFERRED) {
+      fn();
+      return;
+    }
+    deferred.push(fn);
+    deferImmediate ??= setImmediate(drainDeferredChunk);
+  }
+  function drainDeferredChunk(): void {
+    deferImmediate = undefined;
+    const stop = Math.min(deferred.length, deferredHead + DEFER_CHUNK);
+    while (deferredHead < stop) {
+      const fn = deferred[deferredHead] as () => void;
+      deferred[deferredHead++] = noop;
+      fn(); // safeFinish never throws
+    }
+    if (deferredHead === deferred.length) {
+      deferred = [];
+      deferredHead = 0;
+    } else deferImmediate = setImmediate(drainDeferredChunk);
+  }
+  /** Run every deferred exchange now (flush, drain, shutdown). */
+  function drainDeferred(): void {
+    if (deferImmediate !== undefined) clearImmediate(deferImmediate);
+    deferImmediate = undefined;
+    while (deferredHead < deferred.length) {
+      const fn = deferred[deferredHead] as () => void;
+      deferred[deferredHead++] = noop;
+      fn();
+    }
+    deferred = [];
+    deferredHead = 0;
+  }
+
   /** Start instrumenting one exchange. Never throws; undefined means "pass through untouched". */
   function begin(req: IncomingMessage, res: ServerResponse): Exchange | undefined {
     try {
@@ -375,6 +438,11 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         resBytes: 0,
         resTruncated: false,
         done: false,
+        endPerf: 0,
+        sourceIp: '',
+        localAddress: undefined,
+        localPort: undefined,
+        encrypted: false,
       };
       if (CLINICAL_METHODS.has(method)) {
         // The host usually learns the FHIR version (from the tenant) after this point; a resource
@@ -451,6 +519,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         // The connection closed before the host ended the response. If headers (and maybe part of
         // the body) went out, PHI may have been disclosed: audit it with its status; else status 0.
         ex.done = true;
+        markEnd(ex);
         safeFinish(ex, res.headersSent ? res.statusCode : 0);
       }
     });
@@ -468,7 +537,12 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         const out = (origEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
         if (!ex.done) {
           ex.done = true;
-          safeFinish(ex, res.statusCode);
+          markEnd(ex);
+          const status = res.statusCode;
+          // Batched mode: the audit and telemetry work runs after the response has been handed to
+          // the socket (node writes it at the next tick; setImmediate runs after that), off the
+          // request's latency path; still within the same event-loop turn, so the bounded window holds.
+          defer(() => safeFinish(ex, status));
         }
         return out;
       } as EndFn;
@@ -539,6 +613,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         endCb?.();
       };
       const status = this.statusCode;
+      markEnd(ex);
       if (ex.resTruncated) {
         auditFailures++;
         failClosed(AUDIT_ERROR_CODES.bodyTooLarge, 503);
@@ -587,7 +662,29 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     return classify(ex, body, version);
   }
 
-  function parseBody(ex: Exchange): unknown {
+  /** What `projectBody` keeps of each returned resource (see json-scan.ts). */
+  function detailFor(cls: Classification): (index: number) => ResourceDetail | undefined {
+    if (returnedMode) return () => 'patients';
+    const its = cls.interactions;
+    if (!cls.batch) {
+      const it = its[0];
+      return () => (it !== undefined && needsReturnedPatients(it) ? 'patients' : 'types');
+    }
+    // Location attribution needs the Encounters of the same batch (their subject and location).
+    const hasLocation = its.some((it) => it.eventType === 'LocationView');
+    return (index) => {
+      const it = its[index];
+      if (it === undefined) return 'types';
+      if (needsReturnedPatients(it) || (hasLocation && it.resourceType === 'Encounter')) return 'patients';
+      return 'types';
+    };
+  }
+
+  /**
+   * The response body, projected for disclosure (json-scan.ts): no `JSON.parse` of the whole body;
+   * patient references are read only where the records need them (`disclosure: 'spec'`).
+   */
+  function parseBody(ex: Exchange, cls: Classification): unknown {
     const chunks = ex.resChunks;
     if (chunks === undefined || chunks.length === 0 || ex.resTruncated) return undefined;
     let buf = chunks.length === 1 ? toBuffer(chunks[0] as Chunk) : Buffer.concat(chunks.map((c) => toBuffer(c)));
@@ -599,7 +696,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
       else if (encoding === 'br') buf = brotliDecompressSync(buf, opts);
       else return undefined;
     }
-    return JSON.parse(buf.toString('utf8'));
+    return projectBody(buf.toString('utf8'), cls.batch, detailFor(cls));
   }
 
   /** Classify, build and spool the audit records of an exchange. Strict mode returns the spool promise. */
@@ -613,27 +710,33 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     let body: unknown;
     if (!ex.readOnly) {
       try {
-        body = parseBody(ex);
+        body = parseBody(ex, cls);
       } catch {
         body = undefined; // not JSON (or not decodable): the records name the requested patients only
       }
     }
     if (ex.resTruncated) truncatedBodies++;
     const user = extractUser(ex.req, ctx);
-    const records = buildAuditRecords(cls, body, ex.resTruncated && !ex.readOnly, {
-      eventTimeMs: ex.startMs,
-      tenantId: ctx?.tenantId ?? '',
-      routedTenantId: ctx?.routedTenantId ?? '',
-      clientId: ctx?.clientId ?? '',
-      userId: user.userId ?? '',
-      userName: user.userName ?? '',
-      sourceIp: ex.req.socket?.remoteAddress ?? '',
-      userAgent: headerValue(ex.req.headers['user-agent']),
-      fhirVersion: version,
-      traceId: ex.span.spanContext().traceId,
-      httpStatus: status,
-      durationMs: Math.round((performance.now() - ex.startPerf) * 1000) / 1000,
-    });
+    const records = buildAuditRecords(
+      cls,
+      body,
+      ex.resTruncated && !ex.readOnly,
+      {
+        eventTimeMs: ex.startMs,
+        tenantId: ctx?.tenantId ?? '',
+        routedTenantId: ctx?.routedTenantId ?? '',
+        clientId: ctx?.clientId ?? '',
+        userId: user.userId ?? '',
+        userName: user.userName ?? '',
+        sourceIp: ex.sourceIp,
+        userAgent: headerValue(ex.req.headers['user-agent']),
+        fhirVersion: version,
+        traceId: ex.span.spanContext().traceId,
+        httpStatus: status,
+        durationMs: Math.round((ex.endPerf - ex.startPerf) * 1000) / 1000,
+      },
+      disclosureMode,
+    );
     info.records = records.length;
     if (records.length === 0) return undefined;
     if (logger !== undefined) emitAuditLogs(ex, records);
@@ -701,7 +804,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   }
 
   function recordTelemetry(ex: Exchange, status: number): void {
-    const endPerf = performance.now();
+    const endPerf = ex.endPerf === 0 ? performance.now() : ex.endPerf;
     const durationS = (endPerf - ex.startPerf) / 1000;
     const ctx = getRequestContext(ex.req);
     const info = classifications.get(ex);
@@ -714,14 +817,9 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     span.setAttribute(ATTR_HTTP_REQUEST_METHOD, ex.method);
     span.setAttribute(ATTR_HTTP_ROUTE, route);
     span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-    span.setAttribute(
-      ATTR_URL_SCHEME,
-      (ex.req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http',
-    );
-    const localPort = ex.req.socket?.localPort;
-    if (localPort !== undefined) span.setAttribute(ATTR_SERVER_PORT, localPort);
-    const localAddress = ex.req.socket?.localAddress;
-    if (localAddress !== undefined) span.setAttribute(ATTR_SERVER_ADDRESS, localAddress);
+    span.setAttribute(ATTR_URL_SCHEME, ex.encrypted ? 'https' : 'http');
+    if (ex.localPort !== undefined) span.setAttribute(ATTR_SERVER_PORT, ex.localPort);
+    if (ex.localAddress !== undefined) span.setAttribute(ATTR_SERVER_ADDRESS, ex.localAddress);
     span.setAttribute(ATTR_FHIR_VERSION, ctx?.fhirVersion ?? defaultVersion);
     span.setAttribute(ATTR_TENANT_ID, tenant);
     span.setAttribute(ATTR_CLIENT_ID, ctx?.clientId ?? '');
@@ -772,7 +870,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         (clientDuration as Histogram).record(call.durationS, clientAttrs(ctx?.routedTenantId ?? tenant, method, call));
       }
     }
-    span.end();
+    span.end(performance.timeOrigin + endPerf);
     (serverDuration as Histogram).record(durationS, serverAttrs(tenant, route, ex.method, status));
   }
 
@@ -833,10 +931,12 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
       if (openError !== undefined) throw openError;
     },
     async flush(): Promise<void> {
+      drainDeferred();
       await opening;
       await spool?.flush();
     },
     async drain(): Promise<void> {
+      drainDeferred();
       await opening;
       if (spool === undefined) throw openError;
       await spool.flush();
@@ -854,6 +954,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
       };
     },
     async shutdown(): Promise<void> {
+      drainDeferred();
       await opening.catch(() => undefined);
       await spool?.flush().catch(() => undefined);
       await shipper?.stop();
@@ -861,6 +962,8 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     },
   };
 }
+
+function noop(): void {}
 
 function otelDiagWarn(error: FhirAuditError): void {
   // diag is silent unless the host enabled it; the message carries a code and no PHI.

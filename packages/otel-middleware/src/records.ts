@@ -15,6 +15,7 @@ import {
   outcomeForStatus,
 } from '@fhirwatch/contract';
 import type { UnchainedRecord } from './spool.ts';
+import type { DisclosureMode } from './types.ts';
 import { uuidv7 } from './uuidv7.ts';
 
 /** What the middleware knows about the access besides the classification. */
@@ -70,6 +71,25 @@ function patientsOf(it: ClassifiedInteraction, disclosure: Disclosure | undefine
   if (unique.length > 0) return unique;
   if (it.isExport && it.groupId === undefined) return [ALL_PATIENTS];
   return [''];
+}
+
+/**
+ * Whether an interaction's records need the patients its response returned (`spec` mode): a
+ * PatientSearch (its patients are what it returned) and a LocationView (the patients of the
+ * Encounters of the same batch). Everything else concerns the patient the request names.
+ */
+export function needsReturnedPatients(it: ClassifiedInteraction): boolean {
+  return it.eventType === 'PatientSearch' || it.eventType === 'LocationView';
+}
+
+/** `spec` mode: keep the result count, but only the patients the request named (audit-events.md 4–10). */
+function specDisclosure(it: ClassifiedInteraction, d: Disclosure | undefined): Disclosure | undefined {
+  if (d === undefined || needsReturnedPatients(it)) return d;
+  const patientIds: string[] = [];
+  for (const id of it.patientRefs) if (id !== '' && !patientIds.includes(id)) patientIds.push(id);
+  const out: Disclosure = { patientIds, resultCount: d.resultCount, returnedPatientIds: [] };
+  if (d.total !== undefined) out.total = d.total;
+  return out;
 }
 
 function safeDisclosure(fn: () => Disclosure): Disclosure | undefined {
@@ -149,20 +169,29 @@ export function buildAuditRecords(
   body: unknown,
   truncated: boolean,
   facts: AccessFacts,
+  mode: DisclosureMode = 'returned',
 ): UnchainedRecord[] {
   const out: UnchainedRecord[] = [];
+  const spec = mode === 'spec';
   if (classification.kind !== 'clinical') return out;
   const eventTime = new Date(facts.eventTimeMs).toISOString();
   if (!classification.batch) {
     const it = classification.interactions[0];
     if (it === undefined) return out;
-    const disclosure = safeDisclosure(() => disclosedPatients(it, body));
+    let disclosure = safeDisclosure(() => disclosedPatients(it, body));
+    if (spec) disclosure = specDisclosure(it, disclosure);
     pushInteraction(out, it, disclosure, facts.httpStatus, facts, eventTime, '', truncated, body);
     return out;
   }
   const batchId = uuidv7(facts.eventTimeMs);
   const interactions = classification.interactions;
-  const disclosures = safeDisclosureList(classification, body);
+  let disclosures = safeDisclosureList(classification, body);
+  if (spec && disclosures !== undefined) {
+    disclosures = disclosures.map((d, i) => {
+      const it = interactions[i];
+      return it === undefined ? d : (specDisclosure(it, d) as Disclosure);
+    });
+  }
   const statuses = entryStatuses(body, interactions.length, facts.httpStatus);
   for (let i = 0; i < interactions.length; i++) {
     const it = interactions[i] as ClassifiedInteraction;

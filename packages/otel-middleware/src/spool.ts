@@ -31,7 +31,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink, 
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AuditRecord } from '@fhirwatch/contract';
-import { type ChainState, chainHash, chainKey } from './chain.ts';
+import { type ChainState, chainKey, chainLine } from './chain.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
 
 /** A record before the chain fields are assigned. */
@@ -365,19 +365,35 @@ export class AuditSpool {
 
   private async writeBatch(batch: Pending[], waiters: Waiter[]): Promise<void> {
     const before = { ...this.chain };
-    let text = '';
     let { seq, hash } = this.chain;
-    for (const { record } of batch) {
+    // Lines are encoded straight into one buffer (UTF-8 is at most 3 bytes per UTF-16 unit): each
+    // record's JSON is encoded once and its CRC taken over those bytes (frameLine's format).
+    const jsons: string[] = new Array(batch.length);
+    let capacity = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const record = (batch[i] as Pending).record;
       seq++;
       record.seq = seq;
       record.prev_hash = hash;
       record.recorded_by = this.recordedBy;
-      hash = chainHash(this.key, hash, record as Omit<AuditRecord, 'hash'>);
+      const chained = chainLine(this.key, hash, record as Omit<AuditRecord, 'hash'>);
+      hash = chained.hash;
       record.hash = hash;
-      text += frameLine(JSON.stringify(record));
+      jsons[i] = chained.json;
+      capacity += 10 + 3 * chained.json.length;
     }
     this.chain = { seq, hash };
-    const buf = Buffer.from(text, 'utf8');
+    const out = Buffer.allocUnsafe(capacity);
+    let end = 0;
+    for (const json of jsons) {
+      const start = end;
+      end += 9;
+      end += out.write(json, end, 'utf8');
+      out.write((crc32(out.subarray(start + 9, end)) >>> 0).toString(16).padStart(8, '0'), start, 'latin1');
+      out[start + 8] = 32;
+      out[end++] = 10;
+    }
+    const buf = out.subarray(0, end);
     let segment: { info: SegmentInfo; fh: FileHandle } | undefined;
     let offset = 0;
     try {

@@ -28,6 +28,8 @@ export interface RequestHookInfo {
   status: number;
 }
 
+export type DisclosureMode = 'spec' | 'returned';
+
 export interface FhirAuditOptions {
   /** Default `batched`. */
   mode?: AuditMode;
@@ -55,6 +57,15 @@ export interface FhirAuditOptions {
   trustedUserHeaders?: boolean;
   /** Custom user extractor; overrides `trustedUserHeaders`. A user set by the host via `setRequestContext` wins. */
   userExtractor?: UserExtractor;
+  /**
+   * Which patients a search discloses (default `spec`). `spec` = audit-events.md: a PatientSearch
+   * discloses the patients it returned; searches for events 4–10 concern the `patient` searched
+   * (named by the request), so their response bodies are only scanned for `result_count`, never for
+   * patients; a batch's Location entry takes the patients of the same batch's Encounters.
+   * `returned` = the contract's `disclosedPatients` semantics: every search also records every
+   * patient found in what it returned (e.g. `_include`d or unfiltered results): stricter, costs more.
+   */
+  disclosure?: DisclosureMode;
   /** Response bytes buffered for disclosure (default 16 MiB). Above it: see README (truncation). */
   maxResponseBodyBytes?: number;
   /** Request bytes buffered for classification (batch Bundles, form searches; default 4 MiB). */
