@@ -1,13 +1,15 @@
 export type { ChainBreak, ChainState } from './chain.ts';
-export { chainHash, verifyChain } from './chain.ts';
+export { chainHash, chainLine, verifyChain } from './chain.ts';
 export type { RequestAuditContext, UpstreamCall } from './context.ts';
 export { getRequestContext, recordUpstream, setRequestContext } from './context.ts';
 export type { AuditErrorCode } from './errors.ts';
 export { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
+export type { ResourceDetail } from './json-scan.ts';
+export { projectBody } from './json-scan.ts';
 export type { ConnectMiddleware, FastifyPlugin, FhirAudit, FhirAuditStats } from './middleware.ts';
 export { fhirAudit } from './middleware.ts';
 export type { AccessFacts } from './records.ts';
-export { buildAuditRecords, RESULT_COUNT_UNKNOWN } from './records.ts';
+export { buildAuditRecords, needsReturnedPatients, RESULT_COUNT_UNKNOWN } from './records.ts';
 export type { ShipperOptions, ShipperStats } from './shipper.ts';
 export { AuditShipper } from './shipper.ts';
 export type { SegmentContents, SegmentInfo, SpoolOptions, SpoolStats, UnchainedRecord } from './spool.ts';
@@ -17,6 +19,7 @@ export { setupTelemetry } from './telemetry.ts';
 export type {
   AuditMode,
   AuditUser,
+  DisclosureMode,
   FhirAuditOptions,
   RequestHookInfo,
   TelemetryOptions,
