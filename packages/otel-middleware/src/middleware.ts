@@ -157,6 +157,26 @@ interface Exchange {
   localAddress: string | undefined;
   localPort: number | undefined;
   encrypted: boolean;
+  /** content-encoding given to `writeHead(status, headers)` (node does not keep those for getHeader). */
+  encoding: string | undefined;
+}
+
+/** The content-encoding among `writeHead` arguments (`(status, headers)` or `(status, message, headers)`). */
+function encodingOfHeadArgs(args: readonly unknown[]): string | undefined {
+  const headers = typeof args[1] === 'string' ? args[2] : args[1];
+  if (headers === null || typeof headers !== 'object') return undefined;
+  if (Array.isArray(headers)) {
+    // [[name, value], …] or [name, value, name, value, …]
+    const flat = Array.isArray(headers[0]) ? (headers as unknown[][]).flat() : headers;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      if (String(flat[i]).toLowerCase() === 'content-encoding') return String(flat[i + 1]);
+    }
+    return undefined;
+  }
+  for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
+    if (name.toLowerCase() === 'content-encoding') return Array.isArray(value) ? String(value[0]) : String(value);
+  }
+  return undefined;
 }
 
 /** Batched mode: deferred exchanges processed per event-loop turn before yielding. */
@@ -443,6 +463,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         localAddress: undefined,
         localPort: undefined,
         encrypted: false,
+        encoding: undefined,
       };
       if (CLINICAL_METHODS.has(method)) {
         // The host usually learns the FHIR version (from the tenant) after this point; a resource
@@ -526,6 +547,15 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
 
     if (!hold) {
       if (capture) {
+        const origWriteHeadTee = res.writeHead;
+        res.writeHead = function teeWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+          try {
+            ex.encoding = encodingOfHeadArgs(args);
+          } catch {
+            // odd header shapes: getHeader is asked at the end
+          }
+          return (origWriteHeadTee as (...a: unknown[]) => ServerResponse).apply(this, args);
+        } as WriteHeadFn;
         res.write = function teeWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]): boolean {
           keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
           return (origWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
@@ -556,6 +586,11 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     const callbacks: (() => void)[] = [];
     res.writeHead = function holdWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
       headArgs = args;
+      try {
+        ex.encoding = encodingOfHeadArgs(args);
+      } catch {
+        // odd header shapes: getHeader is asked at the end
+      }
       if (typeof args[0] === 'number') this.statusCode = args[0];
       return this;
     } as WriteHeadFn;
@@ -688,7 +723,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     const chunks = ex.resChunks;
     if (chunks === undefined || chunks.length === 0 || ex.resTruncated) return undefined;
     let buf = chunks.length === 1 ? toBuffer(chunks[0] as Chunk) : Buffer.concat(chunks.map((c) => toBuffer(c)));
-    const encoding = ex.res.getHeader('content-encoding');
+    const encoding = ex.encoding ?? ex.res.getHeader('content-encoding');
     if (typeof encoding === 'string' && encoding !== 'identity') {
       const opts = { maxOutputLength: maxResBytes };
       if (encoding === 'gzip') buf = gunzipSync(buf, opts);

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setRequestContext } from '../src/context.ts';
@@ -69,6 +70,14 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const text = JSON.stringify(answer(req.method ?? 'GET', req.url ?? '/', Buffer.concat(chunks).toString('utf8')));
+    if (req.headers['x-test-gzip'] === '1') {
+      // Compressed in two writes: the capture decodes what went out, after the response ended.
+      const gz = gzipSync(text);
+      res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-encoding': 'gzip' });
+      res.write(gz.subarray(0, 10));
+      res.end(gz.subarray(10));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/fhir+json' });
     res.end(text);
   });
@@ -142,6 +151,14 @@ describe('disclosure modes', () => {
     expect(pick(returned)).toEqual([
       ['VitalSignsView', -1, 'px-1', 2],
       ['VitalSignsView', -1, 'px-9', 2],
+    ]);
+  });
+
+  it('a gzip-encoded PatientSearch response is decoded for its patients', async () => {
+    const records = await setups.spec.call('/Patient?name=x', { headers: { 'x-test-gzip': '1' } });
+    expect(pick(records)).toEqual([
+      ['PatientSearch', -1, 'pp-1', 2],
+      ['PatientSearch', -1, 'pp-2', 2],
     ]);
   });
 
