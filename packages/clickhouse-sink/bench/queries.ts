@@ -16,13 +16,20 @@
  * one patient over the whole year (~500 rows); activity report = one user over 30 days (~1.6 k rows);
  * latency includes JSON decoding of the rows in Node (what a caller pays).
  *
+ * Also printed: the fixed cost of one query (`SELECT 1` through @clickhouse/client over chdb/connection vs chdb's
+ * own session), and with BENCH_VARIANT / BENCH_VARIANT_PARTITION a third side: a bench-local copy of audit_events
+ * with other table settings / partitioning (schema what-if, measured the same way, same ratio to the baseline).
+ *
  *   cd packages/clickhouse-sink && npx node --conditions=fhirwatch-source bench/queries.ts
  *   (BENCH_ROWS=10000000 BENCH_RUNS=50 are the defaults)
+ *   BENCH_VARIANT=index_granularity=1024,min_compress_block_size=8192,max_compress_block_size=65536 \
+ *     BENCH_VARIANT_PARTITION='toYear(event_time)' BENCH_KEEP_DIR=/tmp/fwq npx node --conditions=fhirwatch-source bench/queries.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
+import { createChdbConnection } from 'chdb/connection';
 import { accessReport, activityReport } from '../src/queries/reports.ts';
 import { AUDIT_COLUMNS, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
 import { openStore } from '../src/store.ts';
@@ -33,6 +40,22 @@ const granularity =
   process.env.BENCH_INDEX_GRANULARITY === undefined ? undefined : Number(process.env.BENCH_INDEX_GRANULARITY);
 if (granularity !== undefined && !(Number.isInteger(granularity) && granularity > 0))
   throw new Error('BENCH_INDEX_GRANULARITY must be a positive integer');
+// BENCH_VARIANT=<settings>: a third side, a bench-local copy of audit_events (the schema's own DDL, same rows)
+// with other MergeTree settings, e.g. "index_granularity=1024,min_compress_block_size=8192,max_compress_block_size=65536";
+// BENCH_VARIANT_PARTITION=<expr> also replaces its PARTITION BY (e.g. "toYear(event_time)"). What-if for the schema.
+const variantSettings = (process.env.BENCH_VARIANT ?? '')
+  .split(',')
+  .map((kv) => kv.trim())
+  .filter((kv) => kv !== '')
+  .map((kv) => {
+    const m = /^([a-z_]+)\s*=\s*(\d+)$/.exec(kv);
+    if (m === null) throw new Error(`BENCH_VARIANT: expected name=integer, got ${kv}`);
+    return [m[1] as string, m[2] as string] as const;
+  });
+const variantPartition = process.env.BENCH_VARIANT_PARTITION;
+if (variantPartition !== undefined && !/^[A-Za-z0-9_()]+$/.test(variantPartition))
+  throw new Error('BENCH_VARIANT_PARTITION: expected an expression such as toYear(event_time)');
+const withVariant = variantSettings.length > 0 || variantPartition !== undefined;
 const TENANTS = 4;
 const USERS = 500;
 const PATIENTS_PER_TENANT = 5000;
@@ -115,6 +138,50 @@ async function generate(): Promise<void> {
   console.log(`generated ${rows.toLocaleString('en-US')} rows in ${seconds(performance.now() - t0)}`);
 }
 
+const VARIANT_TABLE = `${AUDIT_TABLE}_variant`;
+
+/** The what-if side: audit_events' own DDL with BENCH_VARIANT settings / partitioning, same rows, merged. */
+async function copyVariant(): Promise<void> {
+  const [ddl] = (await (
+    await client.query({
+      query: `SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = '${AUDIT_TABLE}'`,
+      format: 'JSONEachRow',
+    })
+  ).json()) as { q: string }[];
+  if (ddl === undefined || !/ SETTINGS /.test(ddl.q)) throw new Error('cannot derive the variant DDL');
+  let q = ddl.q.replace(/^CREATE TABLE (\S+\.)?\S+/, `CREATE TABLE $1${VARIANT_TABLE}`);
+  const added: string[] = [];
+  for (const [name, value] of variantSettings) {
+    const re = new RegExp(`\\b${name} = \\d+`);
+    if (re.test(q)) q = q.replace(re, `${name} = ${value}`);
+    else added.push(`${name} = ${value}`);
+  }
+  // new settings go right after index_granularity (the schema always sets it)
+  if (added.length > 0) q = q.replace(/index_granularity = \d+/, (m) => [m, ...added].join(', '));
+  if (variantPartition !== undefined)
+    q = q.replace(/PARTITION BY \S+\(event_time\)/, `PARTITION BY ${variantPartition}`);
+  const [existing] = (await (
+    await client.query({
+      query: `SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = '${VARIANT_TABLE}'`,
+      format: 'JSONEachRow',
+    })
+  ).json()) as { q: string }[];
+  if (existing !== undefined && existing.q === q) {
+    console.log(`reusing ${VARIANT_TABLE}`);
+    return;
+  }
+  await client.command({ query: `DROP TABLE IF EXISTS ${VARIANT_TABLE}` });
+  await client.command({ query: q });
+  console.log(`variant: ${q.slice(q.indexOf(' ENGINE'))}`);
+  const t0 = performance.now();
+  await client.command({
+    query: `INSERT INTO ${VARIANT_TABLE} SELECT * FROM ${AUDIT_TABLE}`,
+    clickhouse_settings: { max_insert_threads: '2', max_threads: 2 },
+  });
+  await client.command({ query: `OPTIMIZE TABLE ${VARIANT_TABLE} FINAL`, clickhouse_settings: { max_threads: 2 } });
+  console.log(`copied and merged the variant table in ${seconds(performance.now() - t0)}`);
+}
+
 /** The baseline: same columns, same rows, no sort key (ORDER BY tuple()), no projection, no skip index. */
 async function copyBaseline(): Promise<void> {
   const t0 = performance.now();
@@ -157,6 +224,33 @@ try {
     );
   }
 
+  if (withVariant) await copyVariant();
+
+  // fixed cost of one query: the client over chdb/connection vs chdb's own session on the same store
+  {
+    const connection = createChdbConnection({ path: store });
+    const fixed = async (label: string, run: () => Promise<unknown>): Promise<void> => {
+      const ms: number[] = [];
+      for (let i = 0; i < runs + 1; i += 1) {
+        const s = performance.now();
+        await run();
+        if (i > 0) ms.push(performance.now() - s);
+      }
+      console.log(`  ${label}: p50 ${quantile(ms, 0.5).toFixed(1)} ms, p95 ${quantile(ms, 0.95).toFixed(1)} ms`);
+    };
+    console.log('fixed cost per query:');
+    await fixed('SELECT 1, @clickhouse/client over chdb/connection', async () =>
+      (await client.query({ query: 'SELECT 1 AS x', format: 'JSONEachRow' })).json(),
+    );
+    await fixed('SELECT {x:String}, @clickhouse/client over chdb/connection', async () =>
+      (await client.query({ query: 'SELECT {x:String} AS x', query_params: { x: 'a' }, format: 'JSONEachRow' })).json(),
+    );
+    await fixed('SELECT 1, chdb session queryAsync', () =>
+      connection.chdb.queryAsync('SELECT 1 AS x', { format: 'JSONEachRow' }),
+    );
+    await connection.close();
+  }
+
   const [counts] = (await (
     await client.query({
       query: `SELECT (SELECT count() FROM ${AUDIT_TABLE}) AS candidate, (SELECT count() FROM ${BASELINE_TABLE}) AS baseline`,
@@ -175,8 +269,7 @@ try {
     const sql =
       kind === 'access'
         ? `SELECT * FROM ${AUDIT_TABLE} WHERE patient_id IN {patients:Array(String)} AND ${TIME}`
-        : `SELECT * FROM ${AUDIT_TABLE} WHERE user_id = {user:String} AND ${TIME}
-            AND tenant_id IN (SELECT DISTINCT tenant_id FROM ${AUDIT_TABLE} WHERE user_id = {user:String} AND ${TIME})`;
+        : `SELECT * FROM ${AUDIT_TABLE} WHERE user_id = {user:String} AND ${TIME}`;
     const out = (await (
       await client.query({
         query: `EXPLAIN ESTIMATE ${sql}`,
@@ -224,15 +317,18 @@ try {
     }
     return side;
   };
-  const swap = `EXCHANGE TABLES ${AUDIT_TABLE} AND ${BASELINE_TABLE}`;
-  const candidate = await measure();
-  await client.command({ query: swap });
-  let base: Side;
-  try {
-    base = await measure();
-  } finally {
+  const swapped = async (table: string): Promise<Side> => {
+    const swap = `EXCHANGE TABLES ${AUDIT_TABLE} AND ${table}`;
     await client.command({ query: swap });
-  }
+    try {
+      return await measure();
+    } finally {
+      await client.command({ query: swap });
+    }
+  };
+  const candidate = await measure();
+  const base = await swapped(BASELINE_TABLE);
+  const variant = withVariant ? await swapped(VARIANT_TABLE) : undefined;
 
   for (const [kind, title] of [
     ['access', 'patient access report (1 patient, 1 year)'],
@@ -253,6 +349,15 @@ try {
       `  baseline (ORDER BY tuple()):       p50 ${quantile(base.ms[kind], 0.5).toFixed(1)} ms, p95 ${bp95.toFixed(1)} ms`,
     );
     console.log(`  ratio = baseline p95 / candidate p95 = ${(bp95 / cp95).toFixed(1)}×`);
+    if (variant !== undefined) {
+      if (variant.rows[kind].some((n, i) => n !== base.rows[kind][i]))
+        throw new Error(`${title}: variant and baseline disagree`);
+      const vp95 = quantile(variant.ms[kind], 0.95);
+      const ve = variant.estimate[kind];
+      console.log(
+        `  variant (${process.env.BENCH_VARIANT ?? ''}${variantPartition === undefined ? '' : `; PARTITION BY ${variantPartition}`}): p50 ${quantile(variant.ms[kind], 0.5).toFixed(1)} ms, p95 ${vp95.toFixed(1)} ms, ratio ${(bp95 / vp95).toFixed(1)}×, planned ${ve.rows.toLocaleString('en-US')} rows / ${ve.marks} marks`,
+      );
+    }
     console.log(
       `  planned read (EXPLAIN ESTIMATE, main query): candidate ${ce.rows.toLocaleString('en-US')} rows / ${ce.marks} marks, baseline ${be.rows.toLocaleString('en-US')} rows / ${be.marks} marks (${(be.rows / ce.rows).toFixed(0)}× the rows)`,
     );

@@ -5,9 +5,17 @@
  * Duplicate deliveries of one event_id are never counted twice (see ONE_ROW_PER_EVENT).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ALL_PATIENTS, type AuditRecord } from '@fhirwatch/contract';
+import { ALL_PATIENTS, AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
-import { AUDIT_EVENTS, ONE_ROW_PER_EVENT, RECORD_COLUMNS_SQL, selectRows, toAuditRecord } from './records.ts';
+import {
+  AUDIT_EVENTS,
+  ONE_ROW_PER_EVENT,
+  RECORD_COLUMNS_SQL,
+  selectRows,
+  selectValueRows,
+  toAuditRecord,
+  toAuditRecordFromValues,
+} from './records.ts';
 import { chDateTime, isoFromClickHouse, resolveTimeRange, type TimeRange } from './time-range.ts';
 import type {
   AccessReportOptions,
@@ -88,28 +96,25 @@ async function selectRecords(
   where: string,
   params: Record<string, unknown>,
 ): Promise<AuditRecord[]> {
-  // Duplicate deliveries are dropped here, keeping the first row per event_id in (event_time, event_id) order:
-  // the same rows `LIMIT 1 BY event_id` keeps, without the engine's extra LimitBy step over a query that has
-  // already been cut to the matching rows (measured on 10 M rows: ~10 ms less per report).
-  const rows = await selectRows(
+  // Duplicate deliveries are dropped here, keeping the first row per event_id in (event_time, event_id) order
+  // (the JS twin of `LIMIT 1 BY event_id`: the same rows), without the engine's extra LimitBy step over a query that has
+  // already been cut to the matching rows (10 M rows, loaded 2-core box: 8–40 ms less per access report).
+  const rows = await selectValueRows(
     client,
     `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS} WHERE ${where} ORDER BY event_time, event_id`,
     params,
   );
-  return firstPerEvent(rows).map(toAuditRecord);
+  const records: AuditRecord[] = [];
+  const seen = new Set<unknown>();
+  for (const values of rows) {
+    if (seen.has(values[EVENT_ID_INDEX])) continue;
+    seen.add(values[EVENT_ID_INDEX]);
+    records.push(toAuditRecordFromValues(values));
+  }
+  return records;
 }
 
-/** The first row per event_id, in input order (the JS twin of `LIMIT 1 BY event_id`). */
-function firstPerEvent<Row extends Record<string, unknown>>(rows: readonly Row[]): Row[] {
-  const seen = new Set<unknown>();
-  const out: Row[] = [];
-  for (const row of rows) {
-    if (seen.has(row.event_id)) continue;
-    seen.add(row.event_id);
-    out.push(row);
-  }
-  return out;
-}
+const EVENT_ID_INDEX = AUDIT_RECORD_FIELDS.indexOf('event_id');
 
 /**
  * HIPAA access report: every access to the patient (who, when, what, from where), oldest first.
