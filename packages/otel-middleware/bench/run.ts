@@ -73,6 +73,11 @@ if (values.compare !== undefined) {
     const text = execFileSync('git', ['show', `${values.compare}:./${f}`], { cwd: pkgDir, encoding: 'utf8' });
     writeFileSync(join(dest, f.slice('src/'.length)), text);
   }
+  // The gateway hands its per-request context (tenant, client, upstream calls) to the middleware
+  // through @fhirwatch/otel-middleware's context.ts, i.e. the *current* src/context.ts (a WeakMap).
+  // The old copy must read that same map: with its own copy of context.ts it saw no tenant and no
+  // upstream call, so it made no client span / client histogram point and looked cheaper than it is.
+  writeFileSync(join(dest, 'context.ts'), `export * from '${join(pkgDir, 'src', 'context.ts')}';\n`);
   oldSrc = join(dest, 'index.ts');
 }
 
@@ -393,7 +398,8 @@ for (const m of modes.slice(1)) {
 }
 
 if (values.profile) {
-  await measureTogether(['baseline', 'batched'], 'batched');
+  const profRound = await measureTogether(['baseline', 'batched'], 'batched');
+  const profCpuUs = profRound.find((x) => x.mode === 'batched')?.cpuUs ?? 0;
   const profDir = join(workDir, 'prof');
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (file !== undefined) {
@@ -465,6 +471,45 @@ if (values.profile) {
       }
     }
     const total = prof.samples.length;
+    // Component of a sample = the nearest frame (leaf upwards) that matches one of these, so time in
+    // the host's handler run inside `context.with` is charged to the gateway, not to the context.
+    const components: [string, (url: string, fn: string) => boolean][] = [
+      [
+        'OTLP export (serialize + HTTP post)',
+        (u) => /otlp-exporter-base|otlp-transformer|exporter-[a-z]+-otlp/.test(u),
+      ],
+      ['metrics SDK (histograms, reader)', (u) => u.includes('sdk-metrics')],
+      ['logs SDK', (u) => u.includes('sdk-logs')],
+      ['spans SDK (start, attributes, end, batch processor)', (u) => /sdk-trace/.test(u)],
+      ['context (AsyncLocalStorage, api)', (u) => /context-async-hooks|@opentelemetry\/(api|core)\//.test(u)],
+      ['gateway (host)', (u) => u.includes('gateway/src') || u.includes('undici')],
+      ['audit spool (chain, write, fdatasync, seal)', (u) => /otel-middleware\/src\/(spool|chain)\.ts/.test(u)],
+      ['audit shipper', (u) => u.includes('otel-middleware/src/shipper.ts')],
+      ['audit records + json-scan + uuid', (u) => /otel-middleware\/src\/(records|json-scan|uuidv7)\.ts/.test(u)],
+      ['classifier (contract)', (u) => u.includes('contract/src')],
+      ['middleware.ts (hooks, telemetry glue, defer)', (u) => u.includes('otel-middleware/src/middleware.ts')],
+      ['telemetry.ts', (u) => u.includes('otel-middleware/src/telemetry.ts')],
+    ];
+    const byComponent = new Map<string, number>();
+    for (const s of prof.samples) {
+      let who = 'node / other (no component frame on the stack)';
+      for (let id: number | undefined = s; id !== undefined; id = parent.get(id)) {
+        const cf = byId.get(id)?.callFrame;
+        const hit = cf === undefined ? undefined : components.find(([, f]) => f(cf.url, cf.functionName));
+        if (hit !== undefined) {
+          who = hit[0];
+          break;
+        }
+      }
+      byComponent.set(who, (byComponent.get(who) ?? 0) + 1);
+    }
+    console.log(
+      `\nbatched gateway CPU by component (profiled round: ${profCpuUs.toFixed(0)} µs/request incl. profiler overhead):`,
+    );
+    for (const [k, v] of [...byComponent].sort((x, y) => y[1] - x[1]))
+      console.log(
+        `${((100 * v) / total).toFixed(1).padStart(5)} %  ${((profCpuUs * v) / total).toFixed(0).padStart(5)} µs  ${k}`,
+      );
     console.log(`\nprofile of the batched gateway over the measured window (${total} samples):`);
     for (const [k, v] of [...charged].sort((x, y) => y[1] - x[1]))
       console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
