@@ -159,6 +159,14 @@ interface Exchange {
   encrypted: boolean;
   /** content-encoding given to `writeHead(status, headers)` (node does not keep those for getHeader). */
   encoding: string | undefined;
+  /** The context with the server span (the handler runs in it; parent of the client spans). */
+  spanCtx: Context | undefined;
+  /** Final classification and record count, set by `finishAudit` (undefined: not audited yet). */
+  cls: Classification | undefined;
+  clsFinal: boolean;
+  records: number;
+  /** Status captured at `res.end`, for the deferred work of batched mode. */
+  endStatus: number;
 }
 
 /** The content-encoding among `writeHead` arguments (`(status, headers)` or `(status, message, headers)`). */
@@ -392,24 +400,25 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   }
 
   // Deferred per-exchange work of batched mode (see teeEnd), drained DEFER_CHUNK at a time.
-  let deferred: (() => void)[] = [];
+  // The queue holds exchanges (status in `endStatus`), not a closure per request.
+  let deferred: (Exchange | undefined)[] = [];
   let deferredHead = 0;
   let deferImmediate: NodeJS.Immediate | undefined;
-  function defer(fn: () => void): void {
+  function defer(ex: Exchange): void {
     if (deferred.length - deferredHead >= MAX_DEFERRED) {
-      fn();
+      safeFinish(ex, ex.endStatus);
       return;
     }
-    deferred.push(fn);
+    deferred.push(ex);
     deferImmediate ??= setImmediate(drainDeferredChunk);
   }
   function drainDeferredChunk(): void {
     deferImmediate = undefined;
     const stop = Math.min(deferred.length, deferredHead + DEFER_CHUNK);
     while (deferredHead < stop) {
-      const fn = deferred[deferredHead] as () => void;
-      deferred[deferredHead++] = noop;
-      fn(); // safeFinish never throws
+      const ex = deferred[deferredHead] as Exchange;
+      deferred[deferredHead++] = undefined;
+      safeFinish(ex, ex.endStatus); // never throws
     }
     if (deferredHead === deferred.length) {
       deferred = [];
@@ -421,9 +430,9 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     if (deferImmediate !== undefined) clearImmediate(deferImmediate);
     deferImmediate = undefined;
     while (deferredHead < deferred.length) {
-      const fn = deferred[deferredHead] as () => void;
-      deferred[deferredHead++] = noop;
-      fn();
+      const ex = deferred[deferredHead] as Exchange;
+      deferred[deferredHead++] = undefined;
+      safeFinish(ex, ex.endStatus);
     }
     deferred = [];
     deferredHead = 0;
@@ -464,6 +473,11 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         localPort: undefined,
         encrypted: false,
         encoding: undefined,
+        spanCtx: undefined,
+        cls: undefined,
+        clsFinal: false,
+        records: 0,
+        endStatus: 0,
       };
       if (CLINICAL_METHODS.has(method)) {
         // The host usually learns the FHIR version (from the tenant) after this point; a resource
@@ -568,11 +582,11 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         if (!ex.done) {
           ex.done = true;
           markEnd(ex);
-          const status = res.statusCode;
+          ex.endStatus = res.statusCode;
           // Batched mode: the audit and telemetry work runs after the response has been handed to
           // the socket (node writes it at the next tick; setImmediate runs after that), off the
           // request's latency path; still within the same event-loop turn, so the bounded window holds.
-          defer(() => safeFinish(ex, status));
+          defer(ex);
         }
         return out;
       } as EndFn;
@@ -685,9 +699,6 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     } as EndFn;
   }
 
-  // Per-exchange results shared between the audit step and the telemetry step.
-  const classifications = new WeakMap<Exchange, { cls: Classification | undefined; records: number }>();
-
   function finalClassification(ex: Exchange, version: FhirVersion): Classification | undefined {
     if (ex.method === 'GET' || ex.reqChunks === undefined) {
       return version === ex.preVersion || ex.pre === undefined ? ex.pre : classify(ex, undefined, version);
@@ -739,8 +750,8 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     const ctx = getRequestContext(ex.req);
     const version = ctx?.fhirVersion ?? defaultVersion;
     const cls = ex.auditable ? finalClassification(ex, version) : ex.pre;
-    const info = { cls, records: 0 };
-    classifications.set(ex, info);
+    ex.cls = cls;
+    ex.clsFinal = true;
     if (cls === undefined || cls.kind !== 'clinical' || status === 0) return undefined;
     let body: unknown;
     if (!ex.readOnly) {
@@ -772,7 +783,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
       },
       disclosureMode,
     );
-    info.records = records.length;
+    ex.records = records.length;
     if (records.length === 0) return undefined;
     if (logger !== undefined) emitAuditLogs(ex, records);
     return spoolRecords(records);
@@ -842,8 +853,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     const endPerf = ex.endPerf === 0 ? performance.now() : ex.endPerf;
     const durationS = (endPerf - ex.startPerf) / 1000;
     const ctx = getRequestContext(ex.req);
-    const info = classifications.get(ex);
-    const cls = info === undefined ? ex.pre : info.cls;
+    const cls = ex.clsFinal ? ex.cls : ex.pre;
     const first = cls?.interactions[0];
     const route = ctx?.route ?? cls?.route ?? first?.route ?? UNMATCHED_ROUTE;
     const tenant = ctx?.tenantId ?? '';
@@ -870,7 +880,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         if (first.eventType !== undefined) span.setAttribute(ATTR_FHIR_AUDIT_EVENT, first.eventType);
       }
     }
-    if (info !== undefined && info.records > 0) span.setAttribute(ATTR_FHIR_AUDIT_RECORD_COUNT, info.records);
+    if (ex.records > 0) span.setAttribute(ATTR_FHIR_AUDIT_RECORD_COUNT, ex.records);
     if (ex.resTruncated) span.setAttribute(ATTR_FHIR_AUDIT_BODY_TRUNCATED, true);
     if (status >= 500 || status === 0) {
       span.setStatus({ code: SpanStatusCode.ERROR });
@@ -885,24 +895,23 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     }
     const upstream = ctx?.upstream;
     if (upstream !== undefined && upstream.length > 0) {
-      const parent = otelTrace.setSpan(ROOT_CONTEXT, span);
+      const parent = ex.spanCtx ?? otelTrace.setSpan(ROOT_CONTEXT, span);
       const nowEpoch = performance.timeOrigin + endPerf;
+      const method = ex.method === 'GET' ? 'GET' : 'POST';
+      const routedTenant = ctx?.routedTenantId ?? tenant;
       for (const call of upstream) {
         const end = call.endedAtMs ?? nowEpoch;
         const start = end - call.durationS * 1000;
-        const method = ex.method === 'GET' ? 'GET' : 'POST';
-        const child = (tracer as Tracer).startSpan(method, { kind: SpanKind.CLIENT, startTime: start }, parent);
-        child.setAttribute(ATTR_HTTP_REQUEST_METHOD, method);
-        if (call.status > 0) child.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, call.status);
-        if (call.serverAddress !== undefined) child.setAttribute(ATTR_SERVER_ADDRESS, call.serverAddress);
-        if (call.serverPort !== undefined) child.setAttribute(ATTR_SERVER_PORT, call.serverPort);
-        child.setAttribute(ATTR_TENANT_ID, ctx?.routedTenantId ?? tenant);
-        if (call.error !== undefined || call.status >= 500) {
-          child.setStatus({ code: SpanStatusCode.ERROR });
-          child.setAttribute(ATTR_ERROR_TYPE, call.error ?? String(call.status));
-        }
+        // The client span's attributes are the histogram's series attributes (interned, given at start).
+        const attrs = clientAttrs(routedTenant, method, call);
+        const child = (tracer as Tracer).startSpan(
+          method,
+          { kind: SpanKind.CLIENT, startTime: start, attributes: attrs },
+          parent,
+        );
+        if (call.error !== undefined || call.status >= 500) child.setStatus({ code: SpanStatusCode.ERROR });
         child.end(end);
-        (clientDuration as Histogram).record(call.durationS, clientAttrs(ctx?.routedTenantId ?? tenant, method, call));
+        (clientDuration as Histogram).record(call.durationS, attrs);
       }
     }
     span.end(performance.timeOrigin + endPerf);
@@ -928,12 +937,9 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     return attrs;
   }
 
-  function run(ex: Exchange | undefined, fn: () => void): void {
-    if (ex === undefined || !activeContext) {
-      fn();
-      return;
-    }
-    otelContext.with(otelTrace.setSpan(otelContext.active(), ex.span) as Context, fn);
+  function spanContextOf(ex: Exchange): Context {
+    ex.spanCtx = otelTrace.setSpan(otelContext.active(), ex.span);
+    return ex.spanCtx;
   }
 
   const fastify = ((instance: FastifyLikeInstance, _opts: unknown, done: () => void) => {
@@ -951,13 +957,15 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     wrap(handler: RequestListener): RequestListener {
       return function fhirAuditWrapped(req: IncomingMessage, res: ServerResponse): void {
         const ex = begin(req, res);
-        run(ex, () => handler(req, res));
+        if (ex === undefined || !activeContext) handler(req, res);
+        else otelContext.with(spanContextOf(ex), handler, undefined, req, res);
       } as RequestListener;
     },
     express(): ConnectMiddleware {
       return (req, res, next) => {
         const ex = begin(req, res);
-        run(ex, () => next());
+        if (ex === undefined || !activeContext) next();
+        else otelContext.with(spanContextOf(ex), next);
       };
     },
     fastify,
@@ -997,8 +1005,6 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     },
   };
 }
-
-function noop(): void {}
 
 function otelDiagWarn(error: FhirAuditError): void {
   // diag is silent unless the host enabled it; the message carries a code and no PHI.
