@@ -209,21 +209,7 @@ async function startGateway(mode: string, profile: boolean): Promise<Target> {
 
 // Request bodies are built once: the load generator's own CPU competes with the gateways.
 const BASE = `/${TENANT}`;
-const batchBodies = ids.map((id) =>
-  JSON.stringify({
-    resourceType: 'Bundle',
-    type: 'batch',
-    entry: [
-      `Patient/${id}`,
-      `Observation?patient=${id}&category=vital-signs&_sort=-date&_count=10`,
-      `Condition?patient=${id}&_count=10`,
-      `Encounter?patient=${id}&_sort=-date&_count=1`,
-      `AllergyIntolerance?patient=${id}`,
-      `MedicationRequest?patient=${id}&_count=10`,
-      `Coverage?patient=${id}`,
-    ].map((u) => ({ request: { method: 'GET', url: u } })),
-  }),
-);
+const batchBodies = ids.map((id) => JSON.stringify(listRefreshBundle('STU3', [id])));
 
 // The app's list refresh: 5 patients × 7 entries per batch.
 const listBodies = Array.from({ length: 40 }, (_, k) =>

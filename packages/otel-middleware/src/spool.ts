@@ -519,21 +519,20 @@ export class AuditSpool {
    * The chain state is written before the unlink so it is never lost with the segment.
    */
   async acknowledge(info: SegmentInfo, contents: SegmentContents): Promise<void> {
-    let changed = false;
-    for (const [writer, tail] of contents.tails) {
-      const prev = this.persistedChain[writer];
-      if (prev === undefined || tail.seq > prev.seq) {
-        this.persistedChain[writer] = tail;
-        changed = true;
-      }
-    }
-    if (changed) await this.writeChainFile();
+    await this.persistTails(contents);
     await unlink(info.path);
     this.removeClosed(info);
   }
 
   /** The sink refused the segment as invalid: move it aside (kept for an operator, never shipped again). */
   async quarantine(info: SegmentInfo, contents: SegmentContents): Promise<void> {
+    await this.persistTails(contents);
+    await rename(info.path, join(this.dir, 'rejected', info.name));
+    this.removeClosed(info);
+  }
+
+  /** Persist the chain tails a segment carries (before the segment leaves the spool, so they are never lost with it). */
+  private async persistTails(contents: SegmentContents): Promise<void> {
     let changed = false;
     for (const [writer, tail] of contents.tails) {
       const prev = this.persistedChain[writer];
@@ -543,8 +542,6 @@ export class AuditSpool {
       }
     }
     if (changed) await this.writeChainFile();
-    await rename(info.path, join(this.dir, 'rejected', info.name));
-    this.removeClosed(info);
   }
 
   private removeClosed(info: SegmentInfo): void {
