@@ -1,8 +1,8 @@
 /**
  * A real local HTTP receiver standing in for the sink in the middleware's own tests: it speaks the
  * ingest protocol of notes/wire.md (`POST /v1/audit` NDJSON → 200 {accepted, duplicates}, dedup on
- * event_id) and captures raw OTLP/HTTP payloads (`/v1/traces|metrics|logs`). The e2e tests use the
- * real sink when it is available.
+ * event_id) and captures raw OTLP/HTTP payloads (`/v1/traces|metrics|logs`) byte for byte, which
+ * the PHI test inspects. Also used by packages/e2e; the e2e tests use the real sink where it matters.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +29,8 @@ export interface Receiver {
   rejectRecords(bad: ((record: AuditRecord) => boolean) | undefined, nameLine?: boolean): void;
   /** Audit POSTs refused by `rejectRecords`. */
   refusedBatches: number;
+  /** Resolves once `predicate(records)` holds (checked after every accepted batch). */
+  waitFor(predicate: (records: AuditRecord[]) => boolean): Promise<void>;
   /** Resolves when at least `n` unique records have arrived. */
   waitForRecords(n: number): Promise<void>;
   waitForOtlp(predicate: (body: string) => boolean): Promise<void>;
@@ -48,6 +50,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
   const seen = new Set<string>();
   const waiters: { n: number; resolve: () => void }[] = [];
   const otlpWaiters: { predicate: (b: string) => boolean; resolve: () => void }[] = [];
+  const conditions: { predicate: (r: AuditRecord[]) => boolean; resolve: () => void }[] = [];
   let failures: { count: number; status: number; retryAfterS: number | undefined } = {
     count: 0,
     status: 503,
@@ -69,6 +72,10 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     otlp: [],
     failNext(count, status, retryAfterS) {
       failures = { count, status, retryAfterS };
+    },
+    waitFor(predicate) {
+      if (predicate(receiver.records)) return Promise.resolve();
+      return new Promise((resolve) => conditions.push({ predicate, resolve }));
     },
     waitForRecords(n) {
       if (receiver.records.length >= n) return Promise.resolve();
@@ -128,6 +135,10 @@ export async function startReceiver(port = 0): Promise<Receiver> {
         for (const w of waiters.splice(0)) {
           if (receiver.records.length >= w.n) w.resolve();
           else waiters.push(w);
+        }
+        for (const c of conditions.splice(0)) {
+          if (c.predicate(receiver.records)) c.resolve();
+          else conditions.push(c);
         }
         return;
       }
