@@ -1,5 +1,14 @@
 export type { DashboardErrorCode } from './errors.ts';
 export { DASHBOARD_ERROR_CODES, DashboardError } from './errors.ts';
+export type { GrafanaDashboard } from './grafana.ts';
+export {
+  CLICKHOUSE_PLUGIN_VERSION,
+  GRAFANA_DATASOURCE_TYPE,
+  GRAFANA_DATASOURCE_UID,
+  GRAFANA_SCHEMA_VERSION,
+  generatedFiles,
+  grafanaDashboard,
+} from './grafana.ts';
 export type { MacroContext } from './macros.ts';
 export { expandMacros } from './macros.ts';
 export type {
