@@ -14,6 +14,7 @@ import { SinkError } from './errors.ts';
 import { auditRecordProblem } from './ingest/validate.ts';
 import { mapLogs, mapMetrics, mapTraces, type RowsByTable } from './otlp/map.ts';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlp/proto.ts';
+import { otlpSuccessBody, refusedMessage } from './otlp/response.ts';
 import { migrate } from './schema/migrations.ts';
 import { openStore } from './store.ts';
 import type { SinkOptions } from './types.ts';
@@ -170,22 +171,17 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
       }
     }
     const rows = OTLP_MAPPERS[signal](request);
-    let total = 0;
-    for (const list of rows.values()) total += list.length;
-    if (total + deps.telemetry.pending > deps.telemetry.maxPending) {
-      throw new SinkError('FW_SINK_BUSY', 'telemetry queue is full', { retryAfter: 1 });
-    }
     if (!deps.monitor.up && deps.spool.nearlyFull) {
       throw new SinkError('FW_SINK_STORE_UNAVAILABLE', 'store unavailable and telemetry spool full', { retryAfter: 5 });
     }
-    for (const [table, list] of rows) deps.telemetry.enqueue(table, list);
-    if (type === 'application/json') {
-      sendJson(res, 200, {});
-    } else {
-      // an empty Export*ServiceResponse (no partial_success) is a zero-length protobuf message
-      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 });
-      res.end();
+    // answered once every row is stored, spooled or refused (TelemetryWriter: what the answer means)
+    const result = await deps.telemetry.write(rows);
+    if (result.lost > 0) {
+      throw new SinkError('FW_SINK_STORE_UNAVAILABLE', 'telemetry could not be stored or spooled', { retryAfter: 5 });
     }
+    const answer = otlpSuccessBody(signal, type, result.refused, refusedMessage(result.refused, result.refusedErrors));
+    res.writeHead(200, { 'content-type': answer.contentType, 'content-length': answer.body.length });
+    res.end(answer.body);
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -63,9 +63,15 @@ function u64(value: unknown, what: string): string {
   return bad(`${what} must be an unsigned 64-bit integer`);
 }
 
-/** Nanoseconds since epoch → `seconds.nanoseconds` (a DateTime64(9) the store parses exactly). */
+/**
+ * Nanoseconds since epoch → `seconds.nanoseconds`, a DateTime64(9) the store parses exactly and independent of
+ * its time zone. The seconds are padded to 10 digits: with `date_time_input_format = 'best_effort'` ClickHouse
+ * reads a shorter number as a date (`0.000000000` is refused), which is what an absent optional time (a gauge
+ * point without `startTimeUnixNano`, as `telemetrygen` sends) maps to: the epoch, as the Collector's exporter
+ * stores it. A time past DateTime64(9)'s range (2262-04-11) is refused by the store and isolated by the writer.
+ */
 function nanosToDateTime(nanos: string): string {
-  const padded = nanos.padStart(10, '0');
+  const padded = nanos.padStart(19, '0');
   return `${padded.slice(0, -9)}.${padded.slice(-9)}`;
 }
 
@@ -240,6 +246,7 @@ export function mapLogs(request: unknown): RowsByTable {
           ScopeVersion: scope.version,
           ScopeAttributes: scope.attributes,
           LogAttributes: attributes(log.attributes, 'attributes'),
+          EventName: str(log.eventName, 'eventName'),
         });
       }
     }
