@@ -16,6 +16,7 @@ import { mapLogs, mapMetrics, mapTraces, type RowsByTable } from './otlp/map.ts'
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlp/proto.ts';
 import { otlpSuccessBody, refusedMessage } from './otlp/response.ts';
 import { migrate } from './schema/migrations.ts';
+import { type SelfMetrics, startSelfMetrics } from './self-metrics.ts';
 import { openStore } from './store.ts';
 import type { SinkOptions } from './types.ts';
 import { AuditWriter } from './writer/audit-writer.ts';
@@ -31,6 +32,8 @@ export interface SinkServer {
   readonly telemetry: TelemetryWriter;
   readonly monitor: StoreMonitor;
   readonly spool: Spool;
+  /** The sink's own pipeline-health metrics (undefined when `selfMetricsIntervalMs` is 0). */
+  readonly selfMetrics: SelfMetrics | undefined;
   /** Stop listening, flush the writers (telemetry that cannot be stored goes to the spool), close the store. */
   close(): Promise<void>;
 }
@@ -259,7 +262,10 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
     ...(options.maxPendingTelemetryRows === undefined ? {} : { maxPendingRows: options.maxPendingTelemetryRows }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  const selfMetricsIntervalMs = options.selfMetricsIntervalMs ?? 10_000;
+  const selfMetrics = selfMetricsIntervalMs > 0 ? startSelfMetrics(telemetry, audit, selfMetricsIntervalMs) : undefined;
 
   // a store that is down at start is not fatal: the sink answers 503 and the monitor keeps trying
   if (await monitor.probe()) await telemetry.replay();
@@ -286,11 +292,12 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
         server.closeIdleConnections();
       });
       await audit.close();
+      await selfMetrics?.shutdown(); // a last collection, written before the writer closes
       await telemetry.close();
       monitor.close();
       if (ownsClient) await client.close();
     })();
     return closing;
   };
-  return { url, client, audit, telemetry, monitor, spool, close };
+  return { url, client, audit, telemetry, monitor, spool, selfMetrics, close };
 }
