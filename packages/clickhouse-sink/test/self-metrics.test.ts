@@ -85,5 +85,24 @@ describe('sink pipeline-health metrics', () => {
     const again = await latest(SINK_METRIC_NAMES.ingestRows);
     // 8 ingest series (7 telemetry tables + audit_events) and 7 refused series from the first collection
     expect(again.otel_metrics_sum).toBe(15);
+
+    // the README's rows/s query over two collections
+    const rates = await (
+      await sink.client.query({
+        query: `SELECT table, rows_per_s FROM (
+                  SELECT Attributes['table'] AS table, TimeUnix,
+                         (Value - lagInFrame(Value) OVER w)
+                           / ((toUnixTimestamp64Milli(TimeUnix) - toUnixTimestamp64Milli(lagInFrame(TimeUnix) OVER w)) / 1000) AS rows_per_s,
+                         row_number() OVER w AS n
+                  FROM otel_metrics_sum
+                  WHERE ServiceName = 'fhirwatch-sink' AND MetricName = 'fhirwatch.sink.ingest.rows'
+                  WINDOW w AS (PARTITION BY Attributes['table'] ORDER BY TimeUnix ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))
+                WHERE n = 2 AND table IN ('otel_logs', 'otel_metrics_sum')`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ table: string; rows_per_s: number }>();
+    const byTable = Object.fromEntries(rates.map((r) => [r.table, r.rows_per_s]));
+    expect(byTable.otel_logs).toBe(0); // no logs between the two collections
+    expect(byTable.otel_metrics_sum).toBeGreaterThan(0);
   });
 });
