@@ -254,16 +254,15 @@ export class TelemetryWriter {
       }
       status.set(outcome.status);
       refusedErrors = [...outcome.refusedErrors];
-      if (outcome.unavailable !== undefined && !(outcome.unavailable instanceof SinkError)) {
-        this.monitor.markDown(outcome.unavailable);
-      }
+      if (outcome.unavailable !== undefined) this.monitor.markDown(outcome.unavailable);
       const refused = this.countRefused(table, outcome, 'insert');
       const stored = rows.length - refused - countOf(status, UNAVAILABLE);
       this.stats.insertedRows += stored;
       this.addStored(table, stored);
       this.spoolUnavailable(table, rows, status);
     } catch (error) {
-      // a bug or a failed spool of an already-classified batch: nothing of it is known to be stored
+      // unexpected (spool and insert failures are handled above): rows not known to be stored, refused or
+      // spooled are reported lost, so their senders get a 503 and retry
       for (let i = 0; i < status.length; i++) if (status[i] === UNAVAILABLE) status[i] = 0;
       this.log({
         level: 'error',
