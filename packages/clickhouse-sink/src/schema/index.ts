@@ -31,5 +31,7 @@ export {
   LATENCY_ROLLUP_VIEW,
   OTEL_TABLES,
   TENANT_ATTRIBUTE,
+  TRACE_ID_TS_TABLE,
+  TRACE_ID_TS_VIEW,
 } from './telemetry.ts';
-export type { ColumnDef, MaterializedViewDef, SchemaObject, TableDef, ViewDef } from './types.ts';
+export type { AddColumnsDef, ColumnDef, MaterializedViewDef, SchemaObject, TableDef, ViewDef } from './types.ts';

@@ -21,9 +21,12 @@ import {
   latencyRollupTable,
   latencyRollupView,
   OTEL_TABLES,
+  otelLogsEventName,
   otelLogsTable,
   otelMetricTables,
   otelTracesTable,
+  traceIdTsTable,
+  traceIdTsView,
 } from './telemetry.ts';
 import type { RenderOptions, SchemaObject, TableDef } from './types.ts';
 
@@ -129,6 +132,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_vip_patients',
     objects: () => [auditVipTable],
   },
+  {
+    version: 5,
+    name: 'otel_collector_compat',
+    objects: (o) => [otelLogsEventName, traceIdTsTable(o.telemetryRetentionDays), traceIdTsView],
+  },
 ];
 
 /** Checksums ignore retention, so changing retention does not look like an edited migration. */
@@ -173,6 +181,7 @@ const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] =>
     otelLogsTable(o.telemetryRetentionDays),
     ...otelMetricTables(o.telemetryRetentionDays),
     latencyRollupTable(o.telemetryRetentionDays),
+    traceIdTsTable(o.telemetryRetentionDays),
   ];
   return tables.map((t) => ({ name: t.name, ttl: t.ttl ?? '' }));
 };

@@ -397,3 +397,37 @@ ORDER BY (tenant_id, patient_id, changed_at);
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_vip_patients` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`audit_vip_patients_local`
 ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_vip_patients_local', cityHash64(tenant_id));
+
+-- migration 5: otel_collector_compat
+
+ALTER TABLE `fhirwatch`.`otel_logs_local` ON CLUSTER '{cluster}'
+    ADD COLUMN IF NOT EXISTS `EventName` String CODEC(ZSTD(1)) AFTER `LogAttributes`;
+
+ALTER TABLE `fhirwatch`.`otel_logs` ON CLUSTER '{cluster}'
+    ADD COLUMN IF NOT EXISTS `EventName` String CODEC(ZSTD(1)) AFTER `LogAttributes`;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_traces_trace_id_ts_local` ON CLUSTER '{cluster}'
+(
+    `TraceId` String CODEC(ZSTD(1)),
+    `Start` SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),
+    `End` SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_traces_trace_id_ts_local', '{replica}')
+PARTITION BY toStartOfWeek(Start)
+ORDER BY (TraceId)
+TTL toDateTime(Start) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_traces_trace_id_ts` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_traces_trace_id_ts_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_traces_trace_id_ts_local', cityHash64(TraceId));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `fhirwatch`.`otel_traces_trace_id_ts_mv` ON CLUSTER '{cluster}'
+TO `fhirwatch`.`otel_traces_trace_id_ts_local`
+AS SELECT
+    TraceId,
+    min(toDateTime(Timestamp)) AS Start,
+    max(toDateTime(Timestamp)) AS End
+  FROM `fhirwatch`.`otel_traces_local`
+  WHERE TraceId != ''
+  GROUP BY TraceId;

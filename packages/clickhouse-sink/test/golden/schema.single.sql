@@ -353,3 +353,30 @@ CREATE TABLE IF NOT EXISTS `default`.`audit_vip_patients`
 )
 ENGINE = MergeTree()
 ORDER BY (tenant_id, patient_id, changed_at);
+
+-- migration 5: otel_collector_compat
+
+ALTER TABLE `default`.`otel_logs`
+    ADD COLUMN IF NOT EXISTS `EventName` String CODEC(ZSTD(1)) AFTER `LogAttributes`;
+
+CREATE TABLE IF NOT EXISTS `default`.`otel_traces_trace_id_ts`
+(
+    `TraceId` String CODEC(ZSTD(1)),
+    `Start` SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),
+    `End` SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toStartOfWeek(Start)
+ORDER BY (TraceId)
+TTL toDateTime(Start) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`otel_traces_trace_id_ts_mv`
+TO `default`.`otel_traces_trace_id_ts`
+AS SELECT
+    TraceId,
+    min(toDateTime(Timestamp)) AS Start,
+    max(toDateTime(Timestamp)) AS End
+  FROM `default`.`otel_traces`
+  WHERE TraceId != ''
+  GROUP BY TraceId;
