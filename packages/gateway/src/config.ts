@@ -104,6 +104,7 @@ const AUDIT_KEYS = [
   'maxBackoffMs',
   'maxSpoolBytes',
   'drainTimeoutMs',
+  'emitLogs',
 ] as const;
 const TELEMETRY_KEYS = ['otlpEndpoint', 'serviceName', 'metricExportIntervalMs', 'spanExportDelayMs'] as const;
 
@@ -341,6 +342,8 @@ export function parseGatewayConfig(raw: unknown, options: ParseConfigOptions = {
     if (sinkUrl !== undefined) audit.sinkUrl = sinkUrl;
     const gzip = reader.boolean('gzip');
     if (gzip !== undefined) audit.gzip = gzip;
+    const emitLogs = reader.boolean('emitLogs');
+    if (emitLogs !== undefined) audit.emitLogs = emitLogs;
     for (const name of ['flushIntervalMs', 'shipIntervalMs', 'minBackoffMs', 'maxBackoffMs'] as const) {
       const value = reader.int(name, 1, 600_000);
       if (value !== undefined) audit[name] = value;

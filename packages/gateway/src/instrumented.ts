@@ -99,6 +99,7 @@ function auditOptions(
   };
   if (audit.sinkUrl !== undefined) options.sinkUrl = audit.sinkUrl;
   if (audit.gzip !== undefined) options.gzip = audit.gzip;
+  if (audit.emitLogs !== undefined) options.emitLogs = audit.emitLogs;
   if (audit.flushIntervalMs !== undefined) options.flushIntervalMs = audit.flushIntervalMs;
   if (audit.shipIntervalMs !== undefined) options.shipIntervalMs = audit.shipIntervalMs;
   if (audit.minBackoffMs !== undefined) options.minBackoffMs = audit.minBackoffMs;

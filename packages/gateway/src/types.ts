@@ -145,6 +145,8 @@ export interface AuditConfig {
   /** How long shutdown waits for the sink to take the spooled records (they stay spooled after). */
   drainTimeoutMs: number;
   gzip?: boolean;
+  /** One PHI-free OTel log record per audit record (default false). */
+  emitLogs?: boolean;
   flushIntervalMs?: number;
   shipIntervalMs?: number;
   minBackoffMs?: number;
