@@ -245,7 +245,15 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     const cacheKey = `${version} ${base}`;
     let body = metadataCache.get(cacheKey);
     if (body === undefined) {
-      body = Buffer.from(JSON.stringify(capabilityStatement(version, { tokenUrl: `${url}/token`, baseUrl: base })));
+      body = Buffer.from(
+        JSON.stringify(
+          capabilityStatement(version, {
+            tokenUrl: `${url}/token`,
+            authorizeUrl: `${url}/authorize`,
+            baseUrl: base,
+          }),
+        ),
+      );
       metadataCache.set(cacheKey, body);
     }
     return body;
@@ -427,6 +435,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         sendJson(res, 200, {
           issuer,
           token_endpoint: `${url}/token`,
+          authorization_endpoint: `${url}/authorize`,
           jwks_uri: `${url}/.well-known/jwks.json`,
           grant_types_supported: ['client_credentials'],
           token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
@@ -438,6 +447,23 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         meta.route = '/.well-known/jwks.json';
         setRequestContext(req, { route: meta.route });
         sendJson(res, 200, { keys: [key.publicJwk] });
+        return;
+      case 'authorize':
+        // The OAuth URIs extension needs an authorize URI (1..1); client credentials has no such step.
+        meta.route = '/authorize';
+        meta.code = 'unsupported_response_type';
+        setRequestContext(req, { route: meta.route });
+        req.resume();
+        sendJson(
+          res,
+          400,
+          {
+            error: 'unsupported_response_type',
+            error_description: 'this server supports the client credentials grant only',
+          },
+          'application/json; charset=utf-8',
+          { 'cache-control': 'no-store' },
+        );
         return;
       case 'token':
         meta.route = '/token';

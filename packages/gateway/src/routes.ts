@@ -13,6 +13,7 @@ export type Target =
   | { kind: 'smart-configuration'; tenant: string | undefined }
   | { kind: 'jwks' }
   | { kind: 'token' }
+  | { kind: 'authorize' }
   | { kind: 'admin'; segments: string[] }
   | {
       kind: 'fhir';
@@ -115,6 +116,7 @@ export function parseTarget(method: string, url: string): Target {
       return method === 'POST' ? { kind: 'token' } : methodError('/token', 'POST');
     }
     if (s0 === 'admin') return { kind: 'admin', segments: segments.slice(1) };
+    if (s0 === 'authorize' && s1 === undefined) return { kind: 'authorize' };
     if (s0 === '.well-known' && s1 === 'jwks.json' && s2 === undefined) {
       return read ? { kind: 'jwks' } : methodError('/.well-known/jwks.json', READ_METHODS);
     }
