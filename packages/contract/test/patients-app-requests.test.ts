@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  capabilityStatement,
   classifyRequest,
   FHIR_VERSIONS,
   LIST_REFRESH_ENTRIES_PER_PATIENT,
@@ -81,6 +82,17 @@ describe('name search semantics per version (seed)', () => {
     expect(stringMatch('DSTU2', 'Patient', 'family', '')).toBe('prefix');
     expect(stringMatch('DSTU2', 'Patient', 'family', 'contains')).toBe('contains');
     expect(stringMatch('STU3', 'constructor', 'family', '')).toBe('prefix');
+  });
+
+  it('the STU3 CapabilityStatement documents family/given as contains; DSTU2 does not', () => {
+    const doc = (version: 'DSTU2' | 'STU3', name: string): string =>
+      capabilityStatement(version)
+        .rest[0].resource.find((r) => r.type === 'Patient')!
+        .searchParam.find((p) => p.name === name)!.documentation ?? '';
+    expect(doc('STU3', 'family')).toMatch(/plain `family=` matches any part of the name/);
+    expect(doc('STU3', 'given')).toMatch(/plain `given=` matches any part/);
+    expect(doc('STU3', 'name')).not.toMatch(/plain/);
+    expect(doc('DSTU2', 'family')).not.toMatch(/plain/);
   });
 
   it.each(FHIR_VERSIONS)('the app name search (%s) is a supported search of the contract', (version) => {
