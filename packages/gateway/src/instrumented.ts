@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type FhirVersion, PATIENTS_APP_RESOURCES } from '@fhirwatch/contract';
+import { AUDIT_EVENT_TYPES, type FhirVersion, PATIENTS_APP_RESOURCES } from '@fhirwatch/contract';
 import {
   type FhirAudit,
   type FhirAuditError,
@@ -127,7 +127,7 @@ export function describeGateway(
   } else {
     const resources = [...new Set(versions.flatMap((v) => PATIENTS_APP_RESOURCES[v as FhirVersion]))].join(', ');
     lines.push(
-      `audit        ON, ${audit.mode}: every FHIR request (reads, searches, batches and their entries, exports) on ${resources || 'the contract resources'}, one record per disclosed patient; disclosure ${audit.disclosure}`,
+      `audit        ON, ${audit.mode}: the ${AUDIT_EVENT_TYPES.length} event types of audit-events.md (${AUDIT_EVENT_TYPES.join(', ')}) for every FHIR request, batch entry and export on ${resources || 'the contract resources'}; one record per disclosed patient; disclosure ${audit.disclosure}`,
       `audit user   ${IDENTITY_TEXT[audit.userIdentity.source](audit.userIdentity)}`,
       audit.sinkUrl === undefined
         ? 'records to   (no sink configured: records stay in the spool until one is)'
