@@ -72,7 +72,8 @@ async function stop(running: Running): Promise<number | null> {
 
 beforeAll(async () => {
   sink = await startSink({ store: join(dir, 'store'), flushIntervalMs: 200 });
-  stu3 = await startMockEhr({ fhirVersion: 'STU3', patients: 40, seed: 31 });
+  // 200 patients: every name fragment of the traffic generator is inside some family name here.
+  stu3 = await startMockEhr({ fhirVersion: 'STU3', patients: 200, seed: 31 });
   dstu2 = await startMockEhr({ fhirVersion: 'DSTU2', patients: 20, seed: 32 });
   // A recording proxy in front of the STU3 provider: what the provider actually receives.
   const target = new URL(stu3.url);
