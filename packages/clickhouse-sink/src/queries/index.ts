@@ -19,6 +19,18 @@ export { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
 export type { FhirMrnOptions, ResolvedPatient, StoreMrnOptions } from './patient-resolve.ts';
 export { resolveMrnFromStore, resolveMrnViaFhir } from './patient-resolve.ts';
 export { toAuditRecord } from './records.ts';
+export type { RunReportInput } from './registry.ts';
+export {
+  getReportDef,
+  parseOptionValue,
+  parseReportOptions,
+  REPORT_NAMES,
+  REPORT_REGISTRY,
+  reportDefaults,
+  reportUsage,
+  runReport,
+} from './registry.ts';
+export type { ReportDef, ReportOptionDef, ReportOptionType } from './registry-types.ts';
 export type {
   AfterHoursRow,
   ExportRow,
@@ -41,6 +53,16 @@ export {
   vipReport,
   volumeReport,
 } from './reports.ts';
+export type { SettingsChange, StoredTenantSettings, TenantSettings, ThresholdValue } from './settings.ts';
+export {
+  clearTenantSettings,
+  getTenantSettings,
+  listTenantSettings,
+  putTenantSettings,
+  TENANT_SETTINGS_TABLE,
+  updateTenantSettings,
+  validateTenantSettings,
+} from './settings.ts';
 export type { TimeRange, TimeRangeInput } from './time-range.ts';
 export { DEFAULT_SINCE, parseDuration, resolveTimeRange } from './time-range.ts';
 export type {
@@ -58,7 +80,6 @@ export type {
   TenantIsolationReportOptions,
   VolumeReportOptions,
 } from './types.ts';
-export { REPORT_NAMES } from './types.ts';
 export type { ChainBreak, ChainIssue, VerifyOptions, VerifyResult, VerifyRow, WriterVerification } from './verify.ts';
 export { CHAIN_BREAKS, chainHash, verifyAuditChain, verifyReport } from './verify.ts';
 export type { VipChange, VipEntry } from './vip.ts';

@@ -42,7 +42,7 @@ export const REPORT_DEFAULTS = {
   failures: { minEvents: 1 },
 } as const;
 
-const TIME_FILTER = "event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}";
+export const TIME_FILTER = "event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}";
 const TENANT_FILTER = 'tenant_id = {tenant:String}';
 
 interface Base {
@@ -52,7 +52,7 @@ interface Base {
   tenantAnd: string;
 }
 
-function base(options: ReportOptions): Base {
+export function base(options: ReportOptions): Base {
   const range = resolveTimeRange(options);
   const params: Record<string, unknown> = { from: chDateTime(range.from), to: chDateTime(range.to) };
   let tenantAnd = '';
@@ -60,10 +60,14 @@ function base(options: ReportOptions): Base {
     params.tenant = options.tenant;
     tenantAnd = ` AND ${TENANT_FILTER}`;
   }
+  if (options.excludeTenants !== undefined && options.excludeTenants.length > 0) {
+    params.excludeTenants = [...options.excludeTenants];
+    tenantAnd += ' AND tenant_id NOT IN {excludeTenants:Array(String)}';
+  }
   return { range, params, tenantAnd };
 }
 
-function positive(value: number, name: string, integer = false): number {
+export function positive(value: number, name: string, integer = false): number {
   if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
     throw new AuditQueryError(
       AUDIT_QUERY_ERROR_CODES.invalidOption,
@@ -73,10 +77,10 @@ function positive(value: number, name: string, integer = false): number {
   return value;
 }
 
-const col = (key: string, header = key): ReportColumn => ({ key, header });
+export const col = (key: string, header = key): ReportColumn => ({ key, header });
 
 /** Columns shown for record-level reports (every record field is still in JSON and FHIR output). */
-const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
+export const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
   col('event_time'),
   col('tenant_id'),
   col('user_id'),
@@ -91,7 +95,7 @@ const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
   col('event_id'),
 ];
 
-async function selectRecords(
+export async function selectRecords(
   client: ClickHouseClient,
   where: string,
   params: Record<string, unknown>,
@@ -209,18 +213,21 @@ export async function afterHoursReport(
   const hours = resolveWorkHours(options.workHours);
   const configured = [...hours.tenants.keys()];
   const branches: string[] = [];
+  const excludeAnd = params.excludeTenants === undefined ? '' : ' AND tenant_id NOT IN {excludeTenants:Array(String)}';
   const branch = (i: number, tenantWhere: string): string => {
     const local = `toTimeZone(event_time, {tz${i}:String})`;
     return `SELECT ${RECORD_COLUMNS_SQL}, toString(${local}) AS local_time, {tz${i}:String} AS time_zone
       FROM ${AUDIT_EVENTS}
-      WHERE ${TIME_FILTER} AND ${tenantWhere}
-        AND NOT (has({days${i}:Array(UInt8)}, toDayOfWeek(${local})) AND toHour(${local}) >= {start${i}:UInt8} AND toHour(${local}) < {end${i}:UInt8})`;
+      WHERE ${TIME_FILTER} AND ${tenantWhere}${excludeAnd}
+        AND NOT (has({days${i}:Array(UInt8)}, toDayOfWeek(${local})) AND toHour(${local}) >= {start${i}:UInt8} AND toHour(${local}) < {end${i}:UInt8}
+          AND NOT has({holidays${i}:Array(String)}, toString(toDate(${local}))))`;
   };
   const addParams = (i: number, tenantHours: ReturnType<typeof workHoursFor>): void => {
     params[`tz${i}`] = tenantHours.timeZone;
     params[`days${i}`] = [...tenantHours.workDays];
     params[`start${i}`] = tenantHours.workHours[0];
     params[`end${i}`] = tenantHours.workHours[1];
+    params[`holidays${i}`] = [...(tenantHours.holidays ?? [])];
   };
   if (options.tenant !== undefined && options.tenant !== '') {
     params.tenant = options.tenant;

@@ -3,20 +3,8 @@ import type { AuditRecord } from '@fhirwatch/contract';
 import type { TimeRange, TimeRangeInput } from './time-range.ts';
 import type { WorkHoursConfig } from './work-hours.ts';
 
-export const REPORT_NAMES = [
-  'access',
-  'activity',
-  'after-hours',
-  'volume',
-  'vip',
-  'name-probing',
-  'exports',
-  'failures',
-  'tenant-isolation',
-  'summary',
-  'verify',
-] as const;
-export type ReportName = (typeof REPORT_NAMES)[number];
+/** A report's name (`fhirwatch audit report <name>`; the registry in registry.ts lists them). */
+export type ReportName = string;
 
 export interface ReportColumn {
   /** Key in each row. */
@@ -36,12 +24,16 @@ export interface Report<Row extends object = Record<string, unknown>> {
   readonly rows: Row[];
   /** Present for record-level reports: the (deduplicated) audit records, for the FHIR AuditEvent Bundle. */
   readonly records?: AuditRecord[];
+  /** Lines for the header (table title, JSON `notes`): e.g. which tenants ran without stored settings. */
+  readonly notes?: readonly string[];
 }
 
 /** Options every report accepts. */
 export interface ReportOptions extends TimeRangeInput {
   /** Only this tenant (tenant_id); all tenants when unset. */
   tenant?: string;
+  /** Leave these tenants out (the registry's run for "every tenant without stored settings"). */
+  excludeTenants?: readonly string[];
 }
 
 export interface AccessReportOptions extends ReportOptions {
