@@ -31,11 +31,12 @@ export {
   runReport,
 } from './registry.ts';
 export type { ReportDef, ReportOptionDef, ReportOptionType } from './registry-types.ts';
+export type { NameProbingReportOptions, NameProbingRow } from './report-defs/name-probing.ts';
+export { NAME_PROBING_DEFAULTS, nameProbingReport } from './report-defs/name-probing.ts';
 export type {
   AfterHoursRow,
   ExportRow,
   FailureRow,
-  NameProbingRow,
   SummaryRow,
   VipRow,
   VolumeRow,
@@ -46,7 +47,6 @@ export {
   afterHoursReport,
   exportsReport,
   failuresReport,
-  nameProbingReport,
   REPORT_DEFAULTS,
   summaryReport,
   tenantIsolationReport,
@@ -71,7 +71,6 @@ export type {
   AfterHoursReportOptions,
   ExportsReportOptions,
   FailuresReportOptions,
-  NameProbingReportOptions,
   Report,
   ReportColumn,
   ReportName,

@@ -23,7 +23,6 @@ import type {
   AfterHoursReportOptions,
   ExportsReportOptions,
   FailuresReportOptions,
-  NameProbingReportOptions,
   Report,
   ReportColumn,
   ReportOptions,
@@ -37,7 +36,6 @@ import { isWithinWorkHours, localParts, resolveWorkHours, workHoursFor } from '.
 /** Default thresholds (documented in the package README; each one is an option). */
 export const REPORT_DEFAULTS = {
   volume: { granularity: 'hour', floorHour: 30, floorDay: 150, k: 3, baselineDays: 30 },
-  nameProbing: { windowMinutes: 10, minSearches: 10, maxViewRatio: 0.2 },
   exports: { largePatients: 1000 },
   failures: { minEvents: 1 },
 } as const;
@@ -388,96 +386,6 @@ export async function vipReport(client: ClickHouseClient, options: ReportOptions
     columns: [...RECORD_VIEW_COLUMNS, col('vip_reason')],
     rows,
     records,
-  };
-}
-
-export interface NameProbingRow {
-  tenant_id: string;
-  principal: string;
-  window_start: string;
-  name_searches: number;
-  viewed_patients: number;
-  first_search: string;
-  last_search: string;
-}
-
-/**
- * Bursts of name searches (PatientSearch with a `name`, `family` or `given` parameter, any modifier)
- * by one user (or, without a user, one client) in a fixed window, with few distinct patients viewed
- * (any non-search access with a patient) in that window. A search request is identified by its trace
- * and batch entry, so the per-patient records of one search count once.
- */
-export async function nameProbingReport(
-  client: ClickHouseClient,
-  options: NameProbingReportOptions = {},
-): Promise<Report<NameProbingRow>> {
-  const { range, params, tenantAnd } = base(options);
-  params.windowMinutes = positive(
-    options.windowMinutes ?? REPORT_DEFAULTS.nameProbing.windowMinutes,
-    'windowMinutes',
-    true,
-  );
-  params.minSearches = positive(options.minSearches ?? REPORT_DEFAULTS.nameProbing.minSearches, 'minSearches', true);
-  params.maxViewRatio = positive(options.maxViewRatio ?? REPORT_DEFAULTS.nameProbing.maxViewRatio, 'maxViewRatio');
-  params.all = ALL_PATIENTS;
-  const rows = await selectRows<Record<string, unknown>>(
-    client,
-    `SELECT tenant_id, principal, toString(window_start) AS window_start, name_searches, viewed_patients,
-        toString(first_search) AS first_search, toString(last_search) AS last_search
-      FROM (
-        SELECT tenant_id, principal,
-          toStartOfInterval(event_time, toIntervalMinute({windowMinutes:UInt32})) AS window_start,
-          uniqExactIf(request_key, is_name_search) AS name_searches,
-          uniqExactIf(patient_id, NOT is_search AND patient_id NOT IN ('', {all:String}) AND outcome = 0) AS viewed_patients,
-          minIf(event_time, is_name_search) AS first_search,
-          maxIf(event_time, is_name_search) AS last_search
-        FROM (
-          SELECT tenant_id, event_time, patient_id, outcome,
-            if(user_id != '', user_id, concat('client:', client_id)) AS principal,
-            event_type = 'PatientSearch' AS is_search,
-            is_search AND arrayExists(
-              name -> splitByChar(':', name)[1] IN ('name', 'family', 'given'),
-              extractURLParameterNames(concat('?', replaceRegexpOne(query, '^\\\\?', '')))
-            ) AS is_name_search,
-            if(trace_id = '', toString(event_id), concat(trace_id, '/', batch_id, '/', toString(entry_index))) AS request_key
-          FROM ${AUDIT_EVENTS}
-          WHERE ${TIME_FILTER}${tenantAnd}
-        )
-        GROUP BY tenant_id, principal, window_start
-      )
-      WHERE name_searches >= {minSearches:UInt32} AND viewed_patients <= {maxViewRatio:Float64} * name_searches
-      ORDER BY window_start, tenant_id, principal`,
-    params,
-  );
-  const out: NameProbingRow[] = rows.map((row) => ({
-    tenant_id: String(row.tenant_id),
-    principal: String(row.principal),
-    window_start: isoFromClickHouse(String(row.window_start)),
-    name_searches: Number(row.name_searches),
-    viewed_patients: Number(row.viewed_patients),
-    first_search: isoFromClickHouse(String(row.first_search)),
-    last_search: isoFromClickHouse(String(row.last_search)),
-  }));
-  return {
-    name: 'name-probing',
-    title: 'Bursts of name searches with few follow-up views',
-    range,
-    tenant: options.tenant,
-    parameters: {
-      windowMinutes: params.windowMinutes,
-      minSearches: params.minSearches,
-      maxViewRatio: params.maxViewRatio,
-    },
-    columns: [
-      col('window_start'),
-      col('tenant_id'),
-      col('principal'),
-      col('name_searches'),
-      col('viewed_patients'),
-      col('first_search'),
-      col('last_search'),
-    ],
-    rows: out,
   };
 }
 

@@ -62,15 +62,6 @@ export interface VolumeReportOptions extends ReportOptions {
   baselineDays?: number;
 }
 
-export interface NameProbingReportOptions extends ReportOptions {
-  /** Fixed window length in minutes. Default 10. */
-  windowMinutes?: number;
-  /** Minimum name searches in a window. Default 10. */
-  minSearches?: number;
-  /** Flag when distinct patients viewed ≤ ratio × name searches. Default 0.2. */
-  maxViewRatio?: number;
-}
-
 export interface ExportsReportOptions extends ReportOptions {
   /** An export is large from this many patients (or result_count) on, or when it covers all patients. Default 1000. */
   largePatients?: number;

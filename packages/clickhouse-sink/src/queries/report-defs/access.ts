@@ -1,7 +1,7 @@
 /** `access`: HIPAA access report, every access to a patient (implementation in ../reports.ts). */
 import type { AuditRecord } from '@fhirwatch/contract';
-import type { ReportDef } from '../registry-types.ts';
 import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { accessReport, RECORD_VIEW_COLUMNS, TIME_FILTER } from '../reports.ts';
 import type { AccessReportOptions } from '../types.ts';
 

@@ -1,7 +1,7 @@
 /** `activity`: every access by one user (implementation in ../reports.ts). */
 import type { AuditRecord } from '@fhirwatch/contract';
-import type { ReportDef } from '../registry-types.ts';
 import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { activityReport, RECORD_VIEW_COLUMNS, TIME_FILTER } from '../reports.ts';
 import type { ActivityReportOptions } from '../types.ts';
 

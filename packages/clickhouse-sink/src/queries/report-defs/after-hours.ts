@@ -1,6 +1,7 @@
 /** `after-hours`: accesses outside the tenant's working time (implementation in ../reports.ts). */
-import type { ReportDef } from '../registry-types.ts';
+
 import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { type AfterHoursRow, afterHoursReport, col, RECORD_VIEW_COLUMNS, TIME_FILTER } from '../reports.ts';
 
 export const afterHoursReportDef: ReportDef<AfterHoursRow> = {

@@ -1,6 +1,7 @@
 /** `exports`: every bulk export request, flagged when large or off hours (implementation in ../reports.ts). */
-import type { ReportDef } from '../registry-types.ts';
+
 import { AUDIT_EVENTS } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { col, type ExportRow, exportsReport, REPORT_DEFAULTS, TIME_FILTER } from '../reports.ts';
 
 export const exportsReportDef: ReportDef<ExportRow> = {

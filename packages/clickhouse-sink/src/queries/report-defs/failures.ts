@@ -1,6 +1,7 @@
 /** `failures`: denied and failed accesses by tenant and client (implementation in ../reports.ts). */
-import type { ReportDef } from '../registry-types.ts';
+
 import { AUDIT_EVENTS } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { col, type FailureRow, failuresReport, TIME_FILTER } from '../reports.ts';
 
 export const failuresReportDef: ReportDef<FailureRow> = {
@@ -19,9 +20,17 @@ export const failuresReportDef: ReportDef<FailureRow> = {
       tenantSetting: true,
     },
   ],
-  columns: ['tenant_id', 'client_id', 'category', 'http_status', 'outcome', 'events', 'users', 'first_seen', 'last_seen'].map(
-    (key) => col(key),
-  ),
+  columns: [
+    'tenant_id',
+    'client_id',
+    'category',
+    'http_status',
+    'outcome',
+    'events',
+    'users',
+    'first_seen',
+    'last_seen',
+  ].map((key) => col(key)),
   orderBy: ['tenant_id', 'client_id', 'category', 'http_status', 'outcome'],
   sql: `SELECT tenant_id, client_id, if(http_status IN (401, 403), 'denied', 'failed') AS category, http_status, outcome,
     uniqExact(event_id) AS events, uniqExactIf(user_id, user_id != '') AS users, min(event_time) AS first_seen, max(event_time) AS last_seen

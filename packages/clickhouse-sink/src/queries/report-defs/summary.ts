@@ -1,6 +1,7 @@
 /** `summary`: events per type per day per tenant (implementation in ../reports.ts). */
-import type { ReportDef } from '../registry-types.ts';
+
 import { AUDIT_EVENTS } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { col, type SummaryRow, summaryReport, TIME_FILTER } from '../reports.ts';
 
 export const summaryReportDef: ReportDef<SummaryRow> = {

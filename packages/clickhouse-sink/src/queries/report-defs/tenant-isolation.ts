@@ -1,7 +1,7 @@
 /** `tenant-isolation`: records whose token tenant differs from the routed tenant (implementation in ../reports.ts). */
 import type { AuditRecord } from '@fhirwatch/contract';
-import type { ReportDef } from '../registry-types.ts';
 import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { col, TIME_FILTER, tenantIsolationReport } from '../reports.ts';
 
 export const tenantIsolationReportDef: ReportDef<AuditRecord> = {

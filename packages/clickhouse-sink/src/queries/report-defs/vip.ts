@@ -1,6 +1,7 @@
 /** `vip`: every access to a patient on the VIP watch list (implementation in ../reports.ts, list in ../vip.ts). */
-import type { ReportDef } from '../registry-types.ts';
+
 import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { col, RECORD_VIEW_COLUMNS, TIME_FILTER, type VipRow, vipReport } from '../reports.ts';
 
 export const vipReportDef: ReportDef<VipRow> = {

@@ -1,6 +1,7 @@
 /** `volume`: users above their own distinct-patient volume (implementation in ../reports.ts). */
-import type { ReportDef } from '../registry-types.ts';
+
 import { AUDIT_EVENTS } from '../records.ts';
+import type { ReportDef } from '../registry-types.ts';
 import { col, REPORT_DEFAULTS, type VolumeRow, volumeReport } from '../reports.ts';
 
 export const volumeReportDef: ReportDef<VolumeRow> = {
@@ -26,7 +27,14 @@ export const volumeReportDef: ReportDef<VolumeRow> = {
       help: `minimum distinct patients before anything is flagged (default ${REPORT_DEFAULTS.volume.floorHour} per hour, ${REPORT_DEFAULTS.volume.floorDay} per day)`,
       tenantSetting: true,
     },
-    { name: 'k', flag: 'k', type: 'number', default: REPORT_DEFAULTS.volume.k, help: 'multiple of the user’s own baseline', tenantSetting: true },
+    {
+      name: 'k',
+      flag: 'k',
+      type: 'number',
+      default: REPORT_DEFAULTS.volume.k,
+      help: 'multiple of the user’s own baseline',
+      tenantSetting: true,
+    },
     {
       name: 'baselineDays',
       flag: 'baseline-days',
