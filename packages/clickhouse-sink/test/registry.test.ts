@@ -39,7 +39,7 @@ describe('registry', () => {
     expect(new Set(names).size).toBe(names.length);
     const flags = new Map<string, string>();
     for (const def of REPORT_REGISTRY) {
-      expect(def.sql).toMatch(/^SELECT /);
+      expect(def.sql).toMatch(/^(SELECT|WITH) /);
       for (const option of def.options) {
         expect(option.help.length).toBeGreaterThan(5);
         const seen = flags.get(option.flag);

@@ -7,6 +7,7 @@ import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveMrnFromStore } from '../src/queries/patient-resolve.ts';
 import { nameProbingReport } from '../src/queries/report-defs/name-probing.ts';
+import { volumeReport } from '../src/queries/report-defs/volume.ts';
 import {
   accessReport,
   activityReport,
@@ -16,7 +17,6 @@ import {
   summaryReport,
   tenantIsolationReport,
   vipReport,
-  volumeReport,
 } from '../src/queries/reports.ts';
 import { isWithinWorkHours, resolveWorkHours, workHoursFor } from '../src/queries/work-hours.ts';
 import { AUDIT_TABLE } from '../src/schema/index.ts';

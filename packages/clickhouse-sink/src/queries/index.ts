@@ -33,13 +33,14 @@ export {
 export type { ReportDef, ReportOptionDef, ReportOptionType } from './registry-types.ts';
 export type { NameProbingReportOptions, NameProbingRow } from './report-defs/name-probing.ts';
 export { NAME_PROBING_DEFAULTS, nameProbingReport } from './report-defs/name-probing.ts';
+export type { VolumeReportOptions, VolumeRow } from './report-defs/volume.ts';
+export { VOLUME_DEFAULTS, volumeReport } from './report-defs/volume.ts';
 export type {
   AfterHoursRow,
   ExportRow,
   FailureRow,
   SummaryRow,
   VipRow,
-  VolumeRow,
 } from './reports.ts';
 export {
   accessReport,
@@ -51,7 +52,6 @@ export {
   summaryReport,
   tenantIsolationReport,
   vipReport,
-  volumeReport,
 } from './reports.ts';
 export type { SettingsChange, StoredTenantSettings, TenantSettings, ThresholdValue } from './settings.ts';
 export {
@@ -77,7 +77,6 @@ export type {
   ReportOptions,
   SummaryReportOptions,
   TenantIsolationReportOptions,
-  VolumeReportOptions,
 } from './types.ts';
 export type { ChainBreak, ChainIssue, VerifyOptions, VerifyResult, VerifyRow, WriterVerification } from './verify.ts';
 export { CHAIN_BREAKS, chainHash, verifyAuditChain, verifyReport } from './verify.ts';

@@ -28,14 +28,12 @@ import type {
   ReportOptions,
   SummaryReportOptions,
   TenantIsolationReportOptions,
-  VolumeReportOptions,
 } from './types.ts';
 import { listVipPatients } from './vip.ts';
 import { isWithinWorkHours, localParts, resolveWorkHours, workHoursFor } from './work-hours.ts';
 
 /** Default thresholds (documented in the package README; each one is an option). */
 export const REPORT_DEFAULTS = {
-  volume: { granularity: 'hour', floorHour: 30, floorDay: 150, k: 3, baselineDays: 30 },
   exports: { largePatients: 1000 },
   failures: { minEvents: 1 },
 } as const;
@@ -264,92 +262,6 @@ export async function afterHoursReport(
     columns: [col('local_time'), col('time_zone'), ...RECORD_VIEW_COLUMNS],
     rows: out,
     records: out.map(({ local_time: _l, time_zone: _t, ...record }) => record),
-  };
-}
-
-export interface VolumeRow {
-  tenant_id: string;
-  user_id: string;
-  bucket: string;
-  patients: number;
-  baseline: number;
-  baseline_buckets: number;
-  threshold: number;
-}
-
-/**
- * Users whose distinct patients in an hour (or day) exceed max(floor, k × their own baseline), the
- * baseline being the mean distinct patients of that user's active buckets in the `baselineDays`
- * before the bucket (a user with no history is held to the floor alone). Buckets are UTC.
- */
-export async function volumeReport(
-  client: ClickHouseClient,
-  options: VolumeReportOptions = {},
-): Promise<Report<VolumeRow>> {
-  const { range, params, tenantAnd } = base(options);
-  const granularity = options.granularity ?? REPORT_DEFAULTS.volume.granularity;
-  if (granularity !== 'hour' && granularity !== 'day') {
-    throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'granularity must be hour or day');
-  }
-  const floor = positive(
-    options.floor ?? (granularity === 'hour' ? REPORT_DEFAULTS.volume.floorHour : REPORT_DEFAULTS.volume.floorDay),
-    'floor',
-  );
-  const k = positive(options.k ?? REPORT_DEFAULTS.volume.k, 'k');
-  const baselineDays = positive(options.baselineDays ?? REPORT_DEFAULTS.volume.baselineDays, 'baselineDays', true);
-  params.floor = floor;
-  params.k = k;
-  params.baselineFrom = chDateTime(new Date(range.from.getTime() - baselineDays * 86_400_000));
-  const bucket = granularity === 'hour' ? 'toStartOfHour(event_time)' : 'toStartOfDay(event_time)';
-  // The window frame offset must be a literal: it is a validated integer, not text from the caller.
-  const frameSeconds = baselineDays * 86_400;
-  const rows = await selectRows<Record<string, unknown>>(
-    client,
-    `SELECT tenant_id, user_id, toString(bucket) AS bucket_start, patients, baseline_buckets,
-        if(baseline_buckets = 0, 0, round(baseline_mean, 2)) AS baseline,
-        if(baseline_buckets = 0, {floor:Float64}, greatest({floor:Float64}, {k:Float64} * baseline_mean)) AS threshold
-      FROM (
-        SELECT tenant_id, user_id, bucket, patients,
-          count() OVER w AS baseline_buckets,
-          avg(patients) OVER w AS baseline_mean
-        FROM (
-          SELECT tenant_id, user_id, ${bucket} AS bucket, uniqExact(patient_id) AS patients
-          FROM ${AUDIT_EVENTS}
-          WHERE event_time >= {baselineFrom:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}${tenantAnd}
-            AND user_id != '' AND patient_id NOT IN ('', {all:String})
-          GROUP BY tenant_id, user_id, bucket
-        )
-        WINDOW w AS (PARTITION BY tenant_id, user_id ORDER BY toUInt32(bucket) RANGE BETWEEN ${frameSeconds} PRECEDING AND 1 PRECEDING)
-      )
-      WHERE bucket >= {from:DateTime64(3, 'UTC')} AND patients > threshold
-      ORDER BY bucket, tenant_id, user_id`,
-    { ...params, all: ALL_PATIENTS },
-  );
-  const out: VolumeRow[] = rows.map((row) => ({
-    tenant_id: String(row.tenant_id),
-    user_id: String(row.user_id),
-    bucket: isoFromClickHouse(String(row.bucket_start)),
-    patients: Number(row.patients),
-    baseline: Number(row.baseline),
-    baseline_buckets: Number(row.baseline_buckets),
-    threshold: Number(row.threshold),
-  }));
-  return {
-    name: 'volume',
-    title: `Users above their distinct-patient volume per ${granularity}`,
-    range,
-    tenant: options.tenant,
-    parameters: { granularity, floor, k, baselineDays },
-    columns: [
-      col('bucket'),
-      col('tenant_id'),
-      col('user_id'),
-      col('patients'),
-      col('baseline'),
-      col('baseline_buckets'),
-      col('threshold'),
-    ],
-    rows: out,
   };
 }
 

@@ -51,17 +51,6 @@ export interface AfterHoursReportOptions extends ReportOptions {
   workHours?: WorkHoursConfig;
 }
 
-export interface VolumeReportOptions extends ReportOptions {
-  /** Bucket size. Default `hour`. */
-  granularity?: 'hour' | 'day';
-  /** Minimum distinct patients per bucket before anything is flagged. Default 30 (hour) / 150 (day). */
-  floor?: number;
-  /** Multiple of the user's own baseline. Default 3. */
-  k?: number;
-  /** Baseline window before each bucket, in days. Default 30. */
-  baselineDays?: number;
-}
-
 export interface ExportsReportOptions extends ReportOptions {
   /** An export is large from this many patients (or result_count) on, or when it covers all patients. Default 1000. */
   largePatients?: number;
