@@ -44,6 +44,8 @@ export interface ReportDef<Row extends object = Record<string, unknown>> {
   /** Other reports whose stored thresholds also apply (same option names), before this report's own. */
   readonly settingsFrom?: readonly string[];
   readonly columns: readonly ReportColumn[];
+  /** CSV columns when wider than `columns` (record rows: every record field, see withRecordFields). */
+  readonly csvColumns?: readonly ReportColumn[];
   /** Row keys the merged rows of several per-tenant runs are ordered by. */
   readonly orderBy: readonly string[];
   /**

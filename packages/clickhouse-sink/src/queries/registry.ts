@@ -212,8 +212,10 @@ export async function runReport(
     ...(input.now === undefined ? {} : { now: input.now }),
   };
   const fileConfig = input.workHours ?? {};
+  const exportColumns = def.csvColumns === undefined ? {} : { exportColumns: def.csvColumns };
   if (!def.tenantSettings) {
-    return def.run(client, { ...scope, ...(input.tenant ? { tenant: input.tenant } : {}), ...explicit });
+    const report = await def.run(client, { ...scope, ...(input.tenant ? { tenant: input.tenant } : {}), ...explicit });
+    return { ...report, ...exportColumns };
   }
   const stored: StoredTenantSettings[] = input.useSettings === false ? [] : await listTenantSettings(client);
   const byTenant = new Map(stored.map((entry) => [entry.tenant_id, entry.settings]));
@@ -288,5 +290,6 @@ export async function runReport(
     rows,
     ...(records === undefined ? {} : { records }),
     notes: [...new Set(reports.flatMap((report) => report.notes ?? [])), ...notes],
+    ...exportColumns,
   };
 }
