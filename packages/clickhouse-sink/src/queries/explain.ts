@@ -16,9 +16,9 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL_PATIENTS } from '@fhirwatch/contract';
-import { CARE_RELATIONSHIPS_TABLE } from '../schema/audit-context.ts';
+import { CARE_RELATIONSHIPS_TABLE, careRelationshipsTable } from '../schema/audit-context.ts';
+import { readWithTables } from './ensure.ts';
 import { AUDIT_EVENTS, selectValueRows } from './records.ts';
-import { ensureContextTables } from './relationships.ts';
 import { base, positive } from './reports.ts';
 import { chDateTime, isoFromClickHouse, type TimeRange } from './time-range.ts';
 import type { ReportOptions } from './types.ts';
@@ -118,8 +118,9 @@ export async function explainAccesses(
     all: ALL_PATIENTS,
     lookbackFrom: chDateTime(new Date(range.from.getTime() - lookbackMs)),
   });
-  await ensureContextTables(client);
-  const rows = await selectValueRows(client, explainSql(tenantAnd), params);
+  const rows = await readWithTables(client, [careRelationshipsTable], () =>
+    selectValueRows(client, explainSql(tenantAnd), params),
+  );
   const accesses = rows.map(([tenant, user, patient, time, id, type, explanation]) => ({
     tenant_id: String(tenant),
     user_id: String(user),

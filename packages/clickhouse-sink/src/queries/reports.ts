@@ -6,7 +6,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL_PATIENTS, AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
-import { GROUP_MEMBERS_TABLE } from '../schema/audit-context.ts';
+import { GROUP_MEMBERS_TABLE, groupMembersTable } from '../schema/audit-context.ts';
+import { readWithTables } from './ensure.ts';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
 import {
   AUDIT_EVENTS,
@@ -17,7 +18,6 @@ import {
   toAuditRecord,
   toAuditRecordFromValues,
 } from './records.ts';
-import { ensureContextTables } from './relationships.ts';
 import { chDateTime, isoFromClickHouse, resolveTimeRange, type TimeRange } from './time-range.ts';
 import type {
   AccessReportOptions,
@@ -448,11 +448,11 @@ async function groupMembers(
 ): Promise<Map<string, { patients: number; source: 'import' | 'earlier-export' }>> {
   const out = new Map<string, { patients: number; source: 'import' | 'earlier-export' }>();
   if (groups.length === 0) return out;
-  await ensureContextTables(client);
   const params = { tenants: groups.map((g) => g.tenant), groups: groups.map((g) => g.group), all: ALL_PATIENTS };
-  const rows = await selectRows<{ tenant_id: string; group_id: string; source: string; patients: string }>(
-    client,
-    `SELECT tenant_id, group_id, source, uniqExact(patient_id) AS patients FROM (
+  const rows = await readWithTables(client, [groupMembersTable], () =>
+    selectRows<{ tenant_id: string; group_id: string; source: string; patients: string }>(
+      client,
+      `SELECT tenant_id, group_id, source, uniqExact(patient_id) AS patients FROM (
         SELECT tenant_id, group_id, 'import' AS source, patient_id FROM ${GROUP_MEMBERS_TABLE}
         WHERE (tenant_id, group_id) IN arrayZip({tenants:Array(String)}, {groups:Array(String)})
         UNION ALL
@@ -464,7 +464,8 @@ async function groupMembers(
       )
       WHERE (tenant_id, group_id) IN arrayZip({tenants:Array(String)}, {groups:Array(String)})
       GROUP BY tenant_id, group_id, source`,
-    params,
+      params,
+    ),
   );
   for (const row of rows) {
     const key = `${row.tenant_id}\u0000${row.group_id}`;
