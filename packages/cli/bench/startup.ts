@@ -50,7 +50,9 @@ for (let round = 0; round <= rounds; round += 1) {
     const result = spawnSync(process.execPath, scenario.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     if (result.status !== scenario.status) {
-      throw new Error(`${name}: exit ${result.status} (expected ${scenario.status}): ${result.stderr.toString().slice(0, 500)}`);
+      throw new Error(
+        `${name}: exit ${result.status} (expected ${scenario.status}): ${result.stderr.toString().slice(0, 500)}`,
+      );
     }
     if (round > 0) times.get(name)!.push(seconds);
   }
