@@ -14,6 +14,7 @@ import {
   auditVipTable,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -136,6 +137,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: 'otel_collector_compat',
     objects: (o) => [otelLogsEventName, traceIdTsTable(o.telemetryRetentionDays), traceIdTsView],
+  },
+  {
+    version: 8,
+    name: 'audit_tenant_settings_relationships_groups',
+    objects: () => [tenantSettingsTable, careRelationshipsTable, groupMembersTable],
   },
 ];
 
