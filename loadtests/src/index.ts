@@ -1,4 +1,37 @@
+export type { CheckResult, EntryTally, FieldTally, PatientQuery, ResponseVerdict } from './checks.ts';
+export {
+  checkBatchResponse,
+  checkMetadata,
+  checkPatientSearch,
+  checkRead,
+  checkToken,
+  NAME_SEARCH,
+  patientMatches,
+  patientSearchParams,
+  tallyFields,
+} from './checks.ts';
+export { LoadtestError } from './errors.ts';
+export type { MetricsSnapshot } from './metrics.ts';
+export { Metrics } from './metrics.ts';
 export type { Clinician, FhirBundle, PatientsAppTarget, TrafficOptions, TrafficProgress } from './patients-app.ts';
 export { isLoopbackUrl, PatientsAppClient, PatientsAppError, runPatientsAppTraffic } from './patients-app.ts';
 export type { Random } from './random.ts';
 export { createRandom } from './random.ts';
+export type { OpenModelOptions, OpenModelResult, ShardTick } from './runner.ts';
+export { defaultWorkers, expectedIterations, runOpenModel, scheduleTime } from './runner.ts';
+export type { Executor, RampStage, ScenarioDef, ScenarioKnobs, ScenarioName } from './scenarios.ts';
+export {
+  executorDurationS,
+  executorPeakRate,
+  isScenarioName,
+  parseMix,
+  resolveScenario,
+  SCENARIO_NAMES,
+  SCENARIOS,
+} from './scenarios.ts';
+export type { LoadTarget, OpOutcome, SamplePatient, SessionSetup } from './session.ts';
+export { FhirSession, innerFragment, oauthUri } from './session.ts';
+export type { OpSlo, OpTag, SloTable, SloVerdict } from './slo.ts';
+export { applySloOverrides, defaultSlo, LIST_REFRESH_P95_MS, listRefreshP95Ms, OP_TAGS } from './slo.ts';
+export type { CapacityWindow, Engine, LoadtestReport, OpReport, SeriesPoint } from './summary.ts';
+export { buildReport, environment, evaluateSlo } from './summary.ts';

@@ -1,0 +1,401 @@
+/**
+ * One Patients-app session against a FHIR service, on undici pools: metadata discovery of the token URL
+ * (OAuth URIs extension), a client-credentials token cached until shortly before it expires, and the app's
+ * operations, each returning its status and the verdict of the checks on its response. Shared by the
+ * open-model runner (and its worker threads), the autocannon engine and the conformance tool.
+ */
+import {
+  FHIR_JSON_MIME,
+  type FhirVersion,
+  LIST_REFRESH_ENTRIES_PER_PATIENT,
+  listRefreshBundle,
+  OAUTH_URIS_EXTENSION_URL,
+} from '@fhirwatch/contract';
+import { Pool } from 'undici';
+import {
+  bundlePatients,
+  checkBatchResponse,
+  checkExport,
+  checkMetadata,
+  checkPatientSearch,
+  checkRead,
+  checkToken,
+  type PatientQuery,
+  parseJson,
+  patientSearchParams,
+  type ResponseVerdict,
+} from './checks.ts';
+import { LoadtestError } from './errors.ts';
+import type { Random } from './random.ts';
+import type { OpTag } from './slo.ts';
+
+export interface LoadTarget {
+  /** FHIR base URL of the service under test. */
+  baseUrl: string;
+  fhirVersion: FhirVersion;
+  /** Tenant GUID, sent as the token scope unless `scope` is given. */
+  tenantId?: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** Token URL; default: discovered from the OAuth URIs extension of `/metadata`. */
+  tokenUrl?: string;
+  /** Token scope (default: the tenant id). */
+  scope?: string;
+}
+
+/** A patient the setup found: what the operations search for and read (taken from the server's own answers). */
+export interface SamplePatient {
+  id: string;
+  family?: string;
+  mrn?: string;
+  birthDate?: string;
+}
+
+/** What the setup learned; passed to worker threads so they skip discovery. */
+export interface SessionSetup {
+  tokenUrl: string | undefined;
+  token: { value: string; expiresAt: number } | undefined;
+  patients: SamplePatient[];
+}
+
+export interface OpOutcome {
+  tag: OpTag;
+  /** HTTP status (0: no response: network error or timeout). */
+  status: number;
+  verdict: ResponseVerdict;
+}
+
+export interface SessionOptions {
+  /** Connections per origin (default 64). */
+  connections?: number;
+  /** Per-request timeout in ms (default 30,000): a timeout is status 0. */
+  timeoutMs?: number;
+  /** Patients per list refresh (default 5). */
+  listSize?: number;
+}
+
+export interface HttpAnswer {
+  status: number;
+  text: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The token URL named by a Conformance / CapabilityStatement's OAuth URIs extension. */
+export function oauthUri(capability: unknown, name: 'token' | 'authorize'): string | undefined {
+  if (!isObject(capability) || !Array.isArray(capability.rest)) return undefined;
+  for (const rest of capability.rest) {
+    const extensions = isObject(rest) && isObject(rest.security) ? rest.security.extension : undefined;
+    if (!Array.isArray(extensions)) continue;
+    for (const ext of extensions) {
+      if (!isObject(ext) || ext.url !== OAUTH_URIS_EXTENSION_URL || !Array.isArray(ext.extension)) continue;
+      for (const sub of ext.extension) {
+        if (isObject(sub) && sub.url === name && typeof sub.valueUri === 'string') return sub.valueUri;
+      }
+    }
+  }
+  return undefined;
+}
+
+function mrnOf(patient: Record<string, unknown>): string | undefined {
+  if (!Array.isArray(patient.identifier)) return undefined;
+  for (const id of patient.identifier) {
+    if (!isObject(id) || typeof id.value !== 'string') continue;
+    const codings = isObject(id.type) && Array.isArray(id.type.coding) ? id.type.coding : [];
+    if (codings.some((c) => isObject(c) && c.code === 'MR')) return id.value;
+  }
+  return undefined;
+}
+
+function familyOf(patient: Record<string, unknown>): string | undefined {
+  const name = Array.isArray(patient.name) ? patient.name[0] : undefined;
+  if (!isObject(name)) return undefined;
+  const family = Array.isArray(name.family) ? name.family[0] : name.family;
+  return typeof family === 'string' && family !== '' ? family : undefined;
+}
+
+/** A substring of a family name that is not its prefix (so prefix-only servers are caught), at least 2 chars. */
+export function innerFragment(family: string): string {
+  if (family.length <= 3) return family.slice(-2).toLowerCase();
+  return family.slice(1, Math.min(family.length, 4)).toLowerCase();
+}
+
+export class FhirSession {
+  readonly target: LoadTarget;
+  readonly #base: URL;
+  readonly #basePath: string;
+  readonly #mime: string;
+  readonly #pools = new Map<string, Pool>();
+  readonly #connections: number;
+  readonly #timeoutMs: number;
+  readonly #listSize: number;
+  #tokenUrl: string | undefined;
+  #token: { value: string; expiresAt: number } | undefined;
+  #tokenPending: Promise<string> | undefined;
+  #patients: SamplePatient[] = [];
+
+  constructor(target: LoadTarget, options: SessionOptions = {}) {
+    this.target = target;
+    this.#base = new URL(target.baseUrl.replace(/\/+$/, '') + '/');
+    this.#basePath = this.#base.pathname;
+    this.#mime = FHIR_JSON_MIME[target.fhirVersion];
+    this.#connections = options.connections ?? 64;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#listSize = options.listSize ?? 5;
+    this.#tokenUrl = target.tokenUrl;
+  }
+
+  get patients(): readonly SamplePatient[] {
+    return this.#patients;
+  }
+
+  #pool(origin: string): Pool {
+    let pool = this.#pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        connections: this.#connections,
+        pipelining: 1,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+        connectTimeout: Math.min(this.#timeoutMs, 10_000),
+      });
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /** One HTTP exchange. Network errors and timeouts answer status 0 (never throw). */
+  async http(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
+    const parsed = new URL(url, this.#base);
+    try {
+      const response = await this.#pool(parsed.origin).request({
+        method,
+        path: parsed.pathname + parsed.search,
+        headers,
+        body: body ?? null,
+      });
+      const text = await response.body.text();
+      return { status: response.statusCode, text, headers: response.headers };
+    } catch (error) {
+      return { status: 0, text: '', headers: { 'x-fhirwatch-error': (error as Error).name } };
+    }
+  }
+
+  /** URL of a path under the FHIR base (`Patient/_search` → `<base>/Patient/_search`). */
+  url(path: string): string {
+    return new URL(this.#basePath + path, this.#base).href;
+  }
+
+  async metadata(): Promise<HttpAnswer> {
+    return this.http('GET', this.url('metadata'), { accept: this.#mime });
+  }
+
+  /** GET /metadata, keep the token URL from the OAuth URIs extension. */
+  async discover(): Promise<string | undefined> {
+    const answer = await this.metadata();
+    if (answer.status !== 200) {
+      throw new LoadtestError('FW_LOAD_METADATA', `GET ${this.url('metadata')} answered ${answer.status}`);
+    }
+    this.#tokenUrl ??= oauthUri(parseJson(answer.text), 'token');
+    return this.#tokenUrl;
+  }
+
+  get tokenUrl(): string | undefined {
+    return this.#tokenUrl;
+  }
+
+  /** POST the token URL with client credentials (no caching: the `token` operation measures this). */
+  async requestToken(): Promise<HttpAnswer> {
+    if (this.#tokenUrl === undefined) {
+      throw new LoadtestError('FW_LOAD_TOKEN', 'no token URL: give one, or the metadata must name it');
+    }
+    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    if (this.target.clientId !== undefined) form.set('client_id', this.target.clientId);
+    if (this.target.clientSecret !== undefined) form.set('client_secret', this.target.clientSecret);
+    const scope = this.target.scope ?? this.target.tenantId;
+    if (scope !== undefined) form.set('scope', scope);
+    return this.http(
+      'POST',
+      this.#tokenUrl,
+      { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      form.toString(),
+    );
+  }
+
+  #keep(answer: HttpAnswer): string | undefined {
+    const body = parseJson(answer.text);
+    if (answer.status !== 200 || !isObject(body) || typeof body.access_token !== 'string') return undefined;
+    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 300;
+    this.#token = { value: body.access_token, expiresAt: Date.now() + expiresIn * 1000 };
+    return body.access_token;
+  }
+
+  /** A valid access token: the cached one until 30 s before it expires, then one refresh shared by all callers. */
+  async token(): Promise<string | undefined> {
+    if (this.target.clientId === undefined) return undefined;
+    if (this.#token !== undefined && this.#token.expiresAt - Date.now() > 30_000) return this.#token.value;
+    this.#tokenPending ??= (async () => {
+      try {
+        const answer = await this.requestToken();
+        const value = this.#keep(answer);
+        if (value === undefined) throw new LoadtestError('FW_LOAD_TOKEN', `token endpoint answered ${answer.status}`);
+        return value;
+      } finally {
+        this.#tokenPending = undefined;
+      }
+    })();
+    return this.#tokenPending;
+  }
+
+  #headers(token: string | undefined, extra: Record<string, string> = {}): Record<string, string> {
+    const headers: Record<string, string> = { accept: this.#mime, ...extra };
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    return headers;
+  }
+
+  async searchPatients(params: Record<string, string>, token?: string): Promise<HttpAnswer> {
+    return this.http(
+      'POST',
+      this.url('Patient/_search'),
+      this.#headers(token ?? (await this.token()), { 'content-type': 'application/x-www-form-urlencoded' }),
+      new URLSearchParams(params).toString(),
+    );
+  }
+
+  async batch(bundle: unknown, token?: string): Promise<HttpAnswer> {
+    return this.http(
+      'POST',
+      this.#base.href,
+      this.#headers(token ?? (await this.token()), { 'content-type': this.#mime }),
+      JSON.stringify(bundle),
+    );
+  }
+
+  async get(path: string, token?: string, extra: Record<string, string> = {}): Promise<HttpAnswer> {
+    return this.http('GET', this.url(path), this.#headers(token ?? (await this.token()), extra));
+  }
+
+  /**
+   * Discover the token URL, get a token, and sample patients from the server's own answer to a patient
+   * search (`_count` = sampleSize): ids, family names, MRNs and birth dates the operations then use.
+   */
+  async setup(sampleSize = 100): Promise<SessionSetup> {
+    if (this.#tokenUrl === undefined) await this.discover();
+    await this.token();
+    const answer = await this.searchPatients({ _count: String(sampleSize) });
+    if (answer.status !== 200) {
+      throw new LoadtestError('FW_LOAD_SETUP', `the setup's patient search answered ${answer.status}`);
+    }
+    this.#patients = bundlePatients(parseJson(answer.text)).flatMap((p) => {
+      if (typeof p.id !== 'string') return [];
+      const sample: SamplePatient = { id: p.id };
+      const family = familyOf(p);
+      const mrn = mrnOf(p);
+      if (family !== undefined) sample.family = family;
+      if (mrn !== undefined) sample.mrn = mrn;
+      if (typeof p.birthDate === 'string') sample.birthDate = p.birthDate;
+      return [sample];
+    });
+    if (this.#patients.length === 0) throw new LoadtestError('FW_LOAD_SETUP', 'the server returned no patients to use');
+    return { tokenUrl: this.#tokenUrl, token: this.#token, patients: this.#patients };
+  }
+
+  /** Reuse another session's setup (worker threads). */
+  adopt(setup: SessionSetup): void {
+    this.#tokenUrl = setup.tokenUrl;
+    this.#token = setup.token;
+    this.#patients = setup.patients;
+  }
+
+  /** A patient query drawn from the sample: by family-name fragment, MRN or birth date. */
+  pickQuery(random: Random): { query: PatientQuery; expectId: string } {
+    const patient = this.#patients[random.int(this.#patients.length)]!;
+    const kind = random.int(3);
+    if (kind === 1 && patient.mrn !== undefined)
+      return { query: { by: 'identifier', value: patient.mrn }, expectId: patient.id };
+    if (kind === 2 && patient.birthDate !== undefined) {
+      return { query: { by: 'birthdate', value: patient.birthDate }, expectId: patient.id };
+    }
+    if (patient.family !== undefined)
+      return { query: { by: 'family', value: innerFragment(patient.family) }, expectId: patient.id };
+    return { query: { by: 'id', value: patient.id }, expectId: patient.id };
+  }
+
+  /** `listSize` distinct sample patients (fewer when the sample is smaller). */
+  pickList(random: Random): string[] {
+    const n = Math.min(this.#listSize, this.#patients.length);
+    const start = random.int(this.#patients.length);
+    return Array.from({ length: n }, (_, i) => this.#patients[(start + i) % this.#patients.length]!.id);
+  }
+
+  /** Run one operation and check its response. Never throws for a server's answer. */
+  async op(tag: OpTag, random: Random): Promise<OpOutcome> {
+    const version = this.target.fhirVersion;
+    let token: string | undefined;
+    if (tag !== 'metadata' && tag !== 'token') {
+      try {
+        token = await this.token();
+      } catch {
+        return { tag, status: 0, verdict: { checks: [{ name: 'token available', ok: false }], fields: [] } };
+      }
+    }
+    switch (tag) {
+      case 'metadata': {
+        const a = await this.metadata();
+        return { tag, status: a.status, verdict: checkMetadata(a.status, parseJson(a.text), version) };
+      }
+      case 'token': {
+        const a = await this.requestToken();
+        return { tag, status: a.status, verdict: checkToken(a.status, parseJson(a.text)) };
+      }
+      case 'search': {
+        const { query, expectId } = this.pickQuery(random);
+        const count = 10;
+        const a = await this.searchPatients(patientSearchParams(version, query, count), token);
+        // An exact MRN / id lookup must find the patient; a fragment or a birth date may match more than _count.
+        const expect = query.by === 'identifier' || query.by === 'id' ? expectId : undefined;
+        return {
+          tag,
+          status: a.status,
+          verdict: checkPatientSearch(a.status, parseJson(a.text), version, query, count, expect),
+        };
+      }
+      case 'list-refresh': {
+        const ids = this.pickList(random);
+        const a = await this.batch(listRefreshBundle(version, ids), token);
+        const verdict = checkBatchResponse(
+          a.status,
+          parseJson(a.text),
+          version,
+          ids.length * LIST_REFRESH_ENTRIES_PER_PATIENT,
+        );
+        return { tag, status: a.status, verdict };
+      }
+      case 'read': {
+        const id = this.#patients[random.int(this.#patients.length)]!.id;
+        const a = await this.get(`Patient/${encodeURIComponent(id)}`, token);
+        return { tag, status: a.status, verdict: checkRead(a.status, parseJson(a.text), version, 'Patient', id) };
+      }
+      case 'export': {
+        const a = await this.get('Patient/$export', token, {
+          prefer: 'respond-async',
+          accept: 'application/fhir+json',
+        });
+        const location = a.headers['content-location'];
+        return {
+          tag,
+          status: a.status,
+          verdict: checkExport(a.status, Array.isArray(location) ? location[0] : location),
+        };
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((p) => p.close()));
+    this.#pools.clear();
+  }
+}
