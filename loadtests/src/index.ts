@@ -1,3 +1,5 @@
+export type { AutocannonOptions, AutocannonRunResult } from './autocannon-engine.ts';
+export { CLOSED_MODEL_NOTE, runAutocannon } from './autocannon-engine.ts';
 export type { CheckResult, EntryTally, FieldTally, PatientQuery, ResponseVerdict } from './checks.ts';
 export {
   checkBatchResponse,
@@ -11,12 +13,19 @@ export {
   tallyFields,
 } from './checks.ts';
 export { LoadtestError } from './errors.ts';
+export type { JunitCase, JunitSuite } from './junit.ts';
+export { renderJunit } from './junit.ts';
+export type { LoadtestOptions, ProgressLine } from './loadtest.ts';
+export { formatProgress, runLoadtest } from './loadtest.ts';
 export type { MetricsSnapshot } from './metrics.ts';
 export { Metrics } from './metrics.ts';
 export type { Clinician, FhirBundle, PatientsAppTarget, TrafficOptions, TrafficProgress } from './patients-app.ts';
 export { isLoopbackUrl, PatientsAppClient, PatientsAppError, runPatientsAppTraffic } from './patients-app.ts';
 export type { Random } from './random.ts';
 export { createRandom } from './random.ts';
+export type { ReportFiles } from './report-files.ts';
+export { loadtestJunit, writeLoadtestReport } from './report-files.ts';
+export { renderReportHtml } from './report-html.ts';
 export type { OpenModelOptions, OpenModelResult, ShardTick } from './runner.ts';
 export { defaultWorkers, expectedIterations, runOpenModel, scheduleTime } from './runner.ts';
 export type { Executor, RampStage, ScenarioDef, ScenarioKnobs, ScenarioName } from './scenarios.ts';

@@ -74,6 +74,16 @@ export interface SessionOptions {
   listSize?: number;
 }
 
+/** One operation's request, and the check of its answer. */
+export interface PlannedOp {
+  tag: OpTag;
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  check(status: number, text: string, headers: Record<string, string | string[] | undefined>): ResponseVerdict;
+}
+
 export interface HttpAnswer {
   status: number;
   text: string;
@@ -212,17 +222,21 @@ export class FhirSession {
     if (this.#tokenUrl === undefined) {
       throw new LoadtestError('FW_LOAD_TOKEN', 'no token URL: give one, or the metadata must name it');
     }
+    return this.http(
+      'POST',
+      this.#tokenUrl,
+      { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      this.#tokenForm(),
+    );
+  }
+
+  #tokenForm(): string {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (this.target.clientId !== undefined) form.set('client_id', this.target.clientId);
     if (this.target.clientSecret !== undefined) form.set('client_secret', this.target.clientSecret);
     const scope = this.target.scope ?? this.target.tenantId;
     if (scope !== undefined) form.set('scope', scope);
-    return this.http(
-      'POST',
-      this.#tokenUrl,
-      { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      form.toString(),
-    );
+    return form.toString();
   }
 
   #keep(answer: HttpAnswer): string | undefined {
@@ -285,7 +299,12 @@ export class FhirSession {
   async setup(sampleSize = 100): Promise<SessionSetup> {
     if (this.#tokenUrl === undefined) await this.discover();
     await this.token();
-    const answer = await this.searchPatients({ _count: String(sampleSize) });
+    // A transient 5xx / 429 (a server under test may inject them) is retried a few times before giving up.
+    let answer = await this.searchPatients({ _count: String(sampleSize) });
+    for (let attempt = 1; attempt < 8 && (answer.status === 429 || answer.status >= 500); attempt++) {
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+      answer = await this.searchPatients({ _count: String(sampleSize) });
+    }
     if (answer.status !== 200) {
       throw new LoadtestError('FW_LOAD_SETUP', `the setup's patient search answered ${answer.status}`);
     }
@@ -331,9 +350,89 @@ export class FhirSession {
     return Array.from({ length: n }, (_, i) => this.#patients[(start + i) % this.#patients.length]!.id);
   }
 
+  /** The token currently held (undefined before the first one or without client credentials). */
+  get cachedToken(): string | undefined {
+    return this.#token?.value;
+  }
+
+  /**
+   * The request of one operation and the check of its answer, built synchronously with the given token
+   * (the autocannon engine builds requests this way; `op` awaits a fresh token first).
+   */
+  buildOp(tag: OpTag, random: Random, token: string | undefined): PlannedOp {
+    const version = this.target.fhirVersion;
+    switch (tag) {
+      case 'metadata':
+        return {
+          tag,
+          method: 'GET',
+          url: this.url('metadata'),
+          headers: { accept: this.#mime },
+          check: (status, text) => checkMetadata(status, parseJson(text), version),
+        };
+      case 'token': {
+        if (this.#tokenUrl === undefined) throw new LoadtestError('FW_LOAD_TOKEN', 'no token URL');
+        return {
+          tag,
+          method: 'POST',
+          url: this.#tokenUrl,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body: this.#tokenForm(),
+          check: (status, text) => checkToken(status, parseJson(text)),
+        };
+      }
+      case 'search': {
+        const { query, expectId } = this.pickQuery(random);
+        const count = 10;
+        // An exact MRN / id lookup must find the patient; a fragment or a birth date may match more than _count.
+        const expect = query.by === 'identifier' || query.by === 'id' ? expectId : undefined;
+        return {
+          tag,
+          method: 'POST',
+          url: this.url('Patient/_search'),
+          headers: this.#headers(token, { 'content-type': 'application/x-www-form-urlencoded' }),
+          body: new URLSearchParams(patientSearchParams(version, query, count)).toString(),
+          check: (status, text) => checkPatientSearch(status, parseJson(text), version, query, count, expect),
+        };
+      }
+      case 'list-refresh': {
+        const ids = this.pickList(random);
+        const expected = ids.length * LIST_REFRESH_ENTRIES_PER_PATIENT;
+        return {
+          tag,
+          method: 'POST',
+          url: this.#base.href,
+          headers: this.#headers(token, { 'content-type': this.#mime }),
+          body: JSON.stringify(listRefreshBundle(version, ids)),
+          check: (status, text) => checkBatchResponse(status, parseJson(text), version, expected),
+        };
+      }
+      case 'read': {
+        const id = this.#patients[random.int(this.#patients.length)]!.id;
+        return {
+          tag,
+          method: 'GET',
+          url: this.url(`Patient/${encodeURIComponent(id)}`),
+          headers: this.#headers(token),
+          check: (status, text) => checkRead(status, parseJson(text), version, 'Patient', id),
+        };
+      }
+      case 'export':
+        return {
+          tag,
+          method: 'GET',
+          url: this.url('Patient/$export'),
+          headers: this.#headers(token, { prefer: 'respond-async', accept: 'application/fhir+json' }),
+          check: (status, _text, headers) => {
+            const location = headers['content-location'];
+            return checkExport(status, Array.isArray(location) ? location[0] : location);
+          },
+        };
+    }
+  }
+
   /** Run one operation and check its response. Never throws for a server's answer. */
   async op(tag: OpTag, random: Random): Promise<OpOutcome> {
-    const version = this.target.fhirVersion;
     let token: string | undefined;
     if (tag !== 'metadata' && tag !== 'token') {
       try {
@@ -342,56 +441,9 @@ export class FhirSession {
         return { tag, status: 0, verdict: { checks: [{ name: 'token available', ok: false }], fields: [] } };
       }
     }
-    switch (tag) {
-      case 'metadata': {
-        const a = await this.metadata();
-        return { tag, status: a.status, verdict: checkMetadata(a.status, parseJson(a.text), version) };
-      }
-      case 'token': {
-        const a = await this.requestToken();
-        return { tag, status: a.status, verdict: checkToken(a.status, parseJson(a.text)) };
-      }
-      case 'search': {
-        const { query, expectId } = this.pickQuery(random);
-        const count = 10;
-        const a = await this.searchPatients(patientSearchParams(version, query, count), token);
-        // An exact MRN / id lookup must find the patient; a fragment or a birth date may match more than _count.
-        const expect = query.by === 'identifier' || query.by === 'id' ? expectId : undefined;
-        return {
-          tag,
-          status: a.status,
-          verdict: checkPatientSearch(a.status, parseJson(a.text), version, query, count, expect),
-        };
-      }
-      case 'list-refresh': {
-        const ids = this.pickList(random);
-        const a = await this.batch(listRefreshBundle(version, ids), token);
-        const verdict = checkBatchResponse(
-          a.status,
-          parseJson(a.text),
-          version,
-          ids.length * LIST_REFRESH_ENTRIES_PER_PATIENT,
-        );
-        return { tag, status: a.status, verdict };
-      }
-      case 'read': {
-        const id = this.#patients[random.int(this.#patients.length)]!.id;
-        const a = await this.get(`Patient/${encodeURIComponent(id)}`, token);
-        return { tag, status: a.status, verdict: checkRead(a.status, parseJson(a.text), version, 'Patient', id) };
-      }
-      case 'export': {
-        const a = await this.get('Patient/$export', token, {
-          prefer: 'respond-async',
-          accept: 'application/fhir+json',
-        });
-        const location = a.headers['content-location'];
-        return {
-          tag,
-          status: a.status,
-          verdict: checkExport(a.status, Array.isArray(location) ? location[0] : location),
-        };
-      }
-    }
+    const planned = this.buildOp(tag, random, token);
+    const answer = await this.http(planned.method, planned.url, planned.headers, planned.body);
+    return { tag, status: answer.status, verdict: planned.check(answer.status, answer.text, answer.headers) };
   }
 
   async close(): Promise<void> {
