@@ -55,7 +55,7 @@ it('renders the go-live report in Chromium without console errors', async () => 
     expect(await page.title()).toBe('fhirwatch go-live report: smoke');
     expect(await page.locator('svg.chart').count()).toBe(3);
     expect(await page.locator('table.slo tbody tr').count()).toBe(report.slo.length);
-    const banner = await page.locator('.banner').innerText();
+    const banner = (await page.locator('.banner').textContent()) ?? '';
     expect(banner).toMatch(report.passed ? /objectives met/ : /objectives failed/);
     const lines = await page.locator('svg.chart polyline').count();
     expect(lines).toBe(7);

@@ -7,6 +7,7 @@ export {
   AUDIT_VIP_TABLE,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+export { LOADTEST_RUNS_TABLE } from './loadtest.ts';
 export type {
   MigrateResult,
   Migration,

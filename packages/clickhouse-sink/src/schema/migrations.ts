@@ -14,6 +14,7 @@ import {
   auditVipTable,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+import { loadtestRunsTable } from './loadtest.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -128,6 +129,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     name: 'audit_vip_patients',
     objects: () => [auditVipTable],
+  },
+  {
+    version: 7,
+    name: 'loadtest_runs',
+    objects: () => [loadtestRunsTable],
   },
 ];
 
