@@ -39,7 +39,7 @@ export {
   SCENARIOS,
 } from './scenarios.ts';
 export type { LoadTarget, OpOutcome, SamplePatient, SessionSetup } from './session.ts';
-export { FhirSession, innerFragment, oauthUri } from './session.ts';
+export { detectFhirVersion, FhirSession, innerFragment, oauthUri } from './session.ts';
 export type { OpSlo, OpTag, SloTable, SloVerdict } from './slo.ts';
 export { applySloOverrides, defaultSlo, LIST_REFRESH_P95_MS, listRefreshP95Ms, OP_TAGS } from './slo.ts';
 export type { CapacityWindow, Engine, LoadtestReport, OpReport, SeriesPoint } from './summary.ts';

@@ -282,9 +282,12 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
   } else {
     const ticks: (ShardTick | undefined)[] = new Array(workers).fill(undefined);
     const startAt = Date.now() + 250;
-    const execArgv = process.execArgv.includes('--conditions=fhirwatch-source')
-      ? process.execArgv
-      : [...process.execArgv, '--conditions=fhirwatch-source'];
+    // Running from the TypeScript source: workers resolve workspace packages to their source too.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const execArgv =
+      !fromSource || process.execArgv.includes('--conditions=fhirwatch-source')
+        ? process.execArgv
+        : [...process.execArgv, '--conditions=fhirwatch-source'];
     const results = await Promise.all(
       configs.map(
         (config, i) =>

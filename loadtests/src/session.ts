@@ -10,6 +10,7 @@ import {
   LIST_REFRESH_ENTRIES_PER_PATIENT,
   listRefreshBundle,
   OAUTH_URIS_EXTENSION_URL,
+  parseFhirVersion,
 } from '@fhirwatch/contract';
 import { Pool } from 'undici';
 import {
@@ -449,5 +450,22 @@ export class FhirSession {
   async close(): Promise<void> {
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
     this.#pools.clear();
+  }
+}
+
+/** The FHIR version a server declares in its `/metadata` (`fhirVersion`), or undefined. */
+export async function detectFhirVersion(baseUrl: string, timeoutMs = 10_000): Promise<FhirVersion | undefined> {
+  const { request } = await import('undici');
+  const url = new URL(`${baseUrl.replace(/\/+$/, '')}/metadata`);
+  try {
+    const response = await request(url, {
+      headers: { accept: 'application/fhir+json, application/json+fhir, application/json' },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const body = parseJson(await response.body.text());
+    return isObject(body) && typeof body.fhirVersion === 'string' ? parseFhirVersion(body.fhirVersion) : undefined;
+  } catch {
+    return undefined;
   }
 }
