@@ -12,6 +12,8 @@ export {
   patientSearchParams,
   tallyFields,
 } from './checks.ts';
+export type { ConformanceCheck, ConformanceOptions, ConformanceReport, ConformanceStatus } from './conformance.ts';
+export { conformanceJunit, formatConformanceTable, runConformance, validateConformanceOptions } from './conformance.ts';
 export { LoadtestError } from './errors.ts';
 export type { JunitCase, JunitSuite } from './junit.ts';
 export { renderJunit } from './junit.ts';

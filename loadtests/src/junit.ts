@@ -9,6 +9,8 @@ export interface JunitCase {
   classname: string;
   /** Failure message; undefined when the case passed. */
   failure?: string;
+  /** Skip reason; undefined when the case ran. */
+  skipped?: string;
   /** Seconds (optional). */
   time?: number;
 }
@@ -27,11 +29,16 @@ export function renderJunit(suites: readonly JunitSuite[]): string {
   ];
   for (const suite of suites) {
     const f = suite.cases.filter((c) => c.failure !== undefined).length;
-    lines.push(`  <testsuite name="${escapeXml(suite.name)}" tests="${suite.cases.length}" failures="${f}">`);
+    const skipped = suite.cases.filter((c) => c.skipped !== undefined).length;
+    lines.push(
+      `  <testsuite name="${escapeXml(suite.name)}" tests="${suite.cases.length}" failures="${f}" skipped="${skipped}">`,
+    );
     for (const c of suite.cases) {
       const time = c.time === undefined ? '' : ` time="${c.time.toFixed(3)}"`;
       const open = `    <testcase classname="${escapeXml(c.classname)}" name="${escapeXml(c.name)}"${time}`;
-      if (c.failure === undefined) lines.push(`${open}/>`);
+      if (c.skipped !== undefined && c.failure === undefined) {
+        lines.push(`${open}>`, `      <skipped message="${escapeXml(c.skipped)}"/>`, '    </testcase>');
+      } else if (c.failure === undefined) lines.push(`${open}/>`);
       else lines.push(`${open}>`, `      <failure message="${escapeXml(c.failure)}"/>`, '    </testcase>');
     }
     lines.push('  </testsuite>');
