@@ -93,10 +93,10 @@ export class Metrics {
     this.#second(Math.floor(atMs / 1000)).started++;
   }
 
-  /** An iteration that was due found every slot busy. */
-  drop(atMs: number): void {
-    this.dropped++;
-    this.#second(Math.floor(atMs / 1000)).dropped++;
+  /** `count` iterations that were due found every slot busy. */
+  drop(atMs: number, count = 1): void {
+    this.dropped += count;
+    this.#second(Math.floor(atMs / 1000)).dropped += count;
   }
 
   /** One finished operation: latency (ms, from its scheduled start) and what its checks found. */

@@ -9,13 +9,12 @@
  * to shard j mod W), each with its own undici pools and `Metrics`; their snapshots are merged exactly.
  */
 import { availableParallelism } from 'node:os';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { LoadtestError } from './errors.ts';
 import { Metrics, type MetricsSnapshot, percentileMs } from './metrics.ts';
 import { createRandom, type Random } from './random.ts';
 import { type Executor, executorDurationS, type ScenarioDef } from './scenarios.ts';
-import { FhirSession, type LoadTarget, type SessionSetup } from './session.ts';
+import { FhirSession, type LoadTarget, type OpOutcome, type SessionSetup } from './session.ts';
 import { OP_TAGS, type OpTag } from './slo.ts';
 
 /**
@@ -47,6 +46,34 @@ export function scheduleTime(executor: Executor, j: number): number | undefined 
     r0 = r1;
   }
   return undefined;
+}
+
+/** Scheduled start in ms of global iteration j, undefined past the end. */
+function dueMs(executor: Executor, j: number): number | undefined {
+  const t = scheduleTime(executor, j);
+  return t === undefined ? undefined : t * 1000;
+}
+
+/** Global iterations scheduled at or before t seconds (the count of j with T_j <= t). */
+export function arrivalsBy(executor: Executor, t: number): number {
+  if (executor.kind === 'constant-arrival-rate') {
+    return Math.min(Math.floor(t * executor.rate) + 1, Math.ceil(executor.rate * executor.durationS));
+  }
+  let cum = 0;
+  let start = 0;
+  let r0 = executor.startRate;
+  for (const stage of executor.stages) {
+    const d = stage.durationS;
+    const r1 = stage.target;
+    if (t < start + d) {
+      const tau = Math.max(0, t - start);
+      return Math.floor(cum + r0 * tau + ((r1 - r0) * tau * tau) / (2 * d)) + 1;
+    }
+    cum += ((r0 + r1) / 2) * d;
+    start += d;
+    r0 = r1;
+  }
+  return Math.ceil(cum);
 }
 
 /** Expected number of iterations of an executor (its cumulative arrivals at the end). */
@@ -129,38 +156,6 @@ export async function runShard(
   const now = (): number => performance.now() - t0;
   let inFlight = 0;
   let started = 0;
-  let completed = 0;
-  let failures = 0;
-  const pending = new Set<Promise<void>>();
-  const launch = (dueMs: number): void => {
-    inFlight++;
-    started++;
-    metrics.started(dueMs);
-    const tag = pick(random);
-    const p = session.op(tag, random).then(
-      (outcome) => {
-        const end = now();
-        metrics.record(outcome, end - dueMs, end);
-        completed++;
-        if (metrics.failures !== failures) failures = metrics.failures;
-      },
-      () => {
-        // op() never rejects for a server's answer; anything else is a bug worth a failed iteration.
-        const end = now();
-        metrics.record(
-          { tag, status: 0, verdict: { checks: [{ name: 'iteration ran', ok: false }], fields: [] } },
-          end - dueMs,
-          end,
-        );
-        completed++;
-      },
-    );
-    const tracked = p.finally(() => {
-      inFlight--;
-      pending.delete(tracked);
-    });
-    pending.add(tracked);
-  };
   let lastTick = 0;
   const tick = (): void => {
     const elapsed = now();
@@ -170,41 +165,116 @@ export async function runShard(
     options.onTick?.({
       elapsedS: elapsed / 1000,
       started,
-      completed,
+      completed: metrics.requests,
       failures: metrics.failures,
       dropped: metrics.dropped,
       lastSecondP95Ms: previous === undefined ? 0 : percentileMs(previous.hist, 95),
     });
   };
+  const executor = scenario.executor;
+  const total = expectedIterations(executor);
+  /** Next global iteration of this shard, and its scheduled start (ms), undefined when the schedule is over. */
   let j = shardIndex;
-  let burst = 0;
-  for (;;) {
-    if (options.signal?.aborted === true) break;
-    const due = scheduleTime(scenario.executor, j);
-    if (due === undefined) break;
-    const dueMs = due * 1000;
-    const wait = dueMs - now();
-    if (wait > 0) {
-      burst = 0;
-      tick();
-      await new Promise((r) => setTimeout(r, Math.min(wait, 100)));
-      continue;
+  let nextDueMs = dueMs(executor, j);
+  let finished: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let immediate = false;
+  let scheduleOver = false;
+  let scheduleEndMs: number | undefined;
+
+  const complete = (tag: OpTag, dueAt: number, outcome: OpOutcome | undefined): void => {
+    const end = now();
+    // op() never rejects for a server's answer; anything else is a bug worth a failed iteration.
+    metrics.record(
+      outcome ?? { tag, status: 0, verdict: { checks: [{ name: 'iteration ran', ok: false }], fields: [] } },
+      end - dueAt,
+      end,
+    );
+    inFlight--;
+    pump();
+  };
+  const launch = (dueAt: number): void => {
+    inFlight++;
+    started++;
+    metrics.started(dueAt);
+    const tag = pick(random);
+    session.op(tag, random).then(
+      (outcome) => complete(tag, dueAt, outcome),
+      () => complete(tag, dueAt, undefined),
+    );
+  };
+  /**
+   * Start every iteration that is due, while a slot is free; when none is, the iterations due by now are
+   * dropped (counted in bulk). Runs on every completion and on a timer for the next scheduled start, so a
+   * freed slot is used at once and nothing spins.
+   */
+  function pump(): void {
+    if (scheduleOver) {
+      if (inFlight === 0) finished();
+      return;
     }
-    if (inFlight >= maxInFlight) metrics.drop(dueMs);
-    else launch(dueMs);
-    j += shardCount;
-    // Behind schedule: keep starting, but let responses be read now and then.
-    if (++burst % 64 === 0) {
-      tick();
-      await yieldToLoop();
+    if (options.signal?.aborted === true) nextDueMs = undefined;
+    const current = now();
+    while (nextDueMs !== undefined && nextDueMs <= current) {
+      if (inFlight < maxInFlight) {
+        launch(nextDueMs);
+        j += shardCount;
+        nextDueMs = dueMs(executor, j);
+        continue;
+      }
+      // Full: every iteration of this shard due by now is dropped.
+      const dueGlobal = Math.min(total, arrivalsBy(executor, current / 1000));
+      const mine = dueGlobal > j ? Math.ceil((dueGlobal - j) / shardCount) : 1;
+      metrics.drop(nextDueMs, mine);
+      j += mine * shardCount;
+      nextDueMs = dueMs(executor, j);
     }
-  }
-  const endBy = performance.now() + config.timeoutMs + 5000;
-  while (pending.size > 0 && performance.now() < endBy) {
-    await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 1000))]);
     tick();
+    if (nextDueMs === undefined) {
+      scheduleOver = true;
+      scheduleEndMs = current;
+      if (timer !== undefined) clearTimeout(timer);
+      if (inFlight === 0) finished();
+      return;
+    }
+    const wait = nextDueMs - current;
+    if (inFlight < maxInFlight && wait < 1) {
+      // Due within a millisecond and a slot is free: check again right after pending I/O (timers are 1 ms coarse).
+      if (!immediate) {
+        immediate = true;
+        setImmediate(() => {
+          immediate = false;
+          pump();
+        });
+      }
+      return;
+    }
+    if (timer !== undefined) return;
+    // A free slot waits for the next start; a full pool is pumped by completions, this only keeps the drop count current.
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        pump();
+      },
+      inFlight < maxInFlight ? Math.min(wait, 100) : 100,
+    );
   }
-  await session.close();
+  pump();
+  // After the last scheduled start, wait for the iterations in flight (each bounded by the request timeout).
+  const grace = config.timeoutMs + 5000;
+  let waiter: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => {
+    waiter = setInterval(() => {
+      tick();
+      if (scheduleEndMs !== undefined && now() - scheduleEndMs > grace) resolve();
+    }, 1000);
+  });
+  await Promise.race([done, gaveUp]);
+  clearInterval(waiter);
+  if (timer !== undefined) clearTimeout(timer);
   return { snapshot: metrics.snapshot(), iterations: started + metrics.dropped };
 }
 

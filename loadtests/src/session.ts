@@ -91,6 +91,18 @@ export interface HttpAnswer {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** Raw header pairs → object with lower-case names (repeated names → array). */
+function headerObject(raw: readonly Buffer[]): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    const prior = out[name];
+    out[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+  }
+  return out;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -178,21 +190,40 @@ export class FhirSession {
     return pool;
   }
 
-  /** One HTTP exchange. Network errors and timeouts answer status 0 (never throw). */
-  async http(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
+  /**
+   * One HTTP exchange. Network errors and timeouts answer status 0 (never throw). Uses the pool's
+   * `dispatch` with a small handler (no stream objects per response): about a third cheaper per request
+   * than `request()` + `body.text()`, which is what lets one core keep up with autocannon.
+   */
+  http(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
     const parsed = new URL(url, this.#base);
-    try {
-      const response = await this.#pool(parsed.origin).request({
-        method,
-        path: parsed.pathname + parsed.search,
-        headers,
-        body: body ?? null,
-      });
-      const text = await response.body.text();
-      return { status: response.statusCode, text, headers: response.headers };
-    } catch (error) {
-      return { status: 0, text: '', headers: { 'x-fhirwatch-error': (error as Error).name } };
-    }
+    return new Promise<HttpAnswer>((resolve) => {
+      let status = 0;
+      let raw: Buffer[] = [];
+      const chunks: Buffer[] = [];
+      this.#pool(parsed.origin).dispatch(
+        { method, path: parsed.pathname + parsed.search, headers, body: body ?? null },
+        {
+          onConnect: () => {},
+          onHeaders: (statusCode: number, rawHeaders: Buffer[]) => {
+            status = statusCode;
+            raw = rawHeaders;
+            return true;
+          },
+          onData: (chunk: Buffer) => {
+            chunks.push(chunk);
+            return true;
+          },
+          onComplete: () => {
+            const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+            resolve({ status, text, headers: headerObject(raw) });
+          },
+          onError: (error: Error) => {
+            resolve({ status: 0, text: '', headers: { 'x-fhirwatch-error': error.name } });
+          },
+        },
+      );
+    });
   }
 
   /** URL of a path under the FHIR base (`Patient/_search` → `<base>/Patient/_search`). */

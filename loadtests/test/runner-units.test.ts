@@ -3,6 +3,7 @@ import hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
 import {
   applySloOverrides,
+  arrivalsBy,
   defaultSlo,
   expectedIterations,
   listRefreshP95Ms,
@@ -45,6 +46,31 @@ describe('scheduleTime', () => {
     expect(times[20]).toBeCloseTo(3, 9);
     // Iteration 5: 2.5 t² = 5 → t = √2.
     expect(times[5]).toBeCloseTo(Math.SQRT2, 9);
+  });
+});
+
+describe('arrivalsBy', () => {
+  it('counts the iterations scheduleTime puts at or before t (constant and ramping)', () => {
+    const executors = [
+      { kind: 'constant-arrival-rate', rate: 7, durationS: 3 },
+      {
+        kind: 'ramping-arrival-rate',
+        startRate: 2,
+        stages: [
+          { target: 12, durationS: 2 },
+          { target: 4, durationS: 2 },
+        ],
+      },
+    ] as const;
+    for (const executor of executors) {
+      const times: number[] = [];
+      for (let j = 0; scheduleTime(executor, j) !== undefined; j++) times.push(scheduleTime(executor, j)!);
+      for (const t of [0, 0.13, 0.5, 1, 1.7, 2.2, 2.999, 3.5, 10]) {
+        const expected = times.filter((x) => x <= t + 1e-9).length;
+        expect(Math.abs(arrivalsBy(executor, t) - expected), `${executor.kind} t=${t}`).toBeLessThanOrEqual(1);
+      }
+      expect(arrivalsBy(executor, 100)).toBe(times.length);
+    }
   });
 });
 
