@@ -12,8 +12,7 @@ import autocannon from 'autocannon';
 import { LoadtestError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { createRandom } from './random.ts';
-import { mixPicker } from './runner.ts';
-import { executorDurationS, type ScenarioDef } from './scenarios.ts';
+import { executorDurationS, mixPicker, type ScenarioDef } from './scenarios.ts';
 import { FhirSession, type LoadTarget, type PlannedOp, type SessionSetup } from './session.ts';
 import { OP_TAGS } from './slo.ts';
 

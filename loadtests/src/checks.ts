@@ -5,7 +5,7 @@
  * A 200 whose entries failed is a failure. Pure functions over parsed JSON: shared by the runner, the
  * autocannon engine, the conformance tool and (bundled) the k6 scripts.
  */
-import { checkResourceFields, type FhirVersion, searchParameter } from '@fhirwatch/contract';
+import { checkResourceFields, type FhirVersion, OAUTH_URIS_EXTENSION_URL, searchParameter } from '@fhirwatch/contract';
 
 /** One check's result. */
 export interface CheckResult {
@@ -302,4 +302,65 @@ export function checkExport(status: number, contentLocation: string | undefined)
 /** True when every check passed. */
 export function verdictOk(verdict: ResponseVerdict): boolean {
   return verdict.checks.every((c) => c.ok);
+}
+
+/** A substring of a family name that is not its prefix (so prefix-only servers are caught), at least 2 chars. */
+export function innerFragment(family: string): string {
+  if (family.length <= 3) return family.slice(-2).toLowerCase();
+  return family.slice(1, Math.min(family.length, 4)).toLowerCase();
+}
+
+/** The token URL named by a Conformance / CapabilityStatement's OAuth URIs extension. */
+export function oauthUri(capability: unknown, name: 'token' | 'authorize'): string | undefined {
+  if (!isObject(capability) || !Array.isArray(capability.rest)) return undefined;
+  for (const rest of capability.rest) {
+    const extensions = isObject(rest) && isObject(rest.security) ? rest.security.extension : undefined;
+    if (!Array.isArray(extensions)) continue;
+    for (const ext of extensions) {
+      if (!isObject(ext) || ext.url !== OAUTH_URIS_EXTENSION_URL || !Array.isArray(ext.extension)) continue;
+      for (const sub of ext.extension) {
+        if (isObject(sub) && sub.url === name && typeof sub.valueUri === 'string') return sub.valueUri;
+      }
+    }
+  }
+  return undefined;
+}
+
+export function mrnOf(patient: Record<string, unknown>): string | undefined {
+  if (!Array.isArray(patient.identifier)) return undefined;
+  for (const id of patient.identifier) {
+    if (!isObject(id) || typeof id.value !== 'string') continue;
+    const codings = isObject(id.type) && Array.isArray(id.type.coding) ? id.type.coding : [];
+    if (codings.some((c) => isObject(c) && c.code === 'MR')) return id.value;
+  }
+  return undefined;
+}
+
+export function familyOf(patient: Record<string, unknown>): string | undefined {
+  const name = Array.isArray(patient.name) ? patient.name[0] : undefined;
+  if (!isObject(name)) return undefined;
+  const family = Array.isArray(name.family) ? name.family[0] : name.family;
+  return typeof family === 'string' && family !== '' ? family : undefined;
+}
+
+/** A patient the operations search for and read (taken from the server's own answers). */
+export interface SamplePatient {
+  id: string;
+  family?: string;
+  mrn?: string;
+  birthDate?: string;
+}
+
+/** The patients of a searchset, reduced to what the operations use. */
+export function samplePatients(bundle: unknown): SamplePatient[] {
+  return bundlePatients(bundle).flatMap((p) => {
+    if (typeof p.id !== 'string') return [];
+    const sample: SamplePatient = { id: p.id };
+    const family = familyOf(p);
+    const mrn = mrnOf(p);
+    if (family !== undefined) sample.family = family;
+    if (mrn !== undefined) sample.mrn = mrn;
+    if (typeof p.birthDate === 'string') sample.birthDate = p.birthDate;
+    return [sample];
+  });
 }

@@ -17,7 +17,9 @@ import {
   checkBatchResponse,
   checkMetadata,
   checkToken,
+  innerFragment,
   NAME_SEARCH,
+  oauthUri,
   type PatientQuery,
   parseJson,
   patientMatches,
@@ -25,7 +27,7 @@ import {
 } from './checks.ts';
 import { LoadtestError } from './errors.ts';
 import { renderJunit } from './junit.ts';
-import { FhirSession, type HttpAnswer, innerFragment, type LoadTarget, oauthUri } from './session.ts';
+import { FhirSession, type HttpAnswer, type LoadTarget } from './session.ts';
 
 /** `warn`: an optional item of the contract is missing (reported, does not fail the run). */
 export type ConformanceStatus = 'pass' | 'fail' | 'warn' | 'skip';

@@ -1,15 +1,18 @@
 export type { AutocannonOptions, AutocannonRunResult } from './autocannon-engine.ts';
 export { CLOSED_MODEL_NOTE, runAutocannon } from './autocannon-engine.ts';
-export type { CheckResult, EntryTally, FieldTally, PatientQuery, ResponseVerdict } from './checks.ts';
+export type { CheckResult, EntryTally, FieldTally, PatientQuery, ResponseVerdict, SamplePatient } from './checks.ts';
 export {
   checkBatchResponse,
   checkMetadata,
   checkPatientSearch,
   checkRead,
   checkToken,
+  innerFragment,
   NAME_SEARCH,
+  oauthUri,
   patientMatches,
   patientSearchParams,
+  samplePatients,
   tallyFields,
 } from './checks.ts';
 export type { ConformanceCheck, ConformanceOptions, ConformanceReport, ConformanceStatus } from './conformance.ts';
@@ -17,6 +20,8 @@ export { conformanceJunit, formatConformanceTable, runConformance, validateConfo
 export { LoadtestError } from './errors.ts';
 export type { JunitCase, JunitSuite } from './junit.ts';
 export { renderJunit } from './junit.ts';
+export type { K6Options } from './k6-options.ts';
+export { K6_METRICS, k6Options } from './k6-options.ts';
 export type { LoadtestOptions, ProgressLine } from './loadtest.ts';
 export { formatProgress, runLoadtest } from './loadtest.ts';
 export type { MetricsSnapshot } from './metrics.ts';
@@ -40,8 +45,8 @@ export {
   SCENARIO_NAMES,
   SCENARIOS,
 } from './scenarios.ts';
-export type { LoadTarget, OpOutcome, SamplePatient, SessionSetup } from './session.ts';
-export { detectFhirVersion, FhirSession, innerFragment, oauthUri } from './session.ts';
+export type { LoadTarget, OpOutcome, SessionSetup } from './session.ts';
+export { detectFhirVersion, FhirSession } from './session.ts';
 export type { OpSlo, OpTag, SloTable, SloVerdict } from './slo.ts';
 export { applySloOverrides, defaultSlo, LIST_REFRESH_P95_MS, listRefreshP95Ms, OP_TAGS } from './slo.ts';
 export type { CapacityWindow, Engine, LoadtestReport, OpReport, SeriesPoint } from './summary.ts';

@@ -12,10 +12,10 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LoadtestError } from './errors.ts';
 import { Metrics, type MetricsSnapshot, percentileMs } from './metrics.ts';
-import { createRandom, type Random } from './random.ts';
-import { type Executor, executorDurationS, type ScenarioDef } from './scenarios.ts';
+import { createRandom } from './random.ts';
+import { type Executor, executorDurationS, mixPicker, type ScenarioDef } from './scenarios.ts';
 import { FhirSession, type LoadTarget, type OpOutcome, type SessionSetup } from './session.ts';
-import { OP_TAGS, type OpTag } from './slo.ts';
+import type { OpTag } from './slo.ts';
 
 /**
  * Scheduled start (s since the run's start) of global iteration `j`: the time at which the executor's
@@ -86,22 +86,6 @@ export function expectedIterations(executor: Executor): number {
     r0 = s.target;
   }
   return Math.ceil(total);
-}
-
-/** Weighted pick of an operation. */
-export function mixPicker(mix: Partial<Record<OpTag, number>>): (random: Random) => OpTag {
-  const tags = OP_TAGS.filter((t) => (mix[t] ?? 0) > 0);
-  const cumulative: number[] = [];
-  let sum = 0;
-  for (const t of tags) {
-    sum += mix[t]!;
-    cumulative.push(sum);
-  }
-  return (random) => {
-    const x = random.next() * sum;
-    for (let i = 0; i < tags.length; i++) if (x < cumulative[i]!) return tags[i]!;
-    return tags[tags.length - 1]!;
-  };
 }
 
 export interface ShardConfig {

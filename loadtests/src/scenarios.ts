@@ -206,3 +206,19 @@ export function parseMix(text: string): Partial<Record<OpTag, number>> {
   }
   return mix;
 }
+
+/** Weighted pick of an operation. */
+export function mixPicker(mix: Partial<Record<OpTag, number>>): (random: { next(): number }) => OpTag {
+  const tags = OP_TAGS.filter((t) => (mix[t] ?? 0) > 0);
+  const cumulative: number[] = [];
+  let sum = 0;
+  for (const t of tags) {
+    sum += mix[t]!;
+    cumulative.push(sum);
+  }
+  return (random) => {
+    const x = random.next() * sum;
+    for (let i = 0; i < tags.length; i++) if (x < cumulative[i]!) return tags[i]!;
+    return tags[tags.length - 1]!;
+  };
+}

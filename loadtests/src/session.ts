@@ -9,22 +9,24 @@ import {
   type FhirVersion,
   LIST_REFRESH_ENTRIES_PER_PATIENT,
   listRefreshBundle,
-  OAUTH_URIS_EXTENSION_URL,
   parseFhirVersion,
 } from '@fhirwatch/contract';
 import { Pool } from 'undici';
 import {
-  bundlePatients,
   checkBatchResponse,
   checkExport,
   checkMetadata,
   checkPatientSearch,
   checkRead,
   checkToken,
+  innerFragment,
+  oauthUri,
   type PatientQuery,
   parseJson,
   patientSearchParams,
   type ResponseVerdict,
+  type SamplePatient,
+  samplePatients,
 } from './checks.ts';
 import { LoadtestError } from './errors.ts';
 import type { Random } from './random.ts';
@@ -42,14 +44,6 @@ export interface LoadTarget {
   tokenUrl?: string;
   /** Token scope (default: the tenant id). */
   scope?: string;
-}
-
-/** A patient the setup found: what the operations search for and read (taken from the server's own answers). */
-export interface SamplePatient {
-  id: string;
-  family?: string;
-  mrn?: string;
-  birthDate?: string;
 }
 
 /** What the setup learned; passed to worker threads so they skip discovery. */
@@ -105,45 +99,6 @@ function headerObject(raw: readonly Buffer[]): Record<string, string | string[] 
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** The token URL named by a Conformance / CapabilityStatement's OAuth URIs extension. */
-export function oauthUri(capability: unknown, name: 'token' | 'authorize'): string | undefined {
-  if (!isObject(capability) || !Array.isArray(capability.rest)) return undefined;
-  for (const rest of capability.rest) {
-    const extensions = isObject(rest) && isObject(rest.security) ? rest.security.extension : undefined;
-    if (!Array.isArray(extensions)) continue;
-    for (const ext of extensions) {
-      if (!isObject(ext) || ext.url !== OAUTH_URIS_EXTENSION_URL || !Array.isArray(ext.extension)) continue;
-      for (const sub of ext.extension) {
-        if (isObject(sub) && sub.url === name && typeof sub.valueUri === 'string') return sub.valueUri;
-      }
-    }
-  }
-  return undefined;
-}
-
-function mrnOf(patient: Record<string, unknown>): string | undefined {
-  if (!Array.isArray(patient.identifier)) return undefined;
-  for (const id of patient.identifier) {
-    if (!isObject(id) || typeof id.value !== 'string') continue;
-    const codings = isObject(id.type) && Array.isArray(id.type.coding) ? id.type.coding : [];
-    if (codings.some((c) => isObject(c) && c.code === 'MR')) return id.value;
-  }
-  return undefined;
-}
-
-function familyOf(patient: Record<string, unknown>): string | undefined {
-  const name = Array.isArray(patient.name) ? patient.name[0] : undefined;
-  if (!isObject(name)) return undefined;
-  const family = Array.isArray(name.family) ? name.family[0] : name.family;
-  return typeof family === 'string' && family !== '' ? family : undefined;
-}
-
-/** A substring of a family name that is not its prefix (so prefix-only servers are caught), at least 2 chars. */
-export function innerFragment(family: string): string {
-  if (family.length <= 3) return family.slice(-2).toLowerCase();
-  return family.slice(1, Math.min(family.length, 4)).toLowerCase();
 }
 
 export class FhirSession {
@@ -340,16 +295,7 @@ export class FhirSession {
     if (answer.status !== 200) {
       throw new LoadtestError('FW_LOAD_SETUP', `the setup's patient search answered ${answer.status}`);
     }
-    this.#patients = bundlePatients(parseJson(answer.text)).flatMap((p) => {
-      if (typeof p.id !== 'string') return [];
-      const sample: SamplePatient = { id: p.id };
-      const family = familyOf(p);
-      const mrn = mrnOf(p);
-      if (family !== undefined) sample.family = family;
-      if (mrn !== undefined) sample.mrn = mrn;
-      if (typeof p.birthDate === 'string') sample.birthDate = p.birthDate;
-      return [sample];
-    });
+    this.#patients = samplePatients(parseJson(answer.text));
     if (this.#patients.length === 0) throw new LoadtestError('FW_LOAD_SETUP', 'the server returned no patients to use');
     return { tokenUrl: this.#tokenUrl, token: this.#token, patients: this.#patients };
   }
