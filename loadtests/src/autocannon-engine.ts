@@ -32,7 +32,13 @@ export interface AutocannonOptions {
   timeoutMs?: number;
   setup?: SessionSetup;
   signal?: AbortSignal;
-  onProgress?: (tick: { elapsedS: number; completed: number; failures: number; lastSecondP95Ms: number }) => void;
+  onProgress?: (tick: {
+    elapsedS: number;
+    completed: number;
+    failures: number;
+    lastSecondP95Ms: number;
+    lastSecondCompleted: number;
+  }) => void;
 }
 
 export interface AutocannonRunResult {
@@ -124,6 +130,7 @@ export async function runAutocannon(options: AutocannonOptions): Promise<Autocan
     options.onProgress?.({
       elapsedS: elapsed / 1000,
       completed: metrics.requests,
+      lastSecondCompleted: last?.completed ?? 0,
       failures: metrics.failures,
       lastSecondP95Ms: last === undefined || last.hist.totalCount === 0 ? 0 : last.hist.getValueAtPercentile(95) / 1000,
     });

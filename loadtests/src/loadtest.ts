@@ -12,7 +12,7 @@ import { buildReport, type Engine, type LoadtestReport } from './summary.ts';
 
 export interface ProgressLine {
   elapsedS: number;
-  /** Completed per second since the start. */
+  /** Iterations completed in the last full second. */
   rate: number;
   lastSecondP95Ms: number;
   failures: number;
@@ -55,7 +55,7 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRep
       onProgress: (t) =>
         options.onProgress?.({
           elapsedS: t.elapsedS,
-          rate: t.elapsedS > 0 ? t.completed / t.elapsedS : 0,
+          rate: t.lastSecondCompleted,
           lastSecondP95Ms: t.lastSecondP95Ms,
           failures: t.failures,
           dropped: t.dropped,
@@ -82,7 +82,7 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRep
       onProgress: (t) =>
         options.onProgress?.({
           elapsedS: t.elapsedS,
-          rate: t.elapsedS > 0 ? t.completed / t.elapsedS : 0,
+          rate: t.lastSecondCompleted,
           lastSecondP95Ms: t.lastSecondP95Ms,
           failures: t.failures,
           dropped: 0,

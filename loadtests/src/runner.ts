@@ -108,6 +108,8 @@ export interface ShardTick {
   dropped: number;
   /** p95 (ms) of the iterations completed in the last full second. */
   lastSecondP95Ms: number;
+  /** Iterations completed in the last full second. */
+  lastSecondCompleted: number;
 }
 
 export interface ShardResult {
@@ -153,6 +155,7 @@ export async function runShard(
       failures: metrics.failures,
       dropped: metrics.dropped,
       lastSecondP95Ms: previous === undefined ? 0 : percentileMs(previous.hist, 95),
+      lastSecondCompleted: previous?.completed ?? 0,
     });
   };
   const executor = scenario.executor;
@@ -378,7 +381,15 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
 }
 
 function mergeTicks(ticks: readonly (ShardTick | undefined)[]): ShardTick {
-  const out: ShardTick = { elapsedS: 0, started: 0, completed: 0, failures: 0, dropped: 0, lastSecondP95Ms: 0 };
+  const out: ShardTick = {
+    elapsedS: 0,
+    started: 0,
+    completed: 0,
+    failures: 0,
+    dropped: 0,
+    lastSecondP95Ms: 0,
+    lastSecondCompleted: 0,
+  };
   for (const t of ticks) {
     if (t === undefined) continue;
     out.elapsedS = Math.max(out.elapsedS, t.elapsedS);
@@ -387,6 +398,7 @@ function mergeTicks(ticks: readonly (ShardTick | undefined)[]): ShardTick {
     out.failures += t.failures;
     out.dropped += t.dropped;
     out.lastSecondP95Ms = Math.max(out.lastSecondP95Ms, t.lastSecondP95Ms);
+    out.lastSecondCompleted += t.lastSecondCompleted;
   }
   return out;
 }
