@@ -105,6 +105,7 @@ export class FhirSession {
   readonly target: LoadTarget;
   readonly #base: URL;
   readonly #basePath: string;
+  readonly #origin: string;
   readonly #mime: string;
   readonly #pools = new Map<string, Pool>();
   readonly #connections: number;
@@ -119,6 +120,7 @@ export class FhirSession {
     this.target = target;
     this.#base = new URL(target.baseUrl.replace(/\/+$/, '') + '/');
     this.#basePath = this.#base.pathname;
+    this.#origin = this.#base.origin;
     this.#mime = FHIR_JSON_MIME[target.fhirVersion];
     this.#connections = options.connections ?? 64;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
@@ -151,13 +153,22 @@ export class FhirSession {
    * than `request()` + `body.text()`, which is what lets one core keep up with autocannon.
    */
   http(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
-    const parsed = new URL(url, this.#base);
+    // The base origin's URLs are built by url() as strings: split them without parsing.
+    let origin = this.#origin;
+    let path: string;
+    if (url.startsWith(this.#origin) && url.charCodeAt(this.#origin.length) === 47 /* / */) {
+      path = url.slice(this.#origin.length);
+    } else {
+      const parsed = new URL(url, this.#base);
+      origin = parsed.origin;
+      path = parsed.pathname + parsed.search;
+    }
     return new Promise<HttpAnswer>((resolve) => {
       let status = 0;
       let raw: Buffer[] = [];
       const chunks: Buffer[] = [];
-      this.#pool(parsed.origin).dispatch(
-        { method, path: parsed.pathname + parsed.search, headers, body: body ?? null },
+      this.#pool(origin).dispatch(
+        { method, path, headers, body: body ?? null },
         {
           onConnect: () => {},
           onHeaders: (statusCode: number, rawHeaders: Buffer[]) => {
@@ -171,7 +182,16 @@ export class FhirSession {
           },
           onComplete: () => {
             const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-            resolve({ status, text, headers: headerObject(raw) });
+            let parsedHeaders: Record<string, string | string[] | undefined> | undefined;
+            resolve({
+              status,
+              text,
+              // Header objects are built only when a check asks (the export kick-off's Content-Location).
+              get headers() {
+                parsedHeaders ??= headerObject(raw);
+                return parsedHeaders;
+              },
+            });
           },
           onError: (error: Error) => {
             resolve({ status: 0, text: '', headers: { 'x-fhirwatch-error': error.name } });
@@ -183,7 +203,7 @@ export class FhirSession {
 
   /** URL of a path under the FHIR base (`Patient/_search` → `<base>/Patient/_search`). */
   url(path: string): string {
-    return new URL(this.#basePath + path, this.#base).href;
+    return this.#origin + this.#basePath + path;
   }
 
   async metadata(): Promise<HttpAnswer> {
