@@ -45,6 +45,8 @@ export {
   SCENARIO_NAMES,
   SCENARIOS,
 } from './scenarios.ts';
+export type { HopLatency, QueryClient } from './server-side.ts';
+export { HOP_NAMES, serverSideSplit } from './server-side.ts';
 export type { LoadTarget, OpOutcome, SessionSetup } from './session.ts';
 export { detectFhirVersion, FhirSession } from './session.ts';
 export type { OpSlo, OpTag, SloTable, SloVerdict } from './slo.ts';

@@ -93,9 +93,14 @@ describe('fhirwatch loadtest', () => {
       runId: string;
       target: { fhirVersion: string };
       totals: { requests: number };
+      notes: string[];
+      serverSide?: unknown;
     };
     expect(json.target.fhirVersion).toBe('DSTU2');
     expect(json.totals.requests).toBe(8);
+    // The gateway here is not instrumented: the store has no spans for the run, so no split and no note.
+    expect(json.serverSide).toBeUndefined();
+    expect(json.notes).toEqual([]);
     expect(existsSync(join(report, 'report.html'))).toBe(true);
     expect(existsSync(join(report, 'junit.xml'))).toBe(true);
     const client = openStore({ path: store });

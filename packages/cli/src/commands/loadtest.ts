@@ -22,6 +22,8 @@ import {
   runLoadtest,
   SCENARIO_NAMES,
   type ScenarioKnobs,
+  serverSideSplit,
+  writeLoadtestReport,
 } from '@fhirwatch/loadtests';
 import { UsageError } from '../command.ts';
 
@@ -59,7 +61,10 @@ Scenario (${SCENARIO_NAMES.join(', ')})
 
 Output
   --report <dir>             write report.html, report.json and junit.xml there
-  --store <dir>              also store the run in loadtest_runs of this embedded store
+  --store <dir>              also store the run in loadtest_runs of this embedded store, and add the
+                             server-side split per hop (gateway, token, provider) from its otel_traces
+                             when the target is fhirwatch-instrumented (the store must not be held by a
+                             running sink: chDB lets one process own it; use --clickhouse-url then)
   --clickhouse-url <url>     ... or of this ClickHouse server (CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
   --json                     print report.json to stdout instead of the summary
   --quiet                    no progress line
@@ -208,9 +213,8 @@ export function loadtestOptions(args: string[], env = process.env): LoadtestCliO
   };
 }
 
-/** Store the run in loadtest_runs (migrating the store first: migrations are idempotent). */
+/** Store the run in loadtest_runs (the store must be migrated). */
 export async function storeRun(client: ClickHouseClient, report: LoadtestReport): Promise<void> {
-  await migrate(client);
   await insertLoadtestRun(client, {
     runId: report.runId,
     startedAt: new Date(report.startedAt),
@@ -306,7 +310,6 @@ async function runLoadtestCommand(args: string[]): Promise<number> {
       ...(options.connections === undefined ? {} : { connections: options.connections }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.seed === undefined ? {} : { seed: options.seed }),
-      ...(options.report === undefined ? {} : { reportDir: options.report }),
       onProgress: (line) => {
         if (options.quiet) return;
         if (tty) process.stderr.write(`\r${formatProgress(line)}   `);
@@ -317,6 +320,22 @@ async function runLoadtestCommand(args: string[]): Promise<number> {
       },
     });
     if (tty && !options.quiet) process.stderr.write('\n');
+    if (client !== undefined) {
+      await migrate(client); // idempotent: creates loadtest_runs (and the otel_* tables) when missing
+      // A fhirwatch-instrumented target exporting to this store: its time per hop during the run.
+      try {
+        const hops = await serverSideSplit(
+          client,
+          new Date(report.startedAt),
+          new Date(Date.parse(report.finishedAt) + 1000),
+          report.target.tenantId,
+        );
+        if (hops.length > 0) report.serverSide = hops;
+      } catch (error) {
+        report.notes.push(`no server-side split: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+    if (options.report !== undefined) writeLoadtestReport(options.report, report);
     if (client !== undefined) await storeRun(client, report);
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : summaryText(report, options.report));
     return report.passed ? 0 : 1;
