@@ -1,6 +1,6 @@
 /**
  * One bench round in its own process: `generator.ts <engine> <url> <connections> <seconds>` prints
- * `{ requests, rps }`. `runner`: the open-model runner on this thread (workers = 1) at an arrival rate far
+ * `{ requests, rps, perCpuSecond }` after a 1 s warm-up of the same engine. `runner`: the open-model runner on this thread (workers = 1) at an arrival rate far
  * above what one core can issue, at most `connections` in flight, every answer checked as in a real run;
  * `autocannon`: autocannon's closed model on the same connections, one static GET, no checks.
  */
@@ -27,6 +27,16 @@ if (engine === 'runner') {
   const session = new FhirSession(target);
   const setup = await session.setup();
   await session.close();
+  const once = (durationS: number) =>
+    runOpenModel({
+      target,
+      setup,
+      scenario: resolveScenario('smoke', { rate: 200_000, durationS, maxInFlight: connections, mix: { read: 1 } }),
+      workers: 1,
+      connections,
+    });
+  // Warm-up (JIT, connections), not measured: both engines get one.
+  await once(1);
   cpuBefore = process.cpuUsage();
   const run = await runOpenModel({
     target,
@@ -41,6 +51,7 @@ if (engine === 'runner') {
     `${JSON.stringify({ requests, rps: requests / elapsed, perCpuSecond: requests / cpuSeconds(), failures: run.metrics.failures })}\n`,
   );
 } else {
+  await autocannon({ url: `${url}/Patient/p1`, connections, duration: 1, pipelining: 1 });
   cpuBefore = process.cpuUsage();
   const result = await autocannon({ url: `${url}/Patient/p1`, connections, duration: seconds, pipelining: 1 });
   process.stdout.write(
