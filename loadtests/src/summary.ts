@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { LIST_REFRESH_ENTRIES_PER_PATIENT } from '@fhirwatch/contract';
 import { type Metrics, newHistogram, percentileMs } from './metrics.ts';
-import type { ScenarioDef } from './scenarios.ts';
+import { executorDurationS, type ScenarioDef } from './scenarios.ts';
 import type { LoadTarget } from './session.ts';
 import { OP_TAGS, type OpTag, type SloTable, type SloVerdict } from './slo.ts';
 
@@ -196,7 +196,8 @@ export function capacityWindows(
   scenario: ScenarioDef,
   windowS: number,
 ): CapacityWindow[] {
-  const last = Math.max(-1, ...metrics.seconds.keys());
+  // Windows inside the schedule only: after the last start, the iterations still in flight drain (no arrivals).
+  const last = Math.min(Math.max(-1, ...metrics.seconds.keys()), Math.floor(executorDurationS(scenario.executor)) - 1);
   const tags = OP_TAGS.filter((t) => (scenario.mix[t] ?? 0) > 0);
   const p95Bound = Math.min(...tags.map((t) => slo.ops[t].p95Ms ?? Number.POSITIVE_INFINITY));
   const errorBound = Math.min(...tags.map((t) => slo.ops[t].maxErrorRate));

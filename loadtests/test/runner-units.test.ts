@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   applySloOverrides,
   arrivalsBy,
+  buildReport,
   defaultSlo,
   expectedIterations,
   listRefreshP95Ms,
@@ -102,6 +103,43 @@ describe('Metrics', () => {
     expect(merged.failures).toBe(shards.reduce((n, s) => n + s.failures, 0));
     expect(merged.checks.get('c')?.fails).toBe(merged.unavailable);
     expect([...merged.seconds.values()].reduce((n, s) => n + s.completed, 0)).toBe(30_000);
+  });
+});
+
+describe('throughput at SLO (batch-capacity)', () => {
+  it('is the highest window throughput whose p95, errors and drops met the SLO; the drain after the schedule is left out', () => {
+    const scenario = resolveScenario('batch-capacity', { durationS: 10, rate: 100 });
+    const metrics = new Metrics();
+    const ok = {
+      tag: 'list-refresh' as const,
+      status: 200,
+      verdict: { checks: [{ name: 'c', ok: true }], fields: [] },
+    };
+    // Seconds 0..9: (s + 1) * 10 batches/s; latency 100 ms up to second 5, then 3 s (over the 2 s bound).
+    for (let s = 0; s < 10; s++) {
+      for (let i = 0; i < (s + 1) * 10; i++) metrics.record(ok, s < 6 ? 100 : 3000, s * 1000 + i);
+    }
+    // A fast drain second after the schedule must not count as capacity.
+    for (let i = 0; i < 500; i++) metrics.record(ok, 50, 10_000 + i);
+    const report = buildReport({
+      engine: 'open',
+      scenario,
+      target: { baseUrl: 'http://127.0.0.1:1', fhirVersion: 'STU3' },
+      tokenUrl: undefined,
+      metrics,
+      slo: defaultSlo(5),
+      startedAt: new Date(0),
+      finishedAt: new Date(11_000),
+      workers: 1,
+      iterations: metrics.requests,
+    });
+    // Windows of 3 s: 0–3 (20/s), 3–6 (50/s), 6–9 (80/s, p95 3 s: breaks).
+    expect(report.capacity?.windows.map((w) => [w.fromS, w.throughputRps, w.withinSlo])).toEqual([
+      [0, 20, true],
+      [3, 50, true],
+      [6, 80, false],
+    ]);
+    expect(report.capacity?.throughputAtSloRps).toBe(50);
   });
 });
 
