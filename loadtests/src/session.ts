@@ -432,7 +432,11 @@ export class FhirSession {
   /** Run one operation and check its response. Never throws for a server's answer. */
   async op(tag: OpTag, random: Random): Promise<OpOutcome> {
     let token: string | undefined;
-    if (tag !== 'metadata' && tag !== 'token') {
+    // The cached token without a promise when it is still good (the common case on the hot path).
+    const cached = this.#token;
+    if (tag === 'metadata' || tag === 'token' || this.target.clientId === undefined) token = undefined;
+    else if (cached !== undefined && cached.expiresAt - Date.now() > 30_000) token = cached.value;
+    else {
       try {
         token = await this.token();
       } catch {
