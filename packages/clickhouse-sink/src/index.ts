@@ -2,6 +2,8 @@ export type { SinkErrorCode } from './errors.ts';
 export { SINK_ERROR_STATUS, SinkError } from './errors.ts';
 export type { RecordProblem } from './ingest/validate.ts';
 export { auditRecordProblem, isAuditRecord } from './ingest/validate.ts';
+export type { LoadtestRunRow } from './loadtest-runs.ts';
+export { insertLoadtestRun } from './loadtest-runs.ts';
 export type { SinkLogEntry, SinkLogger } from './log.ts';
 export { stderrLogger } from './log.ts';
 export type { Row, RowsByTable } from './otlp/map.ts';

@@ -12,6 +12,7 @@ export {
   GROUP_MEMBERS_TABLE,
   TENANT_SETTINGS_TABLE,
 } from './audit-context.ts';
+export { LOADTEST_RUNS_TABLE } from './loadtest.ts';
 export type {
   MigrateResult,
   Migration,

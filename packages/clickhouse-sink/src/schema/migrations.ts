@@ -15,6 +15,7 @@ import {
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
 import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
+import { loadtestRunsTable } from './loadtest.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -137,6 +138,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: 'otel_collector_compat',
     objects: (o) => [otelLogsEventName, traceIdTsTable(o.telemetryRetentionDays), traceIdTsView],
+  },
+  {
+    version: 7,
+    name: 'loadtest_runs',
+    objects: () => [loadtestRunsTable],
   },
   {
     version: 8,

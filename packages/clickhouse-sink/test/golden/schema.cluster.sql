@@ -432,6 +432,37 @@ AS SELECT
   WHERE TraceId != ''
   GROUP BY TraceId;
 
+-- migration 7: loadtest_runs
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`loadtest_runs_local` ON CLUSTER '{cluster}'
+(
+    `run_id` String,
+    `started_at` DateTime64(3, 'UTC'),
+    `finished_at` DateTime64(3, 'UTC'),
+    `scenario` LowCardinality(String),
+    `engine` LowCardinality(String),
+    `target` String,
+    `tenant_id` String,
+    `fhir_version` LowCardinality(String),
+    `passed` UInt8,
+    `slo_verdicts` String COMMENT 'JSON array of {name, threshold, observed, passed}',
+    `requests` UInt64,
+    `errors` UInt64,
+    `dropped_iterations` UInt64,
+    `throughput_rps` Float64,
+    `p50_ms` Float64,
+    `p95_ms` Float64,
+    `p99_ms` Float64,
+    `report` String COMMENT 'report.json of the run' CODEC(ZSTD(3))
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/loadtest_runs_local', '{replica}')
+ORDER BY (started_at, run_id)
+COMMENT 'fhirwatch load-test runs (fhirwatch loadtest)';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`loadtest_runs` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`loadtest_runs_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'loadtest_runs_local', cityHash64(run_id));
+
 -- migration 8: audit_tenant_settings_relationships_groups
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_tenant_settings_local` ON CLUSTER '{cluster}'

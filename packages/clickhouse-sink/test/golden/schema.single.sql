@@ -381,6 +381,33 @@ AS SELECT
   WHERE TraceId != ''
   GROUP BY TraceId;
 
+-- migration 7: loadtest_runs
+
+CREATE TABLE IF NOT EXISTS `default`.`loadtest_runs`
+(
+    `run_id` String,
+    `started_at` DateTime64(3, 'UTC'),
+    `finished_at` DateTime64(3, 'UTC'),
+    `scenario` LowCardinality(String),
+    `engine` LowCardinality(String),
+    `target` String,
+    `tenant_id` String,
+    `fhir_version` LowCardinality(String),
+    `passed` UInt8,
+    `slo_verdicts` String COMMENT 'JSON array of {name, threshold, observed, passed}',
+    `requests` UInt64,
+    `errors` UInt64,
+    `dropped_iterations` UInt64,
+    `throughput_rps` Float64,
+    `p50_ms` Float64,
+    `p95_ms` Float64,
+    `p99_ms` Float64,
+    `report` String COMMENT 'report.json of the run' CODEC(ZSTD(3))
+)
+ENGINE = MergeTree()
+ORDER BY (started_at, run_id)
+COMMENT 'fhirwatch load-test runs (fhirwatch loadtest)';
+
 -- migration 8: audit_tenant_settings_relationships_groups
 
 CREATE TABLE IF NOT EXISTS `default`.`audit_tenant_settings`
