@@ -19,10 +19,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditRecord } from '@fhirwatch/contract';
+import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
 import { AuditWriter, migrate, openStore, StoreMonitor } from '../src/index.ts';
 import { rawInsertOf } from '../src/store.ts';
-import { AUDIT_INSERT_COLUMNS, encodeAuditRows } from '../src/writer/audit-encode.ts';
+import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/writer/audit-encode.ts';
+
+const encodeAuditRows = (rows: readonly AuditRecord[]): Buffer =>
+  encodeAuditRequestRows(rows.map(requestFromAuditRecord));
+
 import { generateRecords } from '../test/records.ts';
 
 const rowsPerRound = Number(process.env.BENCH_ROWS ?? 50_000);
@@ -82,7 +86,7 @@ try {
     run: async (rows) => {
       for (let i = 0; i < rows.length; i += batchRows) {
         const body = encodeAuditRows(rows.slice(i, i + batchRows));
-        await rawInsert('bare2.audit_events', AUDIT_INSERT_COLUMNS, 'JSONCompactEachRow', body);
+        await rawInsert('bare2.audit_requests', AUDIT_REQUEST_INSERT_COLUMNS, 'JSONCompactEachRow', body);
       }
     },
   };

@@ -26,9 +26,11 @@ import {
   type Classification,
   type ClassifierRequest,
   classifyRequest,
+  expansionSize,
   FHIR_JSON_MIME,
   type FhirVersion,
   operationOutcome,
+  type UnchainedAuditRequest,
 } from '@fhirwatch/contract';
 import {
   type Attributes,
@@ -50,7 +52,7 @@ import { type Logger, logs as otelLogs, SeverityNumber } from '@opentelemetry/ap
 import { getRequestContext, type RequestAuditContext } from './context.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
 import { projectBody, type ResourceDetail } from './json-scan.ts';
-import { buildAuditRecords, needsReturnedPatients } from './records.ts';
+import { type AccessFacts, buildAuditRequest, failedBatchRequest, needsReturnedPatients } from './records.ts';
 import {
   ATTR_CLIENT_ID,
   ATTR_ERROR_TYPE,
@@ -76,7 +78,7 @@ import {
   UNMATCHED_ROUTE,
 } from './semconv.ts';
 import { AuditShipper } from './shipper.ts';
-import { AuditSpool, type SpoolStats, type UnchainedRecord } from './spool.ts';
+import { AuditSpool, type SpoolStats } from './spool.ts';
 import type { AuditMode, FhirAuditOptions, UserExtractor } from './types.ts';
 
 type Chunk = Buffer | string | Uint8Array;
@@ -276,7 +278,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     },
   );
 
-  function spoolRecords(records: UnchainedRecord[]): Promise<void> | undefined {
+  function spoolRecords(records: UnchainedAuditRequest[]): Promise<void> | undefined {
     if (spool !== undefined) return spool.append(records, strict);
     if (openError !== undefined) {
       const error = new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool unavailable', {
@@ -745,16 +747,18 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     return projectBody(buf.toString('utf8'), cls.batch, detailFor(cls));
   }
 
-  /** Classify, build and spool the audit records of an exchange. Strict mode returns the spool promise. */
+  /** Classify, build and spool the audit request record of an exchange. Strict mode returns the spool promise. */
   function finishAudit(ex: Exchange, status: number): Promise<void> | undefined {
     const ctx = getRequestContext(ex.req);
     const version = ctx?.fhirVersion ?? defaultVersion;
     const cls = ex.auditable ? finalClassification(ex, version) : ex.pre;
     ex.cls = cls;
     ex.clsFinal = true;
-    if (cls === undefined || cls.kind !== 'clinical' || status === 0) return undefined;
+    if (cls === undefined || status === 0) return undefined;
+    const failedBatch = cls.kind !== 'clinical' && isFailedBatch(ex, cls, status);
+    if (cls.kind !== 'clinical' && !failedBatch) return undefined;
     let body: unknown;
-    if (!ex.readOnly) {
+    if (!ex.readOnly && !failedBatch) {
       try {
         body = parseBody(ex, cls);
       } catch {
@@ -763,36 +767,42 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     }
     if (ex.resTruncated) truncatedBodies++;
     const user = extractUser(ex.req, ctx);
-    const records = buildAuditRecords(
-      cls,
-      body,
-      ex.resTruncated && !ex.readOnly,
-      {
-        eventTimeMs: ex.startMs,
-        tenantId: ctx?.tenantId ?? '',
-        routedTenantId: ctx?.routedTenantId ?? '',
-        clientId: ctx?.clientId ?? '',
-        userId: user.userId ?? '',
-        userName: user.userName ?? '',
-        sourceIp: ex.sourceIp,
-        userAgent: headerValue(ex.req.headers['user-agent']),
-        fhirVersion: version,
-        traceId: ex.span.spanContext().traceId,
-        httpStatus: status,
-        durationMs: Math.round((ex.endPerf - ex.startPerf) * 1000) / 1000,
-      },
-      disclosureMode,
-    );
-    ex.records = records.length;
-    if (records.length === 0) return undefined;
-    if (logger !== undefined) emitAuditLogs(ex, records);
-    return spoolRecords(records);
+    const facts: AccessFacts = {
+      eventTimeMs: ex.startMs,
+      tenantId: ctx?.tenantId ?? '',
+      tenantClaimed: ctx?.tenantClaimed === true,
+      routedTenantId: ctx?.routedTenantId ?? '',
+      clientId: ctx?.clientId ?? '',
+      userId: user.userId ?? '',
+      userName: user.userName ?? '',
+      sourceIp: ex.sourceIp,
+      userAgent: headerValue(ex.req.headers['user-agent']),
+      fhirVersion: version,
+      traceId: ex.span.spanContext().traceId,
+      httpStatus: status,
+      durationMs: Math.round((ex.endPerf - ex.startPerf) * 1000) / 1000,
+    };
+    const request = failedBatch
+      ? failedBatchRequest(facts)
+      : buildAuditRequest(cls, body, ex.resTruncated && !ex.readOnly, facts, disclosureMode);
+    if (request === undefined) return undefined;
+    ex.records = expansionSize(request);
+    if (logger !== undefined) emitAuditLogs(ex, request);
+    return spoolRecords([request]);
   }
 
-  function emitAuditLogs(ex: Exchange, records: UnchainedRecord[]): void {
+  /**
+   * A POST on the FHIR base that was not a readable clinical batch (unreadable body, not a batch
+   * Bundle) and failed: an attempted list refresh that still gets a record (audit-events.md).
+   */
+  function isFailedBatch(ex: Exchange, cls: Classification, status: number): boolean {
+    return ex.method === 'POST' && cls.kind === 'unknown' && (cls.route ?? '') === '/' && status >= 400;
+  }
+
+  function emitAuditLogs(ex: Exchange, request: UnchainedAuditRequest): void {
     const spanContext = ex.span.spanContext();
     const ctx = otelTrace.setSpanContext(ROOT_CONTEXT, spanContext);
-    for (const r of records) {
+    for (const e of request.entries) {
       // PHI-free by construction: no patient, query, user, IP or user agent.
       (logger as Logger).emit({
         severityNumber: SeverityNumber.INFO,
@@ -800,15 +810,16 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         body: 'fhir.audit',
         context: ctx,
         attributes: {
-          'fhir.audit.event_id': r.event_id,
-          [ATTR_FHIR_AUDIT_EVENT]: r.event_type,
-          [ATTR_FHIR_RESOURCE_TYPE]: r.resource_type,
-          [ATTR_FHIR_INTERACTION]: r.fhir_interaction,
-          [ATTR_TENANT_ID]: r.tenant_id,
-          [ATTR_CLIENT_ID]: r.client_id,
-          'fhir.audit.outcome': r.outcome,
-          [ATTR_HTTP_RESPONSE_STATUS_CODE]: r.http_status,
-          'fhir.batch.entry_index': r.entry_index,
+          'fhir.audit.event_id': request.event_id,
+          [ATTR_FHIR_AUDIT_EVENT]: e.event_type,
+          [ATTR_FHIR_RESOURCE_TYPE]: e.resource_type,
+          [ATTR_FHIR_INTERACTION]: e.fhir_interaction,
+          [ATTR_TENANT_ID]: request.tenant_id,
+          [ATTR_CLIENT_ID]: request.client_id,
+          'fhir.audit.outcome': e.outcome,
+          [ATTR_HTTP_RESPONSE_STATUS_CODE]: e.http_status,
+          'fhir.batch.entry_index': e.entry_index,
+          'fhir.audit.record_count': e.patient_ids.length,
         },
       });
     }

@@ -67,10 +67,10 @@ describe('audit shipping', () => {
       () => audit.shutdown(),
       () => app.close(),
     );
-    await traffic(app.url, 10); // 70 records
+    await traffic(app.url, 10); // 10 request records = 70 per-patient rows
     await audit.flush();
     await twoFailures; // the shipper has tried and failed at least twice
-    expect(audit.stats().spool?.written).toBe(70);
+    expect(audit.stats().spool?.written).toBe(10);
     const receiver = await startReceiver(port);
     cleanups.push(() => receiver.close());
     await traffic(app.url, 2); // 14 more while draining
@@ -146,16 +146,17 @@ describe('audit shipping', () => {
       () => app.close(),
     );
     await audit.ready();
-    receiver.rejectRecords((r) => r.seq === 3);
-    await traffic(app.url, 1);
+    receiver.rejectRecords((r) => r.seq === 2);
+    await traffic(app.url, 3); // 3 request records of 7 per-patient rows each
     await audit.drain();
     expect(errors.map((e) => e.code)).toContain(AUDIT_ERROR_CODES.sinkRejected);
     expect((await readdir(join(dir, 'rejected'))).length).toBe(1);
-    expect(receiver.records).toHaveLength(6);
+    expect(receiver.requests.map((r) => r.seq)).toEqual([1, 3]);
+    expect(receiver.records).toHaveLength(14);
     expect(audit.stats().shipper?.rejectedRecords).toBe(1);
     await traffic(app.url, 1);
     await audit.drain();
-    expect(receiver.records).toHaveLength(13);
+    expect(receiver.records).toHaveLength(21);
   });
 
   it('ships on start what an earlier run left in the spool, continuing its chain', async () => {
@@ -182,8 +183,9 @@ describe('audit shipping', () => {
     );
     await traffic(app2.url, 1);
     await second.drain();
-    expect(receiver.records.map((r) => r.seq).sort((a, b) => a - b)).toEqual(
-      Array.from({ length: 21 }, (_, i) => i + 1),
-    );
+    // one request record per search (seq 1..3), each expanding to its 7 patients
+    expect(receiver.requests.map((r) => r.seq).sort((a, b) => a - b)).toEqual([1, 2, 3]);
+    expect(receiver.records).toHaveLength(21);
+    expect(receiver.framedBatches).toBe(receiver.batches); // segment bytes as they are
   });
 });

@@ -7,6 +7,12 @@ export {
   AUDIT_VIP_TABLE,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+export {
+  AUDIT_EXPANSION_SELECT,
+  AUDIT_REQUEST_COLUMNS,
+  AUDIT_REQUESTS_TABLE,
+  AUDIT_REQUESTS_VIEW,
+} from './audit-requests.ts';
 export type {
   MigrateResult,
   Migration,
@@ -32,4 +38,4 @@ export {
   OTEL_TABLES,
   TENANT_ATTRIBUTE,
 } from './telemetry.ts';
-export type { ColumnDef, MaterializedViewDef, SchemaObject, TableDef, ViewDef } from './types.ts';
+export type { ColumnDef, MaterializedViewDef, SchemaObject, StatementDef, TableDef, ViewDef } from './types.ts';

@@ -14,6 +14,13 @@ import {
   auditVipTable,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+import {
+  AUDIT_REQUESTS_TABLE,
+  auditRequestsBackfill,
+  auditRequestsExpandView,
+  auditRequestsTable,
+  auditResultCountNullable,
+} from './audit-requests.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -129,6 +136,16 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_vip_patients',
     objects: () => [auditVipTable],
   },
+  {
+    version: 6,
+    name: 'audit_requests',
+    objects: (o) => [
+      auditResultCountNullable,
+      auditRequestsTable(o.auditRetentionDays),
+      auditRequestsBackfill,
+      auditRequestsExpandView,
+    ],
+  },
 ];
 
 /** Checksums ignore retention, so changing retention does not look like an edited migration. */
@@ -169,6 +186,7 @@ export function renderSchemaScript(options: SchemaOptions = {}): string {
 const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] => {
   const tables: TableDef[] = [
     auditEventsTable(o.auditRetentionDays),
+    auditRequestsTable(o.auditRetentionDays),
     otelTracesTable(o.telemetryRetentionDays),
     otelLogsTable(o.telemetryRetentionDays),
     ...otelMetricTables(o.telemetryRetentionDays),
@@ -259,4 +277,4 @@ async function alignTtl(
   return true;
 }
 
-export { AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };
+export { AUDIT_REQUESTS_TABLE, AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };

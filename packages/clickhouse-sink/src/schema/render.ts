@@ -4,7 +4,15 @@
  * `<name>` sharded by the table's tenant hash, every statement `ON CLUSTER`; materialized views read and write
  * the shard-local tables; plain views read the Distributed ones. Both variants come from the same definitions.
  */
-import type { ColumnDef, MaterializedViewDef, RenderOptions, SchemaObject, TableDef, ViewDef } from './types.ts';
+import type {
+  ColumnDef,
+  MaterializedViewDef,
+  RenderOptions,
+  SchemaObject,
+  StatementDef,
+  TableDef,
+  ViewDef,
+} from './types.ts';
 
 /** Quote an identifier with backticks. */
 export function ident(name: string): string {
@@ -90,6 +98,17 @@ function viewStatement(def: ViewDef, options: RenderOptions): string {
   return `CREATE VIEW IF NOT EXISTS ${qualified(options, def.name)}${onCluster(options)}\nAS ${select}`;
 }
 
+function statements(def: StatementDef, options: RenderOptions): string[] {
+  const fill = (name: (table: string) => string): string =>
+    def.sql.replace('{table2}', name(def.tables[1] ?? '')).replace('{table}', name(def.tables[0] ?? ''));
+  if (options.cluster === undefined) return [fill((t) => qualified(options, t))];
+  if (def.local === true) return [fill((t) => qualified(options, localName(t)))];
+  return [
+    fill((t) => `${qualified(options, localName(t))}${onCluster(options)}`),
+    fill((t) => `${qualified(options, t)}${onCluster(options)}`),
+  ];
+}
+
 /** The DDL statements of one schema object, in execution order. */
 export function renderObject(def: SchemaObject, options: RenderOptions): string[] {
   switch (def.kind) {
@@ -101,6 +120,8 @@ export function renderObject(def: SchemaObject, options: RenderOptions): string[
       return [materializedViewStatement(def, options)];
     case 'view':
       return [viewStatement(def, options)];
+    case 'statement':
+      return statements(def, options);
   }
 }
 

@@ -53,7 +53,20 @@ export interface ViewDef {
   readonly select: string;
 }
 
-export type SchemaObject = TableDef | MaterializedViewDef | ViewDef;
+/**
+ * A statement that is not a CREATE (an ALTER, a backfill INSERT … SELECT). `{table}` / `{table2}` stand for
+ * `tables[0]` / `tables[1]`. Cluster variant: an ALTER (`local` unset) runs ON CLUSTER on the shard-local and
+ * the Distributed table; a `local` statement reads and writes the shard-local tables of the node it runs on.
+ */
+export interface StatementDef {
+  readonly kind: 'statement';
+  readonly name: string;
+  readonly tables: readonly string[];
+  readonly sql: string;
+  readonly local?: boolean;
+}
+
+export type SchemaObject = TableDef | MaterializedViewDef | ViewDef | StatementDef;
 
 export interface RenderOptions {
   /** Database the objects live in (default `default`). */
