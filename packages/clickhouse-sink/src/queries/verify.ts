@@ -1,14 +1,36 @@
 /**
- * `audit verify`: the tamper evidence of the audit store. Each writer (`recorded_by`) chains its
- * records: hash = HMAC-SHA256(key, prev_hash + auditRecordCanonical(record)), prev_hash of seq 1 = ''
- * (packages/contract/src/audit-record.ts). Walking each chain in seq order finds an altered record
- * (hash mismatch), a deleted record (seq gap), a re-inserted modified copy (conflicting duplicate) and
- * a record moved out of place (its prev_hash names another record's hash).
+ * `audit verify`: the tamper evidence of the audit store, at both levels of the request-record design
+ * (@fhirwatch/contract audit-request.ts; schema/audit-requests.ts).
+ *
+ * 1. The request chain. Each writer (`recorded_by`) chains its request records in `audit_requests`:
+ *    hash = HMAC-SHA256(key, prev_hash + auditRequestCanonical(request)), prev_hash of seq 1 = ''. The
+ *    walk (the contract's ChainWalker: one HMAC per record) streams each writer's rows in sort-key order,
+ *    page by page over key ranges (recorded_by, seq) — no scan per page — and finds an altered request
+ *    (hash mismatch), a deleted one (seq gap), a re-inserted modified copy (conflicting duplicate) and one
+ *    moved out of place (its prev_hash names another record's hash). Legacy single records (v1) verify
+ *    with their own canonical form, so chains that span the upgrade verify as one chain.
+ * 2. The per-patient rows. `audit_events` must hold exactly the expansion of the requests (the same
+ *    SELECT the materialized view runs): inside ClickHouse, per (recorded_by, seq), the set of keyed
+ *    row hashes (sipHash64 keyed from the HMAC key over every column) of the expansion is compared with
+ *    the set of stored rows; only requests whose sets differ are read back and diffed row by row, which
+ *    names each missing, altered or extra per-patient row. Identical duplicate deliveries are harmless.
+ *    Level 2 runs in the engine while level 1 walks in JS.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type AuditRecord, auditRecordCanonical } from '@fhirwatch/contract';
-import { AUDIT_EVENTS, RECORD_COLUMNS_SQL, selectRows, toAuditRecord } from './records.ts';
+import {
+  type AuditOutcome,
+  type AuditRequestEntry,
+  type AuditRequestRecord,
+  auditRequestCanonical,
+  ChainWalker,
+  chainHasher,
+} from '@fhirwatch/contract';
+import { AUDIT_COLUMNS } from '../schema/audit.ts';
+import { AUDIT_EXPANSION_SELECT, AUDIT_REQUEST_COLUMNS, AUDIT_REQUESTS_TABLE } from '../schema/audit-requests.ts';
+import { AUDIT_EVENTS, selectRows } from './records.ts';
+import { isoFromClickHouse } from './time-range.ts';
 import type { Report } from './types.ts';
 
 export const CHAIN_BREAKS = [
@@ -20,6 +42,9 @@ export const CHAIN_BREAKS = [
 ] as const;
 export type ChainBreak = (typeof CHAIN_BREAKS)[number];
 
+export const ROW_ISSUES = ['missing-row', 'altered-row', 'extra-row'] as const;
+export type RowIssueReason = (typeof ROW_ISSUES)[number];
+
 export interface ChainIssue {
   reason: ChainBreak;
   seq: number;
@@ -28,18 +53,32 @@ export interface ChainIssue {
   detail: string;
 }
 
+/** A per-patient row that is not exactly the expansion of its verified request. */
+export interface RowIssue {
+  reason: RowIssueReason;
+  /** The request (recorded_by, seq) the row belongs to, or claims to. */
+  seq: number;
+  /** The per-patient row's event_id. */
+  event_id: string;
+}
+
 export interface WriterVerification {
   recorded_by: string;
   ok: boolean;
-  /** Distinct records walked (duplicate deliveries of the same record count once). */
+  /** Distinct request records walked (duplicate deliveries of the same record count once). */
   records: number;
   /** Identical duplicate deliveries seen (harmless). */
   duplicates: number;
   first_seq: number;
   last_seq: number;
   first_broken?: ChainIssue;
-  /** Every issue found, up to maxIssues. */
+  /** Every chain issue found, up to maxIssues. */
   issues: ChainIssue[];
+  /** Per-patient rows the requests expand to (distinct), and rows stored for them (distinct). */
+  expected_rows: number;
+  stored_rows: number;
+  /** Per-patient rows that differ from the expansion, up to maxIssues. */
+  row_issues: RowIssue[];
 }
 
 export interface VerifyOptions {
@@ -52,9 +91,9 @@ export interface VerifyOptions {
    * trust that first record's prev_hash. Default false: a missing start is a seq gap.
    */
   allowTruncatedStart?: boolean;
-  /** Rows read per round trip. Default 50,000. */
+  /** Request records read per round trip (a key range of seq). Default 50,000. */
   pageSize?: number;
-  /** Issues kept per writer. Default 100. */
+  /** Issues kept per writer (chain and rows each). Default 100. */
   maxIssues?: number;
 }
 
@@ -63,148 +102,398 @@ export interface VerifyResult {
   writers: WriterVerification[];
 }
 
-/** The hash a writer must have stored for this record. */
-export function chainHash(key: Uint8Array | string, record: Omit<AuditRecord, 'hash'>): string {
-  return createHmac('sha256', key)
-    .update(record.prev_hash + auditRecordCanonical(record))
-    .digest('hex');
-}
+/** The request columns verify reads, in AUDIT_REQUEST_COLUMNS order (static text). */
+const REQUEST_COLUMNS_SQL = AUDIT_REQUEST_COLUMNS.map((c) => c.name).join(', ');
+const READ_SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
 
 function sameHex(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
-function sameRecord(a: AuditRecord, b: AuditRecord): boolean {
-  return a.hash === b.hash && auditRecordCanonical(a) === auditRecordCanonical(b);
+/** One JSONCompactEachRow row of `SELECT ${REQUEST_COLUMNS_SQL}` as the request record it stores. */
+export function requestFromRow(row: readonly unknown[]): AuditRequestRecord {
+  const [
+    requestId,
+    eventTime,
+    recordedBy,
+    seq,
+    prevHash,
+    hash,
+    v,
+    tenantId,
+    tenantClaimed,
+    routedTenantId,
+    clientId,
+    userId,
+    userName,
+    sourceIp,
+    userAgent,
+    fhirVersion,
+    batchId,
+    traceId,
+    httpStatus,
+    durationMs,
+    eventType,
+    interaction,
+    resourceType,
+    query,
+    entryIndex,
+    status,
+    outcome,
+    resultCount,
+    xEntry,
+    xPatient,
+  ] = row as [
+    string,
+    string,
+    string,
+    number,
+    string,
+    string,
+    number,
+    string,
+    number,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    AuditRequestRecord['fhir_version'],
+    string,
+    string,
+    number,
+    number,
+    AuditRequestEntry['event_type'][],
+    AuditRequestEntry['fhir_interaction'][],
+    string[],
+    string[],
+    number[],
+    number[],
+    number[],
+    (number | null)[],
+    number[],
+    string[],
+  ];
+  const entries: AuditRequestEntry[] = eventType.map((type, i) => ({
+    event_type: type,
+    fhir_interaction: interaction[i] as AuditRequestEntry['fhir_interaction'],
+    resource_type: resourceType[i] ?? '',
+    query: query[i] ?? '',
+    entry_index: entryIndex[i] ?? -1,
+    http_status: status[i] ?? 0,
+    outcome: (outcome[i] ?? 0) as AuditOutcome,
+    result_count: resultCount[i] ?? null,
+    patient_ids: [],
+  }));
+  for (let j = 0; j < xEntry.length; j++) entries[(xEntry[j] as number) - 1]?.patient_ids.push(xPatient[j] ?? '');
+  return {
+    v: v === 1 ? 1 : 2,
+    event_id: requestId,
+    event_time: isoFromClickHouse(eventTime),
+    recorded_by: recordedBy,
+    seq: Number(seq),
+    prev_hash: prevHash,
+    hash,
+    tenant_id: tenantId,
+    tenant_claimed: tenantClaimed === 1,
+    routed_tenant_id: routedTenantId,
+    client_id: clientId,
+    user_id: userId,
+    user_name: userName,
+    source_ip: sourceIp,
+    user_agent: userAgent,
+    fhir_version: fhirVersion,
+    batch_id: batchId,
+    trace_id: traceId,
+    http_status: httpStatus,
+    duration_ms: durationMs,
+    entries,
+  };
 }
 
-async function verifyWriter(
+async function compactRows(
+  client: ClickHouseClient,
+  query: string,
+  params: Record<string, unknown>,
+): Promise<unknown[][]> {
+  const result = await client.query({
+    query,
+    query_params: params,
+    format: 'JSONCompactEachRow',
+    clickhouse_settings: READ_SETTINGS,
+  });
+  return (await result.json()) as unknown[][];
+}
+
+interface ChainWalk {
+  records: number;
+  duplicates: number;
+  first_seq: number;
+  last_seq: number;
+  issues: ChainIssue[];
+  first_broken?: ChainIssue;
+}
+
+/** Level 1: one writer's request chain, streamed in sort-key order, page = key range, next page prefetched. */
+async function walkChain(
   client: ClickHouseClient,
   writer: string,
+  hasher: ReturnType<typeof chainHasher>,
   options: VerifyOptions,
-): Promise<WriterVerification> {
+): Promise<ChainWalk> {
   const pageSize = options.pageSize ?? 50_000;
   const maxIssues = options.maxIssues ?? 100;
-  const [bounds] = await selectRows<{ lo: string; hi: string }>(
+  const [bounds] = await selectRows<{ lo: number; hi: number; n: number }>(
     client,
-    `SELECT min(seq) AS lo, max(seq) AS hi FROM ${AUDIT_EVENTS} WHERE recorded_by = {writer:String}`,
+    `SELECT min(seq) AS lo, max(seq) AS hi, count() AS n FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String}`,
     { writer },
   );
   const lo = Number(bounds?.lo ?? 0);
   const hi = Number(bounds?.hi ?? 0);
-  const result: WriterVerification = {
-    recorded_by: writer,
-    ok: true,
-    records: 0,
-    duplicates: 0,
-    first_seq: lo,
-    last_seq: hi,
-    issues: [],
-  };
+  const walk: ChainWalk = { records: 0, duplicates: 0, first_seq: lo, last_seq: hi, issues: [] };
   const report = (issue: ChainIssue): void => {
-    result.ok = false;
-    result.first_broken ??= issue;
-    if (result.issues.length < maxIssues) result.issues.push(issue);
+    walk.first_broken ??= issue;
+    if (walk.issues.length < maxIssues) walk.issues.push(issue);
   };
   // hashes of this writer's records, to tell "reordered" (prev_hash names another record) from a plain break
-  const [hashCount] = await selectRows<{ n: string }>(
-    client,
-    `SELECT uniqExact(hash) AS n FROM ${AUDIT_EVENTS} WHERE recorded_by = {writer:String}`,
-    { writer },
+  const knownHashes = Number(bounds?.n ?? 0) <= 2_000_000 ? new Set<string>() : undefined;
+  const walker = new ChainWalker(
+    hasher,
+    { seq: options.allowTruncatedStart ? lo - 1 : 0, hash: '' },
+    {
+      trustFirstPrevHash: options.allowTruncatedStart === true,
+    },
   );
-  const knownHashes = Number(hashCount?.n ?? 0) <= 2_000_000 ? new Set<string>() : undefined;
-
-  let previous: AuditRecord | undefined;
   let expectedSeq = options.allowTruncatedStart ? lo : 1;
-  const pending: AuditRecord[] = [];
-  const walk = (record: AuditRecord): void => {
-    result.records += 1;
-    if (record.seq !== expectedSeq) {
-      report({
-        reason: 'seq-gap',
-        seq: record.seq,
-        event_id: record.event_id,
-        detail: `missing seq ${expectedSeq}..${record.seq - 1}`,
-      });
-    }
-    if (!sameHex(chainHash(options.key, record), record.hash)) {
-      report({
-        reason: 'hash-mismatch',
-        seq: record.seq,
-        event_id: record.event_id,
-        detail: 'record altered or hash forged',
-      });
-    }
-    const expectedPrev = previous === undefined ? (options.allowTruncatedStart ? record.prev_hash : '') : previous.hash;
-    if (record.prev_hash !== expectedPrev && record.seq === expectedSeq) {
-      const reordered = knownHashes?.has(record.prev_hash) ?? false;
-      report({
-        reason: reordered ? 'reordered' : 'prev-hash-mismatch',
-        seq: record.seq,
-        event_id: record.event_id,
-        detail: reordered
-          ? 'prev_hash names another record of this writer'
-          : 'prev_hash does not match the previous record',
-      });
-    }
-    previous = record;
-    expectedSeq = record.seq + 1;
-  };
-  const flushGroup = (group: AuditRecord[]): void => {
+
+  const flushGroup = (group: { record: AuditRequestRecord; canonical: string; ok: boolean }[]): void => {
     // walk the copy that verifies (if any): a forged copy beside the genuine one is reported once, as a conflict
-    const first = group.find((record) => sameHex(chainHash(options.key, record), record.hash)) ?? group[0];
+    const first = group.find((g) => g.ok) ?? group[0];
     if (first === undefined) return;
     for (const other of group) {
       if (other === first) continue;
-      if (sameRecord(first, other)) result.duplicates += 1;
+      if (other.record.hash === first.record.hash && other.canonical === first.canonical) walk.duplicates += 1;
       else {
         report({
           reason: 'conflicting-duplicate',
-          seq: other.seq,
-          event_id: other.event_id,
+          seq: other.record.seq,
+          event_id: other.record.event_id,
           detail: 'two different records carry this seq',
         });
       }
     }
-    walk(first);
+    const r = first.record;
+    walk.records += 1;
+    for (const reason of walker.next(r, first.canonical, first.ok)) {
+      if (reason === 'seq-gap') {
+        report({ reason, seq: r.seq, event_id: r.event_id, detail: `missing seq ${expectedSeq}..${r.seq - 1}` });
+      } else if (reason === 'hash-mismatch') {
+        report({ reason, seq: r.seq, event_id: r.event_id, detail: 'record altered or hash forged' });
+      } else {
+        const reordered = knownHashes?.has(r.prev_hash) ?? false;
+        report({
+          reason: reordered ? 'reordered' : 'prev-hash-mismatch',
+          seq: r.seq,
+          event_id: r.event_id,
+          detail: reordered
+            ? 'prev_hash names another record of this writer'
+            : 'prev_hash does not match the previous record',
+        });
+      }
+    }
+    expectedSeq = r.seq + 1;
   };
 
-  for (let start = lo; start <= hi && hi > 0; start += pageSize) {
-    const rows = await selectRows(
+  const page = (start: number): Promise<unknown[][]> =>
+    compactRows(
       client,
-      `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS}
+      `SELECT ${REQUEST_COLUMNS_SQL} FROM ${AUDIT_REQUESTS_TABLE}
         WHERE recorded_by = {writer:String} AND seq >= {start:UInt64} AND seq < {end:UInt64}
-        ORDER BY seq, event_id, hash`,
+        ORDER BY seq, request_id, hash`,
       { writer, start, end: start + pageSize },
     );
+  let pending: { record: AuditRequestRecord; canonical: string; ok: boolean }[] = [];
+  let next = hi > 0 ? page(lo) : undefined;
+  for (let start = lo; next !== undefined; start += pageSize) {
+    const rows = await next;
+    next = start + pageSize <= hi ? page(start + pageSize) : undefined;
     for (const row of rows) {
-      const record = toAuditRecord(row);
+      const record = requestFromRow(row);
+      const canonical = auditRequestCanonical(record);
+      const ok = sameHex(hasher(record.prev_hash, canonical), record.hash);
       knownHashes?.add(record.hash);
       const head = pending[0];
-      if (head !== undefined && head.seq !== record.seq) {
-        flushGroup(pending.splice(0));
+      if (head !== undefined && head.record.seq !== record.seq) {
+        flushGroup(pending);
+        pending = [];
       }
-      pending.push(record);
+      pending.push({ record, canonical, ok });
     }
   }
-  flushGroup(pending.splice(0));
-  return result;
+  flushGroup(pending);
+  return walk;
 }
 
-/** Verify the chain of every writer (or the given ones). */
+/** The row-hash key (two UInt64) derived from the HMAC key: an attacker without the key cannot forge a row hash. */
+function rowHashKey(key: Uint8Array | string): { k0: string; k1: string } {
+  const digest = crypto.createHmac('sha256', key).update('fhirwatch audit verify: per-patient rows').digest();
+  return { k0: digest.readBigUInt64BE(0).toString(), k1: digest.readBigUInt64BE(8).toString() };
+}
+
+/** Keyed hash of one audit_events row over every column (AUDIT_COLUMNS order; NULL result_count as -1). */
+const ROW_HASH = `sipHash64Keyed((toUInt64({k0:String}), toUInt64({k1:String})), ${AUDIT_COLUMNS.map((c) =>
+  c.name === 'result_count' ? 'ifNull(toInt64(result_count), -1)' : c.name,
+).join(', ')})`;
+
+/** The expansion, typed exactly like audit_events (so equal values hash equally). */
+const EXPANSION_TYPED = `SELECT ${AUDIT_COLUMNS.map((c) =>
+  c.name === 'result_count'
+    ? 'CAST(result_count AS Nullable(UInt32)) AS result_count'
+    : `CAST(${c.name} AS ${c.type}) AS ${c.name}`,
+).join(
+  ', ',
+)} FROM (${AUDIT_EXPANSION_SELECT.replace('{from}', `(SELECT * FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by IN {writers:Array(String)})`)})`;
+
+interface RowGroupDiff {
+  recorded_by: string;
+  seq: number;
+}
+
+/** Level 2 (in the engine): (recorded_by, seq) groups whose per-patient rows differ from the expansion. */
+async function rowGroupDiffs(
+  client: ClickHouseClient,
+  writers: readonly string[],
+  keys: { k0: string; k1: string },
+): Promise<{ diffs: RowGroupDiff[]; totals: Map<string, { expected: number; stored: number }> }> {
+  const rows = await compactRows(
+    client,
+    `SELECT recorded_by, seq, sumIf(n, side = 1) AS en, sumIf(n, side = 2) AS sn,
+            groupBitXorIf(x, side = 1) AS ex, groupBitXorIf(x, side = 2) AS sx
+     FROM (
+       SELECT recorded_by, seq, side, length(hs) AS n, arrayReduce('groupBitXor', hs) AS x
+       FROM (
+         SELECT recorded_by, seq, 1 AS side, groupUniqArray(${ROW_HASH}) AS hs FROM (${EXPANSION_TYPED})
+         GROUP BY recorded_by, seq
+         UNION ALL
+         SELECT recorded_by, seq, 2 AS side, groupUniqArray(${ROW_HASH}) AS hs FROM ${AUDIT_EVENTS}
+         WHERE recorded_by IN {writers:Array(String)}
+         GROUP BY recorded_by, seq
+       )
+     )
+     GROUP BY recorded_by, seq`,
+    { writers, ...keys },
+  );
+  const totals = new Map<string, { expected: number; stored: number }>();
+  const diffs: RowGroupDiff[] = [];
+  for (const [writer, seq, en, sn, ex, sx] of rows as [string, number, number, number, number, number][]) {
+    const t = totals.get(writer) ?? { expected: 0, stored: 0 };
+    t.expected += Number(en);
+    t.stored += Number(sn);
+    totals.set(writer, t);
+    if (Number(en) !== Number(sn) || String(ex) !== String(sx)) diffs.push({ recorded_by: writer, seq: Number(seq) });
+  }
+  return { diffs, totals };
+}
+
+/** Row by row for the groups that differ: which per-patient rows are missing, altered or extra. */
+async function rowIssues(
+  client: ClickHouseClient,
+  diffs: readonly RowGroupDiff[],
+  keys: { k0: string; k1: string },
+): Promise<Map<string, RowIssue[]>> {
+  const out = new Map<string, RowIssue[]>();
+  if (diffs.length === 0) return out;
+  const pairs = diffs.map((d) => `${d.recorded_by}\u0000${d.seq}`);
+  const writers = [...new Set(diffs.map((d) => d.recorded_by))];
+  const read = (source: string): Promise<unknown[][]> =>
+    compactRows(
+      client,
+      `SELECT DISTINCT recorded_by, seq, toString(event_id), ${ROW_HASH} AS h FROM (${source})
+       WHERE concat(recorded_by, char(0), toString(seq)) IN {pairs:Array(String)}`,
+      { writers, pairs, ...keys },
+    );
+  const [expected, stored] = await Promise.all([
+    read(EXPANSION_TYPED),
+    read(`SELECT * FROM ${AUDIT_EVENTS} WHERE recorded_by IN {writers:Array(String)}`),
+  ]);
+  const key = (writer: string, seq: number, id: string): string => `${writer}\u0000${seq}\u0000${id}`;
+  const expectedHash = new Map<string, string>();
+  for (const [w, s, id, h] of expected as [string, number, string, string][])
+    expectedHash.set(key(w, s, id), String(h));
+  const storedHashes = new Map<string, Set<string>>();
+  for (const [w, s, id, h] of stored as [string, number, string, string][]) {
+    const k = key(w, s, id);
+    const set = storedHashes.get(k) ?? new Set<string>();
+    set.add(String(h));
+    storedHashes.set(k, set);
+  }
+  const add = (writer: string, issue: RowIssue): void => {
+    const list = out.get(writer) ?? [];
+    list.push(issue);
+    out.set(writer, list);
+  };
+  for (const [k, h] of expectedHash) {
+    const [w, s, id] = k.split('\u0000') as [string, string, string];
+    const got = storedHashes.get(k);
+    if (got === undefined) add(w, { reason: 'missing-row', seq: Number(s), event_id: id });
+    else if (got.size !== 1 || !got.has(h)) add(w, { reason: 'altered-row', seq: Number(s), event_id: id });
+  }
+  for (const k of storedHashes.keys()) {
+    if (expectedHash.has(k)) continue;
+    const [w, s, id] = k.split('\u0000') as [string, string, string];
+    add(w, { reason: 'extra-row', seq: Number(s), event_id: id });
+  }
+  for (const list of out.values()) list.sort((a, b) => a.seq - b.seq || (a.event_id < b.event_id ? -1 : 1));
+  return out;
+}
+
+/** Verify every writer (or the given ones): the request chain and the per-patient rows. */
 export async function verifyAuditChain(client: ClickHouseClient, options: VerifyOptions): Promise<VerifyResult> {
   const writers =
     options.recordedBy ??
     (
       await selectRows<{ recorded_by: string }>(
         client,
-        `SELECT DISTINCT recorded_by FROM ${AUDIT_EVENTS} ORDER BY recorded_by`,
+        `SELECT DISTINCT recorded_by FROM (
+           SELECT DISTINCT recorded_by FROM ${AUDIT_REQUESTS_TABLE}
+           UNION ALL SELECT DISTINCT recorded_by FROM ${AUDIT_EVENTS})
+         ORDER BY recorded_by`,
         {},
       )
     ).map((row) => row.recorded_by);
-  const results: WriterVerification[] = [];
-  for (const writer of writers) results.push(await verifyWriter(client, writer, options));
+  const maxIssues = options.maxIssues ?? 100;
+  const keys = rowHashKey(options.key);
+  // level 2 runs in the engine (off the event loop) while level 1 walks the chains here
+  const level2 = rowGroupDiffs(client, writers, keys).then(async ({ diffs, totals }) => ({
+    totals,
+    issues: await rowIssues(client, diffs.slice(0, maxIssues * Math.max(1, writers.length)), keys),
+  }));
+  level2.catch(() => undefined);
+  const hasher = chainHasher(crypto, options.key);
+  const walks: ChainWalk[] = [];
+  for (const writer of writers) walks.push(await walkChain(client, writer, hasher, options));
+  const rows = await level2;
+  const results: WriterVerification[] = writers.map((writer, i) => {
+    const walk = walks[i] as ChainWalk;
+    const rowList = (rows.issues.get(writer) ?? []).slice(0, maxIssues);
+    const totals = rows.totals.get(writer) ?? { expected: 0, stored: 0 };
+    const result: WriterVerification = {
+      recorded_by: writer,
+      ok: walk.issues.length === 0 && rowList.length === 0,
+      records: walk.records,
+      duplicates: walk.duplicates,
+      first_seq: walk.first_seq,
+      last_seq: walk.last_seq,
+      issues: walk.issues,
+      expected_rows: totals.expected,
+      stored_rows: totals.stored,
+      row_issues: rowList,
+    };
+    if (walk.first_broken !== undefined) result.first_broken = walk.first_broken;
+    return result;
+  });
   return { ok: results.every((writer) => writer.ok), writers: results };
 }
 
@@ -220,6 +509,10 @@ export interface VerifyRow {
   reason: string;
   detail: string;
   issues: number;
+  rows: number;
+  row_issues: number;
+  first_row_issue: string;
+  first_row_event_id: string;
 }
 
 /** The verification as a report (one row per writer) for the output formatters. */
@@ -236,6 +529,10 @@ export function verifyReport(result: VerifyResult): Report<VerifyRow> {
     reason: writer.first_broken?.reason ?? '',
     detail: writer.first_broken?.detail ?? '',
     issues: writer.issues.length,
+    rows: writer.stored_rows,
+    row_issues: writer.row_issues.length,
+    first_row_issue: writer.row_issues[0]?.reason ?? '',
+    first_row_event_id: writer.row_issues[0]?.event_id ?? '',
   }));
   const keys = Object.keys(rows[0] ?? { recorded_by: '', status: '' }) as (keyof VerifyRow)[];
   return {
