@@ -19,7 +19,7 @@
  * was over the middleware's capture cap), and the rows already in audit_events are copied into
  * audit_requests as legacy (v1) requests BEFORE the view exists, so verify finds a request for every row.
  */
-import { AUDIT_TABLE } from './audit.ts';
+import { AUDIT_DEDUP_VIEW, AUDIT_TABLE } from './audit.ts';
 import type { ColumnDef, MaterializedViewDef, StatementDef, TableDef } from './types.ts';
 
 export const AUDIT_REQUESTS_TABLE = 'audit_requests';
@@ -121,12 +121,21 @@ export const auditResultCountNullable: StatementDef = {
   sql: 'ALTER TABLE {table} MODIFY COLUMN `result_count` Nullable(UInt32)',
 };
 
+/** The dedup view keeps the column types it was created with: re-created after result_count became Nullable. */
+export const auditDedupViewRecreate: StatementDef = {
+  kind: 'statement',
+  name: 'audit_events_dedup_recreate',
+  tables: [AUDIT_DEDUP_VIEW, AUDIT_TABLE],
+  scope: 'distributed',
+  sql: 'CREATE OR REPLACE VIEW {table} AS SELECT * FROM {table2} FINAL',
+};
+
 /** Every row already in audit_events as a legacy (v1) request: one entry, one patient, its own event_id. */
 export const auditRequestsBackfill: StatementDef = {
   kind: 'statement',
   name: 'audit_requests_backfill',
   tables: [AUDIT_REQUESTS_TABLE, AUDIT_TABLE],
-  local: true,
+  scope: 'local',
   sql: `INSERT INTO {table} SELECT
     event_id AS request_id, event_time, recorded_by, seq, prev_hash, hash, 1 AS v, tenant_id, 0 AS tenant_claimed,
     routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, fhir_version, batch_id, trace_id,

@@ -16,6 +16,7 @@ import {
 } from './audit.ts';
 import {
   AUDIT_REQUESTS_TABLE,
+  auditDedupViewRecreate,
   auditRequestsBackfill,
   auditRequestsExpandView,
   auditRequestsTable,
@@ -141,6 +142,7 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_requests',
     objects: (o) => [
       auditResultCountNullable,
+      auditDedupViewRecreate,
       auditRequestsTable(o.auditRetentionDays),
       auditRequestsBackfill,
       auditRequestsExpandView,

@@ -102,7 +102,11 @@ function statements(def: StatementDef, options: RenderOptions): string[] {
   const fill = (name: (table: string) => string): string =>
     def.sql.replace('{table2}', name(def.tables[1] ?? '')).replace('{table}', name(def.tables[0] ?? ''));
   if (options.cluster === undefined) return [fill((t) => qualified(options, t))];
-  if (def.local === true) return [fill((t) => qualified(options, localName(t)))];
+  if (def.scope === 'local') return [fill((t) => qualified(options, localName(t)))];
+  if (def.scope === 'distributed') {
+    const first = def.tables[0] ?? '';
+    return [fill((t) => (t === first ? `${qualified(options, t)}${onCluster(options)}` : qualified(options, t)))];
+  }
   return [
     fill((t) => `${qualified(options, localName(t))}${onCluster(options)}`),
     fill((t) => `${qualified(options, t)}${onCluster(options)}`),

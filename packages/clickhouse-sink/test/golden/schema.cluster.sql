@@ -404,6 +404,8 @@ ALTER TABLE `fhirwatch`.`audit_events_local` ON CLUSTER '{cluster}' MODIFY COLUM
 
 ALTER TABLE `fhirwatch`.`audit_events` ON CLUSTER '{cluster}' MODIFY COLUMN `result_count` Nullable(UInt32);
 
+CREATE OR REPLACE VIEW `fhirwatch`.`audit_events_dedup` ON CLUSTER '{cluster}' AS SELECT * FROM `fhirwatch`.`audit_events` FINAL;
+
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_requests_local` ON CLUSTER '{cluster}'
 (
     `request_id` UUID COMMENT 'UUIDv7 of the request (wire event_id), idempotency key',

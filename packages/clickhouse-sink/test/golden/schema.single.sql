@@ -358,6 +358,8 @@ ORDER BY (tenant_id, patient_id, changed_at);
 
 ALTER TABLE `default`.`audit_events` MODIFY COLUMN `result_count` Nullable(UInt32);
 
+CREATE OR REPLACE VIEW `default`.`audit_events_dedup` AS SELECT * FROM `default`.`audit_events` FINAL;
+
 CREATE TABLE IF NOT EXISTS `default`.`audit_requests`
 (
     `request_id` UUID COMMENT 'UUIDv7 of the request (wire event_id), idempotency key',
