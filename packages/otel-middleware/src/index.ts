@@ -8,6 +8,13 @@ export type { ResourceDetail } from './json-scan.ts';
 export { projectBody } from './json-scan.ts';
 export type { ConnectMiddleware, FastifyPlugin, FhirAudit, FhirAuditStats } from './middleware.ts';
 export { fhirAudit } from './middleware.ts';
+export {
+  METRIC_AUDIT_RECORDS_QUARANTINED,
+  METRIC_AUDIT_RECORDS_REJECTED,
+  METRIC_AUDIT_SHIP_LAG,
+  METRIC_AUDIT_SPOOL_AGE,
+  METRIC_AUDIT_SPOOL_DEPTH,
+} from './pipeline-metrics.ts';
 export type { AccessFacts } from './records.ts';
 export {
   buildAuditRecords,

@@ -52,6 +52,7 @@ import { type Logger, logs as otelLogs, SeverityNumber } from '@opentelemetry/ap
 import { getRequestContext, type RequestAuditContext } from './context.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
 import { projectBody, type ResourceDetail } from './json-scan.ts';
+import { registerPipelineMetrics } from './pipeline-metrics.ts';
 import { type AccessFacts, buildAuditRequest, failedBatchRequest, needsReturnedPatients } from './records.ts';
 import {
   ATTR_CLIENT_ID,
@@ -263,6 +264,10 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
           ...(options.gzip === undefined ? {} : { gzip: options.gzip }),
           ...(options.sinkHeaders === undefined ? {} : { headers: options.sinkHeaders }),
           onError,
+          onShipped: (lagS) => {
+            if (tracer === undefined) instruments();
+            shipLag?.record(lagS);
+          },
         });
         // On start, whatever an earlier run left in the spool is shipped first.
         shipper.start();
@@ -303,6 +308,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   let tracer: Tracer | undefined;
   let serverDuration: Histogram | undefined;
   let clientDuration: Histogram | undefined;
+  let shipLag: Histogram | undefined;
   let logger: Logger | undefined;
   function instruments(): void {
     const tp = options.tracerProvider ?? otelTrace.getTracerProvider();
@@ -320,6 +326,11 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
       unit: 's',
       description: 'Duration of HTTP client requests (the upstream hop to the provider FHIR server).',
       advice: { explicitBucketBoundaries: [...HTTP_DURATION_BUCKETS_S] },
+    });
+    shipLag = registerPipelineMetrics(meter, {
+      spool: () => spool?.stats(),
+      shipper: () => shipper?.stats,
+      rejected: () => auditFailures + (spool?.stats().dropped ?? 0),
     });
     if (emitLogs) {
       logger = (options.loggerProvider ?? otelLogs.getLoggerProvider()).getLogger(

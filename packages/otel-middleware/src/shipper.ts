@@ -43,6 +43,8 @@ export interface ShipperOptions {
   gzip?: boolean;
   headers?: Record<string, string>;
   onError?: (error: FhirAuditError) => void;
+  /** Called once per segment the sink acknowledged: seconds from its first write, records it held. */
+  onShipped?: (lagS: number, records: number) => void;
 }
 
 export interface ShipperStats {
@@ -266,6 +268,11 @@ export class AuditShipper {
     }
     this.progress = undefined;
     await this.spool.acknowledge(segment, contents);
+    try {
+      this.options.onShipped?.((Date.now() - segment.firstWriteMs) / 1000, lineCount);
+    } catch {
+      // a metrics hook never breaks shipping
+    }
     return 0;
   }
 

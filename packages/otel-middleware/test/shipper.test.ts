@@ -7,11 +7,43 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_ERROR_CODES, type FhirAuditError } from '../src/errors.ts';
 import { fhirAudit } from '../src/middleware.ts';
+import {
+  METRIC_AUDIT_RECORDS_QUARANTINED,
+  METRIC_AUDIT_SHIP_LAG,
+  METRIC_AUDIT_SPOOL_AGE,
+  METRIC_AUDIT_SPOOL_DEPTH,
+} from '../src/pipeline-metrics.ts';
 import { fhirHandler, listen } from './fhir-handler.ts';
 import { startReceiver } from './receiver.ts';
+
+/** A pull reader: `collect()` observes the gauges now. */
+class PullReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** name → the last data point value (gauge/sum) or the histogram's count, from one collection. */
+async function metricValues(reader: PullReader): Promise<Map<string, number>> {
+  const { resourceMetrics } = await reader.collect();
+  const out = new Map<string, number>();
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      for (const point of metric.dataPoints) {
+        const value = point.value as number | { count: number };
+        out.set(metric.descriptor.name, typeof value === 'number' ? value : value.count);
+      }
+    }
+  }
+  return out;
+}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -49,7 +81,10 @@ describe('audit shipping', () => {
     const twoFailures = new Promise<void>((resolve) => {
       sawTwoFailures = resolve;
     });
+    const reader = new PullReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
     const audit = fhirAudit({
+      meterProvider,
       spoolDir: dir,
       sinkUrl: `http://127.0.0.1:${port}`,
       recordedBy: 'w',
@@ -71,6 +106,10 @@ describe('audit shipping', () => {
     await audit.flush();
     await twoFailures; // the shipper has tried and failed at least twice
     expect(audit.stats().spool?.written).toBe(10);
+    // pipeline health while the sink is down: 10 records waiting, the oldest for a while
+    let metrics = await metricValues(reader);
+    expect(metrics.get(METRIC_AUDIT_SPOOL_DEPTH)).toBe(10);
+    expect(metrics.get(METRIC_AUDIT_SPOOL_AGE)).toBeGreaterThan(0);
     const receiver = await startReceiver(port);
     cleanups.push(() => receiver.close());
     await traffic(app.url, 2); // 14 more while draining
@@ -78,6 +117,11 @@ describe('audit shipping', () => {
     expect(receiver.records).toHaveLength(84);
     expect(new Set(receiver.records.map((r) => r.event_id)).size).toBe(84);
     expect(audit.stats().spool?.segments).toBe(0);
+    metrics = await metricValues(reader);
+    expect(metrics.get(METRIC_AUDIT_SPOOL_DEPTH)).toBe(0);
+    expect(metrics.get(METRIC_AUDIT_SPOOL_AGE)).toBe(0);
+    expect(metrics.get(METRIC_AUDIT_SHIP_LAG)).toBeGreaterThanOrEqual(1); // segments shipped, lag recorded
+    expect(metrics.get(METRIC_AUDIT_RECORDS_QUARANTINED)).toBe(0);
   });
 
   it('honours 503 + Retry-After and retries the same batch', async () => {
