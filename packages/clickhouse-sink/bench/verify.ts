@@ -93,6 +93,11 @@ try {
     () => verifyAuditChain(client, { key: KEY, recordedBy: ['gw-new'] }),
     events,
   );
+  const chainOnly = await run(
+    'new verify, chain only   ',
+    () => verifyAuditChain(client, { key: KEY, recordedBy: ['gw-new'], rows: false }),
+    events,
+  );
   const old = await run(
     'old verify (5fd10a7)     ',
     () => oldVerify(client, { key: KEY, recordedBy: ['gw-old'] }),
@@ -112,7 +117,7 @@ try {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   );
-  for (const r of [fresh, old, newOnLegacy]) {
+  for (const r of [fresh, chainOnly, old, newOnLegacy]) {
     console.log(
       `${r.name}: ${r.ok ? 'ok' : 'BROKEN'}, ${r.s.toFixed(2)} s, ${fmt(r.rate)} events/s, process CPU ${r.cpuS.toFixed(1)} s`,
     );

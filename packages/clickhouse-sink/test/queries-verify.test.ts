@@ -7,7 +7,15 @@
  * requests): an altered, a deleted and an extra per-patient row are each named.
  */
 import * as crypto from 'node:crypto';
-import { type AuditRecord, auditRecordCanonical, chainHasher, expandRequestRecord } from '@fhirwatch/contract';
+import {
+  type AuditRecord,
+  type AuditRequestRecord,
+  auditRecordCanonical,
+  auditRequestCanonical,
+  chainHasher,
+  expandRequestRecord,
+  signChain,
+} from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../src/queries/verify.ts';
 import { AUDIT_REQUESTS_TABLE, AUDIT_TABLE } from '../src/schema/index.ts';
@@ -28,6 +36,9 @@ const mutate = async (query: string, params: Record<string, unknown>): Promise<v
 };
 const V2 = 'gw-v2';
 const v2 = generateRequests({ count: 40, recordedBy: V2, key: 'fhirwatch-test-key', start: Date.UTC(2026, 10, 10) });
+const signChainAgain = (requests: AuditRequestRecord[], key: string): void => {
+  signChain(chainHasher(crypto, key), requests, auditRequestCanonical);
+};
 const writerOf = async (writer: string) =>
   (await verifyAuditChain(store.client, { key: store.dataset.key, recordedBy: [writer] })).writers[0];
 
@@ -62,7 +73,10 @@ describe('audit verify', () => {
     const result = await verifyAuditChain(store.client, { key: store.dataset.key });
     expect(result.ok).toBe(true);
     expect(result.writers.map((w) => w.recorded_by).sort()).toEqual([...byWriter.keys(), V2].sort());
+    expect(result.writers.length).toBe(3);
     for (const writer of result.writers) {
+      // the engine's canonical form matches the contract's for all of these: no record re-checked in JS
+      expect(writer.rechecked).toBe(0);
       if (writer.recorded_by === V2) {
         expect(writer.records).toBe(40);
         expect(writer.expected_rows).toBe(v2.rows);
@@ -72,7 +86,9 @@ describe('audit verify', () => {
       const records = byWriter.get(writer.recorded_by) ?? [];
       expect(writer.records).toBe(records.length);
       expect(writer.last_seq).toBe(records.length);
-      expect(writer.stored_rows).toBe(records.length);
+      const duplicates = store.dataset.duplicates.filter((r) => r.recorded_by === writer.recorded_by).length;
+      expect(writer.stored_rows).toBe(records.length + duplicates); // raw rows, duplicate deliveries unmerged
+      expect(writer.expected_rows).toBe(records.length + duplicates);
       expect(writer.duplicates).toBe(
         store.dataset.duplicates.filter((r) => r.recorded_by === writer.recorded_by).length,
       );
@@ -100,6 +116,24 @@ describe('audit verify', () => {
         }))
         .sort((a, b) => (a.id < b.id ? -1 : 1)),
     );
+  });
+
+  it('a record with characters the engine escapes differently is re-checked in JS and verifies', async () => {
+    const odd = generateRequests({
+      count: 3,
+      recordedBy: 'gw-odd',
+      key: store.dataset.key,
+      start: Date.UTC(2026, 10, 11),
+    });
+    (odd.requests[1] as { user_name: string }).user_name = 'Zoë \u2028 \u0001 "q" \\ /';
+    signChainAgain(odd.requests, store.dataset.key);
+    const monitor = new StoreMonitor(store.client);
+    const writer = new AuditWriter(store.client, monitor);
+    await writer.write(odd.requests);
+    await writer.close();
+    monitor.close();
+    const w = await writerOf('gw-odd');
+    expect(w).toMatchObject({ ok: true, records: 3, rechecked: 1 });
   });
 
   it('fails with the wrong key at seq 1', async () => {

@@ -78,7 +78,7 @@ export function auditRequestsTable(retentionDays: number): TableDef {
 }
 
 /** Per-patient event_id of expansion ordinal `o` (1-based) of request `r` (a UUID column). */
-const PER_PATIENT_ID = (r: string, o: string): string =>
+export const PER_PATIENT_ID = (r: string, o: string): string =>
   `if(${o} = 1, ${r}, toUUID(concat(substring(toString(${r}), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(${r}), 29, 8)))), toUInt32(${o} - 1)))), 8, '0'))))`;
 
 /**
