@@ -497,11 +497,6 @@ const EXPANSION_TYPED = `SELECT ${AUDIT_COLUMNS.map((c) =>
   ', ',
 )} FROM (${AUDIT_EXPANSION_SELECT.replace('{from}', `(SELECT * FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by IN {writers:Array(String)})`)})`;
 
-interface RowGroupDiff {
-  recorded_by: string;
-  seq: number;
-}
-
 const KEY_TUPLE = '(toUInt64({k0:String}), toUInt64({k1:String}))';
 /** Request-level columns of a per-patient row (the same in every row of a request). */
 const REQUEST_PART = `sipHash64Keyed(${KEY_TUPLE}, event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, fhir_version, batch_id, trace_id, duration_ms)`;
@@ -520,17 +515,26 @@ const STORED_ROW_HASH = `sipHash64Keyed(${KEY_TUPLE}, ${REQUEST_PART}, ${ENTRY_P
   'ifNull(toInt64(result_count), -1)',
 )}, patient_id, event_id)`;
 /**
- * The same hash of every row a request expands to, with the request part hashed once per request and the entry
- * part once per entry (the expansion itself is the view's: same ARRAY JOIN, same per-patient id).
+ * Per request: the count, XOR and sum of the hashes of the rows it expands to, computed with array functions on
+ * the request row (no ARRAY JOIN, no aggregation): the request part hashed once, the entry part once per entry
+ * (spread over its patients by arraySplit lengths, so no lambda captures an outer array), the per-patient id as
+ * the view computes it.
  */
-const EXPECTED_ROW_HASHES = `SELECT recorded_by, seq, sipHash64Keyed(${KEY_TUPLE}, _r, _eh[_e], _p, ${PER_PATIENT_ID('request_id', '_o')}) AS h
+const EXPECTED_GROUPS = `SELECT recorded_by, seq, 1 AS side, length(x_patient_id) AS n,
+    arrayReduce('groupBitXor', _hs) AS x, arrayReduce('sum', _hs) AS s
   FROM (
-    SELECT *, ${REQUEST_PART} AS _r,
-      arrayMap((t, it, rt, q, ix, oc, st, rc) -> ${ENTRY_PART('t', 'it', 'rt', 'q', 'ix', 'oc', 'st', 'if(ifNull(rc, -1) < 0, -1, assumeNotNull(rc))')},
-        e_event_type, e_fhir_interaction, e_resource_type, e_query, e_entry_index, e_outcome, e_http_status, e_result_count) AS _eh
-    FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by IN {writers:Array(String)}
-  )
-  ARRAY JOIN x_entry AS _e, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o`;
+    SELECT recorded_by, seq, x_patient_id,
+      arrayMap((eh, p, _o) -> sipHash64Keyed(${KEY_TUPLE}, _r, eh, p, ${PER_PATIENT_ID('request_id', '_o')}),
+        arrayFlatten(arrayMap((h, c) -> arrayWithConstant(c, h), _eh,
+          arrayMap(ps -> length(ps), arraySplit((p, d) -> d != 0, x_patient_id, arrayDifference(x_entry))))),
+        x_patient_id, arrayEnumerate(x_patient_id)) AS _hs
+    FROM (
+      SELECT recorded_by, seq, request_id, x_entry, x_patient_id, ${REQUEST_PART} AS _r,
+        arrayMap((t, it, rt, q, ix, oc, st, rc) -> ${ENTRY_PART('t', 'it', 'rt', 'q', 'ix', 'oc', 'st', 'if(ifNull(rc, -1) < 0, -1, assumeNotNull(rc))')},
+          e_event_type, e_fhir_interaction, e_resource_type, e_query, e_entry_index, e_outcome, e_http_status, e_result_count) AS _eh
+      FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by IN {writers:Array(String)}
+    )
+  )`;
 
 interface RowGroupDiff {
   recorded_by: string;
@@ -553,8 +557,7 @@ async function rowGroupDiffs(
     `SELECT recorded_by, seq, sumIf(n, side = 1) AS en, sumIf(n, side = 2) AS sn,
             groupBitXorIf(x, side = 1) = groupBitXorIf(x, side = 2) AND sumIf(s, side = 1) = sumIf(s, side = 2) AS same
      FROM (
-       SELECT recorded_by, seq, 1 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s
-       FROM (${EXPECTED_ROW_HASHES}) GROUP BY recorded_by, seq
+       ${EXPECTED_GROUPS}
        UNION ALL
        SELECT recorded_by, seq, 2 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s
        FROM (SELECT recorded_by, seq, ${STORED_ROW_HASH} AS h FROM ${AUDIT_EVENTS} WHERE recorded_by IN {writers:Array(String)})
