@@ -68,7 +68,7 @@ export interface SpoolStats {
   /** Group commits done (one write + one fdatasync each). */
   flushes: number;
   lastSeq: number;
-  /** Records written and not yet acknowledged by the sink or quarantined (counted since open). */
+  /** Records written and not yet acknowledged by the sink or quarantined (what an earlier run left included). */
   unshipped: number;
   /** Write time of the oldest segment still waiting (ms since the epoch), if any. */
   oldestUnshippedMs: number | undefined;
@@ -91,6 +91,8 @@ export interface SegmentInfo {
   size: number;
   /** When its first record was written (ms since the epoch; the file's mtime for a segment found at open). */
   firstWriteMs: number;
+  /** Lines (records) it holds: counted as written, or by its newlines for a segment found at open. */
+  records: number;
 }
 
 export interface SegmentContents {
@@ -228,6 +230,7 @@ export class AuditSpool {
       next: number;
       chain: ChainState;
       persisted: Record<string, ChainState>;
+      unshipped: number;
     },
   ) {
     this.dir = options.dir;
@@ -241,6 +244,7 @@ export class AuditSpool {
     this.nextSegment = state.next;
     this.chain = state.chain;
     this.persistedChain = state.persisted;
+    this.unshipped = state.unshipped;
   }
 
   /** Open (or create) a spool directory: take the lock, recover the chain state, list unshipped segments. */
@@ -269,17 +273,24 @@ export class AuditSpool {
       const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
       const segments: SegmentInfo[] = [];
       let bytes = 0;
+      let unshipped = 0;
       for (const name of names) {
         const path = join(dir, name);
         const st = await stat(path);
+        // what an earlier run left unshipped counts in the spool depth (newlines: a torn tail has none)
+        const content = await readFile(path);
+        let records = 0;
+        for (let at = content.indexOf(10); at !== -1; at = content.indexOf(10, at + 1)) records++;
         segments.push({
           name,
           path,
           number: Number(SEGMENT_RE.exec(name)?.[1]),
           size: st.size,
           firstWriteMs: st.mtimeMs,
+          records,
         });
         bytes += st.size;
+        unshipped += records;
       }
       let persisted: Record<string, ChainState> = {};
       try {
@@ -304,6 +315,7 @@ export class AuditSpool {
         next: last === undefined ? 1 : last.number + 1,
         chain,
         persisted,
+        unshipped,
       });
     } catch (error) {
       OPEN_DIRS.delete(key);
@@ -458,6 +470,7 @@ export class AuditSpool {
       if (segment.info.size === 0) segment.info.firstWriteMs = Date.now();
       segment.info.size += buf.length;
       this.unshipped += batch.length;
+      segment.info.records += batch.length;
       this.bytesOnDisk += buf.length;
       this.written += batch.length;
       this.avgLineBytes = Math.max(64, Math.ceil(buf.length / batch.length));
@@ -516,7 +529,7 @@ export class AuditSpool {
     } finally {
       await dirFh.close();
     }
-    this.active = { info: { name, path, number, size: 0, firstWriteMs: Date.now() }, fh };
+    this.active = { info: { name, path, number, size: 0, firstWriteMs: Date.now(), records: 0 }, fh };
     return this.active;
   }
 
@@ -572,14 +585,14 @@ export class AuditSpool {
   async acknowledge(info: SegmentInfo, contents: SegmentContents): Promise<void> {
     await this.persistTails(contents);
     await unlink(info.path);
-    this.removeClosed(info, contents);
+    this.removeClosed(info);
   }
 
   /** The sink refused the segment as invalid: move it aside (kept for an operator, never shipped again). */
   async quarantine(info: SegmentInfo, contents: SegmentContents): Promise<void> {
     await this.persistTails(contents);
     await rename(info.path, join(this.dir, 'rejected', info.name));
-    this.removeClosed(info, contents);
+    this.removeClosed(info);
   }
 
   /** Persist the chain tails a segment carries (before the segment leaves the spool, so they are never lost with it). */
@@ -595,8 +608,8 @@ export class AuditSpool {
     if (changed) await this.writeChainFile();
   }
 
-  private removeClosed(info: SegmentInfo, contents: SegmentContents): void {
-    this.unshipped = Math.max(0, this.unshipped - contents.ranges.length);
+  private removeClosed(info: SegmentInfo): void {
+    this.unshipped = Math.max(0, this.unshipped - info.records);
     const i = this.closedSegments.indexOf(info);
     if (i !== -1) this.closedSegments.splice(i, 1);
     this.bytesOnDisk -= info.size;

@@ -17,6 +17,7 @@ import {
   METRIC_AUDIT_SPOOL_AGE,
   METRIC_AUDIT_SPOOL_DEPTH,
 } from '../src/pipeline-metrics.ts';
+import { AuditSpool } from '../src/spool.ts';
 import { fhirHandler, listen } from './fhir-handler.ts';
 import { startReceiver } from './receiver.ts';
 
@@ -210,6 +211,10 @@ describe('audit shipping', () => {
     await traffic(app1.url, 2);
     await app1.close();
     await first.shutdown();
+    // what the earlier run left counts in the spool depth of the next one (pipeline health after a restart)
+    const reopened = await AuditSpool.open({ dir, recordedBy: 'w', hmacKey: 'k' });
+    expect(reopened.stats().unshipped).toBe(2);
+    await reopened.close();
     const receiver = await startReceiver();
     cleanups.push(() => receiver.close());
     const second = fhirAudit({
