@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: each scenario in its own fresh process (chDB binds one store per process):
- * bench/writer.ts (a: audit ingest ratio), then bench/queries.ts (b: compliance queries) when present.
+ * bench/writer.ts (a: audit ingest ratio), bench/queries.ts (b: compliance queries), bench/verify.ts (c: audit
+ * verify, 10 M events); BENCH_SCENARIOS=verify.ts (comma-separated) runs a subset.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const scenarios = ['writer.ts', 'queries.ts'];
+const scenarios = (process.env.BENCH_SCENARIOS ?? 'writer.ts,queries.ts,verify.ts').split(',');
 let failed = false;
 for (const scenario of scenarios) {
   const file = fileURLToPath(new URL(`./${scenario}`, import.meta.url));
