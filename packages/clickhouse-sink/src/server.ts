@@ -14,6 +14,8 @@ import { SinkError } from './errors.ts';
 import { auditRecordProblem } from './ingest/validate.ts';
 import { mapLogs, mapMetrics, mapTraces, type RowsByTable } from './otlp/map.ts';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlp/proto.ts';
+import { buildQueryApi, type QueryApiHandler } from './query-api/api.ts';
+import { assertQueryApiBind } from './query-api/auth.ts';
 import { migrate } from './schema/migrations.ts';
 import { openStore } from './store.ts';
 import type { SinkOptions } from './types.ts';
@@ -41,6 +43,8 @@ export interface SinkHandlerDeps {
   spool: Spool;
   maxBodyBytes: number;
   maxBatchRecords: number;
+  /** Extra handlers tried for paths that are not ingest (query API, console); true = answered. */
+  mounts?: readonly QueryApiHandler[];
 }
 
 const OTLP_MAPPERS: Record<OtlpSignal, (request: unknown) => RowsByTable> = {
@@ -197,6 +201,9 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
       else sendJson(res, 503, { status: 'unavailable', reason: deps.monitor.lastError }, { 'retry-after': '1' });
       return;
     }
+    if (path !== '/v1/audit' && !path?.startsWith('/v1/')) {
+      for (const mount of deps.mounts ?? []) if (await mount(req, res)) return;
+    }
     const signal =
       path === '/v1/traces' ? 'traces' : path === '/v1/logs' ? 'logs' : path === '/v1/metrics' ? 'metrics' : undefined;
     if (path !== '/v1/audit' && signal === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
@@ -265,6 +272,13 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     ...(options.retry === undefined ? {} : { retry: options.retry }),
   });
 
+  const host = options.host ?? '127.0.0.1';
+  const queryApi = options.queryApi ?? {};
+  if (queryApi !== false) assertQueryApiBind(host, queryApi.token);
+  const mounts: QueryApiHandler[] = [];
+  if (queryApi !== false) mounts.push(buildQueryApi({ client, ...queryApi }));
+  if (options.mount !== undefined) mounts.push(options.mount);
+
   // a store that is down at start is not fatal: the sink answers 503 and the monitor keeps trying
   if (await monitor.probe()) await telemetry.replay();
 
@@ -275,10 +289,11 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     spool,
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     maxBatchRecords: options.maxBatchRecords ?? 50_000,
+    mounts,
   });
   const server = createServer(handler);
   server.keepAliveTimeout = 5000;
-  await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  await listen(server, options.port ?? 0, host);
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${address.port}`;
 

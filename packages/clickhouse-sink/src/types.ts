@@ -1,5 +1,18 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { ExpandMacros, QueryPanel } from './query-api/api.ts';
 import type { RetryOptions } from './writer/retry.ts';
+
+/** The read-only query API (`/api/…`) of the sink; see src/query-api/api.ts. */
+export interface SinkQueryApiOptions {
+  /** Bearer token; required when `host` is not loopback (the sink refuses to start without one). */
+  token?: string;
+  /** HMAC key of the audit writers, for `GET /api/audit/verify`. */
+  hmacKey?: Uint8Array;
+  /** Panel definitions (@fhirwatch/dashboards PANELS) and their macro expander, for `/api/panels`. */
+  panels?: readonly QueryPanel[];
+  expandMacros?: ExpandMacros;
+}
 
 /** Options of {@link startSink}. All optional except where a store must be named (`store` or `clickhouseUrl`). */
 export interface SinkOptions {
@@ -46,4 +59,11 @@ export interface SinkOptions {
    * enables the audit writer's fast duplicate check.
    */
   exclusiveWriter?: boolean;
+  /** The query API on the sink's port (default on, loopback only unless a token is given); `false` turns it off. */
+  queryApi?: SinkQueryApiOptions | false;
+  /**
+   * Another handler on the sink's port (the console of @fhirwatch/console): tried after ingest and the query
+   * API; resolves true when it answered the request.
+   */
+  mount?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }

@@ -14,6 +14,7 @@ import {
   auditVipTable,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+import { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -129,6 +130,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_vip_patients',
     objects: () => [auditVipTable],
   },
+  {
+    version: 9,
+    name: 'audit_query_log',
+    objects: (o) => [auditQueryLogTable(o.auditRetentionDays)],
+  },
 ];
 
 /** Checksums ignore retention, so changing retention does not look like an edited migration. */
@@ -173,6 +179,7 @@ const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] =>
     otelLogsTable(o.telemetryRetentionDays),
     ...otelMetricTables(o.telemetryRetentionDays),
     latencyRollupTable(o.telemetryRetentionDays),
+    auditQueryLogTable(o.auditRetentionDays),
   ];
   return tables.map((t) => ({ name: t.name, ttl: t.ttl ?? '' }));
 };
@@ -259,4 +266,4 @@ async function alignTtl(
   return true;
 }
 
-export { AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };
+export { AUDIT_QUERY_LOG_TABLE, AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };
