@@ -233,6 +233,9 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 
 /** Open the store, migrate, replay the telemetry spool and serve. */
 export async function startSink(options: SinkOptions = {}): Promise<SinkServer> {
+  const host = options.host ?? '127.0.0.1';
+  const queryApi = options.queryApi ?? {};
+  if (queryApi !== false) assertQueryApiBind(host, queryApi.token);
   const ownsClient = options.client === undefined;
   let client: ClickHouseClient;
   if (options.client !== undefined) client = options.client;
@@ -272,9 +275,6 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     ...(options.retry === undefined ? {} : { retry: options.retry }),
   });
 
-  const host = options.host ?? '127.0.0.1';
-  const queryApi = options.queryApi ?? {};
-  if (queryApi !== false) assertQueryApiBind(host, queryApi.token);
   const mounts: QueryApiHandler[] = [];
   if (queryApi !== false) mounts.push(buildQueryApi({ client, ...queryApi }));
   if (options.mount !== undefined) mounts.push(options.mount);
