@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: each scenario in its own fresh process (chDB binds one store per process):
- * bench/writer.ts (a: audit ingest ratio), then bench/queries.ts (b: compliance queries) when present.
+ * bench/writer.ts (a: audit ingest ratio), then bench/queries.ts (b: compliance queries) when present, then
+ * bench/ingest-under-query.ts (c: POST /v1/audit latency while the query API serves a heavy access report).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const scenarios = ['writer.ts', 'queries.ts'];
+const scenarios = ['writer.ts', 'queries.ts', 'ingest-under-query.ts'];
 let failed = false;
 for (const scenario of scenarios) {
   const file = fileURLToPath(new URL(`./${scenario}`, import.meta.url));
