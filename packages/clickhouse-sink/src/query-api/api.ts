@@ -426,6 +426,12 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
         send(res, json({ reports }, 0));
         return true;
       }
+      if (parts[0] === 'variables' && parts.length === 1) {
+        // template-variable values (tenant ids, FHIR interactions): not PHI, not recorded
+        if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
+        send(res, json(await variables(client), 0));
+        return true;
+      }
       if (parts[0] === 'panels') {
         if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
         if (parts.length === 1) {
@@ -499,6 +505,29 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       return true;
     }
   };
+}
+
+/** Values for the console's tenant and interaction selectors (last 30 days of spans; tenants of the audit log). */
+async function variables(client: ClickHouseClient): Promise<{ tenant: string[]; interaction: string[] }> {
+  const distinct = async (query: string): Promise<string[]> => {
+    try {
+      const result = await client.query({ query, format: 'JSONCompactEachRow' });
+      return ((await result.json()) as string[][]).map((row) => String(row[0])).filter((v) => v !== '');
+    } catch (error) {
+      if (isUnknownTable(error)) return [];
+      throw error;
+    }
+  };
+  const [spanTenants, auditTenants, interaction] = await Promise.all([
+    distinct(
+      'SELECT DISTINCT TenantId FROM otel_traces WHERE Timestamp >= now() - INTERVAL 30 DAY ORDER BY 1 LIMIT 500',
+    ),
+    distinct('SELECT DISTINCT tenant_id FROM audit_events ORDER BY 1 LIMIT 500'),
+    distinct(
+      "SELECT DISTINCT SpanAttributes['fhir.interaction'] FROM otel_traces WHERE Timestamp >= now() - INTERVAL 30 DAY ORDER BY 1 LIMIT 100",
+    ),
+  ]);
+  return { tenant: [...new Set([...spanTenants, ...auditTenants])].sort(), interaction };
 }
 
 /** Store the read record or refuse the answer: an unrecorded read of audit records is not served. */
