@@ -12,6 +12,8 @@ export interface SinkQueryApiOptions {
   /** Panel definitions (@fhirwatch/dashboards PANELS) and their macro expander, for `/api/panels`. */
   panels?: readonly QueryPanel[];
   expandMacros?: ExpandMacros;
+  /** Template variables (@fhirwatch/dashboards VARIABLES) for `/api/variables`. */
+  variables?: readonly { readonly name: string; readonly sql: string }[];
 }
 
 /** Options of {@link startSink}. All optional except where a store must be named (`store` or `clickhouseUrl`). */

@@ -466,8 +466,8 @@ async function start() {
     const [{ panels }, variables] = await Promise.all([api('/api/panels'), api('/api/variables')]);
     state.panels = panels;
     for (const [id, values] of [
-      ['tenant', variables.tenant],
-      ['interaction', variables.interaction],
+      ['tenant', variables.tenant ?? []],
+      ['interaction', variables.interaction ?? []],
     ]) {
       const select = $(id);
       select.replaceChildren(

@@ -21,7 +21,20 @@ import {
   type QueryApiHandler,
   type QueryPanel,
 } from '@fhirwatch/clickhouse-sink';
+import { expandMacros, PANELS, VARIABLES } from '@fhirwatch/dashboards';
 import { consoleAssets } from './assets.ts';
+
+/**
+ * What the query API needs to serve the console's panels and selectors: the @fhirwatch/dashboards definitions
+ * (the same ones the Grafana dashboards are generated from). Pass it to startSink's `queryApi` with `--console`.
+ */
+export function consolePanels(): {
+  panels: readonly QueryPanel[];
+  expandMacros: ExpandMacros;
+  variables: typeof VARIABLES;
+} {
+  return { panels: PANELS, expandMacros, variables: VARIABLES };
+}
 
 /** Headers of every console file: no framing, no sniffing, scripts and styles only from this origin. */
 const SECURITY_HEADERS = {
@@ -77,6 +90,7 @@ export interface ConsoleOptions {
   /** Bearer token of this console's API (required off loopback). */
   token?: string;
   hmacKey?: Uint8Array;
+  /** Panel definitions and their macro expander (default: consolePanels()). */
   panels?: readonly QueryPanel[];
   expandMacros?: ExpandMacros;
   /** Run the store's migrations first (default true; the query log table is migration 9). */
@@ -171,6 +185,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
         client,
         ...(options.token === undefined ? {} : { token: options.token }),
         ...(options.hmacKey === undefined ? {} : { hmacKey: options.hmacKey }),
+        ...consolePanels(),
         ...(options.panels === undefined ? {} : { panels: options.panels }),
         ...(options.expandMacros === undefined ? {} : { expandMacros: options.expandMacros }),
       }),

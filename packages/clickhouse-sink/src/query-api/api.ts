@@ -58,6 +58,8 @@ export interface QueryApiOptions {
   hmacKey?: Uint8Array;
   panels?: readonly QueryPanel[];
   expandMacros?: ExpandMacros;
+  /** Template variables (@fhirwatch/dashboards VARIABLES): one string column of values each, for `/api/variables`. */
+  variables?: readonly { readonly name: string; readonly sql: string }[];
   /** Actor recorded for loopback requests that name none (default: the OS user running the sink). */
   defaultActor?: string;
   /** Points per panel series (default 120): the interval is (to - from) / points, rounded up to a nice step. */
@@ -216,6 +218,33 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       if (!isUnknownTable(error)) throw error;
       return json({ ...base, rows: [], missing: missingTable(error) || 'a table this panel reads' }, 0);
     }
+  };
+
+  /** Values of each template variable over the range (default the last 30 days); a missing table gives none. */
+  const variableValues = async (q: URLSearchParams): Promise<Record<string, string[]>> => {
+    const out: Record<string, string[]> = {};
+    const to = new Date(single(q, 'to') ?? Date.now());
+    const from = new Date(single(q, 'from') ?? to.getTime() - 30 * 86_400_000);
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
+      throw new AuditQueryError(
+        AUDIT_QUERY_ERROR_CODES.invalidRange,
+        "parameters 'from' and 'to' must be ISO instants, from < to",
+      );
+    }
+    for (const variable of options.variables ?? []) {
+      if (options.expandMacros === undefined) break;
+      const sql = options.expandMacros(variable.sql, { from, to, intervalSeconds: 60, vars: {} });
+      try {
+        const result = await client.query({ query: sql, format: 'JSONCompactEachRow' });
+        out[variable.name] = ((await result.json()) as unknown[][])
+          .map((row) => String(row[0]))
+          .filter((v) => v !== '');
+      } catch (error) {
+        if (!isUnknownTable(error)) throw error;
+        out[variable.name] = [];
+      }
+    }
+    return out;
   };
 
   type Route = (req: IncomingMessage, q: URLSearchParams, rest: string[]) => Promise<Answer>;
@@ -429,7 +458,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       if (parts[0] === 'variables' && parts.length === 1) {
         // template-variable values (tenant ids, FHIR interactions): not PHI, not recorded
         if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
-        send(res, json(await variables(client), 0));
+        send(res, json(await variableValues(q), 0));
         return true;
       }
       if (parts[0] === 'panels') {
@@ -505,29 +534,6 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       return true;
     }
   };
-}
-
-/** Values for the console's tenant and interaction selectors (last 30 days of spans; tenants of the audit log). */
-async function variables(client: ClickHouseClient): Promise<{ tenant: string[]; interaction: string[] }> {
-  const distinct = async (query: string): Promise<string[]> => {
-    try {
-      const result = await client.query({ query, format: 'JSONCompactEachRow' });
-      return ((await result.json()) as string[][]).map((row) => String(row[0])).filter((v) => v !== '');
-    } catch (error) {
-      if (isUnknownTable(error)) return [];
-      throw error;
-    }
-  };
-  const [spanTenants, auditTenants, interaction] = await Promise.all([
-    distinct(
-      'SELECT DISTINCT TenantId FROM otel_traces WHERE Timestamp >= now() - INTERVAL 30 DAY ORDER BY 1 LIMIT 500',
-    ),
-    distinct('SELECT DISTINCT tenant_id FROM audit_events ORDER BY 1 LIMIT 500'),
-    distinct(
-      "SELECT DISTINCT SpanAttributes['fhir.interaction'] FROM otel_traces WHERE Timestamp >= now() - INTERVAL 30 DAY ORDER BY 1 LIMIT 100",
-    ),
-  ]);
-  return { tenant: [...new Set([...spanTenants, ...auditTenants])].sort(), interaction };
 }
 
 /** Store the read record or refuse the answer: an unrecorded read of audit records is not served. */
