@@ -46,6 +46,12 @@ export function formatNumber(value) {
   return n.toLocaleString('en-US', { maximumFractionDigits: Math.abs(n) < 10 ? 2 : 1 });
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Tenant GUIDs in legends: first 8 and last 4 characters (the full id is in the tables and selectors). */
+export function shortLabel(text) {
+  return GUID.test(text) ? `${text.slice(0, 8)}…${text.slice(-4)}` : text;
+}
+
 /**
  * Long rows (time, label…, value…) → uPlot's aligned columns: x = the distinct times, one series per
  * (labels, value column). At most `maxSeries` series (the largest totals), the rest dropped and counted.
@@ -58,7 +64,7 @@ export function pivot(columns, rows, maxSeries = 10) {
   const at = new Map(times.map((t, i) => [t, i]));
   const series = new Map();
   for (const row of rows) {
-    const labels = labelIdx.map((i) => String(row[i] ?? '') || '(none)');
+    const labels = labelIdx.map((i) => shortLabel(String(row[i] ?? '') || '(none)'));
     for (const v of valueIdx) {
       const name = [...labels, valueIdx.length > 1 || labels.length === 0 ? columns[v].name : null]
         .filter(Boolean)
@@ -79,7 +85,7 @@ export function pivot(columns, rows, maxSeries = 10) {
   return { times, series: all.slice(0, maxSeries), dropped: Math.max(0, all.length - maxSeries) };
 }
 
-function timeseries(body, def, data) {
+function timeseries(body, def, data, asBars = false) {
   const { times, series, dropped } = pivot(def.columns, data.rows);
   const box = el('div', { class: 'chart' });
   body.append(box);
@@ -201,6 +207,7 @@ export function renderPanel(card, body, def, data) {
   }
   card.dataset.state = 'data';
   if (def.chart === 'timeseries') timeseries(body, def, data);
+  else if (def.chart === 'bar' && def.columns.some((c) => c.type === 'time')) timeseries(body, def, data, true);
   else if (def.chart === 'bar') bars(body, def, data);
   else if (def.chart === 'stat') stat(body, def, data);
   else body.append(table(def.columns, data.rows, { limit: 200 }));
