@@ -1,8 +1,12 @@
 /**
  * `fhirwatch <command> …`: dispatches to src/commands/<command>.ts. The CLI is thin: each command
  * parses its arguments, resolves options and calls a package.
+ *
+ * Only the command being run is imported (and it imports what it needs, late): `fhirwatch --help` and an
+ * unknown command read each command's one-line `description` from its file text instead of importing every
+ * command (which would load chDB, OpenTelemetry and the gateway just to print a list).
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { CommandModule } from './command.ts';
 import { UsageError } from './command.ts';
 
@@ -20,22 +24,32 @@ async function load(name: string): Promise<CommandModule> {
   return (await import(new URL(`${name}${extension}`, commandsDir).href)) as CommandModule;
 }
 
-async function help(): Promise<void> {
+/** `export const description = '…'` (or "…", `…`) as written in the command's file; undefined when not a literal. */
+const DESCRIPTION = /export const description\s*=\s*(?:\n\s*)?(['"`])((?:\\.|(?!\1).)*)\1/;
+
+async function describe(name: string): Promise<string> {
+  const text = readFileSync(new URL(`${name}${extension}`, commandsDir), 'utf8');
+  const match = DESCRIPTION.exec(text);
+  if (match?.[2] !== undefined) return match[2].replace(/\\(.)/g, '$1');
+  return (await load(name)).description;
+}
+
+async function help(stream: NodeJS.WriteStream): Promise<void> {
   const lines = ['Usage: fhirwatch <command> [options]', '', 'Commands:'];
-  for (const name of commandNames()) lines.push(`  ${name.padEnd(12)} ${(await load(name)).description}`);
+  for (const name of commandNames()) lines.push(`  ${name.padEnd(12)} ${await describe(name)}`);
   lines.push('', 'Run `fhirwatch <command> --help` for the options of one command.');
-  process.stdout.write(`${lines.join('\n')}\n`);
+  stream.write(`${lines.join('\n')}\n`);
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    await help();
+    await help(process.stdout);
     return name === undefined ? 2 : 0;
   }
   if (!commandNames().includes(name)) {
     process.stderr.write(`fhirwatch: unknown command '${name}'\n`);
-    await help();
+    await help(process.stdout);
     return 2;
   }
   return (await load(name)).run(rest);

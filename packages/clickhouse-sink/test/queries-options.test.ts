@@ -36,7 +36,12 @@ describe('working hours', () => {
     expect(isWithinWorkHours(new Date('2026-11-28T15:00:00Z'), ny)).toBe(false); // Saturday
   });
   it('falls back to the default for unlisted tenants and inherits missing fields', () => {
-    expect(workHoursFor(hours, 'other')).toEqual({ timeZone: 'UTC', workHours: [7, 19], workDays: [1, 2, 3, 4, 5] });
+    expect(workHoursFor(hours, 'other')).toEqual({
+      timeZone: 'UTC',
+      workHours: [7, 19],
+      workDays: [1, 2, 3, 4, 5],
+      holidays: [],
+    });
     expect(isWithinWorkHours(new Date('2026-11-28T20:00:00Z'), workHoursFor(hours, 'night'))).toBe(true);
   });
   it('rejects an unknown time zone or bad hours with a coded error', () => {

@@ -6,17 +6,17 @@
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveMrnFromStore } from '../src/queries/patient-resolve.ts';
+import { nameProbingReport } from '../src/queries/report-defs/name-probing.ts';
+import { volumeReport } from '../src/queries/report-defs/volume.ts';
 import {
   accessReport,
   activityReport,
   afterHoursReport,
   exportsReport,
   failuresReport,
-  nameProbingReport,
   summaryReport,
   tenantIsolationReport,
   vipReport,
-  volumeReport,
 } from '../src/queries/reports.ts';
 import { isWithinWorkHours, resolveWorkHours, workHoursFor } from '../src/queries/work-hours.ts';
 import { AUDIT_TABLE } from '../src/schema/index.ts';
@@ -185,7 +185,7 @@ describe('vip report', () => {
 describe('name-probing report', () => {
   it('flags the burst of name searches with few views only', async () => {
     const report = await nameProbingReport(store.client, range);
-    expect(report.rows.map(({ first_search: _f, last_search: _l, ...row }) => row)).toEqual(
+    expect(report.rows.map(({ first_search: _f, last_search: _l, window_end: _e, ...row }) => row)).toEqual(
       store.dataset.plants.nameProbing,
     );
     for (const principal of store.dataset.plants.nameProbingNot) {

@@ -1,56 +1,31 @@
 /**
  * `fhirwatch audit …`: the compliance queries of @fhirwatch/clickhouse-sink (packages/clickhouse-sink/README.md)
- * over an embedded store (`--store <dir>`) or a ClickHouse server (`--clickhouse-url`). Thin: it parses
- * options, opens the store, calls the library and writes the chosen format to stdout or `--out`.
+ * over an embedded store (`--store <dir>`) or a ClickHouse server (`--clickhouse-url`). Thin: the reports, their
+ * options and help text come from the sink's report registry; this file parses flags, opens the store and writes
+ * the chosen format. The sink's query modules and chDB are imported only when a command needs them.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
-import {
-  AUDIT_QUERY_ERROR_CODES,
-  AuditQueryError,
-  accessReport,
-  activityReport,
-  addVipPatient,
-  afterHoursReport,
-  exportsReport,
-  failuresReport,
-  formatReport,
-  listVipPatients,
-  nameProbingReport,
-  OUTPUT_FORMATS,
-  type OutputFormat,
-  openStore,
-  type Report,
-  type ReportOptions,
-  removeVipPatient,
-  resolveMrnFromStore,
-  resolveMrnViaFhir,
-  summaryReport,
-  tenantIsolationReport,
-  verifyAuditChain,
-  verifyReport,
-  vipReport,
-  volumeReport,
-  type WorkHoursConfig,
-} from '@fhirwatch/clickhouse-sink';
+import type * as Queries from '@fhirwatch/clickhouse-sink/queries';
 import { UsageError } from '../command.ts';
 
-export const description = 'Compliance queries: access, activity, reports, VIP watch list, verify, summary';
+export const description = 'Compliance queries: access, activity, reports, settings, VIP list, relationships, verify';
 
-const REPORTS = ['after-hours', 'volume', 'vip', 'name-probing', 'exports', 'failures', 'tenant-isolation'] as const;
+type Sink = typeof Queries;
 
-const USAGE = `Usage: fhirwatch audit <command> [options]
+const HEAD = `Usage: fhirwatch audit <command> [options]
 
 Commands:
   access --patient <id> | --patient-mrn <mrn>   who accessed this patient, when, what, from where (HIPAA)
   activity --user <id>                          every patient and resource a user touched
-  report <name>                                 ${REPORTS.join(', ')}
+  report <name> [report options]                a report of the registry (below)
+  summary                                       the summary report
+  settings show|set|clear [--tenant <id>]       per-tenant time zone, working time, holidays, thresholds
   vip add|remove --patient <id> [--tenant <id>] [--reason <text>]   manage the VIP watch list
   vip list                                      show the VIP watch list
   verify                                        check the HMAC chain and seq gaps per writer (exit 3 if broken)
-  summary                                       events per type per day per tenant
 
 Store (one of):
   --store <dir>                 embedded chDB data directory (must not be open in another process)
@@ -64,22 +39,20 @@ Scope and output:
   --fhir-shape <s>              r4 (default) | stu3 AuditEvent shape for --format fhir
   --out <file>                  write to a file instead of stdout
 
+Working time (default: each tenant's stored settings, else UTC 7-19 Mon-Fri; flags override):
+  --time-zone <tz> --hours <a-b> --days <a-b|list> --holidays <date,…>
+  --work-hours <file.json>      { "default": {...}, "tenants": { "<id>": { "timeZone": "America/New_York",
+                                "workHours": [7, 19], "workDays": [1, 2, 3, 4, 5] } } } (tenants without stored settings)
+  --no-settings                 ignore stored tenant settings
+
 access:
-  --patient <id>                FHIR logical id (repeatable)
   --patient-mrn <mrn>           resolve an MRN: by default through the identifier searches recorded in the
                                 store (the patients those searches returned); with --fhir-url through a live
                                 Patient?identifier= search on that FHIR server (token from FHIRWATCH_FHIR_TOKEN)
   --mrn-system <uri>            identifier system for --fhir-url lookups
-  --no-all-patient-exports      leave out bulk exports of all patients of the patient's tenant
 
-Report thresholds (defaults in packages/clickhouse-sink/README.md):
-  --work-hours <file.json>      { "default": {...}, "tenants": { "<id>": { "timeZone": "America/New_York",
-                                "workHours": [7, 19], "workDays": [1, 2, 3, 4, 5] } } }
-  --time-zone <tz> --hours <a-b> --days <a-b|list>   default working time (UTC, 7-19, 1-5)
-  --granularity hour|day --floor <n> --k <x> --baseline-days <n>        volume
-  --window-minutes <n> --min-searches <n> --max-view-ratio <x>          name-probing
-  --large-patients <n>                                                  exports
-  --min-events <n>                                                      failures
+settings set:
+  --threshold <report>.<option>=<value>   a per-report threshold (repeatable), e.g. name-probing.minSearches=20
 
 verify:
   --hmac-key-file <file>        the writers' chain key; hex (the middleware's <spoolDir>/hmac.key) or text
@@ -87,9 +60,11 @@ verify:
                                 without a file the key comes from FHIRWATCH_AUDIT_HMAC_KEY
   --writer <id>                 only this writer (recorded_by; repeatable)
   --allow-truncated-start       trust the first stored record when older ones were dropped by retention
+
+Reports and their options ([setting]: a tenant's stored threshold may set it; defaults and why: packages/clickhouse-sink/README.md):
 `;
 
-const OPTIONS = {
+const COMMON_OPTIONS = {
   store: { type: 'string' },
   'clickhouse-url': { type: 'string' },
   since: { type: 'string' },
@@ -99,56 +74,52 @@ const OPTIONS = {
   format: { type: 'string' },
   'fhir-shape': { type: 'string' },
   out: { type: 'string' },
-  patient: { type: 'string', multiple: true },
   'patient-mrn': { type: 'string' },
   'mrn-system': { type: 'string' },
   'fhir-url': { type: 'string' },
-  'no-all-patient-exports': { type: 'boolean', default: false },
-  user: { type: 'string' },
   reason: { type: 'string' },
   'work-hours': { type: 'string' },
   'time-zone': { type: 'string' },
   hours: { type: 'string' },
   days: { type: 'string' },
-  granularity: { type: 'string' },
-  floor: { type: 'string' },
-  k: { type: 'string' },
-  'baseline-days': { type: 'string' },
-  'window-minutes': { type: 'string' },
-  'min-searches': { type: 'string' },
-  'max-view-ratio': { type: 'string' },
-  'large-patients': { type: 'string' },
-  'min-events': { type: 'string' },
+  holidays: { type: 'string' },
+  settings: { type: 'boolean', default: true },
+  threshold: { type: 'string', multiple: true },
   'hmac-key-file': { type: 'string' },
   'hmac-key-encoding': { type: 'string' },
   writer: { type: 'string', multiple: true },
   'allow-truncated-start': { type: 'boolean', default: false },
+  patient: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h', default: false },
-} as const;
+} as const satisfies ParseArgsConfig['options'];
 
-type Values = ReturnType<typeof parse>['values'];
+type Values = Record<string, string | boolean | string[] | undefined>;
 
-function parse(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-}
-
-function num(values: Values, name: keyof Values, integer: boolean): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (
-    typeof raw !== 'string' ||
-    raw.trim() === '' ||
-    !Number.isFinite(n) ||
-    n < 0 ||
-    (integer && !Number.isInteger(n))
-  ) {
-    throw new UsageError(`--${String(name)} must be a non-negative ${integer ? 'integer' : 'number'}`);
+/** Flags of every report in the registry, added to the common ones (one flag, one type). */
+function optionsFor(sink: Sink): NonNullable<ParseArgsConfig['options']> {
+  const options: NonNullable<ParseArgsConfig['options']> = { ...COMMON_OPTIONS };
+  for (const def of sink.REPORT_REGISTRY) {
+    for (const option of def.options) {
+      const spec =
+        option.type === 'boolean'
+          ? { type: 'boolean' as const }
+          : option.type === 'list'
+            ? { type: 'string' as const, multiple: true }
+            : { type: 'string' as const };
+      const existing = options[option.flag];
+      if (
+        existing !== undefined &&
+        (existing.type !== spec.type || Boolean(existing.multiple) !== Boolean(spec.multiple))
+      ) {
+        throw new Error(`report option --${option.flag} of ${def.name} clashes with another option of that name`);
+      }
+      options[option.flag] = existing ?? spec;
+    }
   }
-  return n;
+  return options;
 }
 
-function range(text: string, name: string): number[] {
+function dayList(text: string, name: string): number[] {
   const match = /^(\d+)-(\d+)$/.exec(text);
   if (match) {
     const out: number[] = [];
@@ -160,51 +131,70 @@ function range(text: string, name: string): number[] {
   return list;
 }
 
-function workHours(values: Values): WorkHoursConfig {
-  let config: WorkHoursConfig = {};
-  if (values['work-hours'] !== undefined) {
-    try {
-      config = JSON.parse(readFileSync(values['work-hours'], 'utf8')) as WorkHoursConfig;
-    } catch (cause) {
-      throw new UsageError(`--work-hours: cannot read a JSON work-hours config (${(cause as Error).message})`);
-    }
-  }
-  const fallback = { ...config.default };
-  if (values['time-zone'] !== undefined) fallback.timeZone = values['time-zone'];
-  if (values.hours !== undefined) {
-    const match = /^(\d+)-(\d+)$/.exec(values.hours);
-    if (!match) throw new UsageError('--hours must be start-end, e.g. 7-19');
-    fallback.workHours = [Number(match[1]), Number(match[2])];
-  }
-  if (values.days !== undefined) fallback.workDays = range(values.days, 'days');
-  return { ...config, default: fallback };
+interface WorkTime {
+  timeZone?: string;
+  workHours?: [number, number];
+  workDays?: number[];
+  holidays?: string[];
 }
 
-function scope(values: Values): ReportOptions {
+/** The working-time flags, only those given. */
+function workTimeFlags(values: Values): WorkTime {
+  const out: WorkTime = {};
+  if (typeof values['time-zone'] === 'string') out.timeZone = values['time-zone'];
+  if (typeof values.hours === 'string') {
+    const match = /^(\d+)-(\d+)$/.exec(values.hours);
+    if (!match) throw new UsageError('--hours must be start-end, e.g. 7-19');
+    out.workHours = [Number(match[1]), Number(match[2])];
+  }
+  if (typeof values.days === 'string') out.workDays = dayList(values.days, 'days');
+  if (typeof values.holidays === 'string') {
+    out.holidays = values.holidays
+      .split(',')
+      .map((day) => day.trim())
+      .filter((day) => day !== '');
+  }
+  return out;
+}
+
+function workHoursFile(values: Values): Record<string, unknown> | undefined {
+  if (typeof values['work-hours'] !== 'string') return undefined;
+  try {
+    return JSON.parse(readFileSync(values['work-hours'], 'utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new UsageError(`--work-hours: cannot read a JSON work-hours config (${(cause as Error).message})`);
+  }
+}
+
+function scope(values: Values): { since?: string; from?: string; to?: string; tenant?: string } {
+  const pick = (key: string): string | undefined => (typeof values[key] === 'string' ? values[key] : undefined);
   return {
-    ...(values.since === undefined ? {} : { since: values.since }),
-    ...(values.from === undefined ? {} : { from: values.from }),
-    ...(values.to === undefined ? {} : { to: values.to }),
-    ...(values.tenant === undefined ? {} : { tenant: values.tenant }),
+    ...(pick('since') === undefined ? {} : { since: pick('since') }),
+    ...(pick('from') === undefined ? {} : { from: pick('from') }),
+    ...(pick('to') === undefined ? {} : { to: pick('to') }),
+    ...(pick('tenant') === undefined ? {} : { tenant: pick('tenant') }),
   };
 }
 
 const STORE_BUSY = 'FW_AUDIT_STORE_BUSY';
 
 async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
-  if ((values.store === undefined) === (values['clickhouse-url'] === undefined)) {
+  const path = values.store;
+  const url = values['clickhouse-url'];
+  if ((path === undefined) === (url === undefined)) {
     throw new UsageError('give exactly one of --store <dir> or --clickhouse-url <url>');
   }
+  const { openStore } = await import('@fhirwatch/clickhouse-sink/store');
   let client: ClickHouseClient;
-  if (values.store !== undefined) {
-    if (!existsSync(values.store)) throw new UsageError(`no store at ${values.store}`);
+  if (typeof path === 'string') {
+    if (!existsSync(path)) throw new UsageError(`no store at ${path}`);
     try {
-      client = openStore({ path: values.store });
+      client = openStore({ path });
     } catch (cause) {
       if ((cause as { code?: string }).code === 'CHDB_CONNECTION') {
         throw Object.assign(
           new Error(
-            `the store ${values.store} is in use by another process (chDB lets one process own a data directory, e.g. a running \`fhirwatch sink\`): stop it, or query that data through --clickhouse-url`,
+            `the store ${path} is in use by another process (chDB lets one process own a data directory, e.g. a running \`fhirwatch sink\`): stop it, or query that data through --clickhouse-url`,
           ),
           { code: STORE_BUSY },
         );
@@ -213,7 +203,7 @@ async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Pr
     }
   } else {
     client = openStore({
-      url: values['clickhouse-url'],
+      url: String(url),
       ...(process.env.CLICKHOUSE_USER ? { username: process.env.CLICKHOUSE_USER } : {}),
       ...(process.env.CLICKHOUSE_PASSWORD ? { password: process.env.CLICKHOUSE_PASSWORD } : {}),
     });
@@ -225,35 +215,69 @@ async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Pr
   }
 }
 
-function output(values: Values, report: Report<object>): void {
-  const format = (values.format ?? 'table') as OutputFormat;
-  if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
-  const shape = (values['fhir-shape'] ?? 'r4').toUpperCase();
+function output(sink: Sink, values: Values, report: Queries.Report<object>): void {
+  const format = (values.format ?? 'table') as Queries.OutputFormat;
+  if (!sink.OUTPUT_FORMATS.includes(format)) {
+    throw new UsageError(`--format must be one of ${sink.OUTPUT_FORMATS.join(', ')}`);
+  }
+  const shape = String(values['fhir-shape'] ?? 'r4').toUpperCase();
   if (shape !== 'R4' && shape !== 'STU3') throw new UsageError('--fhir-shape must be r4 or stu3');
-  const text = formatReport(report, format, { fhirShape: shape });
-  if (values.out !== undefined) writeFileSync(values.out, text);
+  const text = sink.formatReport(report, format, { fhirShape: shape });
+  // csv and fhir have no header line of their own: the notes go to stderr there
+  if (format !== 'table' && format !== 'json') {
+    for (const note of report.notes ?? []) process.stderr.write(`note: ${note}\n`);
+  }
+  if (typeof values.out === 'string') writeFileSync(values.out, text);
   else process.stdout.write(text);
 }
 
-async function access(values: Values, client: ClickHouseClient): Promise<Report<object>> {
-  const patientIds = [...(values.patient ?? [])];
+/** Report options as given on the command line (flags the report knows; parsed by the registry). */
+function reportFlags(def: Queries.ReportDef<object>, values: Values): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const option of def.options) {
+    if (values[option.flag] !== undefined) raw[option.name] = values[option.flag];
+  }
+  return raw;
+}
+
+async function runNamed(
+  sink: Sink,
+  client: ClickHouseClient,
+  name: string,
+  values: Values,
+  extra: Record<string, unknown> = {},
+): Promise<Queries.Report<object>> {
+  const def = sink.getReportDef(name);
+  if (def === undefined) throw new UsageError(`audit report needs one of: ${sink.REPORT_NAMES.join(', ')}`);
+  const file = workHoursFile(values);
+  return sink.runReport(client, name, {
+    ...scope(values),
+    options: { ...reportFlags(def, values), ...extra },
+    workTime: workTimeFlags(values),
+    ...(file === undefined ? {} : { workHours: file as Queries.WorkHoursConfig }),
+    useSettings: values.settings !== false,
+  });
+}
+
+async function access(sink: Sink, values: Values, client: ClickHouseClient): Promise<Queries.Report<object>> {
+  const patientIds = [...((values.patient as string[] | undefined) ?? [])];
   const mrn = values['patient-mrn'];
-  if (mrn !== undefined) {
-    if (values['fhir-url'] !== undefined) {
+  if (typeof mrn === 'string') {
+    if (typeof values['fhir-url'] === 'string') {
       patientIds.push(
-        ...(await resolveMrnViaFhir({
+        ...(await sink.resolveMrnViaFhir({
           fhirUrl: values['fhir-url'],
           mrn,
-          ...(values['mrn-system'] ? { system: values['mrn-system'] } : {}),
+          ...(typeof values['mrn-system'] === 'string' ? { system: values['mrn-system'] } : {}),
           ...(process.env.FHIRWATCH_FHIR_TOKEN ? { token: process.env.FHIRWATCH_FHIR_TOKEN } : {}),
         })),
       );
     } else {
-      patientIds.push(...(await resolveMrnFromStore(client, { mrn, ...scope(values) })).map((p) => p.patient_id));
+      patientIds.push(...(await sink.resolveMrnFromStore(client, { mrn, ...scope(values) })).map((p) => p.patient_id));
     }
     if (patientIds.length === 0) {
-      throw new AuditQueryError(
-        AUDIT_QUERY_ERROR_CODES.patientUnresolved,
+      throw new sink.AuditQueryError(
+        sink.AUDIT_QUERY_ERROR_CODES.patientUnresolved,
         values['fhir-url'] === undefined
           ? 'the MRN resolved to no patient: no identifier search in the range returned one (try a wider --since, or --fhir-url)'
           : 'the MRN resolved to no patient on the FHIR server',
@@ -261,58 +285,7 @@ async function access(values: Values, client: ClickHouseClient): Promise<Report<
     }
   }
   if (patientIds.length === 0) throw new UsageError('audit access needs --patient <id> or --patient-mrn <mrn>');
-  return accessReport(client, {
-    patientIds: [...new Set(patientIds)],
-    includeAllPatientExports: !values['no-all-patient-exports'],
-    ...scope(values),
-  });
-}
-
-async function report(name: string | undefined, values: Values, client: ClickHouseClient): Promise<Report<object>> {
-  switch (name) {
-    case 'after-hours':
-      return afterHoursReport(client, { ...scope(values), workHours: workHours(values) });
-    case 'volume': {
-      const granularity = values.granularity ?? 'hour';
-      if (granularity !== 'hour' && granularity !== 'day') throw new UsageError('--granularity must be hour or day');
-      const options = { ...scope(values), granularity } as Parameters<typeof volumeReport>[1] & object;
-      const floor = num(values, 'floor', false);
-      const k = num(values, 'k', false);
-      const baselineDays = num(values, 'baseline-days', true);
-      if (floor !== undefined) options.floor = floor;
-      if (k !== undefined) options.k = k;
-      if (baselineDays !== undefined) options.baselineDays = baselineDays;
-      return volumeReport(client, options);
-    }
-    case 'vip':
-      return vipReport(client, scope(values));
-    case 'name-probing': {
-      const options: Parameters<typeof nameProbingReport>[1] & object = scope(values);
-      const windowMinutes = num(values, 'window-minutes', true);
-      const minSearches = num(values, 'min-searches', true);
-      const maxViewRatio = num(values, 'max-view-ratio', false);
-      if (windowMinutes !== undefined) options.windowMinutes = windowMinutes;
-      if (minSearches !== undefined) options.minSearches = minSearches;
-      if (maxViewRatio !== undefined) options.maxViewRatio = maxViewRatio;
-      return nameProbingReport(client, options);
-    }
-    case 'exports': {
-      const largePatients = num(values, 'large-patients', true);
-      return exportsReport(client, {
-        ...scope(values),
-        workHours: workHours(values),
-        ...(largePatients === undefined ? {} : { largePatients }),
-      });
-    }
-    case 'failures': {
-      const minEvents = num(values, 'min-events', true);
-      return failuresReport(client, { ...scope(values), ...(minEvents === undefined ? {} : { minEvents }) });
-    }
-    case 'tenant-isolation':
-      return tenantIsolationReport(client, scope(values));
-    default:
-      throw new UsageError(`audit report needs one of: ${REPORTS.join(', ')}`);
-  }
+  return runNamed(sink, client, 'access', values, { patientIds: [...new Set(patientIds)] });
 }
 
 function hmacKey(values: Values): Buffer {
@@ -321,7 +294,7 @@ function hmacKey(values: Values): Buffer {
     throw new UsageError('--hmac-key-encoding must be hex or utf8');
   }
   let text: string;
-  if (values['hmac-key-file'] !== undefined) {
+  if (typeof values['hmac-key-file'] === 'string') {
     try {
       text = readFileSync(values['hmac-key-file'], 'utf8').trim();
     } catch {
@@ -338,13 +311,19 @@ function hmacKey(values: Values): Buffer {
   return useHex ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
 }
 
+function table(name: string, title: string, rows: object[]): Queries.Report<object> {
+  const keys = Object.keys(rows[0] ?? {});
+  return { name, title, parameters: {}, columns: keys.map((key) => ({ key, header: key })), rows };
+}
+
 async function vip(
+  sink: Sink,
   action: string | undefined,
   values: Values,
   client: ClickHouseClient,
-): Promise<Report<object> | undefined> {
+): Promise<Queries.Report<object> | undefined> {
   if (action === 'list') {
-    const list = await listVipPatients(client);
+    const list = await sink.listVipPatients(client);
     return {
       name: 'vip',
       title: 'VIP watch list',
@@ -354,68 +333,157 @@ async function vip(
     };
   }
   if (action !== 'add' && action !== 'remove') throw new UsageError('audit vip needs add, remove or list');
-  const patients = values.patient ?? [];
+  const patients = (values.patient as string[] | undefined) ?? [];
   if (patients.length === 0) throw new UsageError(`audit vip ${action} needs --patient <id>`);
   for (const patientId of patients) {
     const change = {
       patientId,
-      tenantId: values.tenant ?? '',
-      reason: values.reason ?? '',
+      tenantId: typeof values.tenant === 'string' ? values.tenant : '',
+      reason: typeof values.reason === 'string' ? values.reason : '',
       changedBy: userInfo().username,
     };
-    if (action === 'add') await addVipPatient(client, change);
-    else await removeVipPatient(client, change);
+    if (action === 'add') await sink.addVipPatient(client, change);
+    else await sink.removeVipPatient(client, change);
   }
   process.stderr.write(`audit vip ${action}: ${patients.length} patient${patients.length === 1 ? '' : 's'}\n`);
   return undefined;
 }
 
+/** `--threshold report.option=value` → `{ report: { option: value } }`, each checked against the registry. */
+function thresholds(sink: Sink, list: string[]): Record<string, Record<string, string | number | boolean>> {
+  const out: Record<string, Record<string, string | number | boolean>> = {};
+  for (const item of list) {
+    const match = /^([a-z-]+)\.([A-Za-z]+)=(.+)$/.exec(item);
+    if (!match) throw new UsageError('--threshold must be <report>.<option>=<value>, e.g. name-probing.minSearches=20');
+    const [, report = '', name = '', text = ''] = match;
+    const def = sink.getReportDef(report);
+    const option = def?.options.find((o) => o.name === name || o.flag === name);
+    if (def === undefined || option === undefined || !option.tenantSetting) {
+      throw new UsageError(
+        `--threshold ${report}.${name}: no such report threshold (see fhirwatch audit --help, [setting])`,
+      );
+    }
+    out[report] = { ...out[report], [option.name]: sink.parseOptionValue(option, text) as string | number | boolean };
+  }
+  return out;
+}
+
+async function settings(
+  sink: Sink,
+  action: string | undefined,
+  values: Values,
+  client: ClickHouseClient,
+): Promise<Queries.Report<object> | undefined> {
+  const tenant = typeof values.tenant === 'string' ? values.tenant : undefined;
+  if (action === 'show' || action === 'list') {
+    const rows = (await sink.listTenantSettings(client))
+      .filter((entry) => tenant === undefined || entry.tenant_id === tenant)
+      .map((entry) => ({
+        tenant_id: entry.tenant_id,
+        time_zone: entry.settings.timeZone ?? '',
+        work_hours: entry.settings.workHours?.join('-') ?? '',
+        work_days: entry.settings.workDays?.join(',') ?? '',
+        holidays: entry.settings.holidays?.join(',') ?? '',
+        thresholds: entry.settings.thresholds ?? {},
+        changed_by: entry.changed_by,
+        changed_at: entry.changed_at,
+      }));
+    const report = table('settings', 'Tenant settings', rows);
+    return tenant !== undefined && rows.length === 0
+      ? { ...report, notes: [`No stored settings for tenant ${tenant}: reports use the defaults.`] }
+      : report;
+  }
+  if (action !== 'set' && action !== 'clear') throw new UsageError('audit settings needs show, set or clear');
+  if (tenant === undefined || tenant === '') throw new UsageError(`audit settings ${action} needs --tenant <id>`);
+  if (action === 'clear') {
+    await sink.clearTenantSettings(client, { tenantId: tenant, changedBy: userInfo().username });
+    process.stderr.write(`audit settings clear: tenant ${tenant}\n`);
+    return undefined;
+  }
+  const change = {
+    ...workTimeFlags(values),
+    ...(values.threshold === undefined ? {} : { thresholds: thresholds(sink, values.threshold as string[]) }),
+  };
+  if (Object.keys(change).length === 0) {
+    throw new UsageError('audit settings set needs --time-zone, --hours, --days, --holidays or --threshold');
+  }
+  await sink.updateTenantSettings(client, { tenantId: tenant, changedBy: userInfo().username, settings: change });
+  process.stderr.write(`audit settings set: tenant ${tenant}\n`);
+  return undefined;
+}
+
+function usage(sink: Sink): string {
+  return `${HEAD}${sink.reportUsage()}`;
+}
+
+const SUBCOMMANDS = new Set(['report', 'vip', 'settings']);
+
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args);
+  const sink = await import('@fhirwatch/clickhouse-sink/queries');
+  const { values, positionals } = parseArgs({
+    args,
+    options: optionsFor(sink),
+    allowPositionals: true,
+    allowNegative: true,
+    strict: true,
+  }) as { values: Values; positionals: string[] };
   const [command, sub, ...extra] = positionals;
   if (values.help || command === undefined || command === 'help') {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage(sink));
     return command === undefined && !values.help ? 2 : 0;
   }
-  const allowedPositionals = command === 'report' || command === 'vip' ? 1 : 0;
+  const allowedPositionals = SUBCOMMANDS.has(command) ? 1 : 0;
   if ((sub === undefined ? 0 : 1) + extra.length > allowedPositionals) throw new UsageError('too many arguments');
+  if (command === 'report' && (sub === undefined || sink.getReportDef(sub) === undefined)) {
+    throw new UsageError(`audit report needs one of: ${sink.REPORT_NAMES.join(', ')}`);
+  }
+  if (command === 'activity' && (typeof values.user !== 'string' || values.user === '')) {
+    throw new UsageError('audit activity needs --user <id>');
+  }
+  const known = ['access', 'activity', 'report', 'summary', 'vip', 'verify', 'settings'];
+  if (!known.includes(command)) throw new UsageError(`unknown audit command '${command}' (try fhirwatch audit --help)`);
   try {
     return await withStore(values, async (client) => {
       switch (command) {
         case 'access':
-          output(values, await access(values, client));
+          output(sink, values, await access(sink, values, client));
           return 0;
         case 'activity':
-          if (values.user === undefined || values.user === '') throw new UsageError('audit activity needs --user <id>');
-          output(values, await activityReport(client, { userId: values.user, ...scope(values) }));
+          output(sink, values, await runNamed(sink, client, 'activity', values));
           return 0;
         case 'report':
-          output(values, await report(sub, values, client));
+          output(sink, values, await runNamed(sink, client, String(sub), values));
           return 0;
         case 'summary':
-          output(values, await summaryReport(client, scope(values)));
+          output(sink, values, await runNamed(sink, client, 'summary', values));
           return 0;
         case 'vip': {
-          const list = await vip(sub, values, client);
-          if (list) output(values, list);
+          const list = await vip(sink, sub, values, client);
+          if (list) output(sink, values, list);
           return 0;
         }
-        case 'verify': {
-          const result = await verifyAuditChain(client, {
+        case 'settings': {
+          const list = await settings(sink, sub, values, client);
+          if (list) output(sink, values, list);
+          return 0;
+        }
+        default: {
+          const result = await sink.verifyAuditChain(client, {
             key: hmacKey(values),
-            ...(values.writer ? { recordedBy: values.writer } : {}),
-            allowTruncatedStart: values['allow-truncated-start'],
+            ...(values.writer ? { recordedBy: values.writer as string[] } : {}),
+            allowTruncatedStart: values['allow-truncated-start'] === true,
           });
-          output(values, verifyReport(result));
+          output(sink, values, sink.verifyReport(result));
           return result.ok ? 0 : 3;
         }
-        default:
-          throw new UsageError(`unknown audit command '${command}' (try fhirwatch audit --help)`);
       }
     });
   } catch (error) {
-    if (error instanceof AuditQueryError) {
-      if (error.code === AUDIT_QUERY_ERROR_CODES.invalidOption || error.code === AUDIT_QUERY_ERROR_CODES.invalidRange) {
+    if (error instanceof sink.AuditQueryError) {
+      if (
+        error.code === sink.AUDIT_QUERY_ERROR_CODES.invalidOption ||
+        error.code === sink.AUDIT_QUERY_ERROR_CODES.invalidRange
+      ) {
         throw new UsageError(error.message);
       }
       process.stderr.write(`fhirwatch audit: ${error.message} (${error.code})\n`);

@@ -8,6 +8,7 @@ export function reportToJson(report: Report<object>): Record<string, unknown> {
     ...(report.range ? { from: report.range.from.toISOString(), to: report.range.to.toISOString() } : {}),
     tenant: report.tenant ?? null,
     parameters: report.parameters,
+    notes: report.notes ?? [],
     count: report.rows.length,
     rows: report.rows,
   };

@@ -13,7 +13,7 @@ function clip(text: string, width: number): string {
 }
 
 export function formatTable(
-  report: Pick<Report<object>, 'title' | 'columns' | 'rows' | 'range' | 'tenant'>,
+  report: Pick<Report<object>, 'title' | 'columns' | 'rows' | 'range' | 'tenant' | 'notes'>,
   options: TableOptions = {},
 ): string {
   const maxWidth = options.maxCellWidth ?? 48;
@@ -35,6 +35,7 @@ export function formatTable(
     .filter((part) => part !== '')
     .join(', ');
   const out = [`${report.title} (${scope}): ${report.rows.length} row${report.rows.length === 1 ? '' : 's'}`];
+  for (const note of report.notes ?? []) out.push(`Note: ${note}`);
   if (report.rows.length > 0) {
     out.push(line(report.columns.map((column) => column.header)));
     out.push(line(widths.map((width) => '-'.repeat(width))));

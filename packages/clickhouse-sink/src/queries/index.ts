@@ -19,14 +19,28 @@ export { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
 export type { FhirMrnOptions, ResolvedPatient, StoreMrnOptions } from './patient-resolve.ts';
 export { resolveMrnFromStore, resolveMrnViaFhir } from './patient-resolve.ts';
 export { toAuditRecord } from './records.ts';
+export type { RunReportInput } from './registry.ts';
+export {
+  getReportDef,
+  parseOptionValue,
+  parseReportOptions,
+  REPORT_NAMES,
+  REPORT_REGISTRY,
+  reportDefaults,
+  reportUsage,
+  runReport,
+} from './registry.ts';
+export type { ReportDef, ReportOptionDef, ReportOptionType } from './registry-types.ts';
+export type { NameProbingReportOptions, NameProbingRow } from './report-defs/name-probing.ts';
+export { NAME_PROBING_DEFAULTS, nameProbingReport } from './report-defs/name-probing.ts';
+export type { VolumeReportOptions, VolumeRow } from './report-defs/volume.ts';
+export { VOLUME_DEFAULTS, volumeReport } from './report-defs/volume.ts';
 export type {
   AfterHoursRow,
   ExportRow,
   FailureRow,
-  NameProbingRow,
   SummaryRow,
   VipRow,
-  VolumeRow,
 } from './reports.ts';
 export {
   accessReport,
@@ -34,13 +48,21 @@ export {
   afterHoursReport,
   exportsReport,
   failuresReport,
-  nameProbingReport,
   REPORT_DEFAULTS,
   summaryReport,
   tenantIsolationReport,
   vipReport,
-  volumeReport,
 } from './reports.ts';
+export type { SettingsChange, StoredTenantSettings, TenantSettings, ThresholdValue } from './settings.ts';
+export {
+  clearTenantSettings,
+  getTenantSettings,
+  listTenantSettings,
+  putTenantSettings,
+  TENANT_SETTINGS_TABLE,
+  updateTenantSettings,
+  validateTenantSettings,
+} from './settings.ts';
 export type { TimeRange, TimeRangeInput } from './time-range.ts';
 export { DEFAULT_SINCE, parseDuration, resolveTimeRange } from './time-range.ts';
 export type {
@@ -49,16 +71,13 @@ export type {
   AfterHoursReportOptions,
   ExportsReportOptions,
   FailuresReportOptions,
-  NameProbingReportOptions,
   Report,
   ReportColumn,
   ReportName,
   ReportOptions,
   SummaryReportOptions,
   TenantIsolationReportOptions,
-  VolumeReportOptions,
 } from './types.ts';
-export { REPORT_NAMES } from './types.ts';
 export type { ChainBreak, ChainIssue, VerifyOptions, VerifyResult, VerifyRow, WriterVerification } from './verify.ts';
 export { CHAIN_BREAKS, chainHash, verifyAuditChain, verifyReport } from './verify.ts';
 export type { VipChange, VipEntry } from './vip.ts';

@@ -23,26 +23,22 @@ import type {
   AfterHoursReportOptions,
   ExportsReportOptions,
   FailuresReportOptions,
-  NameProbingReportOptions,
   Report,
   ReportColumn,
   ReportOptions,
   SummaryReportOptions,
   TenantIsolationReportOptions,
-  VolumeReportOptions,
 } from './types.ts';
 import { listVipPatients } from './vip.ts';
 import { isWithinWorkHours, localParts, resolveWorkHours, workHoursFor } from './work-hours.ts';
 
 /** Default thresholds (documented in the package README; each one is an option). */
 export const REPORT_DEFAULTS = {
-  volume: { granularity: 'hour', floorHour: 30, floorDay: 150, k: 3, baselineDays: 30 },
-  nameProbing: { windowMinutes: 10, minSearches: 10, maxViewRatio: 0.2 },
   exports: { largePatients: 1000 },
   failures: { minEvents: 1 },
 } as const;
 
-const TIME_FILTER = "event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}";
+export const TIME_FILTER = "event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}";
 const TENANT_FILTER = 'tenant_id = {tenant:String}';
 
 interface Base {
@@ -52,7 +48,7 @@ interface Base {
   tenantAnd: string;
 }
 
-function base(options: ReportOptions): Base {
+export function base(options: ReportOptions): Base {
   const range = resolveTimeRange(options);
   const params: Record<string, unknown> = { from: chDateTime(range.from), to: chDateTime(range.to) };
   let tenantAnd = '';
@@ -60,10 +56,14 @@ function base(options: ReportOptions): Base {
     params.tenant = options.tenant;
     tenantAnd = ` AND ${TENANT_FILTER}`;
   }
+  if (options.excludeTenants !== undefined && options.excludeTenants.length > 0) {
+    params.excludeTenants = [...options.excludeTenants];
+    tenantAnd += ' AND tenant_id NOT IN {excludeTenants:Array(String)}';
+  }
   return { range, params, tenantAnd };
 }
 
-function positive(value: number, name: string, integer = false): number {
+export function positive(value: number, name: string, integer = false): number {
   if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
     throw new AuditQueryError(
       AUDIT_QUERY_ERROR_CODES.invalidOption,
@@ -73,10 +73,10 @@ function positive(value: number, name: string, integer = false): number {
   return value;
 }
 
-const col = (key: string, header = key): ReportColumn => ({ key, header });
+export const col = (key: string, header = key): ReportColumn => ({ key, header });
 
 /** Columns shown for record-level reports (every record field is still in JSON and FHIR output). */
-const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
+export const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
   col('event_time'),
   col('tenant_id'),
   col('user_id'),
@@ -91,7 +91,7 @@ const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
   col('event_id'),
 ];
 
-async function selectRecords(
+export async function selectRecords(
   client: ClickHouseClient,
   where: string,
   params: Record<string, unknown>,
@@ -209,18 +209,21 @@ export async function afterHoursReport(
   const hours = resolveWorkHours(options.workHours);
   const configured = [...hours.tenants.keys()];
   const branches: string[] = [];
+  const excludeAnd = params.excludeTenants === undefined ? '' : ' AND tenant_id NOT IN {excludeTenants:Array(String)}';
   const branch = (i: number, tenantWhere: string): string => {
     const local = `toTimeZone(event_time, {tz${i}:String})`;
     return `SELECT ${RECORD_COLUMNS_SQL}, toString(${local}) AS local_time, {tz${i}:String} AS time_zone
       FROM ${AUDIT_EVENTS}
-      WHERE ${TIME_FILTER} AND ${tenantWhere}
-        AND NOT (has({days${i}:Array(UInt8)}, toDayOfWeek(${local})) AND toHour(${local}) >= {start${i}:UInt8} AND toHour(${local}) < {end${i}:UInt8})`;
+      WHERE ${TIME_FILTER} AND ${tenantWhere}${excludeAnd}
+        AND NOT (has({days${i}:Array(UInt8)}, toDayOfWeek(${local})) AND toHour(${local}) >= {start${i}:UInt8} AND toHour(${local}) < {end${i}:UInt8}
+          AND NOT has({holidays${i}:Array(String)}, toString(toDate(${local}))))`;
   };
   const addParams = (i: number, tenantHours: ReturnType<typeof workHoursFor>): void => {
     params[`tz${i}`] = tenantHours.timeZone;
     params[`days${i}`] = [...tenantHours.workDays];
     params[`start${i}`] = tenantHours.workHours[0];
     params[`end${i}`] = tenantHours.workHours[1];
+    params[`holidays${i}`] = [...(tenantHours.holidays ?? [])];
   };
   if (options.tenant !== undefined && options.tenant !== '') {
     params.tenant = options.tenant;
@@ -262,92 +265,6 @@ export async function afterHoursReport(
   };
 }
 
-export interface VolumeRow {
-  tenant_id: string;
-  user_id: string;
-  bucket: string;
-  patients: number;
-  baseline: number;
-  baseline_buckets: number;
-  threshold: number;
-}
-
-/**
- * Users whose distinct patients in an hour (or day) exceed max(floor, k × their own baseline), the
- * baseline being the mean distinct patients of that user's active buckets in the `baselineDays`
- * before the bucket (a user with no history is held to the floor alone). Buckets are UTC.
- */
-export async function volumeReport(
-  client: ClickHouseClient,
-  options: VolumeReportOptions = {},
-): Promise<Report<VolumeRow>> {
-  const { range, params, tenantAnd } = base(options);
-  const granularity = options.granularity ?? REPORT_DEFAULTS.volume.granularity;
-  if (granularity !== 'hour' && granularity !== 'day') {
-    throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'granularity must be hour or day');
-  }
-  const floor = positive(
-    options.floor ?? (granularity === 'hour' ? REPORT_DEFAULTS.volume.floorHour : REPORT_DEFAULTS.volume.floorDay),
-    'floor',
-  );
-  const k = positive(options.k ?? REPORT_DEFAULTS.volume.k, 'k');
-  const baselineDays = positive(options.baselineDays ?? REPORT_DEFAULTS.volume.baselineDays, 'baselineDays', true);
-  params.floor = floor;
-  params.k = k;
-  params.baselineFrom = chDateTime(new Date(range.from.getTime() - baselineDays * 86_400_000));
-  const bucket = granularity === 'hour' ? 'toStartOfHour(event_time)' : 'toStartOfDay(event_time)';
-  // The window frame offset must be a literal: it is a validated integer, not text from the caller.
-  const frameSeconds = baselineDays * 86_400;
-  const rows = await selectRows<Record<string, unknown>>(
-    client,
-    `SELECT tenant_id, user_id, toString(bucket) AS bucket_start, patients, baseline_buckets,
-        if(baseline_buckets = 0, 0, round(baseline_mean, 2)) AS baseline,
-        if(baseline_buckets = 0, {floor:Float64}, greatest({floor:Float64}, {k:Float64} * baseline_mean)) AS threshold
-      FROM (
-        SELECT tenant_id, user_id, bucket, patients,
-          count() OVER w AS baseline_buckets,
-          avg(patients) OVER w AS baseline_mean
-        FROM (
-          SELECT tenant_id, user_id, ${bucket} AS bucket, uniqExact(patient_id) AS patients
-          FROM ${AUDIT_EVENTS}
-          WHERE event_time >= {baselineFrom:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}${tenantAnd}
-            AND user_id != '' AND patient_id NOT IN ('', {all:String})
-          GROUP BY tenant_id, user_id, bucket
-        )
-        WINDOW w AS (PARTITION BY tenant_id, user_id ORDER BY toUInt32(bucket) RANGE BETWEEN ${frameSeconds} PRECEDING AND 1 PRECEDING)
-      )
-      WHERE bucket >= {from:DateTime64(3, 'UTC')} AND patients > threshold
-      ORDER BY bucket, tenant_id, user_id`,
-    { ...params, all: ALL_PATIENTS },
-  );
-  const out: VolumeRow[] = rows.map((row) => ({
-    tenant_id: String(row.tenant_id),
-    user_id: String(row.user_id),
-    bucket: isoFromClickHouse(String(row.bucket_start)),
-    patients: Number(row.patients),
-    baseline: Number(row.baseline),
-    baseline_buckets: Number(row.baseline_buckets),
-    threshold: Number(row.threshold),
-  }));
-  return {
-    name: 'volume',
-    title: `Users above their distinct-patient volume per ${granularity}`,
-    range,
-    tenant: options.tenant,
-    parameters: { granularity, floor, k, baselineDays },
-    columns: [
-      col('bucket'),
-      col('tenant_id'),
-      col('user_id'),
-      col('patients'),
-      col('baseline'),
-      col('baseline_buckets'),
-      col('threshold'),
-    ],
-    rows: out,
-  };
-}
-
 export type VipRow = AuditRecord & { vip_reason: string };
 
 /** Every access to a patient on the VIP watch list (see vip.ts) in the range. */
@@ -381,96 +298,6 @@ export async function vipReport(client: ClickHouseClient, options: ReportOptions
     columns: [...RECORD_VIEW_COLUMNS, col('vip_reason')],
     rows,
     records,
-  };
-}
-
-export interface NameProbingRow {
-  tenant_id: string;
-  principal: string;
-  window_start: string;
-  name_searches: number;
-  viewed_patients: number;
-  first_search: string;
-  last_search: string;
-}
-
-/**
- * Bursts of name searches (PatientSearch with a `name`, `family` or `given` parameter, any modifier)
- * by one user (or, without a user, one client) in a fixed window, with few distinct patients viewed
- * (any non-search access with a patient) in that window. A search request is identified by its trace
- * and batch entry, so the per-patient records of one search count once.
- */
-export async function nameProbingReport(
-  client: ClickHouseClient,
-  options: NameProbingReportOptions = {},
-): Promise<Report<NameProbingRow>> {
-  const { range, params, tenantAnd } = base(options);
-  params.windowMinutes = positive(
-    options.windowMinutes ?? REPORT_DEFAULTS.nameProbing.windowMinutes,
-    'windowMinutes',
-    true,
-  );
-  params.minSearches = positive(options.minSearches ?? REPORT_DEFAULTS.nameProbing.minSearches, 'minSearches', true);
-  params.maxViewRatio = positive(options.maxViewRatio ?? REPORT_DEFAULTS.nameProbing.maxViewRatio, 'maxViewRatio');
-  params.all = ALL_PATIENTS;
-  const rows = await selectRows<Record<string, unknown>>(
-    client,
-    `SELECT tenant_id, principal, toString(window_start) AS window_start, name_searches, viewed_patients,
-        toString(first_search) AS first_search, toString(last_search) AS last_search
-      FROM (
-        SELECT tenant_id, principal,
-          toStartOfInterval(event_time, toIntervalMinute({windowMinutes:UInt32})) AS window_start,
-          uniqExactIf(request_key, is_name_search) AS name_searches,
-          uniqExactIf(patient_id, NOT is_search AND patient_id NOT IN ('', {all:String}) AND outcome = 0) AS viewed_patients,
-          minIf(event_time, is_name_search) AS first_search,
-          maxIf(event_time, is_name_search) AS last_search
-        FROM (
-          SELECT tenant_id, event_time, patient_id, outcome,
-            if(user_id != '', user_id, concat('client:', client_id)) AS principal,
-            event_type = 'PatientSearch' AS is_search,
-            is_search AND arrayExists(
-              name -> splitByChar(':', name)[1] IN ('name', 'family', 'given'),
-              extractURLParameterNames(concat('?', replaceRegexpOne(query, '^\\\\?', '')))
-            ) AS is_name_search,
-            if(trace_id = '', toString(event_id), concat(trace_id, '/', batch_id, '/', toString(entry_index))) AS request_key
-          FROM ${AUDIT_EVENTS}
-          WHERE ${TIME_FILTER}${tenantAnd}
-        )
-        GROUP BY tenant_id, principal, window_start
-      )
-      WHERE name_searches >= {minSearches:UInt32} AND viewed_patients <= {maxViewRatio:Float64} * name_searches
-      ORDER BY window_start, tenant_id, principal`,
-    params,
-  );
-  const out: NameProbingRow[] = rows.map((row) => ({
-    tenant_id: String(row.tenant_id),
-    principal: String(row.principal),
-    window_start: isoFromClickHouse(String(row.window_start)),
-    name_searches: Number(row.name_searches),
-    viewed_patients: Number(row.viewed_patients),
-    first_search: isoFromClickHouse(String(row.first_search)),
-    last_search: isoFromClickHouse(String(row.last_search)),
-  }));
-  return {
-    name: 'name-probing',
-    title: 'Bursts of name searches with few follow-up views',
-    range,
-    tenant: options.tenant,
-    parameters: {
-      windowMinutes: params.windowMinutes,
-      minSearches: params.minSearches,
-      maxViewRatio: params.maxViewRatio,
-    },
-    columns: [
-      col('window_start'),
-      col('tenant_id'),
-      col('principal'),
-      col('name_searches'),
-      col('viewed_patients'),
-      col('first_search'),
-      col('last_search'),
-    ],
-    rows: out,
   };
 }
 

@@ -3,20 +3,8 @@ import type { AuditRecord } from '@fhirwatch/contract';
 import type { TimeRange, TimeRangeInput } from './time-range.ts';
 import type { WorkHoursConfig } from './work-hours.ts';
 
-export const REPORT_NAMES = [
-  'access',
-  'activity',
-  'after-hours',
-  'volume',
-  'vip',
-  'name-probing',
-  'exports',
-  'failures',
-  'tenant-isolation',
-  'summary',
-  'verify',
-] as const;
-export type ReportName = (typeof REPORT_NAMES)[number];
+/** A report's name (`fhirwatch audit report <name>`; the registry in registry.ts lists them). */
+export type ReportName = string;
 
 export interface ReportColumn {
   /** Key in each row. */
@@ -36,12 +24,16 @@ export interface Report<Row extends object = Record<string, unknown>> {
   readonly rows: Row[];
   /** Present for record-level reports: the (deduplicated) audit records, for the FHIR AuditEvent Bundle. */
   readonly records?: AuditRecord[];
+  /** Lines for the header (table title, JSON `notes`): e.g. which tenants ran without stored settings. */
+  readonly notes?: readonly string[];
 }
 
 /** Options every report accepts. */
 export interface ReportOptions extends TimeRangeInput {
   /** Only this tenant (tenant_id); all tenants when unset. */
   tenant?: string;
+  /** Leave these tenants out (the registry's run for "every tenant without stored settings"). */
+  excludeTenants?: readonly string[];
 }
 
 export interface AccessReportOptions extends ReportOptions {
@@ -57,26 +49,6 @@ export interface ActivityReportOptions extends ReportOptions {
 
 export interface AfterHoursReportOptions extends ReportOptions {
   workHours?: WorkHoursConfig;
-}
-
-export interface VolumeReportOptions extends ReportOptions {
-  /** Bucket size. Default `hour`. */
-  granularity?: 'hour' | 'day';
-  /** Minimum distinct patients per bucket before anything is flagged. Default 30 (hour) / 150 (day). */
-  floor?: number;
-  /** Multiple of the user's own baseline. Default 3. */
-  k?: number;
-  /** Baseline window before each bucket, in days. Default 30. */
-  baselineDays?: number;
-}
-
-export interface NameProbingReportOptions extends ReportOptions {
-  /** Fixed window length in minutes. Default 10. */
-  windowMinutes?: number;
-  /** Minimum name searches in a window. Default 10. */
-  minSearches?: number;
-  /** Flag when distinct patients viewed ≤ ratio × name searches. Default 0.2. */
-  maxViewRatio?: number;
 }
 
 export interface ExportsReportOptions extends ReportOptions {

@@ -11,6 +11,8 @@ export interface WorkHours {
   workHours: readonly [number, number];
   /** ISO days of the week that are working days (1 = Monday … 7 = Sunday). */
   workDays: readonly number[];
+  /** Local dates (`YYYY-MM-DD`) that are not working days whatever their weekday. */
+  holidays?: readonly string[];
 }
 
 /** `{ tenants: { <tenant id>: WorkHours } }` plus an optional default for tenants not listed. */
@@ -20,7 +22,12 @@ export interface WorkHoursConfig {
 }
 
 /** Default working time: 07:00–19:00 UTC, Monday to Friday. */
-export const DEFAULT_WORK_HOURS: WorkHours = { timeZone: 'UTC', workHours: [7, 19], workDays: [1, 2, 3, 4, 5] };
+export const DEFAULT_WORK_HOURS: WorkHours = {
+  timeZone: 'UTC',
+  workHours: [7, 19],
+  workDays: [1, 2, 3, 4, 5],
+  holidays: [],
+};
 
 function checkTimeZone(timeZone: string): void {
   try {
@@ -35,7 +42,11 @@ function resolveOne(partial: Partial<WorkHours> | undefined, base: WorkHours): W
     timeZone: partial?.timeZone ?? base.timeZone,
     workHours: partial?.workHours ?? base.workHours,
     workDays: partial?.workDays ?? base.workDays,
+    holidays: partial?.holidays ?? base.holidays ?? [],
   };
+  if ((resolved.holidays ?? []).some((day) => !/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(day)))) {
+    throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'holidays must be dates YYYY-MM-DD');
+  }
   checkTimeZone(resolved.timeZone);
   const [start, end] = resolved.workHours;
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > 24 || start >= end) {
@@ -95,6 +106,11 @@ export function localParts(instant: Date, timeZone: string): { hour: number; wee
 
 /** True when the instant falls inside the tenant's working time. */
 export function isWithinWorkHours(instant: Date, hours: WorkHours): boolean {
-  const { hour, weekday } = localParts(instant, hours.timeZone);
-  return hours.workDays.includes(weekday) && hour >= hours.workHours[0] && hour < hours.workHours[1];
+  const { hour, weekday, text } = localParts(instant, hours.timeZone);
+  return (
+    hours.workDays.includes(weekday) &&
+    hour >= hours.workHours[0] &&
+    hour < hours.workHours[1] &&
+    !(hours.holidays ?? []).includes(text.slice(0, 10))
+  );
 }

@@ -30,7 +30,7 @@ import { addVipPatient, listVipPatients, removeVipPatient } from '../queries/vip
 import { authenticate, type Principal } from './auth.ts';
 import { number, output, parametersForLog, single } from './params.ts';
 import { listAuditReads, recordAuditRead } from './query-log.ts';
-import { MONITORING_REPORTS, runAccess, runActivity, runSummary, runVerify } from './reports.ts';
+import { apiReports, isMonitoringReport, runAccess, runNamedReport, runVerify } from './reports.ts';
 import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditAll } from './search.ts';
 
 /** A panel as @fhirwatch/dashboards defines it (PanelDef); the API only needs these fields. */
@@ -251,12 +251,13 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
   /** Routes that read audit records (recorded in audit_query_log). */
   const auditRoutes: Record<string, Route> = {
     access: async (_req, q) => reportAnswer(await runAccess(client, q), q),
-    activity: async (_req, q) => reportAnswer(await runActivity(client, q), q),
-    summary: async (_req, q) => reportAnswer(await runSummary(client, q), q),
+    activity: async (_req, q) => reportAnswer(await runNamedReport(client, 'activity', q), q),
+    summary: async (_req, q) => reportAnswer(await runNamedReport(client, 'summary', q), q),
     report: async (_req, q, [name]) => {
-      const entry = name === undefined ? undefined : MONITORING_REPORTS[name];
-      if (entry === undefined) throw new SinkError('FW_SINK_NOT_FOUND', `no report named '${name ?? ''}'`);
-      return reportAnswer(await entry.run(client, q), q);
+      if (name === undefined || !isMonitoringReport(name)) {
+        throw new SinkError('FW_SINK_NOT_FOUND', `no monitoring report named '${name ?? ''}'`);
+      }
+      return reportAnswer(await runNamedReport(client, name, q), q);
     },
     verify: async (req, q) => {
       let key = options.hmacKey;
@@ -430,27 +431,17 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       if (parts[0] === 'reports' && parts.length === 1) {
         if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
         const reports = [
-          { name: 'access', title: 'Patient access report', kind: 'record', path: '/api/audit/access' },
-          { name: 'activity', title: 'User activity report', kind: 'record', path: '/api/audit/activity' },
-          {
-            name: 'summary',
-            title: 'Events per type per day per tenant',
-            kind: 'aggregate',
-            path: '/api/audit/summary',
-          },
+          ...apiReports(),
           {
             name: 'verify',
             title: 'HMAC chain verification',
+            summary: 'check the HMAC chain and seq gaps per writer',
             kind: 'aggregate',
             path: '/api/audit/verify',
+            recordLevel: false,
+            options: [],
             configured: options.hmacKey !== undefined,
           },
-          ...Object.entries(MONITORING_REPORTS).map(([name, r]) => ({
-            name,
-            title: r.title,
-            kind: 'monitoring',
-            path: `/api/audit/report/${name}`,
-          })),
         ];
         send(res, json({ reports }, 0));
         return true;

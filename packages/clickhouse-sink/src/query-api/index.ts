@@ -6,6 +6,7 @@ export type { AuditRead, AuditReadRow } from './query-log.ts';
 export { listAuditReads, recordAuditRead } from './query-log.ts';
 export type { RemoteQueryOptions, RemoteQueryResult } from './remote.ts';
 export { queryRemoteReport, RemoteQueryError } from './remote.ts';
-export { MONITORING_REPORTS } from './reports.ts';
+export type { ApiReportInfo } from './reports.ts';
+export { apiReports, runNamedReport } from './reports.ts';
 export type { RelatedRecords, SearchPage } from './search.ts';
 export { relatedRecords, SEARCH_COLUMNS, SEARCH_DEFAULTS, searchAudit, searchAuditAll } from './search.ts';

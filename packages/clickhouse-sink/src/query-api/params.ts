@@ -7,7 +7,6 @@ import type { AuditEventShape } from '../fhir/audit-event.ts';
 import { OUTPUT_FORMATS, type OutputFormat } from '../format/index.ts';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../queries/errors.ts';
 import type { ReportOptions } from '../queries/types.ts';
-import type { WorkHoursConfig } from '../queries/work-hours.ts';
 
 const invalid = (message: string): AuditQueryError =>
   new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, message);
@@ -58,43 +57,6 @@ export function scope(query: URLSearchParams): ReportOptions {
   if (to !== undefined && to !== '') options.to = to;
   if (tenant !== undefined && tenant !== '') options.tenant = tenant;
   return options;
-}
-
-function dayList(text: string): number[] {
-  const match = /^(\d+)-(\d+)$/.exec(text);
-  if (match) {
-    const out: number[] = [];
-    for (let i = Number(match[1]); i <= Number(match[2]); i += 1) out.push(i);
-    return out;
-  }
-  const days = text.split(',').map(Number);
-  if (days.some((n) => !Number.isInteger(n))) throw invalid("parameter 'days' must be a range a-b or a list a,b,c");
-  return days;
-}
-
-/** `work-hours` (the CLI's JSON config, inline), `time-zone`, `hours` (a-b) and `days` (a-b or a,b,c). */
-export function workHours(query: URLSearchParams): WorkHoursConfig {
-  let config: WorkHoursConfig = {};
-  const inline = single(query, 'work-hours');
-  if (inline !== undefined) {
-    try {
-      config = JSON.parse(inline) as WorkHoursConfig;
-    } catch {
-      throw invalid("parameter 'work-hours' must be a JSON work-hours config");
-    }
-  }
-  const fallback = { ...config.default };
-  const timeZone = single(query, 'time-zone');
-  if (timeZone !== undefined) fallback.timeZone = timeZone;
-  const hours = single(query, 'hours');
-  if (hours !== undefined) {
-    const match = /^(\d+)-(\d+)$/.exec(hours);
-    if (!match) throw invalid("parameter 'hours' must be start-end, e.g. 7-19");
-    fallback.workHours = [Number(match[1]), Number(match[2])];
-  }
-  const days = single(query, 'days');
-  if (days !== undefined) fallback.workDays = dayList(days);
-  return { ...config, default: fallback };
 }
 
 export interface OutputChoice {

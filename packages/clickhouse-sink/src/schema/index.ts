@@ -7,6 +7,11 @@ export {
   AUDIT_VIP_TABLE,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+export {
+  CARE_RELATIONSHIPS_TABLE,
+  GROUP_MEMBERS_TABLE,
+  TENANT_SETTINGS_TABLE,
+} from './audit-context.ts';
 export type {
   MigrateResult,
   Migration,

@@ -14,6 +14,7 @@ import {
   auditVipTable,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
 import { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
@@ -129,6 +130,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     name: 'audit_vip_patients',
     objects: () => [auditVipTable],
+  },
+  {
+    version: 8,
+    name: 'audit_tenant_settings_relationships_groups',
+    objects: () => [tenantSettingsTable, careRelationshipsTable, groupMembersTable],
   },
   {
     version: 9,

@@ -398,6 +398,57 @@ CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_vip_patients` ON CLUSTER '{cluster
 AS `fhirwatch`.`audit_vip_patients_local`
 ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_vip_patients_local', cityHash64(tenant_id));
 
+-- migration 8: audit_tenant_settings_relationships_groups
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_tenant_settings_local` ON CLUSTER '{cluster}'
+(
+    `tenant_id` LowCardinality(String),
+    `settings` String COMMENT 'JSON: timeZone, workHours, workDays, holidays, thresholds',
+    `changed_by` String,
+    `changed_at` DateTime64(3, 'UTC'),
+    `removed` UInt8
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_tenant_settings_local', '{replica}')
+ORDER BY (tenant_id, changed_at);
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_tenant_settings` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_tenant_settings_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_tenant_settings_local', cityHash64(tenant_id));
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_care_relationships_local` ON CLUSTER '{cluster}'
+(
+    `tenant_id` LowCardinality(String),
+    `user_id` String,
+    `patient_id` String,
+    `valid_from` DateTime64(3, 'UTC'),
+    `valid_to` DateTime64(3, 'UTC') COMMENT 'exclusive; 2299-12-31 when open',
+    `source` String COMMENT 'the imported file name',
+    `imported_by` String,
+    `imported_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_care_relationships_local', '{replica}')
+ORDER BY (tenant_id, user_id, patient_id, valid_from);
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_care_relationships` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_care_relationships_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_care_relationships_local', cityHash64(tenant_id));
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_group_members_local` ON CLUSTER '{cluster}'
+(
+    `tenant_id` LowCardinality(String),
+    `group_id` String,
+    `patient_id` String,
+    `source` String COMMENT 'the imported file name',
+    `imported_by` String,
+    `imported_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_group_members_local', '{replica}')
+ORDER BY (tenant_id, group_id, patient_id);
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_group_members` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_group_members_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_group_members_local', cityHash64(tenant_id));
+
 -- migration 9: audit_query_log
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_query_log_local` ON CLUSTER '{cluster}'

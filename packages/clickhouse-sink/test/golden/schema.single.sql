@@ -354,6 +354,45 @@ CREATE TABLE IF NOT EXISTS `default`.`audit_vip_patients`
 ENGINE = MergeTree()
 ORDER BY (tenant_id, patient_id, changed_at);
 
+-- migration 8: audit_tenant_settings_relationships_groups
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_tenant_settings`
+(
+    `tenant_id` LowCardinality(String),
+    `settings` String COMMENT 'JSON: timeZone, workHours, workDays, holidays, thresholds',
+    `changed_by` String,
+    `changed_at` DateTime64(3, 'UTC'),
+    `removed` UInt8
+)
+ENGINE = MergeTree()
+ORDER BY (tenant_id, changed_at);
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_care_relationships`
+(
+    `tenant_id` LowCardinality(String),
+    `user_id` String,
+    `patient_id` String,
+    `valid_from` DateTime64(3, 'UTC'),
+    `valid_to` DateTime64(3, 'UTC') COMMENT 'exclusive; 2299-12-31 when open',
+    `source` String COMMENT 'the imported file name',
+    `imported_by` String,
+    `imported_at` DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree()
+ORDER BY (tenant_id, user_id, patient_id, valid_from);
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_group_members`
+(
+    `tenant_id` LowCardinality(String),
+    `group_id` String,
+    `patient_id` String,
+    `source` String COMMENT 'the imported file name',
+    `imported_by` String,
+    `imported_at` DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree()
+ORDER BY (tenant_id, group_id, patient_id);
+
 -- migration 9: audit_query_log
 
 CREATE TABLE IF NOT EXISTS `default`.`audit_query_log`
