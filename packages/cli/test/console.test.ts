@@ -56,7 +56,7 @@ describe('fhirwatch sink --console', () => {
 
       const busy = await run(process.execPath, [bin, 'console', '--store', store]).catch((error: unknown) => error);
       expect(busy).toMatchObject({ code: 1 });
-      expect((busy as { stderr: string }).stderr).toContain('fhirwatch console --sink-url');
+      expect((busy as { stderr: string }).stderr).toContain(`fhirwatch console --sink-url ${url}\n`);
 
       const front = spawn(process.execPath, [bin, 'console', '--sink-url', url]);
       try {

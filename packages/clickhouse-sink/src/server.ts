@@ -16,6 +16,7 @@ import { mapLogs, mapMetrics, mapTraces, type RowsByTable } from './otlp/map.ts'
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlp/proto.ts';
 import { buildQueryApi, type QueryApiHandler } from './query-api/api.ts';
 import { assertQueryApiBind } from './query-api/auth.ts';
+import { removeSinkMarker, writeSinkMarker } from './query-api/discovery.ts';
 import { migrate } from './schema/migrations.ts';
 import { openStore } from './store.ts';
 import type { SinkOptions } from './types.ts';
@@ -296,6 +297,8 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   await listen(server, options.port ?? 0, host);
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${address.port}`;
+  // tells `fhirwatch audit|console --store <dir>` (which cannot open a store this process owns) where to ask
+  if (options.store !== undefined) writeSinkMarker(options.store, url);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -304,6 +307,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      if (options.store !== undefined) removeSinkMarker(options.store);
       await audit.close();
       await telemetry.close();
       monitor.close();

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type ConsoleOptions, startConsole } from '@fhirwatch/console';
+import type { ConsoleOptions } from '@fhirwatch/console';
 import { UsageError, untilSignal } from '../command.ts';
 
 export const description = 'Web console over the store: SRE overview, compliance search and reports, load tests';
@@ -71,14 +71,19 @@ export async function run(args: string[]): Promise<number> {
     if (process.env.CLICKHOUSE_USER) options.username = process.env.CLICKHOUSE_USER;
     if (process.env.CLICKHOUSE_PASSWORD) options.password = process.env.CLICKHOUSE_PASSWORD;
   }
+  const { startConsole } = await import('@fhirwatch/console');
   let server: Awaited<ReturnType<typeof startConsole>>;
   try {
     server = await startConsole(options);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'CHDB_CONNECTION') {
+      const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
+      const running = findRunningSink(String(values.store));
       process.stderr.write(
-        `fhirwatch console: the store ${values.store} is in use by another process (a running \`fhirwatch sink\`?): start that sink with --console, or run \`fhirwatch console --sink-url <the sink's URL>\` (FW_CONSOLE_STORE_BUSY)\n`,
+        running === undefined
+          ? `fhirwatch console: the store ${values.store} is in use by another process (a running \`fhirwatch sink\`?): start that sink with --console, or run \`fhirwatch console --sink-url <the sink's URL>\` (FW_CONSOLE_STORE_BUSY)\n`
+          : `fhirwatch console: the store ${values.store} is owned by a running sink (pid ${running.pid}); use it (FW_CONSOLE_STORE_BUSY):\n  fhirwatch console --sink-url ${running.url}\n`,
       );
       return 1;
     }

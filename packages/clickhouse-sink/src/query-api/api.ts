@@ -86,6 +86,7 @@ interface Answer {
   rows: number;
   format: string;
   filename?: string;
+  headers?: Record<string, string>;
 }
 
 const json = (body: unknown, rows: number, status = 200): Answer => ({
@@ -268,7 +269,11 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
           'no HMAC key: start the sink with --hmac-key-file, or POST {"key": …}',
         );
       }
-      return reportAnswer(await runVerify(client, q, key), q);
+      const report = await runVerify(client, q, key);
+      return {
+        ...reportAnswer(report, q),
+        headers: { 'x-fhirwatch-verify-ok': String(report.parameters.ok === true) },
+      };
     },
     search: async (_req, q) => {
       const { format, fhirShape } = output(q);
@@ -350,6 +355,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       'content-type': answer.type,
       'content-length': Buffer.byteLength(answer.body),
       'cache-control': 'no-store',
+      ...answer.headers,
     };
     if (answer.filename !== undefined && answer.format !== 'json') {
       headers['content-disposition'] = `attachment; filename="${answer.filename}"`;

@@ -20,6 +20,8 @@ export interface RemoteQueryResult {
   contentType: string;
   /** The answer as the sink rendered it (JSON, CSV, FHIR Bundle or table text). */
   text: string;
+  /** `verify` only: whether every writer's chain is intact (header x-fhirwatch-verify-ok). */
+  verifyOk?: boolean;
 }
 
 /** Thrown for a non-2xx answer: `code` is the sink's stable error code (FW_AUDIT_… / FW_SINK_…). */
@@ -87,5 +89,6 @@ export async function queryRemoteReport(
     }
     throw new RemoteQueryError(response.status, code, message);
   }
-  return { status: response.status, contentType, text };
+  const verify = response.headers.get('x-fhirwatch-verify-ok');
+  return { status: response.status, contentType, text, ...(verify === null ? {} : { verifyOk: verify === 'true' }) };
 }
