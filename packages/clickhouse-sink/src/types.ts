@@ -7,8 +7,8 @@ import type { RetryOptions } from './writer/retry.ts';
 export interface SinkQueryApiOptions {
   /** Bearer token; required when `host` is not loopback (the sink refuses to start without one). */
   token?: string;
-  /** HMAC key of the audit writers, for `GET /api/audit/verify`. */
-  hmacKey?: Uint8Array;
+  /** HMAC key of the audit writers, for `GET /api/audit/verify` (a function: read when asked, e.g. from a spool). */
+  hmacKey?: Uint8Array | (() => Uint8Array | undefined);
   /** Panel definitions (@fhirwatch/dashboards PANELS) and their macro expander, for `/api/panels`. */
   panels?: readonly QueryPanel[];
   expandMacros?: ExpandMacros;

@@ -55,7 +55,7 @@ export interface QueryApiOptions {
   /** Bearer token; required (by the caller, see assertQueryApiBind) for a non-loopback bind. */
   token?: string;
   /** HMAC key of the audit writers, for `GET /api/audit/verify` (and the console's chain status). */
-  hmacKey?: Uint8Array;
+  hmacKey?: Uint8Array | (() => Uint8Array | undefined);
   panels?: readonly QueryPanel[];
   expandMacros?: ExpandMacros;
   /** Template variables (@fhirwatch/dashboards VARIABLES): one string column of values each, for `/api/variables`. */
@@ -261,7 +261,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       return reportAnswer(await runNamedReport(client, name, q), q);
     },
     verify: async (req, q) => {
-      let key = options.hmacKey;
+      let key = typeof options.hmacKey === 'function' ? options.hmacKey() : options.hmacKey;
       if (req.method === 'POST') key = keyFromBody(await readJsonBody(req));
       if (key === undefined) {
         throw new SinkError(
@@ -446,7 +446,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
             path: '/api/audit/verify',
             recordLevel: false,
             options: [],
-            configured: options.hmacKey !== undefined,
+            configured: (typeof options.hmacKey === 'function' ? options.hmacKey() : options.hmacKey) !== undefined,
           },
         ];
         send(res, json({ reports }, 0));
