@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1 TURBO_NO_UPDATE_NOTIFIER=1
-rm -f packages/*/.vitest-result.json
+rm -f packages/*/.vitest-result.json loadtests/.vitest-result.json dashboards/.vitest-result.json
 tsc -p tsconfig.json && turbo run typecheck || exit 1
 biome check . || exit 1
 turbo run test --concurrency=1 --continue

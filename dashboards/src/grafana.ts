@@ -74,7 +74,7 @@ function panelOptions(panel: PanelDef): Record<string, unknown> {
 /** Width (of 24) and height of a panel in the grid. */
 function size(panel: PanelDef): { w: number; h: number } {
   if (panel.chart === 'table') return panel.columns.length > 5 ? { w: 24, h: 9 } : { w: 12, h: 9 };
-  if (panel.chart === 'stat') return { w: 6, h: 4 };
+  if (panel.chart === 'stat') return { w: 24, h: 4 };
   return { w: 12, h: 8 };
 }
 

@@ -110,6 +110,22 @@ const NAME_SEARCH = `event_type = 'PatientSearch' AND arrayExists(p -> splitByCh
 export const PANELS: readonly PanelDef[] = [
   // ---- SRE overview -----------------------------------------------------------------------------
   {
+    id: 'sre-headline',
+    board: 'sre',
+    title: 'Gateway over the range',
+    description:
+      'Server requests per second, p95 latency (ms) and error rate (5xx or span status ERROR) over the selected range.',
+    chart: 'stat',
+    sql: `SELECT count() / greatest(1, toUnixTimestamp($__toTime) - toUnixTimestamp($__fromTime)) AS requests_per_s,
+  quantile(0.95)(Duration / 1e6) AS p95_ms,
+  if(count() = 0, 0, countIf(${SPAN_ERROR}) / count()) AS error_rate
+FROM otel_traces
+WHERE $__timeFilter(Timestamp) AND ${SERVER}
+  AND ${otelTenant}
+  AND ${otelInteraction}`,
+    columns: [n('requests_per_s'), n('p95_ms'), n('error_rate')],
+  },
+  {
     id: 'sre-requests-per-tenant',
     board: 'sre',
     title: 'Requests/s per tenant',
@@ -327,6 +343,22 @@ ORDER BY time, series`,
   },
 
   // ---- compliance -------------------------------------------------------------------------------
+  {
+    id: 'compliance-headline',
+    board: 'compliance',
+    title: 'Audit records over the range',
+    description:
+      'Audit records (each delivery counted once), distinct users and distinct patients in the selected range.',
+    chart: 'stat',
+    sql: `SELECT uniqExact(event_id) AS records,
+  uniqExactIf(user_id, user_id != '') AS users,
+  uniqExactIf(patient_id, patient_id NOT IN ('', '*')) AS patients
+FROM audit_events
+WHERE $__timeFilter(event_time)
+  AND ${auditTenant}
+  AND ${auditInteraction}`,
+    columns: [n('records'), n('users'), n('patients')],
+  },
   {
     id: 'compliance-events-by-type',
     board: 'compliance',

@@ -21,6 +21,7 @@ import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@
 import { startMockEhr } from '@fhirwatch/mock-ehr';
 import { fhirAudit, setupTelemetry } from '@fhirwatch/otel-middleware';
 import { UsageError, untilSignal } from '../command.ts';
+import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns } from '../demo-planted.ts';
 
 export const description =
   'Run the whole pipeline on the embedded store: mock EHRs, gateway + audit middleware, sink, Patients-app traffic, reports';
@@ -254,6 +255,8 @@ export async function run(args: string[]): Promise<number> {
       },
     });
     if (interactive) say();
+    say('Planted suspicious patterns: a VIP access, name probing, a volume spike, failed accesses, an export …');
+    const planted = await plantSuspiciousPatterns(sink.client, targets);
 
     say('Shipping audit records and telemetry to the store …');
     await audit.flush();
@@ -296,6 +299,8 @@ export async function run(args: string[]): Promise<number> {
         ? `== Tamper evidence: HMAC chain of writer demo-gateway intact (seq ${writer?.first_seq ?? 0}..${writer?.last_seq ?? 0}, ${writer?.records ?? 0} records)`
         : `== Tamper evidence: HMAC chain of writer demo-gateway BROKEN at seq ${writer?.first_broken?.seq ?? '?'}: run fhirwatch audit verify`,
     );
+    say();
+    for (const line of plantedLines(planted, await checkPlantedPatterns(client, planted, started), storeDir)) say(line);
     say();
     say('== SRE: server latency per tenant and route (ms), p95 over time in 2 s buckets');
     for (const series of await latencyByTenant(client, started)) {

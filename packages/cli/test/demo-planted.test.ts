@@ -1,0 +1,100 @@
+/**
+ * Smoke test of `npm run demo` with its planted suspicious patterns: start the demo (through the real bin,
+ * `--stay`), wait until it has shipped its audit records and printed which report flags each planted
+ * pattern, stop it with SIGINT, then open the store it released and check the compliance and SRE panels
+ * (@fhirwatch/dashboards, the SQL the console and Grafana run) have data. Bounded: 3 s of traffic, 200 s in all.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openStore } from '@fhirwatch/clickhouse-sink';
+import { expandMacros, PANELS } from '@fhirwatch/dashboards';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'fhirwatch-demo-planted-'));
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Resolve with the output once `marker` appears; reject on exit or after `ms`. */
+function waitForOutput(proc: ChildProcess, marker: string, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`no '${marker}' within ${ms} ms:\n${out}\n${err}`)), ms);
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      if (out.includes(marker)) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString('utf8');
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`demo exited (${code}) before '${marker}':\n${out}\n${err}`));
+    });
+  });
+}
+
+describe('fhirwatch demo with planted patterns', () => {
+  it('plants patterns every report flags, and the panels have data', { timeout: 240_000 }, async () => {
+    const started = new Date();
+    child = spawn(
+      process.execPath,
+      [bin, 'demo', '--duration', '3s', '--concurrency', '2', '--patients', '80', '--dir', dir, '--fresh', '--stay'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const stdout = await waitForOutput(child, 'Ctrl-C to stop', 200_000);
+    expect(stdout).toMatch(/Audit: \d+ records shipped, 0 lost to spool errors/);
+    for (const [pattern, report] of [
+      ['vip-access', 'vip'],
+      ['name-probing', 'name-probing'],
+      ['volume-spike', 'volume'],
+      ['failed-access', 'failures'],
+      ['export', 'exports'],
+    ]) {
+      expect(stdout, pattern).toMatch(
+        new RegExp(`${pattern} .*\\n\\s+→ audit report ${report}: flagged \\(\\d+ rows in all\\)`),
+      );
+    }
+
+    const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+
+    // the demo released the store: read it with the panels' own SQL
+    const client = openStore({ path: join(dir, 'store') });
+    try {
+      const ctx = {
+        from: new Date(started.getTime() - 3_600_000),
+        to: new Date(Date.now() + 60_000),
+        intervalSeconds: 10,
+        vars: {},
+      };
+      const query = async (id: string): Promise<unknown[][]> => {
+        const panel = PANELS.find((p) => p.id === id);
+        if (panel === undefined) throw new Error(`no panel ${id}`);
+        const result = await client.query({ query: expandMacros(panel.sql, ctx), format: 'JSONCompact' });
+        return ((await result.json()) as unknown as { data: unknown[][] }).data;
+      };
+      const events = await query('compliance-events-by-type');
+      expect(events.reduce((sum, row) => sum + Number(row[2]), 0)).toBeGreaterThan(0);
+      const hits = new Map((await query('compliance-report-hits')).map((row) => [row[0], Number(row[2])]));
+      for (const report of ['vip', 'name-probing', 'failures', 'exports', 'volume']) {
+        expect(hits.get(report), report).toBeGreaterThan(0);
+      }
+      expect((await query('sre-requests-per-tenant')).length).toBeGreaterThan(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
