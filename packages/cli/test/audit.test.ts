@@ -282,6 +282,179 @@ describe('fhirwatch audit', () => {
     expect(fhir.stderr).toContain('FW_AUDIT_FORMAT_UNSUPPORTED');
   });
 
+  it('settings set / show are used by every report by default; flags override; others are named in the header', async () => {
+    const eastId = Object.keys(dataset.workHours.tenants ?? {})[0]!;
+    const set = await fhirwatch([
+      'settings',
+      'set',
+      '--tenant',
+      eastId,
+      '--time-zone',
+      'America/New_York',
+      '--hours',
+      '7-19',
+      '--days',
+      '1-5',
+      '--threshold',
+      'name-probing.minSearches=30',
+      '--store',
+      store,
+    ]);
+    expect(set.stderr).toContain('audit settings set');
+    expect(set.code).toBe(0);
+    const show = await fhirwatch(['settings', 'show', '--store', store, '--format', 'json']);
+    expect((JSON.parse(show.stdout) as { rows: unknown[] }).rows).toEqual([
+      expect.objectContaining({
+        tenant_id: eastId,
+        time_zone: 'America/New_York',
+        work_hours: '7-19',
+        work_days: '1,2,3,4,5',
+        thresholds: { 'name-probing': { minSearches: 30 } },
+      }),
+    ]);
+    // a threshold that does not exist is a usage error
+    expect(
+      (await fhirwatch(['settings', 'set', '--tenant', eastId, '--threshold', 'volume.nope=1', '--store', store])).code,
+    ).toBe(2);
+
+    const run = await fhirwatch([
+      'report',
+      'after-hours',
+      '--tenant',
+      eastId,
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'json',
+    ]);
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout) as { rows: AuditRecord[]; notes: string[] };
+    const ny = resolveWorkHours({ default: { timeZone: 'America/New_York' } }).fallback;
+    const all = [...dataset.records, ...ehrPatient.records];
+    const expected = all.filter(
+      (r) => inRange(r) && r.tenant_id === eastId && !isWithinWorkHours(new Date(r.event_time), ny),
+    );
+    expect(sorted(json.rows.map((r) => r.event_id))).toEqual(sorted(expected.map((r) => r.event_id)));
+    expect(json.notes).toEqual([]);
+    // a flag overrides the stored time zone
+    const utc = await fhirwatch([
+      'report',
+      'after-hours',
+      '--tenant',
+      eastId,
+      '--time-zone',
+      'UTC',
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'json',
+    ]);
+    const utcHours = resolveWorkHours({}).fallback;
+    expect(sorted((JSON.parse(utc.stdout) as { rows: AuditRecord[] }).rows.map((r) => r.event_id))).toEqual(
+      sorted(
+        all
+          .filter((r) => inRange(r) && r.tenant_id === eastId && !isWithinWorkHours(new Date(r.event_time), utcHours))
+          .map((r) => r.event_id),
+      ),
+    );
+    // all tenants: the table header names the tenants that ran on defaults
+    const table = await fhirwatch(['report', 'after-hours', '--store', store, ...range]);
+    expect(table.stdout.split('\n')[1]).toMatch(
+      /^Note: No stored settings for tenants .*: defaults used \(UTC, 7–19 h/,
+    );
+    expect(table.stdout.split('\n')[1]).not.toContain(eastId);
+    expect((await fhirwatch(['settings', 'clear', '--tenant', eastId, '--store', store])).code).toBe(0);
+    const cleared = await fhirwatch([
+      'report',
+      'after-hours',
+      '--tenant',
+      eastId,
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'json',
+    ]);
+    expect((JSON.parse(cleared.stdout) as { notes: string[] }).notes).toEqual([
+      expect.stringContaining(`No stored settings for tenant ${eastId}`),
+    ]);
+  });
+
+  it('relationships import explains access; report unexplained ranks users; a bad file is refused whole', async () => {
+    const { tenant_id } = dataset.plants.accessPatient;
+    const before = await fhirwatch([
+      'report',
+      'unexplained',
+      '--tenant',
+      tenant_id,
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'json',
+    ]);
+    expect(before.code).toBe(0);
+    const rows = (
+      JSON.parse(before.stdout) as { rows: { rank: number; user_id: string; patient_id: string; event_time: string }[] }
+    ).rows;
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows[0]!.rank).toBe(1);
+    expect(rows.map((r) => r.rank)).toEqual([...rows.map((r) => r.rank)].sort((a, b) => a - b));
+    // explain the first user's unexplained accesses with an imported relationship
+    const top = rows.filter((r) => r.user_id === rows[0]!.user_id);
+    const csv = join(dir, 'care.csv');
+    writeFileSync(
+      csv,
+      `patient,user,from,to\r\n${[...new Set(top.map((r) => r.patient_id))].map((p) => `${p},${rows[0]!.user_id},2020-01-01,`).join('\r\n')}\r\n`,
+    );
+    const imported = await fhirwatch(['relationships', 'import', csv, '--tenant', tenant_id, '--store', store]);
+    expect(imported.code).toBe(0);
+    expect(imported.stderr).toContain('rows stored');
+    const after = await fhirwatch([
+      'report',
+      'unexplained',
+      '--tenant',
+      tenant_id,
+      '--store',
+      store,
+      ...range,
+      '--format',
+      'json',
+    ]);
+    const afterRows = (JSON.parse(after.stdout) as { rows: { user_id: string }[] }).rows;
+    expect(afterRows.some((r) => r.user_id === rows[0]!.user_id)).toBe(false);
+    expect(afterRows).toHaveLength(rows.length - top.length);
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'p-secret,doc,2026-01-01,\np-secret-2,doc,yesterday,\n');
+    const refused = await fhirwatch(['relationships', 'import', bad, '--tenant', tenant_id, '--store', store]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('line 2');
+    expect(refused.stderr).not.toContain('p-secret');
+  });
+
+  it('record-level CSV carries user agent, query and trace id, with BOM and CRLF', async () => {
+    const user_id = 'u-east-1';
+    const run = await fhirwatch(['activity', '--user', user_id, '--store', store, ...range, '--format', 'csv']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.charCodeAt(0)).toBe(0xfeff);
+    expect(run.stdout.replaceAll('\r\n', '').includes('\n')).toBe(false);
+    const [header, ...lines] = parseCsv(run.stdout);
+    for (const column of ['user_agent', 'query', 'trace_id', 'source_ip', 'batch_id', 'entry_index', 'event_id']) {
+      expect(header).toContain(column);
+    }
+    const byId = new Map([...dataset.records, ...ehrPatient.records].map((r) => [r.event_id, r]));
+    const at = (name: string): number => header!.indexOf(name);
+    expect(lines.length).toBeGreaterThan(10);
+    for (const line of lines) {
+      const record = byId.get(line[at('event_id')]!)!;
+      expect(line[at('query')]).toBe(record.query);
+      expect(line[at('user_agent')]).toBe(record.user_agent);
+      expect(line[at('trace_id')]).toBe(record.trace_id);
+    }
+  });
+
   it('refuses a store that another process owns, saying so', async () => {
     const owner = openStore({ path: store });
     try {

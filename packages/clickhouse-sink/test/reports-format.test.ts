@@ -115,7 +115,8 @@ describe('FHIR AuditEvent (IHE BALP)', () => {
     const [query, patient] = event.entity as Json[];
     expect(query?.type).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2' });
     expect(query?.role).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '24' });
-    expect(Buffer.from(query?.query, 'base64').toString('utf8')).toBe(searchRecord.query);
+    // the request as recorded: resource path and the search parameters
+    expect(Buffer.from(query?.query, 'base64').toString('utf8')).toBe(`Patient?${searchRecord.query}`);
     expect(patient?.type).toMatchObject({ code: '1' });
     expect(patient?.role).toMatchObject({ code: '1' });
     expect(patient?.what).toEqual({ reference: `Patient/${searchRecord.patient_id}` });
@@ -141,7 +142,8 @@ describe('FHIR AuditEvent (IHE BALP)', () => {
     expect(anonymous.agent).toHaveLength(2);
     expect(anonymous.agent[0].requestor).toBe(true);
     const all = auditEventFromRecord(exportAll) as Json;
-    expect(all.meta.profile).toEqual([BALP_PROFILES.query]);
+    // an export kick-off is an operation, not a search: mapped like a query, claiming no BALP profile
+    expect(all.meta).toBeUndefined();
     expect((all.entity as Json[]).some((e) => e.role.code === '1')).toBe(false);
   });
 

@@ -23,6 +23,8 @@ Commands:
   report <name> [report options]                a report of the registry (below)
   summary                                       the summary report
   settings show|set|clear [--tenant <id>]       per-tenant time zone, working time, holidays, thresholds
+  relationships import <csv> [--tenant <id>]    care relationships (patient,user,from,to[,tenant]) that explain access
+  groups import <csv> [--tenant <id>]           group members (group,patient[,tenant]) for group exports
   vip add|remove --patient <id> [--tenant <id>] [--reason <text>]   manage the VIP watch list
   vip list                                      show the VIP watch list
   verify                                        check the HMAC chain and seq gaps per writer (exit 3 if broken)
@@ -545,6 +547,34 @@ function usage(sink: Sink): string {
 }
 
 const SUBCOMMANDS = new Set(['report', 'vip', 'settings']);
+const IMPORTS = new Set(['relationships', 'groups']);
+
+async function importFile(
+  sink: Sink,
+  command: string,
+  sub: string | undefined,
+  file: string | undefined,
+  values: Values,
+  client: ClickHouseClient,
+): Promise<void> {
+  if (sub !== 'import' || file === undefined) throw new UsageError(`audit ${command} needs import <file.csv>`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read ${file}`);
+  }
+  const options = {
+    ...(typeof values.tenant === 'string' ? { tenantId: values.tenant } : {}),
+    source: file.split(/[\\/]/).pop() ?? file,
+    importedBy: userInfo().username,
+  };
+  const result =
+    command === 'relationships'
+      ? await sink.importCareRelationships(client, text, options)
+      : await sink.importGroupMembers(client, text, options);
+  process.stderr.write(`audit ${command} import: ${result.rows} row${result.rows === 1 ? '' : 's'} stored\n`);
+}
 
 export async function run(args: string[]): Promise<number> {
   invokedWith = args;
@@ -561,7 +591,7 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(usage(sink));
     return command === undefined && !values.help ? 2 : 0;
   }
-  const allowedPositionals = SUBCOMMANDS.has(command) ? 1 : 0;
+  const allowedPositionals = SUBCOMMANDS.has(command) ? 1 : IMPORTS.has(command) ? 2 : 0;
   if ((sub === undefined ? 0 : 1) + extra.length > allowedPositionals) throw new UsageError('too many arguments');
   if (command === 'report' && (sub === undefined || sink.getReportDef(sub) === undefined)) {
     throw new UsageError(`audit report needs one of: ${sink.REPORT_NAMES.join(', ')}`);
@@ -569,7 +599,7 @@ export async function run(args: string[]): Promise<number> {
   if (command === 'activity' && (typeof values.user !== 'string' || values.user === '')) {
     throw new UsageError('audit activity needs --user <id>');
   }
-  const known = ['access', 'activity', 'report', 'summary', 'vip', 'verify', 'settings'];
+  const known = ['access', 'activity', 'report', 'summary', 'vip', 'verify', 'settings', 'relationships', 'groups'];
   if (!known.includes(command)) throw new UsageError(`unknown audit command '${command}' (try fhirwatch audit --help)`);
   if (values['sink-url'] !== undefined) {
     if (values.store !== undefined || values['clickhouse-url'] !== undefined) {
@@ -597,6 +627,10 @@ export async function run(args: string[]): Promise<number> {
           if (list) output(sink, values, list);
           return 0;
         }
+        case 'relationships':
+        case 'groups':
+          await importFile(sink, command, sub, extra[0], values, client);
+          return 0;
         case 'settings': {
           const list = await settings(sink, sub, values, client);
           if (list) output(sink, values, list);

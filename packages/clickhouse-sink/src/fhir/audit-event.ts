@@ -12,6 +12,10 @@
  * - the patient is entity[patient] (audit-entity-type 1 Person, object-role 1 Patient); a record with no
  *   patient or with `*` (all patients) uses the patient-less Query / Read profile.
  * - outcome = the record's outcome code (0 / 4 / 8 / 12), outcomeDesc = the HTTP status on failure.
+ * - entity[query].query = base64 of the request as recorded ({@link requestOf}), never empty.
+ * - meta.profile claims a BALP profile only in the R4 shape and only for a successful access: BALP's
+ *   profiles are R4 and fix outcome to 0, so a failed access (or an STU3 event) claims none.
+ * - no element is ever an empty string (FHIR JSON forbids them).
  *
  * Shapes: `R4` (BALP's own release; default) or `STU3` (agent.role/reference/userId, entity.reference,
  * source.identifier, hl7.org/fhir code systems), the release the Patients app speaks.
@@ -125,13 +129,22 @@ export function auditEventFromRecord(record: AuditRecord, options: AuditEventOpt
   const systems = SYSTEMS[shape];
   const isRead = record.fhir_interaction === 'read';
   const hasPatient = record.patient_id !== '' && record.patient_id !== ALL_PATIENTS;
-  const profile = isRead
-    ? hasPatient
-      ? BALP_PROFILES.patientRead
-      : BALP_PROFILES.read
-    : hasPatient
-      ? BALP_PROFILES.patientQuery
-      : BALP_PROFILES.query;
+  // BALP's profiles are R4 profiles of successful accesses (they fix outcome to 0): a failed access, or the
+  // STU3 shape, claims none and stays a plain AuditEvent of its release.
+  // BALP's Query profiles are for searches (subtype search-type): a batch or operation record (a list refresh,
+  // an export kick-off) is mapped the same way but claims no profile it does not meet.
+  const profile =
+    shape !== 'R4' ||
+    record.outcome !== 0 ||
+    (record.fhir_interaction !== 'read' && record.fhir_interaction !== 'search-type')
+      ? undefined
+      : isRead
+        ? hasPatient
+          ? BALP_PROFILES.patientRead
+          : BALP_PROFILES.read
+        : hasPatient
+          ? BALP_PROFILES.patientQuery
+          : BALP_PROFILES.query;
   const subtype: Json[] = [];
   if (record.fhir_interaction !== 'unknown') {
     subtype.push({ system: RESTFUL_INTERACTION, code: record.fhir_interaction });
@@ -184,7 +197,7 @@ export function auditEventFromRecord(record: AuditRecord, options: AuditEventOpt
       entity(shape, {
         type: { system: systems.entityType, code: '2', display: 'System Object' },
         role: { system: systems.objectRole, code: '24', display: 'Query' },
-        query: Buffer.from(record.query, 'utf8').toString('base64'),
+        query: Buffer.from(requestOf(record), 'utf8').toString('base64'),
       }),
     );
   }
@@ -211,10 +224,10 @@ export function auditEventFromRecord(record: AuditRecord, options: AuditEventOpt
     type: [{ system: systems.sourceType, code: '4', display: 'Application Server' }],
   };
 
-  return {
+  return withoutEmptyStrings({
     resourceType: 'AuditEvent',
     id: record.event_id,
-    meta: { profile: [profile] },
+    ...(profile === undefined ? {} : { meta: { profile: [profile] } }),
     type: { system: systems.eventType, code: 'rest', display: 'Restful Operation' },
     subtype,
     action: isRead ? 'R' : 'E',
@@ -224,7 +237,50 @@ export function auditEventFromRecord(record: AuditRecord, options: AuditEventOpt
     agent: agents,
     source,
     entity: entities,
-  };
+  }) as Json;
+}
+
+/**
+ * The request as recorded, relative to the FHIR base: what `entity[query].query` carries (base64), so it is
+ * never empty. BALP asks for the query; a record keeps the search parameters, and for requests without any
+ * (a PatientListView batch entry, a parameterless `$export`) the resource path is the request:
+ * `Patient?family=smith`, `Patient` (a batch read of the list), `Group/g1/$export?_type=Patient`,
+ * `Patient/$export`, `$export`.
+ */
+export function requestOf(record: AuditRecord): string {
+  const query = record.query.replace(/^\?/, '');
+  if (record.event_type === 'ExportInitiation' && record.fhir_interaction === 'operation') {
+    const group = /(?:^|&)_group=([^&]*)/.exec(query);
+    const rest = query
+      .split('&')
+      .filter((part) => part !== '' && !part.startsWith('_group='))
+      .join('&');
+    const path =
+      record.resource_type === 'Group' && group
+        ? `Group/${group[1]}/$export`
+        : record.resource_type === 'Patient'
+          ? 'Patient/$export'
+          : '$export';
+    return rest === '' ? path : `${path}?${rest}`;
+  }
+  const path = record.resource_type === '' ? '' : record.resource_type;
+  if (query === '') return path === '' ? record.event_type : path;
+  return path === '' ? `?${query}` : `${path}?${query}`;
+}
+
+/** FHIR JSON forbids empty strings: drop them, and objects or arrays they leave empty (a last safety net). */
+function withoutEmptyStrings(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map(withoutEmptyStrings).filter((item) => item !== undefined);
+    return items.length === 0 ? undefined : items;
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .map(([key, item]) => [key, withoutEmptyStrings(item)] as const)
+      .filter(([, item]) => item !== undefined);
+    return entries.length === 0 ? undefined : Object.fromEntries(entries);
+  }
+  return value === '' ? undefined : value;
 }
 
 /** A `collection` Bundle of AuditEvents, one per record, in the records' order. */

@@ -22,7 +22,7 @@ export function formatReport(report: Report<object>, format: OutputFormat, optio
     case 'table':
       return formatTable(report);
     case 'csv':
-      return formatCsv(report);
+      return formatCsv({ columns: report.exportColumns ?? report.columns, rows: report.rows });
     case 'json':
       return formatJson(report);
     case 'fhir':

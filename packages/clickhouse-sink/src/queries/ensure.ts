@@ -9,6 +9,30 @@ import type { TableDef } from '../schema/types.ts';
 
 const done = new WeakMap<ClickHouseClient, Set<string>>();
 
+/** ClickHouse's UNKNOWN_TABLE (code 60), as chDB and a server report it. */
+function isUnknownTable(error: unknown): boolean {
+  const e = error as { code?: unknown; type?: unknown; message?: unknown };
+  return String(e.code) === '60' || e.type === 'UNKNOWN_TABLE' || /UNKNOWN_TABLE|Code: 60\b/.test(String(e.message));
+}
+
+/**
+ * Run a read; if a side table is missing (a store not migrated to version 8), create the tables and run it once
+ * more. A migrated store pays no DDL on the read path (a report is one short command: every query counts).
+ */
+export async function readWithTables<T>(
+  client: ClickHouseClient,
+  tables: readonly TableDef[],
+  read: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!isUnknownTable(error)) throw error;
+    await ensureTables(client, tables);
+    return read();
+  }
+}
+
 export async function ensureTables(client: ClickHouseClient, tables: readonly TableDef[]): Promise<void> {
   const seen = done.get(client) ?? new Set<string>();
   done.set(client, seen);

@@ -16,6 +16,8 @@ export type { AuditDataset, DatasetOptions, DatasetPlants, DatasetTenant } from 
 export { DATASET_TENANTS, generateAuditDataset, signAuditChain, zonedInstant } from './dataset.ts';
 export type { AuditQueryErrorCode } from './errors.ts';
 export { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
+export type { ExplainedAccess, ExplainOptions, Explanation } from './explain.ts';
+export { EXPLAIN_DEFAULTS, EXPLANATIONS, explainAccesses } from './explain.ts';
 export type { FhirMrnOptions, ResolvedPatient, StoreMrnOptions } from './patient-resolve.ts';
 export { resolveMrnFromStore, resolveMrnViaFhir } from './patient-resolve.ts';
 export { toAuditRecord } from './records.ts';
@@ -31,8 +33,14 @@ export {
   runReport,
 } from './registry.ts';
 export type { ReportDef, ReportOptionDef, ReportOptionType } from './registry-types.ts';
+export type { ImportOptions, ImportResult } from './relationships.ts';
+export { importCareRelationships, importGroupMembers, OPEN_END } from './relationships.ts';
 export type { NameProbingReportOptions, NameProbingRow } from './report-defs/name-probing.ts';
 export { NAME_PROBING_DEFAULTS, nameProbingReport } from './report-defs/name-probing.ts';
+export type { SummaryWithExplanationRow } from './report-defs/summary.ts';
+export { summaryWithExplanations } from './report-defs/summary.ts';
+export type { UnexplainedRow } from './report-defs/unexplained.ts';
+export { rankUnexplained, unexplainedReport } from './report-defs/unexplained.ts';
 export type { VolumeReportOptions, VolumeRow } from './report-defs/volume.ts';
 export { VOLUME_DEFAULTS, volumeReport } from './report-defs/volume.ts';
 export type {

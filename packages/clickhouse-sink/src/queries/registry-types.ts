@@ -41,7 +41,11 @@ export interface ReportDef<Row extends object = Record<string, unknown>> {
    */
   readonly tenantSettings: boolean;
   readonly options: readonly ReportOptionDef[];
+  /** Other reports whose stored thresholds also apply (same option names), before this report's own. */
+  readonly settingsFrom?: readonly string[];
   readonly columns: readonly ReportColumn[];
+  /** CSV columns when wider than `columns` (record rows: every record field, see withRecordFields). */
+  readonly csvColumns?: readonly ReportColumn[];
   /** Row keys the merged rows of several per-tenant runs are ordered by. */
   readonly orderBy: readonly string[];
   /**
@@ -50,4 +54,6 @@ export interface ReportDef<Row extends object = Record<string, unknown>> {
    */
   readonly sql: string;
   run(client: ClickHouseClient, options: ReportOptions & Record<string, unknown>): Promise<Report<Row>>;
+  /** Re-order (re-rank) the merged rows of several per-tenant runs; default: sort by `orderBy`. */
+  finalize?(rows: Row[]): Row[];
 }

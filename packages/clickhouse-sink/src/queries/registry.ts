@@ -19,6 +19,7 @@ import { failuresReportDef } from './report-defs/failures.ts';
 import { nameProbingReportDef } from './report-defs/name-probing.ts';
 import { summaryReportDef } from './report-defs/summary.ts';
 import { tenantIsolationReportDef } from './report-defs/tenant-isolation.ts';
+import { unexplainedReportDef } from './report-defs/unexplained.ts';
 import { vipReportDef } from './report-defs/vip.ts';
 import { volumeReportDef } from './report-defs/volume.ts';
 import { listTenantSettings, type StoredTenantSettings, type TenantSettings } from './settings.ts';
@@ -37,6 +38,7 @@ export const REPORT_REGISTRY: readonly ReportDef<object>[] = [
   exportsReportDef,
   failuresReportDef,
   tenantIsolationReportDef,
+  unexplainedReportDef,
   summaryReportDef,
 ] as readonly ReportDef<object>[];
 
@@ -210,8 +212,10 @@ export async function runReport(
     ...(input.now === undefined ? {} : { now: input.now }),
   };
   const fileConfig = input.workHours ?? {};
+  const exportColumns = def.csvColumns === undefined ? {} : { exportColumns: def.csvColumns };
   if (!def.tenantSettings) {
-    return def.run(client, { ...scope, ...(input.tenant ? { tenant: input.tenant } : {}), ...explicit });
+    const report = await def.run(client, { ...scope, ...(input.tenant ? { tenant: input.tenant } : {}), ...explicit });
+    return { ...report, ...exportColumns };
   }
   const stored: StoredTenantSettings[] = input.useSettings === false ? [] : await listTenantSettings(client);
   const byTenant = new Map(stored.map((entry) => [entry.tenant_id, entry.settings]));
@@ -225,7 +229,10 @@ export async function runReport(
   const reports: Report<object>[] = [];
   const runParameters: Record<string, unknown>[] = [];
   for (const run of runs) {
-    const thresholds = run.settings?.thresholds?.[def.name] ?? {};
+    const thresholds = Object.assign(
+      {},
+      ...[...(def.settingsFrom ?? []), def.name].map((report) => run.settings?.thresholds?.[report] ?? {}),
+    ) as Record<string, unknown>;
     const fromSettings = parseReportOptions(def, thresholds);
     const options = { ...fromSettings, ...explicit };
     // working time: stored settings < explicit flags; tenants without settings keep the file config's entry
@@ -264,8 +271,12 @@ export async function runReport(
     }
   }
   const first = reports[0]!;
-  const rows = reports.flatMap((report) => report.rows as Record<string, unknown>[]);
-  if (reports.length > 1) rows.sort(compareRows(def.orderBy));
+  let rows = reports.flatMap((report) => report.rows as Record<string, unknown>[]);
+  if (reports.length > 1) {
+    rows = def.finalize
+      ? (def.finalize(rows as object[]) as Record<string, unknown>[])
+      : rows.sort(compareRows(def.orderBy));
+  }
   const records = first.records === undefined ? undefined : reports.flatMap((report) => report.records ?? []);
   if (records !== undefined && reports.length > 1) {
     records.sort((a, b) =>
@@ -279,5 +290,6 @@ export async function runReport(
     rows,
     ...(records === undefined ? {} : { records }),
     notes: [...new Set(reports.flatMap((report) => report.notes ?? [])), ...notes],
+    ...exportColumns,
   };
 }

@@ -6,6 +6,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL_PATIENTS, AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
+import { GROUP_MEMBERS_TABLE, groupMembersTable } from '../schema/audit-context.ts';
+import { readWithTables } from './ensure.ts';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
 import {
   AUDIT_EVENTS,
@@ -74,6 +76,15 @@ export function positive(value: number, name: string, integer = false): number {
 }
 
 export const col = (key: string, header = key): ReportColumn => ({ key, header });
+
+/**
+ * CSV columns of a record-level report: its shown columns, then every other record field (user agent, query,
+ * trace id, batch entry, duration, chain fields …), so an exported file carries the whole record.
+ */
+export function withRecordFields(columns: readonly ReportColumn[]): ReportColumn[] {
+  const shown = new Set(columns.map((column) => column.key));
+  return [...columns, ...AUDIT_RECORD_FIELDS.filter((field) => !shown.has(field)).map((field) => col(field))];
+}
 
 /** Columns shown for record-level reports (every record field is still in JSON and FHIR output). */
 export const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
@@ -308,8 +319,13 @@ export interface ExportRow {
   client_id: string;
   source_ip: string;
   query: string;
+  /** The group of a `Group/{id}/$export` (the middleware records `_group=<id>` in the query), else ''. */
+  group_id: string;
   all_patients: boolean;
   patients: number;
+  /** Where `patients` came from: the export's own records, the group's imported members, the members an
+   *  earlier export of the group disclosed, or '' (none known). */
+  patients_source: 'records' | 'import' | 'earlier-export' | '';
   result_count: number;
   outcome: number;
   http_status: number;
@@ -344,12 +360,22 @@ export async function exportsReport(
       ORDER BY first_time, tenant_id`,
     params,
   );
+  const members = await groupMembers(
+    client,
+    rows
+      .filter((row) => Number(row.patients) === 0 && !row.all_patients && groupOf(String(row.query)) !== '')
+      .map((row) => ({ tenant: String(row.tenant_id), group: groupOf(String(row.query)) })),
+  );
   const out: ExportRow[] = rows.map((row) => {
     const eventTime = isoFromClickHouse(String(row.first_time));
     const tenantHours = workHoursFor(hours, String(row.tenant_id));
     const instant = new Date(eventTime);
     const allPatients = Boolean(row.all_patients);
-    const patients = Number(row.patients);
+    const groupId = groupOf(String(row.query));
+    const own = Number(row.patients);
+    const known = own === 0 && !allPatients ? members.get(`${row.tenant_id}\u0000${groupId}`) : undefined;
+    const patients = known?.patients ?? own;
+    const patientsSource = own > 0 ? 'records' : (known?.source ?? '');
     const resultCount = Number(row.result_count);
     const large = allPatients || patients >= largePatients || resultCount >= largePatients;
     const offHours = !isWithinWorkHours(instant, tenantHours);
@@ -360,8 +386,10 @@ export async function exportsReport(
       client_id: String(row.client_id),
       source_ip: String(row.source_ip),
       query: String(row.query),
+      group_id: groupId,
       all_patients: allPatients,
       patients,
+      patients_source: patientsSource,
       result_count: resultCount,
       outcome: Number(row.outcome),
       http_status: Number(row.http_status),
@@ -384,8 +412,10 @@ export async function exportsReport(
       col('tenant_id'),
       col('user_id'),
       col('client_id'),
+      col('group_id'),
       col('all_patients'),
       col('patients'),
+      col('patients_source'),
       col('result_count'),
       col('http_status'),
       col('large'),
@@ -395,6 +425,54 @@ export async function exportsReport(
     rows: out,
     records,
   };
+}
+
+/** The group id of a group export's query (`_group=<id>&…`, written by the middleware), '' otherwise. */
+export function groupOf(query: string): string {
+  const match = /(?:^|&)_group=([^&]*)/.exec(query.replace(/^\?/, ''));
+  if (match === null) return '';
+  try {
+    return decodeURIComponent(match[1] ?? '');
+  } catch {
+    return match[1] ?? '';
+  }
+}
+
+/**
+ * Members of the given groups: imported ones (`audit_group_members`) first; otherwise the patients an
+ * earlier (or later) export of the same group disclosed in its records (what the export response named).
+ */
+async function groupMembers(
+  client: ClickHouseClient,
+  groups: { tenant: string; group: string }[],
+): Promise<Map<string, { patients: number; source: 'import' | 'earlier-export' }>> {
+  const out = new Map<string, { patients: number; source: 'import' | 'earlier-export' }>();
+  if (groups.length === 0) return out;
+  const params = { tenants: groups.map((g) => g.tenant), groups: groups.map((g) => g.group), all: ALL_PATIENTS };
+  const rows = await readWithTables(client, [groupMembersTable], () =>
+    selectRows<{ tenant_id: string; group_id: string; source: string; patients: string }>(
+      client,
+      `SELECT tenant_id, group_id, source, uniqExact(patient_id) AS patients FROM (
+        SELECT tenant_id, group_id, 'import' AS source, patient_id FROM ${GROUP_MEMBERS_TABLE}
+        WHERE (tenant_id, group_id) IN arrayZip({tenants:Array(String)}, {groups:Array(String)})
+        UNION ALL
+        SELECT tenant_id, decodeURLComponent(extractURLParameter(concat('?', replaceRegexpOne(query, '^\\?', '')), '_group')) AS group_id,
+          'earlier-export' AS source, patient_id
+        FROM ${AUDIT_EVENTS}
+        WHERE event_type = 'ExportInitiation' AND tenant_id IN {tenants:Array(String)} AND position(query, '_group=') > 0
+          AND patient_id NOT IN ('', {all:String})
+      )
+      WHERE (tenant_id, group_id) IN arrayZip({tenants:Array(String)}, {groups:Array(String)})
+      GROUP BY tenant_id, group_id, source`,
+      params,
+    ),
+  );
+  for (const row of rows) {
+    const key = `${row.tenant_id}\u0000${row.group_id}`;
+    if (row.source === 'earlier-export' && out.has(key)) continue;
+    out.set(key, { patients: Number(row.patients), source: row.source === 'import' ? 'import' : 'earlier-export' });
+  }
+  return out;
 }
 
 export interface FailureRow {

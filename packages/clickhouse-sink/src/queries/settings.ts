@@ -6,7 +6,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TENANT_SETTINGS_TABLE, tenantSettingsTable } from '../schema/audit-context.ts';
-import { ensureTables } from './ensure.ts';
+import { ensureTables, readWithTables } from './ensure.ts';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
 import { selectRows } from './records.ts';
 import { chDateTime, isoFromClickHouse } from './time-range.ts';
@@ -55,17 +55,18 @@ export function validateTenantSettings(settings: TenantSettings): TenantSettings
 
 /** Every tenant's current settings (tenants whose latest entry is a removal are left out). */
 export async function listTenantSettings(client: ClickHouseClient): Promise<StoredTenantSettings[]> {
-  await ensureTenantSettingsTable(client);
-  const rows = await selectRows<Record<string, unknown>>(
-    client,
-    `SELECT tenant_id, latest.1 AS changed_at, latest.2 AS removed, latest.3 AS settings, latest.4 AS changed_by
+  const rows = await readWithTables(client, [tenantSettingsTable], () =>
+    selectRows<Record<string, unknown>>(
+      client,
+      `SELECT tenant_id, latest.1 AS changed_at, latest.2 AS removed, latest.3 AS settings, latest.4 AS changed_by
       FROM (
         SELECT tenant_id, argMax((changed_at, removed, settings, changed_by), (changed_at, removed)) AS latest
         FROM ${TENANT_SETTINGS_TABLE} GROUP BY tenant_id
       )
       WHERE removed = 0
       ORDER BY tenant_id`,
-    {},
+      {},
+    ),
   );
   return rows.map((row) => ({
     tenant_id: String(row.tenant_id),

@@ -24,6 +24,8 @@ export interface Report<Row extends object = Record<string, unknown>> {
   readonly rows: Row[];
   /** Present for record-level reports: the (deduplicated) audit records, for the FHIR AuditEvent Bundle. */
   readonly records?: AuditRecord[];
+  /** Columns of CSV output when wider than `columns` (record-level reports: every record field). */
+  readonly exportColumns?: readonly ReportColumn[];
   /** Lines for the header (table title, JSON `notes`): e.g. which tenants ran without stored settings. */
   readonly notes?: readonly string[];
 }

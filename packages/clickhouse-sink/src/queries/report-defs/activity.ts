@@ -2,7 +2,7 @@
 import type { AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
-import { activityReport, RECORD_VIEW_COLUMNS, TIME_FILTER } from '../reports.ts';
+import { activityReport, RECORD_VIEW_COLUMNS, TIME_FILTER, withRecordFields } from '../reports.ts';
 import type { ActivityReportOptions } from '../types.ts';
 
 export const activityReportDef: ReportDef<AuditRecord> = {
@@ -13,6 +13,7 @@ export const activityReportDef: ReportDef<AuditRecord> = {
   tenantSettings: false,
   options: [{ name: 'userId', flag: 'user', type: 'string', required: true, help: 'user id (user_id)' }],
   columns: RECORD_VIEW_COLUMNS,
+  csvColumns: withRecordFields(RECORD_VIEW_COLUMNS),
   orderBy: ['event_time', 'event_id'],
   sql: `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS} WHERE user_id = {user:String} AND ${TIME_FILTER} AND tenant_id = {tenant:String} ORDER BY event_time, event_id`,
   run: (client, options) => activityReport(client, options as unknown as ActivityReportOptions),

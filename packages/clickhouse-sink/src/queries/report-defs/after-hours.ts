@@ -2,7 +2,14 @@
 
 import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
-import { type AfterHoursRow, afterHoursReport, col, RECORD_VIEW_COLUMNS, TIME_FILTER } from '../reports.ts';
+import {
+  type AfterHoursRow,
+  afterHoursReport,
+  col,
+  RECORD_VIEW_COLUMNS,
+  TIME_FILTER,
+  withRecordFields,
+} from '../reports.ts';
 
 export const afterHoursReportDef: ReportDef<AfterHoursRow> = {
   name: 'after-hours',
@@ -12,6 +19,7 @@ export const afterHoursReportDef: ReportDef<AfterHoursRow> = {
   tenantSettings: true,
   options: [],
   columns: [col('local_time'), col('time_zone'), ...RECORD_VIEW_COLUMNS],
+  csvColumns: withRecordFields([col('local_time'), col('time_zone'), ...RECORD_VIEW_COLUMNS]),
   orderBy: ['event_time', 'event_id'],
   sql: `SELECT ${RECORD_COLUMNS_SQL}, toString(toTimeZone(event_time, {tz:String})) AS local_time
   FROM ${AUDIT_EVENTS}

@@ -1,0 +1,119 @@
+/**
+ * Explained and unexplained access (real chDB): each explanation kind on its own planted access, an imported
+ * care relationship (and an expired one that explains nothing), the unexplained report ranking the snooping
+ * user first, the summary's explained share per tenant, and a CSV import that rejects a bad file whole.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { AuditRecord } from '@fhirwatch/contract';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explainAccesses } from '../src/queries/explain.ts';
+import { runReport } from '../src/queries/registry.ts';
+import { importCareRelationships } from '../src/queries/relationships.ts';
+import type { UnexplainedRow } from '../src/queries/report-defs/unexplained.ts';
+import { CARE_RELATIONSHIPS_TABLE, migrate } from '../src/schema/index.ts';
+import { openStore } from '../src/store.ts';
+import { record, search, TENANT, view } from './audit-builder.ts';
+import { insertRecords } from './queries-fixture.ts';
+
+const DAY = Date.UTC(2026, 10, 17);
+const H = 3_600_000;
+const D = 86_400_000;
+const records: AuditRecord[] = [];
+const expected = new Map<string, string>();
+const plant = (r: AuditRecord, explanation: string): void => {
+  records.push(r);
+  expected.set(r.event_id, explanation);
+};
+// own search: doc searched and found p1 at 09:00, opened it at 09:05
+records.push(...search(DAY + 9 * H, 'doc', 'family=smith', ['p1', 'p1b']));
+plant(view(DAY + 9 * H + 5 * 60_000, 'doc', 'p1'), 'own-search');
+// patient list: p2 on doc's list five days ago
+records.push(
+  record({ at: DAY - 5 * D, user: 'doc', eventType: 'PatientListView', interaction: 'batch', patient: 'p2' }),
+);
+plant(view(DAY + 10 * H, 'doc', 'p2'), 'patient-list');
+// repeat access: doc opened p3 on four earlier days over four weeks
+for (const back of [30, 20, 10, 3]) records.push(view(DAY - back * D + 11 * H, 'doc', 'p3'));
+plant(view(DAY + 11 * H, 'doc', 'p3'), 'repeat-access');
+// care relationships (imported below): p4 current, p5 expired yesterday
+plant(view(DAY + 12 * H, 'doc', 'p4'), 'care-relationship');
+plant(view(DAY + 12 * H + 60_000, 'doc', 'p5'), '');
+// a search an hour before is too old to explain opening the chart
+records.push(...search(DAY + 13 * H, 'doc', 'family=lee', ['p8']));
+plant(record({ at: DAY + 14 * H, user: 'doc', eventType: 'ConditionsView', patient: 'p8', query: 'patient=p8' }), '');
+// snoop: one explained access, three charts nobody explains
+records.push(...search(DAY + 9 * H, 'snoop', 'given=ann', ['p10']));
+plant(view(DAY + 9 * H + 60_000, 'snoop', 'p10'), 'own-search');
+for (const [i, p] of ['p6', 'p7', 'p9'].entries()) plant(view(DAY + (15 + i) * H, 'snoop', p), '');
+// a denied access is no access
+records.push(record({ at: DAY + 16 * H, user: 'snoop', patient: 'p11', status: 403 }));
+
+let dir: string;
+let client: ClickHouseClient;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fw-explain-'));
+  client = openStore({ path: join(dir, 'store') });
+  await migrate(client);
+  await insertRecords(client, records);
+  await insertRecords(client, records.slice(0, 5)); // duplicate deliveries
+  const csv = `patient,user,from,to\r\np4,doc,${new Date(DAY - 10 * D).toISOString().slice(0, 10)},\r\np5,doc,2026-10-01,${new Date(DAY - D).toISOString().slice(0, 10)}\r\n`;
+  expect(await importCareRelationships(client, csv, { tenantId: TENANT, source: 'care.csv' })).toEqual({ rows: 2 });
+}, 120_000);
+afterAll(async () => {
+  await client?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const range = { from: new Date(DAY), to: new Date(DAY + D) };
+
+describe('explained access', () => {
+  it('gives each planted access its explanation, and none to the unexplained ones', async () => {
+    const { accesses } = await explainAccesses(client, range);
+    expect(new Map(accesses.map((a) => [a.event_id, a.explanation]))).toEqual(expected);
+  });
+
+  it('the unexplained report ranks the snooping user first, by user', async () => {
+    const report = await runReport(client, 'unexplained', range);
+    const rows = report.rows as UnexplainedRow[];
+    expect(rows.map((r) => [r.rank, r.user_id, r.patient_id])).toEqual([
+      [1, 'snoop', 'p6'],
+      [1, 'snoop', 'p7'],
+      [1, 'snoop', 'p9'],
+      [2, 'doc', 'p5'],
+      [2, 'doc', 'p8'],
+    ]);
+    expect(rows[0]).toMatchObject({ user_unexplained: 3, user_accesses: 4, user_explained_pct: 25 });
+    expect(rows[3]).toMatchObject({ user_unexplained: 2, user_accesses: 6, user_explained_pct: 66.7 });
+    expect(report.notes?.join(' ')).toContain('5 of 10 explained (50 %)');
+  });
+
+  it('summary shows the explained share per tenant and per row', async () => {
+    const report = await runReport(client, 'summary', range);
+    expect(report.notes).toContain(`Tenant ${TENANT}: 50 % of 10 accesses explained.`);
+    const views = (report.rows as { event_type: string; accesses: number; explained_pct: number }[]).find(
+      (r) => r.event_type === 'PatientView',
+    );
+    expect(views).toMatchObject({ accesses: 9, explained_pct: 55.6 });
+  });
+
+  it('a relationship file with a bad line is rejected whole, naming the line but no patient', async () => {
+    const count = async (): Promise<number> =>
+      Number(
+        (
+          (await (
+            await client.query({ query: `SELECT count() AS n FROM ${CARE_RELATIONSHIPS_TABLE}`, format: 'JSONEachRow' })
+          ).json()) as { n: string }[]
+        )[0]?.n,
+      );
+    const before = await count();
+    const bad = 'p-secret-1,doc,2026-01-01,\np-secret-2,doc,not-a-date,\n';
+    const error = await importCareRelationships(client, bad, { tenantId: TENANT }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'FW_AUDIT_INVALID_OPTION' });
+    expect(String((error as Error).message)).toContain('line 2');
+    expect(String((error as Error).message)).not.toContain('p-secret');
+    expect(await count()).toBe(before);
+  });
+});
