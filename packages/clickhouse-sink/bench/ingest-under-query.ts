@@ -6,15 +6,16 @@
  * Store: BENCH_ROWS (default 5 M) audit rows generated inside the engine over a year, 4 tenants, 5,000 patients
  * per tenant, plus one busy patient `p-busy` with 1 row in BENCH_BUSY_EVERY (default 200: 25 k rows at 5 M).
  * A worker thread (its own event loop, so it measures the sink, not itself) POSTs batches of 100 fresh records to
- * /v1/audit back to back and records each request's latency. Two sides, interleaved BENCH_ROUNDS times (default 4)
+ * /v1/audit back to back and records each request's latency; another worker thread asks for the report. Two sides, interleaved BENCH_ROUNDS times (default 4)
  * for BENCH_SECONDS each (default 8):
  *   baseline  = ingest alone;
- *   candidate = ingest while the main thread runs `GET /api/audit/access?patient=p-busy&since=400d` back to back
+ *   candidate = ingest while the report worker runs `GET /api/audit/access?patient=p-busy&since=400d` back to back
  *               (the whole year for the busy patient, JSON answer, recorded in audit_query_log like any read).
  * Printed: ingest latency p50/p95/p99/max per side, ratio = candidate p99 / baseline p99, the reports served,
  * their latency, and the sink's event-loop delay (perf_hooks.monitorEventLoopDelay) per side.
  *
  *   cd packages/clickhouse-sink && npx node --conditions=fhirwatch-source bench/ingest-under-query.ts
+ *   (BENCH_KEEP_DIR=/tmp/fw-c keeps the generated store for the next run)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -34,7 +35,9 @@ const YEAR_MS = 365 * 86_400_000;
 const end = new Date();
 const start = new Date(end.getTime() - YEAR_MS);
 
-const dir = mkdtempSync(join(tmpdir(), 'fw-ingest-query-bench-'));
+// BENCH_KEEP_DIR=<dir>: keep the generated store there and reuse it on the next run (generation takes minutes)
+const keepDir = process.env.BENCH_KEEP_DIR;
+const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'fw-ingest-query-bench-'));
 const sink = await startSink({ store: join(dir, 'store') });
 const client = sink.client;
 const quantile = (values: number[], q: number): number => {
@@ -44,6 +47,16 @@ const quantile = (values: number[], q: number): number => {
 const ms = (n: number): string => `${n.toFixed(1)} ms`;
 
 async function generate(): Promise<void> {
+  const [existing] = (await (
+    await client.query({
+      query: `SELECT count() AS n FROM ${AUDIT_TABLE} WHERE patient_id = 'p-busy'`,
+      format: 'JSONEachRow',
+    })
+  ).json()) as { n: string }[];
+  if (Number(existing?.n ?? 0) >= Math.floor(rows / busyEvery)) {
+    console.log(`reusing the store in ${dir}`);
+    return;
+  }
   const types = `[${AUDIT_EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]`;
   const t0 = performance.now();
   await client.command({
@@ -76,7 +89,8 @@ async function generate(): Promise<void> {
   console.log(`generated ${rows.toLocaleString('en-US')} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-// the ingest client: a worker thread with its own event loop, posting fresh records (new UUIDv7 event ids)
+// the clients: worker threads with their own event loops (so they measure the sink's main thread, not
+// themselves): one posts fresh records (new UUIDv7 event ids) back to back, the other asks for the access report
 const template = generateAuditDataset({ days: 3, users: 2, patients: 20 }).records.slice(0, 100);
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -86,27 +100,45 @@ const uuidv7 = () => {
   const r = randomBytes(10).toString('hex');
   return t.slice(0, 8) + '-' + t.slice(8, 12) + '-7' + r.slice(0, 3) + '-' + '89ab'[r.charCodeAt(3) % 4] + r.slice(4, 7) + '-' + r.slice(7, 19);
 };
+async function ingest() {
+  const now = new Date().toISOString();
+  const body = workerData.template.map((r) => JSON.stringify({ ...r, event_id: uuidv7(), event_time: now, recorded_by: 'bench-ingest' })).join('\\n');
+  const response = await fetch(workerData.url + '/v1/audit', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+  await response.arrayBuffer();
+  return { ok: response.status === 200, rows: 100 };
+}
+async function report() {
+  const response = await fetch(workerData.url + '/api/audit/access?patient=p-busy&since=400d');
+  const body = await response.json();
+  return { ok: response.status === 200, rows: body.count };
+}
 parentPort.on('message', async ({ durationMs }) => {
   const latencies = [];
   const stopAt = Date.now() + durationMs;
   let failures = 0;
+  let rows = 0;
   while (Date.now() < stopAt) {
-    const now = new Date().toISOString();
-    const body = workerData.template.map((r) => JSON.stringify({ ...r, event_id: uuidv7(), event_time: now, recorded_by: 'bench-ingest' })).join('\\n');
     const t0 = performance.now();
-    const response = await fetch(workerData.url + '/v1/audit', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
-    await response.arrayBuffer();
-    if (response.status !== 200) failures++;
+    const result = await (workerData.mode === 'ingest' ? ingest() : report());
+    if (!result.ok) failures++;
+    rows = result.rows;
     latencies.push(performance.now() - t0);
   }
-  parentPort.postMessage({ latencies, failures });
+  parentPort.postMessage({ latencies, failures, rows });
 });`;
-const worker = new Worker(workerSource, { eval: true, workerData: { url: sink.url, template } });
-const ingest = (durationMs: number): Promise<{ latencies: number[]; failures: number }> =>
-  new Promise((resolve) => {
-    worker.once('message', resolve);
-    worker.postMessage({ durationMs });
-  });
+type Result = { latencies: number[]; failures: number; rows: number };
+const spawnClient = (mode: 'ingest' | 'report') => {
+  const worker = new Worker(workerSource, { eval: true, workerData: { url: sink.url, template, mode } });
+  const run = (durationMs: number): Promise<Result> =>
+    new Promise((resolve) => {
+      worker.once('message', resolve);
+      worker.postMessage({ durationMs });
+    });
+  return { worker, run };
+};
+const ingestClient = spawnClient('ingest');
+const reportClient = spawnClient('report');
+const ingest = ingestClient.run;
 
 interface Side {
   latencies: number[];
@@ -126,20 +158,15 @@ async function round(name: 'baseline' | 'candidate'): Promise<void> {
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const durationMs = seconds * 1000;
-  const stopAt = Date.now() + durationMs;
-  const queries = (async () => {
-    if (name === 'baseline') return;
-    while (Date.now() < stopAt) {
-      const t0 = performance.now();
-      const response = await fetch(`${sink.url}/api/audit/access?patient=p-busy&since=400d`);
-      const body = (await response.json()) as { count: number };
-      if (response.status !== 200) throw new Error(`access report failed: ${response.status}`);
-      side.reports.push(performance.now() - t0);
-      side.reportRows = body.count;
-    }
-  })();
-  const result = await ingest(durationMs);
-  await queries;
+  const [result, reports] = await Promise.all([
+    ingest(durationMs),
+    name === 'candidate' ? reportClient.run(durationMs) : Promise.resolve(undefined),
+  ]);
+  if (reports !== undefined) {
+    if (reports.failures > 0) throw new Error('access report failed');
+    side.reports.push(...reports.latencies);
+    side.reportRows = reports.rows;
+  }
   loop.disable();
   side.latencies.push(...result.latencies);
   side.failures += result.failures;
@@ -168,7 +195,8 @@ try {
   const ratio50 = quantile(sides.candidate.latencies, 0.5) / quantile(sides.baseline.latencies, 0.5);
   console.log(`ratio = candidate / baseline (ingest p99) = ${ratio.toFixed(2)}  (p50: ${ratio50.toFixed(2)})`);
 } finally {
-  await worker.terminate();
+  await ingestClient.worker.terminate();
+  await reportClient.worker.terminate();
   await sink.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (keepDir === undefined) rmSync(dir, { recursive: true, force: true });
 }

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../src/format/csv.ts';
+import { formatReport } from '../src/format/index.ts';
 import { generateAuditDataset } from '../src/queries/dataset.ts';
+import { runReport } from '../src/queries/registry.ts';
 import { accessReport, activityReport, afterHoursReport, summaryReport } from '../src/queries/reports.ts';
 import { queryRemoteReport, RemoteQueryError } from '../src/query-api/remote.ts';
 import { type SinkServer, startSink } from '../src/server.ts';
@@ -134,6 +136,24 @@ describe('reports over HTTP', () => {
     expect(((await outcome.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
     const failed = (await queryLog()).filter((r) => r.status === 400);
     expect(failed.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('large answers (streamed in slices) are the same as the one-shot formatters: JSON, CSV, FHIR', async () => {
+    const clerk = 'u-east-clerk';
+    const all = { from: '2000-01-01T00:00:00.000Z', to: range.to };
+    // what `fhirwatch audit activity` runs (the registry adds the CSV export columns)
+    const expected = await runReport(sink.client, 'activity', { ...all, options: { userId: clerk } });
+    expect(expected.rows.length).toBeGreaterThan(1500);
+    const path = `/api/audit/activity?user=${clerk}&from=${all.from}&to=${all.to}`;
+    const json = await (await api(path)).json();
+    expect(json).toEqual(JSON.parse(formatReport(expected, 'json')));
+    const csv = Buffer.from(await (await api(`${path}&format=csv`)).arrayBuffer()).toString('utf8');
+    expect(csv).toBe(formatReport(expected, 'csv'));
+    const bundle = (await (await api(`${path}&format=fhir`)).json()) as { entry: unknown[]; timestamp: string };
+    const reference = JSON.parse(formatReport(expected, 'fhir', { now: new Date(bundle.timestamp) })) as {
+      entry: unknown[];
+    };
+    expect(bundle).toEqual(reference);
   });
 
   it('verify with the configured key, and with a key in the body', async () => {

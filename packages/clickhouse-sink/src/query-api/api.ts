@@ -16,6 +16,7 @@
  * async API, or a server), so a report does not hold the event loop that `POST /v1/audit` needs
  * (bench/ingest-under-query.ts measures it).
  */
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -23,7 +24,6 @@ import { SinkError } from '../errors.ts';
 import { auditEventBundle } from '../fhir/audit-event.ts';
 import { formatCsv } from '../format/csv.ts';
 import { formatReport } from '../format/index.ts';
-import { reportToJson } from '../format/json.ts';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../queries/errors.ts';
 import type { Report } from '../queries/types.ts';
 import { addVipPatient, listVipPatients, removeVipPatient } from '../queries/vip.ts';
@@ -32,6 +32,7 @@ import { number, output, parametersForLog, single } from './params.ts';
 import { listAuditReads, recordAuditRead } from './query-log.ts';
 import { apiReports, isMonitoringReport, runAccess, runNamedReport, runVerify } from './reports.ts';
 import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditAll } from './search.ts';
+import { csvChunks, fhirBundleChunks, jsonReportChunks } from './stream.ts';
 
 /** A panel as @fhirwatch/dashboards defines it (PanelDef); the API only needs these fields. */
 export interface QueryPanel {
@@ -82,7 +83,9 @@ export function panelInterval(from: Date, to: Date, points: number): number {
 interface Answer {
   status: number;
   type: string;
+  /** The whole answer, or `chunks` for a large one (serialized in slices that yield to the event loop). */
   body: string;
+  chunks?: AsyncIterable<string>;
   rows: number;
   format: string;
   filename?: string;
@@ -106,16 +109,21 @@ const FORMAT_TYPES: Record<string, { type: string; ext: string }> = {
 
 function reportAnswer(report: Report<object>, q: URLSearchParams): Answer {
   const { format, fhirShape } = output(q);
-  const body = format === 'json' ? JSON.stringify(reportToJson(report)) : formatReport(report, format, { fhirShape });
   const t = FORMAT_TYPES[format] as { type: string; ext: string };
-  return {
+  const base = {
     status: 200,
     type: t.type,
-    body,
+    body: '',
     rows: report.rows.length,
     format,
     filename: `fhirwatch-${report.name}.${t.ext}`,
   };
+  if (format === 'json') return { ...base, chunks: jsonReportChunks(report) };
+  if (format === 'csv') return { ...base, chunks: csvChunks(report.exportColumns ?? report.columns, report.rows) };
+  if (format === 'fhir' && report.records !== undefined)
+    return { ...base, chunks: fhirBundleChunks(report.records, fhirShape) };
+  // table output, and the error for FHIR output of an aggregate report
+  return { ...base, body: formatReport(report, format, { fhirShape }) };
 }
 
 function isUnknownTable(error: unknown): boolean {
@@ -350,18 +358,26 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
     return text === '' ? defaultActor : text;
   };
 
-  const send = (res: ServerResponse, answer: Answer): void => {
+  const send = async (res: ServerResponse, answer: Answer): Promise<void> => {
     const headers: Record<string, string | number> = {
       'content-type': answer.type,
-      'content-length': Buffer.byteLength(answer.body),
       'cache-control': 'no-store',
       ...answer.headers,
     };
+    if (answer.chunks === undefined) headers['content-length'] = Buffer.byteLength(answer.body);
     if (answer.filename !== undefined && answer.format !== 'json') {
       headers['content-disposition'] = `attachment; filename="${answer.filename}"`;
     }
     res.writeHead(answer.status, headers);
-    res.end(answer.body);
+    if (answer.chunks === undefined) {
+      res.end(answer.body);
+      return;
+    }
+    for await (const chunk of answer.chunks) {
+      if (res.destroyed) return;
+      if (!res.write(chunk)) await once(res, 'drain');
+    }
+    res.end();
   };
 
   const sendFailure = (res: ServerResponse, error: unknown, fhir: boolean): void => {
@@ -449,26 +465,26 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
             configured: (typeof options.hmacKey === 'function' ? options.hmacKey() : options.hmacKey) !== undefined,
           },
         ];
-        send(res, json({ reports }, 0));
+        await send(res, json({ reports }, 0));
         return true;
       }
       if (parts[0] === 'variables' && parts.length === 1) {
         // template-variable values (tenant ids, FHIR interactions): not PHI, not recorded
         if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
-        send(res, json(await variableValues(q), 0));
+        await send(res, json(await variableValues(q), 0));
         return true;
       }
       if (parts[0] === 'panels') {
         if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
         if (parts.length === 1) {
           const list = [...panels.values()].map(({ sql: _sql, ...rest }) => rest);
-          send(res, json({ panels: list }, 0));
+          await send(res, json({ panels: list }, 0));
           return true;
         }
         const panel = parts.length === 2 ? panels.get(parts[1] as string) : undefined;
         if (panel === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such panel');
         if (!AUDIT_BOARDS.has(panel.board)) {
-          send(res, await panelData(panel, q));
+          await send(res, await panelData(panel, q));
           return true;
         }
         const endpoint = `panel:${panel.id}`;
@@ -487,7 +503,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
         await recordOrRefuse(() =>
           record(endpoint, { rows: answer.rows, status: answer.status, format: answer.format, errorCode: '' }),
         );
-        send(res, answer);
+        await send(res, answer);
         return true;
       }
       if (parts[0] === 'audit' && parts[1] !== undefined && auditRoutes[parts[1]] !== undefined) {
@@ -521,7 +537,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
         await recordOrRefuse(() =>
           record(endpoint, { rows: answer.rows, status: answer.status, format: answer.format, errorCode: '' }),
         );
-        send(res, answer);
+        await send(res, answer);
         return true;
       }
       throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
