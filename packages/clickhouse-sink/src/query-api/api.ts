@@ -70,6 +70,103 @@ export interface QueryApiOptions {
 /** Handles `/api/…`; resolves false when the path is not the API's (the caller routes it elsewhere). */
 export type QueryApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
+/** One API request, as the HTTP side hands it over (to the core here, or to the query worker). */
+export interface ApiRequest {
+  method: string;
+  /** Path and query string. */
+  url: string;
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+  remoteAddress: string;
+  /** The HMAC key for verify, resolved by the HTTP side (options.hmacKey may be a function). */
+  hmacKey?: Uint8Array;
+}
+
+/** Where the core writes its answer (a node:http response, or messages back from the query worker). */
+export interface ApiResponseSink {
+  readonly headersSent: boolean;
+  readonly aborted: boolean;
+  writeHead(status: number, headers: Record<string, string | number>): void;
+  /** Resolves when the chunk may be followed by the next (backpressure). */
+  write(chunk: string): Promise<void>;
+  end(body?: string): void;
+  abort(): void;
+}
+
+/** The API's logic: routing, access control, queries, audit_query_log, answers. */
+export type ApiCore = (req: ApiRequest, res: ApiResponseSink) => Promise<void>;
+
+/** Headers the core reads. */
+export const API_REQUEST_HEADERS = ['authorization', 'x-fhirwatch-actor', 'x-fhirwatch-surface', 'user-agent'] as const;
+
+export function isApiPath(url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  return path === '/api' || path.startsWith('/api/');
+}
+
+/** The request's body (bounded) and the headers the core reads. */
+export async function readApiRequest(req: IncomingMessage, hmacKey?: Uint8Array): Promise<ApiRequest> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_API_BODY_BYTES) break;
+    chunks.push(chunk as Buffer);
+  }
+  const headers: Record<string, string | undefined> = {};
+  for (const name of API_REQUEST_HEADERS) {
+    const value = req.headers[name];
+    headers[name] = Array.isArray(value) ? value[0] : value;
+  }
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers,
+    // past the limit: one byte more than allowed, so the core answers 413
+    body: size > MAX_API_BODY_BYTES ? Buffer.alloc(MAX_API_BODY_BYTES + 1) : Buffer.concat(chunks),
+    remoteAddress: req.socket.remoteAddress ?? '',
+    ...(hmacKey === undefined ? {} : { hmacKey }),
+  };
+}
+
+/** An ApiResponseSink over a node:http response. */
+export function httpResponseSink(res: ServerResponse): ApiResponseSink {
+  return {
+    get headersSent() {
+      return res.headersSent;
+    },
+    get aborted() {
+      return res.destroyed;
+    },
+    writeHead: (status, headers) => {
+      res.writeHead(status, headers);
+    },
+    write: async (chunk) => {
+      if (!res.write(chunk)) await once(res, 'drain');
+    },
+    end: (body) => {
+      res.end(body);
+    },
+    abort: () => {
+      res.destroy();
+    },
+  };
+}
+
+export function resolveHmacKey(key: QueryApiOptions['hmacKey']): Uint8Array | undefined {
+  return typeof key === 'function' ? key() : key;
+}
+
+/** The query API served in this thread (a ClickHouse server; a store without ingest; tests). */
+export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
+  const core = createApiCore(options);
+  return async (req, res) => {
+    if (!isApiPath(req.url ?? '/')) return false;
+    await core(await readApiRequest(req, resolveHmacKey(options.hmacKey)), httpResponseSink(res));
+    return true;
+  };
+}
+
 /** Boards whose panels read audit records (their reads are recorded like any other). */
 const AUDIT_BOARDS = new Set(['compliance']);
 
@@ -139,16 +236,14 @@ function missingTable(error: unknown): string {
   return (m?.[1] ?? m?.[2] ?? '').replace(/^default\./, '');
 }
 
-async function readJsonBody(req: IncomingMessage, max = 64 * 1024): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new SinkError('FW_SINK_TOO_LARGE', `request body exceeds ${max} bytes`);
-    chunks.push(chunk as Buffer);
-  }
+/** Request bodies (VIP changes, a verify key) are small JSON objects. */
+export const MAX_API_BODY_BYTES = 64 * 1024;
+
+function parseJsonBody(body: Buffer): Record<string, unknown> {
+  if (body.length > MAX_API_BODY_BYTES)
+    throw new SinkError('FW_SINK_TOO_LARGE', `request body exceeds ${MAX_API_BODY_BYTES} bytes`);
   try {
-    const value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
+    const value = JSON.parse(body.toString('utf8') || '{}') as unknown;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
     return value as Record<string, unknown>;
   } catch {
@@ -185,7 +280,7 @@ export function apiError(error: unknown): { status: number; code: string; messag
   };
 }
 
-export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
+export function createApiCore(options: QueryApiOptions): ApiCore {
   const { client } = options;
   const panels = new Map((options.panels ?? []).map((panel) => [panel.id, panel]));
   const defaultActor = options.defaultActor ?? userInfo().username;
@@ -256,7 +351,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
     return out;
   };
 
-  type Route = (req: IncomingMessage, q: URLSearchParams, rest: string[]) => Promise<Answer>;
+  type Route = (req: ApiRequest, q: URLSearchParams, rest: string[]) => Promise<Answer>;
   /** Routes that read audit records (recorded in audit_query_log). */
   const auditRoutes: Record<string, Route> = {
     access: async (_req, q) => reportAnswer(await runAccess(client, q), q),
@@ -269,8 +364,8 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       return reportAnswer(await runNamedReport(client, name, q), q);
     },
     verify: async (req, q) => {
-      let key = typeof options.hmacKey === 'function' ? options.hmacKey() : options.hmacKey;
-      if (req.method === 'POST') key = keyFromBody(await readJsonBody(req));
+      let key = req.hmacKey ?? resolveHmacKey(options.hmacKey);
+      if (req.method === 'POST') key = keyFromBody(parseJsonBody(req.body));
       if (key === undefined) {
         throw new SinkError(
           'FW_SINK_NOT_CONFIGURED',
@@ -331,7 +426,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       }
       const body =
         req.method === 'POST'
-          ? await readJsonBody(req)
+          ? parseJsonBody(req.body)
           : { patient: single(q, 'patient'), tenant: single(q, 'tenant') };
       const patientId = typeof body.patient === 'string' ? body.patient : '';
       const change = {
@@ -352,13 +447,13 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
     },
   };
 
-  const actorOf = (req: IncomingMessage): string => {
+  const actorOf = (req: ApiRequest): string => {
     const declared = req.headers['x-fhirwatch-actor'];
     const text = (Array.isArray(declared) ? declared[0] : declared)?.trim().slice(0, 200) ?? '';
     return text === '' ? defaultActor : text;
   };
 
-  const send = async (res: ServerResponse, answer: Answer): Promise<void> => {
+  const send = async (res: ApiResponseSink, answer: Answer): Promise<void> => {
     const headers: Record<string, string | number> = {
       'content-type': answer.type,
       'cache-control': 'no-store',
@@ -374,13 +469,13 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
       return;
     }
     for await (const chunk of answer.chunks) {
-      if (res.destroyed) return;
-      if (!res.write(chunk)) await once(res, 'drain');
+      if (res.aborted) return;
+      await res.write(chunk);
     }
     res.end();
   };
 
-  const sendFailure = (res: ServerResponse, error: unknown, fhir: boolean): void => {
+  const sendFailure = (res: ApiResponseSink, error: unknown, fhir: boolean): void => {
     const { status, code, message } = apiError(error);
     const body = fhir
       ? {
@@ -404,23 +499,21 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
     if (!res.headersSent) {
       res.writeHead(status, headers);
       res.end(text);
-    } else res.destroy();
+    } else res.abort();
   };
 
   return async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://sink.invalid');
-    if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return false;
+    const url = new URL(req.url, 'http://sink.invalid');
     const q = url.searchParams;
     const fhir = q.get('format') === 'fhir';
     const started = performance.now();
     const at = new Date();
     let principal: Principal;
     try {
-      principal = authenticate(req, options.token);
+      principal = authenticate(req.headers.authorization, options.token);
     } catch (error) {
-      req.resume();
       sendFailure(res, error, fhir);
-      return true;
+      return;
     }
     const parts = url.pathname
       .split('/')
@@ -436,7 +529,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
         principal: principal.principal,
         actor: actorOf(req),
         auth: principal.auth,
-        remoteAddr: req.socket.remoteAddress ?? '',
+        remoteAddr: req.remoteAddress,
         userAgent: String(req.headers['user-agent'] ?? '').slice(0, 300),
         surface,
         endpoint,
@@ -462,30 +555,30 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
             path: '/api/audit/verify',
             recordLevel: false,
             options: [],
-            configured: (typeof options.hmacKey === 'function' ? options.hmacKey() : options.hmacKey) !== undefined,
+            configured: (req.hmacKey ?? resolveHmacKey(options.hmacKey)) !== undefined,
           },
         ];
         await send(res, json({ reports }, 0));
-        return true;
+        return;
       }
       if (parts[0] === 'variables' && parts.length === 1) {
         // template-variable values (tenant ids, FHIR interactions): not PHI, not recorded
         if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
         await send(res, json(await variableValues(q), 0));
-        return true;
+        return;
       }
       if (parts[0] === 'panels') {
         if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
         if (parts.length === 1) {
           const list = [...panels.values()].map(({ sql: _sql, ...rest }) => rest);
           await send(res, json({ panels: list }, 0));
-          return true;
+          return;
         }
         const panel = parts.length === 2 ? panels.get(parts[1] as string) : undefined;
         if (panel === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such panel');
         if (!AUDIT_BOARDS.has(panel.board)) {
           await send(res, await panelData(panel, q));
-          return true;
+          return;
         }
         const endpoint = `panel:${panel.id}`;
         let answer: Answer;
@@ -504,7 +597,7 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
           record(endpoint, { rows: answer.rows, status: answer.status, format: answer.format, errorCode: '' }),
         );
         await send(res, answer);
-        return true;
+        return;
       }
       if (parts[0] === 'audit' && parts[1] !== undefined && auditRoutes[parts[1]] !== undefined) {
         const name = parts[1];
@@ -538,13 +631,11 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
           record(endpoint, { rows: answer.rows, status: answer.status, format: answer.format, errorCode: '' }),
         );
         await send(res, answer);
-        return true;
+        return;
       }
       throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
     } catch (error) {
-      req.resume();
       sendFailure(res, error, fhir);
-      return true;
     }
   };
 }

@@ -4,7 +4,6 @@
  * is configured, every API request must carry it (`Authorization: Bearer <token>`), loopback or not.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { SinkError } from '../errors.ts';
 
@@ -43,9 +42,9 @@ export interface Principal {
   auth: 'loopback' | 'token';
 }
 
-export function authenticate(req: IncomingMessage, token: string | undefined): Principal {
+export function authenticate(authorization: string | undefined, token: string | undefined): Principal {
   if (token === undefined) return { principal: 'loopback', auth: 'loopback' };
-  const header = req.headers.authorization ?? '';
+  const header = authorization ?? '';
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (match === null || !timingSafeEqual(digest(match[1] as string), digest(token))) {
     throw new SinkError('FW_SINK_UNAUTHORIZED', 'a valid bearer token is required');

@@ -14,9 +14,14 @@ export interface SinkMarker {
   startedAt: string;
 }
 
+/** Best effort: a store directory the sink cannot write to only loses the hint, not the sink. */
 export function writeSinkMarker(store: string, url: string): void {
   const marker: SinkMarker = { url, pid: process.pid, startedAt: new Date().toISOString() };
-  writeFileSync(join(store, SINK_MARKER_FILE), `${JSON.stringify(marker)}\n`);
+  try {
+    writeFileSync(join(store, SINK_MARKER_FILE), `${JSON.stringify(marker)}\n`);
+  } catch {
+    // the hint is optional
+  }
 }
 
 export function removeSinkMarker(store: string): void {
