@@ -17,6 +17,7 @@ import { decodeOtlpProtobuf, type OtlpSignal } from './otlp/proto.ts';
 import { buildQueryApi, type QueryApiHandler } from './query-api/api.ts';
 import { assertQueryApiBind } from './query-api/auth.ts';
 import { removeSinkMarker, writeSinkMarker } from './query-api/discovery.ts';
+import { startThreadedQueryApi, type ThreadedQueryApi } from './query-api/threaded.ts';
 import { migrate } from './schema/migrations.ts';
 import { openStore } from './store.ts';
 import type { SinkOptions } from './types.ts';
@@ -277,7 +278,16 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   });
 
   const mounts: QueryApiHandler[] = [];
-  if (queryApi !== false) mounts.push(buildQueryApi({ client, ...queryApi }));
+  let threaded: ThreadedQueryApi | undefined;
+  if (queryApi !== false && (queryApi.thread ?? 'worker') === 'worker') {
+    threaded = startThreadedQueryApi({
+      client,
+      ...(queryApi.token === undefined ? {} : { token: queryApi.token }),
+      ...(queryApi.hmacKey === undefined ? {} : { hmacKey: queryApi.hmacKey }),
+      ...(queryApi.panelsModule === undefined ? {} : { panelsModule: queryApi.panelsModule }),
+    });
+    mounts.push(threaded.handler);
+  } else if (queryApi !== false) mounts.push(buildQueryApi({ client, ...queryApi }));
   if (options.mount !== undefined) mounts.push(options.mount);
 
   // a store that is down at start is not fatal: the sink answers 503 and the monitor keeps trying
@@ -308,6 +318,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
         server.closeIdleConnections();
       });
       if (options.store !== undefined) removeSinkMarker(options.store);
+      await threaded?.close();
       await audit.close();
       await telemetry.close();
       monitor.close();

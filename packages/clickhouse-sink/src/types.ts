@@ -14,6 +14,13 @@ export interface SinkQueryApiOptions {
   expandMacros?: ExpandMacros;
   /** Template variables (@fhirwatch/dashboards VARIABLES) for `/api/variables`. */
   variables?: readonly { readonly name: string; readonly sql: string }[];
+  /**
+   * Where the API runs: `worker` (default) = a worker thread, so a heavy report does not hold the event loop
+   * that ingest runs on; `inline` = this thread. A worker cannot receive functions: it imports `panelsModule`
+   * (a module URL exporting `panels`, `expandMacros`, `variables`) instead of `panels` / `expandMacros` / `variables`.
+   */
+  thread?: 'worker' | 'inline';
+  panelsModule?: string;
 }
 
 /** Options of {@link startSink}. All optional except where a store must be named (`store` or `clickhouseUrl`). */

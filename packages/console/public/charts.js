@@ -102,16 +102,22 @@ function timeseries(body, def, data, asBars = false) {
     ],
     series: [
       {},
-      ...series.map((s, i) => ({
-        label: s.name,
-        stroke: PALETTE[i % PALETTE.length],
-        width: 1.5,
-        spanGaps: false,
-        points: { show: times.length < 40 },
-      })),
+      ...series.map((s, i) => {
+        const color = PALETTE[i % PALETTE.length];
+        if (!asBars) {
+          return { label: s.name, stroke: color, width: 1.5, spanGaps: false, points: { show: times.length < 40 } };
+        }
+        return {
+          label: s.name,
+          stroke: color,
+          fill: `${color}99`,
+          width: 1,
+          points: { show: false },
+          paths: window.uPlot.paths.bars({ size: [0.8, 40] }),
+        };
+      }),
     ],
   };
-  // eslint-disable-next-line no-new
   const plot = new window.uPlot(opts, [times, ...series.map((s) => s.values)], box);
   box.dataset.series = String(series.length);
   if (dropped > 0) body.append(el('p', { class: 'hint' }, `${dropped} more series not drawn`));

@@ -32,8 +32,16 @@ export function consolePanels(): {
   panels: readonly QueryPanel[];
   expandMacros: ExpandMacros;
   variables: typeof VARIABLES;
+  /** The same definitions as a module URL, for the sink's query worker (src/panels.ts). */
+  panelsModule: string;
 } {
-  return { panels: PANELS, expandMacros, variables: VARIABLES };
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  return {
+    panels: PANELS,
+    expandMacros,
+    variables: VARIABLES,
+    panelsModule: new URL(`./panels.${ext}`, import.meta.url).href,
+  };
 }
 
 /** Headers of every console file: no framing, no sniffing, scripts and styles only from this origin. */
