@@ -12,7 +12,8 @@
  *   candidate = ingest while the report worker runs `GET /api/audit/access?patient=p-busy&since=400d` back to back
  *               (the whole year for the busy patient, JSON answer, recorded in audit_query_log like any read).
  * Printed: ingest latency p50/p95/p99/max per side, ratio = candidate p99 / baseline p99, the reports served,
- * their latency, and the sink's event-loop delay (perf_hooks.monitorEventLoopDelay) per side.
+ * their latency, and the sink's event-loop delay (perf_hooks.monitorEventLoopDelay) and utilization (the share of
+ * wall time its thread ran JS: high delay at low utilization is CPU starvation, not a blocked loop) per side.
  *
  *   cd packages/clickhouse-sink && npx node --conditions=fhirwatch-source bench/ingest-under-query.ts
  *   (BENCH_KEEP_DIR=/tmp/fw-c keeps the generated store for the next run)
@@ -20,7 +21,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 import { generateAuditDataset } from '../src/queries/dataset.ts';
@@ -145,18 +146,21 @@ interface Side {
   failures: number;
   loopP99: number[];
   loopMax: number[];
+  /** Event-loop utilization of the sink's thread: the share of wall time it was busy running JS. */
+  elu: number[];
   reports: number[];
   reportRows: number;
 }
 const sides: Record<'baseline' | 'candidate', Side> = {
-  baseline: { latencies: [], failures: 0, loopP99: [], loopMax: [], reports: [], reportRows: 0 },
-  candidate: { latencies: [], failures: 0, loopP99: [], loopMax: [], reports: [], reportRows: 0 },
+  baseline: { latencies: [], failures: 0, loopP99: [], loopMax: [], elu: [], reports: [], reportRows: 0 },
+  candidate: { latencies: [], failures: 0, loopP99: [], loopMax: [], elu: [], reports: [], reportRows: 0 },
 };
 
 async function round(name: 'baseline' | 'candidate'): Promise<void> {
   const side = sides[name];
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  const elu0 = perf.eventLoopUtilization();
   const durationMs = seconds * 1000;
   const [result, reports] = await Promise.all([
     ingest(durationMs),
@@ -168,6 +172,7 @@ async function round(name: 'baseline' | 'candidate'): Promise<void> {
     side.reportRows = reports.rows;
   }
   loop.disable();
+  side.elu.push(perf.eventLoopUtilization(elu0).utilization);
   side.latencies.push(...result.latencies);
   side.failures += result.failures;
   side.loopP99.push(loop.percentile(99) / 1e6);
@@ -185,7 +190,7 @@ try {
   for (const [name, side] of Object.entries(sides)) {
     const l = side.latencies;
     console.log(
-      `${name.padEnd(9)} ingest POST /v1/audit (100 records): n=${l.length} p50 ${ms(quantile(l, 0.5))} p95 ${ms(quantile(l, 0.95))} p99 ${ms(quantile(l, 0.99))} max ${ms(Math.max(...l))} failures ${side.failures}; event-loop delay p99 ${ms(Math.max(...side.loopP99))} max ${ms(Math.max(...side.loopMax))}` +
+      `${name.padEnd(9)} ingest POST /v1/audit (100 records): n=${l.length} p50 ${ms(quantile(l, 0.5))} p95 ${ms(quantile(l, 0.95))} p99 ${ms(quantile(l, 0.99))} max ${ms(Math.max(...l))} failures ${side.failures}; event-loop delay p99 ${ms(Math.max(...side.loopP99))} max ${ms(Math.max(...side.loopMax))}, utilization ${(100 * Math.max(...side.elu)).toFixed(0)} %` +
         (side.reports.length > 0
           ? `; access reports served ${side.reports.length} (${side.reportRows} rows each) p50 ${ms(quantile(side.reports, 0.5))} max ${ms(Math.max(...side.reports))}`
           : ''),
