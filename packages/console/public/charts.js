@@ -149,12 +149,20 @@ function bars(body, def, data) {
 }
 
 function stat(body, def, data) {
-  const valueIdx = Math.max(
-    0,
-    def.columns.findIndex((c) => c.type === 'number'),
-  );
+  // every number column of the first row, each with its column name
   const row = data.rows[0] ?? [];
-  body.append(el('div', { class: 'stat' }, formatNumber(row[valueIdx])));
+  const values = def.columns
+    .map((c, i) => ({ c, v: row[i] }))
+    .filter(({ c }) => c.type === 'number')
+    .map(({ c, v }) =>
+      el(
+        'div',
+        { class: 'stat-item' },
+        el('div', { class: 'stat' }, formatNumber(v)),
+        el('div', { class: 'hint' }, c.name),
+      ),
+    );
+  body.append(el('div', { class: 'stats' }, values));
 }
 
 export function table(columns, rows, options = {}) {
