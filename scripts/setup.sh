@@ -21,3 +21,17 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 echo "setup: $(chromium --version 2>/dev/null || echo 'chromium missing')"
+
+# telemetrygen (the OpenTelemetry Collector's OTLP load generator, Apache-2.0) for the sink's
+# packages/clickhouse-sink/test/telemetrygen.test.ts; built from the Go module proxy, skipped when present.
+TELEMETRYGEN_VERSION=v0.161.0
+gobin="$(go env GOBIN 2>/dev/null || true)"
+[ -n "$gobin" ] || gobin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+if [ -x "$gobin/telemetrygen" ]; then
+  echo "setup: telemetrygen present ($gobin/telemetrygen)"
+elif command -v go >/dev/null 2>&1; then
+  echo "setup: go install telemetrygen@$TELEMETRYGEN_VERSION"
+  go install "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$TELEMETRYGEN_VERSION"
+else
+  echo "setup: go missing: cannot install telemetrygen (the sink's telemetrygen test will fail)" >&2
+fi

@@ -9,7 +9,7 @@
  * both a duration and an iteration count.
  */
 import type { FhirVersion } from '@fhirwatch/contract';
-import { FHIR_JSON_MIME, listRefreshBundle, OAUTH_URIS_EXTENSION_URL } from '@fhirwatch/contract';
+import { FHIR_JSON_MIME, listRefreshBundle, OAUTH_URIS_EXTENSION_URL, patientNameSearch } from '@fhirwatch/contract';
 import { createRandom, type Random } from './random.ts';
 
 export interface PatientsAppTarget {
@@ -298,10 +298,8 @@ export async function runPatientsAppTraffic(options: TrafficOptions): Promise<Tr
       return;
     }
     const fragment = SEARCH_FRAGMENTS[random.int(SEARCH_FRAGMENTS.length)]!;
-    const search: Record<string, string> =
-      client.target.fhirVersion === 'DSTU2'
-        ? { 'name:contains': fragment, _count: '10' }
-        : { family: fragment, _count: '10' };
+    // The app's name search per version (STU3 `family=` means "contains" there, per the seed).
+    const search = patientNameSearch(client.target.fhirVersion, fragment);
     const found = patientIdsOf(await client.searchPatients(search, user));
     if (found.length === 0) return;
     const list = found.slice(0, listSize);

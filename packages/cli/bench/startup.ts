@@ -6,6 +6,7 @@
  *   help        fhirwatch --help                      target: within 0.2 s of Node's own start
  *   usage       fhirwatch no-such-command (exit 2)    target: within 0.2 s
  *   audit-help  fhirwatch audit --help
+ *   audit-usage fhirwatch audit report no-such-report (exit 2)             target: within 0.2 s
  *   report      fhirwatch audit report after-hours --store <small store>   target: within 0.5 s
  *   summary     fhirwatch audit summary --store <small store> (runs the explanation query too)
  *
@@ -39,6 +40,7 @@ const scenarios: Record<string, { args: string[]; status: number; target?: numbe
   help: { args: [bin, '--help'], status: 0, target: 0.2 },
   usage: { args: [bin, 'no-such-command'], status: 2, target: 0.2 },
   'audit-help': { args: [bin, 'audit', '--help'], status: 0 },
+  'audit-usage': { args: [bin, 'audit', 'report', 'no-such-report', '--store', store], status: 2, target: 0.2 },
   report: { args: [bin, 'audit', 'report', 'after-hours', '--store', store, ...range], status: 0, target: 0.5 },
   summary: { args: [bin, 'audit', 'summary', '--store', store, ...range], status: 0 },
 };
@@ -74,7 +76,7 @@ for (const [name, values] of times) {
   const target = scenarios[name]!.target;
   const excess = p50 - base;
   process.stdout.write(
-    `${name.padEnd(11)} p50 ${ms(p50).padStart(7)}  p95 ${ms(p95).padStart(7)}  ratio = ${(p50 / base).toFixed(2)}  excess over node -e 0: ${ms(excess)}${
+    `${name.padEnd(12)} p50 ${ms(p50).padStart(7)}  p95 ${ms(p95).padStart(7)}  ratio = ${(p50 / base).toFixed(2)}  excess over node -e 0: ${ms(excess)}${
       target === undefined ? '' : `  (target ≤ ${ms(target)}: ${excess <= target ? 'met' : 'NOT met'})`
     }\n`,
   );

@@ -55,6 +55,12 @@ async function main(argv: string[]): Promise<number> {
   return (await load(name)).run(rest);
 }
 
+// `fhirwatch audit … | head`: a reader that stops early is not an error
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {

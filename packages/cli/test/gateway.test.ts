@@ -49,6 +49,10 @@ describe('fhirwatch gateway / clients', () => {
       env: { ...process.env, FHIRWATCH_GATEWAY_ADMIN_TOKEN: ADMIN },
     });
     gateway = child;
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
     const lines = createInterface({ input: child.stdout });
     gatewayUrl = await new Promise<string>((resolve, reject) => {
       lines.once('line', resolve);
@@ -56,6 +60,13 @@ describe('fhirwatch gateway / clients', () => {
     });
     lines.on('line', (line) => logLines.push(line));
     expect(gatewayUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // The audit is on by default: the summary names the spool and the key under the data directory.
+    // The summary follows the URL line on stderr; its last line names the telemetry.
+    for (let i = 0; i < 200 && !stderr.includes('telemetry '); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(stderr).toContain('audit        ON, batched');
+    expect(stderr).toContain(`spool        ${join(dataDir, 'audit-spool')}`);
+    expect(stderr).toContain(`hmac key     ${join(dataDir, 'audit-spool', 'hmac.key')}`);
+    expect(stderr).toContain('no sink configured');
     expect((await fetch(`${gatewayUrl}/metadata`)).status).toBe(200);
 
     // clients: create (secret printed once), list, rotate, revoke, delete, on the running gateway's registry.
@@ -141,5 +152,19 @@ describe('fhirwatch gateway / clients', () => {
     expect(failure.code).toBe(1);
     expect(failure.stderr).toContain('FW_GATEWAY_CONFIG_INVALID');
     expect(failure.stderr).not.toContain('    at ');
+    // Flags are validated like the file, and name the config key they set.
+    const badFlag = (await fhirwatch('gateway', '--config', configFile, '--audit-mode', 'eventually').catch(
+      (e: unknown) => e,
+    )) as { code: number; stderr: string };
+    expect(badFlag.code).toBe(1);
+    expect(badFlag.stderr).toContain('"audit.mode"');
+    const unknownKey = join(dir, 'unknown.json');
+    writeFileSync(unknownKey, JSON.stringify({ tenants: {}, telemetry: { otlpEndpont: 'http://127.0.0.1:4318' } }));
+    const unknown = (await fhirwatch('gateway', '--config', unknownKey).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('"telemetry.otlpEndpont" is not a known key');
   }, 60_000);
 });

@@ -14,11 +14,13 @@ import { SinkError } from './errors.ts';
 import { auditRecordProblem } from './ingest/validate.ts';
 import { mapLogs, mapMetrics, mapTraces, type RowsByTable } from './otlp/map.ts';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlp/proto.ts';
+import { otlpSuccessBody, refusedMessage } from './otlp/response.ts';
 import { buildQueryApi, type QueryApiHandler } from './query-api/api.ts';
 import { assertQueryApiBind } from './query-api/auth.ts';
 import { removeSinkMarker, writeSinkMarker } from './query-api/discovery.ts';
 import { startThreadedQueryApi, type ThreadedQueryApi } from './query-api/threaded.ts';
 import { migrate } from './schema/migrations.ts';
+import { type SelfMetrics, startSelfMetrics } from './self-metrics.ts';
 import { openStore } from './store.ts';
 import type { SinkOptions } from './types.ts';
 import { AuditWriter } from './writer/audit-writer.ts';
@@ -34,6 +36,8 @@ export interface SinkServer {
   readonly telemetry: TelemetryWriter;
   readonly monitor: StoreMonitor;
   readonly spool: Spool;
+  /** The sink's own pipeline-health metrics (undefined when `selfMetricsIntervalMs` is 0). */
+  readonly selfMetrics: SelfMetrics | undefined;
   /** Stop listening, flush the writers (telemetry that cannot be stored goes to the spool), close the store. */
   close(): Promise<void>;
 }
@@ -176,22 +180,17 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
       }
     }
     const rows = OTLP_MAPPERS[signal](request);
-    let total = 0;
-    for (const list of rows.values()) total += list.length;
-    if (total + deps.telemetry.pending > deps.telemetry.maxPending) {
-      throw new SinkError('FW_SINK_BUSY', 'telemetry queue is full', { retryAfter: 1 });
-    }
     if (!deps.monitor.up && deps.spool.nearlyFull) {
       throw new SinkError('FW_SINK_STORE_UNAVAILABLE', 'store unavailable and telemetry spool full', { retryAfter: 5 });
     }
-    for (const [table, list] of rows) deps.telemetry.enqueue(table, list);
-    if (type === 'application/json') {
-      sendJson(res, 200, {});
-    } else {
-      // an empty Export*ServiceResponse (no partial_success) is a zero-length protobuf message
-      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 });
-      res.end();
+    // answered once every row is stored, spooled or refused (TelemetryWriter: what the answer means)
+    const result = await deps.telemetry.write(rows);
+    if (result.lost > 0) {
+      throw new SinkError('FW_SINK_STORE_UNAVAILABLE', 'telemetry could not be stored or spooled', { retryAfter: 5 });
     }
+    const answer = otlpSuccessBody(signal, type, result.refused, refusedMessage(result.refused, result.refusedErrors));
+    res.writeHead(200, { 'content-type': answer.contentType, 'content-length': answer.body.length });
+    res.end(answer.body);
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -275,7 +274,10 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
     ...(options.maxPendingTelemetryRows === undefined ? {} : { maxPendingRows: options.maxPendingTelemetryRows }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  const selfMetricsIntervalMs = options.selfMetricsIntervalMs ?? 10_000;
+  const selfMetrics = selfMetricsIntervalMs > 0 ? startSelfMetrics(telemetry, audit, selfMetricsIntervalMs) : undefined;
 
   const mounts: QueryApiHandler[] = [];
   let threaded: ThreadedQueryApi | undefined;
@@ -320,11 +322,12 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
       if (options.store !== undefined) removeSinkMarker(options.store);
       await threaded?.close();
       await audit.close();
+      await selfMetrics?.shutdown(); // a last collection, written before the writer closes
       await telemetry.close();
       monitor.close();
       if (ownsClient) await client.close();
     })();
     return closing;
   };
-  return { url, client, audit, telemetry, monitor, spool, close };
+  return { url, client, audit, telemetry, monitor, spool, selfMetrics, close };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { SinkLogger } from './log.ts';
 import type { ExpandMacros, QueryPanel } from './query-api/api.ts';
 import type { RetryOptions } from './writer/retry.ts';
 
@@ -54,7 +55,10 @@ export interface SinkOptions {
   maxBatchRecords?: number;
   /** Rows per insert (default 10 000). */
   batchRows?: number;
-  /** Telemetry flush interval (default 1000 ms). */
+  /**
+   * Longest a telemetry row waits for others before its table is flushed (default 200 ms). OTLP requests are
+   * answered after their rows are stored, spooled or refused, so this is also their added latency.
+   */
   flushIntervalMs?: number;
   /** Audit rows accepted but not committed, at most (default 100 000): beyond, 429. */
   maxPendingAuditRows?: number;
@@ -63,6 +67,13 @@ export interface SinkOptions {
   /** Store probe interval while the store is down (default 1000 ms). */
   probeIntervalMs?: number;
   retry?: RetryOptions;
+  /**
+   * Interval of the sink's own pipeline-health metrics (`fhirwatch.sink.ingest.rows`,
+   * `fhirwatch.sink.telemetry.refused`), stored in its otel_metrics_* tables (default 10 000 ms; 0 = off).
+   */
+  selfMetricsIntervalMs?: number;
+  /** Operational log (refused / lost telemetry); default: JSON lines on stderr. Entries never hold row values. */
+  logger?: SinkLogger;
   /**
    * This sink is the only writer of the store (default: true for a chDB store, false for a URL), which
    * enables the audit writer's fast duplicate check.

@@ -62,6 +62,13 @@ plant(
   Array.from({ length: 30 }, (_, i) => at(15, i * 2)),
   Array.from({ length: 12 }, (_, i) => at(15, i * 5, 20)),
 );
+// a probe hidden in ordinary work: 30 name searches, 2 of the patients found opened, 15 list patients opened
+plant(
+  'mixed',
+  Array.from({ length: 30 }, (_, i) => at(17, i)),
+  [at(17, 3), at(17, 9)],
+);
+for (let i = 0; i < 15; i += 1) records.push(view(at(17, 2 * i, 40), 'mixed', `p-list-${i}`));
 // identifier searches are not name searches
 for (let i = 0; i < 30; i += 1)
   records.push(...search(at(16, i), 'mrn-desk', `identifier=urn:oid:1|MRN-${i}`, [`p-m${i}`]));
@@ -96,6 +103,8 @@ describe('name-probing (sliding windows)', () => {
       ['compact', iso(at(9, 0)), 40, 2, iso(at(9, 0, 39 * 9))],
       ['edge', iso(at(10, 54)), 12, 0, iso(at(11, 5))],
       ['spread', iso(at(13, 0)), 40, 2, iso(at(13, 0, 39 * 90))],
+      // 17 charts opened, but only 2 of them were found by the name searches
+      ['mixed', iso(at(17, 0)), 30, 2, iso(at(17, 29))],
     ]);
     expect(report.rows.every((r) => r.tenant_id === TENANT)).toBe(true);
   });
@@ -113,12 +122,12 @@ describe('name-probing (sliding windows)', () => {
 
   it('the window is an option: 10 minutes no longer sees the spread burst; sliding still sees the straddling one', async () => {
     const short = await nameProbingReport(client, { ...range, windowMinutes: 10 });
-    expect(short.rows.map((r) => r.principal)).toEqual(['compact', 'edge']);
+    expect(short.rows.map((r) => r.principal)).toEqual(['compact', 'edge', 'mixed']);
     expect(short.rows[1]?.name_searches).toBe(10);
     const strict = await nameProbingReport(client, { ...range, minSearches: 41 });
     expect(strict.rows).toEqual([]);
     const lenient = await nameProbingReport(client, { ...range, maxViewRatio: 0.5 });
-    expect(lenient.rows.map((r) => r.principal).sort()).toEqual(['compact', 'edge', 'spread', 'ward']);
+    expect(lenient.rows.map((r) => r.principal).sort()).toEqual(['compact', 'edge', 'mixed', 'spread', 'ward']);
   });
 
   it('uses a tenant’s stored threshold through the registry, and a flag over it', async () => {
@@ -127,8 +136,13 @@ describe('name-probing (sliding windows)', () => {
       settings: { timeZone: 'UTC', thresholds: { 'name-probing': { minSearches: 20 } } },
     });
     const stored = await runReport(client, 'name-probing', range);
-    expect(stored.rows.map((r) => (r as { principal: string }).principal)).toEqual(['compact', 'spread']);
+    expect(stored.rows.map((r) => (r as { principal: string }).principal)).toEqual(['compact', 'spread', 'mixed']);
     const flag = await runReport(client, 'name-probing', { ...range, options: { 'min-searches': '10' } });
-    expect(flag.rows.map((r) => (r as { principal: string }).principal)).toEqual(['compact', 'edge', 'spread']);
+    expect(flag.rows.map((r) => (r as { principal: string }).principal)).toEqual([
+      'compact',
+      'edge',
+      'spread',
+      'mixed',
+    ]);
   });
 });

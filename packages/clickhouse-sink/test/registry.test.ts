@@ -167,6 +167,19 @@ describe('tenant settings', () => {
     expect(berlinOnly.notes).toEqual([expect.stringContaining(`No stored settings for tenant ${berlin}`)]);
   });
 
+  it('a store without the settings table (not migrated to 8) reads as "no settings" and gets the table', async () => {
+    await store.client.command({ query: 'DROP TABLE IF EXISTS audit_tenant_settings' });
+    expect(await listTenantSettings(store.client)).toEqual([]);
+    const report = await runReport(store.client, 'after-hours', { ...range, tenant: east });
+    expect(report.notes).toEqual([expect.stringContaining(`No stored settings for tenant ${east}`)]);
+    await putTenantSettings(store.client, {
+      tenantId: east,
+      settings: { timeZone: 'America/New_York' },
+      at: new Date('2026-11-04T12:00:00Z'),
+    });
+    expect((await listTenantSettings(store.client)).map((entry) => entry.tenant_id)).toEqual([east]);
+  });
+
   it('thresholds come from the settings unless a flag is given', async () => {
     await updateTenantSettings(store.client, {
       tenantId: east,

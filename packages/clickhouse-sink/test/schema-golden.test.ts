@@ -36,7 +36,7 @@ describe('rendered DDL', () => {
       expect(statements.length).toBeGreaterThan(10);
       for (const statement of statements) {
         const ast = await (await client.query({ query: `EXPLAIN AST ${statement}`, format: 'TabSeparatedRaw' })).text();
-        expect(ast).toMatch(/Create(Query|ViewQuery)|CreateQuery/);
+        expect(ast).toMatch(/Create(Query|ViewQuery)|CreateQuery|AlterQuery/);
       }
     });
   }

@@ -79,5 +79,17 @@ describe('volume (sliding windows, local days)', () => {
       ['night', zonedInstant('America/New_York', 2026, 11, 17, 0, 0).toISOString(), '2026-11-17 00:00:00', 160],
     ]);
     expect(local.notes).toEqual([]);
+    // the summary counts the same local day (one row for the evening, not two UTC days)
+    const summary = await runReport(client, 'summary', { ...range, options: { explain: false } });
+    const days = (summary.rows as { day: string; event_type: string; events: number }[]).filter(
+      (r) => r.event_type === 'PatientView',
+    );
+    expect(days.map((r) => [r.day, r.events])).toEqual([['2026-11-17', 40 + 45 + 160]]);
+    const utcSummary = await runReport(client, 'summary', {
+      ...range,
+      options: { explain: false },
+      useSettings: false,
+    });
+    expect((utcSummary.rows as { day: string }[]).map((r) => r.day)).toEqual(['2026-11-17', '2026-11-18']);
   });
 });

@@ -5,7 +5,7 @@
  * OAuth URIs: http://hl7.org/fhir/extension-oauth-uris.html (SMART on FHIR).
  */
 import { PATIENTS_APP_RESOURCES } from './resources.ts';
-import { SEARCH_PARAMETERS } from './search-params.ts';
+import { SEARCH_PARAMETERS, stringMatch } from './search-params.ts';
 import { FHIR_JSON_MIME, FHIR_VERSION_NUMBER, type FhirVersion } from './versions.ts';
 
 export const OAUTH_URIS_EXTENSION_URL = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
@@ -101,7 +101,10 @@ export function capabilityStatement(
         const sp: CapabilitySearchParam = {
           name: p.name,
           type: p.type === 'special' ? 'string' : p.type,
-          documentation: p.description,
+          documentation:
+            stringMatch(version, type, p.name, '') === 'contains'
+              ? `${p.description}; plain \`${p.name}=\` matches any part of the name (contains)`
+              : p.description,
         };
         if (dstu2) {
           const modifiers = p.modifiers.filter((m) => m === 'contains' || m === 'exact');

@@ -13,16 +13,37 @@ export interface FieldCheck {
   present: boolean;
 }
 
+/** Something the app may not read as intended, though the required field is there. */
+export interface FieldWarning {
+  path: string;
+  /** Stable code (`FW_CONTRACT_MRN_UNTYPED`). */
+  code: string;
+  message: string;
+}
+
 export interface FieldReport {
   /** `resourceType` of the checked value ('' when it has none). */
   resourceType: string;
   required: FieldCheck[];
   optional: FieldCheck[];
+  /** Fields that pass but may be misread (PHI-free: paths and codes only). */
+  warnings: FieldWarning[];
   /** True when the resource type is in the version's contract and every required field is present. */
   ok: boolean;
 }
 
-type Test = (resource: unknown) => boolean;
+/** Options of `checkResourceFields`. */
+export interface FieldCheckOptions {
+  /**
+   * Identifier systems that name the MRN at this provider. An identifier with one of these systems
+   * and a value counts as the MRN even without the v2-0203 `MR` type.
+   */
+  mrnSystems?: readonly string[];
+}
+
+/** A rule's verdict: a boolean, or present with a warning. */
+type Verdict = boolean | { present: true; warning: Omit<FieldWarning, 'path'> };
+type Test = (resource: unknown, options: FieldCheckOptions) => Verdict;
 interface FieldRule {
   path: string;
   test: Test;
@@ -91,22 +112,51 @@ function oneOf(path: string, alternatives: readonly string[]): FieldRule {
 
 // --- Resource-specific tests --------------------------------------------------------------------
 
-/** MRN: an identifier whose type has code `MR` (http://hl7.org/fhir/v2/0203) and a value. */
-const hasMrn: Test = (r) =>
-  ownArray(r, 'identifier').some(
+/**
+ * MRN: an identifier with a value whose type has code `MR` (http://hl7.org/fhir/v2/0203), or whose
+ * system is one of the configured MRN systems. An identifier with a value but neither passes with a
+ * warning (the seed: "we understand this MRN is based on the type of identifier"): the app may show
+ * another identifier as the MRN.
+ */
+const hasMrn: Test = (r, options) => {
+  const withValue = ownArray(r, 'identifier').filter((id) => isPresent(own(id, 'value')));
+  const systems = options.mrnSystems ?? [];
+  const typed = withValue.some(
     (id) =>
-      isPresent(own(id, 'value')) && ownArray(own(id, 'type'), 'coding').some((c) => ownString(c, 'code') === 'MR'),
+      ownArray(own(id, 'type'), 'coding').some((c) => ownString(c, 'code') === 'MR') ||
+      systems.includes(ownString(id, 'system') ?? ''),
   );
+  if (typed) return true;
+  if (withValue.length === 0) return false;
+  return {
+    present: true,
+    warning: {
+      code: 'FW_CONTRACT_MRN_UNTYPED',
+      message: 'no identifier has the MR type or a configured MRN system; the app may not find the MRN',
+    },
+  };
+};
 
 const effective = oneOf('effective[x]', ['effectiveDateTime', 'effectivePeriod.start', 'effectivePeriod.end']);
 
-/** `valueQuantity.<field>`, or for a component observation the same on every component. */
+/**
+ * `valueQuantity.<field>` on the observation; a component observation (e.g. blood pressure) carries
+ * its values on the components instead, checked by `eachComponent`.
+ */
 function quantity(field: 'value' | 'unit'): FieldRule {
-  return rule(`valueQuantity.${field}`, (r) => {
-    if (isPresent(own(own(r, 'valueQuantity'), field))) return true;
-    const components = ownArray(r, 'component');
-    return components.length > 0 && components.every((c) => isPresent(own(own(c, 'valueQuantity'), field)));
-  });
+  return rule(
+    `valueQuantity.${field}`,
+    (r) => isPresent(own(own(r, 'valueQuantity'), field)) || ownArray(r, 'component').length > 0,
+  );
+}
+
+/**
+ * The seed: "If using component observations, the same logic applies for each component
+ * observation": every component has `<path>` (true when there are no components).
+ */
+function eachComponent(path: string): FieldRule {
+  const steps = compile(path);
+  return rule(`component.${path}`, (r) => ownArray(r, 'component').every((c) => anyAt(c, steps, 0)));
 }
 
 /** Medication.Display (if Reference) / Medication.Text (if CodeableConcept). */
@@ -116,7 +166,7 @@ const medication = rule('medicationReference.display | medicationCodeableConcept
   return isPresent(own(own(r, 'medicationCodeableConcept'), 'text'));
 });
 
-/** The OAuth URIs extension with a `token` URI on some rest.security. */
+/** The OAuth URIs extension with a `token` / `authorize` URI on some rest.security. */
 function oauthUri(name: 'token' | 'authorize'): FieldRule {
   return rule(`rest.security.extension(oauth-uris).${name}`, (r) =>
     ownArray(r, 'rest').some((rest) =>
@@ -136,7 +186,9 @@ function capabilityRules(version: FhirVersion): ResourceRules {
       at('rest.mode'),
       at('rest.interaction.code'),
       at('rest.resource.type'),
+      // Both sub-extensions are 1..1 in the extension's definition.
       oauthUri('token'),
+      oauthUri('authorize'),
     ],
     optional: [
       at('status'),
@@ -146,7 +198,6 @@ function capabilityRules(version: FhirVersion): ResourceRules {
       at('rest.resource.interaction.code'),
       at('rest.resource.searchParam.name'),
       at('rest.security.service.coding.code'),
-      oauthUri('authorize'),
     ],
   };
 }
@@ -159,8 +210,14 @@ const PATIENT_REQUIRED = [
   rule('identifier(MR)', hasMrn),
 ];
 const OBSERVATION: ResourceRules = {
-  required: [effective, at('code.coding.code'), quantity('value')],
-  optional: [at('code.coding.display'), quantity('unit')],
+  required: [
+    effective,
+    at('code.coding.code'),
+    quantity('value'),
+    eachComponent('code.coding.code'),
+    eachComponent('valueQuantity.value'),
+  ],
+  optional: [at('code.coding.display'), quantity('unit'), eachComponent('valueQuantity.unit')],
 };
 const ENCOUNTER: ResourceRules = {
   required: [at('status'), at('type[0].coding[0].display')],
@@ -236,7 +293,16 @@ const RULES: ReadonlyMap<FhirVersion, ReadonlyMap<string, ResourceRules>> = new 
       [
         'AllergyIntolerance',
         {
-          required: [at('code.text'), at('code.coding[0].display'), at('clinicalStatus'), at('verificationStatus')],
+          // STU3 ait-1/ait-2: clinicalStatus is absent on an entered-in-error record.
+          required: [
+            at('code.text'),
+            at('code.coding[0].display'),
+            rule(
+              'clinicalStatus',
+              (r) => isPresent(own(r, 'clinicalStatus')) || ownString(r, 'verificationStatus') === 'entered-in-error',
+            ),
+            at('verificationStatus'),
+          ],
           optional: [
             at('assertedDate'),
             at('note.text'),
@@ -273,15 +339,22 @@ const RULES: ReadonlyMap<FhirVersion, ReadonlyMap<string, ResourceRules>> = new 
   ],
 ]);
 
-function run(rules: readonly FieldRule[], resource: unknown): FieldCheck[] {
+function run(
+  rules: readonly FieldRule[],
+  resource: unknown,
+  options: FieldCheckOptions,
+  warnings: FieldWarning[],
+): FieldCheck[] {
   return rules.map((r) => {
-    let present = false;
+    let verdict: Verdict = false;
     try {
-      present = r.test(resource);
+      verdict = r.test(resource, options);
     } catch {
-      present = false;
+      verdict = false;
     }
-    return { path: r.path, present };
+    if (typeof verdict === 'boolean') return { path: r.path, present: verdict };
+    warnings.push({ path: r.path, ...verdict.warning });
+    return { path: r.path, present: true };
   });
 }
 
@@ -290,17 +363,22 @@ function run(rules: readonly FieldRule[], resource: unknown): FieldCheck[] {
  * and FHIR version (Conformance for DSTU2, CapabilityStatement for STU3 included). A type outside the
  * version's contract, or anything that is not a resource, is `ok: false` with empty lists.
  */
-export function checkResourceFields(resource: unknown, version: FhirVersion): FieldReport {
+export function checkResourceFields(
+  resource: unknown,
+  version: FhirVersion,
+  options: FieldCheckOptions = {},
+): FieldReport {
   let resourceType = '';
   try {
     resourceType = ownString(resource, 'resourceType') ?? '';
     const rules = RULES.get(version)?.get(resourceType);
-    if (rules === undefined) return { resourceType, required: [], optional: [], ok: false };
-    const required = run(rules.required, resource);
-    const optional = run(rules.optional, resource);
-    return { resourceType, required, optional, ok: required.every((c) => c.present) };
+    if (rules === undefined) return { resourceType, required: [], optional: [], warnings: [], ok: false };
+    const warnings: FieldWarning[] = [];
+    const required = run(rules.required, resource, options, warnings);
+    const optional = run(rules.optional, resource, options, warnings);
+    return { resourceType, required, optional, warnings, ok: required.every((c) => c.present) };
   } catch {
-    return { resourceType, required: [], optional: [], ok: false };
+    return { resourceType, required: [], optional: [], warnings: [], ok: false };
   }
 }
 

@@ -38,22 +38,35 @@ export type {
   Disclosure,
   TrafficKind,
 } from './classifier-types.ts';
-export type { FieldCheck, FieldReport } from './field-checker.ts';
+export type { FieldCheck, FieldCheckOptions, FieldReport, FieldWarning } from './field-checker.ts';
 export { checkResourceFields, contractFields } from './field-checker.ts';
 export type { IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue } from './operation-outcome.ts';
 export { ISSUE_SEVERITIES, operationOutcome, STATUS_FOR_ISSUE } from './operation-outcome.ts';
 export type { BatchBundle } from './patients-app-requests.ts';
-export { LIST_REFRESH_ENTRIES_PER_PATIENT, listRefreshBundle, listRefreshUrls } from './patients-app-requests.ts';
+export {
+  LIST_REFRESH_ENTRIES_PER_PATIENT,
+  listRefreshBundle,
+  listRefreshUrls,
+  patientNameSearch,
+} from './patients-app-requests.ts';
 export { referenceId } from './references.ts';
 export { isPatientsAppResource, PATIENTS_APP_RESOURCES } from './resources.ts';
-export type { SearchParam, SearchParameterDef, SearchParameterType, SearchValidation } from './search-params.ts';
+export type {
+  SearchParam,
+  SearchParameterDef,
+  SearchParameterType,
+  SearchValidation,
+  StringMatch,
+} from './search-params.ts';
 export {
+  CONTAINS_BY_DEFAULT,
   formatSearchParams,
   formDecode,
   isCanonicalQuery,
   parseSearchParams,
   SEARCH_PARAMETERS,
   searchParameter,
+  stringMatch,
   validateSearch,
 } from './search-params.ts';
 export type { FhirVersion } from './versions.ts';

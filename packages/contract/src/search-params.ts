@@ -134,6 +134,40 @@ export const SEARCH_PARAMETERS: Readonly<Record<FhirVersion, Readonly<Record<str
     }),
   };
 
+/**
+ * How a string parameter without a modifier matches, per version, where the seed departs from FHIR's
+ * default (prefix, case- and accent-insensitive). The seed's STU3 Patient search says `family=`
+ * "searches for all patients whose family name contains the value" and `given=<substring>`: in STU3
+ * these plain parameters match any part of the name. DSTU2's app sends `:contains` explicitly.
+ */
+export const CONTAINS_BY_DEFAULT: Readonly<Record<FhirVersion, Readonly<Record<string, readonly string[]>>>> = {
+  DSTU2: {},
+  STU3: { Patient: ['family', 'given'] },
+};
+
+/** How a string search matches: `contains` (any part), `prefix` (FHIR's default) or `exact`. */
+export type StringMatch = 'contains' | 'prefix' | 'exact';
+
+/**
+ * The match of string parameter `name` with `modifier` ('' when none) on `resourceType`: `:contains`
+ * and `:exact` as FHIR says; no modifier is `contains` where `CONTAINS_BY_DEFAULT` lists the
+ * parameter (the seed's semantics) unless `semantics` is `'fhir'`, else `prefix`.
+ */
+export function stringMatch(
+  version: FhirVersion,
+  resourceType: string,
+  name: string,
+  modifier: string,
+  semantics: 'seed' | 'fhir' = 'seed',
+): StringMatch {
+  if (modifier === 'contains') return 'contains';
+  if (modifier === 'exact') return 'exact';
+  if (semantics === 'seed' && Object.hasOwn(CONTAINS_BY_DEFAULT[version], resourceType)) {
+    if (CONTAINS_BY_DEFAULT[version][resourceType]?.includes(name)) return 'contains';
+  }
+  return 'prefix';
+}
+
 // Precomputed lookup: version → resource → name → def. Maps, so `constructor` / `__proto__` never match.
 const LOOKUP = new Map<FhirVersion, Map<string, Map<string, SearchParameterDef>>>();
 for (const version of Object.keys(SEARCH_PARAMETERS) as FhirVersion[]) {

@@ -49,11 +49,12 @@ describe.each(FHIR_VERSIONS)('checkResourceFields (%s)', (version) => {
     ['patient', 'name.0.given', 'name.given'],
     ['patient', 'gender', 'gender'],
     ['patient', 'birthDate', 'birthDate'],
-    ['patient', 'identifier.0.type', 'identifier(MR)'],
+    ['patient', 'identifier', 'identifier(MR)'],
     ['observation-heart-rate', 'effectiveDateTime', 'effective[x]'],
     ['observation-heart-rate', 'code.coding.0.code', 'code.coding.code'],
     ['observation-heart-rate', 'valueQuantity.value', 'valueQuantity.value'],
-    ['observation-blood-pressure', 'component.1.valueQuantity.value', 'valueQuantity.value'],
+    ['observation-blood-pressure', 'component.1.valueQuantity.value', 'component.valueQuantity.value'],
+    ['observation-blood-pressure', 'component.0.code', 'component.code.coding.code'],
     ['condition', 'code.coding.0.display', 'code.coding[0].display'],
     ['encounter', 'status', 'status'],
     ['encounter', 'type.0.coding.0.display', 'type[0].coding[0].display'],
@@ -132,10 +133,58 @@ describe.each(FHIR_VERSIONS)('checkResourceFields (%s)', (version) => {
     expect(withToken.ok).toBe(true);
     expect(withToken.optional.every((c) => c.present)).toBe(true);
     const withoutToken = capabilityStatement(version);
-    expect(missing(withoutToken, version)).toEqual(['rest.security.extension(oauth-uris).token']);
+    expect(missing(withoutToken, version)).toEqual([
+      'rest.security.extension(oauth-uris).token',
+      'rest.security.extension(oauth-uris).authorize',
+    ]);
+    // Both sub-extensions are 1..1: a token URI alone is not enough.
+    const tokenOnly = capabilityStatement(version, { tokenUrl: 'https://gw.example.org/token' });
+    expect(missing(tokenOnly, version)).toEqual(['rest.security.extension(oauth-uris).authorize']);
     const otherVersion = capabilityStatement(version === 'DSTU2' ? 'STU3' : 'DSTU2', { tokenUrl: 'https://x/token' });
     // A statement of the other version is not this version's (resourceType or fhirVersion differ).
     expect(checkResourceFields(otherVersion, version).ok).toBe(false);
+  });
+
+  it('accepts the MRN by the MR type or a configured MRN system, and warns on a bare identifier', () => {
+    const patient = fixture(version, 'patient');
+    const identifiers = patient.identifier as Json[];
+    const mrn = identifiers.find((id) =>
+      ((id.type as Json | undefined)?.coding as Json[] | undefined)?.some((c) => c.code === 'MR'),
+    ) as Json;
+    expect(mrn).toBeDefined();
+    expect(checkResourceFields(patient, version).warnings).toEqual([]);
+    delete mrn.type;
+    // Bare identifier: passes, with a PHI-free warning.
+    const bare = checkResourceFields(patient, version);
+    expect(bare.ok).toBe(true);
+    expect(bare.warnings).toEqual([
+      { path: 'identifier(MR)', code: 'FW_CONTRACT_MRN_UNTYPED', message: expect.any(String) },
+    ]);
+    expect(JSON.stringify(bare.warnings)).not.toContain(String(mrn.value));
+    // The provider's MRN system, configured: no warning.
+    const bySystem = checkResourceFields(patient, version, { mrnSystems: [String(mrn.system)] });
+    expect(bySystem.ok).toBe(true);
+    expect(bySystem.warnings).toEqual([]);
+    // Another system configured: still only a warning. No identifier value at all: missing.
+    expect(checkResourceFields(patient, version, { mrnSystems: ['urn:other'] }).warnings).toHaveLength(1);
+    for (const id of identifiers) delete id.value;
+    expect(missing(patient, version)).toEqual(['identifier(MR)']);
+  });
+
+  it('checks every component of a component observation (code and value)', () => {
+    const bp = fixture(version, 'observation-blood-pressure');
+    expect(checkResourceFields(bp, version).ok).toBe(true);
+    const components = bp.component as Json[];
+    expect(components.length).toBeGreaterThan(1);
+    ((components[1]!.code as Json).coding as Json[])[0]!.code = ' ';
+    expect(missing(bp, version)).toEqual(['component.code.coding.code']);
+    const noUnit = fixture(version, 'observation-blood-pressure');
+    delete ((noUnit.component as Json[])[0]!.valueQuantity as Json).unit;
+    expect(
+      checkResourceFields(noUnit, version)
+        .optional.filter((c) => !c.present)
+        .map((c) => c.path),
+    ).toEqual(['component.valueQuantity.unit']);
   });
 
   it('types outside the version contract and garbage are ok: false, never a throw', () => {
@@ -163,5 +212,17 @@ describe.each(FHIR_VERSIONS)('checkResourceFields (%s)', (version) => {
       birthDate: null,
     };
     expect(missing(garbage, version)).toEqual(contractFields(version, 'Patient')!.required);
+  });
+});
+
+describe('STU3 AllergyIntolerance clinicalStatus', () => {
+  it('is not required on an entered-in-error record (ait-1/ait-2), required otherwise', () => {
+    const allergy = fixture('STU3', 'allergy-intolerance');
+    delete allergy.clinicalStatus;
+    expect(missing(allergy, 'STU3')).toEqual(['clinicalStatus']);
+    allergy.verificationStatus = 'entered-in-error';
+    expect(checkResourceFields(allergy, 'STU3').ok).toBe(true);
+    allergy.verificationStatus = 'refuted';
+    expect(missing(allergy, 'STU3')).toEqual(['clinicalStatus']);
   });
 });

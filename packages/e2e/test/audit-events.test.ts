@@ -3,11 +3,11 @@
  * middleware) to the real mock EHRs, on both FHIR versions: the right event type, the right
  * patients (one record per disclosed patient), batches, and failed requests with their outcome.
  */
-import type { AuditRecord, FhirVersion } from '@fhirwatch/contract';
+import { type AuditRecord, type FhirVersion, listRefreshBundle } from '@fhirwatch/contract';
 import { verifyChain } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from './receiver.ts';
-import { HMAC_KEY, listRefreshBundle, type Stack, startStack, TENANT_DOWN } from './stack.ts';
+import { HMAC_KEY, type Stack, startStack, TENANT_DOWN } from './stack.ts';
 
 let receiver: Receiver;
 let stack: Stack;

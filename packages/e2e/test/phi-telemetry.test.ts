@@ -5,11 +5,11 @@
  * MRNs, names, birth dates, search values). The same strings are in the audit records, which is
  * where they belong.
  */
-import type { FhirVersion } from '@fhirwatch/contract';
+import { type FhirVersion, listRefreshBundle } from '@fhirwatch/contract';
 import { setupTelemetry, type Telemetry } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from './receiver.ts';
-import { listRefreshBundle, type Stack, startStack } from './stack.ts';
+import { type Stack, startStack } from './stack.ts';
 
 let receiver: Receiver;
 let telemetry: Telemetry;

@@ -8,9 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AUDIT_DEDUP_VIEW, type SinkServer, startSink } from '@fhirwatch/clickhouse-sink';
+import { listRefreshBundle } from '@fhirwatch/contract';
 import { AUDIT_ERROR_CODES } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRefreshBundle, type Stack, startStack, tempDir } from './stack.ts';
+import { type Stack, startStack, tempDir } from './stack.ts';
 
 let stack: Stack;
 let sink: SinkServer | undefined;

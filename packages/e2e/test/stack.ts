@@ -1,14 +1,21 @@
 /**
- * The real stack for end-to-end tests: two mock EHRs (DSTU2 and STU3), the reference gateway wrapped
- * by the otel middleware exactly as a partner would wrap theirs, one registered client per tenant.
+ * The real stack for end-to-end tests: two mock EHRs (DSTU2 and STU3), the reference gateway started
+ * as partners run it (`startInstrumentedGateway`: the otel middleware wrapping it exactly as a
+ * partner would wrap theirs), one registered client per tenant.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FhirVersion } from '@fhirwatch/contract';
-import { createGateway, type Gateway } from '@fhirwatch/gateway';
+import {
+  type AuditConfig,
+  type Gateway,
+  type InstrumentedGatewayOptions,
+  parseGatewayConfig,
+  startInstrumentedGateway,
+} from '@fhirwatch/gateway';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
-import { type FhirAudit, type FhirAuditOptions, fhirAudit } from '@fhirwatch/otel-middleware';
+import type { FhirAudit } from '@fhirwatch/otel-middleware';
 
 export const TENANT_DSTU2 = '0f5f6b2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
 export const TENANT_STU3 = '7a8b9c0d-1e2f-4a3b-9c4d-5e6f7a8b9c0d';
@@ -54,27 +61,34 @@ export async function fetchToken(
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-export async function startStack(auditOptions: FhirAuditOptions = {}, patients = 60): Promise<Stack> {
+/** Audit settings of the stack: config-file keys (`audit.*`), plus the PHI-free error callback. */
+export type StackAuditOptions = Partial<Omit<AuditConfig, 'userIdentity'>> & {
+  userIdentity?: string;
+  onError?: InstrumentedGatewayOptions['onAuditError'];
+};
+
+export async function startStack(auditOptions: StackAuditOptions = {}, patients = 60): Promise<Stack> {
   const dir = tempDir('stack');
   const dstu2 = await startMockEhr({ fhirVersion: 'DSTU2', patients, seed: 11 });
   const stu3 = await startMockEhr({ fhirVersion: 'STU3', patients, seed: 22, basePath: '/fhir' });
-  const audit = fhirAudit({
-    spoolDir: join(dir, 'spool'),
-    hmacKey: HMAC_KEY,
-    recordedBy: 'e2e-gateway',
-    ...auditOptions,
-  });
-  await audit.ready();
-  const gateway = await createGateway({
+  const { onError, ...audit } = auditOptions;
+  const config = parseGatewayConfig({
     dataDir: join(dir, 'gateway'),
     rateLimit: false,
+    defaultFhirVersion: 'STU3',
     tenants: {
       [TENANT_DSTU2]: { baseUrl: dstu2.url, fhirVersion: 'DSTU2' },
       [TENANT_STU3]: { baseUrl: stu3.url, fhirVersion: 'STU3' },
       [TENANT_DOWN]: { baseUrl: 'http://127.0.0.1:9', fhirVersion: 'DSTU2', timeoutMs: 5000 },
     },
-    wrapHandler: (handler) => audit.wrap(handler),
+    audit: { spoolDir: join(dir, 'spool'), recordedBy: 'e2e-gateway', ...audit },
   });
+  const instrumented = await startInstrumentedGateway(config, {
+    hmacKey: HMAC_KEY,
+    ...(onError === undefined ? {} : { onAuditError: onError }),
+  });
+  const gateway = instrumented.gateway;
+  const fhirAudit = instrumented.audit as FhirAudit;
   const token = { DSTU2: '', STU3: '' } as Record<FhirVersion, string>;
   for (const [version, tenant] of [
     ['DSTU2', TENANT_DSTU2],
@@ -87,7 +101,7 @@ export async function startStack(auditOptions: FhirAuditOptions = {}, patients =
   const downToken = await fetchToken(gateway.url, down.clientId, down.clientSecret, TENANT_DOWN);
   return {
     gateway,
-    audit,
+    audit: fhirAudit,
     downToken,
     ehr: { DSTU2: dstu2, STU3: stu3 },
     tenant: { DSTU2: TENANT_DSTU2, STU3: TENANT_STU3 },
@@ -95,34 +109,10 @@ export async function startStack(auditOptions: FhirAuditOptions = {}, patients =
     dir,
     base: (version) => `${gateway.url}/${version === 'DSTU2' ? TENANT_DSTU2 : TENANT_STU3}`,
     async close() {
-      await gateway.close();
-      await audit.shutdown();
+      await instrumented.close();
       await dstu2.close();
       await stu3.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** The Patients app's list refresh for `ids`: 7 GET entries per patient. */
-export function listRefreshBundle(version: FhirVersion, ids: readonly string[]): Record<string, unknown> {
-  const entry: { request: { method: 'GET'; url: string } }[] = [];
-  for (const id of ids) {
-    for (const url of [
-      `Patient/${id}`,
-      version === 'DSTU2'
-        ? `Observation?patient=${id}&category=vital-signs&_sort:desc=date&_count=10`
-        : `Observation?patient=${id}&category=vital-signs&_sort=-date&_count=10`,
-      `Condition?patient=${id}&_count=10`,
-      version === 'DSTU2'
-        ? `Encounter?patient=${id}&_sort:desc=date&_count=1`
-        : `Encounter?patient=${id}&_sort=-date&_count=1`,
-      `AllergyIntolerance?patient=${id}`,
-      version === 'DSTU2' ? `MedicationOrder?patient=${id}&_count=10` : `MedicationRequest?patient=${id}&_count=10`,
-      `Coverage?patient=${id}`,
-    ]) {
-      entry.push({ request: { method: 'GET', url } });
-    }
-  }
-  return { resourceType: 'Bundle', type: 'batch', entry };
 }

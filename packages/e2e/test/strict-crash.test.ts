@@ -11,12 +11,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { AuditRecord } from '@fhirwatch/contract';
+import { type AuditRecord, listRefreshBundle } from '@fhirwatch/contract';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { verifyChain } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from './receiver.ts';
-import { fetchToken, listRefreshBundle, tempDir } from './stack.ts';
+import { fetchToken, tempDir } from './stack.ts';
 
 const TENANT = '5e5e5e5e-1111-4222-8333-444455556666';
 const CHILD = join(import.meta.dirname, 'fixtures', 'strict-gateway.ts');

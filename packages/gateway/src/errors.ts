@@ -24,6 +24,9 @@ export const GATEWAY_ERRORS = {
   FW_GATEWAY_MALFORMED_JSON: { status: 400, issue: 'structure' },
   FW_GATEWAY_MALFORMED_FORM: { status: 400, issue: 'structure' },
   FW_GATEWAY_NOT_A_BATCH: { status: 400, issue: 'invalid' },
+  FW_GATEWAY_BATCH_TOO_LARGE: { status: 413, issue: 'too-costly' },
+  FW_GATEWAY_NOT_READ_ONLY: { status: 405, issue: 'not-supported' },
+  FW_GATEWAY_UPSTREAM_TOO_LARGE: { status: 502, issue: 'too-costly' },
   FW_GATEWAY_INVALID_REQUEST: { status: 400, issue: 'invalid' },
   FW_GATEWAY_BODY_TOO_LARGE: { status: 413, issue: 'too-long' },
   FW_GATEWAY_RATE_LIMITED: { status: 429, issue: 'throttled' },
@@ -42,11 +45,14 @@ export class GatewayError extends Error {
   readonly code: GatewayErrorCode;
   readonly status: number;
   readonly issue: IssueType;
+  /** FW_GATEWAY_CONFIG_INVALID: the config key at fault (`audit.mode`), never a value. */
+  readonly key?: string;
 
-  constructor(code: GatewayErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: GatewayErrorCode, message: string, options?: { cause?: unknown; key?: string }) {
     super(message, options);
     this.name = 'GatewayError';
     this.code = code;
+    if (options?.key !== undefined) this.key = options.key;
     this.status = GATEWAY_ERRORS[code].status;
     this.issue = GATEWAY_ERRORS[code].issue;
   }

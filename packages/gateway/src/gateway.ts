@@ -40,14 +40,31 @@ const DEFAULTS = {
   port: 0,
   tokenTtlSeconds: 3600,
   maxBodyBytes: 1024 * 1024,
+  maxBatchEntries: 1400,
+  maxResponseBytes: 64 * 1024 * 1024,
   rateLimit: { capacity: 1000, refillPerSecond: 500 },
   upstreamConnections: 32,
 } as const;
 
-const NEEDS_ENTRY_CHECK = /[%.\\:]|^\/\//;
+// Without these characters an entry URL can neither leave the base, mis-encode nor name an operation.
+const NEEDS_ENTRY_CHECK = /[%.\\:$]|^\/\//;
 
-/** Batch entries must stay relative to the provider base, like the request itself. */
-function checkBatch(body: Buffer): void {
+/** What the gateway does with a batch: the entries it refuses (not GET) and the body it forwards. */
+interface BatchPlan {
+  /** Every entry as sent. */
+  entries: unknown[];
+  /** Indexes of entries answered 405 by the gateway. */
+  refused: number[];
+  /** The Bundle sent on: the original bytes, or a Bundle of the GET entries only. */
+  forward: Buffer;
+}
+
+/**
+ * Read-only batches: entries must be GET (anything else is answered 405 in its `entry.response`,
+ * never forwarded), stay relative to the provider base like the request itself, and number at most
+ * `maxEntries`.
+ */
+function planBatch(body: Buffer, maxEntries: number): BatchPlan {
   let bundle: unknown;
   try {
     bundle = JSON.parse(body.toString('utf8'));
@@ -61,26 +78,80 @@ function checkBatch(body: Buffer): void {
   if (b.type !== 'batch') {
     throw new GatewayError('FW_GATEWAY_NOT_A_BATCH', 'only Bundle.type = batch is processed');
   }
-  if (b.entry === undefined) return;
+  if (b.entry === undefined) return { entries: [], refused: [], forward: body };
   if (!Array.isArray(b.entry)) throw new GatewayError('FW_GATEWAY_NOT_A_BATCH', 'Bundle.entry must be an array');
-  for (const entry of b.entry as unknown[]) {
+  if (b.entry.length > maxEntries) {
+    throw new GatewayError('FW_GATEWAY_BATCH_TOO_LARGE', `a batch holds at most ${maxEntries} entries`);
+  }
+  const refused: number[] = [];
+  (b.entry as unknown[]).forEach((entry, index) => {
     const request = (entry as { request?: { url?: unknown; method?: unknown } } | null)?.request;
     if (typeof request?.url !== 'string' || typeof request.method !== 'string') {
       throw new GatewayError('FW_GATEWAY_NOT_A_BATCH', 'each batch entry needs request.method and request.url');
     }
-    // Fast path: without these characters an entry URL cannot leave the base or mis-encode.
-    if (!NEEDS_ENTRY_CHECK.test(request.url)) continue;
+    if (request.method !== 'GET') {
+      refused.push(index);
+      return;
+    }
+    if (!NEEDS_ENTRY_CHECK.test(request.url)) return;
     const url = request.url.startsWith('/') ? request.url : `/${request.url}`;
     const target = parseTarget('GET', url);
-    if (target.kind === 'error' && target.code !== 'FW_GATEWAY_UNKNOWN_ROUTE') {
-      throw new GatewayError(target.code, `batch entry: ${target.message}`);
-    }
+    if (target.kind !== 'error' || target.code === 'FW_GATEWAY_UNKNOWN_ROUTE') return;
+    if (target.code === 'FW_GATEWAY_NOT_READ_ONLY') refused.push(index);
+    else throw new GatewayError(target.code, `batch entry: ${target.message}`);
+  });
+  if (refused.length === 0) return { entries: b.entry, refused, forward: body };
+  const kept = new Set(refused);
+  const forward = Buffer.from(
+    JSON.stringify({ ...(bundle as object), entry: (b.entry as unknown[]).filter((_, i) => !kept.has(i)) }),
+  );
+  return { entries: b.entry, refused, forward };
+}
+
+/** The `entry` of a batch-response for an entry the gateway refused, in the version's shape. */
+const REFUSED_ENTRY: Record<FhirVersion, () => Record<string, unknown>> = {
+  // STU3 carries the OperationOutcome in entry.response.outcome.
+  STU3: () => ({ response: { status: '405 Method Not Allowed', outcome: refusedOutcome() } }),
+  // DSTU2's Bundle.entry.response has no `outcome`: the OperationOutcome is the entry's resource.
+  DSTU2: () => ({ resource: refusedOutcome(), response: { status: '405 Method Not Allowed' } }),
+};
+
+function refusedOutcome(): unknown {
+  return operationOutcome('not-supported', 'the gateway forwards GET batch entries only (read-only)', {
+    code: 'FW_GATEWAY_NOT_READ_ONLY',
+  });
+}
+
+/**
+ * Put the refused entries back in their places among the provider's answers. A provider answer that
+ * is not a batch-response of the forwarded entries is passed on as it came.
+ */
+function mergeBatch(plan: BatchPlan, version: FhirVersion, providerBody: Buffer): Buffer {
+  let answer: { resourceType?: unknown; entry?: unknown };
+  try {
+    answer = JSON.parse(providerBody.toString('utf8'));
+  } catch {
+    return providerBody;
   }
+  const forwarded = plan.entries.length - plan.refused.length;
+  const answered = Array.isArray(answer?.entry) ? (answer.entry as unknown[]) : forwarded === 0 ? [] : undefined;
+  if (answer?.resourceType !== 'Bundle' || answered === undefined || answered.length !== forwarded) {
+    return providerBody;
+  }
+  const refused = new Set(plan.refused);
+  const entry: unknown[] = [];
+  let next = 0;
+  for (let i = 0; i < plan.entries.length; i++)
+    entry.push(refused.has(i) ? REFUSED_ENTRY[version]() : answered[next++]);
+  return Buffer.from(JSON.stringify({ ...answer, entry }));
 }
 
 export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const dataDir = resolve(options.dataDir ?? '.fhirwatch/gateway');
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+  const maxBatchEntries = options.maxBatchEntries ?? DEFAULTS.maxBatchEntries;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULTS.maxResponseBytes;
+  const userClaim = options.userClaim;
   const registry = openClientRegistry({
     dataDir,
     ...(options.verificationCache === undefined ? {} : { verificationCache: options.verificationCache }),
@@ -131,7 +202,9 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = (options.publicUrl ?? `http://${host}:${address.port}`).replace(/\/+$/, '');
-  const issuer = options.issuer ?? url;
+  // Stable across restarts and across processes sharing the data directory (never the bound port):
+  // the configured issuer, else the public URL, else an id of the data directory's signing key.
+  const issuer = options.issuer ?? options.publicUrl?.replace(/\/+$/, '') ?? `urn:fhirwatch:gateway:${key.kid}`;
   const tokens = new TokenService({
     key,
     issuer,
@@ -172,7 +245,15 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     const cacheKey = `${version} ${base}`;
     let body = metadataCache.get(cacheKey);
     if (body === undefined) {
-      body = Buffer.from(JSON.stringify(capabilityStatement(version, { tokenUrl: `${url}/token`, baseUrl: base })));
+      body = Buffer.from(
+        JSON.stringify(
+          capabilityStatement(version, {
+            tokenUrl: `${url}/token`,
+            authorizeUrl: `${url}/authorize`,
+            baseUrl: base,
+          }),
+        ),
+      );
       metadataCache.set(cacheKey, body);
     }
     return body;
@@ -212,6 +293,10 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       });
     }
     setRequestContext(req, { tenantId: claims.tenantId, clientId: claims.clientId });
+    if (userClaim !== undefined) {
+      const user = claims.payload[userClaim];
+      if (typeof user === 'string' && user !== '') setRequestContext(req, { userId: user });
+    }
     if (target.tenant !== undefined && target.tenant !== claims.tenantId) {
       return fail(new GatewayError('FW_GATEWAY_TENANT_MISMATCH', 'the access token is for another tenant'));
     }
@@ -241,6 +326,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     }
 
     let body: Buffer | undefined;
+    let batch: BatchPlan | undefined;
     if (req.method === 'POST') {
       const type = mediaType(req.headers['content-type']);
       const form = type === FORM_MEDIA_TYPE;
@@ -255,7 +341,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       }
       try {
         body = await readBody(req, res, maxBodyBytes);
-        if (target.interaction === 'batch') checkBatch(body);
+        if (target.interaction === 'batch') batch = planBatch(body, maxBatchEntries);
         else if (form && parseForm(body.toString('utf8')) === undefined) {
           throw new GatewayError('FW_GATEWAY_MALFORMED_FORM', 'malformed form body');
         }
@@ -274,11 +360,28 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       req.resume();
     }
 
+    if (batch !== undefined && batch.refused.length > 0 && batch.refused.length === batch.entries.length) {
+      // Nothing to forward: the gateway answers every entry itself.
+      const plan = batch;
+      meta.code = 'FW_GATEWAY_NOT_READ_ONLY';
+      sendJson(
+        res,
+        200,
+        { resourceType: 'Bundle', type: 'batch-response', entry: plan.entries.map(() => REFUSED_ENTRY[version]()) },
+        `${FHIR_JSON_MIME[version]}; charset=utf-8`,
+      );
+      return;
+    }
+    const plan = batch;
     const result = await forward(req, res, provider, {
       segments: target.segments,
       query: target.query,
-      body,
+      body: plan === undefined ? body : plan.forward,
       publicBase: target.tenant === undefined ? url : `${url}/${target.tenant}`,
+      maxResponseBytes,
+      ...(plan !== undefined && plan.refused.length > 0
+        ? { mapBody: (answer: Buffer) => mergeBatch(plan, version, answer) }
+        : {}),
     });
     meta.upstreamMs = result.upstreamMs;
     if (result.error !== undefined) {
@@ -300,7 +403,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
           meta,
           new GatewayError(target.code, target.message),
           defaultVersion,
-          target.allow ? { allow: target.allow } : undefined,
+          target.allow !== undefined ? { allow: target.allow } : undefined,
         );
         return;
       }
@@ -332,6 +435,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         sendJson(res, 200, {
           issuer,
           token_endpoint: `${url}/token`,
+          authorization_endpoint: `${url}/authorize`,
           jwks_uri: `${url}/.well-known/jwks.json`,
           grant_types_supported: ['client_credentials'],
           token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
@@ -343,6 +447,23 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         meta.route = '/.well-known/jwks.json';
         setRequestContext(req, { route: meta.route });
         sendJson(res, 200, { keys: [key.publicJwk] });
+        return;
+      case 'authorize':
+        // The OAuth URIs extension needs an authorize URI (1..1); client credentials has no such step.
+        meta.route = '/authorize';
+        meta.code = 'unsupported_response_type';
+        setRequestContext(req, { route: meta.route });
+        req.resume();
+        sendJson(
+          res,
+          400,
+          {
+            error: 'unsupported_response_type',
+            error_description: 'this server supports the client credentials grant only',
+          },
+          'application/json; charset=utf-8',
+          { 'cache-control': 'no-store' },
+        );
         return;
       case 'token':
         meta.route = '/token';
@@ -452,6 +573,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   return {
     url,
     address: { host: address.address, port: address.port },
+    issuer,
     handler,
     registry,
     tenants: listTenants,

@@ -2,11 +2,25 @@ export type { AdminDeps } from './admin.ts';
 export { adminAuthorized } from './admin.ts';
 export type { AuthThrottleSettings } from './auth-throttle.ts';
 export { AUTH_THROTTLE_DEFAULTS, AuthThrottle, ConcurrencyLimit, FailureThrottle } from './auth-throttle.ts';
-export { DEFAULT_TIMEOUT_MS, loadGatewayConfig, validateTenant } from './config.ts';
+export type { ParseConfigOptions } from './config.ts';
+export {
+  DEFAULT_DATA_DIR,
+  DEFAULT_TIMEOUT_MS,
+  loadGatewayConfig,
+  loadGatewayConfigFile,
+  mergeConfig,
+  parseGatewayConfig,
+  parseUserIdentity,
+  readConfigFile,
+  rootVersionProblem,
+  validateTenant,
+} from './config.ts';
 export type { GatewayErrorCode, OAuthErrorCode } from './errors.ts';
 export { GATEWAY_ERRORS, GatewayError, OAUTH_ERRORS } from './errors.ts';
 export { parseForm } from './form.ts';
 export { createGateway } from './gateway.ts';
+export type { InstrumentedGateway, InstrumentedGatewayOptions } from './instrumented.ts';
+export { describeGateway, loadHmacKey, startInstrumentedGateway } from './instrumented.ts';
 export { tenantFromScope } from './oauth.ts';
 export { responseBody } from './proxy.ts';
 export type {
@@ -26,12 +40,16 @@ export { DEFAULT_SCRYPT_PARAMS, digestsEqual, hashSecret, SECRET_DIGEST_BYTES, v
 export type { AccessTokenClaims } from './tokens.ts';
 export { SIGNING_KEY_FILE, TOKEN_ALG, TOKEN_TYP } from './tokens.ts';
 export type {
+  AuditConfig,
   AuthThrottleOptions,
   Gateway,
+  GatewayConfig,
   GatewayOptions,
   RateLimitOptions,
   RequestLogLine,
+  TelemetryConfig,
   TenantProvider,
+  UserIdentity,
   VerificationCacheOptions,
 } from './types.ts';
 export type { VerificationCacheEntry } from './verification-cache.ts';

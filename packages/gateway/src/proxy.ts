@@ -42,7 +42,29 @@ const DROP_REQUEST = new Set([
   'expect',
   // Bodies pass through the gateway uncompressed so the audit middleware can read them.
   'accept-encoding',
+  // Forwarding facts come from the gateway, never from the client (the gateway sets its own below).
+  'forwarded',
+  'via',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-cluster-client-ip',
 ]);
+
+/**
+ * Client-supplied headers the provider could take for routing or identity facts: `X-Forwarded-*`,
+ * `X-Original-*`, anything naming a tenant (`X-Tenant-Id`, `X-MS-Tenant-ID` …), and the gateway's own
+ * `x-fhirwatch-*` (user identity for the audit, read here, never passed on).
+ */
+function isSpoofable(name: string): boolean {
+  return (
+    name.startsWith('x-forwarded-') ||
+    name.startsWith('x-original-') ||
+    name.startsWith('x-fhirwatch-') ||
+    name.includes('tenant')
+  );
+}
 const DROP_RESPONSE = new Set([
   'connection',
   'keep-alive',
@@ -125,15 +147,29 @@ export class ProviderPools {
   }
 }
 
-function upstreamHeaders(
-  headers: IncomingHttpHeaders,
+/** `Forwarded` node name of an address (RFC 7239 §6: IPv6 quoted in brackets). */
+function forwardedNode(address: string): string {
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
+export function upstreamHeaders(
+  req: Pick<IncomingMessage, 'headers' | 'socket'>,
   connectionTokens: Set<string> | undefined,
 ): Record<string, string | string[]> {
+  const headers = req.headers;
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
-    if (DROP_REQUEST.has(name) || connectionTokens?.has(name)) continue;
+    if (DROP_REQUEST.has(name) || connectionTokens?.has(name) || isSpoofable(name)) continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
+  }
+  // The gateway's own view of the hop: the peer it accepted the connection from.
+  const peer = req.socket.remoteAddress;
+  const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  if (peer !== undefined) {
+    out['x-forwarded-for'] = peer;
+    out['x-forwarded-proto'] = proto;
+    out.forwarded = `for=${forwardedNode(peer)};proto=${proto}`;
   }
   return out;
 }
@@ -144,8 +180,17 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return new Set(text.split(',').map((token) => token.trim().toLowerCase()));
 }
 
+/** Raised inside `exchange` when the provider's answer outgrows `maxResponseBytes`. */
+class ResponseTooLarge extends Error {}
+
 /** Map an undici failure to the gateway's answer and the telemetry error kind. */
 function upstreamFailure(error: unknown): { error: GatewayError; kind: 'timeout' | 'unreachable' | 'aborted' } {
+  if (error instanceof ResponseTooLarge) {
+    return {
+      error: new GatewayError('FW_GATEWAY_UPSTREAM_TOO_LARGE', 'the provider answer exceeds the response size limit'),
+      kind: 'aborted',
+    };
+  }
   const code = (error as { code?: string }).code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return {
@@ -177,15 +222,19 @@ interface Exchange {
  * collected as they arrive, without a Readable stream and its async iterator per request (measured:
  * ~15 % of the gateway's CPU per list-refresh batch went to that machinery and its garbage).
  */
-function exchange(pool: Pool, options: Dispatcher.DispatchOptions): Promise<Exchange> {
+function exchange(pool: Pool, options: Dispatcher.DispatchOptions, maxBytes: number): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     let statusCode = 0;
     const headers: IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
+    let size = 0;
+    let abort: ((reason: Error) => void) | undefined;
     // undici 7 core dispatchers take the callback handler below (the controller-based one needs a
     // wrapper that costs what this avoids).
     pool.dispatch(options, {
-      onConnect() {},
+      onConnect(abortRequest: (reason: Error) => void) {
+        abort = abortRequest;
+      },
       onHeaders(status: number, raw: Buffer[]) {
         if (status < 200) return true; // 1xx informational: the final answer follows
         statusCode = status;
@@ -197,9 +246,17 @@ function exchange(pool: Pool, options: Dispatcher.DispatchOptions): Promise<Exch
           else if (Array.isArray(existing)) existing.push(value);
           else headers[name] = [existing, value] as never;
         }
+        const declared = Number(headers['content-length'] ?? 0);
+        if (declared > maxBytes) abort?.(new ResponseTooLarge());
         return true;
       },
       onData(chunk: Buffer) {
+        size += chunk.length;
+        if (size > maxBytes) {
+          chunks.length = 0;
+          abort?.(new ResponseTooLarge());
+          return false;
+        }
         chunks.push(chunk);
         return true;
       },
@@ -219,6 +276,10 @@ export interface ForwardRequest {
   body: Buffer | undefined;
   /** Public FHIR base the caller used (to rewrite Location headers). */
   publicBase: string;
+  /** Largest provider answer passed on; above it the exchange is aborted (502). */
+  maxResponseBytes: number;
+  /** Rewrites a 200 answer's body (the gateway's batch merge); gets and returns UTF-8 bytes. */
+  mapBody?: (body: Buffer) => Buffer;
 }
 
 export interface ForwardResult {
@@ -240,20 +301,27 @@ export async function forward(
   for (const segment of request.segments) path += `/${segment}`;
   if (path === '') path = '/';
   if (request.query !== '') path += `?${request.query}`;
-  const headers = upstreamHeaders(req.headers, connectionTokens(req.headers.connection));
+  const headers = upstreamHeaders(req, connectionTokens(req.headers.connection));
   const started = performance.now();
   let status = 0;
   try {
-    const response = await exchange(provider.pool, {
-      path,
-      method: req.method as 'GET',
-      headers,
-      body: request.body ?? null,
-      headersTimeout: provider.timeoutMs,
-      bodyTimeout: provider.timeoutMs,
-    });
+    const response = await exchange(
+      provider.pool,
+      {
+        path,
+        method: req.method as 'GET',
+        headers,
+        body: request.body ?? null,
+        headersTimeout: provider.timeoutMs,
+        bodyTimeout: provider.timeoutMs,
+      },
+      request.maxResponseBytes,
+    );
     status = response.statusCode;
-    const body = responseBody(response.chunks, provider, request.publicBase);
+    let body = responseBody(response.chunks, provider, request.publicBase);
+    if (request.mapBody !== undefined && status === 200) {
+      body = request.mapBody(typeof body === 'string' ? Buffer.from(body, 'latin1') : body);
+    }
     const upstreamMs = performance.now() - started;
     recordUpstream(req, {
       durationS: upstreamMs / 1000,

@@ -13,6 +13,7 @@ export type Target =
   | { kind: 'smart-configuration'; tenant: string | undefined }
   | { kind: 'jwks' }
   | { kind: 'token' }
+  | { kind: 'authorize' }
   | { kind: 'admin'; segments: string[] }
   | {
       kind: 'fhir';
@@ -67,6 +68,29 @@ function methodError(route: string, allow: string): Target {
 
 const READ_METHODS = 'GET, HEAD';
 
+/**
+ * Read-only by construction: the one operation forwarded is the bulk-export kick-off (`GET $export`
+ * at the system, Patient and Group/{id} levels); any other operation, or POST to one, may change
+ * state at the provider and is refused with 405.
+ */
+const EXPORT = '$export';
+
+function notReadOnly(route: string, allow: string): Target {
+  return {
+    kind: 'error',
+    code: 'FW_GATEWAY_NOT_READ_ONLY',
+    message: 'the gateway forwards reads, searches, read-only batches and the bulk-export kick-off only',
+    route,
+    allow,
+  };
+}
+
+/** An operation route: only the export kick-off by GET/HEAD. */
+function operation(method: string, route: string, name: string, allowed: boolean, ok: () => Target): Target {
+  if (!allowed || name !== EXPORT) return notReadOnly(route, '');
+  return method === 'GET' || method === 'HEAD' ? ok() : notReadOnly(route, READ_METHODS);
+}
+
 /** Classify a request target. `url` is `req.url` (origin-form expected). */
 export function parseTarget(method: string, url: string): Target {
   if (!url.startsWith('/')) return error('FW_GATEWAY_PATH_ESCAPE', 'absolute-form request target');
@@ -92,6 +116,7 @@ export function parseTarget(method: string, url: string): Target {
       return method === 'POST' ? { kind: 'token' } : methodError('/token', 'POST');
     }
     if (s0 === 'admin') return { kind: 'admin', segments: segments.slice(1) };
+    if (s0 === 'authorize' && s1 === undefined) return { kind: 'authorize' };
     if (s0 === '.well-known' && s1 === 'jwks.json' && s2 === undefined) {
       return read ? { kind: 'jwks' } : methodError('/.well-known/jwks.json', READ_METHODS);
     }
@@ -117,7 +142,7 @@ export function parseTarget(method: string, url: string): Target {
     return methodError('/', 'GET, HEAD, POST');
   }
   if (OPERATION.test(s0) && s1 === undefined) {
-    return method === 'POST' || read ? fhir(`/${s0}`, 'operation', '') : methodError(`/${s0}`, 'GET, HEAD, POST');
+    return operation(method, `/${s0}`, s0, true, () => fhir(`/${s0}`, 'operation', ''));
   }
   if (!RESOURCE_TYPE.test(s0)) return error('FW_GATEWAY_UNKNOWN_ROUTE', 'unknown route');
   if (s1 === undefined) {
@@ -129,7 +154,7 @@ export function parseTarget(method: string, url: string): Target {
   }
   if (OPERATION.test(s1) && s2 === undefined) {
     const route = `/${s0}/${s1}`;
-    return method === 'POST' || read ? fhir(route, 'operation', s0) : methodError(route, 'GET, HEAD, POST');
+    return operation(method, route, s1, s0 === 'Patient', () => fhir(route, 'operation', s0));
   }
   if (!FHIR_ID.test(s1)) return error('FW_GATEWAY_UNKNOWN_ROUTE', 'unknown route');
   if (s2 === undefined) {
@@ -137,7 +162,7 @@ export function parseTarget(method: string, url: string): Target {
   }
   if (OPERATION.test(s2) && s3 === undefined) {
     const route = `/${s0}/{id}/${s2}`;
-    return method === 'POST' || read ? fhir(route, 'operation', s0) : methodError(route, 'GET, HEAD, POST');
+    return operation(method, route, s2, s0 === 'Group', () => fhir(route, 'operation', s0));
   }
   if (s2 === '_history' && rest.length === 0) {
     if (s3 === undefined) {

@@ -61,6 +61,8 @@ export interface AccessTokenClaims {
   secretId: string;
   /** Expiry, epoch seconds. */
   exp: number;
+  /** Every claim of the verified token (for a configured user claim). */
+  payload: Readonly<Record<string, unknown>>;
 }
 
 export interface TokenServiceOptions {
@@ -125,6 +127,7 @@ export class TokenService {
         tenantId,
         secretId: payload.sid,
         exp: payload.exp as number,
+        payload,
       };
       if (this.#verified.size >= CACHE_LIMIT) this.#verified.clear();
       this.#verified.set(token, claims);

@@ -1,6 +1,7 @@
 /** Public options and handles of the gateway. */
 import type { RequestListener } from 'node:http';
 import type { FhirVersion } from '@fhirwatch/contract';
+import type { AuditMode, DisclosureMode } from '@fhirwatch/otel-middleware';
 import type { AuthThrottleSettings } from './auth-throttle.ts';
 import type { ClientRegistry } from './registry.ts';
 import type { VerificationCacheOptions } from './verification-cache.ts';
@@ -55,6 +56,18 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Largest FHIR request body. Default 1 MiB (413 above). `/token` is capped at 16 KiB. */
   maxBodyBytes?: number;
+  /**
+   * Most entries in one batch Bundle (413 above). Default 1400: a list refresh of 100 patients (7
+   * entries each) twice over.
+   */
+  maxBatchEntries?: number;
+  /** Largest provider response passed on (502 above). Default 64 MiB. */
+  maxResponseBytes?: number;
+  /**
+   * A claim of the verified access token that names the user (`setRequestContext({ userId })` for
+   * the audit). Default none: the Patients app authenticates as an application.
+   */
+  userClaim?: string;
   /** Per-client rate limit. Default 500 requests/s with bursts of 1000 (per process); `false` disables it. */
   rateLimit?: RateLimitOptions | false;
   /**
@@ -81,6 +94,8 @@ export interface Gateway {
   readonly url: string;
   /** Bound address. */
   readonly address: { host: string; port: number };
+  /** `iss` (and default `aud`) of the access tokens: stable across restarts (never the bound port). */
+  readonly issuer: string;
   /** The (wrapped) node:http handler the server runs. */
   readonly handler: RequestListener;
   readonly registry: ClientRegistry;
@@ -104,4 +119,54 @@ export interface RequestLogLine {
   upstreamStatus?: number;
   upstreamMs?: number;
   code?: string;
+}
+
+/** Where the audit's user identity comes from. */
+export type UserIdentity =
+  /** No user: the Patients app authenticates as an application (`user_id` stays ''). */
+  | { source: 'none' }
+  /** `x-fhirwatch-user-id` / `x-fhirwatch-user-name`, set by a trusted upstream that strips them from client traffic. */
+  | { source: 'header' }
+  /** A claim of the verified access token. */
+  | { source: 'claim'; claim: string };
+
+/** The audit section of the config (validated, paths absolute). */
+export interface AuditConfig {
+  /** Sink base URL (`POST {sinkUrl}/v1/audit`). Absent: records are spooled and kept, not shipped. */
+  sinkUrl?: string;
+  spoolDir: string;
+  mode: AuditMode;
+  /** `recorded_by`: one HMAC chain per writer; give each gateway process its own. */
+  recordedBy: string;
+  disclosure: DisclosureMode;
+  userIdentity: UserIdentity;
+  /** The chain key (hex), created (0600) on first start when missing. */
+  hmacKeyFile: string;
+  /** How long shutdown waits for the sink to take the spooled records (they stay spooled after). */
+  drainTimeoutMs: number;
+  gzip?: boolean;
+  /** One PHI-free OTel log record per audit record (default false). */
+  emitLogs?: boolean;
+  flushIntervalMs?: number;
+  shipIntervalMs?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  maxSpoolBytes?: number;
+}
+
+/** The telemetry section: OTLP/HTTP export of spans, metrics and logs. */
+export interface TelemetryConfig {
+  otlpEndpoint: string;
+  serviceName: string;
+  metricExportIntervalMs?: number;
+  spanExportDelayMs?: number;
+}
+
+/** A validated config file (with flags merged): the gateway, its audit and its telemetry. */
+export interface GatewayConfig {
+  gateway: GatewayOptions;
+  /** `false`: the audit is off (`"audit": false`). */
+  audit: AuditConfig | false;
+  /** `false`: no telemetry (no `telemetry.otlpEndpoint`). */
+  telemetry: TelemetryConfig | false;
 }

@@ -145,8 +145,8 @@ describe('access tokens', () => {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ tid: TENANT_A, sid: clientA.secretId, ...claims })
       .setProtectedHeader({ alg: options.alg ?? 'EdDSA', kid: jwk.kid as string, typ: 'at+jwt' })
-      .setIssuer(options.iss ?? gateway.url)
-      .setAudience(options.aud ?? gateway.url)
+      .setIssuer(options.iss ?? gateway.issuer)
+      .setAudience(options.aud ?? gateway.issuer)
       .setSubject(clientA.clientId)
       .setIssuedAt(now - 7200)
       .setJti(randomUUID())

@@ -47,7 +47,7 @@ describe('POST /token (client credentials)', () => {
     const header = JSON.parse(Buffer.from(body.access_token.split('.')[0] as string, 'base64url').toString('utf8'));
     expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' });
     const claims = claimsOf(body.access_token);
-    expect(claims).toMatchObject({ iss: gateway.url, aud: gateway.url, sub: client.clientId, tid: TENANT_A });
+    expect(claims).toMatchObject({ iss: gateway.issuer, aud: gateway.issuer, sub: client.clientId, tid: TENANT_A });
     expect(typeof claims.jti).toBe('string');
     expect((claims.exp as number) - (claims.iat as number)).toBe(3600);
   });

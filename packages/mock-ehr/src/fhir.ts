@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import { capabilityStatement, formatSearchParams, operationOutcome, parseSearchParams } from '@fhirwatch/contract';
 import { MOCK_EHR_ERROR, MockEhrError } from './errors.ts';
-import { search } from './search.ts';
+import { type SearchMode, search } from './search.ts';
 import type { Store } from './store.ts';
 
 export interface FhirResponse {
@@ -61,13 +61,41 @@ function decodeSegment(segment: string): string {
 export interface FhirApi {
   /** Resolve a path (relative to the FHIR base, e.g. `/Patient/1`) and method to a route; throws 404/405/400. */
   route(method: string, path: string): Route;
-  /** Run a route whose input is complete (`query`: raw query string; `body` for POST routes). */
-  run(route: Route, query: string, body?: Buffer): FhirResponse;
+  /**
+   * Run a route whose input is complete (`query`: raw query string; `body` for POST routes).
+   * `lenient`: the request said `Prefer: handling=lenient` (applies to a batch's entries too).
+   */
+  run(route: Route, query: string, body?: Buffer, lenient?: boolean): FhirResponse;
 }
 
-export function createFhirApi(store: Store, baseUrl: string, software: { name: string; version: string }): FhirApi {
+/** True when a `Prefer` header asks for lenient handling (FHIR search: ignore unknown parameters). */
+export function prefersLenient(prefer: string | string[] | undefined): boolean {
+  if (prefer === undefined) return false;
+  const text = Array.isArray(prefer) ? prefer.join(',') : prefer;
+  return text.split(/[,;]/).some((item) => item.trim().toLowerCase().replaceAll(' ', '') === 'handling=lenient');
+}
+
+export interface FhirApiOptions {
+  software: { name: string; version: string };
+  /** OAuth URIs announced in /metadata (the seed requires the extension). */
+  oauth: { tokenUrl: string; authorizeUrl: string };
+  stringSearch?: 'seed' | 'fhir';
+}
+
+export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOptions): FhirApi {
   const version = store.fhirVersion;
-  const metadata = Buffer.from(JSON.stringify(capabilityStatement(version, { baseUrl, software })));
+  const metadata = Buffer.from(
+    JSON.stringify(
+      capabilityStatement(version, {
+        baseUrl,
+        software: options.software,
+        tokenUrl: options.oauth.tokenUrl,
+        authorizeUrl: options.oauth.authorizeUrl,
+      }),
+    ),
+  );
+  const strictMode: SearchMode = { stringSearch: options.stringSearch ?? 'seed' };
+  const lenientMode: SearchMode = { ...strictMode, lenient: true };
 
   const route = (method: string, path: string): Route => {
     const get = method === 'GET' || method === 'HEAD';
@@ -107,8 +135,8 @@ export function createFhirApi(store: Store, baseUrl: string, software: { name: s
     return { status: 200, body: stored.body, headers: READ_HEADERS };
   };
 
-  const searchset = (type: string, query: string): FhirResponse => {
-    const result = search(store, type, parseSearchParams(query));
+  const searchset = (type: string, query: string, lenient: boolean): FhirResponse => {
+    const result = search(store, type, parseSearchParams(query), lenient ? lenientMode : strictMode);
     const { total, offset, count, page } = result;
     // Encoded once per search; the links differ only in the trailing offset.
     const prefix = JSON.stringify(`${baseUrl}/${type}?${formatSearchParams(result.linkParams)}&_offset=`).slice(0, -1);
@@ -132,7 +160,7 @@ export function createFhirApi(store: Store, baseUrl: string, software: { name: s
     return { status: 200, body: Buffer.concat(parts) };
   };
 
-  const batch = (body: Buffer | undefined): FhirResponse => {
+  const batch = (body: Buffer | undefined, lenient: boolean): FhirResponse => {
     let bundle: unknown;
     try {
       bundle = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
@@ -158,7 +186,7 @@ export function createFhirApi(store: Store, baseUrl: string, software: { name: s
     const parts: Buffer[] = [Buffer.from('{"resourceType":"Bundle","type":"batch-response","entry":[')];
     entries.forEach((entry, i) => {
       if (i > 0) parts.push(COMMA);
-      const response = batchEntry(entry);
+      const response = batchEntry(entry, lenient);
       const status = `${response.status} ${STATUS_CODES[response.status] ?? ''}`.trim();
       if (response.status < 300) {
         const etag = response.headers?.etag === undefined ? '' : `,"etag":${JSON.stringify(response.headers.etag)}`;
@@ -204,7 +232,7 @@ export function createFhirApi(store: Store, baseUrl: string, software: { name: s
     return url;
   };
 
-  const batchEntry = (entry: unknown): FhirResponse => {
+  const batchEntry = (entry: unknown, lenient: boolean): FhirResponse => {
     try {
       const request = (entry as { request?: unknown } | null)?.request as
         | { method?: unknown; url?: unknown }
@@ -223,27 +251,27 @@ export function createFhirApi(store: Store, baseUrl: string, software: { name: s
       const q = url.indexOf('?');
       const r = route('GET', q === -1 ? url : url.slice(0, q));
       if (r.kind === 'batch') throw methodNotAllowed('POST');
-      return run(r, q === -1 ? '' : url.slice(q + 1));
+      return run(r, q === -1 ? '' : url.slice(q + 1), undefined, lenient);
     } catch (error) {
       if (error instanceof MockEhrError) return errorResponse(error);
       throw error;
     }
   };
 
-  const run = (r: Route, query: string, body?: Buffer): FhirResponse => {
+  const run = (r: Route, query: string, body?: Buffer, lenient = false): FhirResponse => {
     switch (r.kind) {
       case 'metadata':
         return { status: 200, body: metadata };
       case 'read':
         return read(r.type, r.id);
       case 'search':
-        return searchset(r.type, query);
+        return searchset(r.type, query, lenient);
       case 'search-post': {
         const form = body === undefined || body.length === 0 ? '' : body.toString('utf8');
-        return searchset(r.type, query === '' ? form : form === '' ? query : `${query}&${form}`);
+        return searchset(r.type, query === '' ? form : form === '' ? query : `${query}&${form}`, lenient);
       }
       case 'batch':
-        return batch(body);
+        return batch(body, lenient);
     }
   };
 

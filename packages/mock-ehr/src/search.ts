@@ -3,9 +3,10 @@
  * (`SEARCH_PARAMETERS` in @fhirwatch/contract): string (`family`, `given`, `name`, with `:contains` /
  * `:exact`), token (`identifier`, `gender`, `category`, `_id`), reference (`patient`, `subject`,
  * `beneficiary`, `subscriber`), date (`birthdate`, `date`, with prefixes), `_sort`, `_count`.
- * Semantics: https://www.hl7.org/fhir/STU3/search.html (DSTU2 is the same for these).
+ * Semantics: https://www.hl7.org/fhir/STU3/search.html (DSTU2 is the same for these), except where the
+ * seed says otherwise (STU3 `family=` / `given=` match any part of the name: the contract's `stringMatch`).
  */
-import { referenceId, type SearchParam, validateSearch } from '@fhirwatch/contract';
+import { referenceId, type SearchParam, stringMatch, validateSearch } from '@fhirwatch/contract';
 import { MOCK_EHR_ERROR, MockEhrError } from './errors.ts';
 import type { Store, StoredResource } from './store.ts';
 
@@ -214,16 +215,16 @@ function resourceDateRange(stored: Candidate, name: string): [number, number] | 
 type Candidate = Pick<StoredResource, 'type' | 'id' | 'resource' | 'patientIndex' | 'date' | 'dateEnd'>;
 type Filter = (stored: Candidate) => boolean;
 
-function stringFilter(name: string, modifier: string, values: string[]): Filter {
+function stringFilter(match: 'contains' | 'prefix' | 'exact', name: string, values: string[]): Filter {
   const part = name as 'family' | 'given' | 'name';
-  if (modifier === 'exact') {
+  if (match === 'exact') {
     return (s) => {
       const parts = nameParts(s.resource as R, part);
       return values.some((v) => parts.includes(v));
     };
   }
   const wanted = values.map(normalizeText);
-  const contains = modifier === 'contains';
+  const contains = match === 'contains';
   return (s) => {
     const parts = nameParts(s.resource as R, part).map(normalizeText);
     return wanted.some((w) => parts.some((p) => (contains ? p.includes(w) : p.startsWith(w))));
@@ -260,11 +261,25 @@ function sortKey(stored: Candidate, key: string): string {
   }
 }
 
+/** How a search reads its parameters. */
+export interface SearchMode {
+  /** `Prefer: handling=lenient`: parameters outside the contract are ignored instead of refused. */
+  lenient?: boolean;
+  /** Meaning of an unmodified string parameter (see `MockEhrOptions.stringSearch`). Default `seed`. */
+  stringSearch?: 'seed' | 'fhir';
+}
+
 /**
  * Run a search of `type` with parsed `params` (from `parseSearchParams`). Throws MockEhrError (400)
- * for a parameter outside the contract or a malformed value; error messages name parameters, never values.
+ * for a parameter outside the contract (unless `mode.lenient`: FHIR's `Prefer: handling=lenient`
+ * ignores them) or a malformed value; error messages name parameters, never values.
  */
-export function search(store: Store, type: string, params: readonly SearchParam[]): SearchResult {
+export function search(
+  store: Store,
+  type: string,
+  params: readonly SearchParam[],
+  mode: SearchMode = {},
+): SearchResult {
   let offset = 0;
   const selection: SearchParam[] = [];
   for (const p of params) {
@@ -274,7 +289,12 @@ export function search(store: Store, type: string, params: readonly SearchParam[
     } else selection.push(p);
   }
   const { unsupported } = validateSearch(store.fhirVersion, type, selection);
-  if (unsupported.length > 0) {
+  if (unsupported.length > 0 && mode.lenient === true) {
+    const ignored = new Set(unsupported);
+    const kept = selection.filter((p) => !ignored.has(p));
+    selection.length = 0;
+    selection.push(...kept);
+  } else if (unsupported.length > 0) {
     const names = [...new Set(unsupported.map((u) => (u.modifier === '' ? u.name : `${u.name}:${u.modifier}`)))];
     throw new MockEhrError(
       MOCK_EHR_ERROR.badParameter,
@@ -321,7 +341,13 @@ export function search(store: Store, type: string, params: readonly SearchParam[
       case 'family':
       case 'given':
       case 'name':
-        filters.push(stringFilter(p.name, p.modifier, values));
+        filters.push(
+          stringFilter(
+            stringMatch(store.fhirVersion, type, p.name, p.modifier, mode.stringSearch ?? 'seed'),
+            p.name,
+            values,
+          ),
+        );
         break;
       case 'birthdate':
       case 'date': {

@@ -7,7 +7,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { FHIR_JSON_MIME, operationOutcome } from '@fhirwatch/contract';
 import { MOCK_EHR_ERROR, MockEhrError } from './errors.ts';
-import { createFhirApi, errorResponse, type FhirResponse, type Route } from './fhir.ts';
+import { createFhirApi, errorResponse, type FhirResponse, prefersLenient, type Route } from './fhir.ts';
+import { handleOAuth, OAUTH_PATHS } from './oauth.ts';
 import { generatePopulation } from './population.ts';
 import { createRng, type Rng } from './prng.ts';
 import { createStore } from './store.ts';
@@ -32,6 +33,7 @@ interface ResolvedOptions {
   errorRate: number;
   maxBodyBytes: number;
   cachePatients: number;
+  stringSearch: 'seed' | 'fhir';
 }
 
 function optionError(message: string): MockEhrError {
@@ -54,6 +56,11 @@ function latencySampler(latency: LatencyOption | undefined, rng: Rng): (() => nu
   return () => Math.min(MAX_LATENCY_MS, Math.exp(mu + sigma * rng.normal()));
 }
 
+function stringSearchOption(value: unknown): 'seed' | 'fhir' {
+  if (value === undefined || value === 'seed' || value === 'fhir') return value ?? 'seed';
+  throw optionError("stringSearch must be 'seed' or 'fhir'");
+}
+
 function resolveOptions(options: MockEhrOptions, seed: number): ResolvedOptions {
   const basePath = (options.basePath ?? '').replace(/\/+$/, '');
   if (basePath !== '' && !/^\/[A-Za-z0-9._~\-/]*$/.test(basePath)) {
@@ -71,6 +78,7 @@ function resolveOptions(options: MockEhrOptions, seed: number): ResolvedOptions 
     errorRate,
     maxBodyBytes,
     cachePatients: options.cachePatients ?? 2_000,
+    stringSearch: stringSearchOption(options.stringSearch),
   };
 }
 
@@ -177,6 +185,10 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
         else throw new MockEhrError(MOCK_EHR_ERROR.notFound, 404, 'not-found', 'outside the FHIR base path');
       }
       const method = req.method ?? 'GET';
+      if (OAUTH_PATHS.has(path)) {
+        void handleOAuth(req, res, path);
+        return;
+      }
       const route = current.route(method, path);
       checkFormat(query);
       if (resolved.errorRate > 0 && route.kind !== 'metadata' && errorRng.next() < resolved.errorRate) {
@@ -193,7 +205,7 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
       } else if (route.kind === 'batch' || route.kind === 'search-post') {
         void handleBody(req, res, route, query);
       } else {
-        respond(res, current.run(route, query));
+        respond(res, current.run(route, query, undefined, prefersLenient(req.headers.prefer)));
       }
     } catch (error) {
       fail(res, error, req.method === 'POST');
@@ -229,7 +241,7 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
           new MockEhrError(MOCK_EHR_ERROR.mediaType, 415, 'not-supported', `POST _search expects ${FORM_TYPE}`),
         );
       }
-      respond(res, api!.run(route, query, body));
+      respond(res, api!.run(route, query, body, prefersLenient(req.headers.prefer)));
     } catch (error) {
       fail(res, error, true);
     }
@@ -265,7 +277,11 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}${resolved.basePath}`;
-  api = createFhirApi(createStore(population, url, resolved.cachePatients), url, SOFTWARE);
+  api = createFhirApi(createStore(population, url, resolved.cachePatients), url, {
+    software: SOFTWARE,
+    oauth: { tokenUrl: `${url}/token`, authorizeUrl: `${url}/authorize` },
+    stringSearch: resolved.stringSearch,
+  });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

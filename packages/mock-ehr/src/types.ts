@@ -37,6 +37,12 @@ export interface MockEhrOptions extends PopulationOptions {
    * regenerated on demand, byte-identical); default 2,000 (about 140 KB each).
    */
   cachePatients?: number;
+  /**
+   * Meaning of a string search parameter without a modifier: `'seed'` (default) follows the seed and
+   * the contract's `CONTAINS_BY_DEFAULT` (STU3 `family=` / `given=` match any part of the name);
+   * `'fhir'` is FHIR's default everywhere (the name starts with the value).
+   */
+  stringSearch?: 'seed' | 'fhir';
 }
 
 /** Resource types of the clinical record of one patient, per version. */

@@ -16,10 +16,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { accessReport, formatReport, startSink, summaryReport, verifyAuditChain } from '@fhirwatch/clickhouse-sink';
 import { consoleHandler, consolePanels } from '@fhirwatch/console';
 import type { FhirVersion } from '@fhirwatch/contract';
-import { createGateway } from '@fhirwatch/gateway';
+import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
-import { fhirAudit, setupTelemetry } from '@fhirwatch/otel-middleware';
 import { UsageError, untilSignal } from '../command.ts';
 import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns } from '../demo-planted.ts';
 
@@ -174,12 +173,6 @@ export async function run(args: string[]): Promise<number> {
   });
   say(`  sink         ${sink.url}  (POST /v1/audit, OTLP /v1/traces /v1/metrics /v1/logs)`);
   say(`  console      ${sink.url}/  (SRE overview, compliance, load tests; --stay keeps it up)`);
-  const telemetry = setupTelemetry({
-    endpoint: sink.url,
-    serviceName: 'fhirwatch-gateway',
-    metricExportIntervalMs: 2000,
-    scheduledDelayMillis: 500,
-  });
   const ehrs = await Promise.all(
     TENANTS.map((tenant) =>
       startMockEhr({
@@ -194,23 +187,28 @@ export async function run(args: string[]): Promise<number> {
   TENANTS.forEach((tenant, i) => {
     say(`  mock EHR     ${ehrs[i]!.url}  ${tenant.name}, ${patients} patients, seed ${tenant.seed}`);
   });
-  // The demo's traffic plays the authenticated upstream that sets the clinician headers.
-  const audit = fhirAudit({
-    mode: 'batched',
-    spoolDir,
-    sinkUrl: sink.url,
-    recordedBy: 'demo-gateway',
-    trustedUserHeaders: true,
-  });
-  await audit.ready();
-  const gateway = await createGateway({
-    dataDir: join(dir, 'gateway'),
-    tenants: Object.fromEntries(
-      TENANTS.map((tenant, i) => [tenant.id, { baseUrl: ehrs[i]!.url, fhirVersion: tenant.fhirVersion }]),
-    ),
-    rateLimit: { capacity: 2000, refillPerSecond: 2000 },
-    wrapHandler: (handler) => audit.wrap(handler),
-  });
+  // The gateway as partners run it (audit middleware + telemetry). The demo's traffic plays the
+  // authenticated upstream that sets the clinician headers.
+  const instrumented = await startInstrumentedGateway(
+    parseGatewayConfig({
+      dataDir: join(dir, 'gateway'),
+      defaultFhirVersion: 'STU3',
+      tenants: Object.fromEntries(
+        TENANTS.map((tenant, i) => [tenant.id, { baseUrl: ehrs[i]!.url, fhirVersion: tenant.fhirVersion }]),
+      ),
+      rateLimit: { capacity: 2000, refillPerSecond: 2000 },
+      audit: { mode: 'batched', spoolDir, sinkUrl: sink.url, recordedBy: 'demo-gateway', userIdentity: 'header' },
+      telemetry: {
+        otlpEndpoint: sink.url,
+        serviceName: 'fhirwatch-gateway',
+        metricExportIntervalMs: 2000,
+        spanExportDelayMs: 500,
+      },
+    }),
+  );
+  const { gateway } = instrumented;
+  const audit = instrumented.audit!;
+  const telemetry = instrumented.telemetry!;
   say(`  gateway      ${gateway.url}  (GET /{tenant}/metadata, POST /token, FHIR routes; audit middleware on)`);
   for (const client of gateway.registry.listClients()) {
     if (client.name === 'teams-patients-app-demo') gateway.registry.deleteClient(client.clientId);
@@ -228,9 +226,7 @@ export async function run(args: string[]): Promise<number> {
   }));
 
   const shutdown = async (): Promise<void> => {
-    await gateway.close();
-    await audit.shutdown();
-    await telemetry.shutdown();
+    await instrumented.close();
     await Promise.all(ehrs.map((ehr) => ehr.close()));
     await sink.close();
   };

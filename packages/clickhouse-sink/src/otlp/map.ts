@@ -21,6 +21,8 @@ const SPAN_KINDS = [
   'SPAN_KIND_CONSUMER',
 ];
 const STATUS_CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
+const MAX_DATETIME64_NANOS = 9_223_372_036_854_775_807n;
+const OUT_OF_RANGE_TIME = 'time out of DateTime64(9) range';
 
 function bad(what: string): never {
   throw new SinkError('FW_SINK_BAD_OTLP', `invalid OTLP payload: ${what}`);
@@ -63,9 +65,18 @@ function u64(value: unknown, what: string): string {
   return bad(`${what} must be an unsigned 64-bit integer`);
 }
 
-/** Nanoseconds since epoch → `seconds.nanoseconds` (a DateTime64(9) the store parses exactly). */
+/**
+ * Nanoseconds since epoch → `seconds.nanoseconds`, a DateTime64(9) the store parses exactly and independent of
+ * its time zone. The seconds are padded to 10 digits: with `date_time_input_format = 'best_effort'` ClickHouse
+ * reads a shorter number as a date (`0.000000000` is refused), which is what an absent optional time (a gauge
+ * point without `startTimeUnixNano`, as `telemetrygen` sends) maps to: the epoch, as the Collector's exporter
+ * stores it. DateTime64(9) ends at 2262-04-11 23:47:16.854775807 (int64 ns); ClickHouse would store a later
+ * 10-digit time wrapped around, so such a time becomes a text the store refuses (CANNOT_PARSE_DATETIME) and
+ * the writer isolates, counts and reports that row like any other refused row.
+ */
 function nanosToDateTime(nanos: string): string {
-  const padded = nanos.padStart(10, '0');
+  if (nanos.length >= 19 && BigInt(nanos) > MAX_DATETIME64_NANOS) return OUT_OF_RANGE_TIME;
+  const padded = nanos.padStart(19, '0');
   return `${padded.slice(0, -9)}.${padded.slice(-9)}`;
 }
 
@@ -240,6 +251,7 @@ export function mapLogs(request: unknown): RowsByTable {
           ScopeVersion: scope.version,
           ScopeAttributes: scope.attributes,
           LogAttributes: attributes(log.attributes, 'attributes'),
+          EventName: str(log.eventName, 'eventName'),
         });
       }
     }

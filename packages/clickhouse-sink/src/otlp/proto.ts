@@ -222,6 +222,16 @@ const descriptor = {
   },
 };
 
+// responses: Export*ServiceResponse { partial_success = 1 } (opentelemetry/proto/collector/*/v1/*_service.proto)
+Object.assign(descriptor.nested.otlp.nested, {
+  ExportTraceServiceResponse: message({ partialSuccess: f('ExportTracePartialSuccess', 1) }),
+  ExportTracePartialSuccess: message({ rejectedSpans: f('int64', 1), errorMessage: f('string', 2) }),
+  ExportLogsServiceResponse: message({ partialSuccess: f('ExportLogsPartialSuccess', 1) }),
+  ExportLogsPartialSuccess: message({ rejectedLogRecords: f('int64', 1), errorMessage: f('string', 2) }),
+  ExportMetricsServiceResponse: message({ partialSuccess: f('ExportMetricsPartialSuccess', 1) }),
+  ExportMetricsPartialSuccess: message({ rejectedDataPoints: f('int64', 1), errorMessage: f('string', 2) }),
+});
+
 const root = protobuf.Root.fromJSON(descriptor);
 
 export const OTLP_REQUEST_TYPES = {
@@ -231,6 +241,13 @@ export const OTLP_REQUEST_TYPES = {
 } as const;
 
 export type OtlpSignal = keyof typeof OTLP_REQUEST_TYPES;
+
+/** Response message and the partial_success field that counts rejected items, per signal. */
+export const OTLP_RESPONSE_TYPES: Record<OtlpSignal, { type: protobuf.Type; rejectedField: string }> = {
+  traces: { type: root.lookupType('otlp.ExportTraceServiceResponse'), rejectedField: 'rejectedSpans' },
+  logs: { type: root.lookupType('otlp.ExportLogsServiceResponse'), rejectedField: 'rejectedLogRecords' },
+  metrics: { type: root.lookupType('otlp.ExportMetricsServiceResponse'), rejectedField: 'rejectedDataPoints' },
+};
 
 /** Decode a protobuf request into the OTLP/JSON object shape (ids as Uint8Array, 64-bit ints as strings). */
 export function decodeOtlpProtobuf(signal: OtlpSignal, body: Uint8Array): Record<string, unknown> {

@@ -496,11 +496,14 @@ export function generateAuditDataset(options: DatasetOptions = {}): AuditDataset
     const day = dayDate(plantDay.probe);
     const start = Date.UTC(day.y, day.m - 1, day.d, 10, 0, 0);
     const names = ['given=ann', 'family:contains=smi', 'name=jo', 'family=lee&given=al', 'name:exact=Kim'];
+    const probed: string[] = [];
     for (let i = 0; i < 25; i += 1) {
       const found = Array.from({ length: int(0, 1) }, () => patientId(utc, `q${int(1, 500)}`));
+      probed.push(...found);
       search(utc, new Date(start + i * 21_000), userId(utc, 4), names[i % names.length]!, found);
     }
-    view(utc, new Date(start + 8 * MIN), patientId(utc, 'q7'), userId(utc, 4));
+    // one of the patients the probe found is opened (a view that follows the user's own name search)
+    view(utc, new Date(start + 8 * MIN), probed[0] ?? patientId(utc, 'q7'), userId(utc, 4));
     nameProbing.push({
       tenant_id: utc.id,
       principal: userId(utc, 4),

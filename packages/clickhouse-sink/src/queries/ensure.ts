@@ -28,6 +28,8 @@ export async function readWithTables<T>(
     return await read();
   } catch (error) {
     if (!isUnknownTable(error)) throw error;
+    // the table is gone (never created, or dropped since): forget that it was created
+    for (const table of tables) done.get(client)?.delete(table.name);
     await ensureTables(client, tables);
     return read();
   }

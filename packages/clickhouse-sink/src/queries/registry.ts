@@ -217,6 +217,9 @@ export async function runReport(
     const report = await def.run(client, { ...scope, ...(input.tenant ? { tenant: input.tenant } : {}), ...explicit });
     return { ...report, ...exportColumns };
   }
+  // the tenants of the range (for the header) are read alongside the settings and the report itself
+  const tenantsPromise = input.tenant === undefined ? tenantsInRange(client, input) : Promise.resolve([]);
+  tenantsPromise.catch(() => undefined);
   const stored: StoredTenantSettings[] = input.useSettings === false ? [] : await listTenantSettings(client);
   const byTenant = new Map(stored.map((entry) => [entry.tenant_id, entry.settings]));
   const runs: Run[] = [];
@@ -261,7 +264,7 @@ export async function runReport(
   if (input.tenant !== undefined && !byTenant.has(input.tenant)) {
     notes.push(`No stored settings for tenant ${input.tenant}: defaults used (${describeWorkTime(defaults)}).`);
   } else if (input.tenant === undefined) {
-    const without = (await tenantsInRange(client, input)).filter((tenant) => !byTenant.has(tenant));
+    const without = (await tenantsPromise).filter((tenant) => !byTenant.has(tenant));
     if (without.length > 0) {
       notes.push(
         `No stored settings for tenant${without.length === 1 ? '' : 's'} ${without.join(', ')}: defaults used (${describeWorkTime(defaults)}${

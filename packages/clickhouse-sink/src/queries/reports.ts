@@ -591,9 +591,11 @@ export async function summaryReport(
 ): Promise<Report<SummaryRow>> {
   const { range, params, tenantAnd } = base(options);
   params.all = ALL_PATIENTS;
+  const timeZone = workHoursFor(resolveWorkHours(options.workHours), options.tenant ?? '').timeZone;
+  params.tz = timeZone;
   const rows = await selectRows<Record<string, unknown>>(
     client,
-    `SELECT toString(toDate(event_time)) AS day, tenant_id, event_type, uniqExact(event_id) AS events,
+    `SELECT toString(toDate(event_time, {tz:String})) AS day, tenant_id, event_type, uniqExact(event_id) AS events,
         uniqExactIf(patient_id, patient_id NOT IN ('', {all:String})) AS patients,
         uniqExactIf(event_id, outcome != 0) AS failures
       FROM ${AUDIT_EVENTS}
@@ -615,7 +617,7 @@ export async function summaryReport(
     title: 'Events per type per day per tenant',
     range,
     tenant: options.tenant,
-    parameters: {},
+    parameters: { timeZone },
     columns: [col('day'), col('tenant_id'), col('event_type'), col('events'), col('patients'), col('failures')],
     rows: out,
   };

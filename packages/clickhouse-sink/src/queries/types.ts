@@ -65,4 +65,7 @@ export interface FailuresReportOptions extends ReportOptions {
 }
 
 export type TenantIsolationReportOptions = ReportOptions;
-export type SummaryReportOptions = ReportOptions;
+export interface SummaryReportOptions extends ReportOptions {
+  /** Days are local days in the time zone of this config's fallback (the registry passes the tenant's). Default UTC. */
+  workHours?: WorkHoursConfig;
+}

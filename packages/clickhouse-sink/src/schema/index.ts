@@ -12,6 +12,7 @@ export {
   GROUP_MEMBERS_TABLE,
   TENANT_SETTINGS_TABLE,
 } from './audit-context.ts';
+export { LOADTEST_RUNS_TABLE } from './loadtest.ts';
 export type {
   MigrateResult,
   Migration,
@@ -37,5 +38,7 @@ export {
   LATENCY_ROLLUP_VIEW,
   OTEL_TABLES,
   TENANT_ATTRIBUTE,
+  TRACE_ID_TS_TABLE,
+  TRACE_ID_TS_VIEW,
 } from './telemetry.ts';
-export type { ColumnDef, MaterializedViewDef, SchemaObject, TableDef, ViewDef } from './types.ts';
+export type { AddColumnsDef, ColumnDef, MaterializedViewDef, SchemaObject, TableDef, ViewDef } from './types.ts';

@@ -15,6 +15,7 @@ import {
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
 import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
+import { loadtestRunsTable } from './loadtest.ts';
 import { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
@@ -23,9 +24,12 @@ import {
   latencyRollupTable,
   latencyRollupView,
   OTEL_TABLES,
+  otelLogsEventName,
   otelLogsTable,
   otelMetricTables,
   otelTracesTable,
+  traceIdTsTable,
+  traceIdTsView,
 } from './telemetry.ts';
 import type { RenderOptions, SchemaObject, TableDef } from './types.ts';
 
@@ -132,6 +136,16 @@ export const MIGRATIONS: readonly Migration[] = [
     objects: () => [auditVipTable],
   },
   {
+    version: 5,
+    name: 'otel_collector_compat',
+    objects: (o) => [otelLogsEventName, traceIdTsTable(o.telemetryRetentionDays), traceIdTsView],
+  },
+  {
+    version: 7,
+    name: 'loadtest_runs',
+    objects: () => [loadtestRunsTable],
+  },
+  {
     version: 8,
     name: 'audit_tenant_settings_relationships_groups',
     objects: () => [tenantSettingsTable, careRelationshipsTable, groupMembersTable],
@@ -185,6 +199,7 @@ const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] =>
     otelLogsTable(o.telemetryRetentionDays),
     ...otelMetricTables(o.telemetryRetentionDays),
     latencyRollupTable(o.telemetryRetentionDays),
+    traceIdTsTable(o.telemetryRetentionDays),
     auditQueryLogTable(o.auditRetentionDays),
   ];
   return tables.map((t) => ({ name: t.name, ttl: t.ttl ?? '' }));

@@ -4,7 +4,15 @@
  * `<name>` sharded by the table's tenant hash, every statement `ON CLUSTER`; materialized views read and write
  * the shard-local tables; plain views read the Distributed ones. Both variants come from the same definitions.
  */
-import type { ColumnDef, MaterializedViewDef, RenderOptions, SchemaObject, TableDef, ViewDef } from './types.ts';
+import type {
+  AddColumnsDef,
+  ColumnDef,
+  MaterializedViewDef,
+  RenderOptions,
+  SchemaObject,
+  TableDef,
+  ViewDef,
+} from './types.ts';
 
 /** Quote an identifier with backticks. */
 export function ident(name: string): string {
@@ -90,6 +98,15 @@ function viewStatement(def: ViewDef, options: RenderOptions): string {
   return `CREATE VIEW IF NOT EXISTS ${qualified(options, def.name)}${onCluster(options)}\nAS ${select}`;
 }
 
+function addColumnsStatements(def: AddColumnsDef, options: RenderOptions): string[] {
+  const adds = def.columns
+    .map((c) => `ADD COLUMN IF NOT EXISTS ${column(c)}${c.after === undefined ? '' : ` AFTER ${ident(c.after)}`}`)
+    .join(',\n    ');
+  const alter = (table: string): string => `ALTER TABLE ${qualified(options, table)}${onCluster(options)}\n    ${adds}`;
+  // the shard-local table first: the Distributed table's structure must stay a subset of it
+  return options.cluster === undefined ? [alter(def.table)] : [alter(localName(def.table)), alter(def.table)];
+}
+
 /** The DDL statements of one schema object, in execution order. */
 export function renderObject(def: SchemaObject, options: RenderOptions): string[] {
   switch (def.kind) {
@@ -101,6 +118,8 @@ export function renderObject(def: SchemaObject, options: RenderOptions): string[
       return [materializedViewStatement(def, options)];
     case 'view':
       return [viewStatement(def, options)];
+    case 'add-columns':
+      return addColumnsStatements(def, options);
   }
 }
 

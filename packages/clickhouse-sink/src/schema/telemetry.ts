@@ -1,13 +1,20 @@
 /**
  * Telemetry tables with the column names and types of the OpenTelemetry Collector's ClickHouse exporter
- * (opentelemetry-collector-contrib, exporter/clickhouseexporter, DateTime64(9) variant of the metrics tables),
- * so the standard Collector can write into them and Grafana's ClickHouse OTel dashboards read them.
+ * (opentelemetry-collector-contrib, exporter/clickhouseexporter/internal/sqltemplates, non-JSON variant with
+ * DateTime64(9) metrics), so the standard Collector can write into them (`create_schema: false`, README
+ * "Running the OpenTelemetry Collector instead") and Grafana's ClickHouse OTel views read them.
  *
- * Differences, all additive: a `TenantId` MATERIALIZED column (from the `tenant.id` attribute, resource first,
- * then span / log / data-point attributes) leads the sort key, so per-tenant reads touch a small range; the
- * Collector's INSERTs name their columns, so the extra column does not disturb them.
+ * Every column the exporter writes exists with its type (EventName on otel_logs and the
+ * otel_traces_trace_id_ts lookup table + view came with migration 5). The differences are not all additive:
+ * - an extra `TenantId` MATERIALIZED column (from the `tenant.id` attribute, resource first, then span / log /
+ *   data-point attributes); the exporter's INSERTs name their columns, so it does not disturb them;
+ * - different sort keys: `TenantId` leads every ORDER BY / PRIMARY KEY (the exporter's start with ServiceName,
+ *   and newer exporter versions order logs by time bucket first), so queries written for the exporter's key
+ *   return the same rows but may read more of the table;
+ * - codecs (`Duration` T64), settings (`non_replicated_deduplication_window` for idempotent spool replay) and
+ *   our own retention TTL instead of the exporter's `ttl`.
  */
-import type { ColumnDef, MaterializedViewDef, TableDef } from './types.ts';
+import type { AddColumnsDef, ColumnDef, MaterializedViewDef, TableDef } from './types.ts';
 
 /** Attribute carrying the tenant on telemetry (resource or span/log/data-point attribute). */
 export const TENANT_ATTRIBUTE = 'tenant.id';
@@ -23,6 +30,10 @@ export const OTEL_TABLES = {
   exponentialHistogram: 'otel_metrics_exponential_histogram',
   summary: 'otel_metrics_summary',
 } as const;
+
+/** The Collector exporter's trace-id lookup (first and last span time per trace, for "trace by id" reads). */
+export const TRACE_ID_TS_TABLE = 'otel_traces_trace_id_ts';
+export const TRACE_ID_TS_VIEW = 'otel_traces_trace_id_ts_mv';
 
 export const LATENCY_ROLLUP_TABLE = 'otel_latency_rollup';
 export const LATENCY_ROLLUP_VIEW = 'otel_latency_rollup_mv';
@@ -295,4 +306,51 @@ export const latencyRollupView: MaterializedViewDef = {
   FROM {from}
   WHERE SpanKind = 'SPAN_KIND_SERVER'
   GROUP BY TenantId, ServiceName, Route, Minute`,
+};
+
+/** Migration 5: the log record's `event_name` (OTLP LogRecord field 12), where the exporter puts it. */
+export const otelLogsEventName: AddColumnsDef = {
+  kind: 'add-columns',
+  table: OTEL_TABLES.logs,
+  columns: [{ name: 'EventName', type: 'String', codec: z1, after: 'LogAttributes' }],
+};
+
+/**
+ * The exporter's trace-id lookup: per trace the first and last span time (whole seconds), merged by the
+ * AggregatingMergeTree, so a "trace by id" read can bound `Timestamp` before it uses the TraceId bloom filter:
+ * `WITH (SELECT min(Start) … WHERE TraceId = x) AS start, (SELECT max(End) + 1 …) AS end SELECT … FROM
+ * otel_traces WHERE TraceId = x AND Timestamp BETWEEN start AND end`.
+ */
+export function traceIdTsTable(days: number): TableDef {
+  return {
+    kind: 'table',
+    name: TRACE_ID_TS_TABLE,
+    columns: [
+      { name: 'TraceId', type: 'String', codec: z1 },
+      { name: 'Start', type: 'SimpleAggregateFunction(min, DateTime)', codec: z1 },
+      { name: 'End', type: 'SimpleAggregateFunction(max, DateTime)', codec: z1 },
+    ],
+    engine: 'AggregatingMergeTree',
+    partitionBy: 'toStartOfWeek(Start)',
+    orderBy: '(TraceId)',
+    ttl: ttlDays('Start', days),
+    settings: { index_granularity: 8192, ttl_only_drop_parts: 1 },
+    // fed only by the view on each shard's otel_traces_local, so a trace's row sits with its spans
+    shardingKey: 'cityHash64(TraceId)',
+  };
+}
+
+/** Fills the lookup from every span insert (spans stored before migration 5 are not in it). */
+export const traceIdTsView: MaterializedViewDef = {
+  kind: 'materialized-view',
+  name: TRACE_ID_TS_VIEW,
+  to: TRACE_ID_TS_TABLE,
+  from: OTEL_TABLES.traces,
+  select: `SELECT
+    TraceId,
+    min(toDateTime(Timestamp)) AS Start,
+    max(toDateTime(Timestamp)) AS End
+  FROM {from}
+  WHERE TraceId != ''
+  GROUP BY TraceId`,
 };

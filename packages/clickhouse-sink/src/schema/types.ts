@@ -53,7 +53,19 @@ export interface ViewDef {
   readonly select: string;
 }
 
-export type SchemaObject = TableDef | MaterializedViewDef | ViewDef;
+/**
+ * `ALTER TABLE … ADD COLUMN IF NOT EXISTS` for a table an earlier migration created (released migrations are
+ * never edited). In the cluster variant both the shard-local table and the Distributed table get the column.
+ */
+export interface AddColumnsDef {
+  readonly kind: 'add-columns';
+  /** The table (a TableDef name). */
+  readonly table: string;
+  /** Columns to add, each optionally placed `after` an existing column. */
+  readonly columns: readonly (ColumnDef & { readonly after?: string })[];
+}
+
+export type SchemaObject = TableDef | MaterializedViewDef | ViewDef | AddColumnsDef;
 
 export interface RenderOptions {
   /** Database the objects live in (default `default`). */

@@ -398,6 +398,71 @@ CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_vip_patients` ON CLUSTER '{cluster
 AS `fhirwatch`.`audit_vip_patients_local`
 ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_vip_patients_local', cityHash64(tenant_id));
 
+-- migration 5: otel_collector_compat
+
+ALTER TABLE `fhirwatch`.`otel_logs_local` ON CLUSTER '{cluster}'
+    ADD COLUMN IF NOT EXISTS `EventName` String CODEC(ZSTD(1)) AFTER `LogAttributes`;
+
+ALTER TABLE `fhirwatch`.`otel_logs` ON CLUSTER '{cluster}'
+    ADD COLUMN IF NOT EXISTS `EventName` String CODEC(ZSTD(1)) AFTER `LogAttributes`;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_traces_trace_id_ts_local` ON CLUSTER '{cluster}'
+(
+    `TraceId` String CODEC(ZSTD(1)),
+    `Start` SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),
+    `End` SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/fhirwatch/otel_traces_trace_id_ts_local', '{replica}')
+PARTITION BY toStartOfWeek(Start)
+ORDER BY (TraceId)
+TTL toDateTime(Start) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`otel_traces_trace_id_ts` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`otel_traces_trace_id_ts_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'otel_traces_trace_id_ts_local', cityHash64(TraceId));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `fhirwatch`.`otel_traces_trace_id_ts_mv` ON CLUSTER '{cluster}'
+TO `fhirwatch`.`otel_traces_trace_id_ts_local`
+AS SELECT
+    TraceId,
+    min(toDateTime(Timestamp)) AS Start,
+    max(toDateTime(Timestamp)) AS End
+  FROM `fhirwatch`.`otel_traces_local`
+  WHERE TraceId != ''
+  GROUP BY TraceId;
+
+-- migration 7: loadtest_runs
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`loadtest_runs_local` ON CLUSTER '{cluster}'
+(
+    `run_id` String,
+    `started_at` DateTime64(3, 'UTC'),
+    `finished_at` DateTime64(3, 'UTC'),
+    `scenario` LowCardinality(String),
+    `engine` LowCardinality(String),
+    `target` String,
+    `tenant_id` String,
+    `fhir_version` LowCardinality(String),
+    `passed` UInt8,
+    `slo_verdicts` String COMMENT 'JSON array of {name, threshold, observed, passed}',
+    `requests` UInt64,
+    `errors` UInt64,
+    `dropped_iterations` UInt64,
+    `throughput_rps` Float64,
+    `p50_ms` Float64,
+    `p95_ms` Float64,
+    `p99_ms` Float64,
+    `report` String COMMENT 'report.json of the run' CODEC(ZSTD(3))
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/loadtest_runs_local', '{replica}')
+ORDER BY (started_at, run_id)
+COMMENT 'fhirwatch load-test runs (fhirwatch loadtest)';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`loadtest_runs` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`loadtest_runs_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'loadtest_runs_local', cityHash64(run_id));
+
 -- migration 8: audit_tenant_settings_relationships_groups
 
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_tenant_settings_local` ON CLUSTER '{cluster}'

@@ -354,6 +354,60 @@ CREATE TABLE IF NOT EXISTS `default`.`audit_vip_patients`
 ENGINE = MergeTree()
 ORDER BY (tenant_id, patient_id, changed_at);
 
+-- migration 5: otel_collector_compat
+
+ALTER TABLE `default`.`otel_logs`
+    ADD COLUMN IF NOT EXISTS `EventName` String CODEC(ZSTD(1)) AFTER `LogAttributes`;
+
+CREATE TABLE IF NOT EXISTS `default`.`otel_traces_trace_id_ts`
+(
+    `TraceId` String CODEC(ZSTD(1)),
+    `Start` SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),
+    `End` SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toStartOfWeek(Start)
+ORDER BY (TraceId)
+TTL toDateTime(Start) + toIntervalDay(30)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`otel_traces_trace_id_ts_mv`
+TO `default`.`otel_traces_trace_id_ts`
+AS SELECT
+    TraceId,
+    min(toDateTime(Timestamp)) AS Start,
+    max(toDateTime(Timestamp)) AS End
+  FROM `default`.`otel_traces`
+  WHERE TraceId != ''
+  GROUP BY TraceId;
+
+-- migration 7: loadtest_runs
+
+CREATE TABLE IF NOT EXISTS `default`.`loadtest_runs`
+(
+    `run_id` String,
+    `started_at` DateTime64(3, 'UTC'),
+    `finished_at` DateTime64(3, 'UTC'),
+    `scenario` LowCardinality(String),
+    `engine` LowCardinality(String),
+    `target` String,
+    `tenant_id` String,
+    `fhir_version` LowCardinality(String),
+    `passed` UInt8,
+    `slo_verdicts` String COMMENT 'JSON array of {name, threshold, observed, passed}',
+    `requests` UInt64,
+    `errors` UInt64,
+    `dropped_iterations` UInt64,
+    `throughput_rps` Float64,
+    `p50_ms` Float64,
+    `p95_ms` Float64,
+    `p99_ms` Float64,
+    `report` String COMMENT 'report.json of the run' CODEC(ZSTD(3))
+)
+ENGINE = MergeTree()
+ORDER BY (started_at, run_id)
+COMMENT 'fhirwatch load-test runs (fhirwatch loadtest)';
+
 -- migration 8: audit_tenant_settings_relationships_groups
 
 CREATE TABLE IF NOT EXISTS `default`.`audit_tenant_settings`

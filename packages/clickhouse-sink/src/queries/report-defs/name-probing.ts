@@ -6,7 +6,9 @@
  *
  * Sliding, not bucketed: every name search starts a window of `windowMinutes` (default 60) over that
  * principal's activity; a window is flagged when it holds ≥ `minSearches` name-search requests and the distinct
- * patients successfully viewed in it are ≤ `maxViewRatio` × those searches. A burst is caught whether it is
+ * patients successfully opened in it **that those name searches returned** (a view following the principal's
+ * own name search of that patient within the window length) are ≤ `maxViewRatio` × those searches. Charts opened
+ * for other reasons (the user's list, a page) do not hide a probe among ordinary work. A burst is caught whether it is
  * compact, spread over the whole window or straddles any clock boundary (there are no boundaries). Overlapping
  * flagged windows of one principal are reported as one episode: its first flagged window's start, the peak
  * window's counts, and the first and last search of the episode.
@@ -40,7 +42,7 @@ export interface NameProbingRow {
   window_end: string;
   /** Name-search requests in the episode's peak window. */
   name_searches: number;
-  /** Distinct patients viewed in that window. */
+  /** Distinct patients opened in that window that the principal's name searches had returned. */
   viewed_patients: number;
   first_search: string;
   last_search: string;
@@ -75,8 +77,17 @@ function nameProbingSql(tenantAnd: string, frame: number): string {
       FROM (${classified}) WHERE is_name_search
       GROUP BY tenant_id, principal, request_key
       UNION ALL
-      SELECT tenant_id, principal, event_time AS t, 2 AS kind, patient_id AS key
-      FROM (${classified}) WHERE NOT is_search AND outcome = 0 AND patient_id NOT IN ('', {all:String})
+      SELECT v.tenant_id AS tenant_id, v.principal AS principal, v.t AS t, 2 AS kind, v.key AS key
+      FROM (
+        SELECT tenant_id, principal, event_time AS t, patient_id AS key
+        FROM (${classified}) WHERE NOT is_search AND outcome = 0 AND patient_id NOT IN ('', {all:String})
+      ) AS v
+      INNER JOIN (
+        SELECT tenant_id, principal, patient_id AS key, groupArray(event_time) AS found_at
+        FROM (${classified}) WHERE is_name_search AND outcome = 0 AND patient_id NOT IN ('', {all:String})
+        GROUP BY tenant_id, principal, key
+      ) AS f ON v.tenant_id = f.tenant_id AND v.principal = f.principal AND v.key = f.key
+      WHERE arrayExists(x -> x <= v.t AND x >= v.t - toIntervalMillisecond(${frame}), f.found_at)
     )
     WHERE (tenant_id, principal) IN (
       SELECT tenant_id, principal FROM (${classified}) WHERE is_name_search

@@ -1,5 +1,6 @@
 /**
- * `summary`: events, distinct patients and failures per event type per (UTC) day per tenant (../reports.ts),
+ * `summary`: events, distinct patients and failures per event type per local day (the tenant's time zone from its
+ * settings, else UTC) per tenant (../reports.ts),
  * with the share of accesses explained (../explain.ts) per row and, in the header, per tenant.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -8,6 +9,7 @@ import { AUDIT_EVENTS } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { col, type SummaryRow, summaryReport, TIME_FILTER } from '../reports.ts';
 import type { Report } from '../types.ts';
+import { localParts, type WorkHoursConfig } from '../work-hours.ts';
 import { EXPLAIN_OPTIONS } from './unexplained.ts';
 
 export type SummaryWithExplanationRow = SummaryRow & {
@@ -21,15 +23,16 @@ const pct = (part: number, whole: number): number => Math.round((1000 * part) / 
 
 export async function summaryWithExplanations(
   client: ClickHouseClient,
-  options: ExplainOptions & { explain?: boolean } = {},
+  options: ExplainOptions & { explain?: boolean; workHours?: WorkHoursConfig } = {},
 ): Promise<Report<SummaryWithExplanationRow>> {
   const summary = await summaryReport(client, options);
+  const timeZone = String(summary.parameters.timeZone ?? 'UTC');
   const counts = new Map<string, { accesses: number; explained: number }>();
   const tenants = new Map<string, { accesses: number; explained: number }>();
   if (options.explain !== false) {
     const { accesses } = await explainAccesses(client, options);
     for (const access of accesses) {
-      const key = `${access.event_time.slice(0, 10)}|${access.tenant_id}|${access.event_type}`;
+      const key = `${localParts(new Date(access.event_time), timeZone).text.slice(0, 10)}|${access.tenant_id}|${access.event_type}`;
       for (const [map, k] of [
         [counts, key],
         [tenants, access.tenant_id],

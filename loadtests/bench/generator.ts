@@ -1,0 +1,60 @@
+/**
+ * One bench round in its own process: `generator.ts <engine> <url> <connections> <seconds>` prints
+ * `{ requests, rps, perCpuSecond }` after a 1 s warm-up of the same engine. `runner`: the open-model runner on this thread (workers = 1) at an arrival rate far
+ * above what one core can issue, at most `connections` in flight, every answer checked as in a real run;
+ * `autocannon`: autocannon's closed model on the same connections, one static GET, no checks.
+ */
+import autocannon from 'autocannon';
+import { FhirSession, resolveScenario, runOpenModel } from '../src/index.ts';
+
+const [engine, url, connectionsText, secondsText] = process.argv.slice(2) as [string, string, string, string];
+const connections = Number(connectionsText);
+const seconds = Number(secondsText);
+let cpuBefore = process.cpuUsage();
+const cpuSeconds = (): number => {
+  const u = process.cpuUsage(cpuBefore);
+  return (u.user + u.system) / 1e6;
+};
+if (engine === 'runner') {
+  const scenario = resolveScenario('smoke', {
+    rate: 200_000,
+    durationS: seconds,
+    maxInFlight: connections,
+    mix: { read: 1 },
+  });
+  const target = { baseUrl: url, fhirVersion: 'STU3', clientId: 'bench', clientSecret: 'bench' } as const;
+  // Discovery, token and the patient sample happen before the clock starts (as a real run's setup does).
+  const session = new FhirSession(target);
+  const setup = await session.setup();
+  await session.close();
+  const once = (durationS: number) =>
+    runOpenModel({
+      target,
+      setup,
+      scenario: resolveScenario('smoke', { rate: 200_000, durationS, maxInFlight: connections, mix: { read: 1 } }),
+      workers: 1,
+      connections,
+    });
+  // Warm-up (JIT, connections), not measured: both engines get one.
+  await once(1);
+  cpuBefore = process.cpuUsage();
+  const run = await runOpenModel({
+    target,
+    setup,
+    scenario,
+    workers: 1,
+    connections,
+  });
+  const elapsed = (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000;
+  const requests = run.metrics.requests;
+  process.stdout.write(
+    `${JSON.stringify({ requests, rps: requests / elapsed, perCpuSecond: requests / cpuSeconds(), failures: run.metrics.failures })}\n`,
+  );
+} else {
+  await autocannon({ url: `${url}/Patient/p1`, connections, duration: 1, pipelining: 1 });
+  cpuBefore = process.cpuUsage();
+  const result = await autocannon({ url: `${url}/Patient/p1`, connections, duration: seconds, pipelining: 1 });
+  process.stdout.write(
+    `${JSON.stringify({ requests: result.requests.total, rps: result.requests.total / seconds, perCpuSecond: result.requests.total / cpuSeconds(), failures: result.non2xx + result.errors })}\n`,
+  );
+}
