@@ -185,6 +185,14 @@ describe('console in Chromium', () => {
     if (states.every((s) => s !== 'data')) await expect.poll(() => page.locator('#loadtests-empty').count()).toBe(1);
   });
 
+  it('panel reads leave the store session as it was (no result-size setting sticks to chDB’s one session)', async () => {
+    const result = await fixture.sink.client.query({
+      query: 'SELECT number FROM numbers(30000)',
+      format: 'JSONCompactEachRow',
+    });
+    expect(((await result.json()) as unknown[]).length).toBe(30000);
+  });
+
   it('logged no console errors', () => {
     expect(consoleErrors).toEqual([]);
   });

@@ -170,6 +170,9 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
 /** Boards whose panels read audit records (their reads are recorded like any other). */
 const AUDIT_BOARDS = new Set(['compliance']);
 
+/** Rows a panel answer carries at most (the console draws far fewer). */
+export const MAX_PANEL_ROWS = 20_000;
+
 const NICE_STEPS = [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 
 export function panelInterval(from: Date, to: Date, points: number): number {
@@ -311,13 +314,15 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       columns: panel.columns,
     };
     try {
+      // a LIMIT, not max_result_rows: settings on a chDB connection are SET on its one session and would stay
       const result = await client.query({
-        query: sql,
+        query: `SELECT * FROM (${sql}) LIMIT ${MAX_PANEL_ROWS + 1}`,
         format: 'JSONCompactEachRow',
-        clickhouse_settings: { max_result_rows: '20000' },
       });
       const rows = (await result.json()) as unknown[][];
-      return json({ ...base, rows }, rows.length);
+      const truncated = rows.length > MAX_PANEL_ROWS;
+      if (truncated) rows.length = MAX_PANEL_ROWS;
+      return json({ ...base, rows, ...(truncated ? { truncated: true } : {}) }, rows.length);
     } catch (error) {
       if (!isUnknownTable(error)) throw error;
       return json({ ...base, rows: [], missing: missingTable(error) || 'a table this panel reads' }, 0);
