@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  AUDIT_TABLE,
+  AUDIT_REQUEST_INSERT_COLUMNS,
+  AUDIT_REQUESTS_TABLE,
   type AuditDataset,
+  auditRequestRowValues,
   generateAuditDataset,
   isWithinWorkHours,
   migrate,
@@ -18,7 +20,7 @@ import {
   resolveWorkHours,
   signAuditChain,
 } from '@fhirwatch/clickhouse-sink';
-import type { AuditRecord } from '@fhirwatch/contract';
+import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
 import { type MockEhrServer, MRN_SYSTEM, startMockEhr } from '@fhirwatch/mock-ehr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -77,8 +79,15 @@ beforeAll(async () => {
   ehrPatient = { id: resource.id, mrn, records };
   const client = openStore({ path: store });
   await migrate(client);
-  await client.insert({ table: AUDIT_TABLE, values: [...dataset.records, ...records], format: 'JSONEachRow' });
-  await client.insert({ table: AUDIT_TABLE, values: dataset.duplicates, format: 'JSONEachRow' });
+  // stored as the sink stores them: each (legacy single) record a v1 request, expanded by the view
+  const asRequests = (list: readonly AuditRecord[]) => ({
+    table: AUDIT_REQUESTS_TABLE,
+    columns: AUDIT_REQUEST_INSERT_COLUMNS as [string, ...string[]],
+    values: list.map((r) => auditRequestRowValues(requestFromAuditRecord(r))),
+    format: 'JSONCompactEachRow' as const,
+  });
+  await client.insert(asRequests([...dataset.records, ...records]));
+  await client.insert(asRequests(dataset.duplicates));
   await client.close();
   range = ['--from', dataset.plants.reportFrom.toISOString(), '--to', dataset.plants.reportTo.toISOString()];
 }, 120_000);

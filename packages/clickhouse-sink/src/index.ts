@@ -20,6 +20,11 @@ export { buildSinkHandler, parseAuditBatch, startSink } from './server.ts';
 export type { StoreOptions } from './store.ts';
 export { openStore, STORE_SETTINGS } from './store.ts';
 export type { SinkOptions, SinkQueryApiOptions } from './types.ts';
+export {
+  AUDIT_REQUEST_INSERT_COLUMNS,
+  auditRequestRowValues,
+  encodeAuditRequestRows,
+} from './writer/audit-encode.ts';
 export type { AuditWriterOptions, AuditWriterStats, WriteResult } from './writer/audit-writer.ts';
 export { AuditWriter } from './writer/audit-writer.ts';
 export type { RetryOptions } from './writer/retry.ts';

@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { AuditRecord } from '@fhirwatch/contract';
+import type { AuditRequestRecord } from '@fhirwatch/contract';
 import { SinkError } from './errors.ts';
-import { auditRecordProblem } from './ingest/validate.ts';
+import { NDJSON_MEDIA_TYPE, parseAuditLines, SPOOL_MEDIA_TYPE } from './ingest/parse.ts';
 import { mapLogs, mapMetrics, mapTraces, type RowsByTable } from './otlp/map.ts';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlp/proto.ts';
 import { otlpSuccessBody, refusedMessage } from './otlp/response.ts';
@@ -112,46 +112,22 @@ function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-/** Parse and validate an NDJSON audit batch: all lines valid or a 400 naming the first bad line and field. */
-export function parseAuditBatch(body: Buffer, maxRecords: number): AuditRecord[] {
-  const text = body.toString('utf8');
-  const records: AuditRecord[] = [];
-  let start = 0;
-  let line = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    line++;
-    const raw = text.slice(start, end).trim();
-    start = end + 1;
-    if (raw === '') continue;
-    if (records.length >= maxRecords) {
-      throw new SinkError('FW_SINK_TOO_LARGE', `batch exceeds ${maxRecords} records`, { line });
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      throw new SinkError('FW_SINK_BAD_JSON', `line ${line}: not valid JSON`, { line });
-    }
-    const problem = auditRecordProblem(value);
-    if (problem !== undefined) {
-      const where = problem.field === '' ? 'record' : `field '${problem.field}'`;
-      throw new SinkError('FW_SINK_BAD_RECORD', `line ${line}: ${where} ${problem.rule}`, { line });
-    }
-    records.push(value as AuditRecord);
-  }
-  return records;
+/** Parse and validate an NDJSON audit batch (request records and legacy single records; see ingest/parse.ts). */
+export function parseAuditBatch(body: Buffer, maxRecords: number): AuditRequestRecord[] {
+  return parseAuditLines(body, maxRecords, false);
 }
 
 export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
   const handleAudit = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const type = mediaType(req);
-    if (type !== 'application/x-ndjson') {
-      throw new SinkError('FW_SINK_UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/x-ndjson');
+    if (type !== NDJSON_MEDIA_TYPE && type !== SPOOL_MEDIA_TYPE) {
+      throw new SinkError(
+        'FW_SINK_UNSUPPORTED_MEDIA_TYPE',
+        `content-type must be ${NDJSON_MEDIA_TYPE} or ${SPOOL_MEDIA_TYPE}`,
+      );
     }
     const body = await readBody(req, deps.maxBodyBytes);
-    const records = parseAuditBatch(body, deps.maxBatchRecords);
+    const records = parseAuditLines(body, deps.maxBatchRecords, type === SPOOL_MEDIA_TYPE);
     const result = await deps.audit.write(records);
     sendJson(res, 200, { accepted: result.accepted, duplicates: result.duplicates });
   };

@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { AuditRecord } from '@fhirwatch/contract';
+import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
 import { type AuditDataset, generateAuditDataset } from '../src/queries/dataset.ts';
 import { addVipPatient, removeVipPatient } from '../src/queries/vip.ts';
-import { AUDIT_TABLE, migrate } from '../src/schema/index.ts';
+import { AUDIT_REQUESTS_TABLE, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
 import { openStore } from '../src/store.ts';
+import { AUDIT_REQUEST_INSERT_COLUMNS, auditRequestRowValues } from '../src/writer/audit-encode.ts';
 
 export interface LoadedStore {
   dir: string;
@@ -16,9 +17,18 @@ export interface LoadedStore {
   close(): Promise<void>;
 }
 
+/**
+ * Store records the way the sink does: each (legacy single) record as a v1 request row in audit_requests,
+ * which the materialized view expands into its audit_events row.
+ */
 export async function insertRecords(client: ClickHouseClient, records: readonly AuditRecord[]): Promise<void> {
   for (let i = 0; i < records.length; i += 5000) {
-    await client.insert({ table: AUDIT_TABLE, values: records.slice(i, i + 5000), format: 'JSONEachRow' });
+    await client.insert({
+      table: AUDIT_REQUESTS_TABLE,
+      columns: AUDIT_REQUEST_INSERT_COLUMNS as [string, ...string[]],
+      values: records.slice(i, i + 5000).map((r) => auditRequestRowValues(requestFromAuditRecord(r))),
+      format: 'JSONCompactEachRow',
+    });
   }
 }
 
@@ -32,6 +42,7 @@ export async function loadStore(
   await migrate(client);
   // keep duplicate deliveries as separate rows: the reports must not rely on merges
   await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_TABLE}` });
+  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_REQUESTS_TABLE}` });
   const dataset = generateAuditDataset(options);
   await insertRecords(client, dataset.records);
   await insertRecords(client, dataset.duplicates);

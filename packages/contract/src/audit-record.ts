@@ -78,7 +78,8 @@ export interface AuditRecord {
   outcome: AuditOutcome;
   http_status: number;
   duration_ms: number;
-  result_count: number;
+  /** Resources the access returned; null when unknown (the response body was over the capture cap). */
+  result_count: number | null;
 }
 
 /** Column order of the record; also the order of the canonical form that the HMAC chain signs. */

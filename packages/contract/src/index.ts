@@ -1,3 +1,18 @@
+export type {
+  ChainBreakReason,
+  ChainCrypto,
+  ChainHasher,
+  ChainLink,
+  ChainState,
+} from './audit-chain.ts';
+export {
+  CHAIN_START,
+  ChainWalker,
+  chainAppend,
+  chainHasher,
+  firstChainBreak,
+  signChain,
+} from './audit-chain.ts';
 export type { AuditEventType, AuditOutcome, AuditRecord, FhirInteraction } from './audit-record.ts';
 export {
   ALL_PATIENTS,
@@ -8,6 +23,23 @@ export {
   FHIR_INTERACTIONS,
   outcomeForStatus,
 } from './audit-record.ts';
+export type {
+  AuditRequestEntry,
+  AuditRequestFormat,
+  AuditRequestRecord,
+  UnchainedAuditRequest,
+} from './audit-request.ts';
+export {
+  AUDIT_REQUEST_ENTRY_FIELDS,
+  AUDIT_REQUEST_FIELDS,
+  auditRequestCanonical,
+  expandRequestRecord,
+  expansionSize,
+  isRequestLine,
+  legacyRecordOf,
+  perPatientEventId,
+  requestFromAuditRecord,
+} from './audit-request.ts';
 export type {
   CapabilityRest,
   CapabilityRestResource,

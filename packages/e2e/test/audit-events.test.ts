@@ -3,7 +3,11 @@
  * middleware) to the real mock EHRs, on both FHIR versions: the right event type, the right
  * patients (one record per disclosed patient), batches, and failed requests with their outcome.
  */
-import { type AuditRecord, type FhirVersion, listRefreshBundle } from '@fhirwatch/contract';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AUDIT_TABLE, startSink, verifyAuditChain } from '@fhirwatch/clickhouse-sink';
+import { AUDIT_RECORD_FIELDS, type AuditRecord, type FhirVersion, listRefreshBundle } from '@fhirwatch/contract';
 import { verifyChain } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from './receiver.ts';
@@ -242,10 +246,55 @@ describe('across versions', () => {
     ]);
   });
 
-  it('every shipped record is unique and the writer’s HMAC chain is intact', () => {
-    const sorted = [...receiver.records].sort((a, b) => a.seq - b.seq);
-    expect(new Set(sorted.map((r) => r.event_id)).size).toBe(sorted.length);
+  it('every shipped per-patient row is unique and the writer’s request chain is intact', () => {
+    expect(new Set(receiver.records.map((r) => r.event_id)).size).toBe(receiver.records.length);
+    const sorted = [...receiver.requests].sort((a, b) => a.seq - b.seq);
     expect(sorted[0]?.seq).toBe(1);
     expect(verifyChain(HMAC_KEY, sorted)).toBeUndefined();
+  });
+
+  it('the real sink’s view expands these request records into exactly the same per-patient rows (both versions, all 11 event types), and verify passes', async () => {
+    const types = new Set(receiver.records.map((r) => r.event_type));
+    expect(types.size).toBe(11);
+    const dir = mkdtempSync(join(tmpdir(), 'fw-e2e-expand-'));
+    const sink = await startSink({ store: join(dir, 'store') });
+    try {
+      expect(await sink.audit.write(receiver.requests)).toEqual({ accepted: receiver.requests.length, duplicates: 0 });
+      const stored = await (
+        await sink.client.query({
+          query: `SELECT ${AUDIT_RECORD_FIELDS.join(', ')} FROM ${AUDIT_TABLE}`,
+          format: 'JSONEachRow',
+        })
+      ).json<Record<string, unknown>>();
+      const norm = (r: Record<string, unknown>): string =>
+        JSON.stringify([
+          r.event_id,
+          String(r.event_time).replace(' ', 'T').replace(/Z?$/, 'Z'),
+          r.recorded_by,
+          Number(r.seq),
+          r.hash,
+          r.tenant_id,
+          r.event_type,
+          r.fhir_interaction,
+          r.resource_type,
+          r.fhir_version,
+          r.query,
+          r.patient_id,
+          r.batch_id,
+          Number(r.entry_index),
+          Number(r.outcome),
+          Number(r.http_status),
+          r.result_count === null ? null : Number(r.result_count),
+        ]);
+      expect(stored.map(norm).sort()).toEqual(
+        receiver.records.map((r) => norm(r as unknown as Record<string, unknown>)).sort(),
+      );
+      const verified = await verifyAuditChain(sink.client, { key: HMAC_KEY });
+      expect(verified.ok).toBe(true);
+      expect(verified.writers[0]?.stored_rows).toBe(receiver.records.length);
+    } finally {
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

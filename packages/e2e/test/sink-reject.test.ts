@@ -6,37 +6,48 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUDIT_DEDUP_VIEW, startSink } from '@fhirwatch/clickhouse-sink';
-import { AuditShipper, AuditSpool, type UnchainedRecord, uuidv7 } from '@fhirwatch/otel-middleware';
+import type { AuditRequestRecord, UnchainedAuditRequest } from '@fhirwatch/contract';
+import { AuditShipper, AuditSpool, uuidv7 } from '@fhirwatch/otel-middleware';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = mkdtempSync(join(tmpdir(), 'fw-e2e-reject-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function record(i: number): UnchainedRecord {
+function record(i: number): UnchainedAuditRequest {
   return {
+    v: 2,
     event_id: uuidv7(),
     event_time: new Date(1_790_000_000_000 + i).toISOString(),
     recorded_by: 'e2e-reject',
+    seq: 0,
+    prev_hash: '',
+    hash: '',
     tenant_id: '',
+    tenant_claimed: false,
     routed_tenant_id: '',
     client_id: 'c',
     user_id: '',
     user_name: '',
     source_ip: '127.0.0.1',
     user_agent: 'reject-test',
-    event_type: 'PatientSearch',
-    fhir_interaction: 'search-type',
-    resource_type: 'Patient',
     fhir_version: 'STU3',
-    query: `family=X${i}`,
-    patient_id: `p${i}`,
     batch_id: '',
-    entry_index: -1,
     trace_id: '',
-    outcome: 0,
     http_status: 200,
     duration_ms: 1.5,
-    result_count: 1,
+    entries: [
+      {
+        event_type: 'PatientSearch',
+        fhir_interaction: 'search-type',
+        resource_type: 'Patient',
+        query: `family=X${i}`,
+        entry_index: -1,
+        http_status: 200,
+        outcome: 0,
+        result_count: 1,
+        patient_ids: [`p${i}`],
+      },
+    ],
   };
 }
 
@@ -47,7 +58,7 @@ describe('real sink rejects one record of a segment', () => {
     try {
       const records = Array.from({ length: 200 }, (_, i) => record(i));
       // An event type the sink does not know: invalid, whatever else the record says.
-      (records[120] as { event_type: string }).event_type = 'NotAnEvent';
+      (records[120]?.entries[0] as { event_type: string }).event_type = 'NotAnEvent';
       await spool.append(records, true);
       await spool.seal();
       const shipper = new AuditShipper(spool, { sinkUrl: sink.url, shipIntervalMs: 20, onError: () => {} });
@@ -68,8 +79,8 @@ describe('real sink rejects one record of a segment', () => {
       const quarantined = readFileSync(join(root, 'spool', 'rejected', files[0] as string), 'utf8')
         .split('\n')
         .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as { error: { code: string }; record: { patient_id: string } });
-      expect(quarantined.map((q) => q.record.patient_id)).toEqual(['p120']);
+        .map((l) => JSON.parse(l) as { error: { code: string }; record: AuditRequestRecord });
+      expect(quarantined.map((q) => q.record.entries[0]?.patient_ids)).toEqual([['p120']]);
       expect(quarantined[0]?.error.code).toMatch(/^FW_SINK_/);
     } finally {
       await spool.close();

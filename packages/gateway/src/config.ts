@@ -103,6 +103,7 @@ const AUDIT_KEYS = [
   'minBackoffMs',
   'maxBackoffMs',
   'maxSpoolBytes',
+  'maxResponseBodyBytes',
   'drainTimeoutMs',
   'emitLogs',
 ] as const;
@@ -350,6 +351,8 @@ export function parseGatewayConfig(raw: unknown, options: ParseConfigOptions = {
     }
     const maxSpoolBytes = reader.int('maxSpoolBytes', 1024);
     if (maxSpoolBytes !== undefined) audit.maxSpoolBytes = maxSpoolBytes;
+    const maxResponseBodyBytes = reader.int('maxResponseBodyBytes', 1);
+    if (maxResponseBodyBytes !== undefined) audit.maxResponseBodyBytes = maxResponseBodyBytes;
   }
 
   let telemetry: TelemetryConfig | false = false;

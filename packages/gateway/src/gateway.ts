@@ -280,6 +280,15 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       req.resume();
       outcome(res, meta, error, version, headers);
     };
+    if (target.tenant !== undefined) {
+      // Until a token verifies it, the tenant is only what the path claims (recorded as claimed).
+      const claimed = providers.get(target.tenant);
+      setRequestContext(req, {
+        tenantId: target.tenant,
+        tenantClaimed: true,
+        ...(claimed === undefined ? {} : { fhirVersion: claimed.fhirVersion }),
+      });
+    }
     const authorization = req.headers.authorization;
     if (authorization === undefined || !/^bearer /i.test(authorization)) {
       return fail(new GatewayError('FW_GATEWAY_TOKEN_MISSING', 'a bearer access token is required'), defaultVersion, {
@@ -292,7 +301,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         'www-authenticate': 'Bearer realm="fhirwatch", error="invalid_token"',
       });
     }
-    setRequestContext(req, { tenantId: claims.tenantId, clientId: claims.clientId });
+    setRequestContext(req, { tenantId: claims.tenantId, tenantClaimed: false, clientId: claims.clientId });
     if (userClaim !== undefined) {
       const user = claims.payload[userClaim];
       if (typeof user === 'string' && user !== '') setRequestContext(req, { userId: user });

@@ -105,6 +105,7 @@ function auditOptions(
   if (audit.minBackoffMs !== undefined) options.minBackoffMs = audit.minBackoffMs;
   if (audit.maxBackoffMs !== undefined) options.maxBackoffMs = audit.maxBackoffMs;
   if (audit.maxSpoolBytes !== undefined) options.maxSpoolBytes = audit.maxSpoolBytes;
+  if (audit.maxResponseBodyBytes !== undefined) options.maxResponseBodyBytes = audit.maxResponseBodyBytes;
   if (onError !== undefined) options.onError = onError;
   return options;
 }

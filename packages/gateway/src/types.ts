@@ -152,6 +152,8 @@ export interface AuditConfig {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   maxSpoolBytes?: number;
+  /** Response bytes the audit reads to find disclosed patients; above it `result_count` is recorded as unknown (null). */
+  maxResponseBodyBytes?: number;
 }
 
 /** The telemetry section: OTLP/HTTP export of spans, metrics and logs. */

@@ -5,10 +5,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditRecord } from '@fhirwatch/contract';
-import { listRefreshBundle } from '@fhirwatch/contract';
+import { type AuditRequestRecord, expandRequestRecord, listRefreshBundle } from '@fhirwatch/contract';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
-import { type FhirAudit, fhirAudit, parseSegment } from '@fhirwatch/otel-middleware';
+import { type FhirAudit, fhirAudit, parseSegment, segmentLine } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway, type IssuedSecret } from '../src/index.ts';
 import { getToken, raw, TENANT_A, tempDir } from './helpers.ts';
@@ -37,16 +36,18 @@ afterAll(async () => {
   data.remove();
 });
 
-function spooledRecords(): AuditRecord[] {
-  const records: AuditRecord[] = [];
+/** The request records in the middleware's spool (one line per HTTP request). */
+function spooledRequests(): AuditRequestRecord[] {
+  const requests: AuditRequestRecord[] = [];
   for (const file of readdirSync(spoolDir)
     .filter((f) => /^seg-\d+\.log$/.test(f))
     .sort()) {
-    for (const line of parseSegment(readFileSync(join(spoolDir, file), 'utf8')).lines) {
-      records.push(JSON.parse(line) as AuditRecord);
+    const contents = parseSegment(readFileSync(join(spoolDir, file)));
+    for (let i = 0; i < contents.ranges.length; i++) {
+      requests.push(JSON.parse(segmentLine(contents, i)) as AuditRequestRecord);
     }
   }
-  return records;
+  return requests;
 }
 
 describe('gateway wrapped by the audit middleware', () => {
@@ -64,9 +65,39 @@ describe('gateway wrapped by the audit middleware', () => {
       body: JSON.stringify(listRefreshBundle('DSTU2', [second])),
     });
     expect(batch.status).toBe(200);
+    // issue 10's edge cases: a malformed batch (400) and an unauthenticated request to the tenant's base
+    const malformed = await raw(gateway.url, {
+      method: 'POST',
+      path: `/${TENANT_A}/`,
+      headers: { ...headers, 'content-type': 'application/json+fhir' },
+      body: '{"resourceType":"Bundle","type":"batch","entry":[',
+    });
+    expect(malformed.status).toBe(400);
+    const anonymous = await raw(gateway.url, { path: `/${TENANT_A}/Patient/${first}` });
+    expect(anonymous.status).toBe(401);
     await audit.shutdown();
 
-    const records = spooledRecords();
+    const requests = spooledRequests();
+    const failed = requests.filter((r) => r.http_status >= 400);
+    expect(failed).toHaveLength(2);
+    const [bad, unauthenticated] = failed as [AuditRequestRecord, AuditRequestRecord];
+    // the malformed batch still yields a record: PatientListView, no patient, outcome 4 (minor failure)
+    expect(expandRequestRecord(bad).map((r) => [r.event_type, r.patient_id, r.outcome, r.http_status])).toEqual([
+      ['PatientListView', '', 4, 400],
+    ]);
+    expect(bad.tenant_id).toBe(TENANT_A);
+    expect(bad.tenant_claimed).toBe(false);
+    // the unauthenticated read names the tenant of the path, as claimed, with that tenant's version
+    expect(unauthenticated.tenant_id).toBe(TENANT_A);
+    expect(unauthenticated.tenant_claimed).toBe(true);
+    expect(unauthenticated.fhir_version).toBe('DSTU2');
+    expect(unauthenticated.client_id).toBe('');
+    expect(expandRequestRecord(unauthenticated).map((r) => [r.event_type, r.patient_id, r.outcome])).toEqual([
+      ['PatientView', first, 4],
+    ]);
+
+    const records = requests.filter((r) => r.http_status < 400).flatMap(expandRequestRecord);
+    expect(requests.filter((r) => r.http_status < 400).every((r) => !r.tenant_claimed)).toBe(true);
     expect(records.every((r) => r.tenant_id === TENANT_A && r.routed_tenant_id === TENANT_A)).toBe(true);
     expect(records.every((r) => r.client_id === client.clientId && r.fhir_version === 'DSTU2')).toBe(true);
     const view = records.filter((r) => r.event_type === 'PatientView' && r.batch_id === '');

@@ -28,8 +28,13 @@ export interface UpstreamCall {
 }
 
 export interface RequestAuditContext {
-  /** Tenant named by the caller's token scope. */
+  /** Tenant named by the caller's token scope (or, with `tenantClaimed`, by the request path). */
   tenantId?: string;
+  /**
+   * true: `tenantId` is only what the request claimed (the tenant named by the path of a request whose
+   * token was missing or invalid); false or absent: verified from the token. Recorded as such.
+   */
+  tenantClaimed?: boolean;
   /** Tenant whose provider the request was routed to. */
   routedTenantId?: string;
   clientId?: string;

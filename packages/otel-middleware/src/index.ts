@@ -1,5 +1,5 @@
 export type { ChainBreak, ChainState } from './chain.ts';
-export { chainHash, chainLine, verifyChain } from './chain.ts';
+export { chainKey, requestHasher, verifyChain } from './chain.ts';
 export type { RequestAuditContext, UpstreamCall } from './context.ts';
 export { getRequestContext, recordUpstream, setRequestContext } from './context.ts';
 export type { AuditErrorCode } from './errors.ts';
@@ -8,12 +8,25 @@ export type { ResourceDetail } from './json-scan.ts';
 export { projectBody } from './json-scan.ts';
 export type { ConnectMiddleware, FastifyPlugin, FhirAudit, FhirAuditStats } from './middleware.ts';
 export { fhirAudit } from './middleware.ts';
+export {
+  METRIC_AUDIT_RECORDS_QUARANTINED,
+  METRIC_AUDIT_RECORDS_REJECTED,
+  METRIC_AUDIT_SHIP_LAG,
+  METRIC_AUDIT_SPOOL_AGE,
+  METRIC_AUDIT_SPOOL_DEPTH,
+} from './pipeline-metrics.ts';
 export type { AccessFacts } from './records.ts';
-export { buildAuditRecords, needsReturnedPatients, RESULT_COUNT_UNKNOWN } from './records.ts';
+export {
+  buildAuditRecords,
+  buildAuditRequest,
+  failedBatchRequest,
+  needsReturnedPatients,
+  RESULT_COUNT_UNKNOWN,
+} from './records.ts';
 export type { ShipperOptions, ShipperStats } from './shipper.ts';
-export { AuditShipper } from './shipper.ts';
+export { AuditShipper, SPOOL_MEDIA_TYPE } from './shipper.ts';
 export type { SegmentContents, SegmentInfo, SpoolOptions, SpoolStats, UnchainedRecord } from './spool.ts';
-export { AuditSpool, frameLine, parseSegment } from './spool.ts';
+export { AuditSpool, frameLine, parseSegment, segmentLine } from './spool.ts';
 export type { Telemetry } from './telemetry.ts';
 export { setupTelemetry } from './telemetry.ts';
 export type {

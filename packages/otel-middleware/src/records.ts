@@ -1,20 +1,25 @@
 /**
- * From one classified access to its audit records: one per (access, patient), audit-events.md
- * ("One record per disclosed patient", IHE BALP). A batch yields the records of each entry, each
- * classified as if sent alone, plus one PatientListView record per patient the batch touched.
+ * From one classified access to its audit REQUEST record (@fhirwatch/contract audit-request.ts): one
+ * record per HTTP request, its accesses as entries, each with the patients it discloses; the sink
+ * expands it into one row per (access, patient), audit-events.md ("One record per disclosed patient",
+ * IHE BALP). A batch's entries are each classified as if sent alone, plus one PatientListView entry
+ * for the patients the batch touched.
  */
 import {
   ALL_PATIENTS,
+  type AuditRecord,
+  type AuditRequestEntry,
   type Classification,
   type ClassifiedInteraction,
   type Disclosure,
   disclosedPatients,
   disclosedPatientsInBatch,
+  expandRequestRecord,
   type FhirVersion,
   listViewPatients,
   outcomeForStatus,
+  type UnchainedAuditRequest,
 } from '@fhirwatch/contract';
-import type { UnchainedRecord } from './spool.ts';
 import type { DisclosureMode } from './types.ts';
 import { uuidv7 } from './uuidv7.ts';
 
@@ -22,6 +27,8 @@ import { uuidv7 } from './uuidv7.ts';
 export interface AccessFacts {
   eventTimeMs: number;
   tenantId: string;
+  /** tenantId is only claimed by the request path (no verified token). */
+  tenantClaimed?: boolean;
   routedTenantId: string;
   clientId: string;
   userId: string;
@@ -34,34 +41,32 @@ export interface AccessFacts {
   durationMs: number;
 }
 
-/** `result_count` when the body was not captured whole (over the cap): disclosure unknown. */
-export const RESULT_COUNT_UNKNOWN = -1;
+/** `result_count` when the body was not captured whole (over the cap): unknown. */
+export const RESULT_COUNT_UNKNOWN = null;
 
-function base(facts: AccessFacts, eventTime: string, eventTimeMs: number): UnchainedRecord {
+function requestOf(facts: AccessFacts, batchId: string, entries: AuditRequestEntry[]): UnchainedAuditRequest {
   return {
-    event_id: uuidv7(eventTimeMs),
-    event_time: eventTime,
+    v: 2,
+    event_id: uuidv7(facts.eventTimeMs),
+    event_time: new Date(facts.eventTimeMs).toISOString(),
     recorded_by: '',
+    seq: 0,
+    prev_hash: '',
+    hash: '',
     tenant_id: facts.tenantId,
+    tenant_claimed: facts.tenantClaimed === true,
     routed_tenant_id: facts.routedTenantId,
     client_id: facts.clientId,
     user_id: facts.userId,
     user_name: facts.userName,
     source_ip: facts.sourceIp,
     user_agent: facts.userAgent,
-    event_type: 'PatientSearch',
-    fhir_interaction: 'unknown',
-    resource_type: '',
     fhir_version: facts.fhirVersion,
-    query: '',
-    patient_id: '',
-    batch_id: '',
-    entry_index: -1,
+    batch_id: batchId,
     trace_id: facts.traceId,
-    outcome: 0,
     http_status: facts.httpStatus,
     duration_ms: facts.durationMs,
-    result_count: 0,
+    entries,
   };
 }
 
@@ -100,38 +105,29 @@ function safeDisclosure(fn: () => Disclosure): Disclosure | undefined {
   }
 }
 
-function pushInteraction(
-  out: UnchainedRecord[],
+function entryOf(
   it: ClassifiedInteraction,
   disclosure: Disclosure | undefined,
   status: number,
-  facts: AccessFacts,
-  eventTime: string,
-  batchId: string,
   truncated: boolean,
   body: unknown,
-): void {
-  if (it.eventType === undefined) return;
-  const patients = patientsOf(it, disclosure);
-  const outcome = outcomeForStatus(status);
-  let resultCount = truncated ? RESULT_COUNT_UNKNOWN : (disclosure?.resultCount ?? 0);
+): AuditRequestEntry | undefined {
+  if (it.eventType === undefined) return undefined;
+  let resultCount: number | null = truncated ? RESULT_COUNT_UNKNOWN : (disclosure?.resultCount ?? 0);
   // A read whose body was not parsed (the middleware skips it: the resource is the one named).
   if (it.interaction === 'read' && body === undefined && !truncated)
     resultCount = status >= 200 && status < 300 ? 1 : 0;
-  for (const patient of patients) {
-    const r = base(facts, eventTime, facts.eventTimeMs);
-    r.event_type = it.eventType;
-    r.fhir_interaction = it.interaction;
-    r.resource_type = it.resourceType;
-    r.query = it.groupId === undefined ? it.query : groupQuery(it.groupId, it.query);
-    r.patient_id = patient;
-    r.batch_id = batchId;
-    r.entry_index = it.entryIndex;
-    r.outcome = outcome;
-    r.http_status = status;
-    r.result_count = resultCount;
-    out.push(r);
-  }
+  return {
+    event_type: it.eventType,
+    fhir_interaction: it.interaction,
+    resource_type: it.resourceType,
+    query: it.groupId === undefined ? it.query : groupQuery(it.groupId, it.query),
+    entry_index: it.entryIndex,
+    http_status: status,
+    outcome: outcomeForStatus(status),
+    result_count: resultCount,
+    patient_ids: patientsOf(it, disclosure),
+  };
 }
 
 /**
@@ -161,29 +157,27 @@ function entryStatuses(body: unknown, count: number, fallback: number): number[]
 }
 
 /**
- * Audit records of one access. `body` is the parsed response body (undefined when it was not
- * captured whole or is not JSON); `truncated` marks a body over the capture cap.
+ * The audit request record of one access (undefined when it is not a clinical read). `body` is the
+ * parsed response body (undefined when it was not captured whole or is not JSON); `truncated` marks a
+ * body over the capture cap (result_count unknown = null).
  */
-export function buildAuditRecords(
+export function buildAuditRequest(
   classification: Classification,
   body: unknown,
   truncated: boolean,
   facts: AccessFacts,
   mode: DisclosureMode = 'returned',
-): UnchainedRecord[] {
-  const out: UnchainedRecord[] = [];
+): UnchainedAuditRequest | undefined {
   const spec = mode === 'spec';
-  if (classification.kind !== 'clinical') return out;
-  const eventTime = new Date(facts.eventTimeMs).toISOString();
+  if (classification.kind !== 'clinical') return undefined;
   if (!classification.batch) {
     const it = classification.interactions[0];
-    if (it === undefined) return out;
+    if (it === undefined) return undefined;
     let disclosure = safeDisclosure(() => disclosedPatients(it, body));
     if (spec) disclosure = specDisclosure(it, disclosure);
-    pushInteraction(out, it, disclosure, facts.httpStatus, facts, eventTime, '', truncated, body);
-    return out;
+    const entry = entryOf(it, disclosure, facts.httpStatus, truncated, body);
+    return entry === undefined ? undefined : requestOf(facts, '', [entry]);
   }
-  const batchId = uuidv7(facts.eventTimeMs);
   const interactions = classification.interactions;
   let disclosures = safeDisclosureList(classification, body);
   if (spec && disclosures !== undefined) {
@@ -193,42 +187,56 @@ export function buildAuditRecords(
     });
   }
   const statuses = entryStatuses(body, interactions.length, facts.httpStatus);
+  const entries: AuditRequestEntry[] = [];
   for (let i = 0; i < interactions.length; i++) {
     const it = interactions[i] as ClassifiedInteraction;
-    pushInteraction(
-      out,
-      it,
-      disclosures?.[i],
-      statuses[i] ?? facts.httpStatus,
-      facts,
-      eventTime,
-      batchId,
-      truncated,
-      body,
-    );
+    const entry = entryOf(it, disclosures?.[i], statuses[i] ?? facts.httpStatus, truncated, body);
+    if (entry !== undefined) entries.push(entry);
   }
-  // PatientListView: one per patient the batch touched (one with no patient when it touched none).
-  const outcome = outcomeForStatus(facts.httpStatus);
+  // PatientListView: one row per patient the batch touched (one with no patient when it touched none).
   let touched: string[] = [];
   try {
     touched = listViewPatients(classification, disclosures ?? []);
   } catch {
     touched = [];
   }
-  const list = touched.length === 0 ? [''] : touched;
-  for (const patient of list) {
-    const r = base(facts, eventTime, facts.eventTimeMs);
-    r.event_type = 'PatientListView';
-    r.fhir_interaction = 'batch';
-    r.resource_type = 'Bundle';
-    r.patient_id = patient;
-    r.batch_id = batchId;
-    r.entry_index = -1;
-    r.outcome = outcome;
-    r.result_count = touched.length;
-    out.push(r);
-  }
-  return out;
+  entries.push(listViewEntry(facts.httpStatus, touched));
+  return requestOf(facts, uuidv7(facts.eventTimeMs), entries);
+}
+
+function listViewEntry(status: number, touched: string[]): AuditRequestEntry {
+  return {
+    event_type: 'PatientListView',
+    fhir_interaction: 'batch',
+    resource_type: 'Bundle',
+    query: '',
+    entry_index: -1,
+    http_status: status,
+    outcome: outcomeForStatus(status),
+    result_count: touched.length,
+    patient_ids: touched.length === 0 ? [''] : touched,
+  };
+}
+
+/**
+ * A batch the middleware could not read (unreadable or over-cap body, not a batch Bundle) that failed:
+ * still an access attempt to account for (audit-events.md: "A request that fails still yields a
+ * record"): one PatientListView with no patient and the failure's outcome.
+ */
+export function failedBatchRequest(facts: AccessFacts): UnchainedAuditRequest {
+  return requestOf(facts, uuidv7(facts.eventTimeMs), [listViewEntry(facts.httpStatus, [])]);
+}
+
+/** The per-patient rows of one access (the request record expanded; chain fields empty). */
+export function buildAuditRecords(
+  classification: Classification,
+  body: unknown,
+  truncated: boolean,
+  facts: AccessFacts,
+  mode: DisclosureMode = 'returned',
+): AuditRecord[] {
+  const request = buildAuditRequest(classification, body, truncated, facts, mode);
+  return request === undefined ? [] : expandRequestRecord(request as Parameters<typeof expandRequestRecord>[0]);
 }
 
 function safeDisclosureList(classification: Classification, body: unknown): Disclosure[] | undefined {

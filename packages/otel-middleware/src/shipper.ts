@@ -1,6 +1,9 @@
 /**
- * Ships sealed spool segments to the sink: `POST {sinkUrl}/v1/audit`, NDJSON, one segment per batch
- * (protocol: notes/wire.md). At-least-once: a segment is deleted only after a 200; the sink
+ * Ships sealed spool segments to the sink: `POST {sinkUrl}/v1/audit`, one segment per batch
+ * (protocol: notes/wire.md). The body is the segment's bytes as they are on disk
+ * (`application/x-fhirwatch-spool`: `<crc32> <request record JSON>` lines; the sink checks each CRC):
+ * nothing is decoded or re-encoded on the way (a range of lines is a slice of the segment).
+ * At-least-once: a segment is deleted only after a 200; the sink
  * deduplicates on `event_id`. 429/503 honour `Retry-After`; network errors and other 5xx back off
  * exponentially with jitter.
  *
@@ -20,7 +23,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
-import type { AuditSpool, SegmentInfo } from './spool.ts';
+import { type AuditSpool, type SegmentContents, type SegmentInfo, segmentLine } from './spool.ts';
+
+/** Media type of spool-framed lines (the sink's ingest/parse.ts). */
+export const SPOOL_MEDIA_TYPE = 'application/x-fhirwatch-spool';
 
 const gzipAsync = promisify(gzip);
 
@@ -37,6 +43,8 @@ export interface ShipperOptions {
   gzip?: boolean;
   headers?: Record<string, string>;
   onError?: (error: FhirAuditError) => void;
+  /** Called once per segment the sink acknowledged: seconds from its first write, records it held. */
+  onShipped?: (lagS: number, records: number) => void;
 }
 
 export interface ShipperStats {
@@ -175,15 +183,15 @@ export class AuditShipper {
       this.report(new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'cannot read audit spool segment', { cause }));
       return -1;
     }
-    const lines = contents.lines;
+    const lineCount = contents.ranges.length;
     if (this.progress?.name !== segment.name) {
       this.stats.corruptLines += contents.corrupt;
-      this.progress = { name: segment.name, pending: lines.length > 0 ? [[0, lines.length]] : [], rejected: [] };
+      this.progress = { name: segment.name, pending: lineCount > 0 ? [[0, lineCount]] : [], rejected: [] };
     }
     const progress = this.progress;
     while (progress.pending.length > 0) {
       const [start, end] = progress.pending[0] as [number, number];
-      const result = await this.post(lines, start, end);
+      const result = await this.post(contents, start, end);
       if (result.kind === 'retry') return result.delayMs;
       progress.pending.shift();
       if (result.kind === 'ok') {
@@ -197,7 +205,7 @@ export class AuditShipper {
         // The request's encoding/media type was refused, not a record: keep the whole segment aside.
         this.progress = undefined;
         await this.spool.quarantine(segment, contents);
-        this.stats.rejectedRecords += lines.length;
+        this.stats.rejectedRecords += lineCount;
         this.report(
           new FhirAuditError(
             AUDIT_ERROR_CODES.sinkRejected,
@@ -226,7 +234,7 @@ export class AuditShipper {
       // Kept for an operator: the sink's error code (PHI-free) next to the record as spooled.
       let text = '';
       for (const r of progress.rejected) {
-        text += `{"error":{"status":${r.status},"code":${JSON.stringify(r.code)},"line":${r.index + 1}},"record":${lines[r.index]}}\n`;
+        text += `{"error":{"status":${r.status},"code":${JSON.stringify(r.code)},"line":${r.index + 1}},"record":${segmentLine(contents, r.index)}}\n`;
       }
       try {
         // Named after the first refused record's event_id: the same name when a crash makes us redo
@@ -234,7 +242,8 @@ export class AuditShipper {
         let id = '';
         try {
           id = String(
-            (JSON.parse(lines[progress.rejected[0]?.index ?? 0] ?? '') as { event_id?: unknown }).event_id ?? '',
+            (JSON.parse(segmentLine(contents, progress.rejected[0]?.index ?? 0)) as { event_id?: unknown }).event_id ??
+              '',
           );
         } catch {
           // not JSON (that may be why it was refused)
@@ -252,13 +261,18 @@ export class AuditShipper {
       this.report(
         new FhirAuditError(
           AUDIT_ERROR_CODES.sinkRejected,
-          `audit sink rejected ${progress.rejected.length} of ${lines.length} records of segment ${segment.name} (${codes}); kept in rejected/`,
+          `audit sink rejected ${progress.rejected.length} of ${lineCount} records of segment ${segment.name} (${codes}); kept in rejected/`,
           { status: progress.rejected[0]?.status ?? 400 },
         ),
       );
     }
     this.progress = undefined;
     await this.spool.acknowledge(segment, contents);
+    try {
+      this.options.onShipped?.((Date.now() - segment.firstWriteMs) / 1000, lineCount);
+    } catch {
+      // a metrics hook never breaks shipping
+    }
     return 0;
   }
 
@@ -266,12 +280,23 @@ export class AuditShipper {
     progress.rejected.push({ index, status, code: /^FW_[A-Z0-9_]{1,64}$/.test(code) ? code : '' });
   }
 
-  /** POST lines [start, end) as one batch. */
-  private async post(lines: readonly string[], start: number, end: number): Promise<PostResult> {
-    let text = '';
-    for (let i = start; i < end; i++) text += `${lines[i]}\n`;
-    let body: Buffer = Buffer.from(text, 'utf8');
-    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', ...this.options.headers };
+  /** POST lines [start, end) as one batch: the segment's bytes, contiguous runs sliced, never re-encoded. */
+  private async post(contents: SegmentContents, start: number, end: number): Promise<PostResult> {
+    const parts: Buffer[] = [];
+    let runStart = -1;
+    let runEnd = -1;
+    for (let i = start; i < end; i++) {
+      const [a, b] = contents.ranges[i] as [number, number];
+      if (a === runEnd) runEnd = b;
+      else {
+        if (runStart !== -1) parts.push(contents.bytes.subarray(runStart, runEnd));
+        runStart = a;
+        runEnd = b;
+      }
+    }
+    if (runStart !== -1) parts.push(contents.bytes.subarray(runStart, runEnd));
+    let body: Buffer = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    const headers: Record<string, string> = { 'content-type': SPOOL_MEDIA_TYPE, ...this.options.headers };
     if (this.options.gzip === true) {
       body = await gzipAsync(body);
       headers['content-encoding'] = 'gzip';

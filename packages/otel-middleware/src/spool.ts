@@ -2,7 +2,8 @@
  * Append-only audit spool on local disk: the durable half of the audit exporter.
  *
  * Layout of the spool directory:
- *   seg-000000000001.log …  segments; one line per record: `<crc32 as 8 hex> <record JSON>\n`
+ *   seg-000000000001.log …  segments; one line per request record: `<crc32 as 8 hex> <record JSON>\n`
+ *                           (the shipper sends these bytes as they are, `application/x-fhirwatch-spool`)
  *   chain.json              last `seq`/`hash` per writer, written before a shipped segment is deleted
  *   hmac.key                the chain key when none was configured (0600)
  *   spool.lock              pid of the process that owns the directory
@@ -25,17 +26,23 @@
  * (an honest "records were lost here") rather than a fork.
  */
 
-import { type KeyObject, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { AuditRecord } from '@fhirwatch/contract';
-import { type ChainState, chainKey, chainLine } from './chain.ts';
+import {
+  type AuditRequestRecord,
+  auditRequestCanonical,
+  type ChainHasher,
+  chainAppend,
+  type UnchainedAuditRequest,
+} from '@fhirwatch/contract';
+import { type ChainState, requestHasher } from './chain.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
 
-/** A record before the chain fields are assigned. */
-export type UnchainedRecord = Omit<AuditRecord, 'seq' | 'prev_hash' | 'hash'> & Partial<AuditRecord>;
+/** A request record before the chain fields are assigned (what the spool queues). */
+export type UnchainedRecord = UnchainedAuditRequest;
 
 export interface SpoolOptions {
   dir: string;
@@ -61,10 +68,14 @@ export interface SpoolStats {
   /** Group commits done (one write + one fdatasync each). */
   flushes: number;
   lastSeq: number;
+  /** Records written and not yet acknowledged by the sink or quarantined (what an earlier run left included). */
+  unshipped: number;
+  /** Write time of the oldest segment still waiting (ms since the epoch), if any. */
+  oldestUnshippedMs: number | undefined;
 }
 
 interface Pending {
-  record: UnchainedRecord;
+  record: UnchainedAuditRequest;
   durable: boolean;
 }
 
@@ -78,11 +89,17 @@ export interface SegmentInfo {
   path: string;
   number: number;
   size: number;
+  /** When its first record was written (ms since the epoch; the file's mtime for a segment found at open). */
+  firstWriteMs: number;
+  /** Lines (records) it holds: counted as written, or by its newlines for a segment found at open. */
+  records: number;
 }
 
 export interface SegmentContents {
-  /** The record JSON texts of the valid lines, in order. */
-  lines: string[];
+  /** The segment's bytes as read. */
+  bytes: Buffer;
+  /** Byte range [start, end) of each valid framed line (CRC prefix and newline included), in order. */
+  ranges: [number, number][];
   /** Lines whose CRC or framing was wrong (a torn tail after a crash). */
   corrupt: number;
   /** Last valid record of each writer in the segment. */
@@ -104,36 +121,57 @@ export function frameLine(json: string): string {
   return `${(crc32(json) >>> 0).toString(16).padStart(8, '0')} ${json}\n`;
 }
 
-/** Parse a segment's bytes: valid lines, count of corrupt ones, and the chain tail per writer. */
-export function parseSegment(text: string): SegmentContents {
-  const lines: string[] = [];
+function hexAt(bytes: Buffer, start: number): number {
+  let value = 0;
+  for (let i = start; i < start + 8; i++) {
+    const c = bytes[i] as number;
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    value = value * 16 + d;
+  }
+  return value;
+}
+
+/** The record JSON text of valid line `i`. */
+export function segmentLine(contents: SegmentContents, i: number): string {
+  const [start, end] = contents.ranges[i] as [number, number];
+  return contents.bytes.toString('utf8', start + 9, end - 1);
+}
+
+/**
+ * Parse a segment's bytes: the byte range of each valid line (CRC checked over the bytes, nothing
+ * decoded), count of corrupt ones, and the chain tail per writer (only the last valid line is parsed).
+ */
+export function parseSegment(input: Buffer | string): SegmentContents {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  const ranges: [number, number][] = [];
   const tails = new Map<string, ChainState>();
   let corrupt = 0;
   let start = 0;
-  while (start < text.length) {
-    const nl = text.indexOf('\n', start);
+  while (start < bytes.length) {
+    const nl = bytes.indexOf(10, start);
     if (nl === -1) {
       corrupt++; // torn tail: no newline
       break;
     }
-    const line = text.slice(start, nl);
+    const lineStart = start;
     start = nl + 1;
-    if (line.length < 10 || line.charCodeAt(8) !== 32) {
+    if (nl - lineStart < 10 || bytes[lineStart + 8] !== 32) {
       corrupt++;
       continue;
     }
-    const json = line.slice(9);
-    if (Number.parseInt(line.slice(0, 8), 16) !== crc32(json) >>> 0) {
+    if (hexAt(bytes, lineStart) !== crc32(bytes.subarray(lineStart + 9, nl)) >>> 0) {
       corrupt++;
       continue;
     }
-    lines.push(json);
+    ranges.push([lineStart, nl + 1]);
   }
+  const contents: SegmentContents = { bytes, ranges, corrupt, tails };
   // A segment is written by one process, so one writer: its tail is the last valid line. Only that
   // line is parsed (parsing every line cost ~1 % of the gateway's CPU in the bench profile).
-  for (let i = lines.length - 1; i >= 0; i--) {
+  for (let i = ranges.length - 1; i >= 0; i--) {
     try {
-      const r = JSON.parse(lines[i] as string) as Partial<AuditRecord>;
+      const r = JSON.parse(segmentLine(contents, i)) as Partial<AuditRequestRecord>;
       if (typeof r.recorded_by === 'string' && typeof r.seq === 'number' && typeof r.hash === 'string') {
         tails.set(r.recorded_by, { seq: r.seq, hash: r.hash });
         break;
@@ -142,7 +180,7 @@ export function parseSegment(text: string): SegmentContents {
       // CRC matched, so the line is what was written; a non-JSON line is the sink's to reject.
     }
   }
-  return { lines, corrupt, tails };
+  return contents;
 }
 
 function isAlive(pid: number): boolean {
@@ -157,7 +195,7 @@ function isAlive(pid: number): boolean {
 export class AuditSpool {
   readonly dir: string;
   readonly recordedBy: string;
-  private readonly key: KeyObject;
+  private readonly hasher: ChainHasher;
   private readonly segmentMaxBytes: number;
   private readonly maxSpoolBytes: number;
   private readonly flushIntervalMs: number;
@@ -177,6 +215,8 @@ export class AuditSpool {
   private persistedChain: Record<string, ChainState>;
   private closed = false;
   private written = 0;
+  /** Records written and not yet acknowledged or quarantined (spool depth). */
+  private unshipped = 0;
   private dropped = 0;
   private flushes = 0;
   private segmentListeners: (() => void)[] = [];
@@ -190,11 +230,12 @@ export class AuditSpool {
       next: number;
       chain: ChainState;
       persisted: Record<string, ChainState>;
+      unshipped: number;
     },
   ) {
     this.dir = options.dir;
     this.recordedBy = options.recordedBy;
-    this.key = chainKey(key);
+    this.hasher = requestHasher(key);
     this.segmentMaxBytes = options.segmentMaxBytes ?? 1024 * 1024;
     this.maxSpoolBytes = options.maxSpoolBytes ?? 256 * 1024 * 1024;
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
@@ -203,6 +244,7 @@ export class AuditSpool {
     this.nextSegment = state.next;
     this.chain = state.chain;
     this.persistedChain = state.persisted;
+    this.unshipped = state.unshipped;
   }
 
   /** Open (or create) a spool directory: take the lock, recover the chain state, list unshipped segments. */
@@ -231,11 +273,24 @@ export class AuditSpool {
       const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
       const segments: SegmentInfo[] = [];
       let bytes = 0;
+      let unshipped = 0;
       for (const name of names) {
         const path = join(dir, name);
-        const size = (await stat(path)).size;
-        segments.push({ name, path, number: Number(SEGMENT_RE.exec(name)?.[1]), size });
-        bytes += size;
+        const st = await stat(path);
+        // what an earlier run left unshipped counts in the spool depth (newlines: a torn tail has none)
+        const content = await readFile(path);
+        let records = 0;
+        for (let at = content.indexOf(10); at !== -1; at = content.indexOf(10, at + 1)) records++;
+        segments.push({
+          name,
+          path,
+          number: Number(SEGMENT_RE.exec(name)?.[1]),
+          size: st.size,
+          firstWriteMs: st.mtimeMs,
+          records,
+        });
+        bytes += st.size;
+        unshipped += records;
       }
       let persisted: Record<string, ChainState> = {};
       try {
@@ -247,7 +302,7 @@ export class AuditSpool {
       // Records reach the spool before chain.json: the newest segment holding this writer's records wins.
       for (let i = segments.length - 1; i >= 0; i--) {
         const seg = segments[i] as SegmentInfo;
-        const tail = parseSegment(await readFile(seg.path, 'utf8')).tails.get(options.recordedBy);
+        const tail = parseSegment(await readFile(seg.path)).tails.get(options.recordedBy);
         if (tail !== undefined) {
           if (tail.seq > chain.seq) chain = tail;
           break;
@@ -260,6 +315,7 @@ export class AuditSpool {
         next: last === undefined ? 1 : last.number + 1,
         chain,
         persisted,
+        unshipped,
       });
     } catch (error) {
       OPEN_DIRS.delete(key);
@@ -282,7 +338,15 @@ export class AuditSpool {
       dropped: this.dropped,
       flushes: this.flushes,
       lastSeq: this.chain.seq,
+      unshipped: this.unshipped,
+      oldestUnshippedMs: this.oldestUnshippedMs(),
     };
+  }
+
+  /** When the oldest record not yet acknowledged was written (undefined when nothing waits). */
+  private oldestUnshippedMs(): number | undefined {
+    const first = this.closedSegments[0] ?? this.active?.info;
+    return first === undefined || first.size === 0 ? undefined : first.firstWriteMs;
   }
 
   /**
@@ -291,7 +355,7 @@ export class AuditSpool {
    * `durable: false` (batched mode) returns undefined at once; the records are written within
    * `flushIntervalMs`, or counted as dropped when the spool is full.
    */
-  append(records: readonly UnchainedRecord[], durable: boolean): Promise<void> | undefined {
+  append(records: readonly UnchainedAuditRequest[], durable: boolean): Promise<void> | undefined {
     if (this.closed) {
       const error = new FhirAuditError(AUDIT_ERROR_CODES.closed, 'audit spool is closed');
       if (durable) return Promise.reject(error);
@@ -365,23 +429,20 @@ export class AuditSpool {
 
   private async writeBatch(batch: Pending[], waiters: Waiter[]): Promise<void> {
     const before = { ...this.chain };
-    let { seq, hash } = this.chain;
+    let state: ChainState = this.chain;
     // Lines are encoded straight into one buffer (UTF-8 is at most 3 bytes per UTF-16 unit): each
     // record's JSON is encoded once and its CRC taken over those bytes (frameLine's format).
     const jsons: string[] = new Array(batch.length);
     let capacity = 0;
     for (let i = 0; i < batch.length; i++) {
       const record = (batch[i] as Pending).record;
-      seq++;
-      record.seq = seq;
-      record.prev_hash = hash;
       record.recorded_by = this.recordedBy;
-      const chained = chainLine(this.key, hash, record as Omit<AuditRecord, 'hash'>);
-      hash = chained.hash;
-      record.hash = hash;
-      jsons[i] = chained.json;
-      capacity += 10 + 3 * chained.json.length;
+      state = chainAppend(this.hasher, state, record, auditRequestCanonical);
+      const json = JSON.stringify(record);
+      jsons[i] = json;
+      capacity += 10 + 3 * json.length;
     }
+    const { seq, hash } = state;
     this.chain = { seq, hash };
     const out = Buffer.allocUnsafe(capacity);
     let end = 0;
@@ -406,7 +467,10 @@ export class AuditSpool {
       }
       await segment.fh.datasync();
       this.flushes++;
+      if (segment.info.size === 0) segment.info.firstWriteMs = Date.now();
       segment.info.size += buf.length;
+      this.unshipped += batch.length;
+      segment.info.records += batch.length;
       this.bytesOnDisk += buf.length;
       this.written += batch.length;
       this.avgLineBytes = Math.max(64, Math.ceil(buf.length / batch.length));
@@ -465,7 +529,7 @@ export class AuditSpool {
     } finally {
       await dirFh.close();
     }
-    this.active = { info: { name, path, number, size: 0 }, fh };
+    this.active = { info: { name, path, number, size: 0, firstWriteMs: Date.now(), records: 0 }, fh };
     return this.active;
   }
 
@@ -511,7 +575,7 @@ export class AuditSpool {
   }
 
   async readSegment(info: SegmentInfo): Promise<SegmentContents> {
-    return parseSegment(await readFile(info.path, 'utf8'));
+    return parseSegment(await readFile(info.path));
   }
 
   /**
@@ -545,6 +609,7 @@ export class AuditSpool {
   }
 
   private removeClosed(info: SegmentInfo): void {
+    this.unshipped = Math.max(0, this.unshipped - info.records);
     const i = this.closedSegments.indexOf(info);
     if (i !== -1) this.closedSegments.splice(i, 1);
     this.bytesOnDisk -= info.size;

@@ -177,13 +177,14 @@ describe('fhirAudit().wrap on a node:http FHIR handler', () => {
     expect(receiver.records.length).toBe(before);
   });
 
-  it('the shipped records form one intact HMAC chain, with unique UUIDv7 event ids', () => {
-    const sorted = [...receiver.records].sort((a, b) => a.seq - b.seq);
+  it('the shipped request records form one intact HMAC chain; per-patient rows have unique UUIDv7 event ids', () => {
+    const sorted = [...receiver.requests].sort((a, b) => a.seq - b.seq);
     expect(sorted[0]?.seq).toBe(1);
     expect(verifyChain(KEY, sorted)).toBeUndefined();
-    expect(new Set(sorted.map((r) => r.event_id)).size).toBe(sorted.length);
-    const tampered = sorted.map((r) => ({ ...r }));
-    (tampered[3] as AuditRecord).patient_id = 'someone-else';
+    expect(new Set(receiver.records.map((r) => r.event_id)).size).toBe(receiver.records.length);
+    for (const r of receiver.records) expect(r.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab]/);
+    const tampered = sorted.map((r) => structuredClone(r));
+    (tampered[3]?.entries[0] as { patient_ids: string[] }).patient_ids = ['someone-else'];
     expect(verifyChain(KEY, tampered)?.reason).toBe('hash-mismatch');
   });
 

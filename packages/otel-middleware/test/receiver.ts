@@ -1,20 +1,31 @@
 /**
  * A real local HTTP receiver standing in for the sink in the middleware's own tests: it speaks the
- * ingest protocol of notes/wire.md (`POST /v1/audit` NDJSON → 200 {accepted, duplicates}, dedup on
- * event_id) and captures raw OTLP/HTTP payloads (`/v1/traces|metrics|logs`) byte for byte, which
+ * ingest protocol of notes/wire.md (`POST /v1/audit` NDJSON or spool-framed lines → 200 {accepted,
+ * duplicates}, dedup on the request's event_id; request records and legacy single records, expanded
+ * into per-patient rows with the contract's `expandRequestRecord`, as the sink's view does) and captures raw OTLP/HTTP payloads (`/v1/traces|metrics|logs`) byte for byte, which
  * the PHI test inspects. Also used by packages/e2e; the e2e tests use the real sink where it matters.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { AuditRecord } from '@fhirwatch/contract';
+import {
+  type AuditRecord,
+  type AuditRequestRecord,
+  expandRequestRecord,
+  isRequestLine,
+  requestFromAuditRecord,
+} from '@fhirwatch/contract';
 
 export interface Receiver {
   url: string;
-  /** Unique records by event_id, in arrival order. */
+  /** Per-patient rows (the expansion of `requests`), in arrival order. */
   records: AuditRecord[];
+  /** Unique request records by event_id (legacy single records lifted to v1), in arrival order. */
+  requests: AuditRequestRecord[];
   /** Every record line received, duplicates included. */
   received: number;
+  /** Audit batches that arrived spool-framed (`<crc> <json>` lines, the shipper's format). */
+  framedBatches: number;
   batches: number;
   /** Audit batches that arrived gzip-compressed. */
   gzipBatches: number;
@@ -24,7 +35,8 @@ export interface Receiver {
   failNext(count: number, status: number, retryAfterS?: number): void;
   /**
    * Validate like the sink: refuse (400, nothing stored) any batch holding a record matching
-   * `bad`, naming the first bad line (1-based) unless `nameLine` is false.
+   * `bad` (a line is bad when any of its per-patient rows is), naming the first bad line (1-based)
+   * unless `nameLine` is false.
    */
   rejectRecords(bad: ((record: AuditRecord) => boolean) | undefined, nameLine?: boolean): void;
   /** Audit POSTs refused by `rejectRecords`. */
@@ -66,6 +78,8 @@ export async function startReceiver(port = 0): Promise<Receiver> {
       nameLine = name;
     },
     records: [],
+    requests: [],
+    framedBatches: 0,
     received: 0,
     batches: 0,
     gzipBatches: 0,
@@ -100,12 +114,19 @@ export async function startReceiver(port = 0): Promise<Receiver> {
           res.end(JSON.stringify({ error: { code: 'FW_SINK_TEST', message: 'refused by test' } }));
           return;
         }
+        const framed = (req.headers['content-type'] ?? '').startsWith('application/x-fhirwatch-spool');
+        if (framed) receiver.framedBatches++;
         const lines = body
           .toString('utf8')
           .split('\n')
-          .filter((l) => l !== '');
-        const parsed = lines.map((l) => JSON.parse(l) as AuditRecord);
-        const badIndex = bad === undefined ? -1 : parsed.findIndex(bad);
+          .filter((l) => l !== '')
+          .map((l) => (framed ? l.slice(9) : l));
+        const parsed = lines.map((l) => {
+          const value = JSON.parse(l) as AuditRequestRecord | AuditRecord;
+          return isRequestLine(value) ? (value as AuditRequestRecord) : requestFromAuditRecord(value as AuditRecord);
+        });
+        const badIndex =
+          bad === undefined ? -1 : parsed.findIndex((r) => expandRequestRecord(r).some((row) => bad?.(row)));
         if (badIndex !== -1) {
           receiver.refusedBatches++;
           res.writeHead(400, { 'content-type': 'application/json' });
@@ -124,7 +145,8 @@ export async function startReceiver(port = 0): Promise<Receiver> {
           if (seen.has(record.event_id)) duplicates++;
           else {
             seen.add(record.event_id);
-            receiver.records.push(record);
+            receiver.requests.push(record);
+            receiver.records.push(...expandRequestRecord(record));
             accepted++;
           }
         }

@@ -6,46 +6,22 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditRecord } from '@fhirwatch/contract';
+import type { AuditRequestRecord, UnchainedAuditRequest } from '@fhirwatch/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyChain } from '../src/chain.ts';
 import { AUDIT_ERROR_CODES, type FhirAuditError } from '../src/errors.ts';
 import { AuditShipper } from '../src/shipper.ts';
-import { AuditSpool, type UnchainedRecord } from '../src/spool.ts';
-import { uuidv7 } from '../src/uuidv7.ts';
+import { AuditSpool } from '../src/spool.ts';
 import { startReceiver } from './receiver.ts';
+import { patientOf, testRequest } from './requests.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function record(i: number, userAgent = 'app'): UnchainedRecord {
-  return {
-    event_id: uuidv7(),
-    event_time: new Date(1_790_000_000_000 + i).toISOString(),
-    recorded_by: 'w',
-    tenant_id: 't',
-    routed_tenant_id: 't',
-    client_id: 'c',
-    user_id: '',
-    user_name: '',
-    source_ip: '127.0.0.1',
-    user_agent: userAgent,
-    event_type: 'PatientSearch',
-    fhir_interaction: 'search-type',
-    resource_type: 'Patient',
-    fhir_version: 'STU3',
-    query: `family=X${i}`,
-    patient_id: `p${i}`,
-    batch_id: '',
-    entry_index: -1,
-    trace_id: '',
-    outcome: 0,
-    http_status: 200,
-    duration_ms: 1.5,
-    result_count: 1,
-  };
+function record(i: number, userAgent = 'app'): UnchainedAuditRequest {
+  return testRequest(`p${i}`, { event_time: new Date(1_790_000_000_000 + i).toISOString(), user_agent: userAgent });
 }
 
 async function setup(badAt: readonly number[], total: number, nameLine: boolean) {
@@ -56,7 +32,7 @@ async function setup(badAt: readonly number[], total: number, nameLine: boolean)
   receiver.rejectRecords((r) => r.user_agent === 'BAD', nameLine);
   const spool = await AuditSpool.open({ dir, recordedBy: 'w', hmacKey: 'k', segmentMaxBytes: 64 * 1024 * 1024 });
   cleanups.push(() => spool.close());
-  const records: UnchainedRecord[] = [];
+  const records: UnchainedAuditRequest[] = [];
   for (let i = 0; i < total; i++) records.push(record(i, badAt.includes(i) ? 'BAD' : 'app'));
   await spool.append(records, true);
   await spool.seal(); // one segment = one batch of `total` records
@@ -71,7 +47,7 @@ async function setup(badAt: readonly number[], total: number, nameLine: boolean)
   shipper.start();
   await shipper.drained();
   const rejectedFiles = await readdir(join(dir, 'rejected'));
-  const quarantined: { error: { code: string; status: number }; record: AuditRecord }[] = [];
+  const quarantined: { error: { code: string; status: number }; record: AuditRequestRecord }[] = [];
   for (const f of rejectedFiles) {
     for (const l of (await readFile(join(dir, 'rejected', f), 'utf8')).split('\n')) {
       if (l !== '') quarantined.push(JSON.parse(l));
@@ -91,7 +67,7 @@ describe('sink rejects one record of a batch', () => {
     expect(quarantined).toHaveLength(1);
     expect(quarantined[0]?.error.code).toBe('FW_SINK_BAD_RECORD');
     expect(quarantined[0]?.error.status).toBe(400);
-    expect(quarantined[0]?.record.patient_id).toBe('p400');
+    expect(quarantined[0] ? patientOf(quarantined[0].record) : '').toBe('p400');
     expect(quarantined[0]?.record.seq).toBe(401);
     expect(shipper.stats.rejectedRecords).toBe(1);
     expect(shipper.stats.shippedRecords).toBe(999);
@@ -104,16 +80,16 @@ describe('sink rejects one record of a batch', () => {
       ...Array.from({ length: 400 }, (_, i) => i + 1),
       ...Array.from({ length: 599 }, (_, i) => i + 402),
     ]);
-    expect(verifyChain('k', receiver.records.slice(0, 400))).toBeUndefined();
+    expect(verifyChain('k', receiver.requests.slice(0, 400))).toBeUndefined();
     expect(
-      verifyChain('k', receiver.records.slice(400), { seq: 401, hash: quarantined[0]?.record.hash ?? '' }),
+      verifyChain('k', receiver.requests.slice(400), { seq: 401, hash: quarantined[0]?.record.hash ?? '' }),
     ).toBeUndefined();
   });
 
   it('quarantines several bad records, including the first and the last line', async () => {
     const { receiver, quarantined, shipper } = await setup([0, 17, 18, 299], 300, true);
     expect(receiver.records).toHaveLength(296);
-    expect(quarantined.map((q) => q.record.patient_id).sort()).toEqual(['p0', 'p17', 'p18', 'p299']);
+    expect(quarantined.map((q) => patientOf(q.record)).sort()).toEqual(['p0', 'p17', 'p18', 'p299']);
     expect(shipper.stats.rejectedRecords).toBe(4);
     expect(new Set(receiver.records.map((r) => r.event_id)).size).toBe(296);
   });
@@ -121,7 +97,7 @@ describe('sink rejects one record of a batch', () => {
   it('bisects when the sink does not name the line', async () => {
     const { receiver, quarantined, shipper } = await setup([5, 250], 256, false);
     expect(receiver.records).toHaveLength(254);
-    expect(quarantined.map((q) => q.record.patient_id).sort()).toEqual(['p250', 'p5']);
+    expect(quarantined.map((q) => patientOf(q.record)).sort()).toEqual(['p250', 'p5']);
     expect(quarantined.every((q) => q.error.code === 'FW_SINK_BAD_RECORD')).toBe(true);
     expect(shipper.stats.rejectedRecords).toBe(2);
     // log2(256) = 8 levels, two bad leaves: a bounded number of refused POSTs.

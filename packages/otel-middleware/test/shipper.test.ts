@@ -7,11 +7,44 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_ERROR_CODES, type FhirAuditError } from '../src/errors.ts';
 import { fhirAudit } from '../src/middleware.ts';
+import {
+  METRIC_AUDIT_RECORDS_QUARANTINED,
+  METRIC_AUDIT_SHIP_LAG,
+  METRIC_AUDIT_SPOOL_AGE,
+  METRIC_AUDIT_SPOOL_DEPTH,
+} from '../src/pipeline-metrics.ts';
+import { AuditSpool } from '../src/spool.ts';
 import { fhirHandler, listen } from './fhir-handler.ts';
 import { startReceiver } from './receiver.ts';
+
+/** A pull reader: `collect()` observes the gauges now. */
+class PullReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** name → the last data point value (gauge/sum) or the histogram's count, from one collection. */
+async function metricValues(reader: PullReader): Promise<Map<string, number>> {
+  const { resourceMetrics } = await reader.collect();
+  const out = new Map<string, number>();
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      for (const point of metric.dataPoints) {
+        const value = point.value as number | { count: number };
+        out.set(metric.descriptor.name, typeof value === 'number' ? value : value.count);
+      }
+    }
+  }
+  return out;
+}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -49,7 +82,10 @@ describe('audit shipping', () => {
     const twoFailures = new Promise<void>((resolve) => {
       sawTwoFailures = resolve;
     });
+    const reader = new PullReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
     const audit = fhirAudit({
+      meterProvider,
       spoolDir: dir,
       sinkUrl: `http://127.0.0.1:${port}`,
       recordedBy: 'w',
@@ -67,10 +103,14 @@ describe('audit shipping', () => {
       () => audit.shutdown(),
       () => app.close(),
     );
-    await traffic(app.url, 10); // 70 records
+    await traffic(app.url, 10); // 10 request records = 70 per-patient rows
     await audit.flush();
     await twoFailures; // the shipper has tried and failed at least twice
-    expect(audit.stats().spool?.written).toBe(70);
+    expect(audit.stats().spool?.written).toBe(10);
+    // pipeline health while the sink is down: 10 records waiting, the oldest for a while
+    let metrics = await metricValues(reader);
+    expect(metrics.get(METRIC_AUDIT_SPOOL_DEPTH)).toBe(10);
+    expect(metrics.get(METRIC_AUDIT_SPOOL_AGE)).toBeGreaterThan(0);
     const receiver = await startReceiver(port);
     cleanups.push(() => receiver.close());
     await traffic(app.url, 2); // 14 more while draining
@@ -78,6 +118,11 @@ describe('audit shipping', () => {
     expect(receiver.records).toHaveLength(84);
     expect(new Set(receiver.records.map((r) => r.event_id)).size).toBe(84);
     expect(audit.stats().spool?.segments).toBe(0);
+    metrics = await metricValues(reader);
+    expect(metrics.get(METRIC_AUDIT_SPOOL_DEPTH)).toBe(0);
+    expect(metrics.get(METRIC_AUDIT_SPOOL_AGE)).toBe(0);
+    expect(metrics.get(METRIC_AUDIT_SHIP_LAG)).toBeGreaterThanOrEqual(1); // segments shipped, lag recorded
+    expect(metrics.get(METRIC_AUDIT_RECORDS_QUARANTINED)).toBe(0);
   });
 
   it('honours 503 + Retry-After and retries the same batch', async () => {
@@ -146,16 +191,17 @@ describe('audit shipping', () => {
       () => app.close(),
     );
     await audit.ready();
-    receiver.rejectRecords((r) => r.seq === 3);
-    await traffic(app.url, 1);
+    receiver.rejectRecords((r) => r.seq === 2);
+    await traffic(app.url, 3); // 3 request records of 7 per-patient rows each
     await audit.drain();
     expect(errors.map((e) => e.code)).toContain(AUDIT_ERROR_CODES.sinkRejected);
     expect((await readdir(join(dir, 'rejected'))).length).toBe(1);
-    expect(receiver.records).toHaveLength(6);
+    expect(receiver.requests.map((r) => r.seq)).toEqual([1, 3]);
+    expect(receiver.records).toHaveLength(14);
     expect(audit.stats().shipper?.rejectedRecords).toBe(1);
     await traffic(app.url, 1);
     await audit.drain();
-    expect(receiver.records).toHaveLength(13);
+    expect(receiver.records).toHaveLength(21);
   });
 
   it('ships on start what an earlier run left in the spool, continuing its chain', async () => {
@@ -165,6 +211,10 @@ describe('audit shipping', () => {
     await traffic(app1.url, 2);
     await app1.close();
     await first.shutdown();
+    // what the earlier run left counts in the spool depth of the next one (pipeline health after a restart)
+    const reopened = await AuditSpool.open({ dir, recordedBy: 'w', hmacKey: 'k' });
+    expect(reopened.stats().unshipped).toBe(2);
+    await reopened.close();
     const receiver = await startReceiver();
     cleanups.push(() => receiver.close());
     const second = fhirAudit({
@@ -182,8 +232,9 @@ describe('audit shipping', () => {
     );
     await traffic(app2.url, 1);
     await second.drain();
-    expect(receiver.records.map((r) => r.seq).sort((a, b) => a - b)).toEqual(
-      Array.from({ length: 21 }, (_, i) => i + 1),
-    );
+    // one request record per search (seq 1..3), each expanding to its 7 patients
+    expect(receiver.requests.map((r) => r.seq).sort((a, b) => a - b)).toEqual([1, 2, 3]);
+    expect(receiver.records).toHaveLength(21);
+    expect(receiver.framedBatches).toBe(receiver.batches); // segment bytes as they are
   });
 });

@@ -1,12 +1,12 @@
 import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditRecord } from '@fhirwatch/contract';
+import type { AuditRequestRecord } from '@fhirwatch/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyChain } from '../src/chain.ts';
 import { AUDIT_ERROR_CODES } from '../src/errors.ts';
-import { AuditSpool, parseSegment, type UnchainedRecord } from '../src/spool.ts';
-import { uuidv7 } from '../src/uuidv7.ts';
+import { AuditSpool, parseSegment, segmentLine } from '../src/spool.ts';
+import { patientOf, segmentRequests, testRequest } from './requests.ts';
 
 const KEY = 'k';
 const dirs: string[] = [];
@@ -19,45 +19,8 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-function rec(patient: string): UnchainedRecord {
-  return {
-    event_id: uuidv7(),
-    event_time: new Date().toISOString(),
-    recorded_by: '',
-    tenant_id: 't',
-    routed_tenant_id: 't',
-    client_id: 'c',
-    user_id: '',
-    user_name: '',
-    source_ip: '127.0.0.1',
-    user_agent: '',
-    event_type: 'PatientView',
-    fhir_interaction: 'read',
-    resource_type: 'Patient',
-    fhir_version: 'STU3',
-    query: '',
-    patient_id: patient,
-    batch_id: '',
-    entry_index: -1,
-    trace_id: '',
-    outcome: 0,
-    http_status: 200,
-    duration_ms: 1.2345,
-    result_count: 1,
-  };
-}
-
-async function allRecords(dir: string): Promise<{ records: AuditRecord[]; corrupt: number }> {
-  const names = (await readdir(dir)).filter((n) => n.startsWith('seg-')).sort();
-  const records: AuditRecord[] = [];
-  let corrupt = 0;
-  for (const n of names) {
-    const c = parseSegment(await readFile(join(dir, n), 'utf8'));
-    corrupt += c.corrupt;
-    for (const l of c.lines) records.push(JSON.parse(l) as AuditRecord);
-  }
-  return { records, corrupt };
-}
+const rec = (patient: string) => testRequest(patient);
+const allRecords = segmentRequests;
 
 describe('AuditSpool', () => {
   it('group-commits concurrent durable appends: fewer fdatasyncs than appends, every record chained', async () => {
@@ -87,13 +50,13 @@ describe('AuditSpool', () => {
     await b.close();
     const { records, corrupt } = await allRecords(dir);
     expect(corrupt).toBe(1);
-    expect(records.map((r) => r.patient_id)).toEqual(['a', 'b', 'c', 'd']);
+    expect(records.map(patientOf)).toEqual(['a', 'b', 'c', 'd']);
     expect(verifyChain(KEY, records)).toBeUndefined();
   });
 
   it('detects a corrupted line by its CRC', () => {
     const parsed = parseSegment('00000000 {"a":1}\n');
-    expect(parsed.lines).toHaveLength(0);
+    expect(parsed.ranges).toHaveLength(0);
     expect(parsed.corrupt).toBe(1);
   });
 
@@ -113,7 +76,7 @@ describe('AuditSpool', () => {
     await b.close();
     const { records } = await allRecords(dir);
     expect(records.map((r) => r.seq)).toEqual([3]);
-    const first = JSON.parse(contents.lines[1] as string) as AuditRecord;
+    const first = JSON.parse(segmentLine(contents, 1)) as AuditRequestRecord;
     expect(records[0]?.prev_hash).toBe(first.hash);
   });
 

@@ -2,19 +2,19 @@
  * Strict mode (response held until the records are durable; fail closed), user hooks that throw,
  * and the Express and Fastify adapters on the same handler logic.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditRecord } from '@fhirwatch/contract';
+import { type AuditRecord, expandRequestRecord } from '@fhirwatch/contract';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_ERROR_CODES } from '../src/errors.ts';
 import { fhirAudit } from '../src/middleware.ts';
-import { parseSegment } from '../src/spool.ts';
 import { fhirHandler, listen, PATIENTS } from './fhir-handler.ts';
 import { startReceiver } from './receiver.ts';
+import { segmentRequests } from './requests.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -26,12 +26,9 @@ async function tempDir(): Promise<string> {
   return d;
 }
 
+/** The per-patient rows of every request record in the spool. */
 async function spooled(dir: string): Promise<AuditRecord[]> {
-  const out: AuditRecord[] = [];
-  for (const n of (await readdir(dir)).filter((x) => x.startsWith('seg-')).sort()) {
-    for (const l of parseSegment(await readFile(join(dir, n), 'utf8')).lines) out.push(JSON.parse(l) as AuditRecord);
-  }
-  return out;
+  return (await segmentRequests(dir)).records.flatMap(expandRequestRecord);
 }
 
 function errorCode(body: unknown): string | undefined {
@@ -64,7 +61,7 @@ describe('strict mode', () => {
 
   it('fails closed with a 503 OperationOutcome (no PHI) when the spool is full', async () => {
     const dir = await tempDir();
-    const audit = fhirAudit({ mode: 'strict', spoolDir: dir, hmacKey: 'k', maxSpoolBytes: 1500 });
+    const audit = fhirAudit({ mode: 'strict', spoolDir: dir, hmacKey: 'k', maxSpoolBytes: 1000 });
     const app = await listen(audit.wrap(fhirHandler()));
     cleanups.push(
       () => audit.shutdown(),
@@ -116,7 +113,7 @@ describe('strict mode', () => {
 });
 
 describe('batched mode, oversize bodies and hooks', () => {
-  it('records an over-cap body with result_count -1 instead of buffering it', async () => {
+  it('records an over-cap body with result_count null (unknown) instead of buffering it', async () => {
     const dir = await tempDir();
     const audit = fhirAudit({ spoolDir: dir, hmacKey: 'k', maxResponseBodyBytes: 200, flushIntervalMs: 1 });
     const app = await listen(audit.wrap(fhirHandler({ chunks: 5 })));
@@ -131,7 +128,7 @@ describe('batched mode, oversize bodies and hooks', () => {
     expect(((await big.json()) as { entry: unknown[] }).entry).toHaveLength(7);
     await audit.flush();
     const records = await spooled(dir);
-    expect(records.find((r) => r.event_type === 'PatientSearch')?.result_count).toBe(-1);
+    expect(records.find((r) => r.event_type === 'PatientSearch')?.result_count).toBeNull();
     expect(records.find((r) => r.event_type === 'ConditionsView')?.patient_id).toBe('pat-aa03');
     expect(audit.stats().truncatedBodies).toBe(1);
   });

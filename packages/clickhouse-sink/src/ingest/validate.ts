@@ -8,7 +8,11 @@ import {
   AUDIT_EVENT_TYPES,
   AUDIT_OUTCOME,
   AUDIT_RECORD_FIELDS,
+  AUDIT_REQUEST_ENTRY_FIELDS,
+  AUDIT_REQUEST_FIELDS,
   type AuditRecord,
+  type AuditRequestEntry,
+  type AuditRequestRecord,
   FHIR_INTERACTIONS,
   FHIR_VERSIONS,
 } from '@fhirwatch/contract';
@@ -112,7 +116,8 @@ const CHECKS: Readonly<Record<keyof AuditRecord, Check>> = {
   http_status: integer(0, 999),
   duration_ms: (value) =>
     typeof value === 'number' && Number.isFinite(value) && value >= 0 ? undefined : 'must be a number >= 0',
-  result_count: integer(0, 4_294_967_295),
+  // null = unknown (over the middleware's capture cap); -1 is how earlier middleware versions wrote unknown
+  result_count: (value) => (value === null ? undefined : integer(-1, 4_294_967_295)(value)),
 };
 
 const FIELD_SET = new Set<string>(AUDIT_RECORD_FIELDS);
@@ -150,4 +155,104 @@ export function auditRecordProblem(value: unknown): RecordProblem | undefined {
 
 export function isAuditRecord(value: unknown): value is AuditRecord {
   return auditRecordProblem(value) === undefined;
+}
+
+const REQUEST_CHECKS: Readonly<Record<Exclude<keyof AuditRequestRecord, 'entries'>, Check>> = {
+  v: oneOf([2]),
+  event_id: CHECKS.event_id,
+  event_time: CHECKS.event_time,
+  recorded_by: CHECKS.recorded_by,
+  seq: CHECKS.seq,
+  prev_hash: CHECKS.prev_hash,
+  hash: CHECKS.hash,
+  tenant_id: CHECKS.tenant_id,
+  tenant_claimed: (value) => (typeof value === 'boolean' ? undefined : 'must be a boolean'),
+  routed_tenant_id: CHECKS.routed_tenant_id,
+  client_id: CHECKS.client_id,
+  user_id: CHECKS.user_id,
+  user_name: CHECKS.user_name,
+  source_ip: CHECKS.source_ip,
+  user_agent: CHECKS.user_agent,
+  fhir_version: CHECKS.fhir_version,
+  batch_id: CHECKS.batch_id,
+  trace_id: CHECKS.trace_id,
+  http_status: CHECKS.http_status,
+  duration_ms: CHECKS.duration_ms,
+};
+
+const ENTRY_CHECKS: Readonly<Record<Exclude<keyof AuditRequestEntry, 'patient_ids'>, Check>> = {
+  event_type: CHECKS.event_type,
+  fhir_interaction: CHECKS.fhir_interaction,
+  resource_type: CHECKS.resource_type,
+  query: CHECKS.query,
+  entry_index: CHECKS.entry_index,
+  http_status: CHECKS.http_status,
+  outcome: CHECKS.outcome,
+  result_count: (value) => (value === null ? undefined : integer(0, 4_294_967_295)(value)),
+};
+
+const patientId = CHECKS.patient_id;
+const REQUEST_FIELD_SET = new Set<string>(AUDIT_REQUEST_FIELDS);
+const ENTRY_FIELD_SET = new Set<string>(AUDIT_REQUEST_ENTRY_FIELDS);
+/** Per-patient rows one request may expand to (x_entry is UInt16; a list refresh of 100 patients is ~900). */
+export const MAX_REQUEST_ROWS = 65_535;
+
+function extraKey(record: Record<string, unknown>, known: Set<string>, what: string): RecordProblem | undefined {
+  for (const key of Object.keys(record)) {
+    if (!known.has(key)) {
+      return { field: key.slice(0, 64).replace(/[^\x20-\x7e]/g, '?'), rule: `is not ${what} field` };
+    }
+  }
+  return undefined;
+}
+
+/** The first problem of a parsed request record (v2 wire line), or undefined when valid. */
+export function auditRequestProblem(value: unknown): RecordProblem | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { field: '', rule: 'must be a JSON object' };
+  }
+  const record = value as Record<string, unknown>;
+  for (const field of AUDIT_REQUEST_FIELDS) {
+    if (field === 'entries') continue;
+    const fieldValue = record[field];
+    if (fieldValue === undefined) return { field, rule: 'is required' };
+    const rule = REQUEST_CHECKS[field](fieldValue);
+    if (rule !== undefined) return { field, rule };
+  }
+  const entries = record.entries;
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > 65_535) {
+    return { field: 'entries', rule: 'must be an array of 1 to 65535 entries' };
+  }
+  let rows = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as Record<string, unknown>;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      return { field: `entries[${i}]`, rule: 'must be a JSON object' };
+    }
+    for (const field of AUDIT_REQUEST_ENTRY_FIELDS) {
+      if (field === 'patient_ids') continue;
+      const fieldValue = entry[field];
+      if (fieldValue === undefined) return { field: `entries[${i}].${field}`, rule: 'is required' };
+      const rule = ENTRY_CHECKS[field](fieldValue);
+      if (rule !== undefined) return { field: `entries[${i}].${field}`, rule };
+    }
+    const patients = entry.patient_ids;
+    if (!Array.isArray(patients) || patients.length === 0) {
+      return { field: `entries[${i}].patient_ids`, rule: "must be a non-empty array ('' = no patient)" };
+    }
+    for (const p of patients) {
+      const rule = patientId(p);
+      if (rule !== undefined) return { field: `entries[${i}].patient_ids`, rule: `items ${rule}` };
+    }
+    rows += patients.length;
+    if (Object.keys(entry).length !== AUDIT_REQUEST_ENTRY_FIELDS.length) {
+      const extra = extraKey(entry, ENTRY_FIELD_SET, 'an audit request entry');
+      if (extra !== undefined) return { field: `entries[${i}].${extra.field}`, rule: extra.rule };
+    }
+  }
+  if (rows > MAX_REQUEST_ROWS) return { field: 'entries', rule: `must expand to at most ${MAX_REQUEST_ROWS} rows` };
+  if (Object.keys(record).length !== AUDIT_REQUEST_FIELDS.length) {
+    return extraKey(record, REQUEST_FIELD_SET, 'an audit request');
+  }
+  return undefined;
 }

@@ -1,14 +1,23 @@
 /**
  * A deterministic (seeded) synthetic audit dataset for the report tests, the CLI tests and demos:
  * ordinary clinical traffic that no report may flag, plus planted cases with known answers for each
- * report (`plants`). Records carry a valid HMAC chain per writer (see chainHash in verify.ts).
+ * report (`plants`). Records carry a valid HMAC chain per writer (legacy single records, each its own chain
+ * link, signed with the contract's chain: signChain over auditRecordCanonical).
  *
  * Ordinary traffic: working days only, 08:00–17:30 local time; each clinician runs a few sessions
  * (a name or identifier search returning 1–3 patients, then a view or two of those patients); one
  * clerk per tenant views 100–130 patients a day (10–13 an hour); ~3 % of views fail (403 / 503).
  */
-import { type AuditEventType, type AuditRecord, type FhirInteraction, outcomeForStatus } from '@fhirwatch/contract';
-import { chainHash } from './verify.ts';
+import * as crypto from 'node:crypto';
+import {
+  type AuditEventType,
+  type AuditRecord,
+  auditRecordCanonical,
+  chainHasher,
+  type FhirInteraction,
+  outcomeForStatus,
+  signChain,
+} from '@fhirwatch/contract';
 import type { VipChange } from './vip.ts';
 import type { WorkHoursConfig } from './work-hours.ts';
 import { localParts } from './work-hours.ts';
@@ -128,6 +137,7 @@ export function zonedInstant(
 
 /** Sign records in place: per writer, in event_time order, seq from 1, prev_hash → hash chain. */
 export function signAuditChain(records: AuditRecord[], key: string | Uint8Array): AuditRecord[] {
+  const hasher = chainHasher(crypto, key);
   const byWriter = new Map<string, AuditRecord[]>();
   for (const record of records) {
     const list = byWriter.get(record.recorded_by) ?? [];
@@ -138,13 +148,7 @@ export function signAuditChain(records: AuditRecord[], key: string | Uint8Array)
     list.sort((a, b) =>
       a.event_time === b.event_time ? (a.event_id < b.event_id ? -1 : 1) : a.event_time < b.event_time ? -1 : 1,
     );
-    let prev = '';
-    list.forEach((record, i) => {
-      record.seq = i + 1;
-      record.prev_hash = prev;
-      record.hash = chainHash(key, record);
-      prev = record.hash;
-    });
+    signChain(hasher, list, auditRecordCanonical);
   }
   return records;
 }

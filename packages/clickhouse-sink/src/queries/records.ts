@@ -25,6 +25,7 @@ export function toAuditRecord(row: Record<string, unknown>): AuditRecord {
   for (const field of AUDIT_RECORD_FIELDS) {
     const value = row[field];
     if (field === 'event_time') record[field] = isoFromClickHouse(String(value));
+    else if (field === 'result_count') record[field] = value === null || value === undefined ? null : Number(value);
     else if (NUMERIC_FIELDS.has(field)) record[field] = Number(value);
     else record[field] = value === null || value === undefined ? '' : String(value);
   }
@@ -40,6 +41,8 @@ export function toAuditRecordFromValues(values: readonly unknown[]): AuditRecord
   AUDIT_RECORD_FIELDS.forEach((field, i) => {
     const value = values[i];
     if (field === 'event_time') record[field] = isoFromClickHouse(String(value));
+    // null = unknown (the response was over the middleware's capture cap)
+    else if (field === 'result_count') record[field] = value === null || value === undefined ? null : Number(value);
     else if (NUMERIC_FIELDS.has(field)) record[field] = Number(value);
     else record[field] = value === null || value === undefined ? '' : String(value);
   });

@@ -12,6 +12,12 @@ export {
   GROUP_MEMBERS_TABLE,
   TENANT_SETTINGS_TABLE,
 } from './audit-context.ts';
+export {
+  AUDIT_EXPANSION_SELECT,
+  AUDIT_REQUEST_COLUMNS,
+  AUDIT_REQUESTS_TABLE,
+  AUDIT_REQUESTS_VIEW,
+} from './audit-requests.ts';
 export { LOADTEST_RUNS_TABLE } from './loadtest.ts';
 export type {
   MigrateResult,
@@ -41,4 +47,12 @@ export {
   TRACE_ID_TS_TABLE,
   TRACE_ID_TS_VIEW,
 } from './telemetry.ts';
-export type { AddColumnsDef, ColumnDef, MaterializedViewDef, SchemaObject, TableDef, ViewDef } from './types.ts';
+export type {
+  AddColumnsDef,
+  ColumnDef,
+  MaterializedViewDef,
+  SchemaObject,
+  StatementDef,
+  TableDef,
+  ViewDef,
+} from './types.ts';

@@ -15,6 +15,14 @@ import {
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
 import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
+import {
+  AUDIT_REQUESTS_TABLE,
+  auditDedupViewRecreate,
+  auditRequestsBackfill,
+  auditRequestsExpandView,
+  auditRequestsTable,
+  auditResultCountNullable,
+} from './audit-requests.ts';
 import { loadtestRunsTable } from './loadtest.ts';
 import { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
@@ -141,6 +149,17 @@ export const MIGRATIONS: readonly Migration[] = [
     objects: (o) => [otelLogsEventName, traceIdTsTable(o.telemetryRetentionDays), traceIdTsView],
   },
   {
+    version: 6,
+    name: 'audit_requests',
+    objects: (o) => [
+      auditResultCountNullable,
+      auditDedupViewRecreate,
+      auditRequestsTable(o.auditRetentionDays),
+      auditRequestsBackfill,
+      auditRequestsExpandView,
+    ],
+  },
+  {
     version: 7,
     name: 'loadtest_runs',
     objects: () => [loadtestRunsTable],
@@ -195,6 +214,7 @@ export function renderSchemaScript(options: SchemaOptions = {}): string {
 const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] => {
   const tables: TableDef[] = [
     auditEventsTable(o.auditRetentionDays),
+    auditRequestsTable(o.auditRetentionDays),
     otelTracesTable(o.telemetryRetentionDays),
     otelLogsTable(o.telemetryRetentionDays),
     ...otelMetricTables(o.telemetryRetentionDays),
@@ -287,4 +307,4 @@ async function alignTtl(
   return true;
 }
 
-export { AUDIT_QUERY_LOG_TABLE, AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };
+export { AUDIT_QUERY_LOG_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };

@@ -10,6 +10,7 @@ import type {
   MaterializedViewDef,
   RenderOptions,
   SchemaObject,
+  StatementDef,
   TableDef,
   ViewDef,
 } from './types.ts';
@@ -107,6 +108,21 @@ function addColumnsStatements(def: AddColumnsDef, options: RenderOptions): strin
   return options.cluster === undefined ? [alter(def.table)] : [alter(localName(def.table)), alter(def.table)];
 }
 
+function statements(def: StatementDef, options: RenderOptions): string[] {
+  const fill = (name: (table: string) => string): string =>
+    def.sql.replace('{table2}', name(def.tables[1] ?? '')).replace('{table}', name(def.tables[0] ?? ''));
+  if (options.cluster === undefined) return [fill((t) => qualified(options, t))];
+  if (def.scope === 'local') return [fill((t) => qualified(options, localName(t)))];
+  if (def.scope === 'distributed') {
+    const first = def.tables[0] ?? '';
+    return [fill((t) => (t === first ? `${qualified(options, t)}${onCluster(options)}` : qualified(options, t)))];
+  }
+  return [
+    fill((t) => `${qualified(options, localName(t))}${onCluster(options)}`),
+    fill((t) => `${qualified(options, t)}${onCluster(options)}`),
+  ];
+}
+
 /** The DDL statements of one schema object, in execution order. */
 export function renderObject(def: SchemaObject, options: RenderOptions): string[] {
   switch (def.kind) {
@@ -120,6 +136,8 @@ export function renderObject(def: SchemaObject, options: RenderOptions): string[
       return [viewStatement(def, options)];
     case 'add-columns':
       return addColumnsStatements(def, options);
+    case 'statement':
+      return statements(def, options);
   }
 }
 

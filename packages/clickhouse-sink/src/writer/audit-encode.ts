@@ -1,21 +1,17 @@
 /**
- * Audit rows as `JSONCompactEachRow` (one JSON array per line, values in {@link AUDIT_INSERT_COLUMNS} order).
+ * Audit request rows as `JSONCompactEachRow` (one JSON array per line, values in
+ * {@link AUDIT_REQUEST_INSERT_COLUMNS} order) for `audit_requests` (schema/audit-requests.ts). The
+ * materialized view expands each into its per-patient audit_events rows inside ClickHouse.
  *
- * Why not the client's `JSONEachRow`: `JSON.stringify` of a 26-value array costs about half of the same
- * record as an object (no keys to write), the payload is ~35 % smaller, and the engine parses arrays
- * positionally instead of looking every key up (bench/writer.ts measures both). `event_time` is sent as
- * `YYYY-MM-DD HH:MM:SS.sss`, which DateTime64 parses without `date_time_input_format = 'best_effort'`.
- * Records must be valid (auditRecordProblem): values are written as they are.
+ * Why `JSONCompactEachRow`: no keys to write or look up, ~35 % smaller than JSONEachRow, positional
+ * parse in the engine (bench/writer.ts). `event_time` goes as `YYYY-MM-DD HH:MM:SS.sss` (DateTime64
+ * parses it without best_effort). Records must be valid (validate.ts): values are written as they are.
  */
-import type { AuditRecord } from '@fhirwatch/contract';
-import { AUDIT_COLUMNS } from '../schema/audit.ts';
+import type { AuditRequestRecord } from '@fhirwatch/contract';
+import { AUDIT_REQUEST_COLUMNS } from '../schema/audit-requests.ts';
 
-/** The audit_events columns an insert names, in the order of every encoded row. */
-export const AUDIT_INSERT_COLUMNS: readonly string[] = AUDIT_COLUMNS.map((column) => column.name);
-
-const fields = AUDIT_INSERT_COLUMNS as readonly (keyof AuditRecord)[];
-const fieldCount = fields.length;
-const eventTimeIndex = fields.indexOf('event_time');
+/** The audit_requests columns an insert names, in the order of every encoded row. */
+export const AUDIT_REQUEST_INSERT_COLUMNS: readonly string[] = AUDIT_REQUEST_COLUMNS.map((column) => column.name);
 
 /** `2026-11-25T13:11:30.123Z` → `2026-11-25 13:11:30.123`; any other shape is left for the engine to refuse. */
 export function dateTime64Text(iso: string): string {
@@ -24,22 +20,71 @@ export function dateTime64Text(iso: string): string {
     : iso;
 }
 
-/** One record's values in column order (the `values` of a JSONCompactEachRow client insert). */
-export function auditRowValues(record: AuditRecord): unknown[] {
-  const row = new Array<unknown>(fieldCount);
-  for (let i = 0; i < fieldCount; i++) row[i] = record[fields[i]!];
-  row[eventTimeIndex] = dateTime64Text(record.event_time);
-  return row;
+/** One request's values in AUDIT_REQUEST_INSERT_COLUMNS order. */
+export function auditRequestRowValues(r: AuditRequestRecord): unknown[] {
+  const n = r.entries.length;
+  const eventType = new Array<string>(n);
+  const interaction = new Array<string>(n);
+  const resourceType = new Array<string>(n);
+  const query = new Array<string>(n);
+  const entryIndex = new Array<number>(n);
+  const status = new Array<number>(n);
+  const outcome = new Array<number>(n);
+  const resultCount = new Array<number | null>(n);
+  const xEntry: number[] = [];
+  const xPatient: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = r.entries[i]!;
+    eventType[i] = e.event_type;
+    interaction[i] = e.fhir_interaction;
+    resourceType[i] = e.resource_type;
+    query[i] = e.query;
+    entryIndex[i] = e.entry_index;
+    status[i] = e.http_status;
+    outcome[i] = e.outcome;
+    resultCount[i] = e.result_count;
+    for (const p of e.patient_ids) {
+      xEntry.push(i + 1);
+      xPatient.push(p);
+    }
+  }
+  return [
+    r.event_id,
+    dateTime64Text(r.event_time),
+    r.recorded_by,
+    r.seq,
+    r.prev_hash,
+    r.hash,
+    r.v,
+    r.tenant_id,
+    r.tenant_claimed ? 1 : 0,
+    r.routed_tenant_id,
+    r.client_id,
+    r.user_id,
+    r.user_name,
+    r.source_ip,
+    r.user_agent,
+    r.fhir_version,
+    r.batch_id,
+    r.trace_id,
+    r.http_status,
+    r.duration_ms,
+    eventType,
+    interaction,
+    resourceType,
+    query,
+    entryIndex,
+    status,
+    outcome,
+    resultCount,
+    xEntry,
+    xPatient,
+  ];
 }
 
-/** The records as a JSONCompactEachRow body (UTF-8, one line per record). */
-export function encodeAuditRows(records: readonly AuditRecord[]): Buffer {
-  const row = new Array<unknown>(fieldCount); // one array reused for every line: less garbage
+/** The requests as a JSONCompactEachRow body (UTF-8, one line per request). */
+export function encodeAuditRequestRows(records: readonly AuditRequestRecord[]): Buffer {
   let text = '';
-  for (const record of records) {
-    for (let i = 0; i < fieldCount; i++) row[i] = record[fields[i]!];
-    row[eventTimeIndex] = dateTime64Text(record.event_time);
-    text += `${JSON.stringify(row)}\n`;
-  }
+  for (const record of records) text += `${JSON.stringify(auditRequestRowValues(record))}\n`;
   return Buffer.from(text, 'utf8');
 }

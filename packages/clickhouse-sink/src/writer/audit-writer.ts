@@ -1,5 +1,8 @@
 /**
- * Writer for audit_events with group commit and idempotency.
+ * Writer for audit request records (audit_requests; the materialized view expands each into its per-patient
+ * audit_events rows) with group commit and idempotency. Accepts request records (wire v2) and legacy
+ * single records (lifted into v1 requests). Idempotency is per request `event_id` (= `request_id`); the
+ * per-patient ids derive from it, so a request stored once yields its per-patient rows once.
  *
  * `write(records)` resolves with `{ accepted, duplicates }` only after the rows are committed (wire.md: the
  * sink answers 200 only then). Writes queue up while a flush is in flight and the next flush takes them
@@ -22,12 +25,12 @@
  * and the sender (the middleware's durable spool) already keeps every unacknowledged batch and retries it.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { AuditRecord } from '@fhirwatch/contract';
+import { type AuditRecord, type AuditRequestRecord, expansionSize, requestFromAuditRecord } from '@fhirwatch/contract';
 import { SinkError } from '../errors.ts';
-import { auditRecordProblem } from '../ingest/validate.ts';
-import { AUDIT_TABLE } from '../schema/audit.ts';
+import { auditRecordProblem, auditRequestProblem } from '../ingest/validate.ts';
+import { AUDIT_REQUESTS_TABLE } from '../schema/audit-requests.ts';
 import { type RawInsert, rawInsertOf } from '../store.ts';
-import { AUDIT_INSERT_COLUMNS, auditRowValues, encodeAuditRows } from './audit-encode.ts';
+import { AUDIT_REQUEST_INSERT_COLUMNS, auditRequestRowValues, encodeAuditRequestRows } from './audit-encode.ts';
 import { isDataError, type RetryOptions, withRetries } from './retry.ts';
 import { describeStoreError, type StoreMonitor } from './store-monitor.ts';
 
@@ -63,13 +66,16 @@ export interface WriteResult {
 
 export interface AuditWriterStats {
   flushes: number;
+  /** Request rows inserted into audit_requests. */
   insertedRows: number;
+  /** Per-patient audit_events rows those requests expand to. */
+  insertedEvents: number;
   duplicateRows: number;
   rejectedWrites: number;
 }
 
 interface PendingWrite {
-  records: readonly AuditRecord[];
+  records: readonly AuditRequestRecord[];
   resolve: (result: WriteResult) => void;
   reject: (error: unknown) => void;
 }
@@ -105,7 +111,13 @@ export class AuditWriter {
   private horizon: string | undefined;
   private readonly recentIds = new Set<string>();
   private recentMaxTime = '';
-  readonly stats: AuditWriterStats = { flushes: 0, insertedRows: 0, duplicateRows: 0, rejectedWrites: 0 };
+  readonly stats: AuditWriterStats = {
+    flushes: 0,
+    insertedRows: 0,
+    insertedEvents: 0,
+    duplicateRows: 0,
+    rejectedWrites: 0,
+  };
 
   constructor(client: ClickHouseClient, monitor: StoreMonitor, options: AuditWriterOptions = {}) {
     this.client = client;
@@ -125,13 +137,16 @@ export class AuditWriter {
     return this.pendingRows;
   }
 
-  /** Store the records (all or none); resolves after the commit. */
-  write(records: readonly AuditRecord[]): Promise<WriteResult> {
+  /** Store the records (all or none; request records and/or legacy single records); resolves after the commit. */
+  write(input: readonly (AuditRequestRecord | AuditRecord)[]): Promise<WriteResult> {
     if (this.closed) return Promise.reject(new SinkError('FW_SINK_CLOSED', 'audit writer is closed'));
-    if (records.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
-    if (this.validate) {
-      for (let i = 0; i < records.length; i++) {
-        const problem = auditRecordProblem(records[i]);
+    if (input.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
+    const records: AuditRequestRecord[] = new Array(input.length);
+    for (let i = 0; i < input.length; i++) {
+      const item = input[i] as AuditRequestRecord | AuditRecord;
+      const isRequest = (item as { entries?: unknown }).entries !== undefined;
+      if (this.validate) {
+        const problem = isRequest ? auditRequestProblem(item) : auditRecordProblem(item);
         if (problem !== undefined) {
           return Promise.reject(
             new SinkError('FW_SINK_BAD_RECORD', `record ${i + 1}: field '${problem.field}' ${problem.rule}`, {
@@ -140,6 +155,7 @@ export class AuditWriter {
           );
         }
       }
+      records[i] = isRequest ? (item as AuditRequestRecord) : requestFromAuditRecord(item as AuditRecord);
     }
     if (!this.monitor.up) {
       this.stats.rejectedWrites++;
@@ -245,7 +261,7 @@ export class AuditWriter {
   private async commitOnce(batch: readonly PendingWrite[], attempted: Set<string>): Promise<WriteResult[]> {
     const horizon = this.exclusive ? await this.readHorizon() : undefined;
     // records that may collide with rows this process did not insert (or inserted in a failed attempt)
-    const lookup: AuditRecord[] = [];
+    const lookup: AuditRequestRecord[] = [];
     for (const write of batch) {
       for (const record of write.records) {
         if (horizon === undefined || record.event_time <= horizon || attempted.has(record.event_id))
@@ -254,7 +270,7 @@ export class AuditWriter {
     }
     const stored = lookup.length === 0 ? new Set<string>() : await this.storedIds(lookup);
     const seen = new Set<string>();
-    const toInsert: AuditRecord[] = [];
+    const toInsert: AuditRequestRecord[] = [];
     const results: WriteResult[] = [];
     for (const write of batch) {
       let accepted = 0;
@@ -283,33 +299,34 @@ export class AuditWriter {
     }
     if (horizon !== undefined) this.remember(toInsert, horizon);
     this.stats.insertedRows += toInsert.length;
+    for (const record of toInsert) this.stats.insertedEvents += expansionSize(record);
     this.stats.duplicateRows += results.reduce((sum, r) => sum + r.duplicates, 0);
     return results;
   }
 
-  /** One INSERT of the rows (JSONCompactEachRow, see audit-encode.ts). */
-  private async insert(records: readonly AuditRecord[]): Promise<void> {
+  /** One INSERT of the request rows (JSONCompactEachRow, see audit-encode.ts); the view expands them. */
+  private async insert(records: readonly AuditRequestRecord[]): Promise<void> {
     if (this.raw !== undefined) {
       await this.raw(
-        AUDIT_TABLE,
-        AUDIT_INSERT_COLUMNS,
+        AUDIT_REQUESTS_TABLE,
+        AUDIT_REQUEST_INSERT_COLUMNS,
         'JSONCompactEachRow',
-        encodeAuditRows(records),
+        encodeAuditRequestRows(records),
         INSERT_SETTINGS,
       );
       return;
     }
     await this.client.insert({
-      table: AUDIT_TABLE,
-      columns: AUDIT_INSERT_COLUMNS as [string, ...string[]],
-      values: records.map(auditRowValues),
+      table: AUDIT_REQUESTS_TABLE,
+      columns: AUDIT_REQUEST_INSERT_COLUMNS as [string, ...string[]],
+      values: records.map(auditRequestRowValues),
       format: 'JSONCompactEachRow',
       clickhouse_settings: INSERT_SETTINGS,
     });
   }
 
   /** Exclusive fast path: keep the ids newer than the horizon; move the horizon up when the set is full. */
-  private remember(inserted: readonly AuditRecord[], horizon: string): void {
+  private remember(inserted: readonly AuditRequestRecord[], horizon: string): void {
     for (const record of inserted) {
       if (record.event_time <= horizon) continue;
       this.recentIds.add(record.event_id);
@@ -327,7 +344,7 @@ export class AuditWriter {
       async () =>
         (
           await this.client.query({
-            query: `SELECT toString(max(event_time)) AS t FROM ${AUDIT_TABLE}`,
+            query: `SELECT toString(max(event_time)) AS t FROM ${AUDIT_REQUESTS_TABLE}`,
             format: 'JSONEachRow',
           })
         ).json<{ t: string }>(),
@@ -341,7 +358,7 @@ export class AuditWriter {
   }
 
   /** event_ids of these records already stored. */
-  private async storedIds(records: readonly AuditRecord[]): Promise<Set<string>> {
+  private async storedIds(records: readonly AuditRequestRecord[]): Promise<Set<string>> {
     let minTime = records[0]!.event_time;
     let maxTime = minTime;
     const ids: string[] = [];
@@ -351,9 +368,9 @@ export class AuditWriter {
       if (record.event_time > maxTime) maxTime = record.event_time;
     }
     const result = await this.client.query({
-      query: `SELECT DISTINCT toString(event_id) AS id FROM ${AUDIT_TABLE}
+      query: `SELECT DISTINCT toString(request_id) AS id FROM ${AUDIT_REQUESTS_TABLE}
               WHERE event_time BETWEEN {lo:DateTime64(3, 'UTC')} AND {hi:DateTime64(3, 'UTC')}
-                AND event_id IN {ids:Array(UUID)}`,
+                AND request_id IN {ids:Array(UUID)}`,
       query_params: { lo: dateTimeLiteral(minTime), hi: dateTimeLiteral(maxTime), ids },
       format: 'JSONCompactEachRow',
     });

@@ -381,6 +381,82 @@ AS SELECT
   WHERE TraceId != ''
   GROUP BY TraceId;
 
+-- migration 6: audit_requests
+
+ALTER TABLE `default`.`audit_events` MODIFY COLUMN `result_count` Nullable(UInt32);
+
+CREATE OR REPLACE VIEW `default`.`audit_events_dedup` AS SELECT * FROM `default`.`audit_events` FINAL;
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_requests`
+(
+    `request_id` UUID COMMENT 'UUIDv7 of the request (wire event_id), idempotency key',
+    `event_time` DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    `recorded_by` LowCardinality(String),
+    `seq` UInt64 CODEC(Delta(8), ZSTD(1)),
+    `prev_hash` String CODEC(ZSTD(1)),
+    `hash` String CODEC(ZSTD(1)),
+    `v` UInt8 COMMENT '2 = request record, 1 = legacy single record',
+    `tenant_id` LowCardinality(String),
+    `tenant_claimed` UInt8 COMMENT '1 = tenant_id only claimed by the path, not verified',
+    `routed_tenant_id` LowCardinality(String),
+    `client_id` LowCardinality(String),
+    `user_id` String CODEC(ZSTD(1)),
+    `user_name` String CODEC(ZSTD(1)),
+    `source_ip` String CODEC(ZSTD(1)),
+    `user_agent` LowCardinality(String),
+    `fhir_version` LowCardinality(String),
+    `batch_id` String CODEC(ZSTD(1)),
+    `trace_id` String CODEC(ZSTD(1)),
+    `http_status` UInt16,
+    `duration_ms` Float64 CODEC(ZSTD(1)),
+    `e_event_type` Array(LowCardinality(String)),
+    `e_fhir_interaction` Array(LowCardinality(String)),
+    `e_resource_type` Array(LowCardinality(String)),
+    `e_query` Array(String) COMMENT 'PHI: search parameters as sent' CODEC(ZSTD(3)),
+    `e_entry_index` Array(Int32),
+    `e_http_status` Array(UInt16),
+    `e_outcome` Array(UInt8),
+    `e_result_count` Array(Nullable(Int64)) COMMENT 'null (or legacy -1) = unknown',
+    `x_entry` Array(UInt16) COMMENT 'per-patient row -> 1-based entry',
+    `x_patient_id` Array(String) CODEC(ZSTD(1)),
+    INDEX idx_request_id request_id TYPE bloom_filter(0.001) GRANULARITY 1
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (recorded_by, seq, request_id)
+TTL toDateTime(event_time) + toIntervalDay(2557)
+SETTINGS index_granularity = 8192
+COMMENT 'fhirwatch audit request records: the HMAC-chained source of truth of audit_events';
+
+INSERT INTO `default`.`audit_requests` SELECT
+    event_id AS request_id, event_time, recorded_by, seq, prev_hash, hash, 1 AS v, tenant_id, 0 AS tenant_claimed,
+    routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, fhir_version, batch_id, trace_id,
+    http_status, duration_ms, [event_type], [fhir_interaction], [resource_type], [query], [entry_index],
+    [http_status], [outcome], [CAST(result_count AS Nullable(Int64))], [1], [patient_id]
+FROM `default`.`audit_events` FINAL;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`audit_requests_expand`
+TO `default`.`audit_events`
+AS SELECT
+    if(_o = 1, request_id, toUUID(concat(substring(toString(request_id), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(request_id), 29, 8)))), toUInt32(_o - 1)))), 8, '0')))) AS event_id,
+    event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name,
+    source_ip, user_agent,
+    e_event_type[_e] AS event_type,
+    e_fhir_interaction[_e] AS fhir_interaction,
+    e_resource_type[_e] AS resource_type,
+    fhir_version,
+    e_query[_e] AS query,
+    _p AS patient_id,
+    batch_id,
+    e_entry_index[_e] AS entry_index,
+    trace_id,
+    e_outcome[_e] AS outcome,
+    e_http_status[_e] AS http_status,
+    duration_ms,
+    CAST(if(ifNull(e_result_count[_e], -1) < 0, NULL, e_result_count[_e]) AS Nullable(UInt32)) AS result_count
+FROM `default`.`audit_requests`
+ARRAY JOIN x_entry AS _e, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o;
+
 -- migration 7: loadtest_runs
 
 CREATE TABLE IF NOT EXISTS `default`.`loadtest_runs`

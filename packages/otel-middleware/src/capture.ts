@@ -1,0 +1,231 @@
+/**
+ * Response capture (and the request tee) of one exchange, without changing what the host sees:
+ *
+ * - the request body is teed from the stream's own `data` events (emitted both in flowing mode and by
+ *   `read()`), so the host reads its body exactly as before; only auditable POSTs are teed;
+ * - batched mode: the response body is teed by wrapping `res.write`/`res.end` of that response object, only
+ *   for traffic that can be clinical and is not a plain read, up to `maxResponseBodyBytes`; at `res.end` the
+ *   exchange is handed on (`ended`) for the deferred audit and telemetry work;
+ * - strict mode: status, headers and body are HELD until the audit record is durably spooled (`audit`), then
+ *   released; a failure fails the request closed with a 503 OperationOutcome (no PHI).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FHIR_JSON_MIME, type FhirVersion, operationOutcome } from '@fhirwatch/contract';
+import { getRequestContext } from './context.ts';
+import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
+import { type Chunk, chunkLength, type Exchange, encodingOfHeadArgs, markEnd, toBuffer } from './exchange.ts';
+
+type EndFn = ServerResponse['end'];
+type WriteFn = ServerResponse['write'];
+type WriteHeadFn = ServerResponse['writeHead'];
+
+/** What response capture hands on, and the options it needs. */
+export interface CaptureHooks {
+  strict: boolean;
+  maxResBytes: number;
+  defaultVersion: FhirVersion;
+  /** Batched mode: the host ended the response (audit + telemetry are deferred from here). */
+  ended(ex: Exchange): void;
+  /** Audit (unless `audited`) and telemetry of an exchange that is over; never throws. */
+  finished(ex: Exchange, status: number, audited?: boolean): void;
+  /** Strict mode: build and durably spool the exchange's audit record (undefined: nothing to audit). */
+  audit(ex: Exchange, status: number): Promise<void> | undefined;
+  /** An access whose record could not be spooled. */
+  auditFailed(): void;
+}
+
+export function teeRequest(ex: Exchange, maxReqBytes: number): void {
+  const req = ex.req;
+  const emit = req.emit;
+  ex.reqChunks = [];
+  req.emit = function teeEmit(this: IncomingMessage, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'data' && ex.reqChunks !== undefined && !ex.reqTruncated) {
+      const chunk = args[0] as Chunk;
+      const len = chunkLength(chunk);
+      if (ex.reqBytes + len > maxReqBytes) ex.reqTruncated = true;
+      else {
+        ex.reqBytes += len;
+        ex.reqChunks.push(toBuffer(chunk));
+      }
+    }
+    return emit.call(this, event, ...args);
+  } as IncomingMessage['emit'];
+}
+
+export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
+  const { strict, maxResBytes } = hooks;
+  const res = ex.res;
+  const origWrite = res.write;
+  const origEnd = res.end;
+  const hold = ex.auditable && strict;
+  const capture = hold || (ex.auditable && !ex.readOnly);
+  if (capture) ex.resChunks = [];
+
+  const keep = (chunk: Chunk | undefined, encoding: unknown): void => {
+    if (chunk === undefined || chunk === null || ex.resChunks === undefined || ex.resTruncated) return;
+    try {
+      const len = chunkLength(chunk);
+      if (ex.resBytes + len > maxResBytes) {
+        ex.resTruncated = true;
+        ex.resChunks = hold ? [] : undefined;
+        return;
+      }
+      ex.resBytes += len;
+      const enc = typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : undefined;
+      ex.resChunks.push(typeof chunk === 'string' ? toBuffer(chunk, enc) : chunk);
+    } catch {
+      // an odd chunk type: let the host's own write report it; the disclosure becomes unknown
+      ex.resTruncated = true;
+      ex.resChunks = hold ? [] : undefined;
+    }
+  };
+
+  res.once('close', () => {
+    if (!ex.done) {
+      // The connection closed before the host ended the response. If headers (and maybe part of
+      // the body) went out, PHI may have been disclosed: audit it with its status; else status 0.
+      ex.done = true;
+      markEnd(ex);
+      hooks.finished(ex, res.headersSent ? res.statusCode : 0);
+    }
+  });
+
+  if (!hold) {
+    if (capture) {
+      const origWriteHeadTee = res.writeHead;
+      res.writeHead = function teeWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+        try {
+          ex.encoding = encodingOfHeadArgs(args);
+        } catch {
+          // odd header shapes: getHeader is asked at the end
+        }
+        return (origWriteHeadTee as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as WriteHeadFn;
+      res.write = function teeWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]): boolean {
+        keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
+        return (origWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+      } as WriteFn;
+    }
+    res.end = function teeEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+      const first = args[0];
+      if (capture && typeof first !== 'function') keep(first as Chunk, args[1]);
+      const out = (origEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
+      if (!ex.done) {
+        ex.done = true;
+        markEnd(ex);
+        ex.endStatus = res.statusCode;
+        // Batched mode: the audit and telemetry work runs after the response has been handed to
+        // the socket (node writes it at the next tick; setImmediate runs after that), off the
+        // request's latency path; still within the same event-loop turn, so the bounded window holds.
+        hooks.ended(ex);
+      }
+      return out;
+    } as EndFn;
+    return;
+  }
+
+  // Strict mode: hold status, headers and body until the records are durably spooled.
+  const origWriteHead = res.writeHead;
+  const origFlushHeaders = res.flushHeaders;
+  let headArgs: unknown[] | undefined;
+  const callbacks: (() => void)[] = [];
+  res.writeHead = function holdWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+    headArgs = args;
+    try {
+      ex.encoding = encodingOfHeadArgs(args);
+    } catch {
+      // odd header shapes: getHeader is asked at the end
+    }
+    if (typeof args[0] === 'number') this.statusCode = args[0];
+    return this;
+  } as WriteHeadFn;
+  res.flushHeaders = function holdFlushHeaders(): void {
+    // held: headers go out with the body once the audit records are durable
+  };
+  res.write = function holdWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]): boolean {
+    keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
+    const cb = rest[rest.length - 1];
+    if (typeof cb === 'function') callbacks.push(cb as () => void);
+    return true;
+  } as WriteFn;
+  res.end = function holdEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+    if (ex.done) return this;
+    ex.done = true;
+    let endCb: (() => void) | undefined;
+    const first = args[0];
+    if (typeof first === 'function') endCb = first as () => void;
+    else {
+      keep(first as Chunk | undefined, typeof args[1] === 'string' ? args[1] : undefined);
+      const last = args[args.length - 1];
+      if (typeof last === 'function') endCb = last as () => void;
+    }
+    const restore = (): void => {
+      res.writeHead = origWriteHead;
+      res.write = origWrite;
+      res.end = origEnd;
+      res.flushHeaders = origFlushHeaders;
+    };
+    const release = (): void => {
+      restore();
+      if (headArgs !== undefined) (origWriteHead as (...a: unknown[]) => void).apply(res, headArgs);
+      const chunks = ex.resChunks ?? [];
+      const write = origWrite as (this: ServerResponse, chunk: Chunk) => boolean;
+      const end = origEnd as (this: ServerResponse, cb?: () => void) => ServerResponse;
+      for (const c of chunks) write.call(res, c);
+      for (const cb of callbacks) cb();
+      end.call(res, endCb);
+    };
+    const failClosed = (code: string, status: number): void => {
+      restore();
+      if (!res.headersSent) {
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        const body = JSON.stringify(
+          operationOutcome('transient', 'the access could not be audited; it was refused', { code }),
+        );
+        res.writeHead(status, {
+          'content-type': FHIR_JSON_MIME[getRequestContext(ex.req)?.fhirVersion ?? hooks.defaultVersion],
+          'content-length': Buffer.byteLength(body),
+          'retry-after': '1',
+        });
+        res.end(body);
+      } else res.destroy();
+      for (const cb of callbacks) cb();
+      endCb?.();
+    };
+    const status = this.statusCode;
+    markEnd(ex);
+    if (ex.resTruncated) {
+      hooks.auditFailed();
+      failClosed(AUDIT_ERROR_CODES.bodyTooLarge, 503);
+      hooks.finished(ex, 503, true);
+      return this;
+    }
+    let pending: Promise<void> | undefined;
+    try {
+      pending = hooks.audit(ex, status);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    if (pending === undefined) {
+      release();
+      hooks.finished(ex, status, true);
+      return this;
+    }
+    pending.then(
+      () => {
+        release();
+        hooks.finished(ex, status, true);
+      },
+      (error: unknown) => {
+        hooks.auditFailed();
+        const code =
+          error instanceof FhirAuditError && error.code === AUDIT_ERROR_CODES.spoolFull
+            ? AUDIT_ERROR_CODES.spoolFull
+            : AUDIT_ERROR_CODES.spoolUnwritable;
+        failClosed(code, 503);
+        hooks.finished(ex, 503, true);
+      },
+    );
+    return this;
+  } as EndFn;
+}

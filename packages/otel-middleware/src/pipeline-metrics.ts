@@ -1,0 +1,79 @@
+/**
+ * Pipeline-health metrics of the audit exporter (names agreed across fhirwatch; attributes never PHI), so
+ * dashboards can alert before records are lost:
+ *
+ * - `fhirwatch.audit.spool.depth` (gauge, {record}): request records written to the spool or queued for it
+ *   and not yet acknowledged by the sink (nor quarantined);
+ * - `fhirwatch.audit.spool.age` (gauge, s): age of the oldest unshipped segment (0 when nothing waits);
+ * - `fhirwatch.audit.ship.lag` (histogram, s): per shipped segment, from its first write to the sink's 200;
+ * - `fhirwatch.audit.records.rejected` (counter, {record}): records that never reached the spool (spool full
+ *   or unwritable: strict mode refused the access, batched mode dropped the record);
+ * - `fhirwatch.audit.records.quarantined` (counter, {record}): records the sink refused as invalid, kept in
+ *   the spool's `rejected/` directory.
+ *
+ * The gauges and counters are observed from the spool's and shipper's own counters at export time (no
+ * work on the request path).
+ */
+import type { Histogram, Meter } from '@opentelemetry/api';
+import type { ShipperStats } from './shipper.ts';
+import type { SpoolStats } from './spool.ts';
+
+export const METRIC_AUDIT_SPOOL_DEPTH = 'fhirwatch.audit.spool.depth';
+export const METRIC_AUDIT_SPOOL_AGE = 'fhirwatch.audit.spool.age';
+export const METRIC_AUDIT_SHIP_LAG = 'fhirwatch.audit.ship.lag';
+export const METRIC_AUDIT_RECORDS_REJECTED = 'fhirwatch.audit.records.rejected';
+export const METRIC_AUDIT_RECORDS_QUARANTINED = 'fhirwatch.audit.records.quarantined';
+
+/** Buckets of the ship lag (s): sub-second when healthy, up to an hour-long outage. */
+const SHIP_LAG_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+export interface PipelineSources {
+  spool(): SpoolStats | undefined;
+  shipper(): ShipperStats | undefined;
+  /** Records that could not be spooled (strict: refused; batched: dropped), cumulative. */
+  rejected(): number;
+}
+
+/** Register the pipeline-health instruments; returns the ship-lag histogram the shipper records into. */
+export function registerPipelineMetrics(meter: Meter, sources: PipelineSources): Histogram {
+  meter
+    .createObservableGauge(METRIC_AUDIT_SPOOL_DEPTH, {
+      unit: '{record}',
+      description: 'Audit records spooled or queued and not yet acknowledged by the sink.',
+    })
+    .addCallback((result) => {
+      const stats = sources.spool();
+      if (stats !== undefined) result.observe(stats.unshipped + stats.queued);
+    });
+  meter
+    .createObservableGauge(METRIC_AUDIT_SPOOL_AGE, {
+      unit: 's',
+      description: 'Age of the oldest audit spool segment not yet shipped (0 when nothing waits).',
+    })
+    .addCallback((result) => {
+      const stats = sources.spool();
+      if (stats === undefined) return;
+      const oldest = stats.oldestUnshippedMs;
+      result.observe(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+    });
+  meter
+    .createObservableCounter(METRIC_AUDIT_RECORDS_REJECTED, {
+      unit: '{record}',
+      description: 'Audit records that could not be spooled (strict: access refused; batched: dropped).',
+    })
+    .addCallback((result) => result.observe(sources.rejected()));
+  meter
+    .createObservableCounter(METRIC_AUDIT_RECORDS_QUARANTINED, {
+      unit: '{record}',
+      description: 'Audit records the sink refused as invalid, kept in the spool rejected/ directory.',
+    })
+    .addCallback((result) => {
+      const stats = sources.shipper();
+      if (stats !== undefined) result.observe(stats.rejectedRecords);
+    });
+  return meter.createHistogram(METRIC_AUDIT_SHIP_LAG, {
+    unit: 's',
+    description: 'Time from the first write of an audit spool segment to the sink acknowledging it.',
+    advice: { explicitBucketBoundaries: SHIP_LAG_BUCKETS_S },
+  });
+}
