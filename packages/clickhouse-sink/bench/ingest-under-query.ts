@@ -1,5 +1,5 @@
 /**
- * Bench (c): does a heavy compliance query stall ingest? chDB runs in the sink's own process, so a report served
+ * Bench (d): does a heavy compliance query stall ingest? chDB runs in the sink's own process, so a report served
  * by the query API shares the process (and, if the engine or the JS around it blocked, the event loop) with
  * `POST /v1/audit`.
  *
