@@ -16,7 +16,8 @@
  * wall time its thread ran JS: high delay at low utilization is CPU starvation, not a blocked loop) per side.
  *
  *   cd packages/clickhouse-sink && npx node --conditions=fhirwatch-source bench/ingest-under-query.ts
- *   (BENCH_KEEP_DIR=/tmp/fw-c keeps the generated store for the next run)
+ *   (BENCH_KEEP_DIR=/tmp/fw-c keeps the generated store for the next run; BENCH_QUERY_THREAD=inline runs the
+ *   query API on the sink's thread instead of its worker, for comparison)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -39,7 +40,9 @@ const start = new Date(end.getTime() - YEAR_MS);
 // BENCH_KEEP_DIR=<dir>: keep the generated store there and reuse it on the next run (generation takes minutes)
 const keepDir = process.env.BENCH_KEEP_DIR;
 const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'fw-ingest-query-bench-'));
-const sink = await startSink({ store: join(dir, 'store') });
+// BENCH_QUERY_THREAD=inline: the query API on the sink's own thread (what it was before the worker), to compare
+const thread = process.env.BENCH_QUERY_THREAD === 'inline' ? 'inline' : 'worker';
+const sink = await startSink({ store: join(dir, 'store'), queryApi: { thread } });
 const client = sink.client;
 const quantile = (values: number[], q: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -186,6 +189,7 @@ try {
     await round(i % 2 === 0 ? 'baseline' : 'candidate');
     await round(i % 2 === 0 ? 'candidate' : 'baseline');
   }
+  console.log(`query API thread: ${thread}`);
   console.log(`Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}`);
   for (const [name, side] of Object.entries(sides)) {
     const l = side.latencies;
