@@ -11,6 +11,7 @@ export { mapLogs, mapMetrics, mapTraces } from './otlp/map.ts';
 export type { OtlpSignal } from './otlp/proto.ts';
 export { decodeOtlpProtobuf } from './otlp/proto.ts';
 export * from './queries/index.ts';
+export * from './query-api/index.ts';
 export * from './schema/index.ts';
 export type { SelfMetrics } from './self-metrics.ts';
 export { SELF_METRICS_SERVICE, SINK_METRIC_NAMES } from './self-metrics.ts';
@@ -18,7 +19,7 @@ export type { SinkHandlerDeps, SinkServer } from './server.ts';
 export { buildSinkHandler, parseAuditBatch, startSink } from './server.ts';
 export type { StoreOptions } from './store.ts';
 export { openStore, STORE_SETTINGS } from './store.ts';
-export type { SinkOptions } from './types.ts';
+export type { SinkOptions, SinkQueryApiOptions } from './types.ts';
 export {
   AUDIT_REQUEST_INSERT_COLUMNS,
   auditRequestRowValues,

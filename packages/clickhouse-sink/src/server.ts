@@ -15,6 +15,10 @@ import { NDJSON_MEDIA_TYPE, parseAuditLines, SPOOL_MEDIA_TYPE } from './ingest/p
 import { mapLogs, mapMetrics, mapTraces, type RowsByTable } from './otlp/map.ts';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlp/proto.ts';
 import { otlpSuccessBody, refusedMessage } from './otlp/response.ts';
+import { buildQueryApi, type QueryApiHandler } from './query-api/api.ts';
+import { assertQueryApiBind } from './query-api/auth.ts';
+import { removeSinkMarker, writeSinkMarker } from './query-api/discovery.ts';
+import { startThreadedQueryApi, type ThreadedQueryApi } from './query-api/threaded.ts';
 import { migrate } from './schema/migrations.ts';
 import { type SelfMetrics, startSelfMetrics } from './self-metrics.ts';
 import { openStore } from './store.ts';
@@ -45,6 +49,8 @@ export interface SinkHandlerDeps {
   spool: Spool;
   maxBodyBytes: number;
   maxBatchRecords: number;
+  /** Extra handlers tried for paths that are not ingest (query API, console); true = answered. */
+  mounts?: readonly QueryApiHandler[];
 }
 
 const OTLP_MAPPERS: Record<OtlpSignal, (request: unknown) => RowsByTable> = {
@@ -172,6 +178,9 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
       else sendJson(res, 503, { status: 'unavailable', reason: deps.monitor.lastError }, { 'retry-after': '1' });
       return;
     }
+    if (path !== '/v1/audit' && !path?.startsWith('/v1/')) {
+      for (const mount of deps.mounts ?? []) if (await mount(req, res)) return;
+    }
     const signal =
       path === '/v1/traces' ? 'traces' : path === '/v1/logs' ? 'logs' : path === '/v1/metrics' ? 'metrics' : undefined;
     if (path !== '/v1/audit' && signal === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
@@ -201,6 +210,9 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 
 /** Open the store, migrate, replay the telemetry spool and serve. */
 export async function startSink(options: SinkOptions = {}): Promise<SinkServer> {
+  const host = options.host ?? '127.0.0.1';
+  const queryApi = options.queryApi ?? {};
+  if (queryApi !== false) assertQueryApiBind(host, queryApi.token);
   const ownsClient = options.client === undefined;
   let client: ClickHouseClient;
   if (options.client !== undefined) client = options.client;
@@ -243,6 +255,19 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   const selfMetricsIntervalMs = options.selfMetricsIntervalMs ?? 10_000;
   const selfMetrics = selfMetricsIntervalMs > 0 ? startSelfMetrics(telemetry, audit, selfMetricsIntervalMs) : undefined;
 
+  const mounts: QueryApiHandler[] = [];
+  let threaded: ThreadedQueryApi | undefined;
+  if (queryApi !== false && (queryApi.thread ?? 'worker') === 'worker') {
+    threaded = startThreadedQueryApi({
+      client,
+      ...(queryApi.token === undefined ? {} : { token: queryApi.token }),
+      ...(queryApi.hmacKey === undefined ? {} : { hmacKey: queryApi.hmacKey }),
+      ...(queryApi.panelsModule === undefined ? {} : { panelsModule: queryApi.panelsModule }),
+    });
+    mounts.push(threaded.handler);
+  } else if (queryApi !== false) mounts.push(buildQueryApi({ client, ...queryApi }));
+  if (options.mount !== undefined) mounts.push(options.mount);
+
   // a store that is down at start is not fatal: the sink answers 503 and the monitor keeps trying
   if (await monitor.probe()) await telemetry.replay();
 
@@ -253,12 +278,15 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     spool,
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     maxBatchRecords: options.maxBatchRecords ?? 50_000,
+    mounts,
   });
   const server = createServer(handler);
   server.keepAliveTimeout = 5000;
-  await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  await listen(server, options.port ?? 0, host);
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${address.port}`;
+  // tells `fhirwatch audit|console --store <dir>` (which cannot open a store this process owns) where to ask
+  if (options.store !== undefined) writeSinkMarker(options.store, url);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -267,6 +295,8 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      if (options.store !== undefined) removeSinkMarker(options.store);
+      await threaded?.close();
       await audit.close();
       await selfMetrics?.shutdown(); // a last collection, written before the writer closes
       await telemetry.close();

@@ -1,6 +1,28 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { SinkLogger } from './log.ts';
+import type { ExpandMacros, QueryPanel } from './query-api/api.ts';
 import type { RetryOptions } from './writer/retry.ts';
+
+/** The read-only query API (`/api/…`) of the sink; see src/query-api/api.ts. */
+export interface SinkQueryApiOptions {
+  /** Bearer token; required when `host` is not loopback (the sink refuses to start without one). */
+  token?: string;
+  /** HMAC key of the audit writers, for `GET /api/audit/verify` (a function: read when asked, e.g. from a spool). */
+  hmacKey?: Uint8Array | (() => Uint8Array | undefined);
+  /** Panel definitions (@fhirwatch/dashboards PANELS) and their macro expander, for `/api/panels`. */
+  panels?: readonly QueryPanel[];
+  expandMacros?: ExpandMacros;
+  /** Template variables (@fhirwatch/dashboards VARIABLES) for `/api/variables`. */
+  variables?: readonly { readonly name: string; readonly sql: string }[];
+  /**
+   * Where the API runs: `worker` (default) = a worker thread, so a heavy report does not hold the event loop
+   * that ingest runs on; `inline` = this thread. A worker cannot receive functions: it imports `panelsModule`
+   * (a module URL exporting `panels`, `expandMacros`, `variables`) instead of `panels` / `expandMacros` / `variables`.
+   */
+  thread?: 'worker' | 'inline';
+  panelsModule?: string;
+}
 
 /** Options of {@link startSink}. All optional except where a store must be named (`store` or `clickhouseUrl`). */
 export interface SinkOptions {
@@ -57,4 +79,11 @@ export interface SinkOptions {
    * enables the audit writer's fast duplicate check.
    */
   exclusiveWriter?: boolean;
+  /** The query API on the sink's port (default on, loopback only unless a token is given); `false` turns it off. */
+  queryApi?: SinkQueryApiOptions | false;
+  /**
+   * Another handler on the sink's port (the console of @fhirwatch/console): tried after ingest and the query
+   * API; resolves true when it answered the request.
+   */
+  mount?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }

@@ -32,6 +32,8 @@ Commands:
 Store (one of):
   --store <dir>                 embedded chDB data directory (must not be open in another process)
   --clickhouse-url <url>        ClickHouse server (user/password from CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
+  --sink-url <url>              a running sink's query API (the process that owns an embedded store; ingest goes
+                                on); bearer token from FHIRWATCH_QUERY_TOKEN; the read is recorded in audit_query_log
 
 Scope and output:
   --since <dur>                 look back from now: 90d (default), 12h, 2w, 1y
@@ -69,6 +71,7 @@ Reports and their options ([setting]: a tenant's stored threshold may set it; de
 const COMMON_OPTIONS = {
   store: { type: 'string' },
   'clickhouse-url': { type: 'string' },
+  'sink-url': { type: 'string' },
   since: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -179,6 +182,8 @@ function scope(values: Values): { since?: string; from?: string; to?: string; te
 }
 
 const STORE_BUSY = 'FW_AUDIT_STORE_BUSY';
+/** This invocation's arguments, for the "use this exact command" hint. */
+let invokedWith: readonly string[] = [];
 
 async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
   const path = values.store;
@@ -194,9 +199,13 @@ async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Pr
       client = openStore({ path });
     } catch (cause) {
       if ((cause as { code?: string }).code === 'CHDB_CONNECTION') {
+        const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
+        const running = findRunningSink(path);
         throw Object.assign(
           new Error(
-            `the store ${path} is in use by another process (chDB lets one process own a data directory, e.g. a running \`fhirwatch sink\`): stop it, or query that data through --clickhouse-url`,
+            running === undefined
+              ? `the store ${path} is in use by another process (chDB lets one process own a data directory, e.g. a running \`fhirwatch sink\`): stop it, query it through that sink with --sink-url <its URL>, or use --clickhouse-url`
+              : `the store ${path} is owned by a running sink (pid ${running.pid}); ask it instead, ingest goes on:\n  fhirwatch audit ${sinkUrlArgs(invokedWith, running.url)}`,
           ),
           { code: STORE_BUSY },
         );
@@ -214,6 +223,125 @@ async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Pr
     return await fn(client);
   } finally {
     await client.close();
+  }
+}
+
+/** The same audit arguments with `--store <dir>` replaced by `--sink-url <url>` (shell-quoted where needed). */
+export function sinkUrlArgs(args: readonly string[], url: string): string {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (arg === '--store') i += 1;
+    else if (!arg.startsWith('--store=')) out.push(arg);
+  }
+  out.push('--sink-url', url);
+  return out.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`)).join(' ');
+}
+
+/** Flags → query-API parameters (the API takes the CLI's flag names); booleans as 'true' / 'false'. */
+function remoteParams(values: Values): Record<string, string | string[]> {
+  const skip = new Set([
+    'store',
+    'clickhouse-url',
+    'sink-url',
+    'out',
+    'help',
+    'hmac-key-file',
+    'hmac-key-encoding',
+    'fhir-url',
+    'mrn-system',
+  ]);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (skip.has(name) || value === undefined) continue;
+    if (name === 'work-hours' && typeof value === 'string') {
+      out[name] = JSON.stringify(workHoursFile(values));
+      continue;
+    }
+    out[name] = typeof value === 'boolean' ? String(value) : value;
+  }
+  out.format = typeof values.format === 'string' ? values.format : 'table';
+  return out;
+}
+
+/** `--sink-url`: the command through a running sink's query API; the sink renders the chosen format. */
+async function viaSink(sink: Sink, command: string, sub: string | undefined, values: Values): Promise<number> {
+  const { queryRemoteReport, RemoteQueryError } = await import('@fhirwatch/clickhouse-sink/query-client');
+  const url = String(values['sink-url']);
+  const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
+  const params = remoteParams(values);
+  const actor = userInfo().username;
+  const options = { ...(token === undefined ? {} : { token }), actor };
+  try {
+    let result: Awaited<ReturnType<typeof queryRemoteReport>>;
+    switch (command) {
+      case 'access': {
+        if (typeof values['patient-mrn'] === 'string' && typeof values['fhir-url'] === 'string') {
+          const ids = await sink.resolveMrnViaFhir({
+            fhirUrl: values['fhir-url'],
+            mrn: values['patient-mrn'],
+            ...(typeof values['mrn-system'] === 'string' ? { system: values['mrn-system'] } : {}),
+            ...(process.env.FHIRWATCH_FHIR_TOKEN ? { token: process.env.FHIRWATCH_FHIR_TOKEN } : {}),
+          });
+          delete params['patient-mrn'];
+          params.patient = [...((values.patient as string[] | undefined) ?? []), ...ids];
+        }
+        result = await queryRemoteReport(url, 'access', params, options);
+        break;
+      }
+      case 'report':
+        result = await queryRemoteReport(url, `report/${sub}`, params, options);
+        break;
+      case 'activity':
+      case 'summary':
+        result = await queryRemoteReport(url, command, params, options);
+        break;
+      case 'verify':
+        result = await queryRemoteReport(url, 'verify', params, {
+          ...options,
+          body: { key: hmacKey(values).toString('hex'), encoding: 'hex' },
+        });
+        break;
+      case 'vip': {
+        if (sub === 'list') {
+          result = await queryRemoteReport(url, 'vip', {}, options);
+          const rows = (JSON.parse(result.text) as { rows: object[] }).rows;
+          output(sink, values, table('vip', 'VIP watch list', rows));
+          return 0;
+        }
+        if (sub !== 'add' && sub !== 'remove') throw new UsageError('audit vip needs add, remove or list');
+        const patients = (values.patient as string[] | undefined) ?? [];
+        if (patients.length === 0) throw new UsageError(`audit vip ${sub} needs --patient <id>`);
+        for (const patient of patients) {
+          const body = {
+            patient,
+            tenant: typeof values.tenant === 'string' ? values.tenant : '',
+            reason: typeof values.reason === 'string' ? values.reason : '',
+          };
+          if (sub === 'add') await queryRemoteReport(url, 'vip', {}, { ...options, body });
+          else await queryRemoteReport(url, 'vip', { patient, tenant: body.tenant }, { ...options, method: 'DELETE' });
+        }
+        process.stderr.write(`audit vip ${sub}: ${patients.length} patient${patients.length === 1 ? '' : 's'}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`audit ${command} needs --store or --clickhouse-url (the query API does not serve it)`);
+    }
+    if (typeof values.out === 'string') writeFileSync(values.out, result.text);
+    else process.stdout.write(result.text);
+    return result.verifyOk === false ? 3 : 0;
+  } catch (error) {
+    if (error instanceof RemoteQueryError) {
+      if (error.code === 'FW_AUDIT_INVALID_OPTION' || error.code === 'FW_AUDIT_INVALID_RANGE')
+        throw new UsageError(error.message);
+      process.stderr.write(`fhirwatch audit: ${error.message} (${error.code})\n`);
+      return 1;
+    }
+    if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
+      process.stderr.write(`fhirwatch audit: no sink answers at ${url} (FW_AUDIT_SINK_UNREACHABLE)\n`);
+      return 1;
+    }
+    throw error;
   }
 }
 
@@ -449,6 +577,7 @@ async function importFile(
 }
 
 export async function run(args: string[]): Promise<number> {
+  invokedWith = args;
   const sink = await import('@fhirwatch/clickhouse-sink/queries');
   const { values, positionals } = parseArgs({
     args,
@@ -472,6 +601,12 @@ export async function run(args: string[]): Promise<number> {
   }
   const known = ['access', 'activity', 'report', 'summary', 'vip', 'verify', 'settings', 'relationships', 'groups'];
   if (!known.includes(command)) throw new UsageError(`unknown audit command '${command}' (try fhirwatch audit --help)`);
+  if (values['sink-url'] !== undefined) {
+    if (values.store !== undefined || values['clickhouse-url'] !== undefined) {
+      throw new UsageError('give exactly one of --store, --clickhouse-url or --sink-url');
+    }
+    return viaSink(sink, command, sub, values);
+  }
   try {
     return await withStore(values, async (client) => {
       switch (command) {

@@ -9,11 +9,12 @@
  * answers from the store, then everything closes so `fhirwatch audit … --store <dir>` can open it.
  * This file only wires packages together; every behaviour lives in a package.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { accessReport, formatReport, startSink, summaryReport, verifyAuditChain } from '@fhirwatch/clickhouse-sink';
+import { consoleHandler, consolePanels } from '@fhirwatch/console';
 import type { FhirVersion } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
@@ -158,8 +159,20 @@ export async function run(args: string[]): Promise<number> {
 
   say('fhirwatch demo: everything on 127.0.0.1, embedded store (chDB)');
   say(`  store        ${storeDir}`);
-  const sink = await startSink({ store: storeDir, flushIntervalMs: 500 });
+  // the sink owns the store, so it serves the console (and its query API) too
+  const hmacKeyFile = join(spoolDir, 'hmac.key');
+  const sink = await startSink({
+    store: storeDir,
+    flushIntervalMs: 500,
+    queryApi: {
+      ...consolePanels(),
+      hmacKey: () =>
+        existsSync(hmacKeyFile) ? Buffer.from(readFileSync(hmacKeyFile, 'utf8').trim(), 'hex') : undefined,
+    },
+    mount: consoleHandler(),
+  });
   say(`  sink         ${sink.url}  (POST /v1/audit, OTLP /v1/traces /v1/metrics /v1/logs)`);
+  say(`  console      ${sink.url}/  (SRE overview, compliance, load tests; --stay keeps it up)`);
   const ehrs = await Promise.all(
     TENANTS.map((tenant) =>
       startMockEhr({

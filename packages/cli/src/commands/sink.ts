@@ -13,6 +13,7 @@ import {
   startSink,
 } from '@fhirwatch/clickhouse-sink';
 import { UsageError, untilSignal } from '../command.ts';
+import { readHmacKey } from './console.ts';
 
 export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
 
@@ -24,7 +25,11 @@ const USAGE = `Usage: fhirwatch sink [options]            serve /v1/audit, /v1/t
   --clickhouse-url <url>        a ClickHouse server instead (password from FHIRWATCH_CLICKHOUSE_PASSWORD)
   --username <name>             ClickHouse user
   --database <db>               database (default: default)
-  --port <n>                    port (default 0: any free port); the sink binds 127.0.0.1
+  --port <n>                    port (default 0: any free port)
+  --host <addr>                 bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN for the
+                                query API under /api/, which every sink serves)
+  --console                     also serve the web console at the sink's URL (fhirwatch console)
+  --hmac-key-file <file>        the audit writers' HMAC key, for the query API's verify and the console
   --spool <dir>                 telemetry spool (default <store>/spool or .fhirwatch/sink-spool)
   --audit-retention-days <n>    audit TTL (default 2557, 7 years)
   --telemetry-retention-days <n> telemetry TTL (default 30)
@@ -42,6 +47,7 @@ function integer(name: string, value: string | undefined, min: number, max: numb
 
 interface Parsed {
   sink: SinkOptions;
+  console: boolean;
   schema: SchemaOptions;
   help: boolean;
 }
@@ -59,6 +65,9 @@ function parse(args: string[]): Parsed {
       'audit-retention-days': { type: 'string' },
       'telemetry-retention-days': { type: 'string' },
       cluster: { type: 'string' },
+      host: { type: 'string' },
+      console: { type: 'boolean', default: false },
+      'hmac-key-file': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -88,7 +97,13 @@ function parse(args: string[]): Parsed {
   const telemetryDays = integer('telemetry-retention-days', values['telemetry-retention-days'], 1, 36_500);
   if (telemetryDays !== undefined) sink.telemetryRetentionDays = schema.telemetryRetentionDays = telemetryDays;
   if (values.cluster !== undefined) schema.cluster = values.cluster;
-  return { sink, schema, help: values.help };
+  if (values.host !== undefined) sink.host = values.host;
+  const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
+  sink.queryApi = {
+    ...(token === undefined ? {} : { token }),
+    ...(values['hmac-key-file'] === undefined ? {} : { hmacKey: readHmacKey(values['hmac-key-file']) }),
+  };
+  return { sink, schema, console: values.console, help: values.help };
 }
 
 function requireStore(sink: SinkOptions): void {
@@ -127,12 +142,24 @@ export async function run(args: string[]): Promise<number> {
       await client.close();
     }
   }
-  const { sink, schema, help } = parse(args);
+  const { sink, schema, console: withConsole, help } = parse(args);
   if (help) return usage();
   if (schema.cluster !== undefined) throw new UsageError('--cluster applies to `sink migrate` and `sink ddl`');
   requireStore(sink);
-  const server = await startSink(sink);
+  if (withConsole) {
+    const { consoleHandler, consolePanels } = await import('@fhirwatch/console');
+    sink.queryApi = { ...consolePanels(), ...sink.queryApi };
+    sink.mount = consoleHandler();
+  }
+  let server: Awaited<ReturnType<typeof startSink>>;
+  try {
+    server = await startSink(sink);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'FW_SINK_OPTIONS') throw new UsageError((error as Error).message);
+    throw error;
+  }
   process.stdout.write(`${server.url}\n`);
+  if (withConsole) process.stderr.write(`fhirwatch sink: console at ${server.url}/\n`);
   const signal = await untilSignal();
   process.stderr.write(`fhirwatch sink: ${signal}, flushing and closing\n`);
   await server.close();

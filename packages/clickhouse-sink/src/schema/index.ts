@@ -35,6 +35,7 @@ export {
   renderSchemaScript,
   resolveSchemaOptions,
 } from './migrations.ts';
+export { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
 export { ident, literal, localName } from './render.ts';
 export {
   DEFAULT_TELEMETRY_RETENTION_DAYS,

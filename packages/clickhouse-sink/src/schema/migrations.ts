@@ -24,6 +24,7 @@ import {
   auditResultCountNullable,
 } from './audit-requests.ts';
 import { loadtestRunsTable } from './loadtest.ts';
+import { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -168,6 +169,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_tenant_settings_relationships_groups',
     objects: () => [tenantSettingsTable, careRelationshipsTable, groupMembersTable],
   },
+  {
+    version: 9,
+    name: 'audit_query_log',
+    objects: (o) => [auditQueryLogTable(o.auditRetentionDays)],
+  },
 ];
 
 /** Checksums ignore retention, so changing retention does not look like an edited migration. */
@@ -214,6 +220,7 @@ const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] =>
     ...otelMetricTables(o.telemetryRetentionDays),
     latencyRollupTable(o.telemetryRetentionDays),
     traceIdTsTable(o.telemetryRetentionDays),
+    auditQueryLogTable(o.auditRetentionDays),
   ];
   return tables.map((t) => ({ name: t.name, ttl: t.ttl ?? '' }));
 };
@@ -300,4 +307,4 @@ async function alignTtl(
   return true;
 }
 
-export { AUDIT_REQUESTS_TABLE, AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };
+export { AUDIT_QUERY_LOG_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };

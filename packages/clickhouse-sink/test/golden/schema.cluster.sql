@@ -595,3 +595,33 @@ ORDER BY (tenant_id, group_id, patient_id);
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_group_members` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`audit_group_members_local`
 ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_group_members_local', cityHash64(tenant_id));
+
+-- migration 9: audit_query_log
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_query_log_local` ON CLUSTER '{cluster}'
+(
+    `query_id` UUID,
+    `at` DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    `principal` String COMMENT 'token fingerprint, or loopback',
+    `actor` String COMMENT 'user named by the caller (x-fhirwatch-actor), as declared',
+    `auth` LowCardinality(String) COMMENT 'loopback | token',
+    `remote_addr` String,
+    `user_agent` String CODEC(ZSTD(1)),
+    `surface` LowCardinality(String) COMMENT 'api | console',
+    `endpoint` LowCardinality(String),
+    `parameters` String COMMENT 'PHI: query parameters as sent (JSON)' CODEC(ZSTD(3)),
+    `format` LowCardinality(String),
+    `rows` UInt64,
+    `status` UInt16,
+    `error_code` LowCardinality(String),
+    `duration_ms` Float64
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_query_log_local', '{replica}')
+PARTITION BY toYYYYMM(at)
+ORDER BY (at, query_id)
+TTL toDateTime(at) + toIntervalDay(2557)
+COMMENT 'fhirwatch: reads of audit records through the query API and console (audit of audit access)';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_query_log` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_query_log_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_query_log_local', cityHash64(query_id));

@@ -1,0 +1,98 @@
+/**
+ * `fhirwatch console`: the web console (@fhirwatch/console) on its own port, over a store it opens (`--store`,
+ * `--clickhouse-url`) or in front of a running sink (`--sink-url`, when the sink owns an embedded store). The
+ * first stdout line is the console's URL. A sink can serve the console itself: `fhirwatch sink --console`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { ConsoleOptions } from '@fhirwatch/console';
+import { UsageError, untilSignal } from '../command.ts';
+
+export const description = 'Web console over the store: SRE overview, compliance search and reports, load tests';
+
+const USAGE = `Usage: fhirwatch console [options]      serve the console until Ctrl-C; prints its URL first
+
+Store (one of):
+  --store <dir>            embedded chDB data directory (not open in another process; if a sink owns it,
+                           run \`fhirwatch sink --console\` there or use --sink-url)
+  --clickhouse-url <url>   ClickHouse server (user/password from CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
+  --sink-url <url>         a running sink: the console forwards its queries to the sink's query API
+
+  --port <n>               port (default 0: any free port)
+  --host <addr>            bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN, >= 16 chars)
+  --hmac-key-file <file>   the audit writers' HMAC key (hex), for the chain-integrity status
+
+The console and its API expose PHI (who saw which patient): every read of audit records is recorded in the
+store's audit_query_log with the name you enter in the console. FHIRWATCH_QUERY_TOKEN, when set, is required
+as a bearer token (and sent to --sink-url).
+`;
+
+export function readHmacKey(file: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch {
+    throw new UsageError('--hmac-key-file cannot be read');
+  }
+  return /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32 ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      store: { type: 'string' },
+      'clickhouse-url': { type: 'string' },
+      'sink-url': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'hmac-key-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const sources = [values.store, values['clickhouse-url'], values['sink-url']].filter((v) => v !== undefined);
+  if (sources.length !== 1) throw new UsageError('give exactly one of --store, --clickhouse-url or --sink-url');
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError('--port must be an integer in [0, 65535]');
+  const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
+  const options: ConsoleOptions = { port, ...(values.host === undefined ? {} : { host: values.host }) };
+  if (token !== undefined) options.token = options.sinkToken = token;
+  if (values['hmac-key-file'] !== undefined) options.hmacKey = readHmacKey(values['hmac-key-file']);
+  if (values.store !== undefined) options.store = values.store;
+  if (values['sink-url'] !== undefined) options.sinkUrl = values['sink-url'];
+  if (values['clickhouse-url'] !== undefined) {
+    options.clickhouseUrl = values['clickhouse-url'];
+    if (process.env.CLICKHOUSE_USER) options.username = process.env.CLICKHOUSE_USER;
+    if (process.env.CLICKHOUSE_PASSWORD) options.password = process.env.CLICKHOUSE_PASSWORD;
+  }
+  const { startConsole } = await import('@fhirwatch/console');
+  let server: Awaited<ReturnType<typeof startConsole>>;
+  try {
+    server = await startConsole(options);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'CHDB_CONNECTION') {
+      const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
+      const running = findRunningSink(String(values.store));
+      process.stderr.write(
+        running === undefined
+          ? `fhirwatch console: the store ${values.store} is in use by another process (a running \`fhirwatch sink\`?): start that sink with --console, or run \`fhirwatch console --sink-url <the sink's URL>\` (FW_CONSOLE_STORE_BUSY)\n`
+          : `fhirwatch console: the store ${values.store} is owned by a running sink (pid ${running.pid}); use it (FW_CONSOLE_STORE_BUSY):\n  fhirwatch console --sink-url ${running.url}\n`,
+      );
+      return 1;
+    }
+    if (code === 'FW_SINK_OPTIONS') throw new UsageError((error as Error).message);
+    throw error;
+  }
+  process.stdout.write(`${server.url}/\n`);
+  const signal = await untilSignal();
+  process.stderr.write(`fhirwatch console: ${signal}, closing\n`);
+  await server.close();
+  return 0;
+}

@@ -1,0 +1,101 @@
+/**
+ * `fhirwatch console` and `fhirwatch sink --console` through the real bin: the console's page and panel API are
+ * served; a store owned by a running sink is refused with the exact command to use instead; the sink's query API
+ * answers a compliance query while it keeps ingesting, and refuses a non-loopback bind without a token.
+ */
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { PANELS } from '@fhirwatch/dashboards';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fw-cli-console-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function firstLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+  });
+}
+
+async function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+describe('fhirwatch sink --console', () => {
+  it('serves the console page, the panels and the query API; a second process on the store is told what to run', async () => {
+    const store = join(dir, 'sink-store');
+    const sink = spawn(process.execPath, [bin, 'sink', '--store', store, '--console']);
+    try {
+      const url = await firstLine(sink);
+      const page = await fetch(`${url}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(await page.text()).toContain('<script src="vendor/uPlot.iife.min.js"></script>');
+      expect((await fetch(`${url}/vendor/uPlot.iife.min.js`)).status).toBe(200);
+      const { panels } = (await (await fetch(`${url}/api/panels`)).json()) as { panels: { id: string }[] };
+      expect(panels.map((p) => p.id)).toEqual(PANELS.map((p) => p.id));
+      const summary = await fetch(`${url}/api/audit/summary?since=1d`);
+      expect(summary.status).toBe(200);
+
+      const busy = await run(process.execPath, [bin, 'console', '--store', store]).catch((error: unknown) => error);
+      expect(busy).toMatchObject({ code: 1 });
+      expect((busy as { stderr: string }).stderr).toContain(`fhirwatch console --sink-url ${url}\n`);
+
+      const front = spawn(process.execPath, [bin, 'console', '--sink-url', url]);
+      try {
+        const consoleUrl = await firstLine(front);
+        expect(consoleUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+        const forwarded = await fetch(`${consoleUrl}api/audit/summary?since=1d&format=csv`);
+        expect(forwarded.status).toBe(200);
+        expect(forwarded.headers.get('content-type')).toMatch(/^text\/csv/);
+      } finally {
+        expect(await stop(front)).toBe(0);
+      }
+    } finally {
+      expect(await stop(sink)).toBe(0);
+    }
+  });
+
+  it('refuses a non-loopback bind without FHIRWATCH_QUERY_TOKEN (exit 2)', async () => {
+    const env = { ...process.env };
+    delete env.FHIRWATCH_QUERY_TOKEN;
+    const failure = await run(
+      process.execPath,
+      [bin, 'sink', '--store', join(dir, 'open-store'), '--host', '0.0.0.0'],
+      { env },
+    ).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toContain('needs a bearer token');
+  });
+});
+
+describe('fhirwatch console --store', () => {
+  it('opens a free store and serves the console and its API', async () => {
+    const child = spawn(process.execPath, [bin, 'console', '--store', join(dir, 'free-store')]);
+    try {
+      const url = await firstLine(child);
+      expect((await fetch(url)).status).toBe(200);
+      const log = await fetch(`${url}api/audit/query-log`);
+      expect(log.status).toBe(200);
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,14 @@
+export type { ExpandMacros, QueryApiHandler, QueryApiOptions, QueryPanel } from './api.ts';
+export { apiError, buildQueryApi, panelInterval } from './api.ts';
+export type { Principal } from './auth.ts';
+export { assertQueryApiBind, authenticate, isLoopbackHost, MIN_TOKEN_LENGTH } from './auth.ts';
+export type { SinkMarker } from './discovery.ts';
+export { findRunningSink, removeSinkMarker, SINK_MARKER_FILE, writeSinkMarker } from './discovery.ts';
+export type { AuditRead, AuditReadRow } from './query-log.ts';
+export { listAuditReads, recordAuditRead } from './query-log.ts';
+export type { RemoteQueryOptions, RemoteQueryResult } from './remote.ts';
+export { queryRemoteReport, RemoteQueryError } from './remote.ts';
+export type { ApiReportInfo } from './reports.ts';
+export { apiReports, runNamedReport } from './reports.ts';
+export type { RelatedRecords, SearchPage } from './search.ts';
+export { relatedRecords, SEARCH_COLUMNS, SEARCH_DEFAULTS, searchAudit, searchAuditAll } from './search.ts';

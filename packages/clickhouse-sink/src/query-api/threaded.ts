@@ -1,0 +1,159 @@
+/**
+ * The query API on a worker thread (worker.ts), so a heavy report does not hold the event loop that
+ * `POST /v1/audit` and OTLP intake run on. This thread keeps what must stay with the store and the sockets: it
+ * reads the request, runs each statement the worker asks for (chDB executes it on its own threads) and hands the
+ * result text over, then writes the answer's chunks as they arrive. Measured in bench/ingest-under-query.ts.
+ */
+
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { Worker } from 'node:worker_threads';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { isApiPath, type QueryApiHandler, type QueryApiOptions, readApiRequest, resolveHmacKey } from './api.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
+
+export interface ThreadedQueryApi {
+  handler: QueryApiHandler;
+  close(): Promise<void>;
+}
+
+export interface ThreadedQueryApiOptions
+  extends Pick<QueryApiOptions, 'token' | 'hmacKey' | 'defaultActor' | 'panelPoints'> {
+  client: ClickHouseClient;
+  panelsModule?: string;
+}
+
+const isSource = import.meta.url.endsWith('.ts');
+
+interface Pending {
+  res: ServerResponse;
+  writes: Promise<void>;
+  done: () => void;
+}
+
+function errorShape(error: unknown): { message: string; code?: string; type?: string; name?: string } {
+  const e = error as { message?: string; code?: unknown; type?: unknown; name?: unknown };
+  return {
+    message: String(e.message ?? error),
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    ...(typeof e.type === 'string' ? { type: e.type } : {}),
+    ...(typeof e.name === 'string' ? { name: e.name } : {}),
+  };
+}
+
+export function startThreadedQueryApi(options: ThreadedQueryApiOptions): ThreadedQueryApi {
+  const { client } = options;
+  const init: WorkerInit = {
+    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.defaultActor === undefined ? {} : { defaultActor: options.defaultActor }),
+    ...(options.panelPoints === undefined ? {} : { panelPoints: options.panelPoints }),
+    ...(options.panelsModule === undefined ? {} : { panelsModule: options.panelsModule }),
+  };
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let worker: Worker | undefined;
+  let closed = false;
+
+  const fail = (entry: Pending): void => {
+    if (!entry.res.headersSent) {
+      const text = JSON.stringify({ error: { code: 'FW_SINK_QUERY_FAILED', message: 'the query worker stopped' } });
+      entry.res.writeHead(503, {
+        'content-type': 'application/json',
+        'retry-after': '1',
+        'content-length': Buffer.byteLength(text),
+      });
+      entry.res.end(text);
+    } else entry.res.destroy();
+    entry.done();
+  };
+
+  const onMessage = (current: Worker, message: FromWorker): void => {
+    if (message.t === 'ready') return;
+    if (message.t === 'db') {
+      const reply = (answer: ToWorker): void => {
+        if (worker === current) current.postMessage(answer);
+      };
+      (async () => {
+        const params = message.params as never;
+        if (message.op === 'query') {
+          const result = await client.query(params);
+          return result.text();
+        }
+        if (message.op === 'command') await client.command(params);
+        else await client.insert(params);
+        return '';
+      })().then(
+        (text) => reply({ t: 'dbr', id: message.id, text }),
+        (error: unknown) => reply({ t: 'dbr', id: message.id, error: errorShape(error) }),
+      );
+      return;
+    }
+    const entry = pending.get(message.id);
+    if (entry === undefined) return;
+    const { res } = entry;
+    // writes are chained so chunks keep their order while this thread waits for the socket to drain
+    entry.writes = entry.writes.then(async () => {
+      if (res.destroyed) return;
+      if (message.t === 'head') res.writeHead(message.status, message.headers);
+      else if (message.t === 'chunk') {
+        if (!res.write(message.chunk)) await once(res, 'drain');
+      } else if (message.t === 'end') {
+        res.end(message.body);
+        pending.delete(message.id);
+        entry.done();
+      } else {
+        res.destroy();
+        pending.delete(message.id);
+        entry.done();
+      }
+    });
+  };
+
+  const spawn = (): Worker => {
+    const current = new Worker(new URL(`./worker${isSource ? '.ts' : '.js'}`, import.meta.url), {
+      workerData: init,
+      execArgv: isSource ? ['--conditions=fhirwatch-source'] : [],
+    });
+    current.on('message', (message: FromWorker) => onMessage(current, message));
+    const lost = (): void => {
+      if (worker !== current) return;
+      worker = undefined;
+      for (const entry of pending.values()) fail(entry);
+      pending.clear();
+    };
+    current.on('error', lost);
+    current.on('exit', lost);
+    return current;
+  };
+
+  const handler: QueryApiHandler = async (req, res) => {
+    if (!isApiPath(req.url ?? '/')) return false;
+    const request = await readApiRequest(req, resolveHmacKey(options.hmacKey));
+    if (closed) {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(JSON.stringify({ error: { code: 'FW_SINK_CLOSED', message: 'the sink is closing' } }));
+      return true;
+    }
+    worker ??= spawn();
+    const id = nextId++;
+    const { body, ...rest } = request;
+    await new Promise<void>((resolve) => {
+      pending.set(id, { res, writes: Promise.resolve(), done: resolve });
+      const message: ToWorker = { t: 'req', id, request: { ...rest, body: new Uint8Array(body) } };
+      worker?.postMessage(message);
+    });
+    return true;
+  };
+
+  return {
+    handler,
+    async close() {
+      closed = true;
+      const current = worker;
+      worker = undefined;
+      for (const entry of pending.values()) fail(entry);
+      pending.clear();
+      if (current !== undefined) await current.terminate();
+    },
+  };
+}

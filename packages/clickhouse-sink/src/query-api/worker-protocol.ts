@@ -1,0 +1,31 @@
+/**
+ * Messages between the sink's thread and the query worker (threaded.ts ↔ worker.ts).
+ *
+ * The sink's thread owns the store (chDB binds a data directory to one process and one session, so the worker
+ * cannot open it) and the sockets; the worker owns everything else a query costs in JavaScript: decoding result
+ * rows into records, report logic, serializing JSON / CSV / FHIR. The sink's thread only runs each statement
+ * (on chDB's own threads) and moves bytes.
+ */
+import type { ApiRequest } from './api.ts';
+
+export interface WorkerInit {
+  token?: string;
+  defaultActor?: string;
+  panelPoints?: number;
+  /** URL of a module exporting `panels`, `expandMacros`, `variables` (@fhirwatch/console's panels module). */
+  panelsModule?: string;
+}
+
+export type DbOp = 'query' | 'command' | 'insert';
+
+export type ToWorker =
+  | { t: 'req'; id: number; request: Omit<ApiRequest, 'body'> & { body: Uint8Array } }
+  | { t: 'dbr'; id: number; text?: string; error?: { message: string; code?: string; type?: string; name?: string } };
+
+export type FromWorker =
+  | { t: 'head'; id: number; status: number; headers: Record<string, string | number> }
+  | { t: 'chunk'; id: number; chunk: string }
+  | { t: 'end'; id: number; body?: string }
+  | { t: 'abort'; id: number }
+  | { t: 'db'; id: number; op: DbOp; params: Record<string, unknown> }
+  | { t: 'ready' };

@@ -1,0 +1,130 @@
+/**
+ * The query worker: runs the query API's core (api.ts) off the sink's event loop. Statements go to the sink's
+ * thread as messages (it owns the chDB session) and come back as result text, decoded here.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { type ApiResponseSink, createApiCore, type ExpandMacros, type QueryPanel } from './api.ts';
+import type { DbOp, FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
+
+if (parentPort === null) throw new Error('worker.ts runs as a worker thread');
+const port = parentPort;
+const init = workerData as WorkerInit;
+const post = (message: FromWorker): void => port.postMessage(message);
+
+let nextDb = 1;
+const pendingDb = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
+
+function db(op: DbOp, params: Record<string, unknown>): Promise<string> {
+  const id = nextDb++;
+  return new Promise((resolve, reject) => {
+    pendingDb.set(id, { resolve, reject });
+    post({ t: 'db', id, op, params });
+  });
+}
+
+/** Rows of a result in the formats the queries use. */
+function parse(text: string, format: unknown): unknown {
+  if (format === 'JSONEachRow' || format === 'JSONCompactEachRow') {
+    const rows: unknown[] = [];
+    let start = 0;
+    while (start < text.length) {
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      if (end > start) rows.push(JSON.parse(text.slice(start, end)));
+      start = end + 1;
+    }
+    return rows;
+  }
+  if (format === undefined || format === 'JSON') return JSON.parse(text);
+  return text;
+}
+
+/** The part of ClickHouseClient the queries use, over messages to the sink's thread. */
+const client = {
+  async query(params: Record<string, unknown>) {
+    const text = await db('query', pick(params));
+    return { json: async () => parse(text, params.format), text: async () => text };
+  },
+  async command(params: Record<string, unknown>) {
+    await db('command', pick(params));
+    return {};
+  },
+  async insert(params: Record<string, unknown>) {
+    await db('insert', pick(params));
+    return { executed: true };
+  },
+  async close() {},
+} as unknown as ClickHouseClient;
+
+function pick(params: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of ['query', 'query_params', 'format', 'clickhouse_settings', 'table', 'values', 'columns']) {
+    if (params[key] !== undefined) out[key] = params[key];
+  }
+  return out;
+}
+
+let panels: {
+  panels?: readonly QueryPanel[];
+  expandMacros?: ExpandMacros;
+  variables?: readonly { name: string; sql: string }[];
+} = {};
+if (init.panelsModule !== undefined) panels = (await import(init.panelsModule)) as typeof panels;
+
+const core = createApiCore({
+  client,
+  ...(init.token === undefined ? {} : { token: init.token }),
+  ...(init.defaultActor === undefined ? {} : { defaultActor: init.defaultActor }),
+  ...(init.panelPoints === undefined ? {} : { panelPoints: init.panelPoints }),
+  ...(panels.panels === undefined ? {} : { panels: panels.panels }),
+  ...(panels.expandMacros === undefined ? {} : { expandMacros: panels.expandMacros }),
+  ...(panels.variables === undefined ? {} : { variables: panels.variables }),
+});
+
+function sinkFor(id: number): ApiResponseSink {
+  let headersSent = false;
+  let aborted = false;
+  return {
+    get headersSent() {
+      return headersSent;
+    },
+    get aborted() {
+      return aborted;
+    },
+    writeHead(status, headers) {
+      headersSent = true;
+      post({ t: 'head', id, status, headers });
+    },
+    async write(chunk) {
+      post({ t: 'chunk', id, chunk });
+    },
+    end(body) {
+      post(body === undefined ? { t: 'end', id } : { t: 'end', id, body });
+    },
+    abort() {
+      aborted = true;
+      post({ t: 'abort', id });
+    },
+  };
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.t === 'dbr') {
+    const pending = pendingDb.get(message.id);
+    pendingDb.delete(message.id);
+    if (pending === undefined) return;
+    if (message.error === undefined) pending.resolve(message.text ?? '');
+    else pending.reject(Object.assign(new Error(message.error.message), message.error));
+    return;
+  }
+  const { body, ...rest } = message.request;
+  const sink = sinkFor(message.id);
+  core({ ...rest, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) }, sink).catch(() => {
+    if (!sink.headersSent) {
+      sink.writeHead(500, { 'content-type': 'application/json' });
+      sink.end(JSON.stringify({ error: { code: 'FW_SINK_QUERY_FAILED', message: 'internal error' } }));
+    } else sink.abort();
+  });
+});
+post({ t: 'ready' });

@@ -1,0 +1,199 @@
+/**
+ * The console in a real browser: Debian's Chromium (/usr/bin/chromium, installed by scripts/setup.sh) driven by
+ * playwright-core, against a sink with the console mounted on a store loaded with generated data and planted
+ * cases (fixture.ts). A compliance officer's path: search a planted patient's accesses, open the related records
+ * of one, download the CSV and check its rows; every SRE chart has data; the audit-of-audit table recorded
+ * those reads. Screenshots go to test/artifacts/. Any console error fails the test.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseCsv } from '@fhirwatch/clickhouse-sink';
+import { PANELS } from '@fhirwatch/dashboards';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConsoleFixture, startConsoleFixture } from './fixture.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const artifact = (name: string): string => fileURLToPath(new URL(`./artifacts/${name}`, import.meta.url));
+
+let fixture: ConsoleFixture;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  fixture = await startConsoleFixture('console-browser');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
+  await context.addInitScript(() => localStorage.setItem('fhirwatch.actor', 'browser-test-officer'));
+  page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await fixture?.close();
+});
+
+const settled = async (selector: string): Promise<void> => {
+  await page.waitForFunction(
+    (sel) => {
+      const cards = [...document.querySelectorAll(sel)];
+      return cards.length > 0 && cards.every((c) => (c as HTMLElement).dataset.state !== 'loading');
+    },
+    selector,
+    { timeout: 60_000 },
+  );
+};
+
+describe('console in Chromium', () => {
+  it('SRE overview: every panel has data, time series drawn with uPlot', async () => {
+    await page.goto(`${fixture.sink.url}/`);
+    await settled('#sre [data-panel-id]');
+    const states = await page.$$eval('#sre [data-panel-id]', (cards) =>
+      cards.map((c) => ({
+        id: (c as HTMLElement).dataset.panelId,
+        state: (c as HTMLElement).dataset.state,
+        rows: Number((c as HTMLElement).dataset.rows),
+      })),
+    );
+    const sre = PANELS.filter((p) => p.board === 'sre');
+    expect(states.map((s) => s.id)).toEqual(sre.map((p) => p.id));
+    for (const state of states) expect({ id: state.id, state: state.state }).toEqual({ id: state.id, state: 'data' });
+    const timeseries = sre.filter((p) => p.chart === 'timeseries').length;
+    expect(await page.locator('#sre .uplot canvas').count()).toBeGreaterThanOrEqual(timeseries);
+    await page.screenshot({ path: artifact('sre-overview.png') });
+  });
+
+  it('compliance: finds the planted patient’s accesses, related records, CSV download', async () => {
+    const { patient_id } = fixture.dataset.plants.accessPatient;
+    await page.click('#tabs button[data-tab="compliance"]');
+    await page.selectOption('#range', '30d');
+    await settled('#compliance [data-panel-id]');
+    const from = new Date(Date.now() - 30 * 86_400_000);
+    const expected = fixture.dataset.records
+      .filter((r) => r.patient_id === patient_id && Date.parse(r.event_time) >= from.getTime() - 120_000)
+      .sort((a, b) => (a.event_time < b.event_time ? 1 : -1));
+    expect(expected.length).toBeGreaterThan(2);
+    // search by patient id over an explicit range that holds every generated record
+    await page.fill('#search-form input[name="patient"]', patient_id);
+    await page.fill('#search-form input[name="from"]', '2000-01-01T00:00');
+    await page.click('#search-form button[type="submit"]');
+    await page.waitForSelector('#search-table tbody tr');
+    const all = fixture.dataset.records
+      .filter((r) => r.patient_id === patient_id)
+      .sort((a, b) => (a.event_time < b.event_time ? 1 : -1));
+    expect(Number(await page.getAttribute('#search-total', 'data-total'))).toBe(all.length);
+    const shownIds = await page.$$eval('#search-table .related-btn', (buttons) =>
+      buttons.map((b) => (b as HTMLElement).dataset.eventId),
+    );
+    expect(shownIds).toEqual(all.slice(0, 50).map((r) => r.event_id));
+    await page.screenshot({ path: artifact('compliance-search.png') });
+
+    // related records of the first (newest) access
+    const first = all[0]!;
+    await page.click(`#search-table .related-btn[data-event-id="${first.event_id}"]`);
+    await page.waitForSelector('#related-request table');
+    const requestIds = await page.$$eval('#related-request tbody tr', (rows) => rows.length);
+    const sameTrace = fixture.dataset.records.filter(
+      (r) => r.trace_id === first.trace_id && r.tenant_id === first.tenant_id,
+    );
+    expect(requestIds).toBe(first.trace_id === '' ? 1 : sameTrace.length);
+    expect(await page.locator('#related-session tbody tr').count()).toBeGreaterThanOrEqual(1);
+    await page.locator('#related').screenshot({ path: artifact('compliance-related.png') });
+
+    // CSV of every match
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+    expect(download.suggestedFilename()).toBe('fhirwatch-audit-search.csv');
+    const rows = parseCsv(readFileSync((await download.path()) as string, 'utf8'));
+    const header = rows[0] as string[];
+    const id = header.indexOf('event_id');
+    const patient = header.indexOf('patient_id');
+    expect(rows.length - 1).toBe(all.length);
+    expect(
+      rows
+        .slice(1)
+        .map((r) => r[id])
+        .sort(),
+    ).toEqual(all.map((r) => r.event_id).sort());
+    expect(rows.slice(1).every((r) => r[patient] === patient_id)).toBe(true);
+  });
+
+  it('compliance: monitoring reports show hits for the planted cases, chain intact, VIP list shown', async () => {
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.report-row')].every((r) => (r as HTMLElement).dataset.hits !== undefined),
+      undefined,
+      { timeout: 60_000 },
+    );
+    const hits = Object.fromEntries(
+      await page.$$eval('.report-row', (rows) =>
+        rows.map((r) => [(r as HTMLElement).dataset.report, Number((r as HTMLElement).dataset.hits)]),
+      ),
+    );
+    expect(hits.vip).toBeGreaterThan(0);
+    expect(hits.failures).toBeGreaterThan(0);
+    await expect.poll(() => page.textContent('#chain-status')).toBe('HMAC chain intact');
+    const vipCount = await page.locator('#vip tbody tr').count();
+    expect(vipCount).toBe(new Set(fixture.dataset.plants.vipAdd.map((v) => `${v.tenantId ?? ''}|${v.patientId}`)).size);
+    await page.screenshot({ path: artifact('compliance-reports.png'), fullPage: true });
+  });
+
+  it('audit of audit: the reads above are recorded and shown', async () => {
+    await page.click('#tabs button[data-tab="auditlog"]');
+    await page.waitForSelector('#querylog-table tbody tr');
+    const shown = await page.$$eval('#querylog-table tbody tr', (rows) =>
+      rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    );
+    const endpoints = shown.map((cells) => cells[4]);
+    expect(endpoints).toEqual(
+      expect.arrayContaining(['search', 'related', 'report:vip', 'verify', 'panel:compliance-top-users']),
+    );
+    const result = await fixture.sink.client.query({
+      query: "SELECT endpoint, actor, surface, format, rows FROM audit_query_log WHERE endpoint = 'search' ORDER BY at",
+      format: 'JSONEachRow',
+    });
+    const searches = (await result.json()) as { actor: string; surface: string; format: string; rows: string }[];
+    const { patient_id } = fixture.dataset.plants.accessPatient;
+    const all = fixture.dataset.records.filter((r) => r.patient_id === patient_id).length;
+    expect(searches.every((s) => s.actor === 'browser-test-officer' && s.surface === 'console')).toBe(true);
+    expect(Number(searches.find((s) => s.format === 'csv')?.rows)).toBe(all);
+    expect(Number(searches.find((s) => s.format === 'json')?.rows)).toBe(Math.min(50, all));
+    await page.screenshot({ path: artifact('audit-of-audit.png') });
+  });
+
+  it('load tests: panels present, empty with an explanation when no run is stored', async () => {
+    await page.click('#tabs button[data-tab="loadtests"]');
+    await settled('#loadtests [data-panel-id]');
+    const states = await page.$$eval('#loadtests [data-panel-id]', (cards) =>
+      cards.map((c) => (c as HTMLElement).dataset.state),
+    );
+    expect(states.length).toBe(PANELS.filter((p) => p.board === 'loadtests').length);
+    if (states.every((s) => s !== 'data')) await expect.poll(() => page.locator('#loadtests-empty').count()).toBe(1);
+  });
+
+  it('panel reads leave the store session as it was (no result-size setting sticks to chDB’s one session)', async () => {
+    const result = await fixture.sink.client.query({
+      query: 'SELECT number FROM numbers(30000)',
+      format: 'JSONCompactEachRow',
+    });
+    expect(((await result.json()) as unknown[]).length).toBe(30000);
+  });
+
+  it('logged no console errors', () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});
