@@ -97,6 +97,13 @@ export function isDefaultAfterHours(at: Date): boolean {
 }
 
 /** Send the planted patterns (sequentially) and say what was planted. */
+/**
+ * Finds the planted targets (the VIP patient, the page of patients the volume spike opens). A separate identity,
+ * so that the planted actors open charts that no search of their own returned: their accesses stay unexplained
+ * (`fhirwatch audit report unexplained`), as a snooper's would.
+ */
+export const PLANTED_LOOKUP_ACTOR: Clinician = { userId: 'demo-setup', userName: 'Demo set-up (target lookup)' };
+
 export async function runPlantedPatterns(options: PlantedOptions): Promise<PlantedResult> {
   const target = options.targets[0];
   if (target === undefined) throw new PatientsAppError('FW_LOAD_NO_TARGET', 'no traffic target');
@@ -120,12 +127,13 @@ export async function runPlantedPatterns(options: PlantedOptions): Promise<Plant
 
   let vipPatient: PlantedResult['vipPatient'];
   let total = 0;
+  const lookup = PLANTED_LOOKUP_ACTOR;
   await step('vip-access', 'vip', async (actor) => {
     // the EHR's last patient: outside the first pages that the other actors and the ordinary traffic see
-    total = (await app.searchPatients({ _count: '1' }, actor)).total ?? 0;
+    total = (await app.searchPatients({ _count: '1' }, lookup)).total ?? 0;
     if (total < 3)
       throw new PatientsAppError('FW_LOAD_PLANTED', 'the target has too few patients for the planted patterns');
-    const found = patientIdsOf(await app.searchPatients({ _count: '1', _offset: String(total - 1) }, actor));
+    const found = patientIdsOf(await app.searchPatients({ _count: '1', _offset: String(total - 1) }, lookup));
     const patientId = found[0];
     if (patientId === undefined)
       throw new PatientsAppError('FW_LOAD_PLANTED', 'the target did not return its last patient');
@@ -144,7 +152,7 @@ export async function runPlantedPatterns(options: PlantedOptions): Promise<Plant
   await step('volume-spike', 'volume', async (actor) => {
     // the first page of an unfiltered search (never the last patient, the VIP), each opened
     const size = Math.min(VOLUME_SPIKE_PATIENTS, Math.max(1, total - 1));
-    const page = patientIdsOf(await app.searchPatients({ _count: String(size) }, actor));
+    const page = patientIdsOf(await app.searchPatients({ _count: String(size) }, lookup));
     const spike = page.filter((id) => id !== vipPatient?.patientId);
     for (const id of spike) await app.get(`Patient/${encodeURIComponent(id)}`, actor);
     return `opened ${spike.length} different patients within a minute`;

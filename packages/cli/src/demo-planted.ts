@@ -8,6 +8,7 @@ import {
   exportsReport,
   failuresReport,
   nameProbingReport,
+  unexplainedReport,
   vipReport,
   volumeReport,
 } from '@fhirwatch/clickhouse-sink';
@@ -107,4 +108,20 @@ export function plantedLines(planted: PlantedResult, checks: readonly PlantedChe
     lines.push(`    npx fhirwatch audit report ${report} --store ${storeDir} --since 1d`);
   }
   return lines;
+}
+
+/**
+ * Explanation-based auditing on the demo's store: the share of accesses the trail explains, and the users with
+ * the most unexplained ones (the planted actors open charts no search of their own returned).
+ */
+export async function unexplainedLines(client: ClickHouseClient, since: Date): Promise<string[]> {
+  const report = await unexplainedReport(client, { from: since, to: new Date(Date.now() + 1000) });
+  const byUser = new Map<string, number>();
+  for (const row of report.rows as readonly { user_id: string; user_unexplained: number }[])
+    byUser.set(row.user_id, Number(row.user_unexplained));
+  const top = [...byUser].slice(0, 4).map(([user, count]) => `${user === '' ? '(no user)' : user} ${count}`);
+  return [
+    `  unexplained    ${report.notes?.[0] ?? 'no accesses'}`,
+    `  ${''.padEnd(14)} → audit report unexplained: ${top.length === 0 ? 'none' : `most unexplained: ${top.join(', ')}`}`,
+  ];
 }

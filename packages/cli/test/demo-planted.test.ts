@@ -67,6 +67,16 @@ describe('fhirwatch demo with planted patterns', () => {
       );
     }
 
+    // the planted actors open charts that no search of their own returned: the two top the unexplained ranking
+    const unexplained = /→ audit report unexplained: most unexplained: (.*)/.exec(stdout)?.[1] ?? '';
+    expect(
+      unexplained
+        .split(', ')
+        .slice(0, 2)
+        .map((entry) => entry.split(' ')[0])
+        .sort(),
+    ).toEqual(['clinician-21', 'clinician-23']);
+
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);

@@ -20,7 +20,7 @@ import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
 import { UsageError, untilSignal } from '../command.ts';
-import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns } from '../demo-planted.ts';
+import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
 
 export const description =
   'Run the whole pipeline on the embedded store: mock EHRs, gateway + audit middleware, sink, Patients-app traffic, reports';
@@ -297,6 +297,7 @@ export async function run(args: string[]): Promise<number> {
     );
     say();
     for (const line of plantedLines(planted, await checkPlantedPatterns(client, planted, started), storeDir)) say(line);
+    for (const line of await unexplainedLines(client, started)) say(line);
     say();
     say('== SRE: server latency per tenant and route (ms), p95 over time in 2 s buckets');
     for (const series of await latencyByTenant(client, started)) {
