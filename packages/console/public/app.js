@@ -2,20 +2,8 @@
 // (/api/…) of the process that owns the store. Panels come from /api/panels (the @fhirwatch/dashboards
 // definitions that also generate the Grafana dashboards).
 import { el, formatNumber, panelCard, renderPanel, renderPanelError, table } from './charts.js';
+import { EVENT_TYPES } from './event-types.js';
 
-const EVENT_TYPES = [
-  'PatientView',
-  'PatientSearch',
-  'PatientListView',
-  'VitalSignsView',
-  'ConditionView',
-  'MedicationView',
-  'AllergyView',
-  'EncounterView',
-  'ObservationView',
-  'DocumentView',
-  'ExportInitiation',
-];
 const RECORD_COLUMNS = [
   'event_time',
   'tenant_id',

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 
 export interface Asset {
   readonly type: string;
@@ -41,5 +42,10 @@ export function consoleAssets(): Map<string, Asset> {
   cache ??= new Map(
     Object.entries(FILES).map(([path, file]) => [path, { type: typeOf(file), body: readFileSync(file) }]),
   );
+  // the audit search's event-type filter offers exactly the contract's 11 types (one home for the list)
+  cache.set('event-types.js', {
+    type: TYPES['.js'] ?? 'text/javascript',
+    body: Buffer.from(`export const EVENT_TYPES = ${JSON.stringify(AUDIT_EVENT_TYPES)};\n`),
+  });
   return cache;
 }

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseCsv } from '@fhirwatch/clickhouse-sink';
+import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 import { PANELS } from '@fhirwatch/dashboards';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +132,29 @@ describe('console in Chromium', () => {
         .sort(),
     ).toEqual(all.map((r) => r.event_id).sort());
     expect(rows.slice(1).every((r) => r[patient] === patient_id)).toBe(true);
+  });
+
+  it('compliance: the event-type filter offers the contract’s 11 types and filters by them', async () => {
+    const offered = await page.$$eval('#event-types input[type="checkbox"]', (boxes) =>
+      boxes.map((b) => (b as HTMLInputElement).value),
+    );
+    expect(offered).toEqual([...AUDIT_EVENT_TYPES]);
+    const { patient_id } = fixture.dataset.plants.accessPatient;
+    const searches = fixture.dataset.records.filter(
+      (r) => r.patient_id === patient_id && r.event_type === 'PatientSearch',
+    );
+    expect(searches.length).toBeGreaterThan(0);
+    await page.check('#event-types input[value="PatientSearch"]');
+    await page.click('#search-form button[type="submit"]');
+    await page.waitForFunction(
+      (n) => document.querySelector('#search-total')?.getAttribute('data-total') === String(n),
+      searches.length,
+    );
+    const shownTypes = await page.$$eval('#search-table tbody tr', (rows) =>
+      rows.map((row) => (row as HTMLTableRowElement).cells[4]?.textContent),
+    );
+    expect(new Set(shownTypes)).toEqual(new Set(['PatientSearch']));
+    await page.uncheck('#event-types input[value="PatientSearch"]');
   });
 
   it('compliance: monitoring reports show hits for the planted cases, chain intact, VIP list shown', async () => {
