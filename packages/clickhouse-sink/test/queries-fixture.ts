@@ -6,7 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { type AuditDataset, generateAuditDataset } from '../src/queries/dataset.ts';
 import { addVipPatient, removeVipPatient } from '../src/queries/vip.ts';
-import { AUDIT_TABLE, migrate } from '../src/schema/index.ts';
+import { AUDIT_BY_PATIENT_TABLE, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
 import { openStore } from '../src/store.ts';
 
 export interface LoadedStore {
@@ -32,6 +32,7 @@ export async function loadStore(
   await migrate(client);
   // keep duplicate deliveries as separate rows: the reports must not rely on merges
   await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_TABLE}` });
+  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_BY_PATIENT_TABLE}` });
   const dataset = generateAuditDataset(options);
   await insertRecords(client, dataset.records);
   await insertRecords(client, dataset.duplicates);

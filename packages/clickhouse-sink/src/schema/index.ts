@@ -7,6 +7,7 @@ export {
   AUDIT_VIP_TABLE,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+export { AUDIT_BY_PATIENT_TABLE, AUDIT_BY_PATIENT_VIEW } from './audit-by-patient.ts';
 export type {
   MigrateResult,
   Migration,
@@ -32,4 +33,4 @@ export {
   OTEL_TABLES,
   TENANT_ATTRIBUTE,
 } from './telemetry.ts';
-export type { ColumnDef, MaterializedViewDef, SchemaObject, TableDef, ViewDef } from './types.ts';
+export type { BackfillDef, ColumnDef, MaterializedViewDef, SchemaObject, TableDef, ViewDef } from './types.ts';

@@ -14,6 +14,7 @@ import {
   auditVipTable,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+import { auditByPatientBackfill, auditByPatientTable, auditByPatientView } from './audit-by-patient.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -129,6 +130,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_vip_patients',
     objects: () => [auditVipTable],
   },
+  {
+    version: 10,
+    name: 'audit_events_by_patient',
+    objects: (o) => [auditByPatientTable(o.auditRetentionDays), auditByPatientView, auditByPatientBackfill],
+  },
 ];
 
 /** Checksums ignore retention, so changing retention does not look like an edited migration. */
@@ -169,6 +175,7 @@ export function renderSchemaScript(options: SchemaOptions = {}): string {
 const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] => {
   const tables: TableDef[] = [
     auditEventsTable(o.auditRetentionDays),
+    auditByPatientTable(o.auditRetentionDays),
     otelTracesTable(o.telemetryRetentionDays),
     otelLogsTable(o.telemetryRetentionDays),
     ...otelMetricTables(o.telemetryRetentionDays),

@@ -4,7 +4,15 @@
  * `<name>` sharded by the table's tenant hash, every statement `ON CLUSTER`; materialized views read and write
  * the shard-local tables; plain views read the Distributed ones. Both variants come from the same definitions.
  */
-import type { ColumnDef, MaterializedViewDef, RenderOptions, SchemaObject, TableDef, ViewDef } from './types.ts';
+import type {
+  BackfillDef,
+  ColumnDef,
+  MaterializedViewDef,
+  RenderOptions,
+  SchemaObject,
+  TableDef,
+  ViewDef,
+} from './types.ts';
 
 /** Quote an identifier with backticks. */
 export function ident(name: string): string {
@@ -90,6 +98,15 @@ function viewStatement(def: ViewDef, options: RenderOptions): string {
   return `CREATE VIEW IF NOT EXISTS ${qualified(options, def.name)}${onCluster(options)}\nAS ${select}`;
 }
 
+/**
+ * The backfill of a new table from its source. Cluster: Distributed to Distributed (both sharded by the same
+ * tenant hash, so each row lands on the shard its source row is on).
+ */
+function backfillStatement(def: BackfillDef, options: RenderOptions): string {
+  const columns = def.columns.map(ident).join(', ');
+  return `INSERT INTO ${qualified(options, def.into)} (${columns})\nSELECT ${columns} FROM ${qualified(options, def.from)}`;
+}
+
 /** The DDL statements of one schema object, in execution order. */
 export function renderObject(def: SchemaObject, options: RenderOptions): string[] {
   switch (def.kind) {
@@ -101,6 +118,8 @@ export function renderObject(def: SchemaObject, options: RenderOptions): string[
       return [materializedViewStatement(def, options)];
     case 'view':
       return [viewStatement(def, options)];
+    case 'backfill':
+      return [backfillStatement(def, options)];
   }
 }
 
