@@ -89,7 +89,7 @@ describe('audit_events_by_patient (migration 10)', () => {
        WHERE database = currentDatabase() AND name = '${AUDIT_BY_PATIENT_TABLE}'`,
     );
     expect(info?.partition_key).toBe('toYear(event_time)');
-    expect(info?.sorting_key).toBe('tenant_id, patient_id, event_time, event_id');
+    expect(info?.sorting_key).toBe('patient_id, tenant_id, event_time, event_id');
     expect(info?.create_table_query).toContain('TTL toDateTime(event_time) + toIntervalDay(2557)');
     expect(info?.create_table_query).not.toContain('ttl_only_drop_parts');
     const columns = await rows<{ name: string }>(

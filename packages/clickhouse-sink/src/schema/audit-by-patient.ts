@@ -4,8 +4,9 @@
  *
  * Why a second table: the access report's cost is per part × per column (marks, one compressed block per column
  * per part), and a one-year report on monthly partitions touches 13 parts. audit_events keeps its monthly
- * partitions (retention drops and TTL merges work month by month); this table has the same columns, sort key,
- * engine and TTL, but yearly partitions, so a one-year report reads 1–2 parts (README, bench (b)).
+ * partitions (retention drops and TTL merges work month by month); this table has the same columns, engine
+ * and TTL, but yearly partitions, so a one-year report reads 1–2 parts, and a patient-first sort key (README,
+ * bench (b)). The dedup key is the same set of columns, so ReplacingMergeTree collapses the same rows.
  *
  * Fed from audit_events by `audit_events_by_patient_mv`, so it holds whatever reaches audit_events, however
  * it gets there (the audit writer, an INSERT by hand, a materialized view expanding request records): an MV
@@ -40,7 +41,9 @@ export function auditByPatientTable(retentionDays: number): TableDef {
     columns: AUDIT_COLUMNS.filter((c) => (AUDIT_RECORD_FIELDS as readonly string[]).includes(c.name)),
     engine: 'ReplacingMergeTree',
     partitionBy: 'toYear(event_time)',
-    orderBy: '(tenant_id, patient_id, event_time, event_id)',
+    // patient first: `patient_id IN (<ids>, '*')` is one key range per value in each part, with or without a
+    // tenant; tenant-first (audit_events' key) needs a range per tenant and value when no tenant is given
+    orderBy: '(patient_id, tenant_id, event_time, event_id)',
     ttl: `toDateTime(event_time) + toIntervalDay(${retentionDays})`,
     settings: { index_granularity: 8192 },
     shardingKey: 'cityHash64(tenant_id)',

@@ -431,7 +431,7 @@ CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_events_by_patient_local` ON CLUSTE
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_events_by_patient_local', '{replica}')
 PARTITION BY toYear(event_time)
-ORDER BY (tenant_id, patient_id, event_time, event_id)
+ORDER BY (patient_id, tenant_id, event_time, event_id)
 TTL toDateTime(event_time) + toIntervalDay(2557)
 SETTINGS index_granularity = 8192
 COMMENT 'copy of audit_events with yearly partitions for the patient access report (fed by a view)';

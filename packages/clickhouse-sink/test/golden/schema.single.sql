@@ -387,7 +387,7 @@ CREATE TABLE IF NOT EXISTS `default`.`audit_events_by_patient`
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYear(event_time)
-ORDER BY (tenant_id, patient_id, event_time, event_id)
+ORDER BY (patient_id, tenant_id, event_time, event_id)
 TTL toDateTime(event_time) + toIntervalDay(2557)
 SETTINGS index_granularity = 8192
 COMMENT 'copy of audit_events with yearly partitions for the patient access report (fed by a view)';
