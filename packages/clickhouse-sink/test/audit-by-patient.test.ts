@@ -31,8 +31,7 @@ async function text(query: string): Promise<string> {
   return (await client.query({ query, format: 'TabSeparatedRaw' })).text();
 }
 /** Every row of a table (all record columns), in a stable order, as text. */
-const dump = (table: string): Promise<string> =>
-  text(`SELECT ${COLUMNS} FROM ${table} ORDER BY event_id, hash`);
+const dump = (table: string): Promise<string> => text(`SELECT ${COLUMNS} FROM ${table} ORDER BY event_id, hash`);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'fw-sink-by-patient-'));
