@@ -45,7 +45,10 @@ export function auditByPatientTable(retentionDays: number): TableDef {
     // tenant; tenant-first (audit_events' key) needs a range per tenant and value when no tenant is given
     orderBy: '(patient_id, tenant_id, event_time, event_id)',
     ttl: `toDateTime(event_time) + toIntervalDay(${retentionDays})`,
-    settings: { index_granularity: 8192 },
+    // Small granules and compressed blocks: a patient's year is a few hundred rows, and every column read
+    // decompresses whole blocks; measured on 10 M rows, 1024-row granules with 4–64 KiB blocks cut the report's
+    // engine CPU by a third (1024-row granules alone: no change) for +3 % compressed size (README, bench (b)).
+    settings: { index_granularity: 1024, min_compress_block_size: 4096, max_compress_block_size: 65536 },
     shardingKey: 'cityHash64(tenant_id)',
   };
 }

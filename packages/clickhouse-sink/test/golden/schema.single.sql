@@ -389,7 +389,7 @@ ENGINE = ReplacingMergeTree()
 PARTITION BY toYear(event_time)
 ORDER BY (patient_id, tenant_id, event_time, event_id)
 TTL toDateTime(event_time) + toIntervalDay(2557)
-SETTINGS index_granularity = 8192
+SETTINGS index_granularity = 1024, min_compress_block_size = 4096, max_compress_block_size = 65536
 COMMENT 'copy of audit_events with yearly partitions for the patient access report (fed by a view)';
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`audit_events_by_patient_mv`
