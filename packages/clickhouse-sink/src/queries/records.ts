@@ -8,8 +8,8 @@ import { isoFromClickHouse } from './time-range.ts';
 /** The audit table every query reads (src/schema/audit.ts). */
 export const AUDIT_EVENTS = AUDIT_TABLE;
 /**
- * The same rows with yearly partitions (migration 10, src/schema/audit-by-patient.ts): the patient access
- * report's read, "everything about patient X" over long ranges.
+ * The same rows, yearly partitions, sorted patient first (migration 10, src/schema/audit-by-patient.ts): the
+ * patient access report's read, "everything about patient X" over long ranges.
  */
 export const AUDIT_EVENTS_BY_PATIENT = AUDIT_BY_PATIENT_TABLE;
 /**
