@@ -207,7 +207,7 @@ try {
     const { applied } = await migrate(client);
     if (applied.length > 0)
       console.log(
-        `migrations ${applied.join(', ')} applied in ${seconds(performance.now() - t0)} (10 backfills ${AUDIT_BY_PATIENT_TABLE})`,
+        `migrations ${applied.join(', ')} applied in ${seconds(performance.now() - t0)} (migration 10 includes the backfill of ${AUDIT_BY_PATIENT_TABLE})`,
       );
   }
   const [existing] = (await (
