@@ -6,7 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
 import { type AuditDataset, generateAuditDataset } from '../src/queries/dataset.ts';
 import { addVipPatient, removeVipPatient } from '../src/queries/vip.ts';
-import { AUDIT_REQUESTS_TABLE, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
+import { AUDIT_BY_PATIENT_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
 import { openStore } from '../src/store.ts';
 import { AUDIT_REQUEST_INSERT_COLUMNS, auditRequestRowValues } from '../src/writer/audit-encode.ts';
 
@@ -43,6 +43,7 @@ export async function loadStore(
   // keep duplicate deliveries as separate rows: the reports must not rely on merges
   await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_TABLE}` });
   await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_REQUESTS_TABLE}` });
+  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_BY_PATIENT_TABLE}` });
   const dataset = generateAuditDataset(options);
   await insertRecords(client, dataset.records);
   await insertRecords(client, dataset.duplicates);

@@ -22,13 +22,16 @@
  *   --split: add a gateway with batched audit without the OTel SDK (audit vs telemetry cost).
  *   --compare <commit>: add `batched-old` (and `strict-old`), the middleware of that commit
  *     (its src/ extracted with git into .tmp/), driven in the same window.
- *   --modes a,b,c: which gateways (default baseline,batched,strict).
+ *   --modes a,b,c: which gateways (default baseline,batched,strict,stock).
+ *   `stock` = no middleware: the stock @opentelemetry/instrumentation-http + instrumentation-undici (spans +
+ *   metrics, no audit) on the same gateway (bench/stock-sdk.ts). Every run ends with the gateway CPU per
+ *   request of ours (batched) vs stock vs uninstrumented, with the load average (the machine is shared).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -82,17 +85,25 @@ if (values.compare !== undefined) {
 }
 
 // ---- the receiver standing in for the sink + OTLP collector: accept, count, discard ----
+// Each gateway gets its own base URL `/m/<mode>`, so what each one exported is counted apart (a mode that
+// exports nothing would be a broken comparison, and the summary says so).
 let otlpBytes = 0;
 let auditLines = 0;
+const otlpBytesByMode = new Map<string, number>();
 const receiver = createServer((req, res) => {
   let bytes = 0;
   let lines = 0;
+  const match = /^\/m\/([^/]+)(\/.*)$/.exec(req.url ?? '');
+  const path = match?.[2] ?? req.url;
+  const isAudit = path === '/v1/audit';
   req.on('data', (c: Buffer) => {
     bytes += c.length;
-    if (req.url === '/v1/audit') for (const b of c) if (b === 10) lines++;
+    if (isAudit) for (const b of c) if (b === 10) lines++;
   });
   req.on('end', () => {
-    if (req.url === '/v1/audit') {
+    if (!isAudit && match?.[1] !== undefined)
+      otlpBytesByMode.set(match[1], (otlpBytesByMode.get(match[1]) ?? 0) + bytes);
+    if (isAudit) {
       auditLines += lines;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ accepted: lines, duplicates: 0 }));
@@ -178,7 +189,7 @@ async function startGateway(mode: string, profile: boolean): Promise<Target> {
     'gateway-child.ts',
     {
       BENCH_MODE: mode,
-      BENCH_SINK: sinkUrl,
+      BENCH_SINK: `${sinkUrl}/m/${mode}`,
       BENCH_TENANT: TENANT,
       BENCH_EHR: ehr.info.url as string,
       BENCH_DIR: workDir,
@@ -339,6 +350,7 @@ const modes =
         'baseline',
         'batched',
         'strict',
+        'stock',
         ...(values.split ? ['audit-only'] : []),
         ...(oldSrc !== undefined ? ['batched-old', 'strict-old'] : []),
       ];
@@ -352,7 +364,7 @@ for (let r = 0; r < ROUNDS; r++) {
     results.push(res);
     if (res.mode !== 'baseline') ratios[res.mode]?.push(res.rps / base.rps);
     console.log(
-      `round ${r + 1} ${res.mode.padEnd(11)} ${res.rps.toFixed(0).padStart(6)} req/s  gateway CPU ${res.cpuUs.toFixed(0)} µs/req  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  errors ${res.errors}`,
+      `round ${r + 1} ${res.mode.padEnd(11)} ${res.rps.toFixed(0).padStart(6)} req/s  gateway CPU ${res.cpuUs.toFixed(0)} µs/req  p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  errors ${res.errors}  load ${loadavg()[0]?.toFixed(2)}`,
     );
   }
 }
@@ -381,6 +393,35 @@ for (const m of modes.slice(1)) {
   console.log(
     `${m.padEnd(11)} ratio = candidate / baseline = ${median(ratios[m] ?? []).toFixed(3)} (median of per-round ratios; ${s.rps.toFixed(0)} vs ${b.rps.toFixed(0)} req/s); added p99 = ${(s.p99 - b.p99).toFixed(2)} ms (${s.p99.toFixed(2)} vs ${b.p99.toFixed(2)} ms); gateway CPU/request ratio = ${(b.cpuUs / s.cpuUs).toFixed(3)} (${s.cpuUs.toFixed(0)} vs ${b.cpuUs.toFixed(0)} µs)`,
   );
+}
+
+console.log(
+  `OTLP bytes received per gateway: ${modes.map((m) => `${m} ${((otlpBytesByMode.get(m) ?? 0) / 1e6).toFixed(1)} MB`).join(', ')}`,
+);
+for (const m of modes) {
+  const exports = m !== 'baseline' && !m.startsWith('audit-only');
+  if (exports && (otlpBytesByMode.get(m) ?? 0) === 0) console.log(`WARNING: ${m} exported no telemetry`);
+}
+{
+  // CPU per request (the figure least disturbed by other load): ours vs stock vs uninstrumented
+  const cpuOf = (m: string): number | undefined => summary[m]?.cpuUs;
+  const ours = cpuOf('batched');
+  const stock = cpuOf('stock');
+  const parts = [`uninstrumented ${b.cpuUs.toFixed(0)} µs`];
+  if (ours !== undefined) parts.push(`ours (batched) ${ours.toFixed(0)} µs = ${(ours / b.cpuUs).toFixed(2)}×`);
+  if (stock !== undefined)
+    parts.push(`stock OTel http+undici ${stock.toFixed(0)} µs = ${(stock / b.cpuUs).toFixed(2)}×`);
+  const strict = cpuOf('strict');
+  if (strict !== undefined) parts.push(`ours (strict) ${strict.toFixed(0)} µs = ${(strict / b.cpuUs).toFixed(2)}×`);
+  console.log(
+    `gateway CPU per request (median of rounds; mix ${MIX}): ${parts.join(', ')}; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / ')} (1/5/15 min)`,
+  );
+  if (ours !== undefined && stock !== undefined)
+    console.log(
+      `target ours ≤ 1.5× uninstrumented and below stock: ${ours / b.cpuUs <= 1.5 && ours < stock ? 'met' : 'NOT met'} (${(ours / b.cpuUs).toFixed(2)}×; ours / stock = ${(ours / stock).toFixed(2)})`,
+    );
 }
 
 if (values.profile) {

@@ -2,10 +2,16 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_DEDUP_CLAUSE, AUDIT_TABLE } from '../schema/audit.ts';
+import { AUDIT_BY_PATIENT_TABLE } from '../schema/audit-by-patient.ts';
 import { isoFromClickHouse } from './time-range.ts';
 
 /** The audit table every query reads (src/schema/audit.ts). */
 export const AUDIT_EVENTS = AUDIT_TABLE;
+/**
+ * The same rows, yearly partitions, sorted patient first (migration 10, src/schema/audit-by-patient.ts): the
+ * patient access report's read, "everything about patient X" over long ranges.
+ */
+export const AUDIT_EVENTS_BY_PATIENT = AUDIT_BY_PATIENT_TABLE;
 /**
  * At-least-once delivery may store an event_id twice until a merge collapses it (ReplacingMergeTree);
  * every row-level query filters first and then keeps one row per event_id (`LIMIT 1 BY event_id`,

@@ -11,6 +11,7 @@ import { readWithTables } from './ensure.ts';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
 import {
   AUDIT_EVENTS,
+  AUDIT_EVENTS_BY_PATIENT,
   ONE_ROW_PER_EVENT,
   RECORD_COLUMNS_SQL,
   selectRows,
@@ -106,13 +107,14 @@ export async function selectRecords(
   client: ClickHouseClient,
   where: string,
   params: Record<string, unknown>,
+  table: string = AUDIT_EVENTS,
 ): Promise<AuditRecord[]> {
   // Duplicate deliveries are dropped here, keeping the first row per event_id in (event_time, event_id) order
   // (the JS twin of `LIMIT 1 BY event_id`: the same rows), without the engine's LimitBy step over rows the filter
   // has already cut down (see the README's bench (b) notes for what it saved).
   const rows = await selectValueRows(
     client,
-    `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS} WHERE ${where} ORDER BY event_time, event_id`,
+    `SELECT ${RECORD_COLUMNS_SQL} FROM ${table} WHERE ${where} ORDER BY event_time, event_id`,
     params,
   );
   const records: AuditRecord[] = [];
@@ -153,6 +155,7 @@ export async function accessReport(
     client,
     `patient_id IN {patients:Array(String)} AND ${TIME_FILTER}${tenantAnd}`,
     params,
+    AUDIT_EVENTS_BY_PATIENT,
   );
   const exportTenants = new Set(records.filter((r) => r.patient_id === ALL_PATIENTS).map((r) => r.tenant_id));
   const seenTenants = new Set(records.filter((r) => r.patient_id !== ALL_PATIENTS).map((r) => r.tenant_id));
@@ -161,7 +164,7 @@ export async function accessReport(
       (
         await selectRows<{ tenant_id: string }>(
           client,
-          `SELECT DISTINCT tenant_id FROM ${AUDIT_EVENTS} WHERE patient_id IN {ids:Array(String)}`,
+          `SELECT DISTINCT tenant_id FROM ${AUDIT_EVENTS_BY_PATIENT} WHERE patient_id IN {ids:Array(String)}`,
           { ids: [...options.patientIds] },
         )
       ).map((row) => row.tenant_id),

@@ -7,6 +7,7 @@ export {
   AUDIT_VIP_TABLE,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+export { AUDIT_BY_PATIENT_TABLE, AUDIT_BY_PATIENT_VIEW } from './audit-by-patient.ts';
 export {
   CARE_RELATIONSHIPS_TABLE,
   GROUP_MEMBERS_TABLE,
@@ -49,6 +50,7 @@ export {
 } from './telemetry.ts';
 export type {
   AddColumnsDef,
+  BackfillDef,
   ColumnDef,
   MaterializedViewDef,
   SchemaObject,

@@ -14,6 +14,7 @@ import {
   auditVipTable,
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
+import { auditByPatientBackfill, auditByPatientTable, auditByPatientView } from './audit-by-patient.ts';
 import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
 import {
   AUDIT_REQUESTS_TABLE,
@@ -174,6 +175,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_query_log',
     objects: (o) => [auditQueryLogTable(o.auditRetentionDays)],
   },
+  {
+    version: 10,
+    name: 'audit_events_by_patient',
+    objects: (o) => [auditByPatientTable(o.auditRetentionDays), auditByPatientView, auditByPatientBackfill],
+  },
 ];
 
 /** Checksums ignore retention, so changing retention does not look like an edited migration. */
@@ -215,6 +221,7 @@ const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] =>
   const tables: TableDef[] = [
     auditEventsTable(o.auditRetentionDays),
     auditRequestsTable(o.auditRetentionDays),
+    auditByPatientTable(o.auditRetentionDays),
     otelTracesTable(o.telemetryRetentionDays),
     otelLogsTable(o.telemetryRetentionDays),
     ...otelMetricTables(o.telemetryRetentionDays),

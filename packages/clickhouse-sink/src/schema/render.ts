@@ -6,6 +6,7 @@
  */
 import type {
   AddColumnsDef,
+  BackfillDef,
   ColumnDef,
   MaterializedViewDef,
   RenderOptions,
@@ -123,6 +124,15 @@ function statements(def: StatementDef, options: RenderOptions): string[] {
   ];
 }
 
+/**
+ * The backfill of a new table from its source. Cluster: Distributed to Distributed (both sharded by the same
+ * tenant hash, so each row lands on the shard its source row is on).
+ */
+function backfillStatement(def: BackfillDef, options: RenderOptions): string {
+  const columns = def.columns.map(ident).join(', ');
+  return `INSERT INTO ${qualified(options, def.into)} (${columns})\nSELECT ${columns} FROM ${qualified(options, def.from)}`;
+}
+
 /** The DDL statements of one schema object, in execution order. */
 export function renderObject(def: SchemaObject, options: RenderOptions): string[] {
   switch (def.kind) {
@@ -138,6 +148,8 @@ export function renderObject(def: SchemaObject, options: RenderOptions): string[
       return addColumnsStatements(def, options);
     case 'statement':
       return statements(def, options);
+    case 'backfill':
+      return [backfillStatement(def, options)];
   }
 }
 

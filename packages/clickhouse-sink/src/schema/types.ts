@@ -80,7 +80,20 @@ export interface StatementDef {
   readonly scope?: 'both' | 'local' | 'distributed';
 }
 
-export type SchemaObject = TableDef | MaterializedViewDef | ViewDef | AddColumnsDef | StatementDef;
+/**
+ * `INSERT INTO <into> (<columns>) SELECT <columns> FROM <from>`: copies the rows a new materialized view did not
+ * see (they were stored before it existed). Runs once, with the migration that declares it.
+ */
+export interface BackfillDef {
+  readonly kind: 'backfill';
+  /** Target table (a TableDef name). */
+  readonly into: string;
+  /** Source table (a TableDef name). */
+  readonly from: string;
+  readonly columns: readonly string[];
+}
+
+export type SchemaObject = TableDef | MaterializedViewDef | ViewDef | AddColumnsDef | StatementDef | BackfillDef;
 
 export interface RenderOptions {
   /** Database the objects live in (default `default`). */

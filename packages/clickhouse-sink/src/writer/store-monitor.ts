@@ -5,10 +5,13 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_TABLE } from '../schema/audit.ts';
+import { AUDIT_BY_PATIENT_TABLE } from '../schema/audit-by-patient.ts';
 import { literal } from '../schema/render.ts';
 import { OTEL_TABLES } from '../schema/telemetry.ts';
 
-export const REQUIRED_TABLES: readonly string[] = [AUDIT_TABLE, ...Object.values(OTEL_TABLES)];
+// audit_events_by_patient too: an insert into audit_events also writes it (its materialized view), so without it
+// audit writes fail
+export const REQUIRED_TABLES: readonly string[] = [AUDIT_TABLE, AUDIT_BY_PATIENT_TABLE, ...Object.values(OTEL_TABLES)];
 
 /**
  * A PHI-free description of a store error: the ClickHouse code and name, or the network error code. Store

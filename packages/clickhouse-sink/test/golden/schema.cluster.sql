@@ -625,3 +625,52 @@ COMMENT 'fhirwatch: reads of audit records through the query API and console (au
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_query_log` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`audit_query_log_local`
 ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_query_log_local', cityHash64(query_id));
+
+-- migration 10: audit_events_by_patient
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_events_by_patient_local` ON CLUSTER '{cluster}'
+(
+    `event_id` UUID COMMENT 'UUIDv7, idempotency key',
+    `event_time` DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    `recorded_by` LowCardinality(String),
+    `seq` UInt64 CODEC(Delta(8), ZSTD(1)),
+    `prev_hash` String CODEC(ZSTD(1)),
+    `hash` String CODEC(ZSTD(1)),
+    `tenant_id` LowCardinality(String),
+    `routed_tenant_id` LowCardinality(String),
+    `client_id` LowCardinality(String),
+    `user_id` String CODEC(ZSTD(1)),
+    `user_name` String CODEC(ZSTD(1)),
+    `source_ip` String CODEC(ZSTD(1)),
+    `user_agent` LowCardinality(String),
+    `event_type` LowCardinality(String),
+    `fhir_interaction` LowCardinality(String),
+    `resource_type` LowCardinality(String),
+    `fhir_version` LowCardinality(String),
+    `query` String COMMENT 'PHI: search parameters as sent' CODEC(ZSTD(3)),
+    `patient_id` String CODEC(ZSTD(1)),
+    `batch_id` String CODEC(ZSTD(1)),
+    `entry_index` Int32,
+    `trace_id` String CODEC(ZSTD(1)),
+    `outcome` UInt8,
+    `http_status` UInt16,
+    `duration_ms` Float64 CODEC(ZSTD(1)),
+    `result_count` Nullable(UInt32)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_events_by_patient_local', '{replica}')
+PARTITION BY toYear(event_time)
+ORDER BY (patient_id, tenant_id, event_time, event_id)
+TTL toDateTime(event_time) + toIntervalDay(2557)
+SETTINGS index_granularity = 1024, min_compress_block_size = 4096, max_compress_block_size = 65536
+COMMENT 'copy of audit_events with yearly partitions for the patient access report (fed by a view)';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_events_by_patient` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_events_by_patient_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_events_by_patient_local', cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `fhirwatch`.`audit_events_by_patient_mv` ON CLUSTER '{cluster}'
+TO `fhirwatch`.`audit_events_by_patient_local`
+AS SELECT event_id, event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, event_type, fhir_interaction, resource_type, fhir_version, query, patient_id, batch_id, entry_index, trace_id, outcome, http_status, duration_ms, result_count FROM `fhirwatch`.`audit_events_local`;
+
+INSERT INTO `fhirwatch`.`audit_events_by_patient` (`event_id`, `event_time`, `recorded_by`, `seq`, `prev_hash`, `hash`, `tenant_id`, `routed_tenant_id`, `client_id`, `user_id`, `user_name`, `source_ip`, `user_agent`, `event_type`, `fhir_interaction`, `resource_type`, `fhir_version`, `query`, `patient_id`, `batch_id`, `entry_index`, `trace_id`, `outcome`, `http_status`, `duration_ms`, `result_count`)
+SELECT `event_id`, `event_time`, `recorded_by`, `seq`, `prev_hash`, `hash`, `tenant_id`, `routed_tenant_id`, `client_id`, `user_id`, `user_name`, `source_ip`, `user_agent`, `event_type`, `fhir_interaction`, `resource_type`, `fhir_version`, `query`, `patient_id`, `batch_id`, `entry_index`, `trace_id`, `outcome`, `http_status`, `duration_ms`, `result_count` FROM `fhirwatch`.`audit_events`;
