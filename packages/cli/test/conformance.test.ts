@@ -3,20 +3,17 @@
  * table, writes JSON and JUnit and exits 0; against a provider that refuses batches it exits 1 naming the
  * failed checks.
  */
-import { execFile } from 'node:child_process';
+
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createGateway, type Gateway } from '@fhirwatch/gateway';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runFhirwatch } from './bin.ts';
 
-const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
-const exec = promisify(execFile);
 const TENANT = '3f4a5b6c-7d8e-4f9a-8b0c-1d2e3f4a5b6c';
 const TENANT_NO_BATCH = '4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d';
 const dir = mkdtempSync(join(tmpdir(), 'fw-cli-conformance-'));
@@ -76,18 +73,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function fhirwatch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], {
-      env: { ...process.env, FHIRWATCH_CLIENT_SECRET: clientSecret },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const fhirwatch = (args: string[]) => runFhirwatch(args, { FHIRWATCH_CLIENT_SECRET: clientSecret });
 
 it('passes against gateway → mock EHR and writes JSON and JUnit', async () => {
   const json = join(dir, 'out', 'conformance.json');

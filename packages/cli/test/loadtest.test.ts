@@ -3,20 +3,17 @@
  * report files + a loadtest_runs row when the SLOs pass, exit 1 when the mock EHR injects errors, exit 2 on
  * usage errors. Runs are 2 s at a few requests/s.
  */
-import { execFile } from 'node:child_process';
+
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { openStore } from '@fhirwatch/clickhouse-sink';
 import { createGateway, type Gateway } from '@fhirwatch/gateway';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadtestOptions, parseDuration } from '../src/commands/loadtest.ts';
+import { runFhirwatch } from './bin.ts';
 
-const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
-const exec = promisify(execFile);
 const TENANT_OK = '1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a';
 const TENANT_BROKEN = '2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b';
 const dir = mkdtempSync(join(tmpdir(), 'fw-cli-loadtest-'));
@@ -48,18 +45,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function fhirwatch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], {
-      env: { ...process.env, FHIRWATCH_CLIENT_SECRET: clientSecret },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const fhirwatch = (args: string[]) => runFhirwatch(args, { FHIRWATCH_CLIENT_SECRET: clientSecret });
 
 describe('fhirwatch loadtest', () => {
   it('passes, writes the report and stores the run (secret from FHIRWATCH_CLIENT_SECRET, version from /metadata)', async () => {
