@@ -145,6 +145,10 @@ describe('fhirwatch loadtest', () => {
     ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown scenario 'nope'");
+    // named before any request: no version given and nothing listening still says what is wrong
+    const typo = await fhirwatch(['loadtest', '--target', 'http://127.0.0.1:9/fhir', '--scenario', 'smok']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown scenario 'smok'");
   });
 });
 

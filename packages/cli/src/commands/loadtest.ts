@@ -15,6 +15,7 @@ import {
   detectFhirVersion,
   formatProgress,
   isLoopbackUrl,
+  isScenarioName,
   type LoadTarget,
   type LoadtestReport,
   parseMix,
@@ -194,10 +195,14 @@ export function loadtestOptions(args: string[], env = process.env): LoadtestCliO
   if (store !== undefined && clickhouseUrl !== undefined)
     throw new UsageError('give one of --store and --clickhouse-url');
   const envSlo = env.FHIRWATCH_SLO === undefined ? [] : env.FHIRWATCH_SLO.split(/[\s;]+/).filter((s) => s !== '');
+  // checked here, before anything touches the network: a typo is a usage error, not a failed /metadata read
+  const scenarioName = get('scenario') ?? 'smoke';
+  if (!isScenarioName(scenarioName))
+    throw new UsageError(`unknown scenario '${scenarioName}' (one of ${SCENARIO_NAMES.join(', ')})`);
   return {
     target: loadTarget,
     fhirVersionGiven: fhirVersion !== undefined,
-    scenarioName: get('scenario') ?? 'smoke',
+    scenarioName,
     knobs,
     engine,
     workers: num('workers', get('workers'), true),
