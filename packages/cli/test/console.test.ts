@@ -84,6 +84,15 @@ describe('fhirwatch sink --console', () => {
     expect(failure).toMatchObject({ code: 2 });
     expect((failure as { stderr: string }).stderr).toContain('needs a bearer token');
   });
+
+  it('refuses to start in front of a sink that does not answer (exit 1, says what to do)', async () => {
+    const failure = await run(process.execPath, [bin, 'console', '--sink-url', 'http://127.0.0.1:9']).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: 1 });
+    expect((failure as { stderr: string }).stderr).toContain('FW_CONSOLE_SINK_UNREACHABLE');
+    expect((failure as { stderr: string }).stderr).toContain('fhirwatch sink --store');
+  });
 });
 
 describe('fhirwatch console --store', () => {

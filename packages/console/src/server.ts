@@ -150,6 +150,19 @@ function sinkProxy(sinkUrl: string, sinkToken: string | undefined): QueryApiHand
   };
 }
 
+/** A console in front of nothing serves only errors: the sink must answer (any status: 401 means it is there). */
+async function probeSink(sinkUrl: string, sinkToken: string | undefined): Promise<void> {
+  try {
+    const response = await fetch(new URL('/api/reports', sinkUrl), {
+      headers: sinkToken === undefined ? {} : { authorization: `Bearer ${sinkToken}` },
+      signal: AbortSignal.timeout(5000),
+    });
+    await response.arrayBuffer();
+  } catch (cause) {
+    throw Object.assign(new Error(`no sink answers at ${sinkUrl}`), { code: 'FW_CONSOLE_SINK_UNREACHABLE', cause });
+  }
+}
+
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -176,6 +189,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const ownsClient = client === undefined && options.sinkUrl === undefined;
   const handlers: QueryApiHandler[] = [];
   if (options.sinkUrl !== undefined) {
+    await probeSink(options.sinkUrl, options.sinkToken);
     handlers.push(sinkProxy(options.sinkUrl, options.sinkToken));
   } else {
     client ??= openStore({

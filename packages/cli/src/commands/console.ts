@@ -87,6 +87,12 @@ export async function run(args: string[]): Promise<number> {
       );
       return 1;
     }
+    if (code === 'FW_CONSOLE_SINK_UNREACHABLE') {
+      process.stderr.write(
+        `fhirwatch console: ${(error as Error).message}: start it first (\`fhirwatch sink --store <dir>\`), or check the URL (FW_CONSOLE_SINK_UNREACHABLE)\n`,
+      );
+      return 1;
+    }
     if (code === 'FW_SINK_OPTIONS') throw new UsageError((error as Error).message);
     throw error;
   }
