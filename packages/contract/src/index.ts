@@ -24,6 +24,12 @@ export {
   outcomeForStatus,
 } from './audit-record.ts';
 export type {
+  ExpansionEntryField,
+  ExpansionRequestField,
+  ExpansionSource,
+} from './audit-expansion.ts';
+export { AUDIT_EXPANSION, roundMs, unknownAsNull } from './audit-expansion.ts';
+export type {
   AuditRequestEntry,
   AuditRequestFormat,
   AuditRequestRecord,
