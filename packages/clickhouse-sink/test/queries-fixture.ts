@@ -6,7 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
 import { type AuditDataset, generateAuditDataset } from '../src/queries/dataset.ts';
 import { addVipPatient, removeVipPatient } from '../src/queries/vip.ts';
-import { AUDIT_BY_PATIENT_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
+import { AUDIT_PATIENT_INDEX_TABLE, AUDIT_REQUESTS_TABLE, migrate } from '../src/schema/index.ts';
 import { openStore } from '../src/store.ts';
 import { AUDIT_REQUEST_INSERT_COLUMNS, auditRequestRowValues } from '../src/writer/audit-encode.ts';
 
@@ -19,7 +19,7 @@ export interface LoadedStore {
 
 /**
  * Store records the way the sink does: each (legacy single) record as a v1 request row in audit_requests,
- * which the materialized view expands into its audit_events row.
+ * whose per-patient row is the audit_events view's expansion (and its index row the materialized view's).
  */
 export async function insertRecords(client: ClickHouseClient, records: readonly AuditRecord[]): Promise<void> {
   for (let i = 0; i < records.length; i += 5000) {
@@ -41,9 +41,8 @@ export async function loadStore(
   const client = openStore({ path: join(dir, 'store') });
   await migrate(client);
   // keep duplicate deliveries as separate rows: the reports must not rely on merges
-  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_TABLE}` });
   await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_REQUESTS_TABLE}` });
-  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_BY_PATIENT_TABLE}` });
+  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_PATIENT_INDEX_TABLE}` });
   const dataset = generateAuditDataset(options);
   await insertRecords(client, dataset.records);
   await insertRecords(client, dataset.duplicates);

@@ -11,8 +11,9 @@ import { readWithTables } from './ensure.ts';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
 import {
   AUDIT_EVENTS,
-  AUDIT_EVENTS_BY_PATIENT,
+  AUDIT_PATIENT_INDEX,
   ONE_ROW_PER_EVENT,
+  patientRows,
   RECORD_COLUMNS_SQL,
   selectRows,
   selectValueRows,
@@ -145,18 +146,14 @@ export async function accessReport(
   params.patients = [...options.patientIds];
   const includeAll = options.includeAllPatientExports ?? true;
   if (includeAll) params.patients = [...options.patientIds, ALL_PATIENTS];
-  // One read through the sort key (tenant_id, patient_id, …): the patient's rows and any all-patient export
-  // rows (`*`). An export of all patients concerns this patient only in a tenant the patient belongs to; that
+  // One read through the per-patient index (patient first) and the requests it names (by their sort key): the
+  // patient's rows and any all-patient export rows (`*`). An export of all patients concerns this patient only in a tenant the patient belongs to; that
   // is settled afterwards, and only when such rows came back (rare), with one more small query. Measured on
   // 10 M rows: ~25 % faster than first looking up the patient's tenants to turn the read into a prefix search
   // (fewer granules, but a second round trip; per-part overhead dominates), several times faster than a
   // `tenant_id IN (subquery)` in the same query.
-  let records = await selectRecords(
-    client,
-    `patient_id IN {patients:Array(String)} AND ${TIME_FILTER}${tenantAnd}`,
-    params,
-    AUDIT_EVENTS_BY_PATIENT,
-  );
+  const patientFilter = `patient_id IN {patients:Array(String)} AND ${TIME_FILTER}${tenantAnd}`;
+  let records = await selectRecords(client, patientFilter, params, patientRows(patientFilter));
   const exportTenants = new Set(records.filter((r) => r.patient_id === ALL_PATIENTS).map((r) => r.tenant_id));
   const seenTenants = new Set(records.filter((r) => r.patient_id !== ALL_PATIENTS).map((r) => r.tenant_id));
   if ([...exportTenants].some((tenant) => !seenTenants.has(tenant))) {
@@ -164,7 +161,7 @@ export async function accessReport(
       (
         await selectRows<{ tenant_id: string }>(
           client,
-          `SELECT DISTINCT tenant_id FROM ${AUDIT_EVENTS_BY_PATIENT} WHERE patient_id IN {ids:Array(String)}`,
+          `SELECT DISTINCT tenant_id FROM ${AUDIT_PATIENT_INDEX} WHERE patient_id IN {ids:Array(String)}`,
           { ids: [...options.patientIds] },
         )
       ).map((row) => row.tenant_id),

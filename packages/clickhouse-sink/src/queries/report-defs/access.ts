@@ -1,6 +1,6 @@
 /** `access`: HIPAA access report, every access to a patient (implementation in ../reports.ts). */
 import type { AuditRecord } from '@fhirwatch/contract';
-import { AUDIT_EVENTS_BY_PATIENT, RECORD_COLUMNS_SQL } from '../records.ts';
+import { patientRows, RECORD_COLUMNS_SQL } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { accessReport, RECORD_VIEW_COLUMNS, TIME_FILTER, withRecordFields } from '../reports.ts';
 import type { AccessReportOptions } from '../types.ts';
@@ -24,6 +24,6 @@ export const accessReportDef: ReportDef<AuditRecord> = {
   columns: RECORD_VIEW_COLUMNS,
   csvColumns: withRecordFields(RECORD_VIEW_COLUMNS),
   orderBy: ['event_time', 'event_id'],
-  sql: `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS_BY_PATIENT} WHERE patient_id IN {patients:Array(String)} AND ${TIME_FILTER} AND tenant_id = {tenant:String} ORDER BY event_time, event_id`,
+  sql: `SELECT ${RECORD_COLUMNS_SQL} FROM ${patientRows(`patient_id IN {patients:Array(String)} AND ${TIME_FILTER} AND tenant_id = {tenant:String}`)} WHERE patient_id IN {patients:Array(String)} AND ${TIME_FILTER} AND tenant_id = {tenant:String} ORDER BY event_time, event_id`,
   run: (client, options) => accessReport(client, options as unknown as AccessReportOptions),
 };
