@@ -34,6 +34,18 @@ export function patientRows(indexFilter: string): string {
  */
 export const ONE_ROW_PER_EVENT = AUDIT_DEDUP_CLAUSE;
 
+/**
+ * "Everything user Y touched" without scanning: the per-patient rows of the requests matching `requestFilter` (a
+ * condition on request-level columns: user, tenant, time), found through audit_requests' narrow `by_user`
+ * projection and read by the table's sort key. A FROM-able subquery.
+ */
+export function requestRows(requestFilter: string): string {
+  return `(${AUDIT_EXPANSION_SELECT.replace(
+    '{from}',
+    `(SELECT * FROM ${AUDIT_REQUESTS_TABLE} WHERE (recorded_by, seq) IN (SELECT recorded_by, seq FROM ${AUDIT_REQUESTS_TABLE} WHERE ${requestFilter}))`,
+  )})`;
+}
+
 /** Every record column, in AUDIT_RECORD_FIELDS order (static text, no input in it). */
 export const RECORD_COLUMNS_SQL = AUDIT_RECORD_FIELDS.join(', ');
 

@@ -14,6 +14,7 @@ import {
   AUDIT_PATIENT_INDEX,
   ONE_ROW_PER_EVENT,
   patientRows,
+  requestRows,
   RECORD_COLUMNS_SQL,
   selectRows,
   selectValueRows,
@@ -189,11 +190,13 @@ export async function activityReport(
     throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'user id must not be empty');
   const { range, params, tenantAnd } = base(options);
   params.user = options.userId;
-  // One read through the by_user projection (tenant_id, user_id, event_time, …). An earlier version added
+  // The requests through audit_requests' narrow by_user projection (tenant_id, user_id, event_time), then those
+  // requests by the sort key (migration 11). An earlier version added
   // `tenant_id IN (SELECT DISTINCT tenant_id … same user, same range)` to turn it into a prefix search; that
   // filter cannot remove a row (every matching row's tenant is in that set), and on 10 M rows the plain read
   // was as fast or faster (the subquery is a second read of the projection).
-  const records = await selectRecords(client, `user_id = {user:String} AND ${TIME_FILTER}${tenantAnd}`, params);
+  const userFilter = `user_id = {user:String} AND ${TIME_FILTER}${tenantAnd}`;
+  const records = await selectRecords(client, userFilter, params, requestRows(userFilter));
   return {
     name: 'activity',
     title: 'User activity report',

@@ -120,6 +120,40 @@ const backfillIndex: StatementDef = {
   sql: `INSERT INTO {table} ${PATIENT_INDEX_SELECT.replace('{from}', '{table2}')}`,
 };
 
+/** Name of audit_requests' projection that serves "everything user Y touched". */
+export const REQUEST_USER_PROJECTION = 'by_user';
+
+/**
+ * "Everything user Y touched" (the activity report): a narrow projection of audit_requests, one row per request
+ * with (tenant_id, user_id, event_time, recorded_by, seq) sorted user first; the report reads it to find the
+ * requests, then reads those by the table's sort key. A projection (not a table) follows the table's merges,
+ * TTL and partitions; per request, not per patient, so it costs little at ingest.
+ */
+const requestUserProjection: StatementDef[] = [
+  {
+    kind: 'statement',
+    name: 'audit_requests_projection_mode',
+    tables: [AUDIT_REQUESTS_TABLE],
+    scope: 'shards',
+    // a ReplacingMergeTree with a projection must say what merges do to the projection
+    sql: "ALTER TABLE {table} MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'",
+  },
+  {
+    kind: 'statement',
+    name: 'audit_requests_by_user',
+    tables: [AUDIT_REQUESTS_TABLE],
+    scope: 'shards',
+    sql: `ALTER TABLE {table} ADD PROJECTION IF NOT EXISTS ${REQUEST_USER_PROJECTION} (SELECT tenant_id, user_id, event_time, recorded_by, seq ORDER BY (tenant_id, user_id, event_time))`,
+  },
+  {
+    kind: 'statement',
+    name: 'audit_requests_by_user_materialize',
+    tables: [AUDIT_REQUESTS_TABLE],
+    scope: 'shards',
+    sql: `ALTER TABLE {table} MATERIALIZE PROJECTION ${REQUEST_USER_PROJECTION}`,
+  },
+];
+
 /** `audit_events` as the expansion of the requests (what every reader reads). */
 export const auditEventsView: ViewDef = {
   kind: 'view',
@@ -138,6 +172,7 @@ export const auditEventsDedupViewV11: ViewDef = {
 export function patientIndexMigration(retentionDays: number): (TableDef | MaterializedViewDef | StatementDef | ViewDef)[] {
   return [
     drop(AUDIT_REQUESTS_VIEW, 'VIEW', [AUDIT_REQUESTS_VIEW]),
+    ...requestUserProjection,
     drop(AUDIT_BY_PATIENT_VIEW, 'VIEW', [AUDIT_BY_PATIENT_VIEW]),
     liftOrphans,
     auditPatientIndexTable(retentionDays),

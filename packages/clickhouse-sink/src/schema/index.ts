@@ -19,6 +19,7 @@ export {
   AUDIT_PATIENT_INDEX_VIEW,
   PATIENT_INDEX_FIELDS,
   PATIENT_INDEX_SELECT,
+  REQUEST_USER_PROJECTION,
 } from './audit-patient-index.ts';
 export {
   AUDIT_REQUEST_COLUMNS,
