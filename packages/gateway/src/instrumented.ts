@@ -22,6 +22,7 @@ import {
 import { rootVersionProblem } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { createGateway } from './gateway.ts';
+import { withHealthRoutes } from './health.ts';
 import type { AuditConfig, Gateway, GatewayConfig, GatewayOptions, UserIdentity } from './types.ts';
 
 export interface InstrumentedGatewayOptions {
@@ -207,7 +208,8 @@ export async function startInstrumentedGateway(
       gatewayOptions.userClaim = config.audit.userIdentity.claim;
     }
     const wrap = audit;
-    if (wrap !== undefined) gatewayOptions.wrapHandler = (handler) => wrap.wrap(handler);
+    // /healthz and /readyz go in front of the audit middleware (probes are not FHIR traffic)
+    gatewayOptions.wrapHandler = (handler) => withHealthRoutes(wrap === undefined ? handler : wrap.wrap(handler), wrap);
     gateway = await createGateway(gatewayOptions);
     // Tenants stored through the admin API join at start: check the merged map too.
     const problem = rootVersionProblem(gateway.tenants(), base.defaultFhirVersion);

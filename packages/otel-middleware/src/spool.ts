@@ -422,6 +422,29 @@ export class AuditSpool {
     return undefined;
   }
 
+  /**
+   * Readiness probe: can the spool's file system take a write right now? Writes, fdatasyncs and removes a
+   * 4 KiB file next to the segments and reports the outcome to the spool health like any write (so a full
+   * disk is noticed without traffic, and a recovered one ends the failed state).
+   */
+  async probe(): Promise<void> {
+    const path = join(this.dir, `.probe-${process.pid}.tmp`);
+    try {
+      const fh = await open(path, 'w', 0o600);
+      try {
+        await fh.write(Buffer.alloc(4096), 0, 4096, 0);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      this.health?.writeSucceeded();
+    } catch (error) {
+      this.health?.writeFailed(error);
+    } finally {
+      await unlink(path).catch(() => undefined);
+    }
+  }
+
   /** Would one more record go over `maxSpoolBytes`? (What the spool-health gate reads.) */
   overCap(): boolean {
     return this.bytesOnDisk + this.queuedBytesEstimate + this.avgLineBytes > this.maxSpoolBytes;

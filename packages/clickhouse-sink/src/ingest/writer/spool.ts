@@ -13,6 +13,7 @@ import {
   openSync,
   readdirSync,
   renameSync,
+  rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
@@ -72,6 +73,33 @@ export class Spool {
     }
     renameSync(temp, join(tableDir, name));
     this.bytes += body.length;
+  }
+
+  /** Limit in bytes. */
+  get limit(): number {
+    return this.maxBytes;
+  }
+
+  /**
+   * Can the spool take a file right now? Writes, fsyncs and removes a small probe file (the readiness check);
+   * undefined when it can, else the errno name (`ENOSPC`, `EROFS`…).
+   */
+  probeWritable(): string | undefined {
+    const probe = join(this.dir, `.probe-${process.pid}.tmp`);
+    try {
+      const fd = openSync(probe, 'w', 0o600);
+      try {
+        writeSync(fd, Buffer.alloc(4096));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return undefined;
+    } catch (error) {
+      return String((error as NodeJS.ErrnoException).code ?? 'EIO');
+    } finally {
+      rmSync(probe, { force: true });
+    }
   }
 
   /** Spooled files, oldest first per table. */
