@@ -8,6 +8,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expandRequestRecord } from '@fhirwatch/contract';
 import { mountSmallTmpfs, type SmallTmpfs } from '@fhirwatch/testkit/tmpfs';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_ERROR_CODES } from '../src/errors.ts';
 import { type FhirAudit, fhirAudit } from '../src/middleware.ts';
@@ -268,5 +274,30 @@ describe('checkHealth (what /readyz asks)', () => {
     free();
     expect((await audit.checkHealth()).state).toBe('ok');
     expect(lines[1]).toMatchObject({ level: 'info', event: 'fhirwatch.audit.spool.recovered' });
+  });
+});
+
+describe('the pipeline-health metric', () => {
+  it('fhirwatch.audit.records.rejected counts refused and dropped records by fhirwatch.audit.outcome', async () => {
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    cleanups.push(() => meterProvider.shutdown());
+    const tmp = smallTmpfs();
+    const { url } = await start(tmp.dir, { mode: 'strict', meterProvider });
+    tmp.fill();
+    expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(503);
+    expect((await get(`${url}/Patient/${p2.id}`)).status).toBe(503);
+    const { resourceMetrics } = await reader.collect();
+    const metric = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === 'fhirwatch.audit.records.rejected');
+    expect(metric).toBeDefined();
+    const byOutcome = Object.fromEntries(
+      metric!.dataPoints.map((p) => [String(p.attributes['fhirwatch.audit.outcome']), p.value]),
+    );
+    expect(byOutcome).toEqual({ refused: 2, dropped: 0 });
   });
 });
