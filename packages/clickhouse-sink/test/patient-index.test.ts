@@ -23,8 +23,8 @@ import {
   renderMigrations,
   renderSchemaScript,
 } from '../src/index.ts';
-import { rawInsertOf } from '../src/store.ts';
-import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/writer/audit-encode.ts';
+import { rawInsertOf } from '../src/store/open.ts';
+import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
 import { generateRecords, generateRequests } from './records.ts';
 
 let dir: string;
