@@ -25,8 +25,6 @@ import * as crypto from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
-  type AuditOutcome,
-  type AuditRequestEntry,
   type AuditRequestRecord,
   auditRequestCanonical,
   type ChainState,
@@ -40,9 +38,9 @@ import {
   PATIENT_INDEX_FIELDS,
   PATIENT_INDEX_SELECT,
 } from '../store/schema/audit-patient-index.ts';
+import { requestFromRow } from '../store/audit-encode.ts';
 import { AUDIT_REQUEST_COLUMNS, AUDIT_REQUESTS_TABLE } from '../store/schema/audit-requests.ts';
 import { selectRows } from './records.ts';
-import { isoFromClickHouse } from './time-range.ts';
 import type { Report } from './types.ts';
 
 export const CHAIN_BREAKS = [
@@ -232,108 +230,6 @@ const READ_SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
 function sameHex(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
-}
-
-/** One JSONCompactEachRow row of `SELECT ${REQUEST_COLUMNS_SQL}` as the request record it stores. */
-export function requestFromRow(row: readonly unknown[]): AuditRequestRecord {
-  const [
-    requestId,
-    eventTime,
-    recordedBy,
-    seq,
-    prevHash,
-    hash,
-    v,
-    tenantId,
-    tenantClaimed,
-    routedTenantId,
-    clientId,
-    userId,
-    userName,
-    sourceIp,
-    userAgent,
-    fhirVersion,
-    batchId,
-    traceId,
-    httpStatus,
-    durationMs,
-    eventType,
-    interaction,
-    resourceType,
-    query,
-    entryIndex,
-    status,
-    outcome,
-    resultCount,
-    xEntry,
-    xPatient,
-  ] = row as [
-    string,
-    string,
-    string,
-    number,
-    string,
-    string,
-    number,
-    string,
-    number,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    AuditRequestRecord['fhir_version'],
-    string,
-    string,
-    number,
-    number,
-    AuditRequestEntry['event_type'][],
-    AuditRequestEntry['fhir_interaction'][],
-    string[],
-    string[],
-    number[],
-    number[],
-    number[],
-    (number | null)[],
-    number[],
-    string[],
-  ];
-  const entries: AuditRequestEntry[] = eventType.map((type, i) => ({
-    event_type: type,
-    fhir_interaction: interaction[i] as AuditRequestEntry['fhir_interaction'],
-    resource_type: resourceType[i] ?? '',
-    query: query[i] ?? '',
-    entry_index: entryIndex[i] ?? -1,
-    http_status: status[i] ?? 0,
-    outcome: (outcome[i] ?? 0) as AuditOutcome,
-    result_count: resultCount[i] ?? null,
-    patient_ids: [],
-  }));
-  for (let j = 0; j < xEntry.length; j++) entries[(xEntry[j] as number) - 1]?.patient_ids.push(xPatient[j] ?? '');
-  return {
-    v: v === 1 ? 1 : 2,
-    event_id: requestId,
-    event_time: isoFromClickHouse(eventTime),
-    recorded_by: recordedBy,
-    seq: Number(seq),
-    prev_hash: prevHash,
-    hash,
-    tenant_id: tenantId,
-    tenant_claimed: tenantClaimed === 1,
-    routed_tenant_id: routedTenantId,
-    client_id: clientId,
-    user_id: userId,
-    user_name: userName,
-    source_ip: sourceIp,
-    user_agent: userAgent,
-    fhir_version: fhirVersion,
-    batch_id: batchId,
-    trace_id: traceId,
-    http_status: httpStatus,
-    duration_ms: durationMs,
-    entries,
-  };
 }
 
 async function compactRows(
