@@ -23,8 +23,8 @@ import {
   renderMigrations,
   renderSchemaScript,
 } from '../src/index.ts';
-import { rawInsertOf } from '../src/store/open.ts';
 import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
+import { rawInsertOf } from '../src/store/open.ts';
 import { generateRecords, generateRequests } from './records.ts';
 
 let dir: string;
@@ -71,7 +71,12 @@ describe('migration 11: audit_patient_index, audit_events as the expansion view'
     const raw = rawInsertOf(client);
     if (raw === undefined) throw new Error('a chDB store has a raw insert');
     const { requests } = generateRequests({ count: 200, key: 'k' });
-    await raw(AUDIT_REQUESTS_TABLE, AUDIT_REQUEST_INSERT_COLUMNS, 'JSONCompactEachRow', encodeAuditRequestRows(requests));
+    await raw(
+      AUDIT_REQUESTS_TABLE,
+      AUDIT_REQUEST_INSERT_COLUMNS,
+      'JSONCompactEachRow',
+      encodeAuditRequestRows(requests),
+    );
     // rows inserted into audit_events by hand (no request behind them), one of them twice
     const byHand = generateRecords({ count: 300, offset: 100_000, start: Date.UTC(2025, 5, 1) });
     await client.insert({ table: AUDIT_TABLE, values: [...byHand, byHand[0]], format: 'JSONEachRow' });
@@ -81,9 +86,9 @@ describe('migration 11: audit_patient_index, audit_events as the expansion view'
 
     const result = await migrate(client);
     expect(result.applied).toEqual([11]);
-    expect(await text(`SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = '${AUDIT_TABLE}'`)).toBe(
-      'View\n',
-    );
+    expect(
+      await text(`SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = '${AUDIT_TABLE}'`),
+    ).toBe('View\n');
     expect(await dump()).toBe(before);
     expect(
       await text(
@@ -93,7 +98,8 @@ describe('migration 11: audit_patient_index, audit_events as the expansion view'
     // the hand-inserted rows are now legacy (v1) requests
     expect(Number(await text(`SELECT count() FROM ${AUDIT_REQUESTS_TABLE} WHERE v = 1`))).toBe(300);
     // the index is exactly the expansion's index rows
-    const expected = (): Promise<string> => indexDump(`(${PATIENT_INDEX_SELECT.replace('{from}', AUDIT_REQUESTS_TABLE)})`);
+    const expected = (): Promise<string> =>
+      indexDump(`(${PATIENT_INDEX_SELECT.replace('{from}', AUDIT_REQUESTS_TABLE)})`);
     expect(await indexDump(AUDIT_PATIENT_INDEX_TABLE)).toBe(await expected());
     expect(Number(await text(`SELECT uniqExact(event_id) FROM ${AUDIT_PATIENT_INDEX_TABLE}`))).toBe(expanded + 300);
 

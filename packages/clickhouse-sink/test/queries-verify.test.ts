@@ -159,13 +159,17 @@ describe('audit verify', () => {
       event_id: r.event_id,
     });
     // patient_id is in the index's sort key (no UPDATE): the row is deleted and stored again, pointing elsewhere
-    await mutate(`ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id = {id:UUID}`, { id: altered.event_id });
+    await mutate(`ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id = {id:UUID}`, {
+      id: altered.event_id,
+    });
     await store.client.insert({
       table: AUDIT_PATIENT_INDEX_TABLE,
       values: [{ ...indexRow(altered), patient_id: 'someone-else' }],
       format: 'JSONEachRow',
     });
-    await mutate(`ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id = {id:UUID}`, { id: deleted.event_id });
+    await mutate(`ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id = {id:UUID}`, {
+      id: deleted.event_id,
+    });
     const extra = {
       ...(rows.find((r) => r.seq === 12) as AuditRecord),
       event_id: '019a5000-0000-7000-8000-0000000000ee',

@@ -64,9 +64,9 @@ describe('migrations', () => {
     );
     expect(columns.map((c) => c.name)).toEqual([...AUDIT_RECORD_FIELDS]);
     expect(columns.find((c) => c.name === 'event_time')?.type).toBe("DateTime64(3, 'UTC')");
-    expect(await text(`SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'audit_events'`)).toBe(
-      'View\n',
-    );
+    expect(
+      await text(`SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'audit_events'`),
+    ).toBe('View\n');
     const create = await text(`SELECT create_table_query FROM system.tables WHERE name = 'audit_requests'`);
     expect(create).toContain('PARTITION BY toYYYYMM(event_time)');
     expect(create).toContain('toIntervalDay(2557)');

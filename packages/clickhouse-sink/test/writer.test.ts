@@ -102,11 +102,14 @@ describe('AuditWriter', () => {
       }
       // the request row keeps the duration exactly as sent
       const stored = await client.query({
-        query: 'SELECT toString(request_id) AS id, duration_ms FROM audit_requests WHERE request_id IN {ids:Array(UUID)}',
+        query:
+          'SELECT toString(request_id) AS id, duration_ms FROM audit_requests WHERE request_id IN {ids:Array(UUID)}',
         query_params: { ids: records.map((r) => r.event_id) },
         format: 'JSONEachRow',
       });
-      const durations = new Map((await stored.json<{ id: string; duration_ms: number }>()).map((r) => [r.id, r.duration_ms]));
+      const durations = new Map(
+        (await stored.json<{ id: string; duration_ms: number }>()).map((r) => [r.id, r.duration_ms]),
+      );
       for (const record of records) expect(durations.get(record.event_id)).toBe(record.duration_ms);
     });
 

@@ -16,6 +16,8 @@
  * id with its last 32 bits XOR k. Ordinal 0 keeps the request's id (a legacy record keeps its own id).
  * The sink's materialized view computes the same ids in SQL.
  */
+
+import { AUDIT_EXPANSION, type ExpansionSource, roundMs, unknownAsNull } from './audit-expansion.ts';
 import {
   type AuditEventType,
   type AuditOutcome,
@@ -23,7 +25,6 @@ import {
   auditRecordCanonical,
   type FhirInteraction,
 } from './audit-record.ts';
-import { AUDIT_EXPANSION, type ExpansionSource, roundMs, unknownAsNull } from './audit-expansion.ts';
 import type { FhirVersion } from './versions.ts';
 
 export interface AuditRequestEntry {
@@ -278,8 +279,7 @@ export function expandRequestRecord(request: AuditRequestRecord): AuditRecord[] 
             row[field] = patient;
             break;
           case 'request':
-            row[field] =
-              source.rule === 'round-ms' ? roundMs(request[source.field] as number) : request[source.field];
+            row[field] = source.rule === 'round-ms' ? roundMs(request[source.field] as number) : request[source.field];
             break;
           case 'entry':
             row[field] =

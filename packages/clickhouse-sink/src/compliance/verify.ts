@@ -32,13 +32,13 @@ import {
   chainHasher,
   expandRequestRecord,
 } from '@fhirwatch/contract';
+import { requestFromRow } from '../store/audit-encode.ts';
 import { AUDIT_CHECKPOINTS_TABLE } from '../store/schema/audit-checkpoints.ts';
 import {
   AUDIT_PATIENT_INDEX_TABLE,
   PATIENT_INDEX_FIELDS,
   PATIENT_INDEX_SELECT,
 } from '../store/schema/audit-patient-index.ts';
-import { requestFromRow } from '../store/audit-encode.ts';
 import { AUDIT_REQUEST_COLUMNS, AUDIT_REQUESTS_TABLE } from '../store/schema/audit-requests.ts';
 import { selectRows } from './records.ts';
 import type { Report } from './types.ts';
@@ -548,18 +548,18 @@ export function checkpointSignature(
 async function latestCheckpoint(client: ClickHouseClient, writer: string): Promise<StoredCheckpoint | undefined> {
   const [row] = await compactRows(
     client,
-    `SELECT seq, hash, records, rows, formatDateTime(verified_at, '%Y-%m-%dT%H:%i:%S.%fZ'), signature
+    `SELECT seq, hash, records, rows, toUnixTimestamp64Milli(verified_at), signature
      FROM ${AUDIT_CHECKPOINTS_TABLE} WHERE recorded_by = {writer:String} ORDER BY seq DESC, verified_at DESC LIMIT 1`,
     { writer },
   );
   if (row === undefined) return undefined;
-  const [seq, hash, records, rows, verifiedAt, signature] = row as [number, string, number, number, string, string];
+  const [seq, hash, records, rows, verifiedMs, signature] = row as [number, string, number, number, number, string];
   return {
     seq: Number(seq),
     hash,
     records: Number(records),
     rows: Number(rows),
-    verified_at: verifiedAt,
+    verified_at: new Date(Number(verifiedMs)).toISOString(),
     signature,
   };
 }
@@ -703,6 +703,8 @@ export interface VerifyRow {
   row_issues: number;
   first_row_issue: string;
   first_row_event_id: string;
+  /** The checkpoint (seq) a --since-checkpoint verify started after; '' for a full verify. */
+  since_seq: number | '';
 }
 
 /** The verification as a report (one row per writer) for the output formatters. */
@@ -723,6 +725,7 @@ export function verifyReport(result: VerifyResult): Report<VerifyRow> {
     row_issues: writer.row_issues.length,
     first_row_issue: writer.row_issues[0]?.reason ?? '',
     first_row_event_id: writer.row_issues[0]?.event_id ?? '',
+    since_seq: writer.since_seq ?? '',
   }));
   const keys = Object.keys(rows[0] ?? { recorded_by: '', status: '' }) as (keyof VerifyRow)[];
   return {

@@ -16,8 +16,7 @@ import {
   type AuditRequestRecord,
   requestFromAuditRecord,
 } from '@fhirwatch/contract';
-import { AUDIT_REQUESTS_TABLE } from './schema/audit-requests.ts';
-import { AUDIT_REQUEST_COLUMNS } from './schema/audit-requests.ts';
+import { AUDIT_REQUEST_COLUMNS, AUDIT_REQUESTS_TABLE } from './schema/audit-requests.ts';
 
 /** The audit_requests columns an insert names, in the order of every encoded row. */
 export const AUDIT_REQUEST_INSERT_COLUMNS: readonly string[] = AUDIT_REQUEST_COLUMNS.map((column) => column.name);

@@ -28,8 +28,8 @@
  */
 import type { AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_DEDUP_VIEW, AUDIT_TABLE } from './audit.ts';
-import { auditCheckpointsTable } from './audit-checkpoints.ts';
 import { AUDIT_BY_PATIENT_TABLE, AUDIT_BY_PATIENT_VIEW } from './audit-by-patient.ts';
+import { auditCheckpointsTable } from './audit-checkpoints.ts';
 import { AUDIT_REQUESTS_TABLE, AUDIT_REQUESTS_VIEW } from './audit-requests.ts';
 import { AUDIT_EXPANSION_SELECT, expansionSelect } from './expansion.ts';
 import type { ColumnDef, MaterializedViewDef, StatementDef, TableDef, ViewDef } from './types.ts';
@@ -169,7 +169,9 @@ export const auditEventsDedupViewV11: ViewDef = {
 };
 
 /** Migration 11's objects, in execution order (module comment). */
-export function patientIndexMigration(retentionDays: number): (TableDef | MaterializedViewDef | StatementDef | ViewDef)[] {
+export function patientIndexMigration(
+  retentionDays: number,
+): (TableDef | MaterializedViewDef | StatementDef | ViewDef)[] {
   return [
     drop(AUDIT_REQUESTS_VIEW, 'VIEW', [AUDIT_REQUESTS_VIEW]),
     ...requestUserProjection,

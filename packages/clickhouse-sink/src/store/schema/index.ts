@@ -8,12 +8,12 @@ export {
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
 export { AUDIT_BY_PATIENT_TABLE, AUDIT_BY_PATIENT_VIEW } from './audit-by-patient.ts';
+export { AUDIT_CHECKPOINTS_TABLE } from './audit-checkpoints.ts';
 export {
   CARE_RELATIONSHIPS_TABLE,
   GROUP_MEMBERS_TABLE,
   TENANT_SETTINGS_TABLE,
 } from './audit-context.ts';
-export { AUDIT_CHECKPOINTS_TABLE } from './audit-checkpoints.ts';
 export {
   AUDIT_PATIENT_INDEX_TABLE,
   AUDIT_PATIENT_INDEX_VIEW,

@@ -17,6 +17,7 @@ import {
 import { auditByPatientBackfill, auditByPatientTable, auditByPatientView } from './audit-by-patient.ts';
 import { auditCheckpointsTable } from './audit-checkpoints.ts';
 import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
+import { AUDIT_PATIENT_INDEX_TABLE, auditPatientIndexTable, patientIndexMigration } from './audit-patient-index.ts';
 import {
   AUDIT_REQUESTS_TABLE,
   auditDedupViewRecreate,
@@ -25,7 +26,6 @@ import {
   auditRequestsTable,
   auditResultCountNullable,
 } from './audit-requests.ts';
-import { AUDIT_PATIENT_INDEX_TABLE, auditPatientIndexTable, patientIndexMigration } from './audit-patient-index.ts';
 import { loadtestRunsTable } from './loadtest.ts';
 import { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
@@ -321,4 +321,11 @@ async function alignTtl(
   return true;
 }
 
-export { AUDIT_PATIENT_INDEX_TABLE, AUDIT_QUERY_LOG_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };
+export {
+  AUDIT_PATIENT_INDEX_TABLE,
+  AUDIT_QUERY_LOG_TABLE,
+  AUDIT_REQUESTS_TABLE,
+  AUDIT_TABLE,
+  LATENCY_ROLLUP_TABLE,
+  OTEL_TABLES,
+};
