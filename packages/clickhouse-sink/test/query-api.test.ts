@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../src/format/csv.ts';
-import { formatReport } from '../src/format/index.ts';
-import { generateAuditDataset } from '../src/queries/dataset.ts';
-import { runReport } from '../src/queries/registry.ts';
-import { accessReport, activityReport, afterHoursReport, summaryReport } from '../src/queries/reports.ts';
+import { parseCsv } from '../src/compliance/format/csv.ts';
+import { formatReport } from '../src/compliance/format/index.ts';
+import { runReport } from '../src/compliance/registry.ts';
+import { accessReport, activityReport, afterHoursReport, summaryReport } from '../src/compliance/reports.ts';
+import { type SinkServer, startSink } from '../src/ingest/server.ts';
 import { queryRemoteReport, RemoteQueryError } from '../src/query-api/remote.ts';
-import { type SinkServer, startSink } from '../src/server.ts';
+import { generateAuditDataset } from '../src/testing/dataset.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-query-api-'));
 const dataset = generateAuditDataset();
@@ -263,9 +263,9 @@ describe('access control', () => {
     expect(ok.status).toBe(200);
     expect((await queryLog()).at(-1)?.principal).toBe('token:query-token');
     // ingest needs a writer credential on a sink whose reads need a token; health stays open
-    expect((await api('/v1/audit', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' } })).status).toBe(
-      401,
-    );
+    expect(
+      (await api('/v1/audit', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' } })).status,
+    ).toBe(401);
     expect((await api('/healthz')).status).toBe(200);
   });
 });

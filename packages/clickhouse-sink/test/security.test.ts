@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SINK_ROUTES, type SinkServer, startSink } from '../src/ingest/server.ts';
 import { queryApiRoutes } from '../src/query-api/api.ts';
-import { SINK_ROUTES, type SinkServer, startSink } from '../src/server.ts';
-import { openStore } from '../src/store.ts';
+import { openStore } from '../src/store/open.ts';
 import { generateRecords } from './records.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-security-'));

@@ -4,7 +4,7 @@
  *
  * ```json
  * { "tenants": { "<guid>": { "baseUrl", "fhirVersion", "timeoutMs" } }, "dataDir", "publicUrl", ...,
- *   "audit": { "sinkUrl", "ingestTokenFile", "spoolDir", "mode", "recordedBy", "disclosure", "userIdentity", "hmacKeyFile" },
+ *   "audit": { "sinkUrl", "ingestTokenFile", "spoolDir", "mode", "onSpoolFailure", "recordedBy", "disclosure", "userIdentity", "hmacKeyFile" },
  *   "telemetry": { "otlpEndpoint", "serviceName" } }
  * ```
  *
@@ -94,6 +94,7 @@ const AUDIT_KEYS = [
   'ingestTokenFile',
   'spoolDir',
   'mode',
+  'onSpoolFailure',
   'recordedBy',
   'disclosure',
   'userIdentity',
@@ -334,6 +335,7 @@ export function parseGatewayConfig(raw: unknown, options: ParseConfigOptions = {
     audit = {
       spoolDir,
       mode: reader.oneOf('mode', ['batched', 'strict'] as const) ?? 'batched',
+      onSpoolFailure: reader.oneOf('onSpoolFailure', ['refuse', 'serve'] as const) ?? 'refuse',
       recordedBy: reader.string('recordedBy') ?? hostname(),
       disclosure: reader.oneOf('disclosure', ['spec', 'returned'] as const) ?? 'spec',
       userIdentity,

@@ -43,7 +43,6 @@ Credentials (environment; design in packages/clickhouse-sink/README.md, "Authent
   Without any: loopback only, same-origin requests with a loopback Host. With read tokens, ingest tokens too.
 `;
 
-
 function integer(name: string, value: string | undefined, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
