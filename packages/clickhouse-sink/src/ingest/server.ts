@@ -1,6 +1,7 @@
 /**
  * The sink service: `POST /v1/audit` (NDJSON AuditRecords, wire.md), OTLP/HTTP `/v1/traces`, `/v1/logs`,
- * `/v1/metrics` (protobuf and JSON, gzip accepted) and `GET /healthz`, on node:http bound to 127.0.0.1.
+ * `/v1/metrics` (protobuf and JSON, gzip accepted), `GET /healthz` (alive) and `GET /readyz` (store and spool),
+ * on node:http bound to 127.0.0.1.
  * `buildSinkHandler` is the request handler (a thin adapter over AuditWriter / TelemetryWriter);
  * `startSink` opens the store, migrates, replays the spool and listens.
  */
@@ -71,6 +72,7 @@ export interface SinkHandlerDeps {
  */
 export const SINK_ROUTES = [
   { path: '/healthz', methods: ['GET', 'HEAD'], auth: 'none' },
+  { path: '/readyz', methods: ['GET', 'HEAD'], auth: 'none' },
   { path: '/v1/audit', methods: ['POST'], auth: 'ingest' },
   { path: '/v1/traces', methods: ['POST'], auth: 'ingest' },
   { path: '/v1/logs', methods: ['POST'], auth: 'ingest' },
@@ -148,6 +150,41 @@ export function parseAuditBatch(body: Buffer, maxRecords: number): AuditRequestR
   return parseAuditLines(body, maxRecords, false);
 }
 
+/**
+ * `/readyz`: the store answers and holds the sink's tables (`store`), and the outage spool can take a file and
+ * is under 90 % of its limit (`spool`: bytes, files, oldest file age). Not ready → 503, `failing` names the checks.
+ */
+export async function sinkReadiness(
+  deps: Pick<SinkHandlerDeps, 'monitor' | 'spool'>,
+): Promise<{ ready: boolean; body: Record<string, unknown> }> {
+  const storeUp = await deps.monitor.probe();
+  const files = deps.spool.files();
+  let oldestMs: number | undefined;
+  for (const file of files) {
+    const at = Number(file.name.slice(0, 15));
+    if (Number.isFinite(at) && (oldestMs === undefined || at < oldestMs)) oldestMs = at;
+  }
+  const writeError = deps.spool.probeWritable();
+  const spoolOk = writeError === undefined && !deps.spool.nearlyFull;
+  const checks = {
+    store: storeUp ? { ok: true } : { ok: false, reason: deps.monitor.lastError },
+    spool: {
+      ok: spoolOk,
+      ...(writeError === undefined ? {} : { errno: writeError }),
+      nearlyFull: deps.spool.nearlyFull,
+      bytes: deps.spool.size,
+      limitBytes: deps.spool.limit,
+      files: files.length,
+      oldestFileAgeS: oldestMs === undefined ? null : Math.max(0, Math.round((Date.now() - oldestMs) / 100) / 10),
+    },
+  };
+  const failing = Object.entries(checks)
+    .filter(([, check]) => !check.ok)
+    .map(([name]) => name);
+  const ready = failing.length === 0;
+  return { ready, body: { status: ready ? 'ready' : 'not ready', failing, checks } };
+}
+
 export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
   const handleAudit = async (
     req: IncomingMessage,
@@ -218,10 +255,16 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
     SinkRoutePath,
     (req: IncomingMessage, res: ServerResponse, writer?: Credential) => Promise<void>
   > = {
+    // unauthenticated (orchestrator probes) and minimal: states, codes and counts, never a path or a value
     '/healthz': async (_req, res) => {
-      const up = await deps.monitor.probe();
-      if (up) sendJson(res, 200, { status: 'ok' });
-      else sendJson(res, 503, { status: 'unavailable', reason: deps.monitor.lastError }, { 'retry-after': '1' });
+      sendJson(res, 200, { status: 'ok' }, { 'cache-control': 'no-store' });
+    },
+    '/readyz': async (_req, res) => {
+      const { ready, body } = await sinkReadiness(deps);
+      sendJson(res, ready ? 200 : 503, body, {
+        'cache-control': 'no-store',
+        ...(ready ? {} : { 'retry-after': '1' }),
+      });
     },
     '/v1/audit': (req, res, writer) => handleAudit(req, res, writer),
     '/v1/traces': (req, res) => handleOtlp('traces', req, res),
