@@ -367,3 +367,65 @@ describe('paths, prototype names, bodies, errors', () => {
     expect((await raw(open.url, '/healthz', { headers: { host: hostOf(open) } })).status).toBe(200);
   });
 });
+
+describe('bad input gets a clear answer', () => {
+  it('malformed or out-of-range parameters: 400, never a 500 or a ClickHouse error name', async () => {
+    const host = hostOf(open);
+    for (const query of [
+      'search?since=3650d&offset=99999999999999999999',
+      'search?since=3650d&limit=abc',
+      'search?from=2026-02-30T00:00:00Z&to=2026-03-01T00:00:00Z',
+      'search?since=3650d&event-type=__proto__',
+      'search?since=-1d',
+      'search?since=99999999999d',
+      'related?event-id=not-a-uuid',
+      'related?event-id=01890000-0000-7000-8000-000000000000&session-minutes=99999999999999999',
+      'access?patient=p1&since=3650d&format=xml',
+      'query-log?limit=-5',
+      'report/after-hours?since=3650d&hours=25-99',
+    ]) {
+      const answer = await raw(open.url, `/api/audit/${query}`, { headers: { host } });
+      expect({ query, status: answer.status }).toMatchObject({ query, status: expect.any(Number) });
+      expect({ query, clientError: answer.status >= 400 && answer.status < 500 }).toEqual({ query, clientError: true });
+      expect(answer.text).not.toMatch(/BAD_QUERY_PARAMETER|CANNOT_PARSE|ClickHouse|DB::/);
+    }
+  });
+
+  it('verify of an unknown writer is "nothing verified", not "verified, ok"', async () => {
+    const answer = await raw(open.url, '/api/audit/verify?writer=nobody-at-all', {
+      method: 'POST',
+      headers: { host: hostOf(open), 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'ab'.repeat(32) }),
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['x-fhirwatch-verify-ok']).toBe('false');
+    const body = JSON.parse(answer.text) as { parameters: { ok: boolean }; rows: { status: string }[] };
+    expect(body.parameters.ok).toBe(false);
+    expect(body.rows).toEqual([expect.objectContaining({ recorded_by: 'nobody-at-all', status: 'not-found' })]);
+  });
+
+  it('CSV cells a spreadsheet would run as a formula are guarded, full-width and whitespace forms included', async () => {
+    const starts = ['=', '+', '-', '@', '\t', '\r', '\n', ' ', '\0', '＝', '＋', '－', '＠'];
+    const records = generateRecords({ count: starts.length, offset: 20_000, users: 1 }).map((record, i) => ({
+      ...record,
+      user_id: 'csv-probe',
+      query: `${starts[i]}HYPERLINK("http://attacker.example")`,
+    }));
+    const stored = await raw(open.url, '/v1/audit', {
+      method: 'POST',
+      headers: { host: hostOf(open), 'content-type': 'application/x-ndjson' },
+      body: ndjson(records),
+    });
+    expect(stored.status).toBe(200);
+    const csv = await raw(open.url, '/api/audit/search?since=3650d&user=csv-probe&format=csv', {
+      headers: { host: hostOf(open) },
+    });
+    expect(csv.status).toBe(200);
+    const { parseCsv } = await import('../src/compliance/format/csv.ts');
+    const rows = parseCsv(csv.text);
+    const column = (rows[0] as string[]).indexOf('query');
+    const cells = rows.slice(1).map((row) => row[column] as string);
+    expect(cells.length).toBe(starts.length);
+    for (const cell of cells) expect(cell.startsWith("'")).toBe(true);
+  });
+});
