@@ -32,6 +32,11 @@ export interface InstrumentedGatewayOptions {
   onAuditError?: (error: FhirAuditError) => void;
   /** The chain key itself, instead of `audit.hmacKeyFile` (tests, secret stores). */
   hmacKey?: string | Buffer;
+  /**
+   * Where the audit spool-health lines go (entering/leaving the failed state; JSON, no PHI). Default stderr,
+   * whatever the request log setting (`--quiet` does not silence them).
+   */
+  spoolHealthLog?: (line: string) => void;
 }
 
 export interface InstrumentedGateway {
@@ -232,6 +237,7 @@ export async function startInstrumentedGateway(
       audit = fhirAudit({
         ...auditOptions(config.audit, fhirVersion, key, options.onAuditError),
         ...(ingestToken === undefined ? {} : { ingestToken }),
+        ...(options.spoolHealthLog === undefined ? {} : { spoolHealthLog: options.spoolHealthLog }),
       });
       await audit.ready();
     }
