@@ -93,17 +93,22 @@ export function loadHmacKey(file: string): Buffer {
   return Buffer.from(text, 'hex');
 }
 
-/** The ingest token: FHIRWATCH_INGEST_TOKEN (already in `ingestToken`) or the first line of `ingestTokenFile`. */
+/**
+ * The ingest token: FHIRWATCH_INGEST_TOKEN (already in `ingestToken`) or the first line of `ingestTokenFile`, read
+ * like the key file (a file open to group or others is refused with the fix).
+ */
 export function resolveIngestToken(audit: AuditConfig): string | undefined {
   if (audit.ingestToken !== undefined || audit.ingestTokenFile === undefined) return audit.ingestToken;
   let text: string;
   try {
-    text = readFileSync(audit.ingestTokenFile, 'utf8').trim();
+    text = readKeyFile(audit.ingestTokenFile);
   } catch (error) {
-    throw new GatewayError('FW_GATEWAY_CONFIG_INVALID', 'audit.ingestTokenFile cannot be read', {
-      cause: error,
-      key: 'audit.ingestTokenFile',
-    });
+    const mode = (error as { code?: string }).code === AUDIT_ERROR_CODES.keyFileMode;
+    throw new GatewayError(
+      'FW_GATEWAY_CONFIG_INVALID',
+      mode ? `audit.ingestTokenFile: ${(error as Error).message}` : 'audit.ingestTokenFile cannot be read',
+      { cause: error, key: 'audit.ingestTokenFile' },
+    );
   }
   if (text === '' || /\s/.test(text)) {
     throw new GatewayError('FW_GATEWAY_CONFIG_INVALID', 'audit.ingestTokenFile must hold one token', {
