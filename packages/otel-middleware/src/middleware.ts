@@ -114,6 +114,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     finished: (ex, status, audited) => safeFinish(ex, status, audited),
     audit: (ex, status) => pipeline.audit(ex, status),
     auditFailed: () => pipeline.failed(),
+    startScan: (ex) => pipeline.startScan(ex),
   };
 
   function relativePath(url: string): string {
@@ -192,6 +193,10 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         reqBytes: 0,
         reqTruncated: false,
         resChunks: undefined,
+        resEncodings: undefined,
+        resScan: 0,
+        scan: undefined,
+        resBuffered: undefined,
         resBytes: 0,
         resTruncated: false,
         done: false,
@@ -204,6 +209,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         spanCtx: undefined,
         cls: undefined,
         clsFinal: false,
+        clsVersion: undefined,
         records: 0,
         endStatus: 0,
       };
