@@ -10,7 +10,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { generateAuditDataset, parseCsv } from '@fhirwatch/clickhouse-sink';
+import { parseCsv } from '@fhirwatch/clickhouse-sink';
+import { generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
@@ -87,8 +88,8 @@ describe('fhirwatch audit --sink-url', () => {
   it('verify: exit 0 with the writers’ key, 3 with another', async () => {
     const good = join(dir, 'key.txt');
     const bad = join(dir, 'bad-key.txt');
-    writeFileSync(good, dataset.key);
-    writeFileSync(bad, 'some-other-key');
+    writeFileSync(good, dataset.key, { mode: 0o600 });
+    writeFileSync(bad, 'some-other-key', { mode: 0o600 });
     expect((await fhirwatch(['audit', 'verify', '--sink-url', url, '--hmac-key-file', good])).code).toBe(0);
     const broken = await fhirwatch(['audit', 'verify', '--sink-url', url, '--hmac-key-file', bad]);
     expect(broken.code).toBe(3);

@@ -5,7 +5,7 @@
  *   seg-000000000001.log …  segments; one line per request record: `<crc32 as 8 hex> <record JSON>\n`
  *                           (the shipper sends these bytes as they are, `application/x-fhirwatch-spool`)
  *   chain.json              last `seq`/`hash` per writer, written before a shipped segment is deleted
- *   hmac.key                the chain key when none was configured (0600)
+ *   hmac.key                the chain key when none was configured (0600; refused when open to others)
  *   spool.lock              pid of the process that owns the directory
  *   rejected/               segments the sink refused as invalid (kept for an operator, never shipped again)
  *
@@ -28,7 +28,18 @@
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
@@ -40,6 +51,8 @@ import {
 } from '@fhirwatch/contract';
 import { type ChainState, requestHasher } from './chain.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
+import { readKeyFile } from './key-file.ts';
+import type { SpoolHealth } from './spool-health.ts';
 
 /** A request record before the chain fields are assigned (what the spool queues). */
 export type UnchainedRecord = UnchainedAuditRequest;
@@ -55,6 +68,14 @@ export interface SpoolOptions {
   maxSpoolBytes?: number;
   /** Batched mode: a record waits at most this long in memory before it is written (default 50 ms). */
   flushIntervalMs?: number;
+  /** Told of every write's outcome and of every dropped record (spool-health.ts). */
+  health?: SpoolHealth;
+  /**
+   * Batched records over `maxSpoolBytes` are kept instead of dropped (default false). Set when a gate in
+   * front of the spool stops new records once it is full (`onSpoolFailure: refuse`): what is kept is then
+   * bounded by the requests already served.
+   */
+  keepOverCap?: boolean;
 }
 
 export interface SpoolStats {
@@ -199,6 +220,8 @@ export class AuditSpool {
   private readonly segmentMaxBytes: number;
   private readonly maxSpoolBytes: number;
   private readonly flushIntervalMs: number;
+  private readonly health: SpoolHealth | undefined;
+  private readonly keepOverCap: boolean;
 
   private closedSegments: SegmentInfo[] = [];
   private active: { info: SegmentInfo; fh: FileHandle } | undefined;
@@ -239,6 +262,8 @@ export class AuditSpool {
     this.segmentMaxBytes = options.segmentMaxBytes ?? 1024 * 1024;
     this.maxSpoolBytes = options.maxSpoolBytes ?? 256 * 1024 * 1024;
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
+    this.health = options.health;
+    this.keepOverCap = options.keepOverCap ?? false;
     this.closedSegments = state.segments;
     this.bytesOnDisk = state.bytes;
     this.nextSegment = state.next;
@@ -250,7 +275,10 @@ export class AuditSpool {
   /** Open (or create) a spool directory: take the lock, recover the chain state, list unshipped segments. */
   static async open(options: SpoolOptions): Promise<AuditSpool> {
     const dir = options.dir;
-    await mkdir(join(dir, 'rejected'), { recursive: true });
+    // PHI lives here: directories 0700, files 0600 (whatever the umask); an existing directory is tightened
+    await mkdir(join(dir, 'rejected'), { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    await chmod(join(dir, 'rejected'), 0o700);
     // The pid lock cannot tell two writers of one process apart: keep an in-process registry too.
     const key = resolve(dir);
     if (OPEN_DIRS.has(key)) {
@@ -263,11 +291,16 @@ export class AuditSpool {
       if (options.hmacKey !== undefined) hmacKey = Buffer.from(options.hmacKey);
       else {
         const keyPath = join(dir, KEY_FILE);
+        let text: string | undefined;
         try {
-          hmacKey = Buffer.from((await readFile(keyPath, 'utf8')).trim(), 'hex');
-        } catch {
+          text = readKeyFile(keyPath);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+        if (text !== undefined) hmacKey = Buffer.from(text, 'hex');
+        else {
           hmacKey = randomBytes(32);
-          await writeFile(keyPath, `${hmacKey.toString('hex')}\n`, { mode: 0o600 });
+          await writeFile(keyPath, `${hmacKey.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
         }
       }
       const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
@@ -359,18 +392,22 @@ export class AuditSpool {
     if (this.closed) {
       const error = new FhirAuditError(AUDIT_ERROR_CODES.closed, 'audit spool is closed');
       if (durable) return Promise.reject(error);
-      this.dropped += records.length;
+      this.drop(records.length);
       return undefined;
     }
     const estimate = records.length * this.avgLineBytes;
     if (this.bytesOnDisk + this.queuedBytesEstimate + estimate > this.maxSpoolBytes) {
       if (durable) {
+        this.health?.checkCap();
         return Promise.reject(
           new FhirAuditError(AUDIT_ERROR_CODES.spoolFull, 'audit spool is full; the access is refused'),
         );
       }
-      this.dropped += records.length;
-      return undefined;
+      if (!this.keepOverCap) {
+        this.drop(records.length);
+        this.health?.checkCap();
+        return undefined;
+      }
     }
     this.queuedBytesEstimate += estimate;
     for (const record of records) this.queue.push({ record, durable });
@@ -383,6 +420,39 @@ export class AuditSpool {
     }
     this.scheduleFlush(false);
     return undefined;
+  }
+
+  /**
+   * Readiness probe: can the spool's file system take a write right now? Writes, fdatasyncs and removes a
+   * 4 KiB file next to the segments and reports the outcome to the spool health like any write (so a full
+   * disk is noticed without traffic, and a recovered one ends the failed state).
+   */
+  async probe(): Promise<void> {
+    const path = join(this.dir, `.probe-${process.pid}.tmp`);
+    try {
+      const fh = await open(path, 'w', 0o600);
+      try {
+        await fh.write(Buffer.alloc(4096), 0, 4096, 0);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      this.health?.writeSucceeded();
+    } catch (error) {
+      this.health?.writeFailed(error);
+    } finally {
+      await unlink(path).catch(() => undefined);
+    }
+  }
+
+  /** Would one more record go over `maxSpoolBytes`? (What the spool-health gate reads.) */
+  overCap(): boolean {
+    return this.bytesOnDisk + this.queuedBytesEstimate + this.avgLineBytes > this.maxSpoolBytes;
+  }
+
+  private drop(n: number): void {
+    this.dropped += n;
+    this.health?.droppedRecords(n);
   }
 
   private scheduleFlush(now: boolean): void {
@@ -474,11 +544,16 @@ export class AuditSpool {
       this.bytesOnDisk += buf.length;
       this.written += batch.length;
       this.avgLineBytes = Math.max(64, Math.ceil(buf.length / batch.length));
+      this.health?.writeSucceeded();
       for (const w of waiters) w.resolve();
       if (segment.info.size >= this.segmentMaxBytes) await this.seal();
     } catch (cause) {
+      this.health?.writeFailed(cause);
       await this.recoverFromWriteFailure(segment, offset, before);
-      const error = new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool write failed', { cause });
+      const full = ['ENOSPC', 'EDQUOT', 'EFBIG'].includes(String((cause as NodeJS.ErrnoException).code));
+      const error = full
+        ? new FhirAuditError(AUDIT_ERROR_CODES.spoolFull, 'audit spool file system is full', { cause })
+        : new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool write failed', { cause });
       for (const w of waiters) w.reject(error);
       // Batched records have no one waiting: keep them for the next attempt while under the size cap.
       const retry = batch.filter((p) => !p.durable);
@@ -492,7 +567,7 @@ export class AuditSpool {
           },
           Math.max(this.flushIntervalMs, 200),
         ).unref();
-      } else if (retry.length > 0) this.dropped += retry.length;
+      } else if (retry.length > 0) this.drop(retry.length);
     }
   }
 
@@ -521,7 +596,7 @@ export class AuditSpool {
     const number = this.nextSegment++;
     const name = segmentName(number);
     const path = join(this.dir, name);
-    const fh = await open(path, 'wx');
+    const fh = await open(path, 'wx', 0o600);
     // Make the new directory entry durable once per segment (the records themselves are fdatasync'ed).
     const dirFh = await open(this.dir, 'r');
     try {
@@ -618,7 +693,7 @@ export class AuditSpool {
   private async writeChainFile(): Promise<void> {
     const path = join(this.dir, CHAIN_FILE);
     const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w');
+    const fh = await open(tmp, 'w', 0o600);
     try {
       await fh.writeFile(JSON.stringify(this.persistedChain));
       await fh.sync();
@@ -636,6 +711,17 @@ export class AuditSpool {
     await this.flush().catch(() => undefined);
     await this.flushing?.catch(() => undefined);
     this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    // records kept for a retry that never succeeded (the disk stayed full): lost, and counted
+    if (this.queue.length > 0) {
+      this.drop(this.queue.length);
+      for (const w of this.queueWaiters)
+        w.reject(new FhirAuditError(AUDIT_ERROR_CODES.closed, 'audit spool is closed'));
+      this.queue = [];
+      this.queueWaiters = [];
+      this.queuedBytesEstimate = 0;
+    }
     await this.seal().catch(() => undefined);
     releaseLock(this.dir);
     OPEN_DIRS.delete(resolve(this.dir));
@@ -646,7 +732,7 @@ function acquireLock(dir: string): void {
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx');
+      const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
       return;

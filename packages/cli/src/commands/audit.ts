@@ -10,6 +10,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type * as Queries from '@fhirwatch/clickhouse-sink/queries';
 import { UsageError } from '../command.ts';
+import { readKeyFileText } from './console.ts';
 
 export const description = 'Compliance queries: access, activity, reports, settings, VIP list, relationships, verify';
 
@@ -425,11 +426,7 @@ function hmacKey(values: Values): Buffer {
   }
   let text: string;
   if (typeof values['hmac-key-file'] === 'string') {
-    try {
-      text = readFileSync(values['hmac-key-file'], 'utf8').trim();
-    } catch {
-      throw new UsageError('--hmac-key-file cannot be read');
-    }
+    text = readKeyFileText(values['hmac-key-file']);
   } else if (process.env.FHIRWATCH_AUDIT_HMAC_KEY) {
     text = process.env.FHIRWATCH_AUDIT_HMAC_KEY;
   } else {

@@ -9,7 +9,7 @@
  * answers from the store, then everything closes so `fhirwatch audit … --store <dir>` can open it.
  * This file only wires packages together; every behaviour lives in a package.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -19,6 +19,7 @@ import type { FhirVersion } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
+import { readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError, untilSignal } from '../command.ts';
 import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
 
@@ -166,8 +167,7 @@ export async function run(args: string[]): Promise<number> {
     flushIntervalMs: 500,
     queryApi: {
       ...consolePanels(),
-      hmacKey: () =>
-        existsSync(hmacKeyFile) ? Buffer.from(readFileSync(hmacKeyFile, 'utf8').trim(), 'hex') : undefined,
+      hmacKey: () => (existsSync(hmacKeyFile) ? Buffer.from(readKeyFile(hmacKeyFile), 'hex') : undefined),
     },
     mount: consoleHandler(),
   });
@@ -287,7 +287,7 @@ export async function run(args: string[]): Promise<number> {
       say(`  (${access.rows.length} records in all for this patient)`);
     }
 
-    const key = Buffer.from(readFileSync(join(spoolDir, 'hmac.key'), 'utf8').trim(), 'hex');
+    const key = Buffer.from(readKeyFile(join(spoolDir, 'hmac.key')), 'hex');
     const verification = await verifyAuditChain(client, { key, recordedBy: ['demo-gateway'] });
     const writer = verification.writers[0];
     say(
@@ -311,7 +311,10 @@ export async function run(args: string[]): Promise<number> {
     say(
       `Traffic: ${traffic.requests} requests in ${(traffic.elapsedMs / 1000).toFixed(1)} s, ${traffic.batchEntries} batch entries (${traffic.batchEntryFailures} not 2xx: the mock EHRs inject a 0.2 % error rate).`,
     );
-    say(`Audit: ${stats.shipper?.shippedRecords ?? '?'} records shipped, ${stats.auditFailures} lost to spool errors.`);
+    const spoolHealth = audit.health();
+    say(
+      `Audit: ${stats.shipper?.shippedRecords ?? '?'} records shipped, ${spoolHealth.dropped} lost to spool errors, ${spoolHealth.refused} requests refused (spool full or unwritable).`,
+    );
     say();
     say('Next (after the demo exits, the store is free to open):');
     say(`  npx fhirwatch audit summary --store ${storeDir} --since 1d`);
