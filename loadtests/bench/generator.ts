@@ -3,7 +3,7 @@
  * `{ requests, rps, perCpuSecond }` after a 1 s warm-up of the same engine. `runner`: the open-model runner
  * (default workers: this process is pinned to one CPU, so this thread) in throughput mode at an arrival rate
  * far above what one core can issue, at most `connections` in flight, every answer's status and identity
- * checked, the deep field checks on one answer in 16 (`BENCH_CHECKS=full`: every check on every answer);
+ * checked, the deep field checks on one answer in 16; `runner-full`: the same with every check on every answer;
  * `autocannon`: autocannon's closed model on the same connections, one static GET, no checks.
  */
 import autocannon from 'autocannon';
@@ -12,13 +12,13 @@ import { FhirSession, resolveScenario, runOpenModel } from '../src/index.ts';
 const [engine, url, connectionsText, secondsText] = process.argv.slice(2) as [string, string, string, string];
 const connections = Number(connectionsText);
 const seconds = Number(secondsText);
-const CHECKS = process.env.BENCH_CHECKS === 'full' ? 'full' : 'throughput';
+const CHECKS = engine === 'runner-full' ? 'full' : 'throughput';
 let cpuBefore = process.cpuUsage();
 const cpuSeconds = (): number => {
   const u = process.cpuUsage(cpuBefore);
   return (u.user + u.system) / 1e6;
 };
-if (engine === 'runner') {
+if (engine === 'runner' || engine === 'runner-full') {
   const scenario = resolveScenario('smoke', {
     rate: 200_000,
     durationS: seconds,

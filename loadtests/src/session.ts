@@ -286,6 +286,16 @@ export class FhirSession {
     return headers;
   }
 
+  /** The read's headers for a token, built once per token (the hot path of a read-heavy run; undici only reads them). */
+  #readHeaders: { token: string | undefined; headers: Record<string, string> } | undefined;
+  #headersForRead(token: string | undefined): Record<string, string> {
+    const cached = this.#readHeaders;
+    if (cached !== undefined && cached.token === token) return cached.headers;
+    const headers = this.#headers(token);
+    this.#readHeaders = { token, headers };
+    return headers;
+  }
+
   async searchPatients(params: Record<string, string>, token?: string): Promise<HttpAnswer> {
     return this.http(
       'POST',
@@ -429,7 +439,7 @@ export class FhirSession {
           tag,
           method: 'GET',
           url: this.url(`Patient/${encodeURIComponent(id)}`),
-          headers: this.#headers(token),
+          headers: this.#headersForRead(token),
           check: (status, text) => checkRead(status, parseJson(text), version, 'Patient', id, deep),
         };
       }
