@@ -11,7 +11,7 @@
  * most-viewed patient of the run, server latency per tenant and route with a sparkline) and the text around
  * the packages' reports; every other behaviour lives in a package.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -21,6 +21,7 @@ import type { FhirVersion } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
+import { readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError } from '../command.ts';
 import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
 import { stopSignal } from '../stop.ts';
@@ -169,8 +170,7 @@ export async function run(args: string[]): Promise<number> {
     flushIntervalMs: 500,
     queryApi: {
       ...consolePanels(),
-      hmacKey: () =>
-        existsSync(hmacKeyFile) ? Buffer.from(readFileSync(hmacKeyFile, 'utf8').trim(), 'hex') : undefined,
+      hmacKey: () => (existsSync(hmacKeyFile) ? Buffer.from(readKeyFile(hmacKeyFile), 'hex') : undefined),
     },
     mount: consoleHandler(),
   });
@@ -297,7 +297,7 @@ export async function run(args: string[]): Promise<number> {
       say(`  (${access.rows.length} records in all for this patient)`);
     }
 
-    const key = Buffer.from(readFileSync(join(spoolDir, 'hmac.key'), 'utf8').trim(), 'hex');
+    const key = Buffer.from(readKeyFile(join(spoolDir, 'hmac.key')), 'hex');
     const verification = await verifyAuditChain(client, { key, recordedBy: ['demo-gateway'] });
     const writer = verification.writers[0];
     say(
