@@ -301,3 +301,29 @@ describe('the pipeline-health metric', () => {
     expect(byOutcome).toEqual({ refused: 2, dropped: 0 });
   });
 });
+
+describe('a spool directory that becomes read-only while serving', () => {
+  it.each(['batched', 'strict'] as const)(
+    '%s mode: refused with FW_AUDIT_SPOOL_UNWRITABLE (EROFS), recovers when writable',
+    async (mode) => {
+      const tmp = smallTmpfs();
+      const { audit, url, lines } = await start(tmp.dir, { mode });
+      expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(200);
+      await audit.flush(); // one segment per write: sealed and closed, so the remount is allowed
+      tmp.readOnly();
+      if (mode === 'batched') {
+        // in flight: served while the spool was still ok; its record is kept for the retry
+        expect((await get(`${url}/Patient/${p2.id}`)).status).toBe(200);
+        await audit.flush();
+      }
+      expectRefused(await get(`${url}/Patient/${p3.id}`), AUDIT_ERROR_CODES.spoolUnwritable);
+      expect(lines[0]).toMatchObject({ level: 'error', code: 'FW_AUDIT_SPOOL_UNWRITABLE', errno: 'EROFS' });
+      tmp.writable();
+      expect((await audit.checkHealth()).state).toBe('ok');
+      await until(async () => (await viewedOnDisk(tmp.dir)).length === (mode === 'batched' ? 2 : 1), 'the kept record');
+      expect(await viewedOnDisk(tmp.dir)).toEqual(mode === 'batched' ? [p1.id, p2.id].sort() : [p1.id]);
+      expect(lines[1]).toMatchObject({ level: 'info', event: 'fhirwatch.audit.spool.recovered', refused: 1 });
+      expect(audit.health()).toMatchObject({ refused: 1, dropped: 0 });
+    },
+  );
+});
