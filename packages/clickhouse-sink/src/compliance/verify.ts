@@ -596,44 +596,55 @@ export async function verifyAuditChain(client: ClickHouseClient, options: Verify
   const hasher = chainHasher(crypto, options.key);
   const pads = hmacPads(options.key);
   const results: WriterVerification[] = [];
+  // where each writer starts: its chain start, or (--since-checkpoint) after its newest checkpoint whose
+  // signature holds; a forged one is a break and that writer is proved from the start
+  const starts = new Map<string, { start?: StoredCheckpoint; forged?: ChainIssue; minTime?: string }>();
   for (const writer of writers) {
-    // --since-checkpoint: start after the newest checkpoint whose signature holds; a forged one is a break
-    let start: StoredCheckpoint | undefined;
-    let forged: ChainIssue | undefined;
-    if (options.sinceCheckpoint === true) {
-      const cp = await latestCheckpoint(client, writer);
-      if (cp !== undefined) {
-        const { signature, ...fields } = cp;
-        if (sameHex(checkpointSignature(options.key, writer, fields), signature)) start = cp;
-        else {
-          forged = {
-            reason: 'forged-checkpoint',
-            seq: cp.seq,
-            event_id: '',
-            detail: 'the checkpoint’s signature does not hold: verified from the start instead',
-          };
-        }
-      }
+    const cp = options.sinceCheckpoint === true ? await latestCheckpoint(client, writer) : undefined;
+    if (cp === undefined) {
+      starts.set(writer, {});
+      continue;
     }
-    const after = start?.seq ?? 0;
-    const minTime =
-      start === undefined
-        ? undefined
-        : (
-            await selectRows<{ t: string }>(
-              client,
-              `SELECT toString(min(event_time)) AS t FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String} AND seq > {after:UInt64}`,
-              { writer, after },
-            )
-          )[0]?.t;
-    // level 2 runs in the engine (off the event loop) while level 1 walks the chain here
-    const level2 =
+    const { signature, ...fields } = cp;
+    if (!sameHex(checkpointSignature(options.key, writer, fields), signature)) {
+      starts.set(writer, {
+        forged: {
+          reason: 'forged-checkpoint',
+          seq: cp.seq,
+          event_id: '',
+          detail: 'the checkpoint’s signature does not hold: verified from the start instead',
+        },
+      });
+      continue;
+    }
+    const [first] = await selectRows<{ t: string; n: string }>(
+      client,
+      `SELECT toString(min(event_time)) AS t, count() AS n FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String} AND seq > {after:UInt64}`,
+      { writer, after: cp.seq },
+    );
+    starts.set(
+      writer,
+      Number(first?.n ?? 0) > 0 && first?.t !== undefined ? { start: cp, minTime: first.t } : { start: cp },
+    );
+  }
+  // level 2 runs in the engine (off the event loop), writer after writer, while level 1 walks the chains here
+  const level2 = new Map<string, Promise<{ expected: number; stored: number; issues: RowIssue[] }>>();
+  let previous: Promise<unknown> = Promise.resolve();
+  for (const writer of writers) {
+    const { start, minTime } = starts.get(writer) ?? {};
+    const scope: RowScope = { writer, after: start?.seq ?? 0, ...(minTime === undefined ? {} : { minTime }) };
+    const next =
       options.rows === false
         ? Promise.resolve({ expected: 0, stored: 0, issues: [] as RowIssue[] })
-        : verifyRows(client, { writer, after, ...(minTime === undefined ? {} : { minTime }) }, keys, maxIssues);
-    level2.catch(() => undefined);
+        : previous.then(() => verifyRows(client, scope, keys, maxIssues));
+    next.catch(() => undefined);
+    level2.set(writer, next);
+    previous = next.catch(() => undefined);
+  }
+  for (const writer of writers) {
+    const { start, forged } = starts.get(writer) ?? {};
     const walk = await walkChain(client, writer, hasher, pads, options, start);
-    const rows = await level2;
+    const rows = (await level2.get(writer)) ?? { expected: 0, stored: 0, issues: [] };
     const issues = forged === undefined ? walk.issues : [forged, ...walk.issues];
     // the per-patient rows readers see are the expansion of the stored request: a request that fails its HMAC
     // makes each of its rows an altered row
