@@ -12,7 +12,8 @@ import {
   type SinkOptions,
   startSink,
 } from '@fhirwatch/clickhouse-sink';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
+import { stopSignal } from '../stop.ts';
 import { credentialsFromEnv, readHmacKey } from './console.ts';
 
 export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
@@ -171,7 +172,7 @@ export async function run(args: string[]): Promise<number> {
   }
   process.stdout.write(`${server.url}\n`);
   if (withConsole) process.stderr.write(`fhirwatch sink: console at ${server.url}/\n`);
-  const signal = await untilSignal();
+  const signal = await stopSignal().requested;
   process.stderr.write(`fhirwatch sink: ${signal}, flushing and closing\n`);
   await server.close();
   return 0;
