@@ -587,7 +587,7 @@ export class StreamScanner {
         i++;
         let closed = false;
         let escaped = false;
-        const stop = i + SHORT_STRING < n ? i + SHORT_STRING : n;
+        const stop = Math.min(i + SHORT_STRING, n);
         while (i < stop) {
           c = b[i] as number;
           if (c === QUOTE) {
