@@ -48,8 +48,7 @@ describe('checkRepo', () => {
       'Design: [architecture](../shared/spec/ARCHITECTURE.md) (outside the repository).',
       '- `cd packages/web && npx vitest run test/app.test.ts` and test/missing.test.ts from there.',
     ].join('\n'),
-    'scripts/test.sh':
-      '#!/usr/bin/env bash\n# ends with scripts/test-summary.ts\necho "#not/a/comment"\n',
+    'scripts/test.sh': '#!/usr/bin/env bash\n# ends with scripts/test-summary.ts\necho "#not/a/comment"\n',
     'scripts/test-summary.ts': '// the summary\n',
     'packages/web/README.md': 'Sources: src/app.ts, src/gone.ts, golden files `test/golden/schema.{a,b}.sql`.\n',
     'packages/web/src/app.ts': [
