@@ -97,7 +97,7 @@ describe('real sink refuses the writer credential', () => {
       ingestTokens: [{ name: 'e2e-right', token }],
     });
     // recorded_by e2e-reject with e2e-right's token (403), then no token at all (401)
-    const cases = [
+    const cases: { headers: Record<string, string>; code: string }[] = [
       { headers: { authorization: `Bearer ${token}` }, code: 'FW_SINK_FORBIDDEN' },
       { headers: {}, code: 'FW_SINK_UNAUTHORIZED' },
     ];
