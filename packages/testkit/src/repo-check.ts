@@ -171,10 +171,12 @@ export function deadCitations(file: string, text: string, repo: RepoView): strin
 
 /** Every finding in the repository at `root` (a git checkout): tracked files only. */
 export function checkRepo(root: string): Finding[] {
-  const files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+  let files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
     .split('\0')
     .filter((f) => f !== '');
+  // a file in conflict is listed once per stage: check it once
   const tracked = new Set(files);
+  files = [...tracked];
   const folders = new Set<string>();
   for (const f of files) {
     const parts = f.split('/');
