@@ -276,9 +276,15 @@ async function loadReports() {
   for (const item of rows) {
     try {
       const result = await api(`${item.report.path}?${q}`);
-      item.hits.textContent = `${result.count} hit${result.count === 1 ? '' : 's'}`;
-      item.hits.classList.toggle('some', result.count > 0);
-      item.row.dataset.hits = String(result.count);
+      // whom the report flags (the registry's rule for the report, tallied by the sink): users, not raw rows
+      const flagged = result.flagged ?? [];
+      item.hits.textContent =
+        flagged.length === 0
+          ? `${result.count} row${result.count === 1 ? '' : 's'}, no one flagged`
+          : `${flagged.length} flagged: ${flagged.map((f) => `${f.principal} (${f.rows})`).join(', ')}`;
+      item.hits.classList.toggle('some', flagged.length > 0);
+      item.row.dataset.hits = String(flagged.length);
+      item.row.dataset.flagged = flagged.map((f) => f.principal).join(' ');
       const columns =
         result.rows.length > 0
           ? Object.keys(result.rows[0])

@@ -10,6 +10,7 @@ export function reportToJson(report: Report<object>): Record<string, unknown> {
     parameters: report.parameters,
     notes: report.notes ?? [],
     count: report.rows.length,
+    ...(report.flagged === undefined ? {} : { flagged: report.flagged }),
     rows: report.rows,
   };
 }

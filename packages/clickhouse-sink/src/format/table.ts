@@ -13,7 +13,7 @@ function clip(text: string, width: number): string {
 }
 
 export function formatTable(
-  report: Pick<Report<object>, 'title' | 'columns' | 'rows' | 'range' | 'tenant' | 'notes'>,
+  report: Pick<Report<object>, 'title' | 'columns' | 'rows' | 'range' | 'tenant' | 'notes' | 'flagged'>,
   options: TableOptions = {},
 ): string {
   const maxWidth = options.maxCellWidth ?? 48;
@@ -36,6 +36,13 @@ export function formatTable(
     .join(', ');
   const out = [`${report.title} (${scope}): ${report.rows.length} row${report.rows.length === 1 ? '' : 's'}`];
   for (const note of report.notes ?? []) out.push(`Note: ${note}`);
+  if (report.flagged !== undefined) {
+    out.push(
+      report.flagged.length === 0
+        ? 'Flagged: no one'
+        : `Flagged: ${report.flagged.map((f) => `${f.principal} (${f.rows} row${f.rows === 1 ? '' : 's'})`).join(', ')}`,
+    );
+  }
   if (report.rows.length > 0) {
     out.push(line(report.columns.map((column) => column.header)));
     out.push(line(widths.map((width) => '-'.repeat(width))));

@@ -24,8 +24,21 @@ import { vipReportDef } from './report-defs/vip.ts';
 import { volumeReportDef } from './report-defs/volume.ts';
 import { listTenantSettings, type StoredTenantSettings, type TenantSettings } from './settings.ts';
 import { chDateTime, resolveTimeRange, type TimeRangeInput } from './time-range.ts';
-import type { Report, ReportOptions } from './types.ts';
+import type { FlaggedPrincipal, Report, ReportOptions } from './types.ts';
 import { resolveWorkHours, type WorkHours, type WorkHoursConfig } from './work-hours.ts';
+
+/** Who the rows flag (see ReportDef.flags), most rows first, then by principal. */
+export function tallyFlagged<Row extends object>(
+  rows: readonly Row[],
+  flags: (row: Row) => readonly string[],
+): FlaggedPrincipal[] {
+  const counts = new Map<string, number>();
+  for (const row of rows)
+    for (const principal of new Set(flags(row))) counts.set(principal, (counts.get(principal) ?? 0) + 1);
+  return [...counts]
+    .map(([principal, rows]) => ({ principal, rows }))
+    .sort((a, b) => b.rows - a.rows || (a.principal < b.principal ? -1 : a.principal > b.principal ? 1 : 0));
+}
 
 /** Every report, in the order usage text lists them. */
 export const REPORT_REGISTRY: readonly ReportDef<object>[] = [
@@ -215,7 +228,7 @@ export async function runReport(
   const exportColumns = def.csvColumns === undefined ? {} : { exportColumns: def.csvColumns };
   if (!def.tenantSettings) {
     const report = await def.run(client, { ...scope, ...(input.tenant ? { tenant: input.tenant } : {}), ...explicit });
-    return { ...report, ...exportColumns };
+    return { ...report, ...exportColumns, ...(def.flags ? { flagged: tallyFlagged(report.rows, def.flags) } : {}) };
   }
   // the tenants of the range (for the header) are read alongside the settings and the report itself
   const tenantsPromise = input.tenant === undefined ? tenantsInRange(client, input) : Promise.resolve([]);
@@ -294,5 +307,6 @@ export async function runReport(
     ...(records === undefined ? {} : { records }),
     notes: [...new Set(reports.flatMap((report) => report.notes ?? [])), ...notes],
     ...exportColumns,
+    ...(def.flags ? { flagged: tallyFlagged(rows as object[], def.flags) } : {}),
   };
 }

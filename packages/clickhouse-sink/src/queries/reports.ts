@@ -486,6 +486,8 @@ export interface FailureRow {
   outcome: number;
   events: number;
   users: number;
+  /** The users of the group's records (sorted; empty when the trail names none). */
+  user_ids: string[];
   first_seen: string;
   last_seen: string;
 }
@@ -501,6 +503,7 @@ export async function failuresReport(
     client,
     `SELECT tenant_id, client_id, if(http_status IN (401, 403), 'denied', 'failed') AS category, http_status, outcome,
         uniqExact(event_id) AS events, uniqExactIf(user_id, user_id != '') AS users,
+        arraySort(groupUniqArrayIf(user_id, user_id != '')) AS user_ids,
         toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen
       FROM ${AUDIT_EVENTS}
       WHERE outcome != 0 AND ${TIME_FILTER}${tenantAnd}
@@ -517,6 +520,7 @@ export async function failuresReport(
     outcome: Number(row.outcome),
     events: Number(row.events),
     users: Number(row.users),
+    user_ids: (row.user_ids as unknown[]).map(String),
     first_seen: isoFromClickHouse(String(row.first_seen)),
     last_seen: isoFromClickHouse(String(row.last_seen)),
   }));
@@ -534,6 +538,7 @@ export async function failuresReport(
       col('outcome'),
       col('events'),
       col('users'),
+      col('user_ids'),
       col('first_seen'),
       col('last_seen'),
     ],

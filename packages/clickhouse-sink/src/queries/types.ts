@@ -28,6 +28,14 @@ export interface Report<Row extends object = Record<string, unknown>> {
   readonly exportColumns?: readonly ReportColumn[];
   /** Lines for the header (table title, JSON `notes`): e.g. which tenants ran without stored settings. */
   readonly notes?: readonly string[];
+  /** Monitoring reports: each principal the rows flag, with its number of rows, most rows first. */
+  readonly flagged?: readonly FlaggedPrincipal[];
+}
+
+/** A user (or `client:<id>` without a user) a monitoring report flags, and how many of its rows do. */
+export interface FlaggedPrincipal {
+  readonly principal: string;
+  readonly rows: number;
 }
 
 /** Options every report accepts. */

@@ -1,6 +1,6 @@
 /** `after-hours`: accesses outside the tenant's working time (implementation in ../reports.ts). */
 
-import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
+import { AUDIT_EVENTS, principalOf, RECORD_COLUMNS_SQL } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import {
   type AfterHoursRow,
@@ -28,5 +28,6 @@ export const afterHoursReportDef: ReportDef<AfterHoursRow> = {
       AND toHour(toTimeZone(event_time, {tz:String})) >= {start:UInt8} AND toHour(toTimeZone(event_time, {tz:String})) < {end:UInt8}
       AND NOT has({holidays:Array(String)}, toString(toDate(toTimeZone(event_time, {tz:String})))))
   ORDER BY event_time, event_id LIMIT 1 BY event_id`,
+  flags: (row) => [principalOf(row)],
   run: (client, options) => afterHoursReport(client, options),
 };

@@ -1,6 +1,6 @@
 /** `exports`: every bulk export request, flagged when large or off hours (implementation in ../reports.ts). */
 
-import { AUDIT_EVENTS } from '../records.ts';
+import { AUDIT_EVENTS, principalOf } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { col, type ExportRow, exportsReport, REPORT_DEFAULTS, TIME_FILTER } from '../reports.ts';
 
@@ -43,5 +43,6 @@ export const exportsReportDef: ReportDef<ExportRow> = {
   FROM ${AUDIT_EVENTS} WHERE event_type = 'ExportInitiation' AND ${TIME_FILTER} AND tenant_id = {tenant:String}
   GROUP BY tenant_id, if(trace_id = '', toString(event_id), concat(trace_id, '/', batch_id, '/', toString(entry_index)))
   ORDER BY first_time, tenant_id`,
+  flags: (row) => (row.flagged ? [principalOf(row)] : []),
   run: (client, options) => exportsReport(client, options),
 };

@@ -1,6 +1,6 @@
 /** `failures`: denied and failed accesses by tenant and client (implementation in ../reports.ts). */
 
-import { AUDIT_EVENTS } from '../records.ts';
+import { AUDIT_EVENTS, principalOf } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { col, type FailureRow, failuresReport, TIME_FILTER } from '../reports.ts';
 
@@ -28,13 +28,16 @@ export const failuresReportDef: ReportDef<FailureRow> = {
     'outcome',
     'events',
     'users',
+    'user_ids',
     'first_seen',
     'last_seen',
   ].map((key) => col(key)),
   orderBy: ['tenant_id', 'client_id', 'category', 'http_status', 'outcome'],
   sql: `SELECT tenant_id, client_id, if(http_status IN (401, 403), 'denied', 'failed') AS category, http_status, outcome,
-    uniqExact(event_id) AS events, uniqExactIf(user_id, user_id != '') AS users, min(event_time) AS first_seen, max(event_time) AS last_seen
+    uniqExact(event_id) AS events, uniqExactIf(user_id, user_id != '') AS users,
+    arraySort(groupUniqArrayIf(user_id, user_id != '')) AS user_ids, min(event_time) AS first_seen, max(event_time) AS last_seen
   FROM ${AUDIT_EVENTS} WHERE outcome != 0 AND ${TIME_FILTER} AND tenant_id = {tenant:String}
   GROUP BY tenant_id, client_id, category, http_status, outcome HAVING events >= {minEvents:UInt32}`,
+  flags: (row) => (row.user_ids.length > 0 ? row.user_ids : [principalOf(row)]),
   run: (client, options) => failuresReport(client, options),
 };

@@ -218,5 +218,6 @@ export const nameProbingReportDef: ReportDef<NameProbingRow> = {
   columns: NAME_PROBING_COLUMNS,
   orderBy: ['window_start', 'tenant_id', 'principal'],
   sql: nameProbingSql(' AND tenant_id = {tenant:String}', NAME_PROBING_DEFAULTS.windowMinutes * 60_000 - 1),
+  flags: (row) => [row.principal],
   run: (client, options) => nameProbingReport(client, options),
 };

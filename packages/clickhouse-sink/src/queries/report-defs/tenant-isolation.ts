@@ -1,6 +1,6 @@
 /** `tenant-isolation`: records whose token tenant differs from the routed tenant (implementation in ../reports.ts). */
 import type { AuditRecord } from '@fhirwatch/contract';
-import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
+import { AUDIT_EVENTS, principalOf, RECORD_COLUMNS_SQL } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { col, TIME_FILTER, tenantIsolationReport, withRecordFields } from '../reports.ts';
 
@@ -30,5 +30,6 @@ export const tenantIsolationReportDef: ReportDef<AuditRecord> = {
   sql: `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS}
   WHERE routed_tenant_id != '' AND routed_tenant_id != tenant_id AND ${TIME_FILTER}
     AND (tenant_id = {tenant:String} OR routed_tenant_id = {tenant:String}) ORDER BY event_time, event_id`,
+  flags: (row) => [principalOf(row)],
   run: (client, options) => tenantIsolationReport(client, options),
 };

@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { EXPLAIN_DEFAULTS, type ExplainOptions, explainAccesses, explainSql } from '../explain.ts';
+import { principalOf } from '../records.ts';
 import type { ReportDef, ReportOptionDef } from '../registry-types.ts';
 import { col } from '../reports.ts';
 import type { Report } from '../types.ts';
@@ -162,6 +163,7 @@ export const unexplainedReportDef: ReportDef<UnexplainedRow> = {
   columns: UNEXPLAINED_COLUMNS,
   orderBy: ['rank', 'event_time'],
   sql: explainSql(' AND tenant_id = {tenant:String}'),
+  flags: (row) => [principalOf(row)],
   run: (client, options) => unexplainedReport(client, options),
   finalize: (rows) => rankUnexplained(rows),
 };

@@ -1,6 +1,6 @@
 /** `vip`: every access to a patient on the VIP watch list (implementation in ../reports.ts, list in ../vip.ts). */
 
-import { AUDIT_EVENTS, RECORD_COLUMNS_SQL } from '../records.ts';
+import { AUDIT_EVENTS, principalOf, RECORD_COLUMNS_SQL } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { col, RECORD_VIEW_COLUMNS, TIME_FILTER, type VipRow, vipReport, withRecordFields } from '../reports.ts';
 
@@ -17,5 +17,6 @@ export const vipReportDef: ReportDef<VipRow> = {
   sql: `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS}
   WHERE (patient_id IN {anyTenant:Array(String)} OR (tenant_id, patient_id) IN arrayZip({vipTenants:Array(String)}, {vipPatients:Array(String)}))
     AND ${TIME_FILTER} ORDER BY event_time, event_id`,
+  flags: (row) => [principalOf(row)],
   run: (client, options) => vipReport(client, options),
 };

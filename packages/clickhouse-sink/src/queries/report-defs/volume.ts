@@ -15,7 +15,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL_PATIENTS } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../errors.ts';
-import { AUDIT_EVENTS, selectRows } from '../records.ts';
+import { AUDIT_EVENTS, principalOf, selectRows } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { base, col, positive, TIME_FILTER } from '../reports.ts';
 import { chDateTime, isoFromClickHouse } from '../time-range.ts';
@@ -297,5 +297,6 @@ export const volumeReportDef: ReportDef<VolumeRow> = {
     VOLUME_DEFAULTS.baselineDays * 86_400,
     VOLUME_DEFAULTS.windowMinutes * 60_000 - 1,
   ),
+  flags: (row) => [principalOf(row)],
   run: (client, options) => volumeReport(client, options),
 };
