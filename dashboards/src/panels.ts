@@ -15,7 +15,7 @@
  *   a `bar` panel is the same shape drawn as bars; `table` and `stat` panels are rows as returned;
  * - audit_events may hold a record twice (at-least-once delivery): counts use `uniqExact(event_id)`.
  *
- * Tables and columns: packages/clickhouse-sink/src/schema/*.ts (otel_* in the OpenTelemetry Collector's
+ * Tables and columns: packages/clickhouse-sink/src/store/schema/*.ts (otel_* in the OpenTelemetry Collector's
  * exporter layout, otel_latency_rollup, audit_events, audit_vip_patients) and `loadtest_runs` (migration 7,
  * columns agreed in the team notes; the load-test panels are empty until `fhirwatch loadtest` writes runs).
  */
