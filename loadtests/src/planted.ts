@@ -62,7 +62,7 @@ export const PLANTED_ACTORS: Readonly<Record<PlantedPatternName, Clinician>> = {
   export: { userId: 'clinician-25', userName: 'Dr. Ezra Kim' },
 };
 
-/** Name searches of the probe: family, given and name, none an identifier (REPORT_DEFAULTS: >= 10 in 10 min). */
+/** Name searches of the probe: family, given and name, none an identifier (NAME_PROBING_DEFAULTS: ≥ 10 in a 60-minute window). */
 const PROBE_SEARCHES: readonly Record<string, string>[] = [
   { family: 'smith' },
   { family: 'johnson' },

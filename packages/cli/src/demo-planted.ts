@@ -3,7 +3,7 @@
  * by its compliance report on the demo's store, so a newcomer sees every report with hits.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { addVipPatient, REPORT_REGISTRY, runReport, unexplainedReport } from '@fhirwatch/clickhouse-sink';
+import { addVipPatient, REPORT_REGISTRY, runReport } from '@fhirwatch/clickhouse-sink';
 import { type PatientsAppTarget, PLANTED_ACTORS, type PlantedResult, runPlantedPatterns } from '@fhirwatch/loadtests';
 
 /**
@@ -108,16 +108,18 @@ export function plantedLines(
 
 /**
  * Explanation-based auditing on the demo's store: the share of accesses the trail explains, and the users with
- * the most unexplained ones (the planted actors open charts no search of their own returned).
+ * the most distinct unexplained patients against their peers (the planted actors open charts that no search of
+ * their own returned, and that no care relationship explains).
  */
 export async function unexplainedLines(client: ClickHouseClient, since: Date): Promise<string[]> {
-  const report = await unexplainedReport(client, { from: since, to: new Date(Date.now() + 1000) });
-  const byUser = new Map<string, number>();
-  for (const row of report.rows as readonly { user_id: string; user_unexplained: number }[])
-    byUser.set(row.user_id, Number(row.user_unexplained));
-  const top = [...byUser].slice(0, 4).map(([user, count]) => `${user === '' ? '(no user)' : user} ${count}`);
+  const report = await runReport(client, 'unexplained', { from: since, to: new Date(Date.now() + 1000) });
+  const byUser = new Map<string, string>();
+  for (const row of report.rows as readonly { user_id: string; baseline: string }[]) {
+    if (!byUser.has(row.user_id)) byUser.set(row.user_id, row.baseline);
+  }
+  const top = [...byUser].slice(0, 4).map(([user, baseline]) => `${user === '' ? '(no user)' : user} (${baseline})`);
   return [
     `  unexplained    ${report.notes?.[0] ?? 'no accesses'}`,
-    `  ${''.padEnd(14)} → audit report unexplained: ${top.length === 0 ? 'none' : `most unexplained: ${top.join(', ')}`}`,
+    `  ${''.padEnd(14)} → audit report unexplained: ${top.length === 0 ? 'none' : `most unexplained: ${top.join('; ')}`}`,
   ];
 }

@@ -109,15 +109,12 @@ describe('fhirwatch demo with planted patterns', () => {
       expect(consoleHits.get(report), pattern).toEqual([PLANTED_ACTORS[pattern].userId]);
     }
 
-    // the planted actors open charts that no search of their own returned: the two top the unexplained ranking
+    // the planted actors open charts that no search of their own returned: the two (and only they) are ranked, in
+    // distinct unexplained patients against their peers' median
     const unexplained = /→ audit report unexplained: most unexplained: (.*)/.exec(stdout)?.[1] ?? '';
-    expect(
-      unexplained
-        .split(', ')
-        .slice(0, 2)
-        .map((entry) => entry.split(' ')[0])
-        .sort(),
-    ).toEqual(['clinician-21', 'clinician-23']);
+    const ranked = unexplained.split('; ');
+    expect(ranked.map((entry) => entry.split(' ')[0]).sort()).toEqual(['clinician-21', 'clinician-23']);
+    for (const entry of ranked) expect(entry).toMatch(/\(\d+ patients?, peers' median [\d.]+, [\d.]+×\)$/);
 
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

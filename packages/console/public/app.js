@@ -15,6 +15,18 @@ const RECORD_COLUMNS = [
   'http_status',
   'source_ip',
 ].map((key) => ({ key, header: key }));
+/** The search lists one row per request (what was done); "Expand" shows the per-patient rows it disclosed. */
+const REQUEST_COLUMNS = [
+  'event_time',
+  'tenant_id',
+  'user_id',
+  'user_name',
+  'action',
+  'patients',
+  'categories',
+  'http_status',
+  'records',
+].map((key) => ({ key, header: key === 'records' ? 'rows' : key }));
 const RANGE_MS = {
   '15m': 9e5,
   '1h': 3.6e6,
@@ -139,6 +151,7 @@ async function runSearch(offset = 0) {
   state.search.query = q;
   state.search.offset = offset;
   const page = new URLSearchParams(q);
+  page.set('view', 'requests');
   page.set('limit', String(state.search.limit));
   page.set('offset', String(offset));
   const out = $('search-result');
@@ -153,7 +166,7 @@ async function runSearch(offset = 0) {
         el(
           'span',
           { id: 'search-total', 'data-total': result.total },
-          `${formatNumber(result.total)} events; ${result.total === 0 ? 0 : offset + 1}–${last}`,
+          `${formatNumber(result.total)} requests; ${result.total === 0 ? 0 : offset + 1}–${last}`,
         ),
         el(
           'button',
@@ -170,20 +183,29 @@ async function runSearch(offset = 0) {
           'Older ›',
         ),
       ),
-      table(RECORD_COLUMNS, result.rows, {
-        rowClass: (row) => (row.outcome !== 0 ? 'failed' : undefined),
-        action: (row) =>
-          el(
-            'button',
-            {
-              type: 'button',
-              class: 'related-btn',
-              'data-event-id': row.event_id,
-              onclick: () => showRelated(row.event_id),
-            },
-            'Related',
-          ),
-      }),
+      table(
+        REQUEST_COLUMNS,
+        result.rows.map((row) => ({
+          ...row,
+          patients: row.patients.join(', '),
+          categories: row.categories.join(', '),
+        })),
+        {
+          rowClass: (row) => (row.outcome !== 0 ? 'failed' : undefined),
+          action: (row) =>
+            el(
+              'button',
+              {
+                type: 'button',
+                class: 'related-btn',
+                'data-event-id': row.first_event_id,
+                'data-records': row.records,
+                onclick: () => showRelated(row.first_event_id),
+              },
+              `Expand (${row.records})`,
+            ),
+        },
+      ),
     );
     out.querySelector('table')?.setAttribute('id', 'search-table');
   } catch (error) {
@@ -199,7 +221,7 @@ async function showRelated(eventId) {
     const r = await api(`/api/audit/related?event-id=${encodeURIComponent(eventId)}`);
     box.replaceChildren(
       el('h3', {}, `Related to ${r.event.event_type} by ${r.event.user_id || '(no user)'} at ${r.event.event_time}`),
-      el('h3', {}, `Same request (trace ${r.event.trace_id || 'none'}): ${r.request.length}`),
+      el('h3', {}, `The request's per-patient rows (trace ${r.event.trace_id || 'none'}): ${r.request.length}`),
       el('div', { id: 'related-request' }, table(RECORD_COLUMNS, r.request)),
       el(
         'h3',

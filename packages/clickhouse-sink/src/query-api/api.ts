@@ -31,7 +31,7 @@ import { authenticate, type Principal } from './auth.ts';
 import { number, output, parametersForLog, single } from './params.ts';
 import { listAuditReads, recordAuditRead } from './query-log.ts';
 import { apiReports, isMonitoringReport, runAccess, runNamedReport, runVerify } from './reports.ts';
-import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditAll } from './search.ts';
+import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditAll, searchAuditRequests } from './search.ts';
 import { csvChunks, fhirBundleChunks, jsonReportChunks } from './stream.ts';
 
 /** A panel as @fhirwatch/dashboards defines it (PanelDef); the API only needs these fields. */
@@ -385,6 +385,22 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
     },
     search: async (_req, q) => {
       const { format, fhirShape } = output(q);
+      if (format === 'json' && single(q, 'view') === 'requests') {
+        // one row per request (what was done), each expanding to its per-patient rows (`related`)
+        const page = await searchAuditRequests(client, q);
+        return json(
+          {
+            from: page.range.from.toISOString(),
+            to: page.range.to.toISOString(),
+            view: 'requests',
+            total: page.total,
+            offset: page.offset,
+            limit: page.limit,
+            rows: page.rows,
+          },
+          page.rows.reduce((sum, row) => sum + row.records, 0),
+        );
+      }
       if (format === 'json') {
         const page = await searchAudit(client, q);
         return json(

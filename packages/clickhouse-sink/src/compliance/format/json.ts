@@ -11,6 +11,7 @@ export function reportToJson(report: Report<object>): Record<string, unknown> {
     notes: report.notes ?? [],
     count: report.rows.length,
     ...(report.flagged === undefined ? {} : { flagged: report.flagged }),
+    ...(report.requests === undefined ? {} : { requests: report.requests }),
     rows: report.rows,
   };
 }
