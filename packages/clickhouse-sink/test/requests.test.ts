@@ -14,7 +14,7 @@ import { groupRequests, type RequestRow, requestAction, requestKeyOf } from '../
 import { searchAuditRequests } from '../src/query-api/search.ts';
 import { openStore } from '../src/store/open.ts';
 import { migrate } from '../src/store/schema/index.ts';
-import { record, search, TENANT, view } from './audit-builder.ts';
+import { record, search, view } from './audit-builder.ts';
 import { insertRecords } from './queries-fixture.ts';
 
 const T0 = Date.UTC(2026, 10, 17, 9);
