@@ -82,7 +82,13 @@ describe('registry', () => {
         def.name === 'access' ? { patient: [patient_id] } : def.name === 'activity' ? { user: user_id } : {};
       const report = await runReport(store.client, def.name, { ...range, options, useSettings: false });
       expect(report.name).toBe(def.name);
-      expect(report.columns.map((c) => c.key)).toEqual(def.columns.map((c) => c.key));
+      // the declared columns, with the names the registry adds next to ids (tenant_name, user_name)
+      const declared = def.columns.map((c) => c.key);
+      expect(report.columns.map((c) => c.key).filter((k) => declared.includes(k))).toEqual(declared);
+      for (const added of report.columns.map((c) => c.key).filter((k) => !declared.includes(k))) {
+        expect(['tenant_name', 'user_name']).toContain(added);
+      }
+      if (declared.includes('tenant_id')) expect(report.columns.map((c) => c.key)).toContain('tenant_name');
       expect(report.records !== undefined).toBe(def.recordLevel);
     }
     await expect(runReport(store.client, 'no-such-report', range)).rejects.toMatchObject({

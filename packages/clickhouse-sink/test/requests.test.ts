@@ -9,12 +9,14 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatReport } from '../src/compliance/format/index.ts';
+import { NO_IDENTITY_NOTE } from '../src/compliance/names.ts';
 import { runReport } from '../src/compliance/registry.ts';
 import { groupRequests, type RequestRow, requestAction, requestKeyOf } from '../src/compliance/requests.ts';
+import { putTenantSettings } from '../src/compliance/settings.ts';
 import { searchAuditRequests } from '../src/query-api/search.ts';
 import { openStore } from '../src/store/open.ts';
 import { migrate } from '../src/store/schema/index.ts';
-import { record, search, view } from './audit-builder.ts';
+import { record, search, TENANT, view } from './audit-builder.ts';
 import { insertRecords } from './queries-fixture.ts';
 
 const T0 = Date.UTC(2026, 10, 17, 9);
@@ -41,6 +43,11 @@ const records: AuditRecord[] = [
   ...listRefresh(T0 + 5 * M, 'nurse', ['p1'], 'b2'.padEnd(32, '0')),
   view(T0 + 6 * M, 'nurse', 'p1'),
 ];
+/** A tenant whose gateway runs with userIdentity: none: 35 charts opened by the app, no user in any record. */
+const NO_USER_TENANT = '0e3c5f3a-0011-4c8e-9a10-000000000011';
+const noUser = Array.from({ length: 35 }, (_, i) =>
+  record({ at: T0 + i * 1000, tenant: NO_USER_TENANT, client: 'app-x', patient: `n${i}` }),
+);
 
 let dir: string;
 let client: ClickHouseClient;
@@ -48,8 +55,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fw-requests-'));
   client = openStore({ path: join(dir, 'store') });
   await migrate(client);
-  await insertRecords(client, records);
+  await insertRecords(client, [...records, ...noUser]);
   await insertRecords(client, records.slice(0, 6)); // duplicate deliveries
+  await putTenantSettings(client, { tenantId: TENANT, settings: { displayName: 'Test Hospital' } });
 }, 120_000);
 afterAll(async () => {
   await client?.close();
@@ -79,9 +87,12 @@ describe('one row per request', () => {
   });
 
   it('the search’s request page equals the per-patient rows it expands to, newest first, duplicates once', async () => {
-    const page = await searchAuditRequests(client, query());
+    const page = await searchAuditRequests(client, query({ tenant: TENANT }));
     expect(page.total).toBe(7);
-    expect(page.rows).toEqual([...groupRequests(records)].reverse());
+    expect(new Set(page.rows.map((r) => r.tenant_name))).toEqual(new Set(['Test Hospital']));
+    expect(page.rows.map(({ tenant_name: _name, ...request }) => request)).toEqual(
+      [...groupRequests(records)].reverse(),
+    );
     for (const request of page.rows) {
       const rows = rowsOf(request);
       expect(request.records).toBe(rows.length);
@@ -95,7 +106,7 @@ describe('one row per request', () => {
     const byPatient = await searchAuditRequests(client, query({ patient: 'p2' }));
     expect(byPatient.total).toBe(1);
     expect(byPatient.rows[0]).toMatchObject({ action: 'list refresh', patients: ['p1', 'p2', 'p3'], records: 12 });
-    const second = await searchAuditRequests(client, query({ limit: '2', offset: '2' }));
+    const second = await searchAuditRequests(client, query({ limit: '2', offset: '2', tenant: TENANT }));
     expect(second.total).toBe(7);
     expect(second.rows.map((r) => r.first_event_id)).toEqual(
       [...groupRequests(records)]
@@ -109,7 +120,7 @@ describe('one row per request', () => {
     const activity = await runReport(client, 'activity', { ...range, options: { user: 'doc' } });
     const docRows = records.filter((r) => r.user_id === 'doc');
     expect(activity.rows).toHaveLength(docRows.length);
-    expect(activity.requests).toEqual(groupRequests(docRows));
+    expect(activity.requests?.map(({ tenant_name: _name, ...request }) => request)).toEqual(groupRequests(docRows));
     const table = formatReport(activity, 'table');
     expect(table).toContain(`4 requests (${docRows.length} per-patient rows`);
     expect(table).toMatch(/list refresh\s+p1 p2 p3/);
@@ -126,5 +137,38 @@ describe('one row per request', () => {
       ['list refresh', ['p2'], 4],
       ['export', ['*'], 1],
     ]);
+  });
+
+  it('names next to ids: the tenant’s display name and the user’s name, in rows and CSV columns', async () => {
+    const unexplained = await runReport(client, 'unexplained', { ...range, tenant: TENANT });
+    const keys = unexplained.columns.map((c) => c.key);
+    expect(keys.slice(keys.indexOf('tenant_id'), keys.indexOf('tenant_id') + 4)).toEqual([
+      'tenant_id',
+      'tenant_name',
+      'user_id',
+      'user_name',
+    ]);
+    expect((unexplained.rows as { tenant_name: string; user_name: string }[])[0]).toMatchObject({
+      tenant_name: 'Test Hospital',
+      user_name: 'Dr doc',
+    });
+    const header = formatReport(await runReport(client, 'activity', { ...range, options: { user: 'doc' } }), 'csv')
+      .replace('\uFEFF', '')
+      .split('\r\n')[0]!
+      .split(',');
+    expect(header).toEqual(expect.arrayContaining(['tenant_id', 'tenant_name', 'user_id', 'user_name']));
+  });
+
+  it('without clinician identity the user-grouped reports say so and group by client and tenant', async () => {
+    const volume = await runReport(client, 'volume', { ...range, tenant: NO_USER_TENANT });
+    expect(volume.notes?.[0]).toBe(NO_IDENTITY_NOTE);
+    expect(volume.flagged).toEqual([{ principal: 'client:app-x', rows: 1 }]);
+    expect((volume.rows as { user_id: string; patients: number }[])[0]).toMatchObject({
+      user_id: 'client:app-x',
+      patients: 35,
+    });
+    // a tenant whose records name users gets no such note
+    const named = await runReport(client, 'volume', { ...range, tenant: TENANT });
+    expect(named.notes ?? []).not.toContain(NO_IDENTITY_NOTE);
   });
 });

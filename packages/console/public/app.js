@@ -19,6 +19,7 @@ const RECORD_COLUMNS = [
 const REQUEST_COLUMNS = [
   'event_time',
   'tenant_id',
+  'tenant_name',
   'user_id',
   'user_name',
   'action',
@@ -38,7 +39,30 @@ const RANGE_MS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { tab: 'sre', panels: [], loaded: new Set(), search: { offset: 0, limit: 50, query: null } };
+const state = {
+  tab: 'sre',
+  panels: [],
+  loaded: new Set(),
+  search: { offset: 0, limit: 50, query: null },
+  tenantNames: {},
+};
+
+/** A tenant id with its display name next to it (stored tenant settings), for selectors, tables and legends. */
+function tenantLabel(id) {
+  const name = state.tenantNames[id];
+  return name ? `${name} (${id.slice(0, 8)})` : id;
+}
+
+/** Panel rows with every tenant id cell shown with its name. */
+function withTenantNames(data) {
+  const relabel = (v) => (typeof v === 'string' && state.tenantNames[v] ? tenantLabel(v) : v);
+  return {
+    ...data,
+    rows: data.rows.map((row) =>
+      Array.isArray(row) ? row.map(relabel) : Object.fromEntries(Object.entries(row).map(([k, v]) => [k, relabel(v)])),
+    ),
+  };
+}
 
 function setStatus(text) {
   $('status').textContent = text;
@@ -104,7 +128,8 @@ async function loadPanels(container, board) {
   const worker = async () => {
     for (let item = queue.shift(); item; item = queue.shift()) {
       try {
-        renderPanel(item.card, item.body, item.def, await api(`/api/panels/${encodeURIComponent(item.def.id)}?${q}`));
+        const data = await api(`/api/panels/${encodeURIComponent(item.def.id)}?${q}`);
+        renderPanel(item.card, item.body, item.def, withTenantNames(data));
       } catch (error) {
         renderPanelError(item.card, item.body, `${error.code ?? ''} ${error.message}`);
       }
@@ -481,6 +506,7 @@ async function start() {
   try {
     const [{ panels }, variables] = await Promise.all([api('/api/panels'), api('/api/variables')]);
     state.panels = panels;
+    state.tenantNames = variables.tenantNames ?? {};
     for (const [id, values] of [
       ['tenant', variables.tenant ?? []],
       ['interaction', variables.interaction ?? []],
@@ -488,7 +514,7 @@ async function start() {
       const select = $(id);
       select.replaceChildren(
         el('option', { value: 'all' }, 'all'),
-        ...values.map((v) => el('option', { value: v }, v)),
+        ...values.map((v) => el('option', { value: v }, id === 'tenant' ? tenantLabel(v) : v)),
       );
     }
     const tab = location.hash.replace('#', '');

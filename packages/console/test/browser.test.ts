@@ -118,13 +118,15 @@ describe('console in Chromium', () => {
       rows.map((row) => ({
         id: (row.querySelector('.related-btn') as HTMLElement).dataset.eventId,
         records: Number((row.querySelector('.related-btn') as HTMLElement).dataset.records),
-        action: (row as HTMLTableRowElement).cells[4]?.textContent,
-        patients: (row as HTMLTableRowElement).cells[5]?.textContent,
+        tenantName: (row as HTMLTableRowElement).cells[2]?.textContent,
+        action: (row as HTMLTableRowElement).cells[5]?.textContent,
+        patients: (row as HTMLTableRowElement).cells[6]?.textContent,
       })),
     );
     expect(shown.map((r) => r.id)).toEqual(requests.slice(0, 50).map((r) => r.first_event_id));
     expect(shown.map((r) => r.records)).toEqual(requests.slice(0, 50).map((r) => r.records));
     for (const row of shown) {
+      expect(row.tenantName).toMatch(/^Dataset hospital /);
       expect(REQUEST_ACTIONS).toContain(row.action);
       expect(row.patients?.split(', ')).toContain(patient_id);
     }
@@ -179,9 +181,14 @@ describe('console in Chromium', () => {
       groupRequests(searches).length,
     );
     const shownActions = await page.$$eval('#search-table tbody tr', (rows) =>
-      rows.map((row) => (row as HTMLTableRowElement).cells[4]?.textContent),
+      rows.map((row) => (row as HTMLTableRowElement).cells[5]?.textContent),
     );
     expect(new Set(shownActions)).toEqual(new Set(['search']));
+    // the tenant selector shows each tenant's display name next to its id
+    const tenantOptions = await page.$$eval('#tenant option', (options) => options.map((o) => o.textContent ?? ''));
+    expect(tenantOptions.filter((text) => /^Dataset hospital .+ \([0-9a-f]{8}\)$/.test(text)).length).toBeGreaterThan(
+      0,
+    );
     await page.uncheck('#event-types input[value="PatientSearch"]');
   });
 

@@ -40,6 +40,8 @@ export interface RequestRow {
   /** The request's first row's time. */
   event_time: string;
   tenant_id: string;
+  /** The tenant's display name (added by the registry's runs and the query API; see names.ts). */
+  tenant_name?: string;
   user_id: string;
   user_name: string;
   client_id: string;
@@ -62,6 +64,7 @@ export interface RequestRow {
 export const REQUEST_COLUMNS: readonly ReportColumn[] = [
   'event_time',
   'tenant_id',
+  'tenant_name',
   'user_id',
   'user_name',
   'action',
@@ -129,7 +132,7 @@ export function groupRequests(records: readonly AuditRecord[]): RequestRow[] {
 export function requestsSql(where: string, order: 'ASC' | 'DESC'): string {
   return `WITH page AS (
       SELECT tenant_id, ${REQUEST_KEY_SQL} AS request_key, min(event_time) AS t,
-        toString(argMin(event_id, (event_time, event_id))) AS first
+        argMin(toString(event_id), (event_time, toString(event_id))) AS first
       FROM ${AUDIT_EVENTS}
       WHERE ${where}
       GROUP BY tenant_id, request_key
@@ -141,7 +144,8 @@ export function requestsSql(where: string, order: 'ASC' | 'DESC'): string {
       arraySort(groupUniqArrayIf(patient_id, patient_id != '')) AS patients,
       arraySort(groupUniqArray(event_type)) AS categories, max(batch_id) != '' AS batch,
       max(outcome) AS outcome, max(http_status) AS http_status, uniqExact(event_id) AS records,
-      ${REQUEST_KEY_SQL} AS request_key, toString(argMin(event_id, (event_time, event_id))) AS first_event_id
+      ${REQUEST_KEY_SQL} AS request_key,
+      argMin(toString(event_id), (event_time, toString(event_id))) AS first_event_id
     FROM ${AUDIT_EVENTS}
     WHERE event_time >= {from:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND event_time < {to:DateTime64(3, 'UTC')} + INTERVAL 1 DAY
       AND (tenant_id, ${REQUEST_KEY_SQL}) IN (SELECT tenant_id, request_key FROM page)

@@ -24,6 +24,7 @@ import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../compliance/errors.t
 import { auditEventBundle } from '../compliance/fhir/audit-event.ts';
 import { formatCsv } from '../compliance/format/csv.ts';
 import { formatReport } from '../compliance/format/index.ts';
+import { tenantDisplayNames } from '../compliance/names.ts';
 import type { Report } from '../compliance/types.ts';
 import { addVipPatient, listVipPatients, removeVipPatient } from '../compliance/vip.ts';
 import { SinkError } from '../errors.ts';
@@ -585,7 +586,11 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       if (parts[0] === 'variables' && parts.length === 1) {
         // template-variable values (tenant ids, FHIR interactions): not PHI, not recorded
         if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
-        await send(res, json(await variableValues(q), 0));
+        // with the tenants' display names (stored settings), so selectors, tables and legends show names next to ids
+        await send(
+          res,
+          json({ ...(await variableValues(q)), tenantNames: Object.fromEntries(await tenantDisplayNames(client)) }, 0),
+        );
         return;
       }
       if (parts[0] === 'panels') {

@@ -7,6 +7,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_EVENT_TYPES, AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../compliance/errors.ts';
+import { tenantDisplayNames } from '../compliance/names.ts';
 import {
   AUDIT_EVENTS,
   ONE_ROW_PER_EVENT,
@@ -141,7 +142,12 @@ export async function searchAuditRequests(
     selectRows<Record<string, unknown>>(client, requestsSql(where, 'DESC'), { ...params, limit, offset }),
     selectRows<{ n: string }>(client, requestCountSql(where), params),
   ]);
-  return { range, total: Number(counted[0]?.n ?? 0), offset, limit, rows: page.map(toRequestRow) };
+  const tenants = await tenantDisplayNames(client);
+  const rows = page.map((row) => {
+    const request = toRequestRow(row);
+    return { ...request, tenant_name: tenants.get(request.tenant_id) ?? '' };
+  });
+  return { range, total: Number(counted[0]?.n ?? 0), offset, limit, rows };
 }
 
 /** One page, newest first, with the total number of matching events. */
