@@ -29,15 +29,15 @@ export async function userDisplayNames(
 ): Promise<Map<string, string>> {
   const ids = [...new Set(userIds.filter((id) => id !== '' && !id.startsWith('client:')))];
   if (ids.length === 0) return new Map();
-  const rows = await selectRows<{ user_id: string; user_name: string }>(
+  const rows = await selectRows<{ user_id: string; latest_name: string }>(
     client,
-    `SELECT user_id, argMax(user_name, event_time) AS user_name FROM ${AUDIT_EVENTS}
+    `SELECT user_id, argMax(user_name, event_time) AS latest_name FROM ${AUDIT_EVENTS}
       WHERE user_id IN {ids:Array(String)} AND user_name != ''
         AND event_time >= {from:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}
       GROUP BY user_id`,
     { ids, from: chDateTime(range.from), to: chDateTime(range.to) },
   );
-  return new Map(rows.map((row) => [row.user_id, row.user_name]));
+  return new Map(rows.map((row) => [row.user_id, row.latest_name]));
 }
 
 /** Whether the range's records name any user; undefined when the range holds no record at all. */
