@@ -139,6 +139,13 @@ describe('one row per request', () => {
     ]);
   });
 
+  it('the summary counts in person units: requests per action, distinct patients, users', async () => {
+    const summary = await runReport(client, 'summary', { ...range, tenant: TENANT });
+    expect(summary.notes).toContain(
+      `Tenant ${TENANT}: 2 chart opens, 2 list refreshes, 1 search, 1 export, 1 other read; 6 distinct patients; 3 users.`,
+    );
+  });
+
   it('names next to ids: the tenant’s display name and the user’s name, in rows and CSV columns', async () => {
     const unexplained = await runReport(client, 'unexplained', { ...range, tenant: TENANT });
     const keys = unexplained.columns.map((c) => c.key);

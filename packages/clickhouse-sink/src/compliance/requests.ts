@@ -7,8 +7,9 @@
  * The action is decided in one place, {@link requestAction}, from the request's event types; the SQL grouping
  * ({@link requestsSql}) and the in-memory grouping ({@link groupRequests}) both hand it the same inputs.
  */
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
-import { AUDIT_EVENTS } from './records.ts';
+import { AUDIT_EVENTS, selectValueRows } from './records.ts';
 import { isoFromClickHouse } from './time-range.ts';
 import type { ReportColumn } from './types.ts';
 
@@ -177,4 +178,64 @@ export function toRequestRow(row: Record<string, unknown>): RequestRow {
     request_key: String(row.request_key),
     first_event_id: String(row.first_event_id),
   };
+}
+
+/** Requests per action, distinct patients and users of one tenant (a summary in person units). */
+export interface PersonUnits {
+  tenant_id: string;
+  actions: Record<RequestAction, number>;
+  patients: number;
+  users: number;
+}
+
+/**
+ * Person units of the rows matching `where` (a fixed fragment), per tenant: requests per action (the same
+ * requestAction the request views use), distinct patients (`*` not counted) and distinct users.
+ */
+export async function personUnits(
+  client: ClickHouseClient,
+  where: string,
+  params: Record<string, unknown>,
+): Promise<PersonUnits[]> {
+  const rows = await selectValueRows(
+    client,
+    `SELECT tenant_id, arraySort(groupUniqArray(event_type)) AS categories, max(batch_id) != '' AS batch,
+        groupUniqArrayIf(patient_id, patient_id NOT IN ('', '*')) AS patients, any(user_id) AS user_id
+      FROM ${AUDIT_EVENTS} WHERE ${where}
+      GROUP BY tenant_id, ${REQUEST_KEY_SQL}`,
+    params,
+  );
+  const tenants = new Map<
+    string,
+    { actions: Record<RequestAction, number>; patients: Set<string>; users: Set<string> }
+  >();
+  for (const [tenant, categories, batch, patients, user] of rows) {
+    const id = String(tenant);
+    let entry = tenants.get(id);
+    if (entry === undefined) {
+      entry = {
+        actions: Object.fromEntries(REQUEST_ACTIONS.map((a) => [a, 0])) as Record<RequestAction, number>,
+        patients: new Set(),
+        users: new Set(),
+      };
+      tenants.set(id, entry);
+    }
+    entry.actions[requestAction((categories as unknown[]).map(String), Boolean(Number(batch)))] += 1;
+    for (const patient of patients as unknown[]) entry.patients.add(String(patient));
+    if (String(user) !== '') entry.users.add(String(user));
+  }
+  return [...tenants.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([tenant_id, entry]) => ({
+      tenant_id,
+      actions: entry.actions,
+      patients: entry.patients.size,
+      users: entry.users.size,
+    }));
+}
+
+/** "64 chart opens, 192 list refreshes, 128 searches, 1 export, 0 other reads; 540 distinct patients; 32 users". */
+export function personUnitsText(units: PersonUnits): string {
+  const n = (count: number, one: string, many: string): string => `${count} ${count === 1 ? one : many}`;
+  return `${n(units.actions['open chart'], 'chart open', 'chart opens')}, ${n(units.actions['list refresh'], 'list refresh', 'list refreshes')}, ${n(units.actions.search, 'search', 'searches')}, ${n(units.actions.export, 'export', 'exports')}, ${n(units.actions.read, 'other read', 'other reads')}; ${n(units.patients, 'distinct patient', 'distinct patients')}; ${n(units.users, 'user', 'users')}`;
 }

@@ -9,6 +9,7 @@ import { type ExplainOptions, explainAccesses } from '../explain.ts';
 import { AUDIT_EVENTS, selectRows } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { base, col, ONE_TENANT, TIME_FILTER } from '../reports.ts';
+import { personUnits, personUnitsText } from '../requests.ts';
 import type { Report, SummaryReportOptions } from '../types.ts';
 import { localParts, resolveWorkHours, type WorkHoursConfig, workHoursFor } from '../work-hours.ts';
 import { EXPLAIN_OPTIONS } from './unexplained.ts';
@@ -61,6 +62,12 @@ export async function summaryReport(
   };
 }
 
+/** The range in person units per tenant: requests per action, distinct patients, users (../requests.ts). */
+function summaryPersonUnits(client: ClickHouseClient, options: SummaryReportOptions) {
+  const { params, tenantAnd } = base(options);
+  return personUnits(client, `${TIME_FILTER}${tenantAnd}`, params);
+}
+
 export type SummaryWithExplanationRow = SummaryRow & {
   /** User-attributed successful accesses to one patient (what the explanations cover). */
   accesses: number;
@@ -74,7 +81,7 @@ export async function summaryWithExplanations(
   client: ClickHouseClient,
   options: ExplainOptions & { explain?: boolean; workHours?: WorkHoursConfig } = {},
 ): Promise<Report<SummaryWithExplanationRow>> {
-  const summary = await summaryReport(client, options);
+  const [summary, units] = await Promise.all([summaryReport(client, options), summaryPersonUnits(client, options)]);
   const timeZone = String(summary.parameters.timeZone ?? 'UTC');
   const counts = new Map<string, { accesses: number; explained: number }>();
   const tenants = new Map<string, { accesses: number; explained: number }>();
@@ -112,7 +119,7 @@ export async function summaryWithExplanations(
     parameters: { ...summary.parameters, explain: options.explain !== false },
     columns: SUMMARY_COLUMNS,
     rows,
-    notes,
+    notes: [...units.map((u) => `Tenant ${u.tenant_id}: ${personUnitsText(u)}.`), ...notes],
   };
 }
 
