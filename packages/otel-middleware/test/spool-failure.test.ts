@@ -8,6 +8,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expandRequestRecord } from '@fhirwatch/contract';
 import { mountSmallTmpfs, type SmallTmpfs } from '@fhirwatch/testkit/tmpfs';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_ERROR_CODES } from '../src/errors.ts';
 import { type FhirAudit, fhirAudit } from '../src/middleware.ts';
@@ -269,4 +275,55 @@ describe('checkHealth (what /readyz asks)', () => {
     expect((await audit.checkHealth()).state).toBe('ok');
     expect(lines[1]).toMatchObject({ level: 'info', event: 'fhirwatch.audit.spool.recovered' });
   });
+});
+
+describe('the pipeline-health metric', () => {
+  it('fhirwatch.audit.records.rejected counts refused and dropped records by fhirwatch.audit.outcome', async () => {
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    cleanups.push(() => meterProvider.shutdown());
+    const tmp = smallTmpfs();
+    const { url } = await start(tmp.dir, { mode: 'strict', meterProvider });
+    tmp.fill();
+    expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(503);
+    expect((await get(`${url}/Patient/${p2.id}`)).status).toBe(503);
+    const { resourceMetrics } = await reader.collect();
+    const metric = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === 'fhirwatch.audit.records.rejected');
+    expect(metric).toBeDefined();
+    const byOutcome = Object.fromEntries(
+      metric!.dataPoints.map((p) => [String(p.attributes['fhirwatch.audit.outcome']), p.value]),
+    );
+    expect(byOutcome).toEqual({ refused: 2, dropped: 0 });
+  });
+});
+
+describe('a spool directory that becomes read-only while serving', () => {
+  it.each(['batched', 'strict'] as const)(
+    '%s mode: refused with FW_AUDIT_SPOOL_UNWRITABLE (EROFS), recovers when writable',
+    async (mode) => {
+      const tmp = smallTmpfs();
+      const { audit, url, lines } = await start(tmp.dir, { mode });
+      expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(200);
+      await audit.flush(); // one segment per write: sealed and closed, so the remount is allowed
+      tmp.readOnly();
+      if (mode === 'batched') {
+        // in flight: served while the spool was still ok; its record is kept for the retry
+        expect((await get(`${url}/Patient/${p2.id}`)).status).toBe(200);
+        await audit.flush();
+      }
+      expectRefused(await get(`${url}/Patient/${p3.id}`), AUDIT_ERROR_CODES.spoolUnwritable);
+      expect(lines[0]).toMatchObject({ level: 'error', code: 'FW_AUDIT_SPOOL_UNWRITABLE', errno: 'EROFS' });
+      tmp.writable();
+      expect((await audit.checkHealth()).state).toBe('ok');
+      await until(async () => (await viewedOnDisk(tmp.dir)).length === (mode === 'batched' ? 2 : 1), 'the kept record');
+      expect(await viewedOnDisk(tmp.dir)).toEqual(mode === 'batched' ? [p1.id, p2.id].sort() : [p1.id]);
+      expect(lines[1]).toMatchObject({ level: 'info', event: 'fhirwatch.audit.spool.recovered', refused: 1 });
+      expect(audit.health()).toMatchObject({ refused: 1, dropped: 0 });
+    },
+  );
 });

@@ -12,8 +12,10 @@ export interface SmallTmpfs {
   readonly dir: string;
   /** Fill every free block with one file (the write ends in ENOSPC); returns a function that frees it. */
   fill(): () => void;
-  /** Remount read-only (writes then fail with EROFS). */
+  /** Remount read-only (writes then fail with EROFS; refused with EBUSY while a file is open for writing). */
   readOnly(): void;
+  /** Remount read-write. */
+  writable(): void;
   /** Unmount and remove the directory. */
   close(): void;
 }
@@ -46,6 +48,9 @@ export function mountSmallTmpfs(size = '900k'): SmallTmpfs {
     },
     readOnly() {
       execFileSync('mount', ['-o', 'remount,ro', dir]);
+    },
+    writable() {
+      execFileSync('mount', ['-o', 'remount,rw', dir]);
     },
     close() {
       execFileSync('umount', ['-l', dir]);

@@ -9,8 +9,8 @@ import { userInfo } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type * as Queries from '@fhirwatch/clickhouse-sink/queries';
-import { AUDIT_ERROR_CODES, readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError } from '../command.ts';
+import { readKeyFileText } from './console.ts';
 
 export const description = 'Compliance queries: access, activity, reports, settings, VIP list, relationships, verify';
 
@@ -428,14 +428,7 @@ function hmacKey(values: Values): Buffer {
   }
   let text: string;
   if (typeof values['hmac-key-file'] === 'string') {
-    try {
-      text = readKeyFile(values['hmac-key-file']);
-    } catch (error) {
-      if ((error as { code?: string }).code === AUDIT_ERROR_CODES.keyFileMode) {
-        throw new UsageError(`--hmac-key-file: ${(error as Error).message}`);
-      }
-      throw new UsageError('--hmac-key-file cannot be read');
-    }
+    text = readKeyFileText(values['hmac-key-file']);
   } else if (process.env.FHIRWATCH_AUDIT_HMAC_KEY) {
     text = process.env.FHIRWATCH_AUDIT_HMAC_KEY;
   } else {

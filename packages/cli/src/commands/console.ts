@@ -3,10 +3,12 @@
  * `--clickhouse-url`) or in front of a running sink (`--sink-url`, when the sink owns an embedded store). The
  * first stdout line is the console's URL. A sink can serve the console itself: `fhirwatch sink --console`.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { type Credential, parseCredentials } from '@fhirwatch/clickhouse-sink/query-client';
 import type { ConsoleOptions } from '@fhirwatch/console';
-import { UsageError, untilSignal } from '../command.ts';
+import { AUDIT_ERROR_CODES, readKeyFile } from '@fhirwatch/otel-middleware';
+import { UsageError } from '../command.ts';
+import { stopSignal } from '../stop.ts';
 
 export const description = 'Web console over the store: SRE overview, compliance search and reports, load tests';
 
@@ -19,22 +21,39 @@ Store (one of):
   --sink-url <url>         a running sink: the console forwards its queries to the sink's query API
 
   --port <n>               port (default 0: any free port)
-  --host <addr>            bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN, >= 16 chars)
+  --host <addr>            bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN(S), >= 16 chars)
   --hmac-key-file <file>   the audit writers' HMAC key (hex), for the chain-integrity status
 
 The console and its API expose PHI (who saw which patient): every read of audit records is recorded in the
-store's audit_query_log with the name you enter in the console. FHIRWATCH_QUERY_TOKEN, when set, is required
-as a bearer token (and sent to --sink-url).
+store's audit_query_log with the officer's token name (FHIRWATCH_QUERY_TOKENS=name:token,…) or the name entered
+in the console (FHIRWATCH_QUERY_TOKEN, one shared token). With --sink-url the console forwards each caller's own
+token to the sink and never adds one: a caller without a token gets the sink's 401.
 `;
 
-export function readHmacKey(file: string): Buffer {
-  let text: string;
+/** The text of `--hmac-key-file` (mode checked: open to group or others → a usage error naming `chmod 600`). */
+export function readKeyFileText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch {
+    return readKeyFile(file);
+  } catch (error) {
+    if ((error as { code?: string }).code === AUDIT_ERROR_CODES.keyFileMode) {
+      throw new UsageError(`--hmac-key-file: ${(error as Error).message}`);
+    }
     throw new UsageError('--hmac-key-file cannot be read');
   }
+}
+
+export function readHmacKey(file: string): Buffer {
+  const text = readKeyFileText(file);
   return /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32 ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+}
+
+/** `name:token` pairs from an environment variable (empty when unset). */
+export function credentialsFromEnv(name: string): Credential[] {
+  try {
+    return parseCredentials(process.env[name] ?? '', name);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -61,8 +80,10 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError('--port must be an integer in [0, 65535]');
   const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
+  const tokens = credentialsFromEnv('FHIRWATCH_QUERY_TOKENS');
   const options: ConsoleOptions = { port, ...(values.host === undefined ? {} : { host: values.host }) };
-  if (token !== undefined) options.token = options.sinkToken = token;
+  if (token !== undefined) options.token = token;
+  if (tokens.length > 0) options.tokens = tokens;
   if (values['hmac-key-file'] !== undefined) options.hmacKey = readHmacKey(values['hmac-key-file']);
   if (values.store !== undefined) options.store = values.store;
   if (values['sink-url'] !== undefined) options.sinkUrl = values['sink-url'];
@@ -97,7 +118,7 @@ export async function run(args: string[]): Promise<number> {
     throw error;
   }
   process.stdout.write(`${server.url}/\n`);
-  const signal = await untilSignal();
+  const signal = await stopSignal().requested;
   process.stderr.write(`fhirwatch console: ${signal}, closing\n`);
   await server.close();
   return 0;

@@ -7,7 +7,9 @@
  *
  * Bounded traffic (duration and iterations), then the compliance officer's and the SRE's first
  * answers from the store, then everything closes so `fhirwatch audit … --store <dir>` can open it.
- * This file only wires packages together; every behaviour lives in a package.
+ * This file wires the packages together and holds what only the demo prints: its own two queries (the
+ * most-viewed patient of the run, server latency per tenant and route with a sparkline) and the text around
+ * the packages' reports; every other behaviour lives in a package.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -34,8 +36,9 @@ import {
 } from '@fhirwatch/loadtests';
 import { generatePopulation, startMockEhr } from '@fhirwatch/mock-ehr';
 import { readKeyFile } from '@fhirwatch/otel-middleware';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
 import { checkMonitoringReports, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
+import { stopSignal } from '../stop.ts';
 
 export const description =
   'Run the whole pipeline on the embedded store: mock EHRs, gateway + audit middleware, sink, Patients-app traffic, reports';
@@ -288,6 +291,8 @@ export async function run(args: string[]): Promise<number> {
     await sink.close();
   };
 
+  // Ctrl-C / SIGTERM (stop.ts): ends the traffic early, skips the reports, closes everything, exits 0.
+  const stop = stopSignal();
   try {
     // Set-up, straight into the store and from the seeded populations (never through the audited gateway): the
     // tenants' names and working time, and each clinician's own patients as care relationships (the roster an
@@ -337,6 +342,7 @@ export async function run(args: string[]): Promise<number> {
       targets,
       shifts,
       durationMs,
+      signal: stop.abort,
       onProgress: (p) => {
         const statuses = Object.entries(p.byStatus)
           .map(([status, n]) => `${status === '0' ? 'net-err' : status}: ${n}`)
@@ -347,6 +353,10 @@ export async function run(args: string[]): Promise<number> {
       },
     });
     if (interactive) say();
+    if (stop.received !== undefined) {
+      say(`${stop.received}: stopping before the reports; closing the services and the store`);
+      return 0;
+    }
     say('Planted suspicious patterns: a VIP access, name probing, a volume spike, failed accesses, an export …');
     const planted = await plantSuspiciousPatterns(
       sink.client,
@@ -436,7 +446,8 @@ export async function run(args: string[]): Promise<number> {
     if (values.stay) {
       say();
       say(`Still running (gateway ${gateway.url}, client id ${app.clientId}). Ctrl-C to stop.`);
-      await untilSignal();
+      const signal = await stop.requested;
+      say(`${signal}: closing the services and the store`);
     }
   } finally {
     await shutdown();

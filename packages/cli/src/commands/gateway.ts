@@ -13,7 +13,8 @@ import {
   parseGatewayConfig,
   startInstrumentedGateway,
 } from '@fhirwatch/gateway';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
+import { stopSignal } from '../stop.ts';
 
 export const description =
   'Run the reference interop gateway with audit and telemetry (/metadata, /token, tenant routing, read-only FHIR proxy)';
@@ -42,7 +43,8 @@ const USAGE = `Usage: fhirwatch gateway [--config <file>] [options]
   --quiet                  no request log lines
 
 Flags override the config file. Environment: FHIRWATCH_GATEWAY_ADMIN_TOKEN enables the admin API
-(/admin/...) with that bearer token.
+(/admin/...) with that bearer token; FHIRWATCH_INGEST_TOKEN is this gateway's writer credential on the sink
+(named after --recorded-by there: FHIRWATCH_INGEST_TOKENS=<recordedBy>:<token>), or audit.ingestTokenFile.
 `;
 
 /** The object without its undefined members; undefined when none is left. */
@@ -128,6 +130,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const adminToken = process.env.FHIRWATCH_GATEWAY_ADMIN_TOKEN;
   if (adminToken !== undefined && adminToken !== '') config.gateway.adminToken = adminToken;
+  const ingestToken = process.env.FHIRWATCH_INGEST_TOKEN;
+  if (ingestToken !== undefined && ingestToken !== '' && config.audit !== false) config.audit.ingestToken = ingestToken;
 
   let gateway: Awaited<ReturnType<typeof startInstrumentedGateway>>;
   try {
@@ -143,7 +147,8 @@ export async function run(args: string[]): Promise<number> {
   }
   process.stdout.write(`${gateway.url}\n`);
   for (const line of gateway.summary) process.stderr.write(`${line}\n`);
-  await untilSignal();
+  const signal = await stopSignal().requested;
+  process.stderr.write(`fhirwatch gateway: ${signal}, flushing the audit spool and closing\n`);
   await gateway.close();
   return 0;
 }
