@@ -9,7 +9,7 @@ import { type ExplainOptions, explainAccesses } from '../explain.ts';
 import { AUDIT_EVENTS, selectRows } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { base, col, ONE_TENANT, TIME_FILTER } from '../reports.ts';
-import { personUnits, personUnitsText } from '../requests.ts';
+import { type PersonUnits, personUnits, personUnitsText } from '../requests.ts';
 import type { Report, SummaryReportOptions } from '../types.ts';
 import { localParts, resolveWorkHours, type WorkHoursConfig, workHoursFor } from '../work-hours.ts';
 import { EXPLAIN_OPTIONS } from './unexplained.ts';
@@ -63,7 +63,8 @@ export async function summaryReport(
 }
 
 /** The range in person units per tenant: requests per action, distinct patients, users (../requests.ts). */
-function summaryPersonUnits(client: ClickHouseClient, options: SummaryReportOptions) {
+async function summaryPersonUnits(client: ClickHouseClient, options: SummaryReportOptions): Promise<PersonUnits[]> {
+  // async: a bad option rejects this promise (Promise.all handles it) instead of throwing beside a pending query
   const { params, tenantAnd } = base(options);
   return personUnits(client, `${TIME_FILTER}${tenantAnd}`, params);
 }
