@@ -26,7 +26,7 @@ import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 import { startSink } from '../src/ingest/server.ts';
-import { AUDIT_TABLE } from '../src/store/schema/index.ts';
+import { AUDIT_PATIENT_INDEX_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE } from '../src/store/schema/index.ts';
 import { generateAuditDataset } from '../src/testing/dataset.ts';
 
 const rows = Number(process.env.BENCH_ROWS ?? 5_000_000);
@@ -64,8 +64,13 @@ async function generate(): Promise<void> {
   const types = `[${AUDIT_EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]`;
   const t0 = performance.now();
   await client.command({
-    query: `INSERT INTO ${AUDIT_TABLE}
-      SELECT
+    // as v1 requests (one per row), as the sink stores old single-record lines: audit_events is their view (migration 11)
+    query: `INSERT INTO ${AUDIT_REQUESTS_TABLE}
+      SELECT event_id AS request_id, event_time, recorded_by, seq, prev_hash, hash, 1 AS v, tenant_id, 0 AS tenant_claimed,
+        routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, fhir_version, batch_id, trace_id,
+        http_status, duration_ms, [event_type], [fhir_interaction], [resource_type], [query], [entry_index],
+        [http_status], [outcome], [toNullable(toInt64(result_count))], [1], [patient_id]
+      FROM (SELECT
         toUUID(concat(substring(ms, 1, 8), '-', substring(ms, 9, 4), '-7', substring(r, 1, 3), '-8', substring(r, 4, 3), '-', substring(r, 7, 12))) AS event_id,
         event_time, concat('gw-', toString(t % 2)) AS recorded_by, number + 1 AS seq,
         lower(hex(cityHash64(number, 10))) AS prev_hash, lower(hex(cityHash64(number, 11))) AS hash,
@@ -85,11 +90,13 @@ async function generate(): Promise<void> {
           concat(lower(hex(cityHash64(number, 12))), lower(hex(cityHash64(number, 13)))) AS r,
           toDateTime64({start:DateTime64(3, 'UTC')}, 3, 'UTC') + toIntervalMillisecond(intDiv(number * ${YEAR_MS}, ${rows}) + cityHash64(number, 1) % 1000) AS event_time
         FROM numbers({rows:UInt64})
-      )`,
+      ))`,
     query_params: { rows, start: start.toISOString().replace('T', ' ').replace('Z', '') },
     clickhouse_settings: { max_insert_threads: '2', max_threads: 2 },
   });
-  await client.command({ query: `OPTIMIZE TABLE ${AUDIT_TABLE} FINAL`, clickhouse_settings: { max_threads: 2 } });
+  for (const table of [AUDIT_REQUESTS_TABLE, AUDIT_PATIENT_INDEX_TABLE]) {
+    await client.command({ query: `OPTIMIZE TABLE ${table} FINAL`, clickhouse_settings: { max_threads: 2 } });
+  }
   console.log(`generated ${rows.toLocaleString('en-US')} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 

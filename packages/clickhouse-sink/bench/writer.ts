@@ -196,6 +196,14 @@ try {
   console.log(
     `ratio = candidate / legacy = ${(median(candidate.rates) / median(legacy.rates)).toFixed(2)} (request records vs the old per-patient lines, same sink, same run)`,
   );
+  // per core: 1 s of CPU over the CPU the sink spent per event (JS and engine threads of this process)
+  const perCore = 1e6 / median(candidate.cpu);
+  const sinkRate = median(candidate.rates);
+  console.log(
+    `target: one core >= 150,000 per-patient events/s: ${Math.round(perCore).toLocaleString('en-US')} (${perCore >= 150_000 ? 'MET' : 'NOT MET'}); embedded sink >= 300,000 events/s: ${Math.round(sinkRate).toLocaleString('en-US')} (${sinkRate >= 300_000 ? 'MET' : 'NOT MET'}); load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   await sink.close();
 } finally {
   await client.close();

@@ -2,8 +2,9 @@
  * The request → per-patient expansion as ONE definition, as data: for every field of the per-patient row
  * (`AuditRecord`, AUDIT_RECORD_FIELDS order), where its value comes from. `expandRequestRecord` interprets it
  * in JS (the middleware's tests, the receiver, verify's diagnostics); the audit store renders the same table
- * to SQL for its `audit_events` view, its per-patient index and `audit verify` (clickhouse-sink
- * `src/store/schema/expansion.ts`), and tests hold the JS and the SQL results equal row for row.
+ * to SQL for its `audit_events` view, its per-patient index and `audit verify`
+ * (packages/clickhouse-sink/src/store/schema/expansion.ts), and tests hold the JS and the SQL results equal row
+ * for row (packages/clickhouse-sink/test/expansion.test.ts).
  *
  * Order of the rows: entries in order, patients in order within an entry; the row at 0-based ordinal k has
  * the event id `perPatientEventId(request.event_id, k)`.

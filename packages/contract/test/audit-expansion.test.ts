@@ -1,7 +1,7 @@
 /**
  * The expansion definition (audit-expansion.ts): one source per per-patient row field, in the row's field
  * order, and `expandRequestRecord` is exactly its interpretation (the audit store's SQL rendering of the same
- * definition is held equal to it in clickhouse-sink's test/expansion.test.ts).
+ * definition is held equal to it in packages/clickhouse-sink/test/expansion.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import {
