@@ -6,6 +6,7 @@
  * patient data (ids, names, MRNs, birth dates): counts, statuses, field paths and parameter names only.
  */
 import {
+  FHIR_RELEASES,
   type FhirVersion,
   LIST_REFRESH_ENTRIES_PER_PATIENT,
   listRefreshBundle,
@@ -18,7 +19,6 @@ import {
   checkMetadata,
   checkToken,
   innerFragment,
-  NAME_SEARCH,
   oauthUri,
   type PatientQuery,
   parseJson,
@@ -68,25 +68,14 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const array = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-const CAPABILITY: Readonly<Record<FhirVersion, string>> = { DSTU2: 'Conformance', STU3: 'CapabilityStatement' };
-
-/** Sorting as the app sends it: DSTU2 `_sort:desc=date`, STU3 `_sort=-date`. */
-const SORT_DESC_DATE: Readonly<Record<FhirVersion, string>> = { DSTU2: '_sort:desc=date', STU3: '_sort=-date' };
-
-/** The name-search parameters of the seed per version (each must match a substring). */
-const NAME_PARAMS: Readonly<
-  Record<FhirVersion, readonly { id: string; param: string; part: 'family' | 'given' | 'name' }[]>
-> = {
-  DSTU2: [
-    { id: 'search.family', param: NAME_SEARCH.DSTU2.family, part: 'family' },
-    { id: 'search.given', param: NAME_SEARCH.DSTU2.given, part: 'given' },
-    { id: 'search.name', param: 'name:contains', part: 'name' },
-  ],
-  STU3: [
-    { id: 'search.family', param: NAME_SEARCH.STU3.family, part: 'family' },
-    { id: 'search.given', param: NAME_SEARCH.STU3.given, part: 'given' },
-  ],
-};
+/** The name-search parameters of the seed per version (each must match a substring), from the release profile. */
+function nameParams(version: FhirVersion): { id: string; param: string; part: 'family' | 'given' | 'name' }[] {
+  const parts = FHIR_RELEASES[version].nameSearch.parts;
+  return (['family', 'given', 'name'] as const).flatMap((part) => {
+    const param = parts[part];
+    return param === undefined ? [] : [{ id: `search.${part}`, param, part }];
+  });
+}
 
 function nameParts(patient: Json, part: 'family' | 'given' | 'name'): string[] {
   const out: string[] = [];
@@ -150,8 +139,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     r.add(
       'metadata.resource-type',
       'metadata',
-      `metadata is a ${CAPABILITY[version]}`,
-      c.resourceType === CAPABILITY[version],
+      `metadata is a ${FHIR_RELEASES[version].capabilityType}`,
+      c.resourceType === FHIR_RELEASES[version].capabilityType,
       `resourceType ${String(c.resourceType ?? 'missing')}`,
     );
     const declared = typeof c.fhirVersion === 'string' ? c.fhirVersion : undefined;
@@ -323,7 +312,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
         two.status === 200 && got <= 2 && typeof total === 'number' && total >= got,
         `_count=2: status ${statusOf(two)}, ${got} entries, total ${typeof total === 'number' ? total : 'missing'}`,
       );
-      for (const { id, param, part } of NAME_PARAMS[version]) {
+      for (const { id, param, part } of nameParams(version)) {
         const subject = patients.find((p) => nameParts(p, part).some((n) => n.length >= 4));
         if (subject === undefined) {
           r.add(
@@ -355,14 +344,14 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       await exactSearch(r, session, token, patients, 'search.id', '_id', (p) =>
         typeof p.id === 'string' ? p.id : undefined,
       );
-      if (version === 'STU3') {
+      if (FHIR_RELEASES[version].patientGenderSearch) {
         await exactSearch(r, session, token, patients, 'search.gender', 'gender', (p) =>
           typeof p.gender === 'string' ? p.gender : undefined,
         );
       }
       const subjectId = String(patients[0]!.id);
       const sorted = await session.get(
-        `Observation?patient=${encodeURIComponent(subjectId)}&${SORT_DESC_DATE[version]}&_count=20`,
+        `Observation?patient=${encodeURIComponent(subjectId)}&${FHIR_RELEASES[version].sortDescDate}&_count=20`,
         token,
       );
       const observations = array(isObject(parseJson(sorted.text)) ? (parseJson(sorted.text) as Json).entry : [])
@@ -377,7 +366,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       r.add(
         'search.sort',
         'search',
-        `Observation ${SORT_DESC_DATE[version]} returns newest first`,
+        `Observation ${FHIR_RELEASES[version].sortDescDate} returns newest first`,
         sorted.status === 200 && descending,
         `status ${statusOf(sorted)}, ${observations.length} observations, ${descending ? 'in descending date order' : 'NOT in descending date order'}`,
       );

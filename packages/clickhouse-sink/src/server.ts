@@ -1,5 +1,5 @@
 /**
- * The sink service: `POST /v1/audit` (NDJSON AuditRecords, wire.md), OTLP/HTTP `/v1/traces`, `/v1/logs`,
+ * The sink service: `POST /v1/audit` (NDJSON AuditRecords, docs/wire.md), OTLP/HTTP `/v1/traces`, `/v1/logs`,
  * `/v1/metrics` (protobuf and JSON, gzip accepted) and `GET /healthz`, on node:http bound to 127.0.0.1.
  * `buildSinkHandler` is the request handler (a thin adapter over AuditWriter / TelemetryWriter);
  * `startSink` opens the store, migrates, replays the spool and listens.

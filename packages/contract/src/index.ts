@@ -101,5 +101,29 @@ export {
   stringMatch,
   validateSearch,
 } from './search-params.ts';
-export type { FhirVersion } from './versions.ts';
-export { FHIR_JSON_MIME, FHIR_VERSION_NUMBER, FHIR_VERSIONS, parseFhirVersion } from './versions.ts';
+export type { FhirVersion, NameSearchProfile, ReleaseProfile } from './versions.ts';
+export {
+  DEFAULT_FHIR_VERSION,
+  FHIR_JSON_MIME,
+  FHIR_RELEASES,
+  FHIR_VERSION_NUMBER,
+  FHIR_VERSIONS,
+  isFhirVersion,
+  otherFhirVersions,
+  parseFhirVersion,
+} from './versions.ts';
+export type { Crc32, HmacKeyEncoding, SpoolLineProblem } from './wire.ts';
+export {
+  crcHex,
+  formatHmacKeyFile,
+  frameSpoolLine,
+  HMAC_KEY_FILE,
+  HMAC_KEY_MIN_BYTES,
+  isHexKeyText,
+  NDJSON_MEDIA_TYPE,
+  parseHmacKeyFile,
+  SPOOL_MEDIA_TYPE,
+  SPOOL_PREFIX_BYTES,
+  spoolLineProblem,
+  writeSpoolPrefix,
+} from './wire.ts';

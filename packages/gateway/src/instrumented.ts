@@ -8,7 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AUDIT_EVENT_TYPES, type FhirVersion, PATIENTS_APP_RESOURCES } from '@fhirwatch/contract';
+import {
+  AUDIT_EVENT_TYPES,
+  DEFAULT_FHIR_VERSION,
+  type FhirVersion,
+  formatHmacKeyFile,
+  PATIENTS_APP_RESOURCES,
+  parseHmacKeyFile,
+} from '@fhirwatch/contract';
 import {
   type FhirAudit,
   type FhirAuditError,
@@ -45,7 +52,7 @@ export interface InstrumentedGateway {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Read the chain key (hex) from `file`, creating a random one (0600) when missing. */
+/** Read the chain key from `file` (the contract's key-file format: hex), creating a random one (0600) when missing. */
 export function loadHmacKey(file: string): Buffer {
   let text: string;
   try {
@@ -60,7 +67,7 @@ export function loadHmacKey(file: string): Buffer {
     const key = randomBytes(32);
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     try {
-      writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, formatHmacKeyFile(key), { mode: 0o600, flag: 'wx' });
       return key;
     } catch (writeError) {
       // Another process created it first: use theirs.
@@ -68,12 +75,13 @@ export function loadHmacKey(file: string): Buffer {
       text = readFileSync(file, 'utf8').trim();
     }
   }
-  if (!/^(?:[0-9a-fA-F]{2}){16,}$/.test(text)) {
+  const key = parseHmacKeyFile(text);
+  if (key === undefined) {
     throw new GatewayError('FW_GATEWAY_CONFIG_INVALID', 'audit.hmacKeyFile must hold at least 16 bytes as hex', {
       key: 'audit.hmacKeyFile',
     });
   }
-  return Buffer.from(text, 'hex');
+  return Buffer.from(key);
 }
 
 const IDENTITY_TEXT: Record<UserIdentity['source'], (identity: UserIdentity) => string> = {
@@ -163,7 +171,7 @@ export async function startInstrumentedGateway(
   }
   const fileVersions = [...new Set(Object.values(base.tenants ?? {}).map((t) => t.fhirVersion))];
   const fhirVersion: FhirVersion =
-    base.defaultFhirVersion ?? (fileVersions.length === 1 ? (fileVersions[0] as FhirVersion) : 'STU3');
+    base.defaultFhirVersion ?? (fileVersions.length === 1 ? (fileVersions[0] as FhirVersion) : DEFAULT_FHIR_VERSION);
 
   const telemetry =
     config.telemetry === false

@@ -4,7 +4,13 @@
  * https://www.hl7.org/fhir/DSTU2/http.html.
  */
 import { STATUS_CODES } from 'node:http';
-import { capabilityStatement, formatSearchParams, operationOutcome, parseSearchParams } from '@fhirwatch/contract';
+import {
+  capabilityStatement,
+  FHIR_RELEASES,
+  formatSearchParams,
+  operationOutcome,
+  parseSearchParams,
+} from '@fhirwatch/contract';
 import { MOCK_EHR_ERROR, MockEhrError } from './errors.ts';
 import { type SearchMode, search } from './search.ts';
 import type { Store } from './store.ts';
@@ -195,7 +201,7 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
           response.body,
           Buffer.from(`,"response":{"status":"${status}"${etag}}}`),
         );
-      } else if (version === 'STU3') {
+      } else if (FHIR_RELEASES[version].batchEntryOutcome === 'response.outcome') {
         // STU3 carries the OperationOutcome in entry.response.outcome.
         parts.push(Buffer.from(`{"response":{"status":"${status}","outcome":`), response.body, Buffer.from('}}'));
       } else {

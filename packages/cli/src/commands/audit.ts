@@ -10,6 +10,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type * as Queries from '@fhirwatch/clickhouse-sink/queries';
 import { UsageError } from '../command.ts';
+import { hmacKeyFromText, readHmacKeyFile } from '../flags.ts';
 
 export const description = 'Compliance queries: access, activity, reports, settings, VIP list, relationships, verify';
 
@@ -423,22 +424,11 @@ function hmacKey(values: Values): Buffer {
   if (encoding !== undefined && encoding !== 'hex' && encoding !== 'utf8') {
     throw new UsageError('--hmac-key-encoding must be hex or utf8');
   }
-  let text: string;
-  if (typeof values['hmac-key-file'] === 'string') {
-    try {
-      text = readFileSync(values['hmac-key-file'], 'utf8').trim();
-    } catch {
-      throw new UsageError('--hmac-key-file cannot be read');
-    }
-  } else if (process.env.FHIRWATCH_AUDIT_HMAC_KEY) {
-    text = process.env.FHIRWATCH_AUDIT_HMAC_KEY;
-  } else {
-    throw new UsageError('audit verify needs --hmac-key-file <file> or FHIRWATCH_AUDIT_HMAC_KEY');
-  }
-  const looksHex = /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32;
-  const useHex = encoding === 'hex' || (encoding === undefined && values['hmac-key-file'] !== undefined && looksHex);
-  if (useHex && !looksHex) throw new UsageError('the HMAC key is not hex');
-  return useHex ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+  // A key file is hex or a passphrase (auto); the environment variable is text unless told hex.
+  if (typeof values['hmac-key-file'] === 'string') return readHmacKeyFile(values['hmac-key-file'], encoding ?? 'auto');
+  const env = process.env.FHIRWATCH_AUDIT_HMAC_KEY;
+  if (env) return encoding === 'hex' ? hmacKeyFromText(env, 'hex') : Buffer.from(env, 'utf8');
+  throw new UsageError('audit verify needs --hmac-key-file <file> or FHIRWATCH_AUDIT_HMAC_KEY');
 }
 
 function table(name: string, title: string, rows: object[]): Queries.Report<object> {

@@ -3,10 +3,10 @@
  * `--clickhouse-url`) or in front of a running sink (`--sink-url`, when the sink owns an embedded store). The
  * first stdout line is the console's URL. A sink can serve the console itself: `fhirwatch sink --console`.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ConsoleOptions } from '@fhirwatch/console';
 import { UsageError, untilSignal } from '../command.ts';
+import { readHmacKeyFile } from '../flags.ts';
 
 export const description = 'Web console over the store: SRE overview, compliance search and reports, load tests';
 
@@ -27,14 +27,9 @@ store's audit_query_log with the name you enter in the console. FHIRWATCH_QUERY_
 as a bearer token (and sent to --sink-url).
 `;
 
+/** The HMAC key file's key (kept for importers; the rule lives in ../flags.ts). */
 export function readHmacKey(file: string): Buffer {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch {
-    throw new UsageError('--hmac-key-file cannot be read');
-  }
-  return /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32 ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+  return readHmacKeyFile(file);
 }
 
 export async function run(args: string[]): Promise<number> {

@@ -9,18 +9,19 @@
  * answers from the store, then everything closes so `fhirwatch audit … --store <dir>` can open it.
  * This file only wires packages together; every behaviour lives in a package.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { accessReport, formatReport, startSink, summaryReport, verifyAuditChain } from '@fhirwatch/clickhouse-sink';
 import { consoleHandler, consolePanels } from '@fhirwatch/console';
-import type { FhirVersion } from '@fhirwatch/contract';
+import { type FhirVersion, HMAC_KEY_FILE } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
 import { UsageError, untilSignal } from '../command.ts';
 import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
+import { readHmacKeyFile } from '../flags.ts';
 
 export const description =
   'Run the whole pipeline on the embedded store: mock EHRs, gateway + audit middleware, sink, Patients-app traffic, reports';
@@ -160,14 +161,13 @@ export async function run(args: string[]): Promise<number> {
   say('fhirwatch demo: everything on 127.0.0.1, embedded store (chDB)');
   say(`  store        ${storeDir}`);
   // the sink owns the store, so it serves the console (and its query API) too
-  const hmacKeyFile = join(spoolDir, 'hmac.key');
+  const hmacKeyFile = join(spoolDir, HMAC_KEY_FILE);
   const sink = await startSink({
     store: storeDir,
     flushIntervalMs: 500,
     queryApi: {
       ...consolePanels(),
-      hmacKey: () =>
-        existsSync(hmacKeyFile) ? Buffer.from(readFileSync(hmacKeyFile, 'utf8').trim(), 'hex') : undefined,
+      hmacKey: () => (existsSync(hmacKeyFile) ? readHmacKeyFile(hmacKeyFile, 'hex') : undefined),
     },
     mount: consoleHandler(),
   });
@@ -287,7 +287,7 @@ export async function run(args: string[]): Promise<number> {
       say(`  (${access.rows.length} records in all for this patient)`);
     }
 
-    const key = Buffer.from(readFileSync(join(spoolDir, 'hmac.key'), 'utf8').trim(), 'hex');
+    const key = readHmacKeyFile(hmacKeyFile, 'hex');
     const verification = await verifyAuditChain(client, { key, recordedBy: ['demo-gateway'] });
     const writer = verification.writers[0];
     say(
@@ -322,7 +322,7 @@ export async function run(args: string[]): Promise<number> {
     }
     say(`  npx fhirwatch audit activity --store ${storeDir} --user clinician-01 --since 1d`);
     say(`  npx fhirwatch audit report after-hours --store ${storeDir} --since 1d`);
-    say(`  npx fhirwatch audit verify --store ${storeDir} --hmac-key-file ${join(spoolDir, 'hmac.key')}`);
+    say(`  npx fhirwatch audit verify --store ${storeDir} --hmac-key-file ${hmacKeyFile}`);
     if (values.stay) {
       say();
       say(`Still running (gateway ${gateway.url}, client id ${app.clientId}). Ctrl-C to stop.`);

@@ -13,7 +13,7 @@ import {
   startSink,
 } from '@fhirwatch/clickhouse-sink';
 import { UsageError, untilSignal } from '../command.ts';
-import { readHmacKey } from './console.ts';
+import { readHmacKeyFile } from '../flags.ts';
 
 export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
 
@@ -101,7 +101,7 @@ function parse(args: string[]): Parsed {
   const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
   sink.queryApi = {
     ...(token === undefined ? {} : { token }),
-    ...(values['hmac-key-file'] === undefined ? {} : { hmacKey: readHmacKey(values['hmac-key-file']) }),
+    ...(values['hmac-key-file'] === undefined ? {} : { hmacKey: readHmacKeyFile(values['hmac-key-file']) }),
   };
   return { sink, schema, console: values.console, help: values.help };
 }
