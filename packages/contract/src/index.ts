@@ -101,6 +101,15 @@ export {
   stringMatch,
   validateSearch,
 } from './search-params.ts';
+export type { MetricKey } from './telemetry-names.ts';
+export {
+  ATTRIBUTES,
+  HTTP_DURATION_BUCKETS_S,
+  METRIC_UNITS,
+  METRICS,
+  SHIP_LAG_BUCKETS_S,
+  UNMATCHED_ROUTE,
+} from './telemetry-names.ts';
 export type { FhirVersion, NameSearchProfile, ReleaseProfile } from './versions.ts';
 export {
   DEFAULT_FHIR_VERSION,
