@@ -15,7 +15,7 @@
  *   a `bar` panel is the same shape drawn as bars; `table` and `stat` panels are rows as returned;
  * - audit_events may hold a record twice (at-least-once delivery): counts use `uniqExact(event_id)`.
  *
- * Tables and columns: packages/clickhouse-sink/src/schema/*.ts (otel_* in the OpenTelemetry Collector's
+ * Tables and columns: packages/clickhouse-sink/src/store/schema/*.ts (otel_* in the OpenTelemetry Collector's
  * exporter layout, otel_latency_rollup, audit_events, audit_vip_patients) and `loadtest_runs` (migration 7,
  * columns agreed in the team notes; the load-test panels are empty until `fhirwatch loadtest` writes runs).
  */
@@ -97,6 +97,9 @@ export const PIPELINE_METRICS = {
   ingestRows: METRICS.sinkIngestRows,
   telemetryRefused: METRICS.sinkTelemetryRefused,
 } as const;
+
+/** Attribute of `rejected`: `refused` (503 answered, no PHI left) | `dropped` (served without its record). */
+export const PIPELINE_ATTR_OUTCOME = ATTRIBUTES.auditOutcome;
 
 const list = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(', ');
 
@@ -317,17 +320,18 @@ ORDER BY time, metric`,
   {
     id: 'sre-audit-pipeline-rates',
     board: 'sre',
-    title: 'Audit pipeline: ingest, rejected, quarantined, refused (per s)',
+    title: 'Audit pipeline: ingest, refused/dropped records, quarantined (per s)',
     description:
-      'Rates of the pipeline counters: rows ingested by the sink per table, audit records rejected or quarantined, telemetry refused per table. Cumulative counters are differenced per series (a restart starts a new series).',
+      'Rates of the pipeline counters: rows ingested by the sink per table; audit records the gateway could not spool, split into refused (the request got 503, no PHI left: onSpoolFailure refuse) and dropped (PHI served without its record: onSpoolFailure serve, or lost at exit); records quarantined; telemetry refused per table. Any refused or dropped series means the audit spool failed: see the gateway log line fhirwatch.audit.spool.failed and /readyz. Cumulative counters are differenced per series (a restart starts a new series).',
     chart: 'timeseries',
     sql: `SELECT $__timeInterval(TimeUnix) AS time, series, sum(delta) / $__interval_s AS per_s
 FROM (
   SELECT TimeUnix,
-    if(Attributes['table'] = '', MetricName, concat(MetricName, ' ', Attributes['table'])) AS series,
+    arrayStringConcat(arrayFilter(x -> x != '', [MetricName, Attributes['${ATTRIBUTES.table}'], Attributes['${PIPELINE_ATTR_OUTCOME}']]), ' ') AS series,
     if(AggregationTemporality = 1, Value,
       greatest(0, Value - lagInFrame(Value, 1, Value) OVER (
-        PARTITION BY ServiceName, ResourceAttributes['service.instance.id'], MetricName, Attributes['table'], StartTimeUnix
+        PARTITION BY ServiceName, ResourceAttributes['service.instance.id'], MetricName, Attributes['${ATTRIBUTES.table}'],
+          Attributes['${PIPELINE_ATTR_OUTCOME}'], StartTimeUnix
         ORDER BY TimeUnix ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))) AS delta
   FROM otel_metrics_sum
   WHERE $__timeFilter(TimeUnix)
@@ -580,7 +584,11 @@ ORDER BY missed DESC, slo`,
   },
 ];
 
-/** Template variables of every board (Grafana `query` variables; the console's tenant/interaction selectors). */
+/**
+ * Template variables of every board (Grafana `query` variables; the console's tenant/interaction selectors).
+ * Values holding `$` (char 36) are not offered: Grafana's ClickHouse plugin expands macros after variables, so such a
+ * value (which ingest could plant) would be read as a macro there (issue 15; our own expansion is immune).
+ */
 export const VARIABLES: readonly PanelVariable[] = [
   {
     name: 'tenant',
@@ -589,7 +597,7 @@ export const VARIABLES: readonly PanelVariable[] = [
   SELECT DISTINCT TenantId AS tenant FROM otel_latency_rollup WHERE $__timeFilter(Minute)
   UNION ALL
   SELECT DISTINCT tenant_id AS tenant FROM audit_events WHERE $__timeFilter(event_time)
-) WHERE tenant != '' ORDER BY tenant`,
+) WHERE tenant != '' AND position(tenant, char(36)) = 0 ORDER BY tenant`,
   },
   {
     name: 'interaction',
@@ -598,7 +606,7 @@ export const VARIABLES: readonly PanelVariable[] = [
   SELECT DISTINCT ${ATTR.interaction} AS interaction FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${SERVER}
   UNION ALL
   SELECT DISTINCT fhir_interaction AS interaction FROM audit_events WHERE $__timeFilter(event_time)
-) WHERE interaction != '' ORDER BY interaction`,
+) WHERE interaction != '' AND position(interaction, char(36)) = 0 ORDER BY interaction`,
   },
 ];
 

@@ -197,7 +197,8 @@ export function generateTelemetrySample(options: TelemetrySampleOptions): Teleme
     gauge(METRICS.auditSpoolAge, METRIC_UNITS.auditSpoolAge, age),
     gauge(METRICS.auditShipLag, METRIC_UNITS.auditShipLag, lag),
     counter(METRICS.auditRecordsRejected, METRIC_UNITS.auditRecordsRejected, [
-      { attributes: [], points: cumulative(() => (random() < 0.1 ? 1 : 0)) },
+      { attributes: [attr(ATTRIBUTES.auditOutcome, 'refused')], points: cumulative(() => (random() < 0.1 ? 1 : 0)) },
+      { attributes: [attr(ATTRIBUTES.auditOutcome, 'dropped')], points: cumulative(() => (random() < 0.05 ? 1 : 0)) },
     ]),
     counter(METRICS.auditRecordsQuarantined, METRIC_UNITS.auditRecordsQuarantined, [
       { attributes: [], points: cumulative(() => (random() < 0.05 ? 1 : 0)) },

@@ -2,13 +2,8 @@
  * Every panel's SQL, expanded as the Grafana ClickHouse data source would expand it, runs against real chDB
  * loaded with generated data and returns the columns the panel declares (names, order, kinds) with rows.
  */
-import {
-  DATASET_TENANTS,
-  exportsReport,
-  nameProbingReport,
-  tenantIsolationReport,
-  vipReport,
-} from '@fhirwatch/clickhouse-sink';
+import { exportsReport, nameProbingReport, tenantIsolationReport, vipReport } from '@fhirwatch/clickhouse-sink';
+import { DATASET_TENANTS } from '@fhirwatch/clickhouse-sink/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandMacros, type MacroContext } from '../src/macros.ts';
 import { PANELS, type PanelBoard, type PanelColumnType, type PanelDef, VARIABLES } from '../src/panels.ts';
@@ -134,7 +129,9 @@ describe('every panel against chDB with generated data', () => {
     const series = new Set(rates.data.map((row) => row[1]));
     expect(series).toContain('fhirwatch.sink.ingest.rows audit_events');
     expect(series).toContain('fhirwatch.sink.ingest.rows otel_traces');
-    expect(series).toContain('fhirwatch.audit.records.rejected');
+    // records the gateway could not spool, split as the middleware reports them (refused vs dropped)
+    expect(series).toContain('fhirwatch.audit.records.rejected refused');
+    expect(series).toContain('fhirwatch.audit.records.rejected dropped');
     // a cumulative counter differenced per series: never negative
     for (const row of rates.data) expect(Number(row[2])).toBeGreaterThanOrEqual(0);
   });

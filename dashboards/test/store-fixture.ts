@@ -9,10 +9,7 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
   AUDIT_TABLE,
-  type AuditDataset,
   addVipPatient,
-  DATASET_TENANTS,
-  generateAuditDataset,
   mapMetrics,
   mapTraces,
   migrate,
@@ -20,6 +17,7 @@ import {
   type RowsByTable,
   removeVipPatient,
 } from '@fhirwatch/clickhouse-sink';
+import { type AuditDataset, DATASET_TENANTS, generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import { generateTelemetrySample, type TelemetrySample } from '../src/telemetry-sample.ts';
 
 /**

@@ -10,7 +10,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { generateAuditDataset, parseCsv } from '@fhirwatch/clickhouse-sink';
+import { parseCsv } from '@fhirwatch/clickhouse-sink';
+import { generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));

@@ -10,16 +10,14 @@ import { fileURLToPath } from 'node:url';
 import {
   AUDIT_REQUEST_INSERT_COLUMNS,
   AUDIT_REQUESTS_TABLE,
-  type AuditDataset,
   auditRequestRowValues,
-  generateAuditDataset,
   isWithinWorkHours,
   migrate,
   openStore,
   parseCsv,
   resolveWorkHours,
-  signAuditChain,
 } from '@fhirwatch/clickhouse-sink';
+import { type AuditDataset, generateAuditDataset, signAuditChain } from '@fhirwatch/clickhouse-sink/testing';
 import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
 import { type MockEhrServer, MRN_SYSTEM, startMockEhr } from '@fhirwatch/mock-ehr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

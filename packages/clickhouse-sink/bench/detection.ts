@@ -14,13 +14,13 @@ import type { AuditRecord } from '@fhirwatch/contract';
 import {
   AUDIT_TABLE,
   addVipPatient,
-  generateAuditDataset,
   migrate,
   openStore,
   putTenantSettings,
   removeVipPatient,
   runReport,
 } from '../src/index.ts';
+import { generateAuditDataset } from '../src/testing/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-detection-'));
 const client = openStore({ path: join(dir, 'store') });

@@ -25,9 +25,9 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
-import { generateAuditDataset } from '../src/queries/dataset.ts';
-import { AUDIT_TABLE } from '../src/schema/index.ts';
-import { startSink } from '../src/server.ts';
+import { startSink } from '../src/ingest/server.ts';
+import { AUDIT_TABLE } from '../src/store/schema/index.ts';
+import { generateAuditDataset } from '../src/testing/dataset.ts';
 
 const rows = Number(process.env.BENCH_ROWS ?? 5_000_000);
 const busyEvery = Number(process.env.BENCH_BUSY_EVERY ?? 200);

@@ -11,7 +11,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type AuditRecord, auditRecordCanonical } from '@fhirwatch/contract';
-import { AUDIT_EVENTS, RECORD_COLUMNS_SQL, selectRows, toAuditRecord } from '../src/queries/records.ts';
+import { AUDIT_EVENTS, RECORD_COLUMNS_SQL, selectRows, toAuditRecord } from '../src/compliance/records.ts';
 
 export const CHAIN_BREAKS = [
   'hash-mismatch',

@@ -33,9 +33,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 import { createChdbConnection } from 'chdb/connection';
-import { accessReport, activityReport } from '../src/queries/reports.ts';
-import { AUDIT_BY_PATIENT_TABLE, AUDIT_COLUMNS, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
-import { openStore } from '../src/store.ts';
+import { accessReport, activityReport } from '../src/compliance/reports.ts';
+import { openStore } from '../src/store/open.ts';
+import { AUDIT_BY_PATIENT_TABLE, AUDIT_COLUMNS, AUDIT_TABLE, migrate } from '../src/store/schema/index.ts';
 
 const rows = Number(process.env.BENCH_ROWS ?? 10_000_000);
 const runs = Number(process.env.BENCH_RUNS ?? 50);

@@ -22,8 +22,8 @@ import {
   signChain,
 } from '@fhirwatch/contract';
 import { migrate, openStore, verifyAuditChain } from '../src/index.ts';
-import { rawInsertOf } from '../src/store.ts';
-import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/writer/audit-encode.ts';
+import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
+import { rawInsertOf } from '../src/store/open.ts';
 import { generateRequests } from '../test/records.ts';
 import { verifyAuditChain as oldVerify } from './old-verify.ts';
 

@@ -25,8 +25,8 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { type AuditRequestRecord, expandRequestRecord } from '@fhirwatch/contract';
 import { migrate, openStore, startSink } from '../src/index.ts';
-import { rawInsertOf } from '../src/store.ts';
-import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/writer/audit-encode.ts';
+import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
+import { rawInsertOf } from '../src/store/open.ts';
 import { generateRequests } from '../test/records.ts';
 
 const requestsPerRound = Number(process.env.BENCH_REQUESTS ?? 20_000);

@@ -7,7 +7,12 @@
 import { createRequire } from 'node:module';
 import { AUDIT_EVENT_TYPES, type AuditEventType, type AuditRecord, type FhirInteraction } from '@fhirwatch/contract';
 import { describe, expect, it } from 'vitest';
-import { auditEventBundle, auditEventFromRecord, BALP_PROFILES, requestOf } from '../src/fhir/audit-event.ts';
+import {
+  auditEventBundle,
+  auditEventFromRecord,
+  BALP_PROFILES,
+  requestOf,
+} from '../src/compliance/fhir/audit-event.ts';
 import { record } from './audit-builder.ts';
 import { balpProblems, emptyStrings } from './balp-rules.ts';
 

@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explainAccesses } from '../src/queries/explain.ts';
-import { runReport } from '../src/queries/registry.ts';
-import { importCareRelationships } from '../src/queries/relationships.ts';
-import type { UnexplainedRow } from '../src/queries/report-defs/unexplained.ts';
-import { CARE_RELATIONSHIPS_TABLE, migrate } from '../src/schema/index.ts';
-import { openStore } from '../src/store.ts';
+import { explainAccesses } from '../src/compliance/explain.ts';
+import { runReport } from '../src/compliance/registry.ts';
+import { importCareRelationships } from '../src/compliance/relationships.ts';
+import type { UnexplainedRow } from '../src/compliance/report-defs/unexplained.ts';
+import { openStore } from '../src/store/open.ts';
+import { CARE_RELATIONSHIPS_TABLE, migrate } from '../src/store/schema/index.ts';
 import { record, search, TENANT, view } from './audit-builder.ts';
 import { insertRecords } from './queries-fixture.ts';
 

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importGroupMembers } from '../src/queries/relationships.ts';
-import { exportsReport } from '../src/queries/reports.ts';
-import { migrate } from '../src/schema/index.ts';
-import { openStore } from '../src/store.ts';
+import { importGroupMembers } from '../src/compliance/relationships.ts';
+import { exportsReport } from '../src/compliance/reports.ts';
+import { openStore } from '../src/store/open.ts';
+import { migrate } from '../src/store/schema/index.ts';
 import { record, TENANT } from './audit-builder.ts';
 import { insertRecords } from './queries-fixture.ts';
 

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runReport } from '../src/queries/registry.ts';
-import { nameProbingReport } from '../src/queries/report-defs/name-probing.ts';
-import { putTenantSettings } from '../src/queries/settings.ts';
-import { AUDIT_TABLE, migrate } from '../src/schema/index.ts';
-import { openStore } from '../src/store.ts';
+import { runReport } from '../src/compliance/registry.ts';
+import { nameProbingReport } from '../src/compliance/report-defs/name-probing.ts';
+import { putTenantSettings } from '../src/compliance/settings.ts';
+import { openStore } from '../src/store/open.ts';
+import { AUDIT_TABLE, migrate } from '../src/store/schema/index.ts';
 import { search, TENANT, view } from './audit-builder.ts';
 import { insertRecords } from './queries-fixture.ts';
 

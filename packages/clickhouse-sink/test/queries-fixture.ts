@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
-import { type AuditDataset, generateAuditDataset } from '../src/queries/dataset.ts';
-import { addVipPatient, removeVipPatient } from '../src/queries/vip.ts';
-import { AUDIT_BY_PATIENT_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, migrate } from '../src/schema/index.ts';
-import { openStore } from '../src/store.ts';
-import { AUDIT_REQUEST_INSERT_COLUMNS, auditRequestRowValues } from '../src/writer/audit-encode.ts';
+import { addVipPatient, removeVipPatient } from '../src/compliance/vip.ts';
+import { AUDIT_REQUEST_INSERT_COLUMNS, auditRequestRowValues } from '../src/store/audit-encode.ts';
+import { openStore } from '../src/store/open.ts';
+import { AUDIT_BY_PATIENT_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, migrate } from '../src/store/schema/index.ts';
+import { type AuditDataset, generateAuditDataset } from '../src/testing/dataset.ts';
 
 export interface LoadedStore {
   dir: string;

@@ -1,7 +1,7 @@
 /** Options of the compliance queries: time ranges and per-tenant working hours. */
 import { describe, expect, it } from 'vitest';
-import { parseDuration, resolveTimeRange } from '../src/queries/time-range.ts';
-import { isWithinWorkHours, resolveWorkHours, workHoursFor } from '../src/queries/work-hours.ts';
+import { parseDuration, resolveTimeRange } from '../src/compliance/time-range.ts';
+import { isWithinWorkHours, resolveWorkHours, workHoursFor } from '../src/compliance/work-hours.ts';
 
 describe('time range', () => {
   const now = new Date('2026-11-25T12:00:00Z');

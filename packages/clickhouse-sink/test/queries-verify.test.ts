@@ -17,10 +17,10 @@ import {
   signChain,
 } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyAuditChain } from '../src/queries/verify.ts';
-import { AUDIT_REQUESTS_TABLE, AUDIT_TABLE } from '../src/schema/index.ts';
-import { AuditWriter } from '../src/writer/audit-writer.ts';
-import { StoreMonitor } from '../src/writer/store-monitor.ts';
+import { verifyAuditChain } from '../src/compliance/verify.ts';
+import { AuditWriter } from '../src/ingest/writer/audit-writer.ts';
+import { StoreMonitor } from '../src/ingest/writer/store-monitor.ts';
+import { AUDIT_REQUESTS_TABLE, AUDIT_TABLE } from '../src/store/schema/index.ts';
 import { insertRecords, type LoadedStore, loadStore } from './queries-fixture.ts';
 import { generateRequests } from './records.ts';
 

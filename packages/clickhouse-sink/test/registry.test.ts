@@ -5,14 +5,20 @@
  */
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getReportDef, parseReportOptions, REPORT_REGISTRY, reportUsage, runReport } from '../src/queries/registry.ts';
+import {
+  getReportDef,
+  parseReportOptions,
+  REPORT_REGISTRY,
+  reportUsage,
+  runReport,
+} from '../src/compliance/registry.ts';
 import {
   clearTenantSettings,
   listTenantSettings,
   putTenantSettings,
   updateTenantSettings,
-} from '../src/queries/settings.ts';
-import { isWithinWorkHours, resolveWorkHours } from '../src/queries/work-hours.ts';
+} from '../src/compliance/settings.ts';
+import { isWithinWorkHours, resolveWorkHours } from '../src/compliance/work-hours.ts';
 import { ids, type LoadedStore, loadStore } from './queries-fixture.ts';
 
 let store: LoadedStore;

@@ -1,11 +1,11 @@
 /** Output formats: CSV (RFC 4180, Excel), JSON, table and the BALP AuditEvent Bundle, on generated records. */
 import type { AuditRecord } from '@fhirwatch/contract';
 import { describe, expect, it } from 'vitest';
-import { auditEventBundle, auditEventFromRecord, BALP_PROFILES } from '../src/fhir/audit-event.ts';
-import { CSV_BOM, formatCsv, parseCsv } from '../src/format/csv.ts';
-import { formatReport } from '../src/format/index.ts';
-import { generateAuditDataset } from '../src/queries/dataset.ts';
-import type { Report } from '../src/queries/types.ts';
+import { auditEventBundle, auditEventFromRecord, BALP_PROFILES } from '../src/compliance/fhir/audit-event.ts';
+import { CSV_BOM, formatCsv, parseCsv } from '../src/compliance/format/csv.ts';
+import { formatReport } from '../src/compliance/format/index.ts';
+import type { Report } from '../src/compliance/types.ts';
+import { generateAuditDataset } from '../src/testing/dataset.ts';
 
 const dataset = generateAuditDataset({ days: 5, users: 2, patients: 30 });
 const find = (predicate: (r: AuditRecord) => boolean): AuditRecord => {

@@ -5,9 +5,9 @@
  */
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveMrnFromStore } from '../src/queries/patient-resolve.ts';
-import { nameProbingReport } from '../src/queries/report-defs/name-probing.ts';
-import { volumeReport } from '../src/queries/report-defs/volume.ts';
+import { resolveMrnFromStore } from '../src/compliance/patient-resolve.ts';
+import { nameProbingReport } from '../src/compliance/report-defs/name-probing.ts';
+import { volumeReport } from '../src/compliance/report-defs/volume.ts';
 import {
   accessReport,
   activityReport,
@@ -17,9 +17,9 @@ import {
   summaryReport,
   tenantIsolationReport,
   vipReport,
-} from '../src/queries/reports.ts';
-import { isWithinWorkHours, resolveWorkHours, workHoursFor } from '../src/queries/work-hours.ts';
-import { AUDIT_TABLE } from '../src/schema/index.ts';
+} from '../src/compliance/reports.ts';
+import { isWithinWorkHours, resolveWorkHours, workHoursFor } from '../src/compliance/work-hours.ts';
+import { AUDIT_TABLE } from '../src/store/schema/index.ts';
 import { ids, type LoadedStore, loadStore } from './queries-fixture.ts';
 
 let store: LoadedStore;

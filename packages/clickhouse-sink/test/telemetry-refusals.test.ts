@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapTraces, type SinkLogEntry, type SinkServer, Spool, startSink } from '../src/index.ts';
-import { OTLP_REQUEST_TYPES } from '../src/otlp/proto.ts';
+import { OTLP_REQUEST_TYPES } from '../src/ingest/otlp/proto.ts';
 
 let dir: string;
 let sink: SinkServer;

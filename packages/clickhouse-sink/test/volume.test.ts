@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { zonedInstant } from '../src/queries/dataset.ts';
-import { runReport } from '../src/queries/registry.ts';
-import { volumeReport } from '../src/queries/report-defs/volume.ts';
-import { putTenantSettings } from '../src/queries/settings.ts';
-import { migrate } from '../src/schema/index.ts';
-import { openStore } from '../src/store.ts';
+import { runReport } from '../src/compliance/registry.ts';
+import { volumeReport } from '../src/compliance/report-defs/volume.ts';
+import { putTenantSettings } from '../src/compliance/settings.ts';
+import { openStore } from '../src/store/open.ts';
+import { migrate } from '../src/store/schema/index.ts';
+import { zonedInstant } from '../src/testing/dataset.ts';
 import { TENANT, view } from './audit-builder.ts';
 import { insertRecords } from './queries-fixture.ts';
 

@@ -8,13 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type AuditDataset,
-  DATASET_TENANTS,
-  generateAuditDataset,
-  type SinkServer,
-  startSink,
-} from '@fhirwatch/clickhouse-sink';
+import { type SinkServer, startSink } from '@fhirwatch/clickhouse-sink';
+import { type AuditDataset, DATASET_TENANTS, generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { generateTelemetrySample } from '@fhirwatch/dashboards';
 import { consoleHandler, consolePanels } from '../src/server.ts';

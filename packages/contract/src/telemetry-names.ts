@@ -70,6 +70,8 @@ export const ATTRIBUTES = {
   fhirAuditBodyTruncated: 'fhir.audit.body_truncated',
   tenantId: 'tenant.id',
   clientId: 'client.id',
+  /** Of `fhirwatch.audit.records.rejected`: `refused` (strict mode, the access got a 503) or `dropped` (batched). */
+  auditOutcome: 'fhirwatch.audit.outcome',
   /** The sink's self-metrics: the table a count is about. */
   table: 'table',
 } as const;

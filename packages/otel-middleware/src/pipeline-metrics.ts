@@ -7,14 +7,16 @@
  * - `fhirwatch.audit.spool.age` (gauge, s): age of the oldest unshipped segment (0 when nothing waits);
  * - `fhirwatch.audit.ship.lag` (histogram, s): per shipped segment, from its first write to the sink's 200;
  * - `fhirwatch.audit.records.rejected` (counter, {record}): records that never reached the spool (spool full
- *   or unwritable: strict mode refused the access, batched mode dropped the record);
+ *   or unwritable), by `fhirwatch.audit.outcome`: `refused` (the access was answered 503, no PHI left;
+ *   `onSpoolFailure: refuse`) or `dropped` (the PHI was served without its record: `onSpoolFailure: serve`,
+ *   or records still unwritten when the process ended);
  * - `fhirwatch.audit.records.quarantined` (counter, {record}): records the sink refused as invalid, kept in
  *   the spool's `rejected/` directory.
  *
  * The gauges and counters are observed from the spool's and shipper's own counters at export time (no
  * work on the request path).
  */
-import { METRIC_UNITS, METRICS, SHIP_LAG_BUCKETS_S } from '@fhirwatch/contract';
+import { ATTRIBUTES, METRIC_UNITS, METRICS, SHIP_LAG_BUCKETS_S } from '@fhirwatch/contract';
 import type { Histogram, Meter } from '@opentelemetry/api';
 import type { ShipperStats } from './shipper.ts';
 import type { SpoolStats } from './spool.ts';
@@ -25,12 +27,16 @@ export const METRIC_AUDIT_SPOOL_AGE = METRICS.auditSpoolAge;
 export const METRIC_AUDIT_SHIP_LAG = METRICS.auditShipLag;
 export const METRIC_AUDIT_RECORDS_REJECTED = METRICS.auditRecordsRejected;
 export const METRIC_AUDIT_RECORDS_QUARANTINED = METRICS.auditRecordsQuarantined;
+/** Attribute of METRIC_AUDIT_RECORDS_REJECTED: `refused` | `dropped`. */
+export const ATTR_AUDIT_OUTCOME = ATTRIBUTES.auditOutcome;
 
 export interface PipelineSources {
   spool(): SpoolStats | undefined;
   shipper(): ShipperStats | undefined;
-  /** Records that could not be spooled (strict: refused; batched: dropped), cumulative. */
-  rejected(): number;
+  /** Requests answered 503 because their record could not be spooled, cumulative. */
+  refused(): number;
+  /** Records lost (served unaudited, or unwritten at exit), cumulative. */
+  dropped(): number;
 }
 
 /** Register the pipeline-health instruments; returns the ship-lag histogram the shipper records into. */
@@ -58,9 +64,12 @@ export function registerPipelineMetrics(meter: Meter, sources: PipelineSources):
   meter
     .createObservableCounter(METRIC_AUDIT_RECORDS_REJECTED, {
       unit: METRIC_UNITS.auditRecordsRejected,
-      description: 'Audit records that could not be spooled (strict: access refused; batched: dropped).',
+      description: 'Audit records that could not be spooled, by outcome: refused (503, no PHI left) or dropped.',
     })
-    .addCallback((result) => result.observe(sources.rejected()));
+    .addCallback((result) => {
+      result.observe(sources.refused(), { [ATTR_AUDIT_OUTCOME]: 'refused' });
+      result.observe(sources.dropped(), { [ATTR_AUDIT_OUTCOME]: 'dropped' });
+    });
   meter
     .createObservableCounter(METRIC_AUDIT_RECORDS_QUARANTINED, {
       unit: METRIC_UNITS.auditRecordsQuarantined,

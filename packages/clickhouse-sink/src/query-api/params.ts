@@ -3,10 +3,11 @@
  * (`since`, `from`, `to`, `tenant`, `patient` (repeatable), `patient-mrn`, `user`, `granularity`, …), so a CLI
  * that forwards its parsed options as `URLSearchParams` asks the sink exactly what it would ask the store.
  */
-import type { AuditEventShape } from '../fhir/audit-event.ts';
-import { OUTPUT_FORMATS, type OutputFormat } from '../format/index.ts';
-import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../queries/errors.ts';
-import type { ReportOptions } from '../queries/types.ts';
+
+import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../compliance/errors.ts';
+import type { AuditEventShape } from '../compliance/fhir/audit-event.ts';
+import { OUTPUT_FORMATS, type OutputFormat } from '../compliance/format/index.ts';
+import type { ReportOptions } from '../compliance/types.ts';
 
 const invalid = (message: string): AuditQueryError =>
   new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, message);

@@ -1,9 +1,9 @@
 /** Recording reads of audit records (table audit_query_log, migration 9) and listing them for the console. */
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { selectRows } from '../queries/records.ts';
-import { chDateTime, isoFromClickHouse } from '../queries/time-range.ts';
-import { AUDIT_QUERY_LOG_TABLE } from '../schema/query-log.ts';
+import { selectRows } from '../compliance/records.ts';
+import { chDateTime, isoFromClickHouse } from '../compliance/time-range.ts';
+import { AUDIT_QUERY_LOG_TABLE } from '../store/schema/query-log.ts';
 
 export interface AuditRead {
   at: Date;

@@ -1,18 +1,18 @@
 /**
- * The compliance reports behind `GET /api/audit/<command>`: the report registry (src/queries/registry.ts) run
+ * The compliance reports behind `GET /api/audit/<command>`: the report registry (src/compliance/registry.ts) run
  * through `runReport`, exactly as `fhirwatch audit` runs it (stored tenant settings applied, explicit options
  * win). Query-string names are the CLI's flags: `since`, `from`, `to`, `tenant`, each report option's `flag`
  * (a list option repeats or takes a comma list; a boolean is `flag=true|false`, or `no-<flag>`), the working-time
  * flags `time-zone`, `hours`, `days`, `holidays`, `work-hours` (the CLI's JSON config, inline) and `settings=false`.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../compliance/errors.ts';
+import { resolveMrnFromStore } from '../compliance/patient-resolve.ts';
+import { getReportDef, REPORT_REGISTRY, runReport } from '../compliance/registry.ts';
+import type { Report } from '../compliance/types.ts';
+import { verifyAuditChain, verifyReport } from '../compliance/verify.ts';
+import type { WorkHours, WorkHoursConfig } from '../compliance/work-hours.ts';
 import { SinkError } from '../errors.ts';
-import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../queries/errors.ts';
-import { resolveMrnFromStore } from '../queries/patient-resolve.ts';
-import { getReportDef, REPORT_REGISTRY, runReport } from '../queries/registry.ts';
-import type { Report } from '../queries/types.ts';
-import { verifyAuditChain, verifyReport } from '../queries/verify.ts';
-import type { WorkHours, WorkHoursConfig } from '../queries/work-hours.ts';
 import { flag, list, scope, single } from './params.ts';
 
 /** Reports with their own endpoint; every other registry entry is a monitoring report (`/api/audit/report/<name>`). */

@@ -6,7 +6,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_EVENT_TYPES, AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
-import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../queries/errors.ts';
+import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../compliance/errors.ts';
 import {
   AUDIT_EVENTS,
   ONE_ROW_PER_EVENT,
@@ -14,9 +14,9 @@ import {
   selectRows,
   selectValueRows,
   toAuditRecordFromValues,
-} from '../queries/records.ts';
-import { chDateTime, resolveTimeRange, type TimeRange } from '../queries/time-range.ts';
-import type { ReportColumn } from '../queries/types.ts';
+} from '../compliance/records.ts';
+import { chDateTime, resolveTimeRange, type TimeRange } from '../compliance/time-range.ts';
+import type { ReportColumn } from '../compliance/types.ts';
 import { list, number, scope, single } from './params.ts';
 import { patientIdsOf } from './reports.ts';
 

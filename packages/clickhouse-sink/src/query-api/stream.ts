@@ -7,10 +7,10 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AuditRecord } from '@fhirwatch/contract';
-import { type AuditEventShape, auditEventFromRecord } from '../fhir/audit-event.ts';
-import { CSV_BOM, csvField } from '../format/csv.ts';
-import { reportToJson } from '../format/json.ts';
-import type { Report, ReportColumn } from '../queries/types.ts';
+import { type AuditEventShape, auditEventFromRecord } from '../compliance/fhir/audit-event.ts';
+import { CSV_BOM, csvField } from '../compliance/format/csv.ts';
+import { reportToJson } from '../compliance/format/json.ts';
+import type { Report, ReportColumn } from '../compliance/types.ts';
 
 export const SLICE_ROWS = 500;
 

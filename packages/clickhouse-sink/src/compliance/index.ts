@@ -1,0 +1,93 @@
+/** Public API of the compliance queries (re-exported by the package index). */
+
+export type { AuditQueryErrorCode } from './errors.ts';
+export { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
+export type { ExplainedAccess, ExplainOptions, Explanation } from './explain.ts';
+export { EXPLAIN_DEFAULTS, EXPLANATIONS, explainAccesses } from './explain.ts';
+export type { AuditEventOptions, AuditEventShape } from './fhir/audit-event.ts';
+export {
+  auditEventBundle,
+  auditEventFromRecord,
+  BALP_PROFILES,
+  FHIRWATCH_EVENT_TYPE_SYSTEM,
+} from './fhir/audit-event.ts';
+export { CSV_BOM, csvField, formatCsv, parseCsv } from './format/csv.ts';
+export type { FormatOptions, OutputFormat } from './format/index.ts';
+export { formatReport, OUTPUT_FORMATS } from './format/index.ts';
+export { formatJson, reportToJson } from './format/json.ts';
+export type { TableOptions } from './format/table.ts';
+export { formatTable } from './format/table.ts';
+export type { FhirMrnOptions, ResolvedPatient, StoreMrnOptions } from './patient-resolve.ts';
+export { resolveMrnFromStore, resolveMrnViaFhir } from './patient-resolve.ts';
+export { toAuditRecord } from './records.ts';
+export type { RunReportInput } from './registry.ts';
+export {
+  getReportDef,
+  parseOptionValue,
+  parseReportOptions,
+  REPORT_NAMES,
+  REPORT_REGISTRY,
+  reportDefaults,
+  reportUsage,
+  runReport,
+} from './registry.ts';
+export type { ReportDef, ReportOptionDef, ReportOptionType } from './registry-types.ts';
+export type { ImportOptions, ImportResult } from './relationships.ts';
+export { importCareRelationships, importGroupMembers, OPEN_END } from './relationships.ts';
+export type { NameProbingReportOptions, NameProbingRow } from './report-defs/name-probing.ts';
+export { NAME_PROBING_DEFAULTS, nameProbingReport } from './report-defs/name-probing.ts';
+export type { SummaryWithExplanationRow } from './report-defs/summary.ts';
+export { summaryWithExplanations } from './report-defs/summary.ts';
+export type { UnexplainedRow } from './report-defs/unexplained.ts';
+export { rankUnexplained, unexplainedReport } from './report-defs/unexplained.ts';
+export type { VolumeReportOptions, VolumeRow } from './report-defs/volume.ts';
+export { VOLUME_DEFAULTS, volumeReport } from './report-defs/volume.ts';
+export type {
+  AfterHoursRow,
+  ExportRow,
+  FailureRow,
+  SummaryRow,
+  VipRow,
+} from './reports.ts';
+export {
+  accessReport,
+  activityReport,
+  afterHoursReport,
+  exportsReport,
+  failuresReport,
+  REPORT_DEFAULTS,
+  summaryReport,
+  tenantIsolationReport,
+  vipReport,
+} from './reports.ts';
+export type { SettingsChange, StoredTenantSettings, TenantSettings, ThresholdValue } from './settings.ts';
+export {
+  clearTenantSettings,
+  getTenantSettings,
+  listTenantSettings,
+  putTenantSettings,
+  TENANT_SETTINGS_TABLE,
+  updateTenantSettings,
+  validateTenantSettings,
+} from './settings.ts';
+export type { TimeRange, TimeRangeInput } from './time-range.ts';
+export { DEFAULT_SINCE, parseDuration, resolveTimeRange } from './time-range.ts';
+export type {
+  AccessReportOptions,
+  ActivityReportOptions,
+  AfterHoursReportOptions,
+  ExportsReportOptions,
+  FailuresReportOptions,
+  Report,
+  ReportColumn,
+  ReportName,
+  ReportOptions,
+  SummaryReportOptions,
+  TenantIsolationReportOptions,
+} from './types.ts';
+export type { ChainBreak, ChainIssue, VerifyOptions, VerifyResult, VerifyRow, WriterVerification } from './verify.ts';
+export { CHAIN_BREAKS, ROW_ISSUES, requestFromRow, verifyAuditChain, verifyReport } from './verify.ts';
+export type { VipChange, VipEntry } from './vip.ts';
+export { addVipPatient, ensureVipTable, listVipPatients, removeVipPatient, VIP_TABLE } from './vip.ts';
+export type { ResolvedWorkHours, WorkHours, WorkHoursConfig } from './work-hours.ts';
+export { DEFAULT_WORK_HOURS, isWithinWorkHours, resolveWorkHours } from './work-hours.ts';

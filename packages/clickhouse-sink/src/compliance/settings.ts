@@ -1,0 +1,153 @@
+/**
+ * Per-tenant report settings, kept in the store (`audit_tenant_settings`, migration 8): the tenant's time
+ * zone, working hours and days, holidays, and thresholds per report. Every report run through the registry
+ * uses them by default; explicit options still win. Stored as an append-only log of whole settings
+ * documents (the latest per tenant wins), so a change of settings is itself on record: who, when, what.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { ensureTables, readWithTables } from '../store/ensure.ts';
+import { TENANT_SETTINGS_TABLE, tenantSettingsTable } from '../store/schema/audit-context.ts';
+import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
+import { selectRows } from './records.ts';
+import { chDateTime, isoFromClickHouse } from './time-range.ts';
+import { resolveWorkHours, type WorkHours } from './work-hours.ts';
+
+export { TENANT_SETTINGS_TABLE };
+
+/** A value a threshold may take (validated against the report's option when used). */
+export type ThresholdValue = string | number | boolean;
+
+export interface TenantSettings {
+  /** IANA time zone of the tenant (reports count hours and days in it). */
+  timeZone?: string;
+  /** [start, end) local hours of working time. */
+  workHours?: readonly [number, number];
+  /** ISO weekdays that are working days (1 = Monday). */
+  workDays?: readonly number[];
+  /** Local dates (`YYYY-MM-DD`) that are not working days. */
+  holidays?: readonly string[];
+  /** Per report name, option name → value (`{ "name-probing": { "minSearches": 20 } }`). */
+  thresholds?: Readonly<Record<string, Readonly<Record<string, ThresholdValue>>>>;
+}
+
+export interface StoredTenantSettings {
+  tenant_id: string;
+  settings: TenantSettings;
+  changed_by: string;
+  changed_at: string;
+}
+
+export async function ensureTenantSettingsTable(client: ClickHouseClient): Promise<void> {
+  await ensureTables(client, [tenantSettingsTable]);
+}
+
+/** Check a settings document (time zone known, hours/days/holidays well-formed); throws FW_AUDIT_INVALID_OPTION. */
+export function validateTenantSettings(settings: TenantSettings): TenantSettings {
+  const { thresholds, ...time } = settings;
+  resolveWorkHours({ default: time as Partial<WorkHours> });
+  for (const [report, values] of Object.entries(thresholds ?? {})) {
+    if (typeof values !== 'object' || values === null) {
+      throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, `thresholds.${report} must be an object`);
+    }
+  }
+  return settings;
+}
+
+/** Every tenant's current settings (tenants whose latest entry is a removal are left out). */
+export async function listTenantSettings(client: ClickHouseClient): Promise<StoredTenantSettings[]> {
+  const rows = await readWithTables(client, [tenantSettingsTable], () =>
+    selectRows<Record<string, unknown>>(
+      client,
+      `SELECT tenant_id, latest.1 AS changed_at, latest.2 AS removed, latest.3 AS settings, latest.4 AS changed_by
+      FROM (
+        SELECT tenant_id, argMax((changed_at, removed, settings, changed_by), (changed_at, removed)) AS latest
+        FROM ${TENANT_SETTINGS_TABLE} GROUP BY tenant_id
+      )
+      WHERE removed = 0
+      ORDER BY tenant_id`,
+      {},
+    ),
+  );
+  return rows.map((row) => ({
+    tenant_id: String(row.tenant_id),
+    settings: JSON.parse(String(row.settings)) as TenantSettings,
+    changed_by: String(row.changed_by),
+    changed_at: isoFromClickHouse(String(row.changed_at)),
+  }));
+}
+
+export async function getTenantSettings(
+  client: ClickHouseClient,
+  tenantId: string,
+): Promise<TenantSettings | undefined> {
+  return (await listTenantSettings(client)).find((entry) => entry.tenant_id === tenantId)?.settings;
+}
+
+export interface SettingsChange {
+  tenantId: string;
+  /** Who changed them (e.g. the OS user running the CLI). */
+  changedBy?: string;
+  /** Default now. */
+  at?: Date;
+}
+
+/** Store a tenant's whole settings document (replacing the previous one). */
+export async function putTenantSettings(
+  client: ClickHouseClient,
+  change: SettingsChange & { settings: TenantSettings },
+): Promise<void> {
+  if (change.tenantId === '')
+    throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'settings need a tenant');
+  validateTenantSettings(change.settings);
+  await ensureTenantSettingsTable(client);
+  await client.insert({
+    table: TENANT_SETTINGS_TABLE,
+    format: 'JSONEachRow',
+    values: [
+      {
+        tenant_id: change.tenantId,
+        settings: JSON.stringify(change.settings),
+        changed_by: change.changedBy ?? '',
+        changed_at: chDateTime(change.at ?? new Date()),
+        removed: 0,
+      },
+    ],
+  });
+}
+
+/** Merge fields into a tenant's settings (thresholds merged per report); returns the stored document. */
+export async function updateTenantSettings(
+  client: ClickHouseClient,
+  change: SettingsChange & { settings: TenantSettings },
+): Promise<TenantSettings> {
+  const current = (await getTenantSettings(client, change.tenantId)) ?? {};
+  const thresholds: Record<string, Record<string, ThresholdValue>> = {};
+  for (const source of [current.thresholds ?? {}, change.settings.thresholds ?? {}]) {
+    for (const [report, values] of Object.entries(source)) thresholds[report] = { ...thresholds[report], ...values };
+  }
+  const merged: TenantSettings = {
+    ...current,
+    ...change.settings,
+    ...(Object.keys(thresholds).length > 0 ? { thresholds } : {}),
+  };
+  await putTenantSettings(client, { ...change, settings: merged });
+  return merged;
+}
+
+/** Remove a tenant's settings (its reports fall back to the defaults). */
+export async function clearTenantSettings(client: ClickHouseClient, change: SettingsChange): Promise<void> {
+  await ensureTenantSettingsTable(client);
+  await client.insert({
+    table: TENANT_SETTINGS_TABLE,
+    format: 'JSONEachRow',
+    values: [
+      {
+        tenant_id: change.tenantId,
+        settings: '{}',
+        changed_by: change.changedBy ?? '',
+        changed_at: chDateTime(change.at ?? new Date()),
+        removed: 1,
+      },
+    ],
+  });
+}

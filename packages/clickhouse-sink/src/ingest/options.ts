@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { SinkLogger } from '../log.ts';
+import type { ExpandMacros, QueryPanel } from '../query-api/api.ts';
+import type { RetryOptions } from './writer/retry.ts';
+
+/** The read-only query API (`/api/…`) of the sink; see src/query-api/api.ts. */
+export interface SinkQueryApiOptions {
+  /** Bearer token; required when `host` is not loopback (the sink refuses to start without one). */
+  token?: string;
+  /** HMAC key of the audit writers, for `GET /api/audit/verify` (a function: read when asked, e.g. from a spool). */
+  hmacKey?: Uint8Array | (() => Uint8Array | undefined);
+  /** Panel definitions (@fhirwatch/dashboards PANELS) and their macro expander, for `/api/panels`. */
+  panels?: readonly QueryPanel[];
+  expandMacros?: ExpandMacros;
+  /** Template variables (@fhirwatch/dashboards VARIABLES) for `/api/variables`. */
+  variables?: readonly { readonly name: string; readonly sql: string }[];
+  /**
+   * Where the API runs: `worker` (default) = a worker thread, so a heavy report does not hold the event loop
+   * that ingest runs on; `inline` = this thread. A worker cannot receive functions: it imports `panelsModule`
+   * (a module URL exporting `panels`, `expandMacros`, `variables`) instead of `panels` / `expandMacros` / `variables`.
+   */
+  thread?: 'worker' | 'inline';
+  panelsModule?: string;
+}
+
+/** Options of {@link startSink}. All optional except where a store must be named (`store` or `clickhouseUrl`). */
+export interface SinkOptions {
+  /** chDB data directory (embedded store). */
+  store?: string;
+  /** ClickHouse server URL, instead of `store`. */
+  clickhouseUrl?: string;
+  username?: string;
+  password?: string;
+  /** Database (default `default`). */
+  database?: string;
+  /** An already open client (the caller keeps ownership); replaces `store` / `clickhouseUrl`. */
+  client?: ClickHouseClient;
+  /** Listen port (default 0 = any free port). */
+  port?: number;
+  /** Listen host (default 127.0.0.1). */
+  host?: string;
+  /** Telemetry spool directory (default `<store>/spool`, or `.fhirwatch/sink-spool` with a URL). */
+  spoolDir?: string;
+  /** Spool size limit in bytes (default 1 GiB). */
+  maxSpoolBytes?: number;
+  /** Run migrations at start (default true). */
+  migrate?: boolean;
+  /** Audit retention (days, default 7 years) and telemetry retention (days, default 30) for migrations. */
+  auditRetentionDays?: number;
+  telemetryRetentionDays?: number;
+  /** Request body limit, compressed and decompressed (default 32 MiB). */
+  maxBodyBytes?: number;
+  /** Records per `/v1/audit` request (default 50 000). */
+  maxBatchRecords?: number;
+  /** Rows per insert (default 10 000). */
+  batchRows?: number;
+  /**
+   * Longest a telemetry row waits for others before its table is flushed (default 200 ms). OTLP requests are
+   * answered after their rows are stored, spooled or refused, so this is also their added latency.
+   */
+  flushIntervalMs?: number;
+  /** Audit rows accepted but not committed, at most (default 100 000): beyond, 429. */
+  maxPendingAuditRows?: number;
+  /** Telemetry rows queued, at most (default 200 000): beyond, 429. */
+  maxPendingTelemetryRows?: number;
+  /** Store probe interval while the store is down (default 1000 ms). */
+  probeIntervalMs?: number;
+  retry?: RetryOptions;
+  /**
+   * Interval of the sink's own pipeline-health metrics (`fhirwatch.sink.ingest.rows`,
+   * `fhirwatch.sink.telemetry.refused`), stored in its otel_metrics_* tables (default 10 000 ms; 0 = off).
+   */
+  selfMetricsIntervalMs?: number;
+  /** Operational log (refused / lost telemetry); default: JSON lines on stderr. Entries never hold row values. */
+  logger?: SinkLogger;
+  /**
+   * This sink is the only writer of the store (default: true for a chDB store, false for a URL), which
+   * enables the audit writer's fast duplicate check.
+   */
+  exclusiveWriter?: boolean;
+  /** The query API on the sink's port (default on, loopback only unless a token is given); `false` turns it off. */
+  queryApi?: SinkQueryApiOptions | false;
+  /**
+   * Another handler on the sink's port (the console of @fhirwatch/console): tried after ingest and the query
+   * API; resolves true when it answered the request.
+   */
+  mount?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}

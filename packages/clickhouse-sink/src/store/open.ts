@@ -1,0 +1,115 @@
+/**
+ * Open the store: a `@clickhouse/client` client over embedded chDB (a data directory) or a ClickHouse server
+ * (a URL). The rest of the package only sees the `ClickHouseClient` API, so the same code runs on both.
+ * chDB binds one data directory per process: close a store before opening another path.
+ *
+ * Inserts into a chDB store can also go through {@link rawInsertOf}: chdb's raw insert hands a Buffer to the
+ * engine as is, where `client.insert` over the chdb Connection stringifies every row, concatenates the rows
+ * into one JS string and prepends `SET …;` statements to it (measured: bench/writer.ts and the README).
+ */
+import { mkdirSync } from 'node:fs';
+import {
+  type ClickHouseClient,
+  type ClickHouseClientConfigOptions,
+  ClickHouseLogLevel,
+  createClient,
+  parseError,
+} from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { SinkError } from '../errors.ts';
+
+export interface StoreOptions {
+  /** chDB data directory (embedded store). Exactly one of `path` and `url`. */
+  path?: string;
+  /** ClickHouse server URL (`http://host:8123`). */
+  url?: string;
+  username?: string;
+  password?: string;
+  /** Database used for unqualified names (default `default`; a chDB store only supports `default`). */
+  database?: string;
+  /** Per-request timeout against a server (ms, default 30 000). */
+  requestTimeoutMs?: number;
+}
+
+/** Settings every sink request relies on (ISO 8601 `event_time` with `Z`, Map columns from JSON objects). */
+export const STORE_SETTINGS = {
+  date_time_input_format: 'best_effort',
+} as const;
+
+/** Text formats the raw insert accepts (line-delimited, so the engine can split them for parallel parsing). */
+export type RawInsertFormat = 'JSONEachRow' | 'JSONCompactEachRow';
+
+/**
+ * `INSERT INTO <table> (<columns>) FORMAT <format>` with `body` as the data, without going through a JS
+ * string. Errors are `@clickhouse/client` ClickHouseErrors (`code` = the ClickHouse error code as a string),
+ * like the client's own, so callers classify them the same way.
+ */
+export type RawInsert = (
+  table: string,
+  columns: readonly string[],
+  format: RawInsertFormat,
+  body: Buffer,
+  settings?: Readonly<Record<string, string | number>>,
+) => Promise<void>;
+
+const rawInserts = new WeakMap<ClickHouseClient, RawInsert>();
+
+/** The raw insert of a client opened by {@link openStore} on a chDB store; undefined for a server client. */
+export function rawInsertOf(client: ClickHouseClient): RawInsert | undefined {
+  return rawInserts.get(client);
+}
+
+/** chdb errors (`Code: N. DB::Exception: … (NAME)`) → ClickHouseError; anything else (closed session) as is. */
+function storeError(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : '';
+  if (!/^Code: \d+\./.test(message)) return error;
+  const mapped = parseError(message);
+  if (mapped !== error) (mapped as Error & { cause?: unknown }).cause = error;
+  return mapped;
+}
+
+export function openStore(options: StoreOptions): ClickHouseClient {
+  if ((options.path === undefined) === (options.url === undefined)) {
+    throw new SinkError('FW_SINK_OPTIONS', 'openStore needs exactly one of `path` (chDB) or `url` (ClickHouse)');
+  }
+  if (options.path !== undefined) {
+    // chDB ignores the client's `database` option, so unqualified names would silently land in `default`
+    if (options.database !== undefined && options.database !== 'default') {
+      throw new SinkError('FW_SINK_OPTIONS', 'an embedded chDB store uses the `default` database');
+    }
+    mkdirSync(options.path, { recursive: true });
+    const connection = createChdbConnection({ path: options.path });
+    const client = createClient({
+      // chdb implements @clickhouse/client-common's Connection; the client bundles its own copy of those types
+      connection: connection as unknown as ClickHouseClientConfigOptions['connection'],
+      ...(options.database === undefined ? {} : { database: options.database }),
+      clickhouse_settings: STORE_SETTINGS,
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+    rawInserts.set(client, async (table, columns, format, body, settings) => {
+      try {
+        // no timeout/signal: chdb would settle early while the write still runs; callers retry as lookup + insert
+        await connection.chdb.rawInsert({
+          table,
+          columns,
+          format,
+          values: body,
+          ...(settings === undefined ? {} : { settings: { ...settings } }),
+        });
+      } catch (error) {
+        throw storeError(error);
+      }
+    });
+    return client;
+  }
+  return createClient({
+    url: options.url,
+    ...(options.username === undefined ? {} : { username: options.username }),
+    ...(options.password === undefined ? {} : { password: options.password }),
+    ...(options.database === undefined ? {} : { database: options.database }),
+    request_timeout: options.requestTimeoutMs ?? 30_000,
+    // the client's own log lines can carry query text; the sink reports store errors itself, PHI-free
+    log: { level: ClickHouseLogLevel.OFF },
+    clickhouse_settings: STORE_SETTINGS,
+  });
+}
