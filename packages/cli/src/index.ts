@@ -1,2 +1,2 @@
 export type { CommandModule } from './command.ts';
-export { UsageError, untilSignal } from './command.ts';
+export { CLI_ERRORS, UsageError, untilSignal } from './command.ts';

@@ -70,6 +70,8 @@ export type {
   Disclosure,
   TrafficKind,
 } from './classifier-types.ts';
+export type { ErrorPackage, ErrorSpec, FhirwatchErrorOptions } from './errors.ts';
+export { ERROR_PREFIXES, errorOutcome, errorTable, FhirwatchError } from './errors.ts';
 export type { FieldCheck, FieldCheckOptions, FieldReport, FieldWarning } from './field-checker.ts';
 export { checkResourceFields, contractFields } from './field-checker.ts';
 export type { IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue } from './operation-outcome.ts';

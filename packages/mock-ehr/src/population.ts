@@ -715,18 +715,13 @@ function resolveOptions(options: PopulationOptions): { fhirVersion: FhirVersion;
   const patients = options.patients ?? 1000;
   const seed = options.seed ?? 42;
   if (!isFhirVersion(fhirVersion)) {
-    throw new MockEhrError(
-      MOCK_EHR_ERROR.options,
-      500,
-      'exception',
-      `fhirVersion must be ${FHIR_VERSIONS.join(' or ')}`,
-    );
+    throw new MockEhrError(MOCK_EHR_ERROR.options, `fhirVersion must be ${FHIR_VERSIONS.join(' or ')}`);
   }
   if (!Number.isInteger(patients) || patients < 0 || patients > 10_000_000) {
-    throw new MockEhrError(MOCK_EHR_ERROR.options, 500, 'exception', 'patients must be an integer in [0, 10000000]');
+    throw new MockEhrError(MOCK_EHR_ERROR.options, 'patients must be an integer in [0, 10000000]');
   }
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new MockEhrError(MOCK_EHR_ERROR.options, 500, 'exception', 'seed must be an integer in [0, 2^32)');
+    throw new MockEhrError(MOCK_EHR_ERROR.options, 'seed must be an integer in [0, 2^32)');
   }
   return { fhirVersion, patients, seed };
 }

@@ -266,15 +266,7 @@ function keyFromBody(body: Record<string, unknown>): Uint8Array {
 /** Status and stable code for an error; the message never quotes ClickHouse (it may echo parameter values). */
 export function apiError(error: unknown): { status: number; code: string; message: string } {
   if (error instanceof SinkError) return { status: error.status, code: error.code, message: error.message };
-  if (error instanceof AuditQueryError) {
-    const status =
-      error.code === AUDIT_QUERY_ERROR_CODES.patientUnresolved
-        ? 404
-        : error.code === AUDIT_QUERY_ERROR_CODES.fhirLookupFailed
-          ? 502
-          : 400;
-    return { status, code: error.code, message: error.message };
-  }
+  if (error instanceof AuditQueryError) return { status: error.status, code: error.code, message: error.message };
   const clickhouse = (error as { code?: string; type?: string }).type ?? (error as { code?: string }).code;
   return {
     status: 500,
