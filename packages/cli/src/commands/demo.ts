@@ -19,9 +19,9 @@ import { type FhirVersion, HMAC_KEY_FILE } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
-import { UsageError, untilSignal } from '../command.ts';
+import { untilSignal } from '../command.ts';
 import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
-import { readHmacKeyFile } from '../flags.ts';
+import { durationFlag, numberFlag, readHmacKeyFile } from '../flags.ts';
 
 export const description =
   'Run the whole pipeline on the embedded store: mock EHRs, gateway + audit middleware, sink, Patients-app traffic, reports';
@@ -52,22 +52,6 @@ const CLINICIANS: readonly Clinician[] = [
   'Pharmacist Gus Lee',
   'Dr. Hana Sato',
 ].map((userName, i) => ({ userId: `clinician-${String(i + 1).padStart(2, '0')}`, userName }));
-
-function parseDurationMs(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (match === null) throw new UsageError(`--duration: expected e.g. 20s, 90s, 2m; got '${text}'`);
-  const value = Number(match[1]);
-  const ms = match[2] === 'ms' ? value : match[2] === 'm' ? value * 60_000 : value * 1000;
-  if (ms <= 0 || ms > 600_000) throw new UsageError('--duration must be between 1ms and 10m');
-  return ms;
-}
-
-function positiveInt(name: string, text: string | undefined, fallback: number, max: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be 1..${max}`);
-  return value;
-}
 
 const say = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -149,9 +133,14 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const durationMs = parseDurationMs(values.duration);
-  const concurrency = positiveInt('concurrency', values.concurrency, 4, 64);
-  const patients = positiveInt('patients', values.patients, 500, 100_000);
+  const durationMs = durationFlag('duration', values.duration, {
+    units: ['ms', 's', 'm'],
+    bareUnit: 's',
+    minMs: 1,
+    maxMs: 600_000,
+  }) as number;
+  const concurrency = numberFlag('concurrency', values.concurrency, { min: 1, max: 64 }) ?? 4;
+  const patients = numberFlag('patients', values.patients, { min: 1, max: 100_000 }) ?? 500;
   const dir = resolve(values.dir);
   if (values.fresh) rmSync(dir, { recursive: true, force: true });
   const storeDir = join(dir, 'store');
