@@ -3,9 +3,10 @@
  * `--clickhouse-url`, one set of environment variables, the store-in-use message). Each command parses
  * its own argv with node:util parseArgs and turns the values into options with these helpers.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type HmacKeyEncoding, parseHmacKeyFile } from '@fhirwatch/contract';
+import { AUDIT_ERROR_CODES, readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError } from './command.ts';
 
 /**
@@ -13,13 +14,22 @@ import { UsageError } from './command.ts';
  * least 16 bytes as hex and any other text as its UTF-8 bytes (a passphrase); `hex` refuses non-hex.
  */
 export function readHmacKeyFile(file: string, encoding: HmacKeyEncoding = 'auto', flag = '--hmac-key-file'): Buffer {
-  let text: string;
+  return hmacKeyFromText(readKeyFileText(file, flag), encoding);
+}
+
+/**
+ * The text of a key file, through the middleware's `readKeyFile` (mode checked: a file open to group or
+ * others is a usage error naming `chmod 600`; any other read failure: "cannot be read").
+ */
+export function readKeyFileText(file: string, flag = '--hmac-key-file'): string {
   try {
-    text = readFileSync(file, 'utf8');
-  } catch {
+    return readKeyFile(file);
+  } catch (error) {
+    if ((error as { code?: string }).code === AUDIT_ERROR_CODES.keyFileMode) {
+      throw new UsageError(`${flag}: ${(error as Error).message}`);
+    }
     throw new UsageError(`${flag} cannot be read`);
   }
-  return hmacKeyFromText(text, encoding);
 }
 
 /** The key in `text` (a key file's content or an environment variable's value), by `encoding`. */

@@ -74,12 +74,15 @@ describe('CLI flag module', () => {
 
   it('key files: hex or passphrase (auto), hex refused when not hex', () => {
     const hex = join(dir, 'hex.key');
-    writeFileSync(hex, `${'0f'.repeat(32)}\n`);
+    writeFileSync(hex, `${'0f'.repeat(32)}\n`, { mode: 0o600 });
     expect(readHmacKeyFile(hex)).toEqual(Buffer.alloc(32, 0x0f));
     const text = join(dir, 'text.key');
-    writeFileSync(text, 'a passphrase\n');
+    writeFileSync(text, 'a passphrase\n', { mode: 0o600 });
     expect(readHmacKeyFile(text).toString('utf8')).toBe('a passphrase');
     expect(() => readHmacKeyFile(text, 'hex')).toThrow('the HMAC key is not hex');
     expect(() => readHmacKeyFile(join(dir, 'missing.key'))).toThrow('--hmac-key-file cannot be read');
+    const open = join(dir, 'open.key');
+    writeFileSync(open, `${'0f'.repeat(32)}\n`, { mode: 0o644 });
+    expect(() => readHmacKeyFile(open)).toThrow(/--hmac-key-file: .*chmod 600/);
   });
 });

@@ -16,6 +16,8 @@ export const AUDIT_ERROR_CODES = {
   sinkRejected: 'FW_AUDIT_SINK_REJECTED',
   /** The sink could not be reached or answered 429/5xx: the batch is retried. */
   sinkUnavailable: 'FW_AUDIT_SINK_UNAVAILABLE',
+  /** The HMAC key file is open to group or others (fix: `chmod 600 <file>`). */
+  keyFileMode: 'FW_AUDIT_KEY_FILE_MODE',
   /** Invalid option. */
   invalidOption: 'FW_OTEL_INVALID_OPTION',
 } as const;
@@ -30,6 +32,7 @@ export const AUDIT_ERRORS = errorTable('middleware', {
   FW_AUDIT_BODY_TOO_LARGE: { status: 503, issue: 'too-costly' },
   FW_AUDIT_SINK_REJECTED: { status: 400, issue: 'invalid' },
   FW_AUDIT_SINK_UNAVAILABLE: { status: 503, issue: 'transient' },
+  FW_AUDIT_KEY_FILE_MODE: { status: 500, issue: 'security' },
   FW_OTEL_INVALID_OPTION: { status: 500, issue: 'exception' },
 } satisfies Record<AuditErrorCode, { status: number; issue: IssueType }>);
 

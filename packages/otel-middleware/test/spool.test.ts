@@ -129,7 +129,7 @@ describe('AuditSpool', () => {
 
   it('refuses a key file that holds no hex key, naming the file and not its content', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'hmac.key'), 'not-a-hex-key secret words\n');
+    await writeFile(join(dir, 'hmac.key'), 'not-a-hex-key secret words\n', { mode: 0o600 });
     const error = await AuditSpool.open({ dir, recordedBy: 'w1' }).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string },
@@ -138,7 +138,7 @@ describe('AuditSpool', () => {
     expect(error?.message).toContain(join(dir, 'hmac.key'));
     expect(error?.message).not.toContain('secret');
     // the directory is released: a valid key file opens it
-    await writeFile(join(dir, 'hmac.key'), `${'ab'.repeat(32)}\n`);
+    await writeFile(join(dir, 'hmac.key'), `${'ab'.repeat(32)}\n`, { mode: 0o600 });
     const spool = await AuditSpool.open({ dir, recordedBy: 'w1' });
     await spool.close();
   });

@@ -6,7 +6,15 @@
 import { parseArgs } from 'node:util';
 import type { ConsoleOptions } from '@fhirwatch/console';
 import { UsageError, untilSignal } from '../command.ts';
-import { isStoreBusy, numberFlag, readHmacKeyFile, STORE_OPTIONS, storeInUseMessage, storeSource } from '../flags.ts';
+import {
+  isStoreBusy,
+  numberFlag,
+  readHmacKeyFile,
+  readKeyFileText as readKeyFileTextOf,
+  STORE_OPTIONS,
+  storeInUseMessage,
+  storeSource,
+} from '../flags.ts';
 
 export const description = 'Web console over the store: SRE overview, compliance search and reports, load tests';
 
@@ -31,6 +39,11 @@ as a bearer token (and sent to --sink-url).
 /** The HMAC key file's key (kept for importers; the rule lives in ../flags.ts). */
 export function readHmacKey(file: string): Buffer {
   return readHmacKeyFile(file);
+}
+
+/** The text of `--hmac-key-file` (kept for importers; ../flags.ts). */
+export function readKeyFileText(file: string): string {
+  return readKeyFileTextOf(file);
 }
 
 export async function run(args: string[]): Promise<number> {
