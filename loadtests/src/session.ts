@@ -67,6 +67,12 @@ export interface SessionOptions {
   timeoutMs?: number;
   /** Patients per list refresh (default 5). */
   listSize?: number;
+  /**
+   * Throughput mode: the deep check (required fields of every returned resource) runs on one answer in
+   * `deepCheckEvery` (default 1: every answer). Status, resource type/id, search semantics and every
+   * batch entry's status are checked on every answer whatever this is.
+   */
+  deepCheckEvery?: number;
 }
 
 /** One operation's request, and the check of its answer. */
@@ -111,6 +117,8 @@ export class FhirSession {
   readonly #connections: number;
   readonly #timeoutMs: number;
   readonly #listSize: number;
+  readonly #deepCheckEvery: number;
+  #sinceDeep = 0;
   #tokenUrl: string | undefined;
   #token: { value: string; expiresAt: number } | undefined;
   #tokenPending: Promise<string> | undefined;
@@ -125,6 +133,7 @@ export class FhirSession {
     this.#connections = options.connections ?? 64;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#listSize = options.listSize ?? 5;
+    this.#deepCheckEvery = options.deepCheckEvery ?? 1;
     this.#tokenUrl = target.tokenUrl;
   }
 
@@ -277,6 +286,16 @@ export class FhirSession {
     return headers;
   }
 
+  /** The read's headers for a token, built once per token (the hot path of a read-heavy run; undici only reads them). */
+  #readHeaders: { token: string | undefined; headers: Record<string, string> } | undefined;
+  #headersForRead(token: string | undefined): Record<string, string> {
+    const cached = this.#readHeaders;
+    if (cached !== undefined && cached.token === token) return cached.headers;
+    const headers = this.#headers(token);
+    this.#readHeaders = { token, headers };
+    return headers;
+  }
+
   async searchPatients(params: Record<string, string>, token?: string): Promise<HttpAnswer> {
     return this.http(
       'POST',
@@ -348,6 +367,14 @@ export class FhirSession {
     return Array.from({ length: n }, (_, i) => this.#patients[(start + i) % this.#patients.length]!.id);
   }
 
+  /** Whether this answer gets the deep field check (one in `deepCheckEvery`, counted per session). */
+  #deep(): boolean {
+    if (this.#deepCheckEvery <= 1) return true;
+    if (++this.#sinceDeep < this.#deepCheckEvery) return false;
+    this.#sinceDeep = 0;
+    return true;
+  }
+
   /** The token currently held (undefined before the first one or without client credentials). */
   get cachedToken(): string | undefined {
     return this.#token?.value;
@@ -359,6 +386,7 @@ export class FhirSession {
    */
   buildOp(tag: OpTag, random: Random, token: string | undefined): PlannedOp {
     const version = this.target.fhirVersion;
+    const deep = this.#deep();
     switch (tag) {
       case 'metadata':
         return {
@@ -390,7 +418,7 @@ export class FhirSession {
           url: this.url('Patient/_search'),
           headers: this.#headers(token, { 'content-type': 'application/x-www-form-urlencoded' }),
           body: new URLSearchParams(patientSearchParams(version, query, count)).toString(),
-          check: (status, text) => checkPatientSearch(status, parseJson(text), version, query, count, expect),
+          check: (status, text) => checkPatientSearch(status, parseJson(text), version, query, count, expect, deep),
         };
       }
       case 'list-refresh': {
@@ -402,7 +430,7 @@ export class FhirSession {
           url: this.#base.href,
           headers: this.#headers(token, { 'content-type': this.#mime }),
           body: JSON.stringify(listRefreshBundle(version, ids)),
-          check: (status, text) => checkBatchResponse(status, parseJson(text), version, expected),
+          check: (status, text) => checkBatchResponse(status, parseJson(text), version, expected, deep),
         };
       }
       case 'read': {
@@ -411,8 +439,8 @@ export class FhirSession {
           tag,
           method: 'GET',
           url: this.url(`Patient/${encodeURIComponent(id)}`),
-          headers: this.#headers(token),
-          check: (status, text) => checkRead(status, parseJson(text), version, 'Patient', id),
+          headers: this.#headersForRead(token),
+          check: (status, text) => checkRead(status, parseJson(text), version, 'Patient', id, deep),
         };
       }
       case 'export':

@@ -18,6 +18,12 @@ export const SINK_ERRORS = errorTable('sink', {
   FW_SINK_NOT_FOUND: { status: 404, issue: 'not-found' },
   FW_SINK_METHOD: { status: 405, issue: 'not-supported' },
   FW_SINK_UNAUTHORIZED: { status: 401, issue: 'login' },
+  /** A writer credential used for another writer's records; a cross-site request on an open loopback server. */
+  FW_SINK_FORBIDDEN: { status: 403, issue: 'forbidden' },
+  /** A Host header that is not this loopback server's (DNS rebinding). */
+  FW_SINK_MISDIRECTED: { status: 421, issue: 'security' },
+  /** A path with `..`, `.`, `//`, backslashes or percent-escapes: refused, never normalized. */
+  FW_SINK_BAD_PATH: { status: 400, issue: 'invalid' },
   FW_SINK_BAD_QUERY: { status: 400, issue: 'invalid' },
   FW_SINK_QUERY_FAILED: { status: 500, issue: 'exception' },
   FW_SINK_NOT_CONFIGURED: { status: 409, issue: 'processing' },

@@ -4,6 +4,7 @@
  * first stdout line is the console's URL. A sink can serve the console itself: `fhirwatch sink --console`.
  */
 import { parseArgs } from 'node:util';
+import { type Credential, parseCredentials } from '@fhirwatch/clickhouse-sink/query-client';
 import type { ConsoleOptions } from '@fhirwatch/console';
 import { UsageError, untilSignal } from '../command.ts';
 import {
@@ -28,12 +29,13 @@ Store (one of):
   --sink-url <url>         a running sink: the console forwards its queries to the sink's query API
 
   --port <n>               port (default 0: any free port)
-  --host <addr>            bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN, >= 16 chars)
+  --host <addr>            bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN(S), >= 16 chars)
   --hmac-key-file <file>   the audit writers' HMAC key (hex), for the chain-integrity status
 
 The console and its API expose PHI (who saw which patient): every read of audit records is recorded in the
-store's audit_query_log with the name you enter in the console. FHIRWATCH_QUERY_TOKEN, when set, is required
-as a bearer token (and sent to --sink-url).
+store's audit_query_log with the officer's token name (FHIRWATCH_QUERY_TOKENS=name:token,…) or the name entered
+in the console (FHIRWATCH_QUERY_TOKEN, one shared token). With --sink-url the console forwards each caller's own
+token to the sink and never adds one: a caller without a token gets the sink's 401.
 `;
 
 /** The HMAC key file's key (kept for importers; the rule lives in ../flags.ts). */
@@ -44,6 +46,15 @@ export function readHmacKey(file: string): Buffer {
 /** The text of `--hmac-key-file` (kept for importers; ../flags.ts). */
 export function readKeyFileText(file: string): string {
   return readKeyFileTextOf(file);
+}
+
+/** `name:token` pairs from an environment variable (empty when unset). */
+export function credentialsFromEnv(name: string): Credential[] {
+  try {
+    return parseCredentials(process.env[name] ?? '', name);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -66,8 +77,10 @@ export async function run(args: string[]): Promise<number> {
   const source = storeSource(values, { others: { 'sink-url': values['sink-url'] } });
   const port = numberFlag('port', values.port, { min: 0, max: 65535 }) ?? 0;
   const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
+  const tokens = credentialsFromEnv('FHIRWATCH_QUERY_TOKENS');
   const options: ConsoleOptions = { port, ...(values.host === undefined ? {} : { host: values.host }) };
-  if (token !== undefined) options.token = options.sinkToken = token;
+  if (token !== undefined) options.token = token;
+  if (tokens.length > 0) options.tokens = tokens;
   if (values['hmac-key-file'] !== undefined) options.hmacKey = readHmacKey(values['hmac-key-file']);
   if (source?.kind === 'store') options.store = source.path;
   if (values['sink-url'] !== undefined) options.sinkUrl = values['sink-url'];

@@ -75,12 +75,19 @@ if (init.panelsModule !== undefined) panels = (await import(init.panelsModule)) 
 const core = createApiCore({
   client,
   ...(init.token === undefined ? {} : { token: init.token }),
+  ...(init.tokens === undefined ? {} : { tokens: init.tokens }),
   ...(init.defaultActor === undefined ? {} : { defaultActor: init.defaultActor }),
   ...(init.panelPoints === undefined ? {} : { panelPoints: init.panelPoints }),
   ...(panels.panels === undefined ? {} : { panels: panels.panels }),
   ...(panels.expandMacros === undefined ? {} : { expandMacros: panels.expandMacros }),
   ...(panels.variables === undefined ? {} : { variables: panels.variables }),
 });
+
+/** Answers waiting for the sink's thread to write their last chunk (one chunk in flight per answer). */
+const waitingAck = new Map<number, () => void>();
+
+/** Answers whose client went away (the sink's thread says so with the ack). */
+const aborts = new Set<number>();
 
 function sinkFor(id: number): ApiResponseSink {
   let headersSent = false;
@@ -90,14 +97,21 @@ function sinkFor(id: number): ApiResponseSink {
       return headersSent;
     },
     get aborted() {
-      return aborted;
+      return aborted || aborts.has(id);
     },
     writeHead(status, headers) {
       headersSent = true;
       post({ t: 'head', id, status, headers });
     },
-    async write(chunk) {
-      post({ t: 'chunk', id, chunk });
+    write(chunk) {
+      // the next chunk is made only once this one is on the socket: a slow reader holds one chunk, not the answer
+      return new Promise<void>((resolve) => {
+        waitingAck.set(id, () => {
+          waitingAck.delete(id);
+          resolve();
+        });
+        post({ t: 'chunk', id, chunk });
+      });
     },
     end(body) {
       post(body === undefined ? { t: 'end', id } : { t: 'end', id, body });
@@ -110,6 +124,11 @@ function sinkFor(id: number): ApiResponseSink {
 }
 
 port.on('message', (message: ToWorker) => {
+  if (message.t === 'ack') {
+    if (message.aborted) aborts.add(message.id);
+    waitingAck.get(message.id)?.();
+    return;
+  }
   if (message.t === 'dbr') {
     const pending = pendingDb.get(message.id);
     pendingDb.delete(message.id);
@@ -120,11 +139,14 @@ port.on('message', (message: ToWorker) => {
   }
   const { body, ...rest } = message.request;
   const sink = sinkFor(message.id);
-  core({ ...rest, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) }, sink).catch(() => {
-    if (!sink.headersSent) {
-      sink.writeHead(500, { 'content-type': 'application/json' });
-      sink.end(JSON.stringify({ error: { code: 'FW_SINK_QUERY_FAILED', message: 'internal error' } }));
-    } else sink.abort();
-  });
+  core({ ...rest, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) }, sink)
+    .catch(() => {
+      // the core answers its own errors; this is the last resort, never a lost request
+      if (!sink.headersSent) {
+        sink.writeHead(500, { 'content-type': 'application/json' });
+        sink.end(JSON.stringify({ error: { code: 'FW_SINK_QUERY_FAILED', message: 'internal error' } }));
+      } else sink.abort();
+    })
+    .finally(() => aborts.delete(message.id));
 });
 post({ t: 'ready' });
