@@ -8,19 +8,6 @@ export interface CommandModule {
   run(args: string[]): Promise<number>;
 }
 
-/** Resolve when the process is asked to stop (Ctrl-C, SIGTERM); servers await this, then close. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-}
-
 /** The CLI's own error codes (the contract's error helper; a usage error is the caller's mistake). */
 export const CLI_ERRORS = errorTable('cli', {
   FW_CLI_USAGE: { status: 400, issue: 'invalid' },

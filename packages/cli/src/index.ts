@@ -1,2 +1,3 @@
 export type { CommandModule } from './command.ts';
-export { CLI_ERRORS, UsageError, untilSignal } from './command.ts';
+export { CLI_ERRORS, UsageError } from './command.ts';
+export { type StopSignal, stopSignal } from './stop.ts';

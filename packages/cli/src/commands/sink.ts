@@ -12,8 +12,9 @@ import {
   type SinkOptions,
   startSink,
 } from '@fhirwatch/clickhouse-sink';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
 import { numberFlag, readHmacKeyFile, STORE_OPTIONS, storeSource } from '../flags.ts';
+import { stopSignal } from '../stop.ts';
 import { credentialsFromEnv } from './console.ts';
 
 export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
@@ -160,7 +161,7 @@ export async function run(args: string[]): Promise<number> {
   }
   process.stdout.write(`${server.url}\n`);
   if (withConsole) process.stderr.write(`fhirwatch sink: console at ${server.url}/\n`);
-  const signal = await untilSignal();
+  const signal = await stopSignal().requested;
   process.stderr.write(`fhirwatch sink: ${signal}, flushing and closing\n`);
   await server.close();
   return 0;
