@@ -82,7 +82,8 @@ export interface PlannedOp {
   url: string;
   headers: Record<string, string>;
   body?: string;
-  check(status: number, text: string, headers: Record<string, string | string[] | undefined>): ResponseVerdict;
+  /** `headers` is asked for only by the checks that read a header (parsing them costs on every answer). */
+  check(status: number, text: string, headers: () => Record<string, string | string[] | undefined>): ResponseVerdict;
 }
 
 export interface HttpAnswer {
@@ -450,7 +451,7 @@ export class FhirSession {
           url: this.url('Patient/$export'),
           headers: this.#headers(token, { prefer: 'respond-async', accept: 'application/fhir+json' }),
           check: (status, _text, headers) => {
-            const location = headers['content-location'];
+            const location = headers()['content-location'];
             return checkExport(status, Array.isArray(location) ? location[0] : location);
           },
         };
@@ -473,7 +474,11 @@ export class FhirSession {
     }
     const planned = this.buildOp(tag, random, token);
     const answer = await this.http(planned.method, planned.url, planned.headers, planned.body);
-    return { tag, status: answer.status, verdict: planned.check(answer.status, answer.text, answer.headers) };
+    return {
+      tag,
+      status: answer.status,
+      verdict: planned.check(answer.status, answer.text, () => answer.headers),
+    };
   }
 
   async close(): Promise<void> {

@@ -149,6 +149,30 @@ describe('console in front of a sink (--sink-url)', () => {
     }
     expect(await ingested()).toBe(before);
   });
+
+  it('answers what the sink answers for a GET with a body or a TRACE: never a 502 "the sink did not answer"', async () => {
+    for (const { method, path, api } of consoleRoutes()) {
+      if (!api || method !== 'GET') continue;
+      for (const [verb, body] of [
+        ['GET', '{"patient":"p-1"}'],
+        ['TRACE', undefined],
+      ] as const) {
+        const init = {
+          method: verb,
+          headers: {
+            authorization: `Bearer ${ALICE}`,
+            'content-type': 'application/json',
+            // node frames no GET body on its own
+            ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+          },
+          body,
+        };
+        const direct = await raw(sink.url, path, init);
+        const proxied = await raw(proxy.url, path, { ...init, headers: { ...init.headers, host: hostOf(proxy) } });
+        expect({ verb, path, status: proxied.status }).toEqual({ verb, path, status: direct.status });
+      }
+    }
+  });
 });
 
 describe('both modes: Host, Origin, prototype names, bodies', () => {

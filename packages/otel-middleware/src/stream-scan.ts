@@ -84,6 +84,8 @@ const V_KEY = 0;
 const V_SKIP = 1;
 const V_PARSE = 2;
 
+/** Bytes of a skipped string looked at one by one before the native search takes over. */
+const SHORT_STRING = 24;
 /** Deepest container skipped inside one value (deeper than any FHIR resource). */
 const MAX_SKIP_DEPTH = 512;
 const MATCH_TEXT = '{"mode":"match"}';
@@ -580,17 +582,45 @@ export class StreamScanner {
     while (i < n) {
       let c = b[i] as number;
       if (c === QUOTE) {
-        // a string inside the skipped value, scanned inline (most of a FHIR body is strings)
+        // A string inside the skipped value (most of a FHIR body is strings): its first bytes are
+        // looked at here, a longer one is jumped through with the native search for the next quote.
         i++;
-        for (;;) {
-          if (i >= n) break;
+        let closed = false;
+        let escaped = false;
+        const stop = Math.min(i + SHORT_STRING, n);
+        while (i < stop) {
           c = b[i] as number;
-          if (c === QUOTE) break;
+          if (c === QUOTE) {
+            closed = true;
+            break;
+          }
           i += c === BACKSLASH ? 2 : 1;
         }
-        if (i >= n) {
+        if (!closed && i < n) {
+          // i is a fresh position (not escaped): quotes after an odd run of backslashes are escaped
+          let from = i;
+          for (;;) {
+            const q = b.indexOf(QUOTE, from);
+            const end = q === -1 ? n : q;
+            let k = end - 1;
+            while (k >= from && b[k] === BACKSLASH) k--;
+            const odd = ((end - 1 - k) & 1) === 1;
+            if (q === -1) {
+              escaped = odd;
+              i = n;
+              break;
+            }
+            if (!odd) {
+              i = q;
+              closed = true;
+              break;
+            }
+            from = q + 1;
+          }
+        } else if (!closed) escaped = i > n;
+        if (!closed) {
           this.skipDepth = depth;
-          this.escaped = i > n;
+          this.escaped = escaped;
           this.inSkip = true;
           this.mode = M_STRING;
           return n;

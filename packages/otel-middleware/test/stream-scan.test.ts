@@ -167,6 +167,25 @@ describe('streaming scanner = baseline string scanner on real mock-EHR bodies', 
     }
   });
 
+  it('skips long strings full of escaped quotes and backslash runs, split at every offset', () => {
+    const note = 'say \\"hi\\" \\\\ "quoted" \\\\\\" ]} {['.repeat(6);
+    const body = JSON.stringify({
+      resourceType: 'Bundle',
+      entry: [
+        { resource: { resourceType: 'Patient', note, id: 'p-1', text: { div: note } }, search: { mode: 'match' } },
+        { fullUrl: note, resource: { resourceType: 'Observation', subject: { reference: 'Patient/p-1' }, note } },
+      ],
+    });
+    const bytes = Buffer.from(body);
+    for (const [, detail] of DETAILS) {
+      const expected = projectBody(body, false, detail);
+      expect(expected).toBeDefined();
+      for (let k = 0; k <= bytes.length; k++) {
+        expect(scanChunks([bytes.subarray(0, k), bytes.subarray(k)], false, detail), `split at ${k}`).toEqual(expected);
+      }
+    }
+  });
+
   it('keeps a non-ASCII value split inside a UTF-8 sequence', () => {
     const text = '{"resourceType":"Patient","id":"pé-€-😀","subject":{"reference":"Patient/ü"}}';
     const bytes = Buffer.from(text);
