@@ -20,6 +20,8 @@ export const LOADTEST_ERRORS = errorTable('loadtests', {
   FW_LOAD_AUTOCANNON: { status: 500, issue: 'exception' },
   FW_LOAD_WORKER: { status: 500, issue: 'exception' },
   FW_LOAD_PLANTED: { status: 500, issue: 'exception' },
+  /** A clinician shift plan is out of range (demo pacing). */
+  FW_LOAD_SHIFT: { status: 400, issue: 'invalid' },
 });
 export type LoadtestErrorCode = keyof typeof LOADTEST_ERRORS;
 
