@@ -33,6 +33,8 @@ export {
   AUDIT_REQUEST_INSERT_COLUMNS,
   auditRequestRowValues,
   encodeAuditRequestRows,
+  insertAuditRecords,
+  requestFromRow,
 } from './store/audit-encode.ts';
 export type { StoreOptions } from './store/open.ts';
 export { openStore, STORE_SETTINGS } from './store/open.ts';

@@ -13,6 +13,12 @@ export {
   firstChainBreak,
   signChain,
 } from './audit-chain.ts';
+export type {
+  ExpansionEntryField,
+  ExpansionRequestField,
+  ExpansionSource,
+} from './audit-expansion.ts';
+export { AUDIT_EXPANSION, roundMs, unknownAsNull } from './audit-expansion.ts';
 export type { AuditEventType, AuditOutcome, AuditRecord, FhirInteraction } from './audit-record.ts';
 export {
   ALL_PATIENTS,

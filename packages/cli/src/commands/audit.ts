@@ -75,6 +75,9 @@ verify:
                                 without a file the key comes from FHIRWATCH_AUDIT_HMAC_KEY
   --writer <id>                 only this writer (recorded_by; repeatable)
   --allow-truncated-start       trust the first stored record when older ones were dropped by retention
+  --since-checkpoint            prove only what arrived after each writer's last verified, signed checkpoint
+                                (every passing verify stores one); a forged checkpoint is named and that writer
+                                is proved from the start; without this flag the whole store is proved
 
 Reports and their options ([setting]: a tenant's stored threshold may set it; defaults and why: packages/clickhouse-sink/README.md):
 `;
@@ -106,6 +109,7 @@ const COMMON_OPTIONS = {
   'hmac-key-encoding': { type: 'string' },
   writer: { type: 'string', multiple: true },
   'allow-truncated-start': { type: 'boolean', default: false },
+  'since-checkpoint': { type: 'boolean', default: false },
   patient: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
@@ -628,6 +632,7 @@ export async function run(args: string[]): Promise<number> {
             key: hmacKey(values),
             ...(values.writer ? { recordedBy: values.writer as string[] } : {}),
             allowTruncatedStart: values['allow-truncated-start'] === true,
+            sinceCheckpoint: values['since-checkpoint'] === true,
           });
           output(sink, values, sink.verifyReport(result));
           return result.ok ? 0 : 3;

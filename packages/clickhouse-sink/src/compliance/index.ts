@@ -81,7 +81,7 @@ export type {
   TenantIsolationReportOptions,
 } from './types.ts';
 export type { ChainBreak, ChainIssue, VerifyOptions, VerifyResult, VerifyRow, WriterVerification } from './verify.ts';
-export { CHAIN_BREAKS, ROW_ISSUES, requestFromRow, verifyAuditChain, verifyReport } from './verify.ts';
+export { CHAIN_BREAKS, checkpointSignature, ROW_ISSUES, verifyAuditChain, verifyReport } from './verify.ts';
 export type { VipChange, VipEntry } from './vip.ts';
 export { addVipPatient, ensureVipTable, listVipPatients, removeVipPatient, VIP_TABLE } from './vip.ts';
 export type { ResolvedWorkHours, WorkHours, WorkHoursConfig } from './work-hours.ts';
