@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
-  AUDIT_TABLE,
   addVipPatient,
+  insertAuditRecords,
   mapMetrics,
   mapTraces,
   migrate,
@@ -65,10 +65,9 @@ export async function loadPanelStore(prefix: string): Promise<PanelStore> {
     const auditTo = new Date(Math.ceil(now.getTime() / DAY) * DAY);
     const days = 21;
     const dataset = generateAuditDataset({ end: auditTo, days, users: 4, patients: 120 });
-    for (let i = 0; i < dataset.records.length; i += 5000) {
-      await client.insert({ table: AUDIT_TABLE, values: dataset.records.slice(i, i + 5000), format: 'JSONEachRow' });
-    }
-    await client.insert({ table: AUDIT_TABLE, values: dataset.duplicates, format: 'JSONEachRow' });
+    // stored as the sink stores old single-record lines (v1 requests: audit_events is their expansion view)
+    await insertAuditRecords(client, dataset.records);
+    await insertAuditRecords(client, dataset.duplicates);
     for (const entry of dataset.plants.vipAdd) await addVipPatient(client, entry);
     for (const entry of dataset.plants.vipRemove) await removeVipPatient(client, entry);
 

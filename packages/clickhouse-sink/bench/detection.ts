@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord } from '@fhirwatch/contract';
 import {
-  AUDIT_TABLE,
   addVipPatient,
+  insertAuditRecords,
   migrate,
   openStore,
   putTenantSettings,
@@ -27,10 +27,8 @@ const client = openStore({ path: join(dir, 'store') });
 try {
   await migrate(client);
   const dataset = generateAuditDataset();
-  for (let i = 0; i < dataset.records.length; i += 5000) {
-    await client.insert({ table: AUDIT_TABLE, values: dataset.records.slice(i, i + 5000), format: 'JSONEachRow' });
-  }
-  await client.insert({ table: AUDIT_TABLE, values: dataset.duplicates, format: 'JSONEachRow' });
+  await insertAuditRecords(client, dataset.records);
+  await insertAuditRecords(client, dataset.duplicates);
   for (const entry of dataset.plants.vipAdd) await addVipPatient(client, entry);
   for (const entry of dataset.plants.vipRemove) await removeVipPatient(client, entry);
   for (const [tenantId, hours] of Object.entries(dataset.workHours.tenants ?? {})) {

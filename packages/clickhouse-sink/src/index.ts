@@ -1,6 +1,6 @@
 export * from './compliance/index.ts';
 export type { SinkErrorCode } from './errors.ts';
-export { SINK_ERROR_STATUS, SinkError } from './errors.ts';
+export { SINK_ERROR_STATUS, SINK_ERRORS, SinkError } from './errors.ts';
 export type { LoadtestRunRow } from './ingest/loadtest-runs.ts';
 export { insertLoadtestRun } from './ingest/loadtest-runs.ts';
 export type { SinkOptions, SinkQueryApiOptions } from './ingest/options.ts';
@@ -33,6 +33,8 @@ export {
   AUDIT_REQUEST_INSERT_COLUMNS,
   auditRequestRowValues,
   encodeAuditRequestRows,
+  insertAuditRecords,
+  requestFromRow,
 } from './store/audit-encode.ts';
 export type { StoreOptions } from './store/open.ts';
 export { openStore, STORE_SETTINGS } from './store/open.ts';
