@@ -1,6 +1,6 @@
 export * from './compliance/index.ts';
 export type { SinkErrorCode } from './errors.ts';
-export { SINK_ERROR_STATUS, SinkError } from './errors.ts';
+export { SINK_ERROR_STATUS, SINK_ERRORS, SinkError } from './errors.ts';
 export type { LoadtestRunRow } from './ingest/loadtest-runs.ts';
 export { insertLoadtestRun } from './ingest/loadtest-runs.ts';
 export type { SinkOptions, SinkQueryApiOptions } from './ingest/options.ts';

@@ -4,13 +4,21 @@
  * options and help text come from the sink's report registry; this file parses flags, opens the store and writes
  * the chosen format. The sink's query modules and chDB are imported only when a command needs them.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type * as Queries from '@fhirwatch/clickhouse-sink/queries';
 import { UsageError } from '../command.ts';
-import { readKeyFileText } from './console.ts';
+import {
+  hmacKeyFromText,
+  isStoreBusy,
+  openStoreFrom,
+  readHmacKeyFile,
+  type StoreSource,
+  storeInUseMessage,
+  storeSource,
+} from '../flags.ts';
 
 export const description = 'Compliance queries: access, activity, reports, settings, VIP list, relationships, verify';
 
@@ -32,7 +40,8 @@ Commands:
 
 Store (one of):
   --store <dir>                 embedded chDB data directory (must not be open in another process)
-  --clickhouse-url <url>        ClickHouse server (user/password from CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
+  --clickhouse-url <url>        ClickHouse server (user/password from FHIRWATCH_CLICKHOUSE_USER / _PASSWORD,
+                                or the older CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
   --sink-url <url>              a running sink's query API (the process that owns an embedded store; ingest goes
                                 on); bearer token from FHIRWATCH_QUERY_TOKEN; the read is recorded in audit_query_log
 
@@ -193,38 +202,20 @@ const STORE_BUSY = 'FW_AUDIT_STORE_BUSY';
 let invokedWith: readonly string[] = [];
 
 async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
-  const path = values.store;
-  const url = values['clickhouse-url'];
-  if ((path === undefined) === (url === undefined)) {
-    throw new UsageError('give exactly one of --store <dir> or --clickhouse-url <url>');
-  }
-  const { openStore } = await import('@fhirwatch/clickhouse-sink/store');
+  const source = storeSource(values) as StoreSource;
   let client: ClickHouseClient;
-  if (typeof path === 'string') {
-    if (!existsSync(path)) throw new UsageError(`no store at ${path}`);
-    try {
-      client = openStore({ path });
-    } catch (cause) {
-      if ((cause as { code?: string }).code === 'CHDB_CONNECTION') {
-        const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
-        const running = findRunningSink(path);
-        throw Object.assign(
-          new Error(
-            running === undefined
-              ? `the store ${path} is in use by another process (chDB lets one process own a data directory, e.g. a running \`fhirwatch sink\`): stop it, query it through that sink with --sink-url <its URL>, or use --clickhouse-url`
-              : `the store ${path} is owned by a running sink (pid ${running.pid}); ask it instead, ingest goes on:\n  fhirwatch audit ${sinkUrlArgs(invokedWith, running.url)}`,
-          ),
-          { code: STORE_BUSY },
-        );
-      }
-      throw cause;
+  try {
+    client = await openStoreFrom(source);
+  } catch (cause) {
+    if (source.kind === 'store' && isStoreBusy(cause)) {
+      const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
+      const message = storeInUseMessage(source.path, findRunningSink(source.path), {
+        unknownOwner: 'stop it, query it through that sink with --sink-url <its URL>, or use --clickhouse-url',
+        runningSink: (url) => `ask it instead, ingest goes on:\n  fhirwatch audit ${sinkUrlArgs(invokedWith, url)}`,
+      });
+      throw Object.assign(new Error(message), { code: STORE_BUSY });
     }
-  } else {
-    client = openStore({
-      url: String(url),
-      ...(process.env.CLICKHOUSE_USER ? { username: process.env.CLICKHOUSE_USER } : {}),
-      ...(process.env.CLICKHOUSE_PASSWORD ? { password: process.env.CLICKHOUSE_PASSWORD } : {}),
-    });
+    throw cause;
   }
   try {
     return await fn(client);
@@ -430,18 +421,11 @@ function hmacKey(values: Values): Buffer {
   if (encoding !== undefined && encoding !== 'hex' && encoding !== 'utf8') {
     throw new UsageError('--hmac-key-encoding must be hex or utf8');
   }
-  let text: string;
-  if (typeof values['hmac-key-file'] === 'string') {
-    text = readKeyFileText(values['hmac-key-file']);
-  } else if (process.env.FHIRWATCH_AUDIT_HMAC_KEY) {
-    text = process.env.FHIRWATCH_AUDIT_HMAC_KEY;
-  } else {
-    throw new UsageError('audit verify needs --hmac-key-file <file> or FHIRWATCH_AUDIT_HMAC_KEY');
-  }
-  const looksHex = /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32;
-  const useHex = encoding === 'hex' || (encoding === undefined && values['hmac-key-file'] !== undefined && looksHex);
-  if (useHex && !looksHex) throw new UsageError('the HMAC key is not hex');
-  return useHex ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+  // A key file is hex or a passphrase (auto); the environment variable is text unless told hex.
+  if (typeof values['hmac-key-file'] === 'string') return readHmacKeyFile(values['hmac-key-file'], encoding ?? 'auto');
+  const env = process.env.FHIRWATCH_AUDIT_HMAC_KEY;
+  if (env) return encoding === 'hex' ? hmacKeyFromText(env, 'hex') : Buffer.from(env, 'utf8');
+  throw new UsageError('audit verify needs --hmac-key-file <file> or FHIRWATCH_AUDIT_HMAC_KEY');
 }
 
 function table(name: string, title: string, rows: object[]): Queries.Report<object> {

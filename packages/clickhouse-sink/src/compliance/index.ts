@@ -1,7 +1,7 @@
 /** Public API of the compliance queries (re-exported by the package index). */
 
 export type { AuditQueryErrorCode } from './errors.ts';
-export { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
+export { AUDIT_QUERY_ERROR_CODES, AUDIT_QUERY_ERRORS, AuditQueryError } from './errors.ts';
 export type { ExplainedAccess, ExplainOptions, Explanation } from './explain.ts';
 export { EXPLAIN_DEFAULTS, EXPLANATIONS, explainAccesses } from './explain.ts';
 export type { AuditEventOptions, AuditEventShape } from './fhir/audit-event.ts';
