@@ -33,7 +33,7 @@ export async function startConsoleFixture(prefix: string): Promise<ConsoleFixtur
   const sink = await startSink({
     store: join(dir, 'store'),
     flushIntervalMs: 200,
-    queryApi: { ...consolePanels(), hmacKey: Buffer.from(dataset.key) },
+    queryApi: { panels: consolePanels(), hmacKey: Buffer.from(dataset.key) },
     mount: consoleHandler(),
   });
   const ndjson = (records: readonly AuditRecord[]): string => records.map((r) => JSON.stringify(r)).join('\n');

@@ -165,7 +165,7 @@ export async function run(args: string[]): Promise<number> {
     store: storeDir,
     flushIntervalMs: 500,
     queryApi: {
-      ...consolePanels(),
+      panels: consolePanels(),
       hmacKey: () =>
         existsSync(hmacKeyFile) ? Buffer.from(readFileSync(hmacKeyFile, 'utf8').trim(), 'hex') : undefined,
     },

@@ -148,7 +148,7 @@ export async function run(args: string[]): Promise<number> {
   requireStore(sink);
   if (withConsole) {
     const { consoleHandler, consolePanels } = await import('@fhirwatch/console');
-    sink.queryApi = { ...consolePanels(), ...sink.queryApi };
+    sink.queryApi = { panels: consolePanels(), ...sink.queryApi };
     sink.mount = consoleHandler();
   }
   let server: Awaited<ReturnType<typeof startSink>>;

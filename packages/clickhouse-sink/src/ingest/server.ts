@@ -14,6 +14,7 @@ import { SinkError } from '../errors.ts';
 import { buildQueryApi, type QueryApiHandler } from '../query-api/api.ts';
 import { assertQueryApiBind } from '../query-api/auth.ts';
 import { removeSinkMarker, writeSinkMarker } from '../query-api/discovery.ts';
+import { panelModuleForWorker } from '../query-api/panels.ts';
 import { startThreadedQueryApi, type ThreadedQueryApi } from '../query-api/threaded.ts';
 import { openStore } from '../store/open.ts';
 import { migrate } from '../store/schema/migrations.ts';
@@ -213,6 +214,10 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   const host = options.host ?? '127.0.0.1';
   const queryApi = options.queryApi ?? {};
   if (queryApi !== false) assertQueryApiBind(host, queryApi.token);
+  const worker = queryApi !== false && (queryApi.thread ?? 'worker') === 'worker';
+  // panels are checked before the store is opened: a bad provider is a clear error, not an empty /api/panels
+  const panelsModule =
+    worker && queryApi.panels !== undefined ? await panelModuleForWorker(queryApi.panels) : undefined;
   const ownsClient = options.client === undefined;
   let client: ClickHouseClient;
   if (options.client !== undefined) client = options.client;
@@ -257,12 +262,12 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
 
   const mounts: QueryApiHandler[] = [];
   let threaded: ThreadedQueryApi | undefined;
-  if (queryApi !== false && (queryApi.thread ?? 'worker') === 'worker') {
+  if (queryApi !== false && worker) {
     threaded = startThreadedQueryApi({
       client,
       ...(queryApi.token === undefined ? {} : { token: queryApi.token }),
       ...(queryApi.hmacKey === undefined ? {} : { hmacKey: queryApi.hmacKey }),
-      ...(queryApi.panelsModule === undefined ? {} : { panelsModule: queryApi.panelsModule }),
+      ...(panelsModule === undefined ? {} : { panelsModule }),
     });
     mounts.push(threaded.handler);
   } else if (queryApi !== false) mounts.push(buildQueryApi({ client, ...queryApi }));

@@ -11,8 +11,9 @@
  *   GET  /api/audit/query-log                audit_query_log: the reads of audit records through this API
  *   GET  /api/panels, /api/panels/<id>       panel definitions and their data (from, to, tenant, interaction)
  *
- * Every request that reads audit records is recorded in audit_query_log before its answer is sent; if that
- * record cannot be stored, nothing is returned (503). ClickHouse runs the queries on its own threads (chdb's
+ * Every request that reads audit records (a route or panel whose `readsAuditRecords` is true) is recorded in
+ * audit_query_log before its answer is sent; if that record cannot be stored, nothing is returned (503). The same
+ * core answers in-process (in-process.ts: `fhirwatch audit --store`), so that rule has this one home. ClickHouse runs the queries on its own threads (chdb's
  * async API, or a server), so a report does not hold the event loop that `POST /v1/audit` needs
  * (bench/ingest-under-query.ts measures it).
  */
@@ -28,28 +29,19 @@ import type { Report } from '../compliance/types.ts';
 import { addVipPatient, listVipPatients, removeVipPatient } from '../compliance/vip.ts';
 import { SinkError } from '../errors.ts';
 import { authenticate, type Principal } from './auth.ts';
+import { checkPanelProvider, type PanelProvider, type QueryPanel } from './panels.ts';
 import { number, output, parametersForLog, single } from './params.ts';
-import { listAuditReads, recordAuditRead } from './query-log.ts';
+import { type AuditRead, listAuditReads, recordAuditRead } from './query-log.ts';
 import { apiReports, isMonitoringReport, runAccess, runNamedReport, runVerify } from './reports.ts';
 import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditAll } from './search.ts';
 import { csvChunks, fhirBundleChunks, jsonReportChunks } from './stream.ts';
 
-/** A panel as @fhirwatch/dashboards defines it (PanelDef); the API only needs these fields. */
-export interface QueryPanel {
-  readonly id: string;
-  readonly board: string;
-  readonly title: string;
-  readonly description: string;
-  readonly chart: string;
-  readonly sql: string;
-  readonly columns: readonly { readonly name: string; readonly type: string }[];
+/** A caller known without HTTP (the CLI running the core in its own process): no token, its own principal. */
+export interface InProcessCaller {
+  principal: string;
+  auth: 'process';
+  surface: 'cli';
 }
-
-/** `expandMacros` of @fhirwatch/dashboards: Grafana ClickHouse data-source macros → plain SQL. */
-export type ExpandMacros = (
-  sql: string,
-  ctx: { from: Date; to: Date; intervalSeconds: number; vars: Record<string, string[] | 'all'> },
-) => string;
 
 export interface QueryApiOptions {
   client: ClickHouseClient;
@@ -57,10 +49,10 @@ export interface QueryApiOptions {
   token?: string;
   /** HMAC key of the audit writers, for `GET /api/audit/verify` (and the console's chain status). */
   hmacKey?: Uint8Array | (() => Uint8Array | undefined);
-  panels?: readonly QueryPanel[];
-  expandMacros?: ExpandMacros;
-  /** Template variables (@fhirwatch/dashboards VARIABLES): one string column of values each, for `/api/variables`. */
-  variables?: readonly { readonly name: string; readonly sql: string }[];
+  /** Panels and selectors (`/api/panels`, `/api/variables`), checked with checkPanelProvider. */
+  panels?: PanelProvider;
+  /** Set for in-process use (in-process.ts): every request is this caller's. */
+  caller?: InProcessCaller;
   /** Actor recorded for loopback requests that name none (default: the OS user running the sink). */
   defaultActor?: string;
   /** Points per panel series (default 120): the interval is (to - from) / points, rounded up to a nice step. */
@@ -167,9 +159,6 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
   };
 }
 
-/** Boards whose panels read audit records (their reads are recorded like any other). */
-const AUDIT_BOARDS = new Set(['compliance']);
-
 /** Rows a panel answer carries at most (the console draws far fewer). */
 export const MAX_PANEL_ROWS = 20_000;
 
@@ -217,6 +206,10 @@ function reportAnswer(report: Report<object>, q: URLSearchParams): Answer {
     rows: report.rows.length,
     format,
     filename: `fhirwatch-${report.name}.${t.ext}`,
+    // csv and fhir have no place for the report's notes: they travel in a header (the CLI prints them to stderr)
+    ...((format === 'csv' || format === 'fhir') && (report.notes?.length ?? 0) > 0
+      ? { headers: { 'x-fhirwatch-notes': encodeURIComponent(JSON.stringify(report.notes)) } }
+      : {}),
   };
   if (format === 'json') return { ...base, chunks: jsonReportChunks(report) };
   if (format === 'csv') return { ...base, chunks: csvChunks(report.exportColumns ?? report.columns, report.rows) };
@@ -285,12 +278,13 @@ export function apiError(error: unknown): { status: number; code: string; messag
 
 export function createApiCore(options: QueryApiOptions): ApiCore {
   const { client } = options;
-  const panels = new Map((options.panels ?? []).map((panel) => [panel.id, panel]));
+  const provider = options.panels === undefined ? undefined : checkPanelProvider(options.panels, 'panels');
+  const panels = new Map((provider?.panels ?? []).map((panel) => [panel.id, panel]));
   const defaultActor = options.defaultActor ?? userInfo().username;
   const points = options.panelPoints ?? 120;
 
   const panelData = async (panel: QueryPanel, q: URLSearchParams): Promise<Answer> => {
-    if (options.expandMacros === undefined) throw new SinkError('FW_SINK_NOT_CONFIGURED', 'no panel macro expander');
+    if (provider === undefined) throw new SinkError('FW_SINK_NOT_CONFIGURED', 'no panel macro expander');
     const to = new Date(single(q, 'to') ?? Date.now());
     const from = new Date(single(q, 'from') ?? to.getTime() - 3_600_000);
     if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
@@ -305,7 +299,7 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       vars[name] = values.length === 0 ? 'all' : values;
     }
     const intervalSeconds = panelInterval(from, to, points);
-    const sql = options.expandMacros(panel.sql, { from, to, intervalSeconds, vars });
+    const sql = provider.expandMacros(panel.sql, { from, to, intervalSeconds, vars });
     const base = {
       id: panel.id,
       from: from.toISOString(),
@@ -340,9 +334,8 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
         "parameters 'from' and 'to' must be ISO instants, from < to",
       );
     }
-    for (const variable of options.variables ?? []) {
-      if (options.expandMacros === undefined) break;
-      const sql = options.expandMacros(variable.sql, { from, to, intervalSeconds: 60, vars: {} });
+    for (const variable of provider?.variables ?? []) {
+      const sql = provider?.expandMacros(variable.sql, { from, to, intervalSeconds: 60, vars: {} }) ?? '';
       try {
         const result = await client.query({ query: sql, format: 'JSONCompactEachRow' });
         out[variable.name] = ((await result.json()) as unknown[][])
@@ -513,9 +506,9 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
     const fhir = q.get('format') === 'fhir';
     const started = performance.now();
     const at = new Date();
-    let principal: Principal;
+    let principal: Principal | InProcessCaller;
     try {
-      principal = authenticate(req.headers.authorization, options.token);
+      principal = options.caller ?? authenticate(req.headers.authorization, options.token);
     } catch (error) {
       sendFailure(res, error, fhir);
       return;
@@ -524,7 +517,8 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       .split('/')
       .filter((p) => p !== '')
       .slice(1); // after 'api'
-    const surface = req.headers['x-fhirwatch-surface'] === 'console' ? 'console' : 'api';
+    const surface: AuditRead['surface'] =
+      options.caller?.surface ?? (req.headers['x-fhirwatch-surface'] === 'console' ? 'console' : 'api');
     const record = async (
       endpoint: string,
       answer: { rows: number; status: number; format: string; errorCode: string },
@@ -545,6 +539,39 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
         errorCode: answer.errorCode,
         durationMs: performance.now() - started,
       });
+    };
+    /**
+     * The rule's one home: a read of audit records (`readsAuditRecords`, a property of the route or panel) is
+     * recorded in audit_query_log before any byte of its answer; a failed read is recorded too; an answer whose
+     * record cannot be stored is not sent (503).
+     */
+    const answer = async (
+      endpoint: string,
+      readsAuditRecords: boolean,
+      produce: () => Promise<Answer>,
+      failureFormat = 'json',
+    ): Promise<void> => {
+      if (!readsAuditRecords) {
+        await send(res, await produce());
+        return;
+      }
+      let result: Answer;
+      try {
+        result = await produce();
+      } catch (error) {
+        const failure = apiError(error);
+        await record(endpoint, {
+          rows: 0,
+          status: failure.status,
+          format: failureFormat,
+          errorCode: failure.code,
+        }).catch(() => undefined);
+        throw error;
+      }
+      await recordOrRefuse(() =>
+        record(endpoint, { rows: result.rows, status: result.status, format: result.format, errorCode: '' }),
+      );
+      await send(res, result);
     };
 
     try {
@@ -581,27 +608,7 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
         }
         const panel = parts.length === 2 ? panels.get(parts[1] as string) : undefined;
         if (panel === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such panel');
-        if (!AUDIT_BOARDS.has(panel.board)) {
-          await send(res, await panelData(panel, q));
-          return;
-        }
-        const endpoint = `panel:${panel.id}`;
-        let answer: Answer;
-        try {
-          answer = await panelData(panel, q);
-        } catch (error) {
-          await record(endpoint, {
-            rows: 0,
-            status: apiError(error).status,
-            format: 'json',
-            errorCode: apiError(error).code,
-          }).catch(() => undefined);
-          throw error;
-        }
-        await recordOrRefuse(() =>
-          record(endpoint, { rows: answer.rows, status: answer.status, format: answer.format, errorCode: '' }),
-        );
-        await send(res, answer);
+        await answer(`panel:${panel.id}`, panel.readsAuditRecords, () => panelData(panel as QueryPanel, q));
         return;
       }
       if (parts[0] === 'audit' && parts[1] !== undefined && auditRoutes[parts[1]] !== undefined) {
@@ -619,23 +626,8 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
             : writes && name === 'vip'
               ? `vip:${req.method?.toLowerCase()}`
               : name;
-        let answer: Answer;
-        try {
-          answer = await (auditRoutes[name] as Route)(req, q, rest);
-        } catch (error) {
-          const failure = apiError(error);
-          await record(endpoint, {
-            rows: 0,
-            status: failure.status,
-            format: q.get('format') ?? 'json',
-            errorCode: failure.code,
-          }).catch(() => undefined);
-          throw error;
-        }
-        await recordOrRefuse(() =>
-          record(endpoint, { rows: answer.rows, status: answer.status, format: answer.format, errorCode: '' }),
-        );
-        await send(res, answer);
+        // every /api/audit/ route reads audit records (the VIP list and changes, the query log included)
+        await answer(endpoint, true, () => (auditRoutes[name] as Route)(req, q, rest), q.get('format') ?? 'json');
         return;
       }
       throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');

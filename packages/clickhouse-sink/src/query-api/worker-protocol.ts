@@ -12,7 +12,7 @@ export interface WorkerInit {
   token?: string;
   defaultActor?: string;
   panelPoints?: number;
-  /** URL of a module exporting `panels`, `expandMacros`, `variables` (@fhirwatch/console's panels module). */
+  /** URL of a module exporting a PanelProvider as `panelProvider` (panels.ts; checked by startSink). */
   panelsModule?: string;
 }
 
