@@ -130,7 +130,9 @@ export async function queryRemoteReport(
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
-  return answerOf(response.status, (name) => response.headers.get(name), await response.text());
+  // keep a CSV's byte-order mark (Response.text() drops it): the answer's bytes as the sink wrote them
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(await response.arrayBuffer());
+  return answerOf(response.status, (name) => response.headers.get(name), text);
 }
 
 /** A {@link QueryTransport} to a running sink's query API. */
