@@ -19,6 +19,6 @@ export type {
   PanelDef,
   PanelVariable,
 } from './panels.ts';
-export { BOARDS, PANELS, PIPELINE_METRICS, panelSql, panelsOf, VARIABLES } from './panels.ts';
+export { BOARDS, PANELS, PIPELINE_ATTR_OUTCOME, PIPELINE_METRICS, panelSql, panelsOf, VARIABLES } from './panels.ts';
 export type { TelemetrySample, TelemetrySampleOptions } from './telemetry-sample.ts';
 export { generateTelemetrySample } from './telemetry-sample.ts';

@@ -1,12 +1,19 @@
 /**
  * Expansion of the Grafana ClickHouse data source's (`grafana-clickhouse-datasource`) macros and template
- * variables, in the plugin's order, so a panel's SQL runs the same in the console and in Grafana:
+ * variables, so a panel's SQL runs the same in the console and in Grafana:
  *
  * 1. `$__conditionalAll(condition, $var)` (plugin frontend, `applyConditionalAll`): `1=1` when the variable
  *    selects All (or nothing), else `condition` as written;
- * 2. template variables `${var}` / `$var` (Grafana's templateSrv with the plugin's `format`): a multi-value
- *    variable becomes `'a','b'`, meant for `col IN (${var})`. Unlike Grafana we escape `'` and `\`;
- * 3. backend macros (plugin `pkg/macros/macros.go`): `$__timeFilter(c)` → `c >= toDateTime(<from s>) AND
+ * 2. backend macros (plugin `pkg/macros/macros.go`, below), over the panel's own text only;
+ * 3. LAST, template variables `${var}` / `$var` (Grafana's templateSrv with the plugin's `format`): a
+ *    multi-value variable becomes `'a','b'`, meant for `col IN (${var})`; `'` and `\` are escaped.
+ *
+ * Variables go last, in one pass, so a value is never read again: it cannot be expanded as a macro nor leave
+ * its string literal. (The plugin substitutes variables BEFORE the backend macros; a value holding
+ * `$__timeFilter(` then duplicates text, closing quote included, and the rest parses as SQL: issue 15,
+ * defect 4. For values without `$__` both orders give the same SQL.)
+ *
+ * The backend macros: `$__timeFilter(c)` → `c >= toDateTime(<from s>) AND
  *    c <= toDateTime(<to s>)`, `$__timeFilter_ms(c)` (fromUnixTimestamp64Milli), `$__dateFilter(c)`,
  *    `$__dateTimeFilter(d, t)` / `$__dt(d, t)`, `$__fromTime` / `$__toTime` (`toDateTime(<s>)`), their `_ms`
  *    forms, `$__timeInterval(c)` → `toStartOfInterval(toDateTime(c), INTERVAL <n> second)`,
@@ -242,5 +249,6 @@ function resolveContext(ctx: MacroContext): ResolvedContext {
  */
 export function expandMacros(sql: string, ctx: MacroContext): string {
   const resolved = resolveContext(ctx);
-  return applyBackendMacros(applyVariables(applyConditionalAll(sql, ctx.vars), ctx.vars), resolved);
+  // variables LAST and in one pass: a value is never scanned again (see the header)
+  return applyVariables(applyBackendMacros(applyConditionalAll(sql, ctx.vars), resolved), ctx.vars);
 }

@@ -99,6 +99,9 @@ export const PIPELINE_METRICS = {
   telemetryRefused: 'fhirwatch.sink.telemetry.refused',
 } as const;
 
+/** Attribute of `rejected`: `refused` (503 answered, no PHI left) | `dropped` (served without its record). */
+export const PIPELINE_ATTR_OUTCOME = 'fhirwatch.audit.outcome';
+
 const list = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(', ');
 
 const t = (name: string): PanelColumn => ({ name, type: 'time' });
@@ -318,17 +321,18 @@ ORDER BY time, metric`,
   {
     id: 'sre-audit-pipeline-rates',
     board: 'sre',
-    title: 'Audit pipeline: ingest, rejected, quarantined, refused (per s)',
+    title: 'Audit pipeline: ingest, refused/dropped records, quarantined (per s)',
     description:
-      'Rates of the pipeline counters: rows ingested by the sink per table, audit records rejected or quarantined, telemetry refused per table. Cumulative counters are differenced per series (a restart starts a new series).',
+      'Rates of the pipeline counters: rows ingested by the sink per table; audit records the gateway could not spool, split into refused (the request got 503, no PHI left: onSpoolFailure refuse) and dropped (PHI served without its record: onSpoolFailure serve, or lost at exit); records quarantined; telemetry refused per table. Any refused or dropped series means the audit spool failed: see the gateway log line fhirwatch.audit.spool.failed and /readyz. Cumulative counters are differenced per series (a restart starts a new series).',
     chart: 'timeseries',
     sql: `SELECT $__timeInterval(TimeUnix) AS time, series, sum(delta) / $__interval_s AS per_s
 FROM (
   SELECT TimeUnix,
-    if(Attributes['table'] = '', MetricName, concat(MetricName, ' ', Attributes['table'])) AS series,
+    arrayStringConcat(arrayFilter(x -> x != '', [MetricName, Attributes['table'], Attributes['${PIPELINE_ATTR_OUTCOME}']]), ' ') AS series,
     if(AggregationTemporality = 1, Value,
       greatest(0, Value - lagInFrame(Value, 1, Value) OVER (
-        PARTITION BY ServiceName, ResourceAttributes['service.instance.id'], MetricName, Attributes['table'], StartTimeUnix
+        PARTITION BY ServiceName, ResourceAttributes['service.instance.id'], MetricName, Attributes['table'],
+          Attributes['${PIPELINE_ATTR_OUTCOME}'], StartTimeUnix
         ORDER BY TimeUnix ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))) AS delta
   FROM otel_metrics_sum
   WHERE $__timeFilter(TimeUnix)
@@ -587,7 +591,11 @@ ORDER BY missed DESC, slo`,
   },
 ];
 
-/** Template variables of every board (Grafana `query` variables; the console's tenant/interaction selectors). */
+/**
+ * Template variables of every board (Grafana `query` variables; the console's tenant/interaction selectors).
+ * Values holding `$` (char 36) are not offered: Grafana's ClickHouse plugin expands macros after variables, so such a
+ * value (which ingest could plant) would be read as a macro there (issue 15; our own expansion is immune).
+ */
 export const VARIABLES: readonly PanelVariable[] = [
   {
     name: 'tenant',
@@ -596,7 +604,7 @@ export const VARIABLES: readonly PanelVariable[] = [
   SELECT DISTINCT TenantId AS tenant FROM otel_latency_rollup WHERE $__timeFilter(Minute)
   UNION ALL
   SELECT DISTINCT tenant_id AS tenant FROM audit_events WHERE $__timeFilter(event_time)
-) WHERE tenant != '' ORDER BY tenant`,
+) WHERE tenant != '' AND position(tenant, char(36)) = 0 ORDER BY tenant`,
   },
   {
     name: 'interaction',
@@ -605,7 +613,7 @@ export const VARIABLES: readonly PanelVariable[] = [
   SELECT DISTINCT ${ATTR.interaction} AS interaction FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${SERVER}
   UNION ALL
   SELECT DISTINCT fhir_interaction AS interaction FROM audit_events WHERE $__timeFilter(event_time)
-) WHERE interaction != '' ORDER BY interaction`,
+) WHERE interaction != '' AND position(interaction, char(36)) = 0 ORDER BY interaction`,
   },
 ];
 

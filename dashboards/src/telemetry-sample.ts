@@ -8,7 +8,7 @@
  * data without running traffic (the console's browser tests). Feed it to the sink's OTLP endpoints, or map it
  * with the sink's `mapTraces` / `mapMetrics` and insert the rows.
  */
-import { PIPELINE_METRICS } from './panels.ts';
+import { PIPELINE_ATTR_OUTCOME, PIPELINE_METRICS } from './panels.ts';
 
 export interface TelemetrySampleOptions {
   /** Tenants (GUIDs) that get traffic. */
@@ -196,7 +196,8 @@ export function generateTelemetrySample(options: TelemetrySampleOptions): Teleme
     gauge(PIPELINE_METRICS.spoolAge, 's', age),
     gauge(PIPELINE_METRICS.shipLag, 's', lag),
     counter(PIPELINE_METRICS.rejected, '{record}', [
-      { attributes: [], points: cumulative(() => (random() < 0.1 ? 1 : 0)) },
+      { attributes: [attr(PIPELINE_ATTR_OUTCOME, 'refused')], points: cumulative(() => (random() < 0.1 ? 1 : 0)) },
+      { attributes: [attr(PIPELINE_ATTR_OUTCOME, 'dropped')], points: cumulative(() => (random() < 0.05 ? 1 : 0)) },
     ]),
     counter(PIPELINE_METRICS.quarantined, '{record}', [
       { attributes: [], points: cumulative(() => (random() < 0.05 ? 1 : 0)) },

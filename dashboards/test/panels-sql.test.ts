@@ -129,7 +129,9 @@ describe('every panel against chDB with generated data', () => {
     const series = new Set(rates.data.map((row) => row[1]));
     expect(series).toContain('fhirwatch.sink.ingest.rows audit_events');
     expect(series).toContain('fhirwatch.sink.ingest.rows otel_traces');
-    expect(series).toContain('fhirwatch.audit.records.rejected');
+    // records the gateway could not spool, split as the middleware reports them (refused vs dropped)
+    expect(series).toContain('fhirwatch.audit.records.rejected refused');
+    expect(series).toContain('fhirwatch.audit.records.rejected dropped');
     // a cumulative counter differenced per series: never negative
     for (const row of rates.data) expect(Number(row[2])).toBeGreaterThanOrEqual(0);
   });

@@ -1,27 +1,16 @@
 /**
- * report.html of a real run (gateway → mock EHR) renders in headless Chromium (Debian's `chromium`,
- * installed by scripts/setup.sh; playwright-core with executablePath, no browser download) without console
+ * report.html of a real run (gateway → mock EHR) renders in headless Chromium (@fhirwatch/testkit/browser:
+ * Debian's `chromium`, else the one the npm package ships; playwright-core, no browser download) without console
  * errors or failed requests; a screenshot is kept in test/artifacts/ (gitignored).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '@fhirwatch/testkit/browser';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultSlo, resolveScenario, runLoadtest } from '../src/index.ts';
 import { type LoadStack, startLoadStack } from './stack.ts';
-
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-loadtest-html-'));
 const artifacts = new URL('./artifacts/', import.meta.url);
@@ -42,7 +31,7 @@ it('renders the go-live report in Chromium without console errors', async () => 
   const html = readFileSync(join(dir, 'report.html'), 'utf8');
   // Self-contained: no script, stylesheet or image fetched from anywhere.
   expect(html).not.toMatch(/<script|<link|<img|<iframe|\ssrc=|\shref=|@import|url\(/i);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const problems: string[] = [];
@@ -65,4 +54,4 @@ it('renders the go-live report in Chromium without console errors', async () => 
   } finally {
     await browser.close();
   }
-});
+}, 240_000);

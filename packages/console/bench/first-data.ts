@@ -1,6 +1,6 @@
 /**
  * Time from command to first data in the console: spawns what `npm run demo -- --stay` runs (fresh store in a
- * temp dir), reads the console URL it prints, opens it in Debian's Chromium (playwright-core) and polls until the
+ * temp dir), reads the console URL it prints, opens it in Chromium (@fhirwatch/testkit/browser: Debian's or the npm one) and polls until the
  * first SRE panel shows data; prints the time to the URL line, to the first panel with data, and to every SRE
  * panel with data. A measurement, not a ratio: run it by hand.
  *
@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '@fhirwatch/testkit/browser';
 
 const main = fileURLToPath(new URL('../../cli/src/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fw-first-data-'));
@@ -25,18 +25,7 @@ const child = spawn(
   },
 );
 const seconds = (): string => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+const browser = await launchChromium();
 try {
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {

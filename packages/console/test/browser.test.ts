@@ -1,6 +1,6 @@
 /**
- * The console in a real browser: Debian's Chromium (/usr/bin/chromium, installed by scripts/setup.sh) driven by
- * playwright-core, against a sink with the console mounted on a store loaded with generated data and planted
+ * The console in a real browser: Chromium from @fhirwatch/testkit/browser (Debian's, else the npm package's) driven
+ * by playwright-core, against a sink with the console mounted on a store loaded with generated data and planted
  * cases (fixture.ts). A compliance officer's path: search a planted patient's accesses, open the related records
  * of one, download the CSV and check its rows; every SRE chart has data; the audit-of-audit table recorded
  * those reads. Screenshots go to test/artifacts/. Any console error fails the test.
@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { parseCsv } from '@fhirwatch/clickhouse-sink';
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 import { PANELS } from '@fhirwatch/dashboards';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { launchChromium } from '@fhirwatch/testkit/browser';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleFixture, startConsoleFixture } from './fixture.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const artifact = (name: string): string => fileURLToPath(new URL(`./artifacts/${name}`, import.meta.url));
 
 let fixture: ConsoleFixture;
@@ -24,18 +24,7 @@ const consoleErrors: string[] = [];
 
 beforeAll(async () => {
   fixture = await startConsoleFixture('console-browser');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
   await context.addInitScript(() => localStorage.setItem('fhirwatch.actor', 'browser-test-officer'));
   page = await context.newPage();

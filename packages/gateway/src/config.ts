@@ -4,7 +4,7 @@
  *
  * ```json
  * { "tenants": { "<guid>": { "baseUrl", "fhirVersion", "timeoutMs" } }, "dataDir", "publicUrl", ...,
- *   "audit": { "sinkUrl", "spoolDir", "mode", "recordedBy", "disclosure", "userIdentity", "hmacKeyFile" },
+ *   "audit": { "sinkUrl", "spoolDir", "mode", "onSpoolFailure", "recordedBy", "disclosure", "userIdentity", "hmacKeyFile" },
  *   "telemetry": { "otlpEndpoint", "serviceName" } }
  * ```
  *
@@ -93,6 +93,7 @@ const AUDIT_KEYS = [
   'sinkUrl',
   'spoolDir',
   'mode',
+  'onSpoolFailure',
   'recordedBy',
   'disclosure',
   'userIdentity',
@@ -333,6 +334,7 @@ export function parseGatewayConfig(raw: unknown, options: ParseConfigOptions = {
     audit = {
       spoolDir,
       mode: reader.oneOf('mode', ['batched', 'strict'] as const) ?? 'batched',
+      onSpoolFailure: reader.oneOf('onSpoolFailure', ['refuse', 'serve'] as const) ?? 'refuse',
       recordedBy: reader.string('recordedBy') ?? hostname(),
       disclosure: reader.oneOf('disclosure', ['spec', 'returned'] as const) ?? 'spec',
       userIdentity,

@@ -90,6 +90,7 @@ function auditOptions(
 ): FhirAuditOptions {
   const options: FhirAuditOptions = {
     mode: audit.mode,
+    onSpoolFailure: audit.onSpoolFailure,
     spoolDir: audit.spoolDir,
     recordedBy: audit.recordedBy,
     hmacKey,
@@ -134,6 +135,9 @@ export function describeGateway(
         ? 'records to   (no sink configured: records stay in the spool until one is)'
         : `records to   ${audit.sinkUrl}/v1/audit  (recorded_by ${audit.recordedBy})`,
       `spool        ${audit.spoolDir}`,
+      audit.onSpoolFailure === 'refuse'
+        ? 'spool full   audited requests are REFUSED (503) while the spool cannot take records (onSpoolFailure: refuse)'
+        : 'spool full   audited requests are SERVED WITHOUT AUDIT RECORDS while the spool cannot take records (onSpoolFailure: serve)',
       `hmac key     ${audit.hmacKeyFile}`,
     );
   }

@@ -136,6 +136,12 @@ export interface AuditConfig {
   sinkUrl?: string;
   spoolDir: string;
   mode: AuditMode;
+  /**
+   * What an audited request gets when its record cannot be spooled (disk full, unwritable, spool cap):
+   * `refuse` (default, both modes) = 503 OperationOutcome before any PHI leaves; `serve` = the explicit
+   * opt-in to serve PHI unaudited (lost records counted). See otel-middleware spool-health.ts.
+   */
+  onSpoolFailure: 'refuse' | 'serve';
   /** `recorded_by`: one HMAC chain per writer; give each gateway process its own. */
   recordedBy: string;
   disclosure: DisclosureMode;

@@ -41,6 +41,7 @@ describe('parseGatewayConfig', () => {
           sinkUrl: 'http://127.0.0.1:4318/',
           spoolDir: 'spool',
           mode: 'strict',
+          onSpoolFailure: 'serve',
           recordedBy: 'gw-1',
           disclosure: 'returned',
           userIdentity: 'claim:upn',
@@ -59,6 +60,7 @@ describe('parseGatewayConfig', () => {
       sinkUrl: 'http://127.0.0.1:4318',
       spoolDir: join(dir.path, 'spool'),
       mode: 'strict',
+      onSpoolFailure: 'serve',
       recordedBy: 'gw-1',
       disclosure: 'returned',
       userIdentity: { source: 'claim', claim: 'upn' },
@@ -72,6 +74,7 @@ describe('parseGatewayConfig', () => {
     const on = parseGatewayConfig({ dataDir: 'd' }, { baseDir: dir.path });
     expect(on.audit).toMatchObject({
       mode: 'batched',
+      onSpoolFailure: 'refuse',
       disclosure: 'spec',
       userIdentity: { source: 'none' },
       spoolDir: join(dir.path, 'd', 'audit-spool'),
@@ -90,6 +93,7 @@ describe('parseGatewayConfig', () => {
     expect(keyOf({ port: '8080' })).toBe('port');
     expect(keyOf({ port: 70000 })).toBe('port');
     expect(keyOf({ audit: { mode: 'sync' } })).toBe('audit.mode');
+    expect(keyOf({ audit: { onSpoolFailure: 'ignore' } })).toBe('audit.onSpoolFailure');
     expect(keyOf({ audit: { disclosure: 'all' } })).toBe('audit.disclosure');
     expect(keyOf({ audit: { userIdentity: 'jwt' } })).toBe('audit.userIdentity');
     expect(keyOf({ audit: { sinkUrl: 'ftp://x' } })).toBe('audit.sinkUrl');

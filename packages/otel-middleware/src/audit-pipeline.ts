@@ -3,7 +3,8 @@
  * patients from the captured response (json-scan.ts), build ONE request record per HTTP request
  * (records.ts) and queue it to the durable spool (spool.ts), which chains and writes it; the shipper
  * (shipper.ts) sends sealed segments to the sink. Strict mode returns the spool's promise (the response
- * waits for it); batched mode never waits and counts failures.
+ * waits for it); batched mode never waits. Whether an audited response may leave when the spool fails is
+ * decided by the spool health (spool-health.ts, `onSpoolFailure`).
  */
 import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
@@ -34,6 +35,7 @@ import {
 } from './semconv.ts';
 import { AuditShipper } from './shipper.ts';
 import { AuditSpool, type SpoolStats } from './spool.ts';
+import { SpoolHealth, type SpoolHealthSnapshot } from './spool-health.ts';
 import type { FhirAuditOptions, UserExtractor } from './types.ts';
 
 export interface AuditPipeline {
@@ -41,15 +43,21 @@ export interface AuditPipeline {
   classify(ex: Exchange, body: Buffer | undefined, version: FhirVersion): Classification | undefined;
   /** Classify, build and spool the exchange's request record. Strict mode returns the spool promise. */
   audit(ex: Exchange, status: number): Promise<void> | undefined;
-  /** Count an access whose record could not be spooled. */
-  failed(): void;
+  /** Count an access whose record could not be spooled: `refused` (503 answered) or served unaudited. */
+  failed(refused: boolean): void;
+  /** The spool-health gate: may an audited response leave now? (spool-health.ts) */
+  admit(): boolean;
+  /** The spool's health (state, refused/dropped counts, last write) for /readyz. */
+  health(): SpoolHealthSnapshot;
+  /** When the sink last acknowledged a segment (ms since the epoch). */
+  lastShipMs(): number | undefined;
   /** Resolves when the spool is open (rejects with FW_AUDIT_SPOOL_LOCKED / an I/O error). */
   ready(): Promise<void>;
   flush(): Promise<void>;
   drain(): Promise<void>;
   spoolStats(): SpoolStats | undefined;
   shipperStats(): AuditShipper['stats'] | undefined;
-  /** Records that could not be spooled, cumulative (strict: refused; batched: dropped). */
+  /** Records that could not be spooled, cumulative: refused + dropped. */
   failures(): number;
   truncatedBodies(): number;
   shutdown(): Promise<void>;
@@ -83,10 +91,29 @@ export function createAuditPipeline(
   let spool: AuditSpool | undefined;
   let shipper: AuditShipper | undefined;
   let openError: unknown;
-  let auditFailures = 0;
   let truncatedBodies = 0;
+  let lastShipMs: number | undefined;
+  const spoolDir = options.spoolDir ?? join(process.cwd(), '.fhirwatch', 'audit-spool');
+  const policy = options.onSpoolFailure ?? 'refuse';
+  if (policy !== 'refuse' && policy !== 'serve') {
+    throw new FhirAuditError(AUDIT_ERROR_CODES.invalidOption, 'onSpoolFailure must be "refuse" or "serve"', {
+      status: 500,
+    });
+  }
+  const health = new SpoolHealth({
+    policy,
+    dir: spoolDir,
+    ...(options.spoolHealthLog === undefined ? {} : { log: options.spoolHealthLog }),
+    overCap: () => spool?.overCap() ?? false,
+  });
+  const onShipped = (lagS: number): void => {
+    lastShipMs = Date.now();
+    hooks.onShipped(lagS);
+  };
   const opening = AuditSpool.open({
-    dir: options.spoolDir ?? join(process.cwd(), '.fhirwatch', 'audit-spool'),
+    dir: spoolDir,
+    health,
+    keepOverCap: policy === 'refuse',
     recordedBy: options.recordedBy ?? hostname(),
     ...(options.hmacKey === undefined ? {} : { hmacKey: options.hmacKey }),
     ...(options.segmentMaxBytes === undefined ? {} : { segmentMaxBytes: options.segmentMaxBytes }),
@@ -104,7 +131,7 @@ export function createAuditPipeline(
           ...(options.gzip === undefined ? {} : { gzip: options.gzip }),
           ...(options.sinkHeaders === undefined ? {} : { headers: options.sinkHeaders }),
           onError,
-          onShipped: hooks.onShipped,
+          onShipped,
         });
         // On start, whatever an earlier run left in the spool is shipped first.
         shipper.start();
@@ -112,6 +139,7 @@ export function createAuditPipeline(
     },
     (error: unknown) => {
       openError = error;
+      health.openFailed(error);
       onError(
         error instanceof FhirAuditError
           ? error
@@ -126,7 +154,9 @@ export function createAuditPipeline(
       const error = new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool unavailable', {
         cause: openError,
       });
-      return strict ? Promise.reject(error) : undefined;
+      if (strict) return Promise.reject(error);
+      health.droppedRecords(records.length);
+      return undefined;
     }
     const pending = opening.then(() => {
       if (spool === undefined) {
@@ -136,7 +166,7 @@ export function createAuditPipeline(
     });
     if (strict) return pending;
     pending.catch(() => {
-      auditFailures++;
+      health.droppedRecords(records.length);
     });
     return undefined;
   }
@@ -298,9 +328,13 @@ export function createAuditPipeline(
   return {
     classify,
     audit: finishAudit,
-    failed() {
-      auditFailures++;
+    failed(refused) {
+      if (refused) health.refusedOne();
+      else health.droppedRecords(1);
     },
+    admit: () => health.admit(),
+    health: () => health.snapshot(),
+    lastShipMs: () => lastShipMs,
     async ready() {
       await opening;
       if (openError !== undefined) throw openError;
@@ -320,13 +354,17 @@ export function createAuditPipeline(
     },
     spoolStats: () => spool?.stats(),
     shipperStats: () => (shipper === undefined ? undefined : { ...shipper.stats }),
-    failures: () => auditFailures + (spool?.stats().dropped ?? 0),
+    failures: () => {
+      const h = health.snapshot();
+      return h.refused + h.dropped;
+    },
     truncatedBodies: () => truncatedBodies,
     async shutdown() {
       await opening.catch(() => undefined);
       await spool?.flush().catch(() => undefined);
       await shipper?.stop();
       await spool?.close();
+      health.close();
     },
   };
 }

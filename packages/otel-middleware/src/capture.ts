@@ -7,7 +7,11 @@
  *   for traffic that can be clinical and is not a plain read, up to `maxResponseBodyBytes`; at `res.end` the
  *   exchange is handed on (`ended`) for the deferred audit and telemetry work;
  * - strict mode: status, headers and body are HELD until the audit record is durably spooled (`audit`), then
- *   released; a failure fails the request closed with a 503 OperationOutcome (no PHI).
+ *   released; a failure fails the request closed with a 503 OperationOutcome (no PHI), unless the policy is
+ *   `onSpoolFailure: serve` (then the response is released and the record counted as dropped);
+ * - batched mode with `onSpoolFailure: refuse`: the spool-health gate (`admit`, spool-health.ts) is asked once,
+ *   when the head of an audited response would leave (first `writeHead`, `write`, `flushHeaders` or `end`);
+ *   when the spool is failed, a 503 OperationOutcome goes out instead and the host's own response is swallowed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FHIR_JSON_MIME, type FhirVersion, operationOutcome } from '@fhirwatch/contract';
@@ -30,8 +34,42 @@ export interface CaptureHooks {
   finished(ex: Exchange, status: number, audited?: boolean): void;
   /** Strict mode: build and durably spool the exchange's audit record (undefined: nothing to audit). */
   audit(ex: Exchange, status: number): Promise<void> | undefined;
-  /** An access whose record could not be spooled. */
-  auditFailed(): void;
+  /** An access whose record could not be spooled: `refused` (a 503 went out) or served without it. */
+  auditFailed(refused: boolean): void;
+  /** `onSpoolFailure: refuse` (else `serve`). */
+  refuse: boolean;
+  /** Batched mode: may the head of this audited response leave now? (counts a refusal) */
+  admit(): boolean;
+  /** The error code a refusal names (FW_AUDIT_SPOOL_FULL / FW_AUDIT_SPOOL_UNWRITABLE). */
+  refusalCode(): string;
+}
+
+/**
+ * Answer 503 OperationOutcome (no PHI) in place of the host's response, through the response's own
+ * `writeHead`/`end` (passed in: the host-facing ones are wrapped). Headers the host set are dropped.
+ */
+function writeRefusal(
+  ex: Exchange,
+  defaultVersion: FhirVersion,
+  code: string,
+  writeHead: WriteHeadFn,
+  end: EndFn,
+): void {
+  const res = ex.res;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  const body = JSON.stringify(
+    operationOutcome('transient', 'the access could not be audited; it was refused', { code }),
+  );
+  (writeHead as (...a: unknown[]) => ServerResponse).call(res, 503, {
+    'content-type': FHIR_JSON_MIME[getRequestContext(ex.req)?.fhirVersion ?? defaultVersion],
+    'content-length': Buffer.byteLength(body),
+    'retry-after': '1',
+  });
+  (end as (chunk: string) => ServerResponse).call(res, body);
 }
 
 export function teeRequest(ex: Exchange, maxReqBytes: number): void {
@@ -91,23 +129,56 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
   });
 
   if (!hold) {
-    if (capture) {
-      const origWriteHeadTee = res.writeHead;
+    // The spool-health gate (refuse policy): decided once, when the head would leave; `refused` then
+    // swallows whatever the host still writes.
+    const gated = ex.auditable && hooks.refuse;
+    let decided = !gated;
+    let refused = false;
+    const origWriteHeadGate = res.writeHead;
+    const admitted = (): boolean => {
+      if (decided) return !refused;
+      decided = true;
+      if (hooks.admit()) return true;
+      refused = true;
+      ex.done = true;
+      markEnd(ex);
+      writeRefusal(ex, hooks.defaultVersion, hooks.refusalCode(), origWriteHeadGate, origEnd);
+      hooks.finished(ex, 503, true);
+      return false;
+    };
+    if (gated) {
+      const origFlushHeaders = res.flushHeaders;
+      res.flushHeaders = function gateFlushHeaders(this: ServerResponse): void {
+        if (admitted()) origFlushHeaders.call(this);
+      };
+    }
+    if (capture || gated) {
       res.writeHead = function teeWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+        if (!admitted()) return this;
         try {
           ex.encoding = encodingOfHeadArgs(args);
         } catch {
           // odd header shapes: getHeader is asked at the end
         }
-        return (origWriteHeadTee as (...a: unknown[]) => ServerResponse).apply(this, args);
+        return (origWriteHeadGate as (...a: unknown[]) => ServerResponse).apply(this, args);
       } as WriteHeadFn;
       res.write = function teeWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]): boolean {
-        keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
+        if (!admitted()) {
+          const cb = rest[rest.length - 1];
+          if (typeof cb === 'function') process.nextTick(cb as () => void);
+          return true;
+        }
+        if (capture) keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
         return (origWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
       } as WriteFn;
     }
     res.end = function teeEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
       const first = args[0];
+      if (!admitted()) {
+        const cb = args[args.length - 1];
+        if (typeof cb === 'function') process.nextTick(cb as () => void);
+        return this;
+      }
       if (capture && typeof first !== 'function') keep(first as Chunk, args[1]);
       const out = (origEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
       if (!ex.done) {
@@ -175,28 +246,17 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
       for (const cb of callbacks) cb();
       end.call(res, endCb);
     };
-    const failClosed = (code: string, status: number): void => {
+    const failClosed = (code: string): void => {
       restore();
-      if (!res.headersSent) {
-        for (const name of res.getHeaderNames()) res.removeHeader(name);
-        const body = JSON.stringify(
-          operationOutcome('transient', 'the access could not be audited; it was refused', { code }),
-        );
-        res.writeHead(status, {
-          'content-type': FHIR_JSON_MIME[getRequestContext(ex.req)?.fhirVersion ?? hooks.defaultVersion],
-          'content-length': Buffer.byteLength(body),
-          'retry-after': '1',
-        });
-        res.end(body);
-      } else res.destroy();
+      writeRefusal(ex, hooks.defaultVersion, code, origWriteHead, origEnd);
       for (const cb of callbacks) cb();
       endCb?.();
     };
     const status = this.statusCode;
     markEnd(ex);
     if (ex.resTruncated) {
-      hooks.auditFailed();
-      failClosed(AUDIT_ERROR_CODES.bodyTooLarge, 503);
+      hooks.auditFailed(true);
+      failClosed(AUDIT_ERROR_CODES.bodyTooLarge);
       hooks.finished(ex, 503, true);
       return this;
     }
@@ -217,12 +277,19 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
         hooks.finished(ex, status, true);
       },
       (error: unknown) => {
-        hooks.auditFailed();
+        if (!hooks.refuse) {
+          // onSpoolFailure: serve — the explicit opt-in: the PHI goes out without its record
+          hooks.auditFailed(false);
+          release();
+          hooks.finished(ex, status, true);
+          return;
+        }
+        hooks.auditFailed(true);
         const code =
           error instanceof FhirAuditError && error.code === AUDIT_ERROR_CODES.spoolFull
             ? AUDIT_ERROR_CODES.spoolFull
             : AUDIT_ERROR_CODES.spoolUnwritable;
-        failClosed(code, 503);
+        failClosed(code);
         hooks.finished(ex, 503, true);
       },
     );

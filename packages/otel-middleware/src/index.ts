@@ -6,9 +6,10 @@ export type { AuditErrorCode } from './errors.ts';
 export { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
 export type { ResourceDetail } from './json-scan.ts';
 export { projectBody } from './json-scan.ts';
-export type { ConnectMiddleware, FastifyPlugin, FhirAudit, FhirAuditStats } from './middleware.ts';
+export type { ConnectMiddleware, FastifyPlugin, FhirAudit, FhirAuditHealth, FhirAuditStats } from './middleware.ts';
 export { fhirAudit } from './middleware.ts';
 export {
+  ATTR_AUDIT_OUTCOME,
   METRIC_AUDIT_RECORDS_QUARANTINED,
   METRIC_AUDIT_RECORDS_REJECTED,
   METRIC_AUDIT_SHIP_LAG,
@@ -27,6 +28,7 @@ export type { ShipperOptions, ShipperStats } from './shipper.ts';
 export { AuditShipper, SPOOL_MEDIA_TYPE } from './shipper.ts';
 export type { SegmentContents, SegmentInfo, SpoolOptions, SpoolStats, UnchainedRecord } from './spool.ts';
 export { AuditSpool, frameLine, parseSegment, segmentLine } from './spool.ts';
+export type { SpoolFailureCode, SpoolFailurePolicy, SpoolHealthSnapshot } from './spool-health.ts';
 export type { Telemetry } from './telemetry.ts';
 export { setupTelemetry } from './telemetry.ts';
 export type {

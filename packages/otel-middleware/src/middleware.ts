@@ -20,12 +20,13 @@ import { diag, context as otelContext } from '@opentelemetry/api';
 import { createAuditPipeline } from './audit-pipeline.ts';
 import { type CaptureHooks, hookResponse, teeRequest } from './capture.ts';
 import { getRequestContext } from './context.ts';
-import type { FhirAuditError } from './errors.ts';
+import { AUDIT_ERROR_CODES, type FhirAuditError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
 import { createRequestTelemetry } from './request-telemetry.ts';
 import { INSTRUMENTATION_NAME } from './semconv.ts';
 import type { AuditShipper } from './shipper.ts';
 import type { SpoolStats } from './spool.ts';
+import type { SpoolHealthSnapshot } from './spool-health.ts';
 import type { FhirAuditOptions } from './types.ts';
 
 /** Express/Connect middleware signature. */
@@ -45,10 +46,24 @@ export type FastifyPlugin = ((instance: FastifyLikeInstance, opts: unknown, done
 export interface FhirAuditStats {
   spool: SpoolStats | undefined;
   shipper: AuditShipper['stats'] | undefined;
-  /** Requests whose records could not be spooled (batched mode: dropped; strict: failed closed). */
+  /** Records that could not be spooled: refused (503 answered) + dropped (served unaudited or lost at exit). */
   auditFailures: number;
   /** Responses whose body exceeded `maxResponseBodyBytes` (disclosure unknown). */
   truncatedBodies: number;
+}
+
+/** The audit pipeline's health, for a readiness probe (no PHI). */
+export interface FhirAuditHealth extends SpoolHealthSnapshot {
+  /** Whether the spool is open (false before `ready()` settles or when it could not be opened). */
+  open: boolean;
+  /** Records spooled or queued and not yet acknowledged by the sink. */
+  depth: number;
+  /** Age of the oldest record waiting (s), or undefined when nothing waits. */
+  oldestRecordAgeS: number | undefined;
+  /** When the sink last acknowledged a segment (ms since the epoch), if ever in this process. */
+  lastShipMs: number | undefined;
+  /** Whether records are shipped (a `sinkUrl` is configured). */
+  shipping: boolean;
 }
 
 export interface FhirAudit {
@@ -65,6 +80,8 @@ export interface FhirAudit {
   /** Resolve once every record spooled so far has been accepted by the sink (requires `sinkUrl`). */
   drain(): Promise<void>;
   stats(): FhirAuditStats;
+  /** Spool health and shipping progress (what a /readyz answers from). */
+  health(): FhirAuditHealth;
   /** Flush, stop shipping (unshipped segments stay on disk for the next start), release the spool. */
   shutdown(): Promise<void>;
 }
@@ -98,7 +115,8 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   const telemetry = createRequestTelemetry(options, defaultVersion, {
     spool: () => pipeline.spoolStats(),
     shipper: () => pipeline.shipperStats(),
-    rejected: () => pipeline.failures(),
+    refused: () => pipeline.health().refused,
+    dropped: () => pipeline.health().dropped,
   });
   const pipeline = createAuditPipeline(options, {
     defaultVersion,
@@ -113,7 +131,10 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     ended: (ex) => defer(ex),
     finished: (ex, status, audited) => safeFinish(ex, status, audited),
     audit: (ex, status) => pipeline.audit(ex, status),
-    auditFailed: () => pipeline.failed(),
+    auditFailed: (refused) => pipeline.failed(refused),
+    refuse: (options.onSpoolFailure ?? 'refuse') === 'refuse',
+    admit: () => pipeline.admit(),
+    refusalCode: () => pipeline.health().code ?? AUDIT_ERROR_CODES.spoolUnwritable,
   };
 
   function relativePath(url: string): string {
@@ -241,10 +262,10 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
           const pending = pipeline.audit(ex, status);
           // Batched mode never waits; a failure is counted, the host request is unaffected.
           pending?.catch(() => {
-            pipeline.failed();
+            pipeline.failed(false);
           });
         } catch {
-          pipeline.failed();
+          pipeline.failed(false);
         }
       }
       telemetry.record(ex, status);
@@ -295,6 +316,18 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         shipper: pipeline.shipperStats(),
         auditFailures: pipeline.failures(),
         truncatedBodies: pipeline.truncatedBodies(),
+      };
+    },
+    health(): FhirAuditHealth {
+      const spool = pipeline.spoolStats();
+      const oldest = spool?.oldestUnshippedMs;
+      return {
+        ...pipeline.health(),
+        open: spool !== undefined,
+        depth: spool === undefined ? 0 : spool.unshipped + spool.queued,
+        oldestRecordAgeS: oldest === undefined ? undefined : Math.max(0, (Date.now() - oldest) / 1000),
+        lastShipMs: pipeline.lastShipMs(),
+        shipping: options.sinkUrl !== undefined,
       };
     },
     async shutdown(): Promise<void> {

@@ -7,7 +7,9 @@
  * - `fhirwatch.audit.spool.age` (gauge, s): age of the oldest unshipped segment (0 when nothing waits);
  * - `fhirwatch.audit.ship.lag` (histogram, s): per shipped segment, from its first write to the sink's 200;
  * - `fhirwatch.audit.records.rejected` (counter, {record}): records that never reached the spool (spool full
- *   or unwritable: strict mode refused the access, batched mode dropped the record);
+ *   or unwritable), by `fhirwatch.audit.outcome`: `refused` (the access was answered 503, no PHI left;
+ *   `onSpoolFailure: refuse`) or `dropped` (the PHI was served without its record: `onSpoolFailure: serve`,
+ *   or records still unwritten when the process ended);
  * - `fhirwatch.audit.records.quarantined` (counter, {record}): records the sink refused as invalid, kept in
  *   the spool's `rejected/` directory.
  *
@@ -23,6 +25,8 @@ export const METRIC_AUDIT_SPOOL_AGE = 'fhirwatch.audit.spool.age';
 export const METRIC_AUDIT_SHIP_LAG = 'fhirwatch.audit.ship.lag';
 export const METRIC_AUDIT_RECORDS_REJECTED = 'fhirwatch.audit.records.rejected';
 export const METRIC_AUDIT_RECORDS_QUARANTINED = 'fhirwatch.audit.records.quarantined';
+/** Attribute of METRIC_AUDIT_RECORDS_REJECTED: `refused` | `dropped`. */
+export const ATTR_AUDIT_OUTCOME = 'fhirwatch.audit.outcome';
 
 /** Buckets of the ship lag (s): sub-second when healthy, up to an hour-long outage. */
 const SHIP_LAG_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -30,8 +34,10 @@ const SHIP_LAG_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 90
 export interface PipelineSources {
   spool(): SpoolStats | undefined;
   shipper(): ShipperStats | undefined;
-  /** Records that could not be spooled (strict: refused; batched: dropped), cumulative. */
-  rejected(): number;
+  /** Requests answered 503 because their record could not be spooled, cumulative. */
+  refused(): number;
+  /** Records lost (served unaudited, or unwritten at exit), cumulative. */
+  dropped(): number;
 }
 
 /** Register the pipeline-health instruments; returns the ship-lag histogram the shipper records into. */
@@ -59,9 +65,12 @@ export function registerPipelineMetrics(meter: Meter, sources: PipelineSources):
   meter
     .createObservableCounter(METRIC_AUDIT_RECORDS_REJECTED, {
       unit: '{record}',
-      description: 'Audit records that could not be spooled (strict: access refused; batched: dropped).',
+      description: 'Audit records that could not be spooled, by outcome: refused (503, no PHI left) or dropped.',
     })
-    .addCallback((result) => result.observe(sources.rejected()));
+    .addCallback((result) => {
+      result.observe(sources.refused(), { [ATTR_AUDIT_OUTCOME]: 'refused' });
+      result.observe(sources.dropped(), { [ATTR_AUDIT_OUTCOME]: 'dropped' });
+    });
   meter
     .createObservableCounter(METRIC_AUDIT_RECORDS_QUARANTINED, {
       unit: '{record}',

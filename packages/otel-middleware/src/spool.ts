@@ -40,6 +40,7 @@ import {
 } from '@fhirwatch/contract';
 import { type ChainState, requestHasher } from './chain.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
+import type { SpoolHealth } from './spool-health.ts';
 
 /** A request record before the chain fields are assigned (what the spool queues). */
 export type UnchainedRecord = UnchainedAuditRequest;
@@ -55,6 +56,14 @@ export interface SpoolOptions {
   maxSpoolBytes?: number;
   /** Batched mode: a record waits at most this long in memory before it is written (default 50 ms). */
   flushIntervalMs?: number;
+  /** Told of every write's outcome and of every dropped record (spool-health.ts). */
+  health?: SpoolHealth;
+  /**
+   * Batched records over `maxSpoolBytes` are kept instead of dropped (default false). Set when a gate in
+   * front of the spool stops new records once it is full (`onSpoolFailure: refuse`): what is kept is then
+   * bounded by the requests already served.
+   */
+  keepOverCap?: boolean;
 }
 
 export interface SpoolStats {
@@ -199,6 +208,8 @@ export class AuditSpool {
   private readonly segmentMaxBytes: number;
   private readonly maxSpoolBytes: number;
   private readonly flushIntervalMs: number;
+  private readonly health: SpoolHealth | undefined;
+  private readonly keepOverCap: boolean;
 
   private closedSegments: SegmentInfo[] = [];
   private active: { info: SegmentInfo; fh: FileHandle } | undefined;
@@ -239,6 +250,8 @@ export class AuditSpool {
     this.segmentMaxBytes = options.segmentMaxBytes ?? 1024 * 1024;
     this.maxSpoolBytes = options.maxSpoolBytes ?? 256 * 1024 * 1024;
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
+    this.health = options.health;
+    this.keepOverCap = options.keepOverCap ?? false;
     this.closedSegments = state.segments;
     this.bytesOnDisk = state.bytes;
     this.nextSegment = state.next;
@@ -359,18 +372,22 @@ export class AuditSpool {
     if (this.closed) {
       const error = new FhirAuditError(AUDIT_ERROR_CODES.closed, 'audit spool is closed');
       if (durable) return Promise.reject(error);
-      this.dropped += records.length;
+      this.drop(records.length);
       return undefined;
     }
     const estimate = records.length * this.avgLineBytes;
     if (this.bytesOnDisk + this.queuedBytesEstimate + estimate > this.maxSpoolBytes) {
       if (durable) {
+        this.health?.checkCap();
         return Promise.reject(
           new FhirAuditError(AUDIT_ERROR_CODES.spoolFull, 'audit spool is full; the access is refused'),
         );
       }
-      this.dropped += records.length;
-      return undefined;
+      if (!this.keepOverCap) {
+        this.drop(records.length);
+        this.health?.checkCap();
+        return undefined;
+      }
     }
     this.queuedBytesEstimate += estimate;
     for (const record of records) this.queue.push({ record, durable });
@@ -383,6 +400,16 @@ export class AuditSpool {
     }
     this.scheduleFlush(false);
     return undefined;
+  }
+
+  /** Would one more record go over `maxSpoolBytes`? (What the spool-health gate reads.) */
+  overCap(): boolean {
+    return this.bytesOnDisk + this.queuedBytesEstimate + this.avgLineBytes > this.maxSpoolBytes;
+  }
+
+  private drop(n: number): void {
+    this.dropped += n;
+    this.health?.droppedRecords(n);
   }
 
   private scheduleFlush(now: boolean): void {
@@ -474,11 +501,16 @@ export class AuditSpool {
       this.bytesOnDisk += buf.length;
       this.written += batch.length;
       this.avgLineBytes = Math.max(64, Math.ceil(buf.length / batch.length));
+      this.health?.writeSucceeded();
       for (const w of waiters) w.resolve();
       if (segment.info.size >= this.segmentMaxBytes) await this.seal();
     } catch (cause) {
+      this.health?.writeFailed(cause);
       await this.recoverFromWriteFailure(segment, offset, before);
-      const error = new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool write failed', { cause });
+      const full = ['ENOSPC', 'EDQUOT', 'EFBIG'].includes(String((cause as NodeJS.ErrnoException).code));
+      const error = full
+        ? new FhirAuditError(AUDIT_ERROR_CODES.spoolFull, 'audit spool file system is full', { cause })
+        : new FhirAuditError(AUDIT_ERROR_CODES.spoolUnwritable, 'audit spool write failed', { cause });
       for (const w of waiters) w.reject(error);
       // Batched records have no one waiting: keep them for the next attempt while under the size cap.
       const retry = batch.filter((p) => !p.durable);
@@ -492,7 +524,7 @@ export class AuditSpool {
           },
           Math.max(this.flushIntervalMs, 200),
         ).unref();
-      } else if (retry.length > 0) this.dropped += retry.length;
+      } else if (retry.length > 0) this.drop(retry.length);
     }
   }
 
@@ -636,6 +668,17 @@ export class AuditSpool {
     await this.flush().catch(() => undefined);
     await this.flushing?.catch(() => undefined);
     this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    // records kept for a retry that never succeeded (the disk stayed full): lost, and counted
+    if (this.queue.length > 0) {
+      this.drop(this.queue.length);
+      for (const w of this.queueWaiters)
+        w.reject(new FhirAuditError(AUDIT_ERROR_CODES.closed, 'audit spool is closed'));
+      this.queue = [];
+      this.queueWaiters = [];
+      this.queuedBytesEstimate = 0;
+    }
     await this.seal().catch(() => undefined);
     releaseLock(this.dir);
     OPEN_DIRS.delete(resolve(this.dir));

@@ -4,12 +4,13 @@ import type { Classification, FhirVersion } from '@fhirwatch/contract';
 import type { MeterProvider, Span, TracerProvider } from '@opentelemetry/api';
 import type { LoggerProvider } from '@opentelemetry/api-logs';
 import type { FhirAuditError } from './errors.ts';
+import type { SpoolFailurePolicy } from './spool-health.ts';
 
 /**
  * `batched`: records are spooled within `flushIntervalMs`; the response never waits for them.
  * `strict`: the response (status, headers and body) is held until its records are fdatasync'ed
- * to the spool (group commit); a full or unwritable spool fails the request closed with a 503
- * OperationOutcome.
+ * to the spool (group commit). In both modes a full or unwritable spool refuses audited requests with a
+ * 503 OperationOutcome unless `onSpoolFailure: 'serve'`.
  */
 export type AuditMode = 'batched' | 'strict';
 
@@ -70,8 +71,20 @@ export interface FhirAuditOptions {
   maxResponseBodyBytes?: number;
   /** Request bytes buffered for classification (batch Bundles, form searches; default 4 MiB). */
   maxRequestBodyBytes?: number;
-  /** Spool cap (default 256 MiB): strict mode fails closed above it, batched mode drops and counts. */
+  /**
+   * Spool cap (default 256 MiB). Reaching it is a spool failure (see `onSpoolFailure`): `refuse` answers
+   * 503, `serve` drops and counts the records.
+   */
   maxSpoolBytes?: number;
+  /**
+   * What an audited request gets when its record cannot be spooled (disk full, unwritable directory,
+   * `maxSpoolBytes` reached), in both modes (spool-health.ts). `refuse` (default): a 503 OperationOutcome
+   * before any PHI leaves (batched mode: decided when the response head would leave). `serve`: the explicit
+   * opt-in to serve PHI unaudited; lost records are counted. Entering/leaving the failed state is logged.
+   */
+  onSpoolFailure?: SpoolFailurePolicy;
+  /** Where the spool-health log lines go (one JSON line each, no PHI; default stderr, whatever the log level). */
+  spoolHealthLog?: (line: string) => void;
   /** Segment size = largest shipped batch (default 1 MiB). */
   segmentMaxBytes?: number;
   /** Batched mode: longest time a record waits in memory before it is written (default 50 ms). */

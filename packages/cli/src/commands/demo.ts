@@ -311,7 +311,10 @@ export async function run(args: string[]): Promise<number> {
     say(
       `Traffic: ${traffic.requests} requests in ${(traffic.elapsedMs / 1000).toFixed(1)} s, ${traffic.batchEntries} batch entries (${traffic.batchEntryFailures} not 2xx: the mock EHRs inject a 0.2 % error rate).`,
     );
-    say(`Audit: ${stats.shipper?.shippedRecords ?? '?'} records shipped, ${stats.auditFailures} lost to spool errors.`);
+    const spoolHealth = audit.health();
+    say(
+      `Audit: ${stats.shipper?.shippedRecords ?? '?'} records shipped, ${spoolHealth.dropped} lost to spool errors, ${spoolHealth.refused} requests refused (spool full or unwritable).`,
+    );
     say();
     say('Next (after the demo exits, the store is free to open):');
     say(`  npx fhirwatch audit summary --store ${storeDir} --since 1d`);

@@ -21,7 +21,7 @@ export const description =
 const USAGE = `Usage: fhirwatch gateway [--config <file>] [options]
 
   --config <file>          JSON config (see packages/gateway/README.md): tenants, dataDir, publicUrl,
-                           audit { sinkUrl, spoolDir, mode, recordedBy, disclosure, userIdentity, hmacKeyFile },
+                           audit { sinkUrl, spoolDir, mode, onSpoolFailure, recordedBy, disclosure, userIdentity, hmacKeyFile },
                            telemetry { otlpEndpoint }. Unknown keys and wrong types stop the start.
   --port <n>               port (default 0: any free port)
   --host <addr>            interface (default 127.0.0.1)
@@ -32,6 +32,7 @@ const USAGE = `Usage: fhirwatch gateway [--config <file>] [options]
   --sink-url <url>         audit sink (POST <url>/v1/audit); without it records stay in the spool
   --spool-dir <dir>        audit spool (default <data-dir>/audit-spool)
   --audit-mode <m>         batched (default) | strict (responses wait for their records on disk)
+  --on-spool-failure <p>   refuse (default: 503 while the spool cannot take records) | serve (PHI unaudited)
   --recorded-by <id>       writer id of the HMAC chain (default the host name)
   --disclosure <d>         spec (default) | returned
   --user-identity <src>    none (default) | header (trusted upstream x-fhirwatch-user-*) | claim:<name>
@@ -63,6 +64,7 @@ function overridesFrom(values: Record<string, string | boolean | undefined>): Re
     sinkUrl: text('sink-url'),
     spoolDir: path('spool-dir'),
     mode: text('audit-mode'),
+    onSpoolFailure: text('on-spool-failure'),
     recordedBy: text('recorded-by'),
     disclosure: text('disclosure'),
     userIdentity: text('user-identity'),
@@ -95,6 +97,7 @@ export async function run(args: string[]): Promise<number> {
       'sink-url': { type: 'string' },
       'spool-dir': { type: 'string' },
       'audit-mode': { type: 'string' },
+      'on-spool-failure': { type: 'string' },
       'recorded-by': { type: 'string' },
       disclosure: { type: 'string' },
       'user-identity': { type: 'string' },
