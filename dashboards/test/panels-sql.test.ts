@@ -2,7 +2,12 @@
  * Every panel's SQL, expanded as the Grafana ClickHouse data source would expand it, runs against real chDB
  * loaded with generated data and returns the columns the panel declares (names, order, kinds) with rows.
  */
-import { exportsReport, nameProbingReport, tenantIsolationReport, vipReport } from '@fhirwatch/clickhouse-sink';
+import {
+  exportsReport,
+  nameProbingReport,
+  tenantIsolationReport,
+  vipReport,
+} from '@fhirwatch/clickhouse-sink/compliance';
 import { DATASET_TENANTS } from '@fhirwatch/clickhouse-sink/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandMacros, type MacroContext } from '../src/macros.ts';

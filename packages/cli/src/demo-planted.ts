@@ -11,7 +11,7 @@ import {
   unexplainedReport,
   vipReport,
   volumeReport,
-} from '@fhirwatch/clickhouse-sink';
+} from '@fhirwatch/clickhouse-sink/compliance';
 import { type PatientsAppTarget, type PlantedResult, runPlantedPatterns } from '@fhirwatch/loadtests';
 
 /** Plant the patterns through the gateway; the VIP patient goes on the store's VIP watch list first. */

@@ -10,7 +10,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { AUDIT_QUERY_LOG_TABLE, openStore } from '@fhirwatch/clickhouse-sink';
+import { openStore } from '@fhirwatch/clickhouse-sink';
+import { AUDIT_QUERY_LOG_TABLE } from '@fhirwatch/clickhouse-sink/store';
 import { generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -9,15 +9,9 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_RECORD_FIELDS } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AUDIT_BY_PATIENT_TABLE,
-  AUDIT_BY_PATIENT_VIEW,
-  AUDIT_TABLE,
-  MIGRATIONS_TABLE,
-  migrate,
-  openStore,
-  renderSchemaScript,
-} from '../src/index.ts';
+import { migrate, openStore } from '../src/index.ts';
+import { AUDIT_BY_PATIENT_TABLE, AUDIT_TABLE, MIGRATIONS_TABLE, renderSchemaScript } from '../src/store/index.ts';
+import { AUDIT_BY_PATIENT_VIEW } from '../src/store/schema/index.ts';
 import { generateRecords } from './records.ts';
 
 let dir: string;

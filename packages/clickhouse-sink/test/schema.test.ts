@@ -4,16 +4,15 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_RECORD_FIELDS } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, openStore } from '../src/index.ts';
 import {
   AUDIT_DEDUP_CLAUSE,
   AUDIT_DEDUP_VIEW,
   AUDIT_USER_PROJECTION,
   MIGRATIONS,
   MIGRATIONS_TABLE,
-  migrate,
   OTEL_TABLES,
-  openStore,
-} from '../src/index.ts';
+} from '../src/store/index.ts';
 
 let dir: string;
 let client: ClickHouseClient;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type * as Queries from '@fhirwatch/clickhouse-sink/queries';
+import type * as Queries from '@fhirwatch/clickhouse-sink/compliance';
 import type { QueryTransport, RemoteQueryResult } from '@fhirwatch/clickhouse-sink/query-client';
 import { UsageError } from '../command.ts';
 
@@ -506,7 +506,7 @@ async function importFile(
 
 export async function run(args: string[]): Promise<number> {
   invokedWith = args;
-  const sink = await import('@fhirwatch/clickhouse-sink/queries');
+  const sink = await import('@fhirwatch/clickhouse-sink/compliance');
   const { values, positionals } = parseArgs({
     args,
     options: optionsFor(sink),

@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { insertLoadtestRun, migrate, openStore } from '@fhirwatch/clickhouse-sink';
+import { migrate, openStore } from '@fhirwatch/clickhouse-sink';
+import { insertLoadtestRun } from '@fhirwatch/clickhouse-sink/ingest';
 import { parseFhirVersion } from '@fhirwatch/contract';
 import {
   applySloOverrides,

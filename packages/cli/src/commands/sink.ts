@@ -4,14 +4,8 @@
  * prints the DDL (single node, or the cluster variant with --cluster).
  */
 import { parseArgs } from 'node:util';
-import {
-  migrate,
-  openStore,
-  renderSchemaScript,
-  type SchemaOptions,
-  type SinkOptions,
-  startSink,
-} from '@fhirwatch/clickhouse-sink';
+import { migrate, openStore, type SchemaOptions, type SinkOptions, startSink } from '@fhirwatch/clickhouse-sink';
+import { renderSchemaScript } from '@fhirwatch/clickhouse-sink/store';
 import { UsageError, untilSignal } from '../command.ts';
 import { readHmacKey } from './console.ts';
 
