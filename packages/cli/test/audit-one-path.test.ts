@@ -4,18 +4,17 @@
  * each read is in audit_query_log with who asked (`--actor`, else the OS user) — written before the answer: a
  * store whose query log cannot be written answers nothing.
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { openStore } from '@fhirwatch/clickhouse-sink';
 import { AUDIT_QUERY_LOG_TABLE } from '@fhirwatch/clickhouse-sink/store';
 import { generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BinRun, bin, runFhirwatch } from './bin.ts';
 
-const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
 const dataset = generateAuditDataset({ days: 20, users: 3, patients: 40 });
 const { plants } = dataset;
 const range = ['--from', plants.reportFrom.toISOString(), '--to', plants.reportTo.toISOString()];
@@ -24,18 +23,7 @@ let dir: string;
 let store: string;
 let sink: ChildProcessWithoutNullStreams | undefined;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function fhirwatch(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const fhirwatch = runFhirwatch;
 
 async function startSinkProcess(): Promise<string> {
   const child = spawn(process.execPath, [bin, 'sink', '--store', store]);
@@ -113,7 +101,7 @@ afterAll(async () => {
 
 describe('fhirwatch audit: one path for every read', () => {
   it('the same command gives the same bytes on --store and --sink-url; each read is logged with who asked', async () => {
-    const local = new Map<string, Run>();
+    const local = new Map<string, BinRun>();
     for (const { name, args } of commands()) {
       local.set(name, await fhirwatch(['audit', ...args, '--store', store, '--actor', officer]));
     }
