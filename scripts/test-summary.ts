@@ -1,6 +1,7 @@
 /**
  * Prints one repo-wide closing line, `Tests: N passed, N failed, N skipped`, from the JSON results
- * that every package's vitest run wrote (see vitest.shared.ts). Exits 1 when any test failed or a
+ * that every package's vitest run wrote (see vitest.shared.ts). Exits 1 when any test failed, any test
+ * was skipped or left todo (a missing tool fails its test with the fix; nothing skips in silence), or a
  * package with tests wrote no result.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -33,8 +34,13 @@ for (const pkg of workspaces) {
   const result = JSON.parse(readFileSync(file, 'utf8')) as VitestJson;
   passed += result.numPassedTests;
   failed += result.numFailedTests;
-  skipped += result.numPendingTests + result.numTodoTests;
-  process.stdout.write(`  ${pkg}: ${result.numPassedTests} passed, ${result.numFailedTests} failed\n`);
+  const pkgSkipped = result.numPendingTests + result.numTodoTests;
+  skipped += pkgSkipped;
+  process.stdout.write(
+    `  ${pkg}: ${result.numPassedTests} passed, ${result.numFailedTests} failed` +
+      (pkgSkipped > 0 ? `, ${pkgSkipped} skipped (not allowed)` : '') +
+      '\n',
+  );
 }
 process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
-process.exitCode = failed > 0 || missing > 0 || passed === 0 ? 1 : 0;
+process.exitCode = failed > 0 || skipped > 0 || missing > 0 || passed === 0 ? 1 : 0;

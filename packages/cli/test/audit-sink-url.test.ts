@@ -88,8 +88,8 @@ describe('fhirwatch audit --sink-url', () => {
   it('verify: exit 0 with the writers’ key, 3 with another', async () => {
     const good = join(dir, 'key.txt');
     const bad = join(dir, 'bad-key.txt');
-    writeFileSync(good, dataset.key);
-    writeFileSync(bad, 'some-other-key');
+    writeFileSync(good, dataset.key, { mode: 0o600 });
+    writeFileSync(bad, 'some-other-key', { mode: 0o600 });
     expect((await fhirwatch(['audit', 'verify', '--sink-url', url, '--hmac-key-file', good])).code).toBe(0);
     const broken = await fhirwatch(['audit', 'verify', '--sink-url', url, '--hmac-key-file', bad]);
     expect(broken.code).toBe(3);

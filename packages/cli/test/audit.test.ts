@@ -3,7 +3,7 @@
  * VIP list, verify (exit 3 when broken), usage errors, and a store owned by another process.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -267,7 +267,13 @@ describe('fhirwatch audit', () => {
 
   it('verify: exit 0 with the right key, 3 with a wrong one', async () => {
     const keyFile = join(dir, 'hmac.key');
-    writeFileSync(keyFile, `${dataset.key}\n`);
+    writeFileSync(keyFile, `${dataset.key}\n`, { mode: 0o644 });
+    chmodSync(keyFile, 0o644);
+    // a key file others can read is refused, naming the fix
+    const open = await fhirwatch(['verify', '--hmac-key-file', keyFile, '--store', store, '--format', 'json']);
+    expect(open.code).not.toBe(0);
+    expect(open.stderr).toContain(`chmod 600 ${keyFile}`);
+    chmodSync(keyFile, 0o600);
     const ok = await fhirwatch(['verify', '--hmac-key-file', keyFile, '--store', store, '--format', 'json']);
     expect(ok.code).toBe(0);
     expect((JSON.parse(ok.stdout) as { rows: { status: string }[] }).rows.every((r) => r.status === 'ok')).toBe(true);

@@ -178,9 +178,13 @@ describe('ClickHouse unreachable, then restart on a working store', () => {
       retry: { attempts: 2, minDelayMs: 5 },
     });
     try {
-      const health = await fetch(`${down.url}/healthz`);
-      expect(health.status).toBe(503);
-      expect(JSON.stringify(await health.json())).not.toContain('127.0.0.1');
+      // alive, but not ready: the store check fails (and says so without naming the store's address)
+      expect((await fetch(`${down.url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${down.url}/readyz`);
+      expect(ready.status).toBe(503);
+      const readyBody = (await ready.json()) as { failing: string[] };
+      expect(readyBody.failing).toEqual(['store']);
+      expect(JSON.stringify(readyBody)).not.toContain('127.0.0.1');
       const res = await fetch(`${down.url}/v1/audit`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-ndjson' },

@@ -1,45 +1,30 @@
 /**
  * The OpenTelemetry Collector's load generator, `telemetrygen` (Go, opentelemetry-collector-contrib
- * cmd/telemetrygen, installed by scripts/setup.sh), sends OTLP/HTTP protobuf to the real sink on chDB, and
+ * cmd/telemetrygen, built on first use by @fhirwatch/testkit/telemetrygen with `go install`), sends OTLP/HTTP protobuf to the real sink on chDB, and
  * every span, data point and log record lands. Its gauges carry no start time: before issue 11 the whole
  * batch was refused by the store (and dropped after a 200).
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { telemetrygen as buildTelemetrygen, TELEMETRYGEN_BUILD_TIMEOUT_MS } from '@fhirwatch/testkit/telemetrygen';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SinkServer, startSink } from '../src/index.ts';
 
 const run = promisify(execFile);
 
-/** $TELEMETRYGEN, then `go install`'s bin directory, then PATH. */
-function findTelemetrygen(): string {
-  const candidates = [
-    process.env.TELEMETRYGEN,
-    join(process.env.GOBIN ?? join(process.env.GOPATH ?? join(homedir(), 'go'), 'bin'), 'telemetrygen'),
-    ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'telemetrygen')),
-  ];
-  for (const candidate of candidates) {
-    if (candidate === undefined || candidate === '' || candidate === 'telemetrygen') continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  throw new Error('telemetrygen not found: run scripts/setup.sh (go install …/cmd/telemetrygen) or set TELEMETRYGEN');
-}
-
 let dir: string;
 let sink: SinkServer;
 let telemetrygen: string;
 
+// The first run builds telemetrygen (go install, minutes on a loaded machine); later runs reuse the cached binary.
 beforeAll(async () => {
-  telemetrygen = findTelemetrygen();
+  telemetrygen = await buildTelemetrygen();
   dir = mkdtempSync(join(tmpdir(), 'fw-sink-telemetrygen-'));
   sink = await startSink({ store: join(dir, 'store'), flushIntervalMs: 50, selfMetricsIntervalMs: 0 });
-});
+}, TELEMETRYGEN_BUILD_TIMEOUT_MS + 60_000);
 afterAll(async () => {
   await sink?.close();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });

@@ -6,20 +6,23 @@
  * and the benches all start the gateway through this one function.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AUDIT_EVENT_TYPES, type FhirVersion, PATIENTS_APP_RESOURCES } from '@fhirwatch/contract';
 import {
+  AUDIT_ERROR_CODES,
   type FhirAudit,
   type FhirAuditError,
   type FhirAuditOptions,
   fhirAudit,
+  readKeyFile,
   setupTelemetry,
   type Telemetry,
 } from '@fhirwatch/otel-middleware';
 import { rootVersionProblem } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { createGateway } from './gateway.ts';
+import { withHealthRoutes } from './health.ts';
 import type { AuditConfig, Gateway, GatewayConfig, GatewayOptions, UserIdentity } from './types.ts';
 
 export interface InstrumentedGatewayOptions {
@@ -29,6 +32,11 @@ export interface InstrumentedGatewayOptions {
   onAuditError?: (error: FhirAuditError) => void;
   /** The chain key itself, instead of `audit.hmacKeyFile` (tests, secret stores). */
   hmacKey?: string | Buffer;
+  /**
+   * Where the audit spool-health lines go (entering/leaving the failed state; JSON, no PHI). Default stderr,
+   * whatever the request log setting (`--quiet` does not silence them).
+   */
+  spoolHealthLog?: (line: string) => void;
 }
 
 export interface InstrumentedGateway {
@@ -45,12 +53,21 @@ export interface InstrumentedGateway {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Read the chain key (hex) from `file`, creating a random one (0600) when missing. */
+/**
+ * Read the chain key (hex) from `file`, creating a random one (0600, its folder 0700) when missing; a file open
+ * to group or others is refused with the fix (`chmod 600 <file>`).
+ */
 export function loadHmacKey(file: string): Buffer {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8').trim();
+    text = readKeyFile(file);
   } catch (error) {
+    if ((error as { code?: string }).code === AUDIT_ERROR_CODES.keyFileMode) {
+      throw new GatewayError('FW_GATEWAY_CONFIG_INVALID', `audit.hmacKeyFile: ${(error as Error).message}`, {
+        cause: error,
+        key: 'audit.hmacKeyFile',
+      });
+    }
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new GatewayError('FW_GATEWAY_CONFIG_INVALID', 'audit.hmacKeyFile cannot be read', {
         cause: error,
@@ -65,7 +82,7 @@ export function loadHmacKey(file: string): Buffer {
     } catch (writeError) {
       // Another process created it first: use theirs.
       if ((writeError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError;
-      text = readFileSync(file, 'utf8').trim();
+      text = readKeyFile(file);
     }
   }
   if (!/^(?:[0-9a-fA-F]{2}){16,}$/.test(text)) {
@@ -187,7 +204,10 @@ export async function startInstrumentedGateway(
   try {
     if (config.audit !== false) {
       const key = options.hmacKey ?? loadHmacKey(config.audit.hmacKeyFile);
-      audit = fhirAudit(auditOptions(config.audit, fhirVersion, key, options.onAuditError));
+      audit = fhirAudit({
+        ...auditOptions(config.audit, fhirVersion, key, options.onAuditError),
+        ...(options.spoolHealthLog === undefined ? {} : { spoolHealthLog: options.spoolHealthLog }),
+      });
       await audit.ready();
     }
     const gatewayOptions: GatewayOptions = { ...base };
@@ -196,7 +216,8 @@ export async function startInstrumentedGateway(
       gatewayOptions.userClaim = config.audit.userIdentity.claim;
     }
     const wrap = audit;
-    if (wrap !== undefined) gatewayOptions.wrapHandler = (handler) => wrap.wrap(handler);
+    // /healthz and /readyz go in front of the audit middleware (probes are not FHIR traffic)
+    gatewayOptions.wrapHandler = (handler) => withHealthRoutes(wrap === undefined ? handler : wrap.wrap(handler), wrap);
     gateway = await createGateway(gatewayOptions);
     // Tenants stored through the admin API join at start: check the merged map too.
     const problem = rootVersionProblem(gateway.tenants(), base.defaultFhirVersion);

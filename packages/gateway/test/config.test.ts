@@ -1,5 +1,5 @@
 /** Strict config validation: unknown keys, wrong types and missing fields stop the start, naming the key. */
-import { statSync, writeFileSync } from 'node:fs';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -153,7 +153,20 @@ describe('loadHmacKey', () => {
     expect(loadHmacKey(file).equals(key)).toBe(true);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const short = join(dir.path, 'short.key');
-    writeFileSync(short, 'abcd');
+    writeFileSync(short, 'abcd', { mode: 0o600 });
     expect(() => loadHmacKey(short)).toThrow(expect.objectContaining({ key: 'audit.hmacKeyFile' }));
+    expect(() => loadHmacKey(short)).toThrow(/at least 16 bytes/);
+  });
+
+  it('refuses a key file readable by group or others, naming the file and the fix', () => {
+    const file = join(dir.path, 'open.key');
+    writeFileSync(file, 'ab'.repeat(32), { mode: 0o644 });
+    chmodSync(file, 0o644);
+    expect(() => loadHmacKey(file)).toThrow(
+      expect.objectContaining({ code: 'FW_GATEWAY_CONFIG_INVALID', key: 'audit.hmacKeyFile' }),
+    );
+    expect(() => loadHmacKey(file)).toThrow(`(mode 0644); run \`chmod 600 ${file}\``);
+    chmodSync(file, 0o600);
+    expect(loadHmacKey(file).toString('hex')).toBe('ab'.repeat(32));
   });
 });

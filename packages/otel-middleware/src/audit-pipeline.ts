@@ -51,6 +51,8 @@ export interface AuditPipeline {
   health(): SpoolHealthSnapshot;
   /** When the sink last acknowledged a segment (ms since the epoch). */
   lastShipMs(): number | undefined;
+  /** Probe the spool's file system (a readiness check); the outcome updates the spool health. */
+  probe(): Promise<void>;
   /** Resolves when the spool is open (rejects with FW_AUDIT_SPOOL_LOCKED / an I/O error). */
   ready(): Promise<void>;
   flush(): Promise<void>;
@@ -335,6 +337,10 @@ export function createAuditPipeline(
     admit: () => health.admit(),
     health: () => health.snapshot(),
     lastShipMs: () => lastShipMs,
+    async probe() {
+      await opening.catch(() => undefined);
+      await spool?.probe();
+    },
     async ready() {
       await opening;
       if (openError !== undefined) throw openError;

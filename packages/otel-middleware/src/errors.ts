@@ -14,6 +14,8 @@ export const AUDIT_ERROR_CODES = {
   sinkRejected: 'FW_AUDIT_SINK_REJECTED',
   /** The sink could not be reached or answered 429/5xx: the batch is retried. */
   sinkUnavailable: 'FW_AUDIT_SINK_UNAVAILABLE',
+  /** The HMAC key file is open to group or others (fix: `chmod 600 <file>`). */
+  keyFileMode: 'FW_AUDIT_KEY_FILE_MODE',
   /** Invalid option. */
   invalidOption: 'FW_OTEL_INVALID_OPTION',
 } as const;

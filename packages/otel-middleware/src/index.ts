@@ -6,6 +6,7 @@ export type { AuditErrorCode } from './errors.ts';
 export { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
 export type { ResourceDetail } from './json-scan.ts';
 export { projectBody } from './json-scan.ts';
+export { readKeyFile } from './key-file.ts';
 export type { ConnectMiddleware, FastifyPlugin, FhirAudit, FhirAuditHealth, FhirAuditStats } from './middleware.ts';
 export { fhirAudit } from './middleware.ts';
 export {

@@ -82,6 +82,8 @@ export interface FhirAudit {
   stats(): FhirAuditStats;
   /** Spool health and shipping progress (what a /readyz answers from). */
   health(): FhirAuditHealth;
+  /** Probe the spool's file system with a small write first (a full or read-only disk is seen without traffic). */
+  checkHealth(): Promise<FhirAuditHealth>;
   /** Flush, stop shipping (unshipped segments stay on disk for the next start), release the spool. */
   shutdown(): Promise<void>;
 }
@@ -274,6 +276,20 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     }
   }
 
+  /** Spool health and shipping progress (no PHI). */
+  function health(): FhirAuditHealth {
+    const spool = pipeline.spoolStats();
+    const oldest = spool?.oldestUnshippedMs;
+    return {
+      ...pipeline.health(),
+      open: spool !== undefined,
+      depth: spool === undefined ? 0 : spool.unshipped + spool.queued,
+      oldestRecordAgeS: oldest === undefined ? undefined : Math.max(0, (Date.now() - oldest) / 1000),
+      lastShipMs: pipeline.lastShipMs(),
+      shipping: options.sinkUrl !== undefined,
+    };
+  }
+
   const fastify = ((instance: FastifyLikeInstance, _opts: unknown, done: () => void) => {
     instance.addHook('onRequest', (request, reply, next) => {
       begin(request.raw, reply.raw);
@@ -318,18 +334,11 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         truncatedBodies: pipeline.truncatedBodies(),
       };
     },
-    health(): FhirAuditHealth {
-      const spool = pipeline.spoolStats();
-      const oldest = spool?.oldestUnshippedMs;
-      return {
-        ...pipeline.health(),
-        open: spool !== undefined,
-        depth: spool === undefined ? 0 : spool.unshipped + spool.queued,
-        oldestRecordAgeS: oldest === undefined ? undefined : Math.max(0, (Date.now() - oldest) / 1000),
-        lastShipMs: pipeline.lastShipMs(),
-        shipping: options.sinkUrl !== undefined,
-      };
+    async checkHealth(): Promise<FhirAuditHealth> {
+      await pipeline.probe();
+      return health();
     },
+    health,
     async shutdown(): Promise<void> {
       drainDeferred();
       await pipeline.shutdown();

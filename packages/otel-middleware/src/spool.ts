@@ -5,7 +5,7 @@
  *   seg-000000000001.log …  segments; one line per request record: `<crc32 as 8 hex> <record JSON>\n`
  *                           (the shipper sends these bytes as they are, `application/x-fhirwatch-spool`)
  *   chain.json              last `seq`/`hash` per writer, written before a shipped segment is deleted
- *   hmac.key                the chain key when none was configured (0600)
+ *   hmac.key                the chain key when none was configured (0600; refused when open to others)
  *   spool.lock              pid of the process that owns the directory
  *   rejected/               segments the sink refused as invalid (kept for an operator, never shipped again)
  *
@@ -28,7 +28,18 @@
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
@@ -40,6 +51,7 @@ import {
 } from '@fhirwatch/contract';
 import { type ChainState, requestHasher } from './chain.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
+import { readKeyFile } from './key-file.ts';
 import type { SpoolHealth } from './spool-health.ts';
 
 /** A request record before the chain fields are assigned (what the spool queues). */
@@ -263,7 +275,10 @@ export class AuditSpool {
   /** Open (or create) a spool directory: take the lock, recover the chain state, list unshipped segments. */
   static async open(options: SpoolOptions): Promise<AuditSpool> {
     const dir = options.dir;
-    await mkdir(join(dir, 'rejected'), { recursive: true });
+    // PHI lives here: directories 0700, files 0600 (whatever the umask); an existing directory is tightened
+    await mkdir(join(dir, 'rejected'), { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    await chmod(join(dir, 'rejected'), 0o700);
     // The pid lock cannot tell two writers of one process apart: keep an in-process registry too.
     const key = resolve(dir);
     if (OPEN_DIRS.has(key)) {
@@ -276,11 +291,16 @@ export class AuditSpool {
       if (options.hmacKey !== undefined) hmacKey = Buffer.from(options.hmacKey);
       else {
         const keyPath = join(dir, KEY_FILE);
+        let text: string | undefined;
         try {
-          hmacKey = Buffer.from((await readFile(keyPath, 'utf8')).trim(), 'hex');
-        } catch {
+          text = readKeyFile(keyPath);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+        if (text !== undefined) hmacKey = Buffer.from(text, 'hex');
+        else {
           hmacKey = randomBytes(32);
-          await writeFile(keyPath, `${hmacKey.toString('hex')}\n`, { mode: 0o600 });
+          await writeFile(keyPath, `${hmacKey.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
         }
       }
       const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
@@ -400,6 +420,29 @@ export class AuditSpool {
     }
     this.scheduleFlush(false);
     return undefined;
+  }
+
+  /**
+   * Readiness probe: can the spool's file system take a write right now? Writes, fdatasyncs and removes a
+   * 4 KiB file next to the segments and reports the outcome to the spool health like any write (so a full
+   * disk is noticed without traffic, and a recovered one ends the failed state).
+   */
+  async probe(): Promise<void> {
+    const path = join(this.dir, `.probe-${process.pid}.tmp`);
+    try {
+      const fh = await open(path, 'w', 0o600);
+      try {
+        await fh.write(Buffer.alloc(4096), 0, 4096, 0);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      this.health?.writeSucceeded();
+    } catch (error) {
+      this.health?.writeFailed(error);
+    } finally {
+      await unlink(path).catch(() => undefined);
+    }
   }
 
   /** Would one more record go over `maxSpoolBytes`? (What the spool-health gate reads.) */
@@ -553,7 +596,7 @@ export class AuditSpool {
     const number = this.nextSegment++;
     const name = segmentName(number);
     const path = join(this.dir, name);
-    const fh = await open(path, 'wx');
+    const fh = await open(path, 'wx', 0o600);
     // Make the new directory entry durable once per segment (the records themselves are fdatasync'ed).
     const dirFh = await open(this.dir, 'r');
     try {
@@ -650,7 +693,7 @@ export class AuditSpool {
   private async writeChainFile(): Promise<void> {
     const path = join(this.dir, CHAIN_FILE);
     const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w');
+    const fh = await open(tmp, 'w', 0o600);
     try {
       await fh.writeFile(JSON.stringify(this.persistedChain));
       await fh.sync();
@@ -689,7 +732,7 @@ function acquireLock(dir: string): void {
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx');
+      const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
       return;

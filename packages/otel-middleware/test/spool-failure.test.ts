@@ -4,11 +4,16 @@
  * `onSpoolFailure: refuse` (default) and `serve`. Asserts what the client gets (200 with PHI, or 503
  * OperationOutcome without), what reaches the spool, the counts, and the log lines (no PHI).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expandRequestRecord } from '@fhirwatch/contract';
+import { mountSmallTmpfs, type SmallTmpfs } from '@fhirwatch/testkit/tmpfs';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_ERROR_CODES } from '../src/errors.ts';
 import { type FhirAudit, fhirAudit } from '../src/middleware.ts';
@@ -21,29 +26,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** Mount a 900 KiB tmpfs (the size of the issue's reproduction) on a fresh directory. */
-async function smallTmpfs(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'fw-spool-fs-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=900k,mode=0700', 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (error) {
-    throw new Error(
-      `this test needs a real small file system: \`mount -t tmpfs -o size=900k tmpfs ${dir}\` failed ` +
-        `(${String((error as { stderr?: Buffer }).stderr ?? error).trim()}); run the tests as root (the CI container does)`,
-    );
-  }
-  cleanups.push(async () => {
-    execFileSync('umount', ['-l', dir]);
-    await rm(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
-
-/** Fill the file system: one file takes every free block (the write ends in ENOSPC). */
-async function fill(dir: string): Promise<string> {
-  const filler = join(dir, 'filler');
-  await expect(writeFile(filler, Buffer.alloc(2 * 1024 * 1024, 1))).rejects.toMatchObject({ code: 'ENOSPC' });
-  return filler;
+/** A 900 KiB tmpfs (the size of the issue's reproduction), unmounted after the test. */
+function smallTmpfs(): SmallTmpfs {
+  const fs = mountSmallTmpfs('900k');
+  cleanups.push(async () => fs.close());
+  return fs;
 }
 
 interface Started {
@@ -126,13 +113,14 @@ const [p1, p2, p3, p4] = PATIENTS as [
 
 describe('batched mode on a full file system', () => {
   it('refuse (default): refuses with 503 once a write failed, keeps the in-flight record, recovers, logs both', async () => {
-    const dir = await smallTmpfs();
+    const tmp = smallTmpfs();
+    const dir = tmp.dir;
     const { audit, url, lines } = await start(dir, {});
     expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(200);
     await audit.flush();
     expect(audit.health().state).toBe('ok');
 
-    const filler = await fill(dir);
+    const free = tmp.fill();
     // In flight: the spool has not failed a write yet, so this response goes out; its record is kept.
     const inFlight = await get(`${url}/Patient/${p2.id}`);
     expect(inFlight.status).toBe(200);
@@ -156,7 +144,7 @@ describe('batched mode on a full file system', () => {
     expect(audit.health().refused).toBe(2);
 
     // Space comes back: the kept record is written by the retry, the state leaves `failed`.
-    await unlink(filler);
+    free();
     await until(() => audit.health().state === 'ok', 'the spool to recover');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatchObject({
@@ -175,11 +163,12 @@ describe('batched mode on a full file system', () => {
   });
 
   it('serve (explicit opt-in): serves PHI unaudited, counts the dropped records, logs it as an error', async () => {
-    const dir = await smallTmpfs();
+    const tmp = smallTmpfs();
+    const dir = tmp.dir;
     const { audit, url, lines } = await start(dir, { onSpoolFailure: 'serve' });
     expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(200);
     await audit.flush();
-    await fill(dir);
+    tmp.fill();
     for (const p of [p2, p3, p4]) expect((await get(`${url}/Patient/${p.id}`)).status).toBe(200);
     await audit.flush();
     expect(audit.health()).toMatchObject({ state: 'failed', errno: 'ENOSPC', policy: 'serve' });
@@ -196,15 +185,16 @@ describe('batched mode on a full file system', () => {
 
 describe('strict mode on a full file system', () => {
   it('refuse (default): each request whose record cannot be written gets 503; recovers on the next good write', async () => {
-    const dir = await smallTmpfs();
+    const tmp = smallTmpfs();
+    const dir = tmp.dir;
     const { audit, url, lines } = await start(dir, { mode: 'strict' });
     expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(200);
-    const filler = await fill(dir);
+    const free = tmp.fill();
     expectRefused(await get(`${url}/Patient/${p2.id}`), AUDIT_ERROR_CODES.spoolFull);
     expectRefused(await get(`${url}/Patient?family:contains=Zorvath`), AUDIT_ERROR_CODES.spoolFull);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 'error', code: 'FW_AUDIT_SPOOL_FULL', errno: 'ENOSPC', policy: 'refuse' });
-    await unlink(filler);
+    free();
     expect((await get(`${url}/Patient/${p3.id}`)).status).toBe(200);
     expect(lines[1]).toMatchObject({ level: 'info', event: 'fhirwatch.audit.spool.recovered', refused: 2 });
     expect(await viewedOnDisk(dir)).toEqual([p1.id, p3.id].sort());
@@ -213,9 +203,10 @@ describe('strict mode on a full file system', () => {
   });
 
   it('serve: the held response is released without its record, which is counted as dropped', async () => {
-    const dir = await smallTmpfs();
+    const tmp = smallTmpfs();
+    const dir = tmp.dir;
     const { audit, url, lines } = await start(dir, { mode: 'strict', onSpoolFailure: 'serve' });
-    await fill(dir);
+    tmp.fill();
     const r = await get(`${url}/Patient/${p1.id}`);
     expect(r.status).toBe(200);
     expect(r.text).toContain(p1.id);
@@ -230,9 +221,10 @@ describe('an unwritable spool directory (read-only file system)', () => {
     ['batched', 'refuse'],
     ['strict', 'refuse'],
   ] as const)('%s mode, %s: every audited request is refused and the failure is logged', async (mode, policy) => {
-    const dir = await smallTmpfs();
+    const tmp = smallTmpfs();
+    const dir = tmp.dir;
     await mkdir(join(dir, 'spool', 'rejected'), { recursive: true });
-    execFileSync('mount', ['-o', 'remount,ro', dir]);
+    tmp.readOnly();
     const { audit, url, lines } = await start(join(dir, 'spool'), { mode, onSpoolFailure: policy });
     await expect(audit.ready()).rejects.toThrow();
     expectRefused(await get(`${url}/Patient/${p1.id}`), AUDIT_ERROR_CODES.spoolUnwritable);
@@ -241,9 +233,10 @@ describe('an unwritable spool directory (read-only file system)', () => {
   });
 
   it('batched mode, serve: requests are served and every record is counted as dropped', async () => {
-    const dir = await smallTmpfs();
+    const tmp = smallTmpfs();
+    const dir = tmp.dir;
     await mkdir(join(dir, 'spool', 'rejected'), { recursive: true });
-    execFileSync('mount', ['-o', 'remount,ro', dir]);
+    tmp.readOnly();
     const { audit, url, lines } = await start(join(dir, 'spool'), { onSpoolFailure: 'serve' });
     expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(200);
     await until(() => audit.health().dropped === 1, 'the dropped count');
@@ -253,12 +246,13 @@ describe('an unwritable spool directory (read-only file system)', () => {
 
 describe('log lines are rate-limited', () => {
   it('a flapping spool logs 4 lines a minute, then the suppressed count and the state at the end of the window', async () => {
-    const dir = await smallTmpfs();
+    const tmp = smallTmpfs();
+    const dir = tmp.dir;
     const { audit, url, lines } = await start(dir, { mode: 'strict' });
     for (let i = 0; i < 3; i++) {
-      const filler = await fill(dir);
+      const free = tmp.fill();
       expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(503);
-      await unlink(filler);
+      free();
       expect((await get(`${url}/Patient/${p2.id}`)).status).toBe(200);
     }
     // 6 transitions within the minute: 4 are logged, the rest wait for the window's end
@@ -267,4 +261,69 @@ describe('log lines are rate-limited', () => {
     expect(lines).toHaveLength(5);
     expect(lines[4]).toMatchObject({ level: 'info', suppressedTransitions: 2, refusedTotal: 3 });
   });
+});
+
+describe('checkHealth (what /readyz asks)', () => {
+  it('probes the disk: a full spool file system is seen without any traffic, and so is its recovery', async () => {
+    const tmp = smallTmpfs();
+    const { audit, lines } = await start(tmp.dir, {});
+    expect((await audit.checkHealth()).state).toBe('ok');
+    const free = tmp.fill();
+    expect(await audit.checkHealth()).toMatchObject({ state: 'failed', errno: 'ENOSPC', open: true, depth: 0 });
+    expect(lines[0]).toMatchObject({ level: 'error', errno: 'ENOSPC' });
+    free();
+    expect((await audit.checkHealth()).state).toBe('ok');
+    expect(lines[1]).toMatchObject({ level: 'info', event: 'fhirwatch.audit.spool.recovered' });
+  });
+});
+
+describe('the pipeline-health metric', () => {
+  it('fhirwatch.audit.records.rejected counts refused and dropped records by fhirwatch.audit.outcome', async () => {
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    cleanups.push(() => meterProvider.shutdown());
+    const tmp = smallTmpfs();
+    const { url } = await start(tmp.dir, { mode: 'strict', meterProvider });
+    tmp.fill();
+    expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(503);
+    expect((await get(`${url}/Patient/${p2.id}`)).status).toBe(503);
+    const { resourceMetrics } = await reader.collect();
+    const metric = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === 'fhirwatch.audit.records.rejected');
+    expect(metric).toBeDefined();
+    const byOutcome = Object.fromEntries(
+      metric!.dataPoints.map((p) => [String(p.attributes['fhirwatch.audit.outcome']), p.value]),
+    );
+    expect(byOutcome).toEqual({ refused: 2, dropped: 0 });
+  });
+});
+
+describe('a spool directory that becomes read-only while serving', () => {
+  it.each(['batched', 'strict'] as const)(
+    '%s mode: refused with FW_AUDIT_SPOOL_UNWRITABLE (EROFS), recovers when writable',
+    async (mode) => {
+      const tmp = smallTmpfs();
+      const { audit, url, lines } = await start(tmp.dir, { mode });
+      expect((await get(`${url}/Patient/${p1.id}`)).status).toBe(200);
+      await audit.flush(); // one segment per write: sealed and closed, so the remount is allowed
+      tmp.readOnly();
+      if (mode === 'batched') {
+        // in flight: served while the spool was still ok; its record is kept for the retry
+        expect((await get(`${url}/Patient/${p2.id}`)).status).toBe(200);
+        await audit.flush();
+      }
+      expectRefused(await get(`${url}/Patient/${p3.id}`), AUDIT_ERROR_CODES.spoolUnwritable);
+      expect(lines[0]).toMatchObject({ level: 'error', code: 'FW_AUDIT_SPOOL_UNWRITABLE', errno: 'EROFS' });
+      tmp.writable();
+      expect((await audit.checkHealth()).state).toBe('ok');
+      await until(async () => (await viewedOnDisk(tmp.dir)).length === (mode === 'batched' ? 2 : 1), 'the kept record');
+      expect(await viewedOnDisk(tmp.dir)).toEqual(mode === 'batched' ? [p1.id, p2.id].sort() : [p1.id]);
+      expect(lines[1]).toMatchObject({ level: 'info', event: 'fhirwatch.audit.spool.recovered', refused: 1 });
+      expect(audit.health()).toMatchObject({ refused: 1, dropped: 0 });
+    },
+  );
 });

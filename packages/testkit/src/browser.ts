@@ -67,7 +67,7 @@ export function npmChromiumPackage(): { binDir: string; version: string } | unde
 }
 
 async function untarBrotli(archive: string, into: string): Promise<void> {
-  const tar = spawn('tar', ['-x', '-C', into], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const tar = spawn('tar', ['-x', '--no-same-owner', '-C', into], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   tar.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();

@@ -3,9 +3,9 @@
  * `--clickhouse-url`) or in front of a running sink (`--sink-url`, when the sink owns an embedded store). The
  * first stdout line is the console's URL. A sink can serve the console itself: `fhirwatch sink --console`.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ConsoleOptions } from '@fhirwatch/console';
+import { AUDIT_ERROR_CODES, readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError, untilSignal } from '../command.ts';
 
 export const description = 'Web console over the store: SRE overview, compliance search and reports, load tests';
@@ -27,13 +27,20 @@ store's audit_query_log with the name you enter in the console. FHIRWATCH_QUERY_
 as a bearer token (and sent to --sink-url).
 `;
 
-export function readHmacKey(file: string): Buffer {
-  let text: string;
+/** The text of `--hmac-key-file` (mode checked: open to group or others → a usage error naming `chmod 600`). */
+export function readKeyFileText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch {
+    return readKeyFile(file);
+  } catch (error) {
+    if ((error as { code?: string }).code === AUDIT_ERROR_CODES.keyFileMode) {
+      throw new UsageError(`--hmac-key-file: ${(error as Error).message}`);
+    }
     throw new UsageError('--hmac-key-file cannot be read');
   }
+}
+
+export function readHmacKey(file: string): Buffer {
+  const text = readKeyFileText(file);
   return /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32 ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
 }
 

@@ -9,7 +9,7 @@
  * answers from the store, then everything closes so `fhirwatch audit … --store <dir>` can open it.
  * This file only wires packages together; every behaviour lives in a package.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -20,6 +20,7 @@ import type { FhirVersion } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
+import { readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError, untilSignal } from '../command.ts';
 import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
 
@@ -167,8 +168,7 @@ export async function run(args: string[]): Promise<number> {
     flushIntervalMs: 500,
     queryApi: {
       panels: consolePanels(),
-      hmacKey: () =>
-        existsSync(hmacKeyFile) ? Buffer.from(readFileSync(hmacKeyFile, 'utf8').trim(), 'hex') : undefined,
+      hmacKey: () => (existsSync(hmacKeyFile) ? Buffer.from(readKeyFile(hmacKeyFile), 'hex') : undefined),
     },
     mount: consoleHandler(),
   });
@@ -288,7 +288,7 @@ export async function run(args: string[]): Promise<number> {
       say(`  (${access.rows.length} records in all for this patient)`);
     }
 
-    const key = Buffer.from(readFileSync(join(spoolDir, 'hmac.key'), 'utf8').trim(), 'hex');
+    const key = Buffer.from(readKeyFile(join(spoolDir, 'hmac.key')), 'hex');
     const verification = await verifyAuditChain(client, { key, recordedBy: ['demo-gateway'] });
     const writer = verification.writers[0];
     say(

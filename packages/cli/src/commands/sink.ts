@@ -11,7 +11,7 @@ import { readHmacKey } from './console.ts';
 
 export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
 
-const USAGE = `Usage: fhirwatch sink [options]            serve /v1/audit, /v1/traces|logs|metrics, /healthz
+const USAGE = `Usage: fhirwatch sink [options]            serve /v1/audit, /v1/traces|logs|metrics, /healthz, /readyz
        fhirwatch sink migrate [options]    apply the schema migrations and exit
        fhirwatch sink ddl [--cluster <name>] [--database <db>]   print the DDL
 

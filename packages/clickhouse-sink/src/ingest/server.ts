@@ -1,6 +1,7 @@
 /**
  * The sink service: `POST /v1/audit` (NDJSON AuditRecords, wire.md), OTLP/HTTP `/v1/traces`, `/v1/logs`,
- * `/v1/metrics` (protobuf and JSON, gzip accepted) and `GET /healthz`, on node:http bound to 127.0.0.1.
+ * `/v1/metrics` (protobuf and JSON, gzip accepted), `GET /healthz` (alive) and `GET /readyz` (store and spool),
+ * on node:http bound to 127.0.0.1.
  * `buildSinkHandler` is the request handler (a thin adapter over AuditWriter / TelemetryWriter);
  * `startSink` opens the store, migrates, replays the spool and listens.
  */
@@ -118,6 +119,41 @@ export function parseAuditBatch(body: Buffer, maxRecords: number): AuditRequestR
   return parseAuditLines(body, maxRecords, false);
 }
 
+/**
+ * `/readyz`: the store answers and holds the sink's tables (`store`), and the outage spool can take a file and
+ * is under 90 % of its limit (`spool`: bytes, files, oldest file age). Not ready → 503, `failing` names the checks.
+ */
+export async function sinkReadiness(
+  deps: Pick<SinkHandlerDeps, 'monitor' | 'spool'>,
+): Promise<{ ready: boolean; body: Record<string, unknown> }> {
+  const storeUp = await deps.monitor.probe();
+  const files = deps.spool.files();
+  let oldestMs: number | undefined;
+  for (const file of files) {
+    const at = Number(file.name.slice(0, 15));
+    if (Number.isFinite(at) && (oldestMs === undefined || at < oldestMs)) oldestMs = at;
+  }
+  const writeError = deps.spool.probeWritable();
+  const spoolOk = writeError === undefined && !deps.spool.nearlyFull;
+  const checks = {
+    store: storeUp ? { ok: true } : { ok: false, reason: deps.monitor.lastError },
+    spool: {
+      ok: spoolOk,
+      ...(writeError === undefined ? {} : { errno: writeError }),
+      nearlyFull: deps.spool.nearlyFull,
+      bytes: deps.spool.size,
+      limitBytes: deps.spool.limit,
+      files: files.length,
+      oldestFileAgeS: oldestMs === undefined ? null : Math.max(0, Math.round((Date.now() - oldestMs) / 100) / 10),
+    },
+  };
+  const failing = Object.entries(checks)
+    .filter(([, check]) => !check.ok)
+    .map(([name]) => name);
+  const ready = failing.length === 0;
+  return { ready, body: { status: ready ? 'ready' : 'not ready', failing, checks } };
+}
+
 export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
   const handleAudit = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const type = mediaType(req);
@@ -172,11 +208,18 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') {
+    if (path === '/healthz' || path === '/readyz') {
+      // unauthenticated (orchestrator probes) and minimal: states, codes and counts, never a path or a value
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new SinkError('FW_SINK_METHOD', 'use GET');
-      const up = await deps.monitor.probe();
-      if (up) sendJson(res, 200, { status: 'ok' });
-      else sendJson(res, 503, { status: 'unavailable', reason: deps.monitor.lastError }, { 'retry-after': '1' });
+      if (path === '/healthz') {
+        sendJson(res, 200, { status: 'ok' }, { 'cache-control': 'no-store' });
+        return;
+      }
+      const { ready, body } = await sinkReadiness(deps);
+      sendJson(res, ready ? 200 : 503, body, {
+        'cache-control': 'no-store',
+        ...(ready ? {} : { 'retry-after': '1' }),
+      });
       return;
     }
     if (path !== '/v1/audit' && !path?.startsWith('/v1/')) {

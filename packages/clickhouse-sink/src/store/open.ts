@@ -7,7 +7,8 @@
  * engine as is, where `client.insert` over the chdb Connection stringifies every row, concatenates the rows
  * into one JS string and prepends `SET …;` statements to it (measured: bench/writer.ts and the README).
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import {
   type ClickHouseClient,
   type ClickHouseClientConfigOptions,
@@ -68,6 +69,17 @@ function storeError(error: unknown): unknown {
   return mapped;
 }
 
+/**
+ * The store holds PHI: its directory is 0700 (an existing one is tightened) and, since chDB writes its data
+ * files from this process, the process umask becomes 0077 so every directory and file chDB creates later
+ * (parts, metadata, logs) is 0700 / 0600. (Only the main thread may set the umask; a worker inherits it.)
+ */
+function ownStoreFiles(path: string): void {
+  if (isMainThread) process.umask(0o077);
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  chmodSync(path, 0o700);
+}
+
 export function openStore(options: StoreOptions): ClickHouseClient {
   if ((options.path === undefined) === (options.url === undefined)) {
     throw new SinkError('FW_SINK_OPTIONS', 'openStore needs exactly one of `path` (chDB) or `url` (ClickHouse)');
@@ -77,7 +89,7 @@ export function openStore(options: StoreOptions): ClickHouseClient {
     if (options.database !== undefined && options.database !== 'default') {
       throw new SinkError('FW_SINK_OPTIONS', 'an embedded chDB store uses the `default` database');
     }
-    mkdirSync(options.path, { recursive: true });
+    ownStoreFiles(options.path);
     const connection = createChdbConnection({ path: options.path });
     const client = createClient({
       // chdb implements @clickhouse/client-common's Connection; the client bundles its own copy of those types

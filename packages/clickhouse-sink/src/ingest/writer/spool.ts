@@ -5,7 +5,18 @@
  * (the telemetry tables keep a non-replicated deduplication window), then deletes it: a crash between the
  * insert and the delete replays the file, and ClickHouse drops the repeated block.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SinkError } from '../../errors.ts';
@@ -26,7 +37,9 @@ export class Spool {
   constructor(dir: string, maxBytes: number) {
     this.dir = dir;
     this.maxBytes = maxBytes;
-    mkdirSync(dir, { recursive: true });
+    // rows may hold PHI: directories 0700, files 0600 whatever the umask; an existing directory is tightened
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
     this.bytes = this.files().reduce((sum, file) => sum + file.bytes, 0);
   }
 
@@ -48,10 +61,10 @@ export class Spool {
       throw new SinkError('FW_SINK_BUSY', 'telemetry spool is full', { retryAfter: 5 });
     }
     const tableDir = join(this.dir, table);
-    mkdirSync(tableDir, { recursive: true });
+    mkdirSync(tableDir, { recursive: true, mode: 0o700 });
     const name = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${(this.counter++).toString().padStart(6, '0')}.ndjson`;
     const temp = join(tableDir, `.${name}.tmp`);
-    const fd = openSync(temp, 'w');
+    const fd = openSync(temp, 'w', 0o600);
     try {
       writeSync(fd, body);
       fsyncSync(fd);
@@ -60,6 +73,33 @@ export class Spool {
     }
     renameSync(temp, join(tableDir, name));
     this.bytes += body.length;
+  }
+
+  /** Limit in bytes. */
+  get limit(): number {
+    return this.maxBytes;
+  }
+
+  /**
+   * Can the spool take a file right now? Writes, fsyncs and removes a small probe file (the readiness check);
+   * undefined when it can, else the errno name (`ENOSPC`, `EROFS`…).
+   */
+  probeWritable(): string | undefined {
+    const probe = join(this.dir, `.probe-${process.pid}.tmp`);
+    try {
+      const fd = openSync(probe, 'w', 0o600);
+      try {
+        writeSync(fd, Buffer.alloc(4096));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return undefined;
+    } catch (error) {
+      return String((error as NodeJS.ErrnoException).code ?? 'EIO');
+    } finally {
+      rmSync(probe, { force: true });
+    }
   }
 
   /** Spooled files, oldest first per table. */
