@@ -16,6 +16,12 @@ export const SINK_ERROR_STATUS = {
   FW_SINK_NOT_FOUND: 404,
   FW_SINK_METHOD: 405,
   FW_SINK_UNAUTHORIZED: 401,
+  /** A writer credential used for another writer's records; a cross-site request on an open loopback server. */
+  FW_SINK_FORBIDDEN: 403,
+  /** A Host header that is not this loopback server's (DNS rebinding). */
+  FW_SINK_MISDIRECTED: 421,
+  /** A path with `..`, `.`, `//`, backslashes or percent-escapes: refused, never normalized. */
+  FW_SINK_BAD_PATH: 400,
   FW_SINK_BAD_QUERY: 400,
   FW_SINK_QUERY_FAILED: 500,
   FW_SINK_NOT_CONFIGURED: 409,

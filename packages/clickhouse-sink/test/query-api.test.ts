@@ -162,7 +162,11 @@ describe('reports over HTTP', () => {
     const body = (await configured.json()) as { parameters: { ok: boolean }; rows: { status: string }[] };
     expect(body.parameters.ok).toBe(true);
     expect(body.rows.length).toBe(new Set(dataset.records.map((r) => r.recorded_by)).size);
-    const wrong = await api('/api/audit/verify', { method: 'POST', body: JSON.stringify({ key: 'not-the-key' }) });
+    const wrong = await api('/api/audit/verify', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'not-the-key' }),
+    });
     expect(((await wrong.json()) as { parameters: { ok: boolean } }).parameters.ok).toBe(false);
   });
 });
@@ -213,7 +217,7 @@ describe('search, related records, VIP list, query log', () => {
   it('manages the VIP list and records who changed it', async () => {
     const add = await api('/api/audit/vip', {
       method: 'POST',
-      headers: { 'x-fhirwatch-actor': 'privacy-officer' },
+      headers: { 'x-fhirwatch-actor': 'privacy-officer', 'content-type': 'application/json' },
       body: JSON.stringify({ patient: 'p-east-77', reason: 'board member' }),
     });
     expect(add.status).toBe(200);
@@ -245,7 +249,11 @@ describe('access control', () => {
   it('with a token: 401 without it, the principal recorded with it', async () => {
     const token = 'a-long-enough-test-token-123';
     await sink.close();
-    sink = await startSink({ store: join(dir, 'store'), queryApi: { token } });
+    sink = await startSink({
+      store: join(dir, 'store'),
+      queryApi: { token },
+      ingestTokens: [{ name: 'gw-1', token: 'the-writer-token-for-gw-1' }],
+    });
     const denied = await api('/api/audit/summary');
     expect(denied.status).toBe(401);
     expect(denied.headers.get('www-authenticate')).toContain('Bearer');
@@ -253,8 +261,11 @@ describe('access control', () => {
     expect(wrong.status).toBe(401);
     const ok = await queryRemoteReport(sink.url, 'summary', { since: '3650d' }, { token });
     expect(ok.status).toBe(200);
-    expect((await queryLog()).at(-1)?.principal).toMatch(/^token:[0-9a-f]{12}$/);
-    // ingest stays open to the audit middleware (loopback, as before)
+    expect((await queryLog()).at(-1)?.principal).toBe('token:query-token');
+    // ingest needs a writer credential on a sink whose reads need a token; health stays open
+    expect(
+      (await api('/v1/audit', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' } })).status,
+    ).toBe(401);
     expect((await api('/healthz')).status).toBe(200);
   });
 });

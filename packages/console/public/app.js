@@ -44,7 +44,8 @@ class ApiError extends Error {
 async function api(path, { method = 'GET', body, raw = false } = {}) {
   const headers = { 'x-fhirwatch-surface': 'console' };
   const actor = $('actor').value.trim();
-  if (actor) headers['x-fhirwatch-actor'] = actor;
+  // percent-encoded: fetch refuses a header value beyond Latin-1, and officers' names are often not
+  if (actor) headers['x-fhirwatch-actor'] = encodeURIComponent(actor);
   const token = sessionStorage.getItem('fhirwatch.token');
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

@@ -11,6 +11,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
   assertQueryApiBind,
@@ -20,6 +22,14 @@ import {
   type PanelProvider,
   type QueryApiHandler,
 } from '@fhirwatch/clickhouse-sink';
+import {
+  apiError,
+  authenticate,
+  type Credential,
+  guardRequest,
+  MAX_API_BODY_BYTES,
+  queryCredentials,
+} from '@fhirwatch/clickhouse-sink/query-api';
 import { consoleAssets } from './assets.ts';
 import { panelProvider } from './panels.ts';
 
@@ -75,15 +85,18 @@ export interface ConsoleOptions {
   database?: string;
   /** An open client (the caller keeps it). */
   client?: ClickHouseClient;
-  /** A running sink: the console forwards `/api/…` to it (its query API records the reads). */
+  /**
+   * A running sink: the console forwards `/api/…` to it with the caller's own credential (never one of its own),
+   * so the sink authenticates and records every read under the caller's name.
+   */
   sinkUrl?: string;
-  /** Token the console presents to the sink (`sinkUrl` mode) when the browser sends none. */
-  sinkToken?: string;
   port?: number;
-  /** Default 127.0.0.1; any other bind needs `token`. */
+  /** Default 127.0.0.1; any other bind needs `token` or `tokens`. */
   host?: string;
-  /** Bearer token of this console's API (required off loopback). */
+  /** The shared bearer token of this console's API (FHIRWATCH_QUERY_TOKEN; required off loopback). */
   token?: string;
+  /** Officers' named tokens (FHIRWATCH_QUERY_TOKENS). In `sinkUrl` mode a caller must hold one of these too. */
+  tokens?: readonly Credential[];
   hmacKey?: Uint8Array;
   /** Panels and selectors (default: consolePanels()). */
   panels?: PanelProvider;
@@ -96,53 +109,126 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
+/** Request headers forwarded to the sink: the caller's credential and what the query API reads; nothing else. */
+const FORWARDED_REQUEST_HEADERS = [
+  'authorization',
+  'x-fhirwatch-actor',
+  'x-fhirwatch-surface',
+  'content-type',
+  'user-agent',
+  'accept',
+] as const;
+const FORWARDED_RESPONSE_HEADERS = [
+  'content-type',
+  'content-disposition',
+  'www-authenticate',
+  'retry-after',
+  'x-fhirwatch-verify-ok',
+] as const;
 
-/** `/api/…` → the sink's query API, streaming the answer back (status, type, disposition, body). */
-function sinkProxy(sinkUrl: string, sinkToken: string | undefined): QueryApiHandler {
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...(status === 401 ? { 'www-authenticate': 'Bearer realm="fhirwatch"' } : {}),
+  });
+  res.end(text);
+}
+
+/**
+ * `/api/…` → the sink's query API, the answer streamed back with backpressure. The path is the guarded, already
+ * normal path (request-guard.ts): the target is built from it and checked to still be under `/api/`. The caller's
+ * `Authorization` is forwarded as it came; the console adds none (no token: the sink answers 401 itself).
+ */
+function sinkProxy(sinkUrl: string, credentials: readonly Credential[]): QueryApiHandler {
   const base = new URL(sinkUrl);
   return async (req, res) => {
-    const path = req.url ?? '/';
-    if (!path.startsWith('/api/') && path !== '/api') return false;
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (!HOP_HEADERS.has(name) && typeof value === 'string') headers[name] = value;
+    const target = req.url ?? '/';
+    const query = target.indexOf('?');
+    const path = query < 0 ? target : target.slice(0, query);
+    if (path !== '/api' && !path.startsWith('/api/')) return false;
+    const url = new URL(base);
+    url.pathname = path;
+    url.search = query < 0 ? '' : target.slice(query);
+    if (url.pathname !== path || url.origin !== base.origin) {
+      sendJson(res, 400, { error: { code: 'FW_SINK_BAD_PATH', message: 'the path must be plain' } });
+      return true;
     }
-    if (headers.authorization === undefined && sinkToken !== undefined) headers.authorization = `Bearer ${sinkToken}`;
+    // a console with tokens of its own admits only their holders (and still forwards their credential)
+    if (credentials.length > 0) authenticate(req.headers.authorization, credentials);
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let size = declared > MAX_API_BODY_BYTES ? declared : 0;
+    if (size <= MAX_API_BODY_BYTES) {
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size <= MAX_API_BODY_BYTES) chunks.push(chunk as Buffer);
+      }
+    } else req.resume();
+    if (size > MAX_API_BODY_BYTES) {
+      sendJson(res, 413, {
+        error: { code: 'FW_SINK_TOO_LARGE', message: `request body exceeds ${MAX_API_BODY_BYTES} bytes` },
+      });
+      return true;
+    }
+    let response: Response;
     try {
-      const response = await fetch(new URL(path, base), {
+      response = await fetch(url, {
         method: req.method ?? 'GET',
         headers,
+        redirect: 'manual',
         ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
       });
-      const body = Buffer.from(await response.arrayBuffer());
-      const out: Record<string, string | number> = { 'content-length': body.length, 'cache-control': 'no-store' };
-      for (const name of ['content-type', 'content-disposition', 'www-authenticate', 'retry-after']) {
-        const value = response.headers.get(name);
-        if (value !== null) out[name] = value;
-      }
-      res.writeHead(response.status, out);
-      res.end(body);
     } catch {
-      const text = JSON.stringify({
-        error: { code: 'FW_CONSOLE_SINK_UNREACHABLE', message: 'the sink did not answer' },
-      });
-      res.writeHead(502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
+      sendJson(res, 502, { error: { code: 'FW_CONSOLE_SINK_UNREACHABLE', message: 'the sink did not answer' } });
+      return true;
+    }
+    const out: Record<string, string | number> = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+    for (const name of FORWARDED_RESPONSE_HEADERS) {
+      const value = response.headers.get(name);
+      if (value !== null) out[name] = value;
+    }
+    res.writeHead(response.status, out);
+    if (response.body === null) {
+      res.end();
+      return true;
+    }
+    try {
+      for await (const chunk of Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>)) {
+        if (res.destroyed) break;
+        if (!res.write(chunk)) await drained(res);
+      }
+      res.end();
+    } catch {
+      res.destroy();
     }
     return true;
   };
 }
 
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
 /** A console in front of nothing serves only errors: the sink must answer (any status: 401 means it is there). */
-async function probeSink(sinkUrl: string, sinkToken: string | undefined): Promise<void> {
+async function probeSink(sinkUrl: string): Promise<void> {
   try {
-    const response = await fetch(new URL('/api/reports', sinkUrl), {
-      headers: sinkToken === undefined ? {} : { authorization: `Bearer ${sinkToken}` },
-      signal: AbortSignal.timeout(5000),
-    });
+    const response = await fetch(new URL('/api/reports', sinkUrl), { signal: AbortSignal.timeout(5000) });
     await response.arrayBuffer();
   } catch (cause) {
     throw Object.assign(new Error(`no sink answers at ${sinkUrl}`), { code: 'FW_CONSOLE_SINK_UNREACHABLE', cause });
@@ -162,7 +248,8 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 /** The console on its own port: over a store (query API here) or in front of a sink (`sinkUrl`). */
 export async function startConsole(options: ConsoleOptions): Promise<ConsoleServer> {
   const host = options.host ?? '127.0.0.1';
-  assertQueryApiBind(host, options.token);
+  assertQueryApiBind(host, options.token, options.tokens);
+  const credentials = queryCredentials(options.token, options.tokens);
   const sources = [options.store, options.clickhouseUrl, options.client, options.sinkUrl].filter(
     (s) => s !== undefined,
   );
@@ -175,8 +262,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const ownsClient = client === undefined && options.sinkUrl === undefined;
   const handlers: QueryApiHandler[] = [];
   if (options.sinkUrl !== undefined) {
-    await probeSink(options.sinkUrl, options.sinkToken);
-    handlers.push(sinkProxy(options.sinkUrl, options.sinkToken));
+    await probeSink(options.sinkUrl);
+    handlers.push(sinkProxy(options.sinkUrl, credentials));
   } else {
     client ??= openStore({
       ...(options.store === undefined ? {} : { path: options.store }),
@@ -192,21 +279,31 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       buildQueryApi({
         client,
         ...(options.token === undefined ? {} : { token: options.token }),
+        ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
         ...(options.hmacKey === undefined ? {} : { hmacKey: options.hmacKey }),
         panels: options.panels ?? consolePanels(),
       }),
     );
   }
   handlers.push(consoleHandler());
+  const guard = {
+    address: () => {
+      const bound = server.address();
+      return bound === null || typeof bound === 'string' ? undefined : { host: bound.address, port: bound.port };
+    },
+    // in front of a sink the console cannot know whether the sink is open: it checks Host and Origin anyway
+    open: credentials.length === 0 || options.sinkUrl !== undefined,
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     (async () => {
+      guardRequest(req, guard);
       for (const handler of handlers) if (await handler(req, res)) return;
-      const text = JSON.stringify({ error: { code: 'FW_CONSOLE_NOT_FOUND', message: 'no such page' } });
-      res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end();
+      sendJson(res, 404, { error: { code: 'FW_CONSOLE_NOT_FOUND', message: 'no such page' } });
+    })().catch((error: unknown) => {
+      req.resume();
+      const { status, code, message } = apiError(error);
+      if (res.headersSent) res.destroy();
+      else sendJson(res, status, { error: { code, message } });
     });
   });
   server.keepAliveTimeout = 5000;

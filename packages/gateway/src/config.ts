@@ -4,7 +4,7 @@
  *
  * ```json
  * { "tenants": { "<guid>": { "baseUrl", "fhirVersion", "timeoutMs" } }, "dataDir", "publicUrl", ...,
- *   "audit": { "sinkUrl", "spoolDir", "mode", "onSpoolFailure", "recordedBy", "disclosure", "userIdentity", "hmacKeyFile" },
+ *   "audit": { "sinkUrl", "ingestTokenFile", "spoolDir", "mode", "onSpoolFailure", "recordedBy", "disclosure", "userIdentity", "hmacKeyFile" },
  *   "telemetry": { "otlpEndpoint", "serviceName" } }
  * ```
  *
@@ -91,6 +91,7 @@ const TOP_KEYS = [
 const TENANT_KEYS = ['baseUrl', 'fhirVersion', 'timeoutMs'] as const;
 const AUDIT_KEYS = [
   'sinkUrl',
+  'ingestTokenFile',
   'spoolDir',
   'mode',
   'onSpoolFailure',
@@ -343,6 +344,8 @@ export function parseGatewayConfig(raw: unknown, options: ParseConfigOptions = {
     };
     const sinkUrl = reader.url('sinkUrl');
     if (sinkUrl !== undefined) audit.sinkUrl = sinkUrl;
+    const ingestTokenFile = reader.string('ingestTokenFile');
+    if (ingestTokenFile !== undefined) audit.ingestTokenFile = path(ingestTokenFile);
     const gzip = reader.boolean('gzip');
     if (gzip !== undefined) audit.gzip = gzip;
     const emitLogs = reader.boolean('emitLogs');

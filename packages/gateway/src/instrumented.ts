@@ -93,6 +93,31 @@ export function loadHmacKey(file: string): Buffer {
   return Buffer.from(text, 'hex');
 }
 
+/**
+ * The ingest token: FHIRWATCH_INGEST_TOKEN (already in `ingestToken`) or the first line of `ingestTokenFile`, read
+ * like the key file (a file open to group or others is refused with the fix).
+ */
+export function resolveIngestToken(audit: AuditConfig): string | undefined {
+  if (audit.ingestToken !== undefined || audit.ingestTokenFile === undefined) return audit.ingestToken;
+  let text: string;
+  try {
+    text = readKeyFile(audit.ingestTokenFile);
+  } catch (error) {
+    const mode = (error as { code?: string }).code === AUDIT_ERROR_CODES.keyFileMode;
+    throw new GatewayError(
+      'FW_GATEWAY_CONFIG_INVALID',
+      mode ? `audit.ingestTokenFile: ${(error as Error).message}` : 'audit.ingestTokenFile cannot be read',
+      { cause: error, key: 'audit.ingestTokenFile' },
+    );
+  }
+  if (text === '' || /\s/.test(text)) {
+    throw new GatewayError('FW_GATEWAY_CONFIG_INVALID', 'audit.ingestTokenFile must hold one token', {
+      key: 'audit.ingestTokenFile',
+    });
+  }
+  return text;
+}
+
 const IDENTITY_TEXT: Record<UserIdentity['source'], (identity: UserIdentity) => string> = {
   none: () => 'none (the Patients app authenticates as an application: user_id stays empty)',
   header: () => 'x-fhirwatch-user-id / x-fhirwatch-user-name from the trusted upstream (never forwarded)',
@@ -186,11 +211,21 @@ export async function startInstrumentedGateway(
   const fhirVersion: FhirVersion =
     base.defaultFhirVersion ?? (fileVersions.length === 1 ? (fileVersions[0] as FhirVersion) : 'STU3');
 
+  const ingestToken = config.audit === false ? undefined : resolveIngestToken(config.audit);
+  // the writer's credential goes with telemetry only to the sink it was made for, never to another collector
+  const telemetryToSink =
+    config.audit !== false &&
+    config.telemetry !== false &&
+    config.audit.sinkUrl !== undefined &&
+    new URL(config.telemetry.otlpEndpoint).origin === new URL(config.audit.sinkUrl).origin;
   const telemetry =
     config.telemetry === false
       ? undefined
       : setupTelemetry({
           endpoint: config.telemetry.otlpEndpoint,
+          ...(telemetryToSink && ingestToken !== undefined
+            ? { headers: { authorization: `Bearer ${ingestToken}` } }
+            : {}),
           serviceName: config.telemetry.serviceName,
           ...(config.telemetry.metricExportIntervalMs === undefined
             ? {}
@@ -206,6 +241,7 @@ export async function startInstrumentedGateway(
       const key = options.hmacKey ?? loadHmacKey(config.audit.hmacKeyFile);
       audit = fhirAudit({
         ...auditOptions(config.audit, fhirVersion, key, options.onAuditError),
+        ...(ingestToken === undefined ? {} : { ingestToken }),
         ...(options.spoolHealthLog === undefined ? {} : { spoolHealthLog: options.spoolHealthLog }),
       });
       await audit.ready();

@@ -134,6 +134,13 @@ export type UserIdentity =
 export interface AuditConfig {
   /** Sink base URL (`POST {sinkUrl}/v1/audit`). Absent: records are spooled and kept, not shipped. */
   sinkUrl?: string;
+  /**
+   * This gateway's ingest credential on the sink (its writer name is `recordedBy`): from FHIRWATCH_INGEST_TOKEN,
+   * or read from `ingestTokenFile` at start. Also sent with telemetry when it goes to the same sink.
+   */
+  ingestToken?: string;
+  /** A file holding the ingest token (one line), read at start. */
+  ingestTokenFile?: string;
   spoolDir: string;
   mode: AuditMode;
   /**

@@ -131,7 +131,10 @@ export function createAuditPipeline(
           ...(options.minBackoffMs === undefined ? {} : { minBackoffMs: options.minBackoffMs }),
           ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
           ...(options.gzip === undefined ? {} : { gzip: options.gzip }),
-          ...(options.sinkHeaders === undefined ? {} : { headers: options.sinkHeaders }),
+          headers: {
+            ...options.sinkHeaders,
+            ...(options.ingestToken === undefined ? {} : { authorization: `Bearer ${options.ingestToken}` }),
+          },
           onError,
           onShipped,
         });

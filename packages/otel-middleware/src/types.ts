@@ -96,8 +96,14 @@ export interface FhirAuditOptions {
   maxBackoffMs?: number;
   /** gzip shipped batches (default false). */
   gzip?: boolean;
-  /** Extra headers for the sink (e.g. authorization). */
+  /** Extra headers for the sink. */
   sinkHeaders?: Record<string, string>;
+  /**
+   * This writer's ingest credential on the sink (`Authorization: Bearer`): a sink with credentials accepts from
+   * it only records whose `recorded_by` is the credential's writer name (clickhouse-sink README, "Authentication
+   * and authorization"). Without it, only a loopback sink without credentials takes the records.
+   */
+  ingestToken?: string;
   /** Providers (default: the global ones, as registered by `setupTelemetry`). */
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;

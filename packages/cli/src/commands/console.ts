@@ -4,6 +4,7 @@
  * first stdout line is the console's URL. A sink can serve the console itself: `fhirwatch sink --console`.
  */
 import { parseArgs } from 'node:util';
+import { type Credential, parseCredentials } from '@fhirwatch/clickhouse-sink/query-client';
 import type { ConsoleOptions } from '@fhirwatch/console';
 import { AUDIT_ERROR_CODES, readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError, untilSignal } from '../command.ts';
@@ -19,12 +20,13 @@ Store (one of):
   --sink-url <url>         a running sink: the console forwards its queries to the sink's query API
 
   --port <n>               port (default 0: any free port)
-  --host <addr>            bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN, >= 16 chars)
+  --host <addr>            bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN(S), >= 16 chars)
   --hmac-key-file <file>   the audit writers' HMAC key (hex), for the chain-integrity status
 
 The console and its API expose PHI (who saw which patient): every read of audit records is recorded in the
-store's audit_query_log with the name you enter in the console. FHIRWATCH_QUERY_TOKEN, when set, is required
-as a bearer token (and sent to --sink-url).
+store's audit_query_log with the officer's token name (FHIRWATCH_QUERY_TOKENS=name:token,…) or the name entered
+in the console (FHIRWATCH_QUERY_TOKEN, one shared token). With --sink-url the console forwards each caller's own
+token to the sink and never adds one: a caller without a token gets the sink's 401.
 `;
 
 /** The text of `--hmac-key-file` (mode checked: open to group or others → a usage error naming `chmod 600`). */
@@ -42,6 +44,15 @@ export function readKeyFileText(file: string): string {
 export function readHmacKey(file: string): Buffer {
   const text = readKeyFileText(file);
   return /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32 ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+}
+
+/** `name:token` pairs from an environment variable (empty when unset). */
+export function credentialsFromEnv(name: string): Credential[] {
+  try {
+    return parseCredentials(process.env[name] ?? '', name);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -68,8 +79,10 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError('--port must be an integer in [0, 65535]');
   const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
+  const tokens = credentialsFromEnv('FHIRWATCH_QUERY_TOKENS');
   const options: ConsoleOptions = { port, ...(values.host === undefined ? {} : { host: values.host }) };
-  if (token !== undefined) options.token = options.sinkToken = token;
+  if (token !== undefined) options.token = token;
+  if (tokens.length > 0) options.tokens = tokens;
   if (values['hmac-key-file'] !== undefined) options.hmacKey = readHmacKey(values['hmac-key-file']);
   if (values.store !== undefined) options.store = values.store;
   if (values['sink-url'] !== undefined) options.sinkUrl = values['sink-url'];

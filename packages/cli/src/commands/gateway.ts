@@ -42,7 +42,8 @@ const USAGE = `Usage: fhirwatch gateway [--config <file>] [options]
   --quiet                  no request log lines
 
 Flags override the config file. Environment: FHIRWATCH_GATEWAY_ADMIN_TOKEN enables the admin API
-(/admin/...) with that bearer token.
+(/admin/...) with that bearer token; FHIRWATCH_INGEST_TOKEN is this gateway's writer credential on the sink
+(named after --recorded-by there: FHIRWATCH_INGEST_TOKENS=<recordedBy>:<token>), or audit.ingestTokenFile.
 `;
 
 /** The object without its undefined members; undefined when none is left. */
@@ -128,6 +129,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const adminToken = process.env.FHIRWATCH_GATEWAY_ADMIN_TOKEN;
   if (adminToken !== undefined && adminToken !== '') config.gateway.adminToken = adminToken;
+  const ingestToken = process.env.FHIRWATCH_INGEST_TOKEN;
+  if (ingestToken !== undefined && ingestToken !== '' && config.audit !== false) config.audit.ingestToken = ingestToken;
 
   let gateway: Awaited<ReturnType<typeof startInstrumentedGateway>>;
   try {

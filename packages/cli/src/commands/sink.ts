@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { migrate, openStore, type SchemaOptions, type SinkOptions, startSink } from '@fhirwatch/clickhouse-sink';
 import { renderSchemaScript } from '@fhirwatch/clickhouse-sink/store';
 import { UsageError, untilSignal } from '../command.ts';
-import { readHmacKey } from './console.ts';
+import { credentialsFromEnv, readHmacKey } from './console.ts';
 
 export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
 
@@ -20,14 +20,21 @@ const USAGE = `Usage: fhirwatch sink [options]            serve /v1/audit, /v1/t
   --username <name>             ClickHouse user
   --database <db>               database (default: default)
   --port <n>                    port (default 0: any free port)
-  --host <addr>                 bind address (default 127.0.0.1; any other needs FHIRWATCH_QUERY_TOKEN for the
-                                query API under /api/, which every sink serves)
+  --host <addr>                 bind address (default 127.0.0.1; any other needs query and ingest credentials)
   --console                     also serve the web console at the sink's URL (fhirwatch console)
   --hmac-key-file <file>        the audit writers' HMAC key, for the query API's verify and the console
   --spool <dir>                 telemetry spool (default <store>/spool or .fhirwatch/sink-spool)
   --audit-retention-days <n>    audit TTL (default 2557, 7 years)
   --telemetry-retention-days <n> telemetry TTL (default 30)
   --cluster <name>              (migrate, ddl) cluster variant, e.g. '{cluster}'
+
+Credentials (environment; design in packages/clickhouse-sink/README.md, "Authentication and authorization"):
+  FHIRWATCH_QUERY_TOKENS        officers' read tokens, name:token pairs (comma or newline separated); every read
+                                is recorded in audit_query_log with the officer's name
+  FHIRWATCH_QUERY_TOKEN         one shared read token (recorded as the officer 'query-token')
+  FHIRWATCH_INGEST_TOKENS       writers' ingest tokens, writer:token pairs; a writer's token carries only records
+                                recorded_by that writer (the gateway sends it from FHIRWATCH_INGEST_TOKEN)
+  Without any: loopback only, same-origin requests with a loopback Host. With read tokens, ingest tokens too.
 `;
 
 function integer(name: string, value: string | undefined, min: number, max: number): number | undefined {
@@ -93,8 +100,12 @@ function parse(args: string[]): Parsed {
   if (values.cluster !== undefined) schema.cluster = values.cluster;
   if (values.host !== undefined) sink.host = values.host;
   const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
+  const tokens = credentialsFromEnv('FHIRWATCH_QUERY_TOKENS');
+  const ingestTokens = credentialsFromEnv('FHIRWATCH_INGEST_TOKENS');
+  if (ingestTokens.length > 0) sink.ingestTokens = ingestTokens;
   sink.queryApi = {
     ...(token === undefined ? {} : { token }),
+    ...(tokens.length === 0 ? {} : { tokens }),
     ...(values['hmac-key-file'] === undefined ? {} : { hmacKey: readHmacKey(values['hmac-key-file']) }),
   };
   return { sink, schema, console: values.console, help: values.help };

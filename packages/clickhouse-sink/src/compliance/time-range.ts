@@ -53,6 +53,9 @@ function parseInstant(value: string | Date, name: string): Date {
   return date;
 }
 
+const DATETIME64_MIN_MS = Date.UTC(1900, 0, 1);
+const DATETIME64_MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
+
 export function resolveTimeRange(input: TimeRangeInput = {}): TimeRange {
   const now = input.now ?? new Date();
   const to = input.to === undefined ? now : parseInstant(input.to, 'to');
@@ -60,6 +63,16 @@ export function resolveTimeRange(input: TimeRangeInput = {}): TimeRange {
     input.from !== undefined
       ? parseInstant(input.from, 'from')
       : new Date(to.getTime() - parseDuration(input.since ?? DEFAULT_SINCE));
+  // DateTime64's range: beyond it (a `since` of 10^11 days) the query could not even be written
+  for (const [name, date] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
+    const t = date.getTime();
+    if (Number.isNaN(t) || t < DATETIME64_MIN_MS || t > DATETIME64_MAX_MS) {
+      throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidRange, `--${name} must be between 1900 and 2299`);
+    }
+  }
   if (from.getTime() >= to.getTime()) {
     throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidRange, '--from must be before --to');
   }

@@ -1,13 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { SinkLogger } from '../log.ts';
+import type { Credential } from '../query-api/auth.ts';
 import type { PanelProvider } from '../query-api/panels.ts';
 import type { RetryOptions } from './writer/retry.ts';
 
 /** The read-only query API (`/api/…`) of the sink; see src/query-api/api.ts. */
 export interface SinkQueryApiOptions {
-  /** Bearer token; required when `host` is not loopback (the sink refuses to start without one). */
+  /**
+   * The shared bearer token (FHIRWATCH_QUERY_TOKEN), recorded as the officer `query-token`. A token (this or
+   * `tokens`) is required when `host` is not loopback (the sink refuses to start without one).
+   */
   token?: string;
+  /** Officers' named tokens (FHIRWATCH_QUERY_TOKENS): every read is recorded with the officer's name. */
+  tokens?: readonly Credential[];
   /** HMAC key of the audit writers, for `GET /api/audit/verify` (a function: read when asked, e.g. from a spool). */
   hmacKey?: Uint8Array | (() => Uint8Array | undefined);
   /**
@@ -77,6 +83,13 @@ export interface SinkOptions {
    * enables the audit writer's fast duplicate check.
    */
   exclusiveWriter?: boolean;
+  /**
+   * Writers' ingest credentials (FHIRWATCH_INGEST_TOKENS): `POST /v1/audit` and OTLP need one, and a writer's
+   * credential carries only records whose `recorded_by` is its name. Required off loopback and whenever the query
+   * API has a token (the sink refuses to start otherwise); none on a loopback sink without tokens: ingest is open
+   * to same-origin loopback requests (the demo).
+   */
+  ingestTokens?: readonly Credential[];
   /** The query API on the sink's port (default on, loopback only unless a token is given); `false` turns it off. */
   queryApi?: SinkQueryApiOptions | false;
   /**

@@ -13,9 +13,16 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRequestRecord } from '@fhirwatch/contract';
 import { SinkError } from '../errors.ts';
 import { buildQueryApi, type QueryApiHandler } from '../query-api/api.ts';
-import { assertQueryApiBind } from '../query-api/auth.ts';
+import {
+  assertIngestBind,
+  assertQueryApiBind,
+  authenticateWriter,
+  type Credential,
+  queryCredentials,
+} from '../query-api/auth.ts';
 import { removeSinkMarker, writeSinkMarker } from '../query-api/discovery.ts';
 import { panelModuleForWorker } from '../query-api/panels.ts';
+import { guardRequest, type RequestGuardOptions } from '../query-api/request-guard.ts';
 import { startThreadedQueryApi, type ThreadedQueryApi } from '../query-api/threaded.ts';
 import { openStore } from '../store/open.ts';
 import { migrate } from '../store/schema/migrations.ts';
@@ -53,7 +60,30 @@ export interface SinkHandlerDeps {
   maxBatchRecords: number;
   /** Extra handlers tried for paths that are not ingest (query API, console); true = answered. */
   mounts?: readonly QueryApiHandler[];
+  /** Writers' credentials; empty: ingest is open (a loopback sink without tokens). */
+  ingestTokens?: readonly Credential[];
+  /** Path, Host and Origin checks before any route (query-api/request-guard.ts). */
+  guard?: RequestGuardOptions;
 }
+
+/**
+ * The sink's own routes (the query API's are in query-api/api.ts `queryApiRoutes`): `auth` says which credential
+ * a route needs. Dispatch goes through this table, so a route cannot be added without saying; security.test.ts
+ * walks it.
+ */
+export const SINK_ROUTES = [
+  { path: '/healthz', methods: ['GET', 'HEAD'], auth: 'none' },
+  { path: '/readyz', methods: ['GET', 'HEAD'], auth: 'none' },
+  { path: '/v1/audit', methods: ['POST'], auth: 'ingest' },
+  { path: '/v1/traces', methods: ['POST'], auth: 'ingest' },
+  { path: '/v1/logs', methods: ['POST'], auth: 'ingest' },
+  { path: '/v1/metrics', methods: ['POST'], auth: 'ingest' },
+] as const satisfies readonly { path: string; methods: readonly string[]; auth: 'none' | 'ingest' }[];
+
+type SinkRoutePath = (typeof SINK_ROUTES)[number]['path'];
+const SINK_ROUTE_TABLE: ReadonlyMap<string, (typeof SINK_ROUTES)[number]> = new Map(
+  SINK_ROUTES.map((route) => [route.path, route]),
+);
 
 const OTLP_MAPPERS: Record<OtlpSignal, (request: unknown) => RowsByTable> = {
   traces: mapTraces,
@@ -110,6 +140,8 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   }
 }
 
+const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
 function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
@@ -155,7 +187,11 @@ export async function sinkReadiness(
 }
 
 export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
-  const handleAudit = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handleAudit = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    writer: Credential | undefined,
+  ): Promise<void> => {
     const type = mediaType(req);
     if (type !== NDJSON_MEDIA_TYPE && type !== SPOOL_MEDIA_TYPE) {
       throw new SinkError(
@@ -165,6 +201,16 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
     }
     const body = await readBody(req, deps.maxBodyBytes);
     const records = parseAuditLines(body, deps.maxBatchRecords, type === SPOOL_MEDIA_TYPE);
+    // a writer's credential carries its own chain only: it cannot plant records in another writer's name
+    if (writer !== undefined) {
+      const foreign = records.findIndex((record) => record.recorded_by !== writer.name);
+      if (foreign >= 0) {
+        throw new SinkError(
+          'FW_SINK_FORBIDDEN',
+          `record ${foreign + 1} is recorded_by another writer than this credential's ('${writer.name}'); nothing stored`,
+        );
+      }
+    }
     const result = await deps.audit.write(records);
     sendJson(res, 200, { accepted: result.accepted, duplicates: result.duplicates });
   };
@@ -206,31 +252,41 @@ export function buildSinkHandler(deps: SinkHandlerDeps): RequestListener {
     res.end(answer.body);
   };
 
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz' || path === '/readyz') {
-      // unauthenticated (orchestrator probes) and minimal: states, codes and counts, never a path or a value
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new SinkError('FW_SINK_METHOD', 'use GET');
-      if (path === '/healthz') {
-        sendJson(res, 200, { status: 'ok' }, { 'cache-control': 'no-store' });
-        return;
-      }
+  const handlers: Record<
+    SinkRoutePath,
+    (req: IncomingMessage, res: ServerResponse, writer?: Credential) => Promise<void>
+  > = {
+    // unauthenticated (orchestrator probes) and minimal: states, codes and counts, never a path or a value
+    '/healthz': async (_req, res) => {
+      sendJson(res, 200, { status: 'ok' }, { 'cache-control': 'no-store' });
+    },
+    '/readyz': async (_req, res) => {
       const { ready, body } = await sinkReadiness(deps);
       sendJson(res, ready ? 200 : 503, body, {
         'cache-control': 'no-store',
         ...(ready ? {} : { 'retry-after': '1' }),
       });
-      return;
-    }
-    if (path !== '/v1/audit' && !path?.startsWith('/v1/')) {
+    },
+    '/v1/audit': (req, res, writer) => handleAudit(req, res, writer),
+    '/v1/traces': (req, res) => handleOtlp('traces', req, res),
+    '/v1/logs': (req, res) => handleOtlp('logs', req, res),
+    '/v1/metrics': (req, res) => handleOtlp('metrics', req, res),
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = deps.guard === undefined ? ((req.url ?? '/').split('?')[0] ?? '/') : guardRequest(req, deps.guard);
+    const ingest = path === '/v1' || path.startsWith('/v1/');
+    if (!ingest && !SINK_ROUTE_TABLE.has(path)) {
       for (const mount of deps.mounts ?? []) if (await mount(req, res)) return;
     }
-    const signal =
-      path === '/v1/traces' ? 'traces' : path === '/v1/logs' ? 'logs' : path === '/v1/metrics' ? 'metrics' : undefined;
-    if (path !== '/v1/audit' && signal === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
-    if (req.method !== 'POST') throw new SinkError('FW_SINK_METHOD', 'use POST');
-    if (signal === undefined) await handleAudit(req, res);
-    else await handleOtlp(signal, req, res);
+    // ingest: the writer's credential before anything else, so an unknown /v1 path says nothing either
+    const writer = ingest ? authenticateWriter(first(req.headers.authorization), deps.ingestTokens ?? []) : undefined;
+    const table = SINK_ROUTE_TABLE.get(path);
+    if (table === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
+    if (!(table.methods as readonly string[]).includes(req.method ?? '')) {
+      throw new SinkError('FW_SINK_METHOD', `use ${table.methods.join(' or ')}`);
+    }
+    await handlers[table.path](req, res, writer);
   };
 
   return (req, res) => {
@@ -256,7 +312,10 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 export async function startSink(options: SinkOptions = {}): Promise<SinkServer> {
   const host = options.host ?? '127.0.0.1';
   const queryApi = options.queryApi ?? {};
-  if (queryApi !== false) assertQueryApiBind(host, queryApi.token);
+  if (queryApi !== false) assertQueryApiBind(host, queryApi.token, queryApi.tokens);
+  const readers = queryApi === false ? [] : queryCredentials(queryApi.token, queryApi.tokens);
+  const ingestTokens = options.ingestTokens ?? [];
+  assertIngestBind(host, ingestTokens, readers);
   const worker = queryApi !== false && (queryApi.thread ?? 'worker') === 'worker';
   // panels are checked before the store is opened: a bad provider is a clear error, not an empty /api/panels
   const panelsModule =
@@ -309,6 +368,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     threaded = startThreadedQueryApi({
       client,
       ...(queryApi.token === undefined ? {} : { token: queryApi.token }),
+      ...(queryApi.tokens === undefined ? {} : { tokens: queryApi.tokens }),
       ...(queryApi.hmacKey === undefined ? {} : { hmacKey: queryApi.hmacKey }),
       ...(panelsModule === undefined ? {} : { panelsModule }),
     });
@@ -327,6 +387,15 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     maxBatchRecords: options.maxBatchRecords ?? 50_000,
     mounts,
+    ingestTokens,
+    guard: {
+      address: () => {
+        const bound = server.address();
+        return bound === null || typeof bound === 'string' ? undefined : { host: bound.address, port: bound.port };
+      },
+      // something answers without a credential: Host and Origin are checked (loopback binds only)
+      open: ingestTokens.length === 0 || (queryApi !== false && readers.length === 0),
+    },
   });
   const server = createServer(handler);
   server.keepAliveTimeout = 5000;

@@ -11,30 +11,36 @@
  *   GET  /api/audit/query-log                audit_query_log: the reads of audit records through this API
  *   GET  /api/panels, /api/panels/<id>       panel definitions and their data (from, to, tenant, interaction)
  *
- * Every request that reads audit records (a route or panel whose `readsAuditRecords` is true) is recorded in
- * audit_query_log before its answer is sent; if that record cannot be stored, nothing is returned (503). The same
- * core answers in-process (in-process.ts: `fhirwatch audit --store`), so that rule has this one home. ClickHouse runs the queries on its own threads (chdb's
+ * Every request that reads audit records (every `/api/audit/` route; a panel whose `readsAuditRecords` is true) is
+ * recorded in audit_query_log before its answer is sent; if that record cannot be stored, nothing is returned
+ * (503). The same core answers in process (in-process.ts: `fhirwatch audit --store`), so that rule has this one
+ * home. ClickHouse runs the queries on its own threads (chdb's
  * async API, or a server), so a report does not hold the event loop that `POST /v1/audit` needs
  * (bench/ingest-under-query.ts measures it).
  */
-import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { userInfo } from 'node:os';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../compliance/errors.ts';
-import { auditEventBundle } from '../compliance/fhir/audit-event.ts';
-import { formatCsv } from '../compliance/format/csv.ts';
 import { formatReport } from '../compliance/format/index.ts';
 import type { Report } from '../compliance/types.ts';
 import { addVipPatient, listVipPatients, removeVipPatient } from '../compliance/vip.ts';
 import { SinkError } from '../errors.ts';
-import { authenticate, type Principal } from './auth.ts';
+import { authenticate, type Credential, type Principal, queryCredentials } from './auth.ts';
 import { checkPanelProvider, type PanelProvider, type QueryPanel } from './panels.ts';
 import { number, output, parametersForLog, single } from './params.ts';
 import { type AuditRead, listAuditReads, recordAuditRead } from './query-log.ts';
 import { apiReports, isMonitoringReport, runAccess, runNamedReport, runVerify } from './reports.ts';
-import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditAll } from './search.ts';
-import { csvChunks, fhirBundleChunks, jsonReportChunks } from './stream.ts';
+import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditExport } from './search.ts';
+import {
+  csvChunks,
+  csvPageChunks,
+  fhirBundleChunks,
+  fhirBundlePageChunks,
+  jsonReportChunks,
+  ndjsonPageChunks,
+} from './stream.ts';
 
 /** A caller known without HTTP (the CLI running the core in its own process): no token, its own principal. */
 export interface InProcessCaller {
@@ -45,16 +51,20 @@ export interface InProcessCaller {
 
 export interface QueryApiOptions {
   client: ClickHouseClient;
-  /** Bearer token; required (by the caller, see assertQueryApiBind) for a non-loopback bind. */
+  /** The shared bearer token (FHIRWATCH_QUERY_TOKEN), recorded as the officer `query-token`. */
   token?: string;
+  /** Officers' named tokens (FHIRWATCH_QUERY_TOKENS): reads are recorded with the name. */
+  tokens?: readonly Credential[];
   /** HMAC key of the audit writers, for `GET /api/audit/verify` (and the console's chain status). */
   hmacKey?: Uint8Array | (() => Uint8Array | undefined);
   /** Panels and selectors (`/api/panels`, `/api/variables`), checked with checkPanelProvider. */
   panels?: PanelProvider;
-  /** Set for in-process use (in-process.ts): every request is this caller's. */
+  /** Set for in-process use (in-process.ts): every request is this caller's (no token to check). */
   caller?: InProcessCaller;
-  /** Actor recorded for loopback requests that name none (default: the OS user running the sink). */
+  /** Actor recorded for requests that name none and carry no named token (default `anonymous`). */
   defaultActor?: string;
+  /** Where an unexpected error is logged (request id, code; never parameters or ClickHouse text). */
+  logError?: (entry: { requestId: string; endpoint: string; code: string; error: string }) => void;
   /** Points per panel series (default 120): the interval is (to - from) / points, rounded up to a nice step. */
   panelPoints?: number;
 }
@@ -89,21 +99,29 @@ export interface ApiResponseSink {
 export type ApiCore = (req: ApiRequest, res: ApiResponseSink) => Promise<void>;
 
 /** Headers the core reads. */
-export const API_REQUEST_HEADERS = ['authorization', 'x-fhirwatch-actor', 'x-fhirwatch-surface', 'user-agent'] as const;
+export const API_REQUEST_HEADERS = [
+  'authorization',
+  'x-fhirwatch-actor',
+  'x-fhirwatch-surface',
+  'user-agent',
+  'content-type',
+] as const;
 
 export function isApiPath(url: string): boolean {
   const path = url.split('?')[0] ?? '';
   return path === '/api' || path.startsWith('/api/');
 }
 
-/** The request's body (bounded) and the headers the core reads. */
+/** The request's body (bounded: past the limit the rest is drained, not kept) and the headers the core reads. */
 export async function readApiRequest(req: IncomingMessage, hmacKey?: Uint8Array): Promise<ApiRequest> {
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_API_BODY_BYTES) break;
-    chunks.push(chunk as Buffer);
+  let size = Number(req.headers['content-length'] ?? 0) > MAX_API_BODY_BYTES ? MAX_API_BODY_BYTES + 1 : 0;
+  if (size > MAX_API_BODY_BYTES) req.resume();
+  else {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size <= MAX_API_BODY_BYTES) chunks.push(chunk as Buffer);
+    }
   }
   const headers: Record<string, string | undefined> = {};
   for (const name of API_REQUEST_HEADERS) {
@@ -121,6 +139,19 @@ export async function readApiRequest(req: IncomingMessage, hmacKey?: Uint8Array)
   };
 }
 
+/** Resolves when the socket drained, or closed (a client gone never drains). */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
 /** An ApiResponseSink over a node:http response. */
 export function httpResponseSink(res: ServerResponse): ApiResponseSink {
   return {
@@ -134,7 +165,7 @@ export function httpResponseSink(res: ServerResponse): ApiResponseSink {
       res.writeHead(status, headers);
     },
     write: async (chunk) => {
-      if (!res.write(chunk)) await once(res, 'drain');
+      if (!res.write(chunk)) await drained(res);
     },
     end: (body) => {
       res.end(body);
@@ -158,6 +189,37 @@ export function buildQueryApi(options: QueryApiOptions): QueryApiHandler {
     return true;
   };
 }
+
+/** The audit routes (`/api/audit/<name>`) and their methods: the route table the dispatcher and the tests read. */
+export const AUDIT_ROUTES = {
+  access: ['GET'],
+  activity: ['GET'],
+  summary: ['GET'],
+  report: ['GET'],
+  verify: ['GET', 'POST'],
+  search: ['GET'],
+  related: ['GET'],
+  vip: ['GET', 'POST', 'DELETE'],
+  'query-log': ['GET'],
+} as const satisfies Record<string, readonly ('GET' | 'POST' | 'DELETE')[]>;
+type AuditRouteName = keyof typeof AUDIT_ROUTES;
+const AUDIT_ROUTE_METHODS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries(AUDIT_ROUTES));
+
+/** Every route of the query API (ids as `{name}` / `{id}`), for the security tests and documentation. */
+export function queryApiRoutes(panelIds: readonly string[] = []): { path: string; methods: readonly string[] }[] {
+  return [
+    { path: '/api/reports', methods: ['GET'] },
+    { path: '/api/variables', methods: ['GET'] },
+    { path: '/api/panels', methods: ['GET'] },
+    ...(panelIds.length > 0 ? [{ path: '/api/panels/{id}', methods: ['GET'] }] : []),
+    ...Object.entries(AUDIT_ROUTES).map(([name, methods]) => ({
+      path: name === 'report' ? '/api/audit/report/{name}' : `/api/audit/${name}`,
+      methods,
+    })),
+  ];
+}
+
+const NDJSON_TYPE = 'application/x-ndjson';
 
 /** Rows a panel answer carries at most (the console draws far fewer). */
 export const MAX_PANEL_ROWS = 20_000;
@@ -235,9 +297,18 @@ function missingTable(error: unknown): string {
 /** Request bodies (VIP changes, a verify key) are small JSON objects. */
 export const MAX_API_BODY_BYTES = 64 * 1024;
 
-function parseJsonBody(body: Buffer): Record<string, unknown> {
+/**
+ * A JSON object body. The content type must say JSON: a cross-site `<form>` or `text/plain` fetch (sent without
+ * a CORS preflight) can then never change a setting.
+ */
+function parseJsonBody(req: ApiRequest): Record<string, unknown> {
+  const { body } = req;
   if (body.length > MAX_API_BODY_BYTES)
     throw new SinkError('FW_SINK_TOO_LARGE', `request body exceeds ${MAX_API_BODY_BYTES} bytes`);
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new SinkError('FW_SINK_UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+  }
   try {
     const value = JSON.parse(body.toString('utf8') || '{}') as unknown;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
@@ -256,7 +327,18 @@ function keyFromBody(body: Record<string, unknown>): Uint8Array {
   return Buffer.from(key, encoding);
 }
 
-/** Status and stable code for an error; the message never quotes ClickHouse (it may echo parameter values). */
+/** ClickHouse refused a parameter value (out of its type's range, unparsable): the request's fault, 400. */
+function isBadParameter(error: unknown): boolean {
+  const e = error as { code?: unknown; type?: unknown; message?: unknown };
+  const text = `${String(e.type ?? '')} ${String(e.code ?? '')} ${String(e.message ?? '')}`;
+  return /BAD_QUERY_PARAMETER|CANNOT_PARSE_|VALUE_IS_OUT_OF_RANGE|^ ?457\b/.test(text);
+}
+
+/**
+ * Status and stable code for an error. Neither the message nor the code says anything of ClickHouse (its type
+ * names and messages would make the API a parse oracle, and may echo parameter values): an unexpected error is
+ * `FW_SINK_QUERY_FAILED` with a request id, and the server logs the id with the error's type.
+ */
 export function apiError(error: unknown): { status: number; code: string; message: string } {
   if (error instanceof SinkError) return { status: error.status, code: error.code, message: error.message };
   if (error instanceof AuditQueryError) {
@@ -268,19 +350,53 @@ export function apiError(error: unknown): { status: number; code: string; messag
           : 400;
     return { status, code: error.code, message: error.message };
   }
-  const clickhouse = (error as { code?: string; type?: string }).type ?? (error as { code?: string }).code;
-  return {
-    status: 500,
-    code: 'FW_SINK_QUERY_FAILED',
-    message: `query failed${clickhouse === undefined ? '' : ` (ClickHouse ${clickhouse})`}`,
-  };
+  if (isBadParameter(error)) {
+    return { status: 400, code: 'FW_SINK_BAD_QUERY', message: 'a parameter value is malformed or out of range' };
+  }
+  return { status: 500, code: 'FW_SINK_QUERY_FAILED', message: 'the query failed' };
+}
+
+/** What the server log may say of an unexpected error: its class and ClickHouse type or code, no message (PHI). */
+function errorKind(error: unknown): string {
+  const e = error as { name?: unknown; type?: unknown; code?: unknown };
+  return [e.name, e.type, e.code].filter((part) => typeof part === 'string' && /^[\w.-]{1,60}$/.test(part)).join(' ');
+}
+
+/** C0 controls and DEL become spaces. */
+const withoutControls = (text: string): string =>
+  [...text].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? ' ' : c)).join('');
+
+/** The actor header, percent-encoded UTF-8 (a browser cannot send other bytes in a header); raw UTF-8 accepted. */
+export function decodeActor(value: string | undefined): string {
+  if (value === undefined) return '';
+  let text = value;
+  // node reads header bytes as Latin-1: raw UTF-8 bytes come back as mojibake, undo it when they are valid UTF-8
+  if ([...text].some((c) => c.charCodeAt(0) > 0x7f)) {
+    const bytes = Buffer.from(text, 'latin1');
+    const utf8 = bytes.toString('utf8');
+    if (!utf8.includes('\uFFFD')) text = utf8;
+  } else if (text.includes('%')) {
+    try {
+      text = decodeURIComponent(text);
+    } catch {
+      // not percent-encoding: keep the text as sent
+    }
+  }
+  return withoutControls(text).trim().slice(0, 200);
 }
 
 export function createApiCore(options: QueryApiOptions): ApiCore {
   const { client } = options;
   const provider = options.panels === undefined ? undefined : checkPanelProvider(options.panels, 'panels');
   const panels = new Map((provider?.panels ?? []).map((panel) => [panel.id, panel]));
-  const defaultActor = options.defaultActor ?? userInfo().username;
+  const defaultActor = options.defaultActor ?? 'anonymous';
+  const credentials = queryCredentials(options.token, options.tokens);
+  const logError =
+    options.logError ??
+    ((entry) =>
+      process.stderr.write(
+        `${JSON.stringify({ time: new Date().toISOString(), component: 'fhirwatch-sink', level: 'error', event: 'FW_SINK_QUERY_FAILED', ...entry })}\n`,
+      ));
   const points = options.panelPoints ?? 120;
 
   const panelData = async (panel: QueryPanel, q: URLSearchParams): Promise<Answer> => {
@@ -350,111 +466,130 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
   };
 
   type Route = (req: ApiRequest, q: URLSearchParams, rest: string[]) => Promise<Answer>;
-  /** Routes that read audit records (recorded in audit_query_log). */
-  const auditRoutes: Record<string, Route> = {
-    access: async (_req, q) => reportAnswer(await runAccess(client, q), q),
-    activity: async (_req, q) => reportAnswer(await runNamedReport(client, 'activity', q), q),
-    summary: async (_req, q) => reportAnswer(await runNamedReport(client, 'summary', q), q),
-    report: async (_req, q, [name]) => {
-      if (name === undefined || !isMonitoringReport(name)) {
-        throw new SinkError('FW_SINK_NOT_FOUND', `no monitoring report named '${name ?? ''}'`);
-      }
-      return reportAnswer(await runNamedReport(client, name, q), q);
-    },
-    verify: async (req, q) => {
-      let key = req.hmacKey ?? resolveHmacKey(options.hmacKey);
-      if (req.method === 'POST') key = keyFromBody(parseJsonBody(req.body));
-      if (key === undefined) {
-        throw new SinkError(
-          'FW_SINK_NOT_CONFIGURED',
-          'no HMAC key: start the sink with --hmac-key-file, or POST {"key": …}',
-        );
-      }
-      const report = await runVerify(client, q, key);
+  /** Routes that read audit records (recorded in audit_query_log); methods in AUDIT_ROUTES. A Map: no prototype. */
+  const auditRoutes = new Map<AuditRouteName, Route>(
+    Object.entries({
+      access: async (_req, q) => reportAnswer(await runAccess(client, q), q),
+      activity: async (_req, q) => reportAnswer(await runNamedReport(client, 'activity', q), q),
+      summary: async (_req, q) => reportAnswer(await runNamedReport(client, 'summary', q), q),
+      report: async (_req, q, [name]) => {
+        if (name === undefined || !isMonitoringReport(name)) {
+          throw new SinkError('FW_SINK_NOT_FOUND', 'no monitoring report by that name');
+        }
+        return reportAnswer(await runNamedReport(client, name, q), q);
+      },
+      verify: async (req, q) => {
+        let key = req.hmacKey ?? resolveHmacKey(options.hmacKey);
+        if (req.method === 'POST') key = keyFromBody(parseJsonBody(req));
+        if (key === undefined) {
+          throw new SinkError(
+            'FW_SINK_NOT_CONFIGURED',
+            'no HMAC key: start the sink with --hmac-key-file, or POST {"key": …}',
+          );
+        }
+        const report = await runVerify(client, q, key);
+        return {
+          ...reportAnswer(report, q),
+          headers: { 'x-fhirwatch-verify-ok': String(report.parameters.ok === true) },
+        };
+      },
+      search: async (_req, q) => searchAnswer(q),
+      related: async (_req, q) => {
+        const related = await relatedRecords(client, q);
+        const ids = new Set([...related.request, ...related.session].map((r) => r.event_id));
+        return json(related, ids.size);
+      },
+      vip: async (req, q) => {
+        if (req.method === 'GET') {
+          const list = await listVipPatients(client);
+          return json({ rows: list }, list.length);
+        }
+        const body =
+          req.method === 'POST' ? parseJsonBody(req) : { patient: single(q, 'patient'), tenant: single(q, 'tenant') };
+        const patientId = typeof body.patient === 'string' ? body.patient : '';
+        const change = {
+          patientId,
+          tenantId: typeof body.tenant === 'string' ? body.tenant : '',
+          reason: typeof body.reason === 'string' ? body.reason : '',
+          changedBy: actorOf(req, principalOf(req)),
+        };
+        if (req.method === 'POST') await addVipPatient(client, change);
+        else await removeVipPatient(client, change);
+        return json({ ok: true }, 0);
+      },
+      'query-log': async (_req, q) => {
+        const limit = number(q, 'limit', true) ?? 200;
+        const rows = await listAuditReads(client, { limit: Math.min(limit, 5000) });
+        return json({ rows }, rows.length);
+      },
+    } satisfies Record<AuditRouteName, Route>) as [AuditRouteName, Route][],
+  );
+
+  /** A search page (JSON), or every match as a download streamed page by page (CSV, FHIR, NDJSON, table). */
+  const searchAnswer = async (q: URLSearchParams): Promise<Answer> => {
+    const ndjson = q.get('format') === 'ndjson';
+    const { format, fhirShape } = ndjson ? { format: 'json' as const, fhirShape: 'R4' as const } : output(q);
+    if (format === 'json' && !ndjson) {
+      const page = await searchAudit(client, q);
+      return json(
+        {
+          from: page.range.from.toISOString(),
+          to: page.range.to.toISOString(),
+          total: page.total,
+          offset: page.offset,
+          limit: page.limit,
+          rows: page.rows,
+        },
+        page.rows.length,
+      );
+    }
+    const { total, pages } = await searchAuditExport(client, q);
+    const base = { status: 200, body: '', rows: total, filename: 'fhirwatch-audit-search' };
+    if (ndjson) {
       return {
-        ...reportAnswer(report, q),
-        headers: { 'x-fhirwatch-verify-ok': String(report.parameters.ok === true) },
+        ...base,
+        type: NDJSON_TYPE,
+        format: 'ndjson',
+        filename: `${base.filename}.ndjson`,
+        chunks: ndjsonPageChunks(pages()),
       };
-    },
-    search: async (_req, q) => {
-      const { format, fhirShape } = output(q);
-      if (format === 'json') {
-        const page = await searchAudit(client, q);
-        return json(
-          {
-            from: page.range.from.toISOString(),
-            to: page.range.to.toISOString(),
-            total: page.total,
-            offset: page.offset,
-            limit: page.limit,
-            rows: page.rows,
-          },
-          page.rows.length,
-        );
-      }
-      const { rows } = await searchAuditAll(client, q);
-      const t = FORMAT_TYPES[format] as { type: string; ext: string };
-      const body =
-        format === 'csv'
-          ? formatCsv({ columns: SEARCH_COLUMNS, rows })
-          : format === 'fhir'
-            ? JSON.stringify(auditEventBundle(rows, { shape: fhirShape }), null, 2)
-            : formatReport(
-                { name: 'activity', title: 'Audit search', parameters: {}, columns: SEARCH_COLUMNS, rows },
-                'table',
-              );
-      return {
-        status: 200,
-        type: t.type,
-        body,
-        rows: rows.length,
-        format,
-        filename: `fhirwatch-audit-search.${t.ext}`,
-      };
-    },
-    related: async (_req, q) => {
-      const related = await relatedRecords(client, q);
-      const ids = new Set([...related.request, ...related.session].map((r) => r.event_id));
-      return json(related, ids.size);
-    },
-    vip: async (req, q) => {
-      if (req.method === 'GET') {
-        const list = await listVipPatients(client);
-        return json({ rows: list }, list.length);
-      }
-      const body =
-        req.method === 'POST'
-          ? parseJsonBody(req.body)
-          : { patient: single(q, 'patient'), tenant: single(q, 'tenant') };
-      const patientId = typeof body.patient === 'string' ? body.patient : '';
-      const change = {
-        patientId,
-        tenantId: typeof body.tenant === 'string' ? body.tenant : '',
-        reason: typeof body.reason === 'string' ? body.reason : '',
-        changedBy: actorOf(req),
-      };
-      if (req.method === 'POST') await addVipPatient(client, change);
-      else if (req.method === 'DELETE') await removeVipPatient(client, change);
-      else throw new SinkError('FW_SINK_METHOD', 'use GET, POST or DELETE');
-      return json({ ok: true }, 0);
-    },
-    'query-log': async (_req, q) => {
-      const limit = number(q, 'limit', true) ?? 200;
-      const rows = await listAuditReads(client, { limit: Math.min(limit, 5000) });
-      return json({ rows }, rows.length);
-    },
+    }
+    const t = FORMAT_TYPES[format] as { type: string; ext: string };
+    const file = { ...base, type: t.type, format, filename: `${base.filename}.${t.ext}` };
+    if (format === 'csv') return { ...file, chunks: csvPageChunks(SEARCH_COLUMNS, pages()) };
+    if (format === 'fhir') return { ...file, chunks: fhirBundlePageChunks(pages(), fhirShape) };
+    // a table needs every row for its column widths: at most maxExportRows, like any table answer
+    const rows: AuditRecord[] = [];
+    for await (const page of pages()) rows.push(...page);
+    return {
+      ...file,
+      body: formatReport(
+        { name: 'activity', title: 'Audit search', parameters: {}, columns: SEARCH_COLUMNS, rows },
+        'table',
+      ),
+    };
   };
 
-  const actorOf = (req: ApiRequest): string => {
-    const declared = req.headers['x-fhirwatch-actor'];
-    const text = (Array.isArray(declared) ? declared[0] : declared)?.trim().slice(0, 200) ?? '';
-    return text === '' ? defaultActor : text;
+  /** Who is asking, once per request (the route and the log both need it). */
+  const principals = new WeakMap<ApiRequest, Principal>();
+  const principalOf = (req: ApiRequest): Principal =>
+    principals.get(req) ?? { principal: 'loopback', auth: 'loopback' };
+
+  /**
+   * The person recorded for a read: a named token's officer (whatever the request declares); otherwise the name
+   * the caller declares (`x-fhirwatch-actor`: the console's name field, the CLI's OS user), else `defaultActor`.
+   */
+  const actorOf = (req: ApiRequest, principal: Principal): string => {
+    if (principal.officer !== undefined) return principal.officer;
+    const declared = decodeActor(req.headers['x-fhirwatch-actor']);
+    return declared === '' ? defaultActor : declared;
   };
 
   const send = async (res: ApiResponseSink, answer: Answer): Promise<void> => {
     const headers: Record<string, string | number> = {
       'content-type': answer.type,
       'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
       ...answer.headers,
     };
     if (answer.chunks === undefined) headers['content-length'] = Buffer.byteLength(answer.body);
@@ -473,20 +608,21 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
     res.end();
   };
 
-  const sendFailure = (res: ApiResponseSink, error: unknown, fhir: boolean): void => {
+  const sendFailure = (res: ApiResponseSink, error: unknown, fhir: boolean, requestId: string): void => {
     const { status, code, message } = apiError(error);
     const body = fhir
       ? {
           resourceType: 'OperationOutcome',
+          id: requestId,
           issue: [
             {
               severity: 'error',
-              code: status === 401 ? 'login' : status >= 500 ? 'exception' : 'invalid',
-              diagnostics: `${code}: ${message}`,
+              code: status === 401 ? 'login' : status === 404 ? 'not-found' : status >= 500 ? 'exception' : 'invalid',
+              diagnostics: `${code}: ${message} (request ${requestId})`,
             },
           ],
         }
-      : { error: { code, message } };
+      : { error: { code, message, requestId } };
     const text = JSON.stringify(body);
     const headers: Record<string, string | number> = {
       'content-type': fhir ? 'application/fhir+json' : 'application/json',
@@ -494,24 +630,22 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       'cache-control': 'no-store',
     };
     if (status === 401) headers['www-authenticate'] = 'Bearer realm="fhirwatch"';
+    if (status === 405) headers.allow = 'GET, POST, DELETE';
     if (!res.headersSent) {
       res.writeHead(status, headers);
       res.end(text);
     } else res.abort();
   };
 
-  return async (req, res) => {
+  const answer = async (req: ApiRequest, res: ApiResponseSink): Promise<void> => {
     const url = new URL(req.url, 'http://sink.invalid');
     const q = url.searchParams;
-    const fhir = q.get('format') === 'fhir';
     const started = performance.now();
     const at = new Date();
-    let principal: Principal | InProcessCaller;
-    try {
-      principal = options.caller ?? authenticate(req.headers.authorization, options.token);
-    } catch (error) {
-      sendFailure(res, error, fhir);
-      return;
+    const principal: Principal = options.caller ?? authenticate(req.headers.authorization, credentials);
+    principals.set(req, principal);
+    if (req.body.length > MAX_API_BODY_BYTES) {
+      throw new SinkError('FW_SINK_TOO_LARGE', `request body exceeds ${MAX_API_BODY_BYTES} bytes`);
     }
     const parts = url.pathname
       .split('/')
@@ -521,51 +655,39 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       options.caller?.surface ?? (req.headers['x-fhirwatch-surface'] === 'console' ? 'console' : 'api');
     const record = async (
       endpoint: string,
-      answer: { rows: number; status: number; format: string; errorCode: string },
+      result: { rows: number; status: number; format: string; errorCode: string },
     ): Promise<void> => {
       await recordAuditRead(client, {
         at,
         principal: principal.principal,
-        actor: actorOf(req),
+        actor: actorOf(req, principal),
         auth: principal.auth,
         remoteAddr: req.remoteAddress,
         userAgent: String(req.headers['user-agent'] ?? '').slice(0, 300),
         surface,
         endpoint,
         parameters: parametersForLog(q),
-        format: answer.format,
-        rows: answer.rows,
-        status: answer.status,
-        errorCode: answer.errorCode,
+        format: result.format,
+        rows: result.rows,
+        status: result.status,
+        errorCode: result.errorCode,
         durationMs: performance.now() - started,
       });
     };
     /**
-     * The rule's one home: a read of audit records (`readsAuditRecords`, a property of the route or panel) is
-     * recorded in audit_query_log before any byte of its answer; a failed read is recorded too; an answer whose
-     * record cannot be stored is not sent (503).
+     * The rule's one home: a read of audit records (every `/api/audit/` route; a panel whose `readsAuditRecords`
+     * is true) is recorded in audit_query_log, failed or not, before any byte of its answer; an answer whose
+     * record cannot be stored is not sent (503). HTTP, the console and the CLI in process all come through here.
      */
-    const answer = async (
-      endpoint: string,
-      readsAuditRecords: boolean,
-      produce: () => Promise<Answer>,
-      failureFormat = 'json',
-    ): Promise<void> => {
-      if (!readsAuditRecords) {
-        await send(res, await produce());
-        return;
-      }
+    const recorded = async (endpoint: string, format: string, run: () => Promise<Answer>): Promise<void> => {
       let result: Answer;
       try {
-        result = await produce();
+        result = await run();
       } catch (error) {
         const failure = apiError(error);
-        await record(endpoint, {
-          rows: 0,
-          status: failure.status,
-          format: failureFormat,
-          errorCode: failure.code,
-        }).catch(() => undefined);
+        await record(endpoint, { rows: 0, status: failure.status, format, errorCode: failure.code }).catch(
+          () => undefined,
+        );
         throw error;
       }
       await recordOrRefuse(() =>
@@ -574,67 +696,87 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       await send(res, result);
     };
 
+    if (parts[0] === 'reports' && parts.length === 1) {
+      if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
+      const reports = [
+        ...apiReports(),
+        {
+          name: 'verify',
+          title: 'HMAC chain verification',
+          summary: 'check the HMAC chain and seq gaps per writer',
+          kind: 'aggregate',
+          path: '/api/audit/verify',
+          recordLevel: false,
+          options: [],
+          configured: (req.hmacKey ?? resolveHmacKey(options.hmacKey)) !== undefined,
+        },
+      ];
+      await send(res, json({ reports }, 0));
+      return;
+    }
+    if (parts[0] === 'variables' && parts.length === 1) {
+      // template-variable values (tenant ids, FHIR interactions): not PHI, not recorded
+      if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
+      await send(res, json(await variableValues(q), 0));
+      return;
+    }
+    if (parts[0] === 'panels' && parts.length <= 2) {
+      if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
+      if (parts.length === 1) {
+        const list = [...panels.values()].map(({ sql: _sql, ...rest }) => rest);
+        await send(res, json({ panels: list }, 0));
+        return;
+      }
+      const panel = panels.get(parts[1] as string);
+      if (panel === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such panel');
+      // whether the read is recorded is the panel's own property (checked at load against the tables it reads)
+      if (!panel.readsAuditRecords) await send(res, await panelData(panel, q));
+      else await recorded(`panel:${panel.id}`, 'json', () => panelData(panel, q));
+      return;
+    }
+    const name = parts[0] === 'audit' ? parts[1] : undefined;
+    const methods = name === undefined ? undefined : AUDIT_ROUTE_METHODS.get(name);
+    const route = name === undefined ? undefined : auditRoutes.get(name as AuditRouteName);
+    if (name !== undefined && methods !== undefined && route !== undefined) {
+      const rest = parts.slice(2);
+      if (rest.length !== (name === 'report' ? 1 : 0)) throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
+      if (!methods.includes(req.method)) throw new SinkError('FW_SINK_METHOD', `use ${methods.join(' or ')}`);
+      const writes = req.method === 'POST' || req.method === 'DELETE';
+      const endpoint =
+        name === 'report' ? `report:${rest[0]}` : writes && name === 'vip' ? `vip:${req.method.toLowerCase()}` : name;
+      // every /api/audit/ route reads audit records (the VIP list and its changes, the query log included)
+      await recorded(endpoint, q.get('format') ?? 'json', () => route(req, q, rest));
+      return;
+    }
+    throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
+  };
+
+  return async (req, res) => {
+    const requestId = randomUUID();
+    const fhir = new URL(req.url, 'http://sink.invalid').searchParams.get('format') === 'fhir';
     try {
-      if (parts[0] === 'reports' && parts.length === 1) {
-        if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
-        const reports = [
-          ...apiReports(),
-          {
-            name: 'verify',
-            title: 'HMAC chain verification',
-            summary: 'check the HMAC chain and seq gaps per writer',
-            kind: 'aggregate',
-            path: '/api/audit/verify',
-            recordLevel: false,
-            options: [],
-            configured: (req.hmacKey ?? resolveHmacKey(options.hmacKey)) !== undefined,
-          },
-        ];
-        await send(res, json({ reports }, 0));
-        return;
-      }
-      if (parts[0] === 'variables' && parts.length === 1) {
-        // template-variable values (tenant ids, FHIR interactions): not PHI, not recorded
-        if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
-        await send(res, json(await variableValues(q), 0));
-        return;
-      }
-      if (parts[0] === 'panels') {
-        if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
-        if (parts.length === 1) {
-          const list = [...panels.values()].map(({ sql: _sql, ...rest }) => rest);
-          await send(res, json({ panels: list }, 0));
-          return;
-        }
-        const panel = parts.length === 2 ? panels.get(parts[1] as string) : undefined;
-        if (panel === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such panel');
-        await answer(`panel:${panel.id}`, panel.readsAuditRecords, () => panelData(panel as QueryPanel, q));
-        return;
-      }
-      if (parts[0] === 'audit' && parts[1] !== undefined && auditRoutes[parts[1]] !== undefined) {
-        const name = parts[1];
-        const rest = parts.slice(2);
-        if (name !== 'report' && rest.length > 0) throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
-        if (name === 'report' && rest.length !== 1)
-          throw new SinkError('FW_SINK_NOT_FOUND', 'use /api/audit/report/<name>');
-        const writes = req.method === 'POST' || req.method === 'DELETE';
-        const allowed = name === 'vip' ? ['GET', 'POST', 'DELETE'] : name === 'verify' ? ['GET', 'POST'] : ['GET'];
-        if (!allowed.includes(req.method ?? '')) throw new SinkError('FW_SINK_METHOD', `use ${allowed.join(' or ')}`);
-        const endpoint =
-          name === 'report'
-            ? `report:${rest[0]}`
-            : writes && name === 'vip'
-              ? `vip:${req.method?.toLowerCase()}`
-              : name;
-        // every /api/audit/ route reads audit records (the VIP list and changes, the query log included)
-        await answer(endpoint, true, () => (auditRoutes[name] as Route)(req, q, rest), q.get('format') ?? 'json');
-        return;
-      }
-      throw new SinkError('FW_SINK_NOT_FOUND', 'no such endpoint');
+      await answer(req, res);
     } catch (error) {
-      sendFailure(res, error, fhir);
+      const failure = apiError(error);
+      if (failure.status >= 500) {
+        logError({ requestId, endpoint: endpointLabel(req.url), code: failure.code, error: errorKind(error) });
+      }
+      try {
+        sendFailure(res, error, fhir, requestId);
+      } catch {
+        res.abort();
+      }
     }
   };
+}
+
+/** The route of a request for the server log: path segments of the route table only, never ids or parameters. */
+function endpointLabel(target: string): string {
+  const parts = new URL(target, 'http://sink.invalid').pathname.split('/').filter((p) => p !== '');
+  if (parts[1] === 'audit' && parts[2] !== undefined && AUDIT_ROUTE_METHODS.has(parts[2]))
+    return `/api/audit/${parts[2]}`;
+  if (parts[1] === 'panels') return '/api/panels';
+  return parts[1] === 'reports' || parts[1] === 'variables' ? `/api/${parts[1]}` : '/api';
 }
 
 /** Store the read record or refuse the answer: an unrecorded read of audit records is not served. */

@@ -55,7 +55,10 @@ export function inProcessQuery(options: InProcessQueryOptions): QueryTransport {
       {
         method: request.method ?? (request.body === undefined ? 'GET' : 'POST'),
         url: auditPath(command, params),
-        headers: { 'x-fhirwatch-actor': options.actor },
+        headers: {
+          'x-fhirwatch-actor': encodeURIComponent(options.actor),
+          ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: Buffer.from(request.body === undefined ? '' : JSON.stringify(request.body)),
         remoteAddress: '',
       },

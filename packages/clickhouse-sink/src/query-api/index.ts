@@ -1,7 +1,24 @@
 export type { InProcessCaller, QueryApiHandler, QueryApiOptions } from './api.ts';
-export { apiError, buildQueryApi, panelInterval } from './api.ts';
-export type { Principal } from './auth.ts';
-export { assertQueryApiBind, authenticate, isLoopbackHost, MIN_TOKEN_LENGTH } from './auth.ts';
+export {
+  AUDIT_ROUTES,
+  apiError,
+  buildQueryApi,
+  decodeActor,
+  MAX_API_BODY_BYTES,
+  panelInterval,
+  queryApiRoutes,
+} from './api.ts';
+export type { Credential, Principal } from './auth.ts';
+export {
+  assertIngestBind,
+  assertQueryApiBind,
+  authenticate,
+  isLoopbackHost,
+  MIN_TOKEN_LENGTH,
+  parseCredentials,
+  queryCredentials,
+  SHARED_QUERY_TOKEN_NAME,
+} from './auth.ts';
 export type { SinkMarker } from './discovery.ts';
 export { findRunningSink, removeSinkMarker, SINK_MARKER_FILE, writeSinkMarker } from './discovery.ts';
 export type { InProcessQueryOptions } from './in-process.ts';
@@ -14,5 +31,7 @@ export type { QueryParams, QueryRequest, QueryTransport, RemoteQueryOptions, Rem
 export { httpQuery, queryRemoteReport, RemoteQueryError } from './remote.ts';
 export type { ApiReportInfo } from './reports.ts';
 export { apiReports, runNamedReport } from './reports.ts';
+export type { RequestGuardOptions } from './request-guard.ts';
+export { guardRequest, normalPath } from './request-guard.ts';
 export type { RelatedRecords, SearchPage } from './search.ts';
-export { relatedRecords, SEARCH_COLUMNS, SEARCH_DEFAULTS, searchAudit, searchAuditAll } from './search.ts';
+export { relatedRecords, SEARCH_COLUMNS, SEARCH_DEFAULTS, searchAudit, searchAuditExport } from './search.ts';

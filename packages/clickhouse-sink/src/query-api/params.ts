@@ -28,12 +28,15 @@ export function list(query: URLSearchParams, name: string): string[] {
     .filter((value) => value !== '');
 }
 
+const MAX_UINT32 = 4_294_967_295;
+
 export function number(query: URLSearchParams, name: string, integer: boolean): number | undefined {
   const raw = single(query, name);
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
-    throw invalid(`parameter '${name}' must be a non-negative ${integer ? 'integer' : 'number'}`);
+  // integers go to ClickHouse as UInt32: larger ones are the caller's error, not a failed query
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && (!Number.isInteger(n) || n > MAX_UINT32))) {
+    throw invalid(`parameter '${name}' must be a non-negative ${integer ? `integer up to ${MAX_UINT32}` : 'number'}`);
   }
   return n;
 }
@@ -76,7 +79,8 @@ export function output(query: URLSearchParams): OutputChoice {
 
 /** Parameters as recorded in audit_query_log: every name with all its values. */
 export function parametersForLog(query: URLSearchParams): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  // no prototype: a parameter named __proto__ is a parameter like any other
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (const name of new Set(query.keys())) {
     const values = query.getAll(name);
     out[name] = values.length === 1 ? (values[0] as string) : values;

@@ -122,7 +122,8 @@ export async function queryRemoteReport(
   const url = new URL(path.slice(1), base.href.endsWith('/') ? base.href : `${base.href}/`);
   const headers: Record<string, string> = {};
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  if (options.actor !== undefined) headers['x-fhirwatch-actor'] = options.actor;
+  // percent-encoded UTF-8: a header carries Latin-1 at most, and names are not (the sink decodes it)
+  if (options.actor !== undefined) headers['x-fhirwatch-actor'] = encodeURIComponent(options.actor);
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(url, {
     method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),

@@ -132,20 +132,53 @@ export async function searchAudit(client: ClickHouseClient, q: URLSearchParams):
   return { range, total: Number(counted[0]?.n ?? 0), offset, limit, rows: page };
 }
 
-/** Every matching record (oldest first, at most maxExportRows) for the CSV / FHIR download. */
-export async function searchAuditAll(
+/** Records per query of an export: what an export holds in memory at once (a few MB of records). */
+export const EXPORT_PAGE_ROWS = 2000;
+
+/**
+ * Every matching record for a download, oldest first, at most maxExportRows: `total` is counted first (the read
+ * is recorded with it before the answer starts; too many → 400 before anything is sent), then `pages()` fetches
+ * one page after another, keyset-paged on (event_time, event_id), so neither ClickHouse's answer nor this process
+ * holds more than one page and the next page is fetched only when the last one has been written.
+ */
+export async function searchAuditExport(
   client: ClickHouseClient,
   q: URLSearchParams,
-): Promise<{ range: TimeRange; rows: AuditRecord[] }> {
+): Promise<{ range: TimeRange; total: number; pages: () => AsyncGenerator<AuditRecord[]> }> {
   const { where, params, range } = await searchWhere(client, q);
-  const rows = await records(client, where, params, 'ASC', SEARCH_DEFAULTS.maxExportRows + 1, 0);
-  if (rows.length > SEARCH_DEFAULTS.maxExportRows) {
+  const counted = await selectRows<{ n: string }>(
+    client,
+    `SELECT uniqExact(event_id) AS n FROM ${AUDIT_EVENTS} WHERE ${where}`,
+    params,
+  );
+  const total = Number(counted[0]?.n ?? 0);
+  if (total > SEARCH_DEFAULTS.maxExportRows) {
     throw new AuditQueryError(
       AUDIT_QUERY_ERROR_CODES.invalidOption,
       `more than ${SEARCH_DEFAULTS.maxExportRows} records match: narrow the search before downloading`,
     );
   }
-  return { range, rows };
+  async function* pages(): AsyncGenerator<AuditRecord[]> {
+    let after: { time: string; id: string } | undefined;
+    for (let sent = 0; sent < total; ) {
+      const keyset =
+        after === undefined ? '' : " AND (event_time, event_id) > ({afterTime:DateTime64(3, 'UTC')}, {afterId:UUID})";
+      const page = await records(
+        client,
+        `${where}${keyset}`,
+        { ...params, ...(after === undefined ? {} : { afterTime: after.time, afterId: after.id }) },
+        'ASC',
+        Math.min(EXPORT_PAGE_ROWS, total - sent),
+        0,
+      );
+      if (page.length === 0) return;
+      sent += page.length;
+      const last = page.at(-1) as AuditRecord;
+      after = { time: chDateTime(new Date(last.event_time)), id: last.event_id };
+      yield page;
+    }
+  }
+  return { range, total, pages };
 }
 
 export interface RelatedRecords {

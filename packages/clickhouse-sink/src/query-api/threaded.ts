@@ -5,11 +5,17 @@
  * result text over, then writes the answer's chunks as they arrive. Measured in bench/ingest-under-query.ts.
  */
 
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { isApiPath, type QueryApiHandler, type QueryApiOptions, readApiRequest, resolveHmacKey } from './api.ts';
+import {
+  drained,
+  isApiPath,
+  type QueryApiHandler,
+  type QueryApiOptions,
+  readApiRequest,
+  resolveHmacKey,
+} from './api.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
 
 export interface ThreadedQueryApi {
@@ -18,7 +24,7 @@ export interface ThreadedQueryApi {
 }
 
 export interface ThreadedQueryApiOptions
-  extends Pick<QueryApiOptions, 'token' | 'hmacKey' | 'defaultActor' | 'panelPoints'> {
+  extends Pick<QueryApiOptions, 'token' | 'tokens' | 'hmacKey' | 'defaultActor' | 'panelPoints'> {
   client: ClickHouseClient;
   panelsModule?: string;
 }
@@ -45,6 +51,7 @@ export function startThreadedQueryApi(options: ThreadedQueryApiOptions): Threade
   const { client } = options;
   const init: WorkerInit = {
     ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.tokens === undefined ? {} : { tokens: options.tokens.map(({ name, token }) => ({ name, token })) }),
     ...(options.defaultActor === undefined ? {} : { defaultActor: options.defaultActor }),
     ...(options.panelPoints === undefined ? {} : { panelPoints: options.panelPoints }),
     ...(options.panelsModule === undefined ? {} : { panelsModule: options.panelsModule }),
@@ -91,22 +98,40 @@ export function startThreadedQueryApi(options: ThreadedQueryApiOptions): Threade
     const entry = pending.get(message.id);
     if (entry === undefined) return;
     const { res } = entry;
-    // writes are chained so chunks keep their order while this thread waits for the socket to drain
-    entry.writes = entry.writes.then(async () => {
-      if (res.destroyed) return;
-      if (message.t === 'head') res.writeHead(message.status, message.headers);
-      else if (message.t === 'chunk') {
-        if (!res.write(message.chunk)) await once(res, 'drain');
-      } else if (message.t === 'end') {
-        res.end(message.body);
-        pending.delete(message.id);
-        entry.done();
-      } else {
-        res.destroy();
-        pending.delete(message.id);
-        entry.done();
-      }
-    });
+    const id = message.id;
+    const finish = (): void => {
+      pending.delete(id);
+      entry.done();
+    };
+    // writes are chained so chunks keep their order while this thread waits for the socket to drain; whatever
+    // goes wrong in one answer ends that answer (500 or a cut connection), never the process
+    entry.writes = entry.writes
+      .then(async () => {
+        if (message.t === 'head') {
+          if (res.destroyed) return;
+          const valid = Number.isInteger(message.status) && message.status >= 200 && message.status <= 599;
+          if (valid) res.writeHead(message.status, message.headers);
+          else throw new Error('the query worker answered an invalid status');
+        } else if (message.t === 'chunk') {
+          if (!res.destroyed && !res.write(message.chunk)) await drained(res);
+          if (worker === current) current.postMessage({ t: 'ack', id, aborted: res.destroyed } satisfies ToWorker);
+        } else if (message.t === 'end') {
+          if (!res.destroyed) res.end(message.body);
+          finish();
+        } else {
+          res.destroy();
+          finish();
+        }
+      })
+      .catch(() => {
+        if (!res.headersSent && !res.destroyed) {
+          const text = JSON.stringify({ error: { code: 'FW_SINK_QUERY_FAILED', message: 'internal error' } });
+          res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        } else res.destroy();
+        if (worker === current) current.postMessage({ t: 'ack', id, aborted: true } satisfies ToWorker);
+        finish();
+      });
   };
 
   const spawn = (): Worker => {

@@ -7,9 +7,11 @@
  * (on chDB's own threads) and moves bytes.
  */
 import type { ApiRequest } from './api.ts';
+import type { Credential } from './auth.ts';
 
 export interface WorkerInit {
   token?: string;
+  tokens?: readonly Credential[];
   defaultActor?: string;
   panelPoints?: number;
   /** URL of a module exporting a PanelProvider as `panelProvider` (panels.ts; checked by startSink). */
@@ -20,7 +22,9 @@ export type DbOp = 'query' | 'command' | 'insert';
 
 export type ToWorker =
   | { t: 'req'; id: number; request: Omit<ApiRequest, 'body'> & { body: Uint8Array } }
-  | { t: 'dbr'; id: number; text?: string; error?: { message: string; code?: string; type?: string; name?: string } };
+  | { t: 'dbr'; id: number; text?: string; error?: { message: string; code?: string; type?: string; name?: string } }
+  /** A chunk of answer `id` was written to the socket (backpressure: the worker sends the next one after this). */
+  | { t: 'ack'; id: number; aborted: boolean };
 
 export type FromWorker =
   | { t: 'head'; id: number; status: number; headers: Record<string, string | number> }

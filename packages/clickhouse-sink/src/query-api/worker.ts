@@ -71,10 +71,17 @@ const panels = init.panelsModule === undefined ? undefined : await loadPanelProv
 const core = createApiCore({
   client,
   ...(init.token === undefined ? {} : { token: init.token }),
+  ...(init.tokens === undefined ? {} : { tokens: init.tokens }),
   ...(init.defaultActor === undefined ? {} : { defaultActor: init.defaultActor }),
   ...(init.panelPoints === undefined ? {} : { panelPoints: init.panelPoints }),
   ...(panels === undefined ? {} : { panels }),
 });
+
+/** Answers waiting for the sink's thread to write their last chunk (one chunk in flight per answer). */
+const waitingAck = new Map<number, () => void>();
+
+/** Answers whose client went away (the sink's thread says so with the ack). */
+const aborts = new Set<number>();
 
 function sinkFor(id: number): ApiResponseSink {
   let headersSent = false;
@@ -84,14 +91,21 @@ function sinkFor(id: number): ApiResponseSink {
       return headersSent;
     },
     get aborted() {
-      return aborted;
+      return aborted || aborts.has(id);
     },
     writeHead(status, headers) {
       headersSent = true;
       post({ t: 'head', id, status, headers });
     },
-    async write(chunk) {
-      post({ t: 'chunk', id, chunk });
+    write(chunk) {
+      // the next chunk is made only once this one is on the socket: a slow reader holds one chunk, not the answer
+      return new Promise<void>((resolve) => {
+        waitingAck.set(id, () => {
+          waitingAck.delete(id);
+          resolve();
+        });
+        post({ t: 'chunk', id, chunk });
+      });
     },
     end(body) {
       post(body === undefined ? { t: 'end', id } : { t: 'end', id, body });
@@ -104,6 +118,11 @@ function sinkFor(id: number): ApiResponseSink {
 }
 
 port.on('message', (message: ToWorker) => {
+  if (message.t === 'ack') {
+    if (message.aborted) aborts.add(message.id);
+    waitingAck.get(message.id)?.();
+    return;
+  }
   if (message.t === 'dbr') {
     const pending = pendingDb.get(message.id);
     pendingDb.delete(message.id);
@@ -114,11 +133,14 @@ port.on('message', (message: ToWorker) => {
   }
   const { body, ...rest } = message.request;
   const sink = sinkFor(message.id);
-  core({ ...rest, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) }, sink).catch(() => {
-    if (!sink.headersSent) {
-      sink.writeHead(500, { 'content-type': 'application/json' });
-      sink.end(JSON.stringify({ error: { code: 'FW_SINK_QUERY_FAILED', message: 'internal error' } }));
-    } else sink.abort();
-  });
+  core({ ...rest, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) }, sink)
+    .catch(() => {
+      // the core answers its own errors; this is the last resort, never a lost request
+      if (!sink.headersSent) {
+        sink.writeHead(500, { 'content-type': 'application/json' });
+        sink.end(JSON.stringify({ error: { code: 'FW_SINK_QUERY_FAILED', message: 'internal error' } }));
+      } else sink.abort();
+    })
+    .finally(() => aborts.delete(message.id));
 });
 post({ t: 'ready' });

@@ -2,7 +2,8 @@
  * CSV that opens correctly in Excel: RFC 4180 (CRLF line ends, fields with `"` `,` CR or LF quoted,
  * `"` doubled), UTF-8 with a byte-order mark so Excel does not guess a legacy code page.
  *
- * Text cells that start with `=`, `+`, `-`, `@`, TAB or CR are prefixed with `'` (OWASP CSV injection):
+ * Text cells that start with `=`, `+`, `-`, `@`, TAB, CR, LF, a space, NUL or the full-width `＝ ＋ － ＠` (which
+ * spreadsheet programs read as their ASCII forms) are prefixed with `'` (OWASP CSV injection):
  * the audit store holds search strings typed by users, which must never run as formulas on the
  * compliance officer's machine. Numbers and booleans are written as they are.
  */
@@ -11,7 +12,7 @@ import { cellText } from './cells.ts';
 
 export const CSV_BOM = '\uFEFF';
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+const FORMULA_START = /^[=+\-@\t\r\n \0\uFF1D\uFF0B\uFF0D\uFF20]/;
 
 export function csvField(value: unknown): string {
   let text = cellText(value);
