@@ -107,7 +107,7 @@ export async function runAutocannon(options: AutocannonOptions): Promise<Autocan
       const ctx = context as Context;
       if (ctx.planned === undefined || ctx.t0 === undefined) return;
       const end = performance.now();
-      const verdict = ctx.planned.check(status, body, (headers ?? {}) as Record<string, string>);
+      const verdict = ctx.planned.check(status, body, () => (headers ?? {}) as Record<string, string>);
       metrics.record({ tag: ctx.planned.tag, status, verdict }, end - ctx.t0, end - t0Run);
       ctx.planned = undefined;
     },

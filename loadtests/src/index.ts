@@ -40,8 +40,15 @@ export { createRandom } from './random.ts';
 export type { ReportFiles } from './report-files.ts';
 export { loadtestJunit, writeLoadtestReport } from './report-files.ts';
 export { renderReportHtml } from './report-html.ts';
-export type { OpenModelOptions, OpenModelResult, ShardTick } from './runner.ts';
-export { arrivalsBy, defaultWorkers, expectedIterations, runOpenModel, scheduleTime } from './runner.ts';
+export type { CheckMode, OpenModelOptions, OpenModelResult, ShardTick } from './runner.ts';
+export {
+  arrivalsBy,
+  defaultWorkers,
+  expectedIterations,
+  runOpenModel,
+  scheduleTime,
+  THROUGHPUT_DEEP_CHECK_EVERY,
+} from './runner.ts';
 export type { Executor, RampStage, ScenarioDef, ScenarioKnobs, ScenarioName } from './scenarios.ts';
 export {
   executorDurationS,

@@ -4,7 +4,7 @@
  */
 import { CLOSED_MODEL_NOTE, runAutocannon } from './autocannon-engine.ts';
 import { writeLoadtestReport } from './report-files.ts';
-import { runOpenModel } from './runner.ts';
+import { type CheckMode, runOpenModel } from './runner.ts';
 import type { ScenarioDef } from './scenarios.ts';
 import type { LoadTarget } from './session.ts';
 import type { SloTable } from './slo.ts';
@@ -24,8 +24,10 @@ export interface LoadtestOptions {
   scenario: ScenarioDef;
   slo: SloTable;
   engine?: Engine;
-  /** Open model: worker threads (default 1). */
+  /** Open model: worker threads (default: one per core less one, at least 1). */
   workers?: number;
+  /** Open model: `throughput` samples the deep field checks (see runner.ts); default `full`. */
+  checks?: CheckMode;
   /** autocannon: connections (default 10). Open model: connections per origin in all (default maxInFlight). */
   connections?: number;
   seed?: number;
@@ -51,6 +53,7 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRep
       scenario: options.scenario,
       ...common,
       ...(options.workers === undefined ? {} : { workers: options.workers }),
+      ...(options.checks === undefined ? {} : { checks: options.checks }),
       ...(options.connections === undefined ? {} : { connections: options.connections }),
       onProgress: (t) =>
         options.onProgress?.({

@@ -6,7 +6,13 @@
  * due when every slot is busy is not started and counts as a dropped iteration.
  *
  * Several cores: the global schedule T_0, T_1, … is dealt round-robin to `workers` worker threads (iteration j
- * to shard j mod W), each with its own undici pools and `Metrics`; their snapshots are merged exactly.
+ * to shard j mod W), each with its own undici pools and `Metrics`; their snapshots are merged exactly. By
+ * default there is one worker per core less one (the main thread merges and reports); on ≤ 2 cores the
+ * load is generated on this thread.
+ *
+ * Throughput mode (`checks: 'throughput'`): every answer's status, resource type and id, search semantics and
+ * every batch entry's status are checked; the deep required-field checks of the returned resources (the
+ * costliest part of a check) run on one answer in THROUGHPUT_DEEP_CHECK_EVERY.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -97,6 +103,8 @@ export interface ShardConfig {
   timeoutMs: number;
   /** Connections per origin for this shard. */
   connections: number;
+  /** Deep (required-field) checks on one answer in this many (1: every answer). */
+  deepCheckEvery: number;
 }
 
 /** What a shard reports about once a second. */
@@ -128,6 +136,7 @@ export async function runShard(
     connections: config.connections,
     timeoutMs: config.timeoutMs,
     listSize: scenario.listSize,
+    deepCheckEvery: config.deepCheckEvery,
   });
   session.adopt(setup);
   const metrics = new Metrics();
@@ -268,8 +277,14 @@ export async function runShard(
 export interface OpenModelOptions {
   target: LoadTarget;
   scenario: ScenarioDef;
-  /** Worker threads (default 1: run on this thread). */
+  /** Worker threads (default `defaultWorkers()`: one per core less one, so 1 = this thread on ≤ 2 cores). */
   workers?: number;
+  /**
+   * `full` (default): every answer gets every check. `throughput`: every status, resource identity and
+   * batch entry is still checked, the deep required-field checks run on one answer in
+   * `THROUGHPUT_DEEP_CHECK_EVERY` (the report's field tallies say how many were checked).
+   */
+  checks?: CheckMode;
   seed?: number;
   timeoutMs?: number;
   /** Connections per origin in all (default maxInFlight, at least 1). */
@@ -291,6 +306,10 @@ export interface OpenModelResult {
   iterations: number;
 }
 
+export type CheckMode = 'full' | 'throughput';
+/** Throughput mode: one answer in this many gets the deep required-field checks. */
+export const THROUGHPUT_DEEP_CHECK_EVERY = 16;
+
 /** The default worker count: one per core, less one for the main thread, at least 1. */
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -300,7 +319,7 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './
 
 /** Run a scenario with the open model on `workers` threads and merge the shards. */
 export async function runOpenModel(options: OpenModelOptions): Promise<OpenModelResult> {
-  const workers = options.workers ?? 1;
+  const workers = options.workers ?? defaultWorkers();
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
     throw new LoadtestError('FW_LOAD_KNOB', 'workers must be an integer in [1, 64]');
   }
@@ -326,6 +345,7 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
     seed,
     timeoutMs,
     connections,
+    deepCheckEvery: options.checks === 'throughput' ? THROUGHPUT_DEEP_CHECK_EVERY : 1,
   }));
   const metrics = new Metrics();
   let iterations = 0;

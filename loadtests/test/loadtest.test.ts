@@ -47,6 +47,27 @@ describe.each(['DSTU2', 'STU3'] as const)('%s tenant through the gateway', (vers
     expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('failures="0"');
   });
 
+  it('throughput mode: every answer and batch entry checked, the deep field checks on 1 answer in 16', async () => {
+    const scenario = resolveScenario('list-refresh', { rate: 16, durationS: 2 });
+    const report = await runLoadtest({
+      target: stack.target(version),
+      scenario,
+      slo: defaultSlo(5),
+      checks: 'throughput',
+      workers: 1, // the 1-in-16 sample is counted per worker
+    });
+    expect(failedChecks(report)).toEqual([]);
+    expect(report.totals.requests).toBe(32);
+    // every status and every batch entry was checked …
+    const check = (name: string) => report.checks.find((c) => c.name === name);
+    expect(check('batch status 200')?.passes).toBe(32);
+    expect(check('every batch entry 2xx')?.passes).toBe(32);
+    expect(report.batchEntries).toMatchObject({ total: 32 * 5 * 7, failed: 0 });
+    // … the required-field checks of the returned resources on 2 answers of the 32 (1 in 16)
+    expect(check('required fields present')?.passes).toBe(2);
+    expect(report.fields.reduce((n, f) => n + f.checked, 0)).toBeGreaterThan(0);
+  });
+
   it('open model: a short list refresh (N=5) passes with every batch entry 2xx', async () => {
     const scenario = resolveScenario('list-refresh', { rate: 5, durationS: 2 });
     const report = await runLoadtest({ target: stack.target(version), scenario, slo: defaultSlo(5) });
@@ -88,6 +109,26 @@ describe('worker threads', () => {
 });
 
 describe('SLO failures', () => {
+  it('throughput mode still fails every 5xx answer and every failed batch entry', async () => {
+    const broken = await startLoadStack({ errorRate: 0.3 }, 30);
+    try {
+      const scenario = resolveScenario('list-refresh', { rate: 10, durationS: 2 });
+      const report = await runLoadtest({
+        target: broken.target('STU3'),
+        scenario,
+        slo: defaultSlo(5),
+        checks: 'throughput',
+      });
+      expect(report.passed).toBe(false);
+      const statusCheck = report.checks.find((c) => c.name === 'batch status 200');
+      expect((statusCheck?.passes ?? 0) + (statusCheck?.fails ?? 0)).toBe(20);
+      expect(statusCheck?.fails).toBeGreaterThan(0);
+      expect(report.slo.filter((v) => !v.passed).map((v) => v.name)).toContain('list-refresh errors');
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('fails when the mock EHR injects errors (batches answered 5xx)', async () => {
     const broken = await startLoadStack({ errorRate: 0.3 }, 30);
     try {

@@ -9,6 +9,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { CommandModule } from './command.ts';
 import { UsageError } from './command.ts';
+import { runsUntilStopped, stopSignal } from './stop.ts';
+
+// Before the command (and chDB) load: a stop asked during start-up is kept, and the command closes cleanly.
+if (runsUntilStopped(process.argv.slice(2))) stopSignal();
 
 const commandsDir = new URL('./commands/', import.meta.url);
 const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -72,3 +76,9 @@ try {
     process.exitCode = 1;
   }
 }
+
+// A long-running command has closed what it opened when it returns: exit now, while the stop handlers are still
+// installed. Left to the event loop, Node's exit first closes the signal handles (restoring the default action),
+// and a signal landing in that window (a second Ctrl-C, a supervisor's repeated SIGTERM) ended the process by the
+// signal, exit code null, instead of the command's code (src/stop.ts).
+if (runsUntilStopped(process.argv.slice(2))) process.exit(process.exitCode ?? 0);

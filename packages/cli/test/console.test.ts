@@ -39,7 +39,10 @@ async function stop(child: ChildProcessWithoutNullStreams): Promise<number | nul
 }
 
 describe('fhirwatch sink --console', () => {
-  it('serves the console page, the panels and the query API; a second process on the store is told what to run', async () => {
+  // Four fhirwatch processes (two on chDB) one after the other: 37 s measured at load average 30 on 2 cores.
+  it('serves the console page, the panels and the query API; a second process on the store is told what to run', {
+    timeout: 180_000,
+  }, async () => {
     const store = join(dir, 'sink-store');
     const sink = spawn(process.execPath, [bin, 'sink', '--store', store, '--console']);
     try {

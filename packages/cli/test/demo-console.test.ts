@@ -41,7 +41,7 @@ describe('fhirwatch demo --stay', () => {
     ]);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const lines = createInterface({ input: child.stdout });
-    // the demo handles SIGTERM once the traffic is over and it stays up
+    // stopped once it stays up, so that the --stay path (not only the early stop) is what this test ends
     const staying = new Promise<void>((resolve) => {
       lines.on('line', (line) => {
         if (line.startsWith('Still running')) resolve();

@@ -11,7 +11,7 @@ import { openStore } from '@fhirwatch/clickhouse-sink';
 import { createGateway, type Gateway } from '@fhirwatch/gateway';
 import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadtestOptions, parseDuration } from '../src/commands/loadtest.ts';
+import { type LoadtestCliOptions, loadtestOptions, parseDuration } from '../src/commands/loadtest.ts';
 import { runFhirwatch } from './bin.ts';
 
 const TENANT_OK = '1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a';
@@ -153,6 +153,15 @@ describe('fhirwatch loadtest', () => {
 });
 
 describe('loadtest options', () => {
+  it('--checks: throughput or full, anything else is a usage error naming both', () => {
+    const target = ['--target', 'http://127.0.0.1:1/fhir'];
+    const checks = (args: string[]) => (loadtestOptions(args, {}) as LoadtestCliOptions).checks;
+    expect(checks([...target, '--checks', 'throughput'])).toBe('throughput');
+    expect(checks([...target, '--checks', 'full'])).toBe('full');
+    expect(checks(target)).toBeUndefined();
+    expect(() => loadtestOptions([...target, '--checks', 'fast'], {})).toThrow(/--checks must be full or throughput/);
+  });
+
   it('takes every knob from flags or FHIRWATCH_* env', () => {
     const options = loadtestOptions(['--target', 'http://127.0.0.1:1/fhir', '--rate', '7', '--slo', 'search.p95=900'], {
       FHIRWATCH_SCENARIO: 'patients-app-mix',

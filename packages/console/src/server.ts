@@ -126,6 +126,9 @@ const FORWARDED_RESPONSE_HEADERS = [
   'x-fhirwatch-verify-ok',
 ] as const;
 
+/** Methods fetch refuses to send (Fetch standard, forbidden methods); no sink route takes them. */
+const UNSENDABLE_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -178,14 +181,17 @@ function sinkProxy(sinkUrl: string, credentials: readonly Credential[]): QueryAp
       });
       return true;
     }
+    const method = req.method ?? 'GET';
+    // fetch cannot send these (the sink answers them 405 itself), nor a GET/HEAD body (the sink reads none): an
+    // unsendable request is not an unreachable sink
+    if (UNSENDABLE_METHODS.has(method)) {
+      sendJson(res, 405, { error: { code: 'FW_SINK_METHOD', message: `${method} is not served` } });
+      return true;
+    }
+    const body = chunks.length > 0 && method !== 'GET' && method !== 'HEAD' ? { body: Buffer.concat(chunks) } : {};
     let response: Response;
     try {
-      response = await fetch(url, {
-        method: req.method ?? 'GET',
-        headers,
-        redirect: 'manual',
-        ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
-      });
+      response = await fetch(url, { method, headers, redirect: 'manual', ...body });
     } catch {
       sendJson(res, 502, { error: { code: 'FW_CONSOLE_SINK_UNREACHABLE', message: 'the sink did not answer' } });
       return true;

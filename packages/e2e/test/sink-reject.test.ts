@@ -89,3 +89,46 @@ describe('real sink rejects one record of a segment', () => {
     }
   });
 });
+
+describe('real sink refuses the writer credential', () => {
+  it('401/403: the records stay spooled and the error names the sink code and what to check', async () => {
+    const token = 'e2e-right-writer-token-01';
+    const sink = await startSink({
+      store: join(root, 'store-credential'),
+      ingestTokens: [{ name: 'e2e-right', token }],
+    });
+    // recorded_by e2e-reject with e2e-right's token (403), then no token at all (401)
+    const cases: { headers: Record<string, string>; code: string }[] = [
+      { headers: { authorization: `Bearer ${token}` }, code: 'FW_SINK_FORBIDDEN' },
+      { headers: {}, code: 'FW_SINK_UNAUTHORIZED' },
+    ];
+    for (const [n, { headers, code }] of cases.entries()) {
+      const spool = await AuditSpool.open({
+        dir: join(root, `spool-credential-${n}`),
+        recordedBy: 'e2e-reject',
+        hmacKey: 'k',
+      });
+      const messages: string[] = [];
+      try {
+        await spool.append([record(0), record(1)], true);
+        await spool.seal();
+        const shipper = new AuditShipper(spool, {
+          sinkUrl: sink.url,
+          shipIntervalMs: 20,
+          headers,
+          onError: (error) => messages.push(error.message),
+        });
+        shipper.start();
+        for (let i = 0; i < 200 && messages.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        await shipper.stop();
+        expect(messages[0]).toContain(code);
+        expect(messages[0]).toMatch(/credential|recordedBy/);
+        expect(shipper.stats.rejectedRecords).toBe(0);
+        expect(spool.stats().unshipped).toBe(2);
+      } finally {
+        await spool.close();
+      }
+    }
+    await sink.close();
+  }, 120_000);
+});

@@ -24,6 +24,20 @@ import type { TenantProvider } from './types.ts';
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
+/**
+ * The admin routes (the list above as data), for the security test that walks them: every one needs the admin
+ * credential, which is checked before any of them is looked at.
+ */
+export const ADMIN_ROUTES = [
+  { path: '/admin/clients', methods: ['GET', 'POST'] },
+  { path: '/admin/clients/{id}', methods: ['GET', 'DELETE'] },
+  { path: '/admin/clients/{id}/tenants', methods: ['PUT'] },
+  { path: '/admin/clients/{id}/secrets', methods: ['POST'] },
+  { path: '/admin/clients/{id}/secrets/{secretId}', methods: ['DELETE'] },
+  { path: '/admin/tenants', methods: ['GET'] },
+  { path: '/admin/tenants/{tenant}', methods: ['PUT', 'DELETE'] },
+] as const satisfies readonly { path: string; methods: readonly string[] }[];
+
 export interface AdminDeps {
   adminToken: string;
   registry: ClientRegistry;

@@ -1,5 +1,5 @@
 export type { AdminDeps } from './admin.ts';
-export { adminAuthorized } from './admin.ts';
+export { ADMIN_ROUTES, adminAuthorized } from './admin.ts';
 export type { AuthThrottleSettings } from './auth-throttle.ts';
 export { AUTH_THROTTLE_DEFAULTS, AuthThrottle, ConcurrencyLimit, FailureThrottle } from './auth-throttle.ts';
 export type { ParseConfigOptions } from './config.ts';

@@ -6,7 +6,8 @@
  */
 import { listRefreshBundle } from '@fhirwatch/contract';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
-import { projectBody } from '../src/json-scan.ts';
+import { scanBody } from '../src/stream-scan.ts';
+import { projectBody } from '../test/baseline-json-scan.ts';
 
 const ehr = await startMockEhr({ fhirVersion: 'STU3', patients: 200, seed: 42 });
 const ids = ehr.population.patients.slice(0, 5).map((p) => p.id);
@@ -19,6 +20,8 @@ const batch = await (
   })
 ).text();
 await ehr.close();
+const searchBytes = Buffer.from(search, 'latin1');
+const batchBytes = Buffer.from(batch, 'latin1');
 
 function time(label: string, fn: () => unknown, n: number): void {
   for (let i = 0; i < n / 10; i++) fn();
@@ -30,8 +33,23 @@ function time(label: string, fn: () => unknown, n: number): void {
 console.log(`search body ${search.length} chars, batch body ${batch.length} chars`);
 for (let round = 0; round < 3; round++) {
   time('search: JSON.parse', () => JSON.parse(search), 3000);
-  time('search: projectBody patients', () => projectBody(search, false, () => 'patients'), 3000);
+  time(
+    'search: projectBody patients (old, + utf8 decode)',
+    () => projectBody(searchBytes.toString('utf8'), false, () => 'patients'),
+    3000,
+  );
+  time('search: stream scan patients', () => scanBody(searchBytes, false, () => 'patients'), 3000);
   time('batch: JSON.parse', () => JSON.parse(batch), 500);
-  time('batch: projectBody types (result counts)', () => projectBody(batch, true, () => 'types'), 500);
-  time('batch: projectBody statuses only', () => projectBody(batch, true, () => undefined), 500);
+  time(
+    'batch: projectBody types (old, + utf8 decode)',
+    () => projectBody(batchBytes.toString('utf8'), true, () => 'types'),
+    500,
+  );
+  time('batch: stream scan types', () => scanBody(batchBytes, true, () => 'types'), 500);
+  time(
+    'batch: projectBody statuses only (old)',
+    () => projectBody(batchBytes.toString('utf8'), true, () => undefined),
+    500,
+  );
+  time('batch: stream scan statuses only', () => scanBody(batchBytes, true, () => undefined), 500);
 }

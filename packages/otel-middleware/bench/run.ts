@@ -512,7 +512,11 @@ if (values.profile) {
       ['gateway (host)', (u) => u.includes('gateway/src') || u.includes('undici')],
       ['audit spool (chain, write, fdatasync, seal)', (u) => /otel-middleware\/src\/(spool|chain)\.ts/.test(u)],
       ['audit shipper', (u) => u.includes('otel-middleware/src/shipper.ts')],
-      ['audit records + json-scan + uuid', (u) => /otel-middleware\/src\/(records|json-scan|uuidv7)\.ts/.test(u)],
+      ['audit response scan (stream-scan, capture)', (u) => /otel-middleware\/src\/(stream-scan|capture)\.ts/.test(u)],
+      [
+        'audit records + pipeline + uuid',
+        (u) => /otel-middleware\/src\/(records|audit-pipeline|exchange|uuidv7)\.ts/.test(u),
+      ],
       ['classifier (contract)', (u) => u.includes('contract/src')],
       ['middleware.ts (hooks, telemetry glue, defer)', (u) => u.includes('otel-middleware/src/middleware.ts')],
       ['telemetry.ts', (u) => u.includes('otel-middleware/src/telemetry.ts')],

@@ -22,8 +22,7 @@ import { trace as otelTrace, ROOT_CONTEXT } from '@opentelemetry/api';
 import { type Logger, SeverityNumber } from '@opentelemetry/api-logs';
 import { getRequestContext, type RequestAuditContext } from './context.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
-import { type Chunk, type Exchange, headerValue, toBuffer } from './exchange.ts';
-import { projectBody, type ResourceDetail } from './json-scan.ts';
+import { type Exchange, headerValue, SCAN_BUFFERED, SCAN_NONE, SCAN_STREAMING } from './exchange.ts';
 import { type AccessFacts, buildAuditRequest, failedBatchRequest, needsReturnedPatients } from './records.ts';
 import {
   ATTR_CLIENT_ID,
@@ -36,6 +35,7 @@ import {
 import { AuditShipper } from './shipper.ts';
 import { AuditSpool, type SpoolStats } from './spool.ts';
 import { SpoolHealth, type SpoolHealthSnapshot } from './spool-health.ts';
+import { type ResourceDetail, StreamScanner, scanBody } from './stream-scan.ts';
 import type { FhirAuditOptions, UserExtractor } from './types.ts';
 
 export interface AuditPipeline {
@@ -43,6 +43,8 @@ export interface AuditPipeline {
   classify(ex: Exchange, body: Buffer | undefined, version: FhirVersion): Classification | undefined;
   /** Classify, build and spool the exchange's request record. Strict mode returns the spool promise. */
   audit(ex: Exchange, status: number): Promise<void> | undefined;
+  /** At the first response chunk: how the body is read (scanned as it passes, kept whole, or not at all). */
+  startScan(ex: Exchange): void;
   /** Count an access whose record could not be spooled: `refused` (503 answered) or served unaudited. */
   failed(refused: boolean): void;
   /** The spool-health gate: may an audited response leave now? (spool-health.ts) */
@@ -200,7 +202,7 @@ export function createAuditPipeline(
     return classify(ex, body, version);
   }
 
-  /** What `projectBody` keeps of each returned resource (see json-scan.ts). */
+  /** What the scanner keeps of each returned resource (see stream-scan.ts). */
   function detailFor(cls: Classification): (index: number) => ResourceDetail | undefined {
     if (returnedMode) return () => 'patients';
     const its = cls.interactions;
@@ -219,13 +221,43 @@ export function createAuditPipeline(
   }
 
   /**
-   * The response body, projected for disclosure (json-scan.ts): no `JSON.parse` of the whole body;
-   * patient references are read only where the records need them (`disclosure: 'spec'`).
+   * The first chunk of a captured response: classify now (the request is read by then) and scan the
+   * body as it passes (stream-scan.ts), for exactly what the records need. A body that is compressed,
+   * or whose request body is not all read yet (the classification needs it), is kept whole and scanned
+   * at the end instead; a body nothing in the record depends on (not clinical) is not scanned at all.
    */
-  function parseBody(ex: Exchange, cls: Classification): unknown {
-    const chunks = ex.resChunks;
-    if (chunks === undefined || chunks.length === 0 || ex.resTruncated) return undefined;
-    let buf = chunks.length === 1 ? toBuffer(chunks[0] as Chunk) : Buffer.concat(chunks.map((c) => toBuffer(c)));
+  function startScan(ex: Exchange): void {
+    const encoding = ex.encoding ?? ex.res.getHeader('content-encoding');
+    if ((typeof encoding === 'string' && encoding !== 'identity') || (ex.reqChunks !== undefined && !ex.req.complete)) {
+      ex.resScan = SCAN_BUFFERED;
+      ex.resBuffered = [];
+      return;
+    }
+    const version = getRequestContext(ex.req)?.fhirVersion ?? defaultVersion;
+    const cls = finalClassification(ex, version);
+    ex.cls = cls;
+    ex.clsFinal = true;
+    ex.clsVersion = version;
+    if (cls === undefined || cls.kind !== 'clinical') {
+      ex.resScan = SCAN_NONE;
+      return;
+    }
+    ex.resScan = SCAN_STREAMING;
+    ex.scan = new StreamScanner(cls.batch, detailFor(cls));
+  }
+
+  /** The response body's projection for disclosure (undefined: not JSON, not decodable, or not captured). */
+  function bodyOf(ex: Exchange, cls: Classification): unknown {
+    if (ex.resTruncated) return undefined;
+    if (ex.resScan === SCAN_STREAMING) {
+      const scan = ex.scan as StreamScanner;
+      ex.scan = undefined;
+      return scan.result();
+    }
+    const chunks = ex.resBuffered;
+    ex.resBuffered = undefined;
+    if (ex.resScan !== SCAN_BUFFERED || chunks === undefined || chunks.length === 0) return undefined;
+    let buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     const encoding = ex.encoding ?? ex.res.getHeader('content-encoding');
     if (typeof encoding === 'string' && encoding !== 'identity') {
       const opts = { maxOutputLength: maxResBytes };
@@ -234,23 +266,28 @@ export function createAuditPipeline(
       else if (encoding === 'br') buf = brotliDecompressSync(buf, opts);
       else return undefined;
     }
-    return projectBody(buf.toString('utf8'), cls.batch, detailFor(cls));
+    return scanBody(buf, cls.batch, detailFor(cls));
   }
 
   /** Classify, build and spool the audit request record of an exchange. Strict mode returns the spool promise. */
   function finishAudit(ex: Exchange, status: number): Promise<void> | undefined {
     const ctx = getRequestContext(ex.req);
     const version = ctx?.fhirVersion ?? defaultVersion;
-    const cls = ex.auditable ? finalClassification(ex, version) : ex.pre;
+    const cls = !ex.auditable
+      ? ex.pre
+      : ex.clsFinal && ex.clsVersion === version
+        ? ex.cls
+        : finalClassification(ex, version);
     ex.cls = cls;
     ex.clsFinal = true;
+    ex.clsVersion = version;
     if (cls === undefined || status === 0) return undefined;
     const failedBatch = cls.kind !== 'clinical' && isFailedBatch(ex, cls, status);
     if (cls.kind !== 'clinical' && !failedBatch) return undefined;
     let body: unknown;
     if (!ex.readOnly && !failedBatch) {
       try {
-        body = parseBody(ex, cls);
+        body = bodyOf(ex, cls);
       } catch {
         body = undefined; // not JSON (or not decodable): the records name the requested patients only
       }
@@ -333,6 +370,7 @@ export function createAuditPipeline(
   return {
     classify,
     audit: finishAudit,
+    startScan,
     failed(refused) {
       if (refused) health.refusedOne();
       else health.droppedRecords(1);

@@ -17,7 +17,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FHIR_JSON_MIME, type FhirVersion, operationOutcome } from '@fhirwatch/contract';
 import { getRequestContext } from './context.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
-import { type Chunk, chunkLength, type Exchange, encodingOfHeadArgs, markEnd, toBuffer } from './exchange.ts';
+import {
+  type Chunk,
+  chunkLength,
+  type Exchange,
+  encodingOfHeadArgs,
+  markEnd,
+  SCAN_BUFFERED,
+  SCAN_NOT_STARTED,
+  SCAN_STREAMING,
+  toBuffer,
+} from './exchange.ts';
+import type { StreamScanner } from './stream-scan.ts';
 
 type EndFn = ServerResponse['end'];
 type WriteFn = ServerResponse['write'];
@@ -42,6 +53,34 @@ export interface CaptureHooks {
   admit(): boolean;
   /** The error code a refusal names (FW_AUDIT_SPOOL_FULL / FW_AUDIT_SPOOL_UNWRITABLE). */
   refusalCode(): string;
+  /** The first body chunk of a captured response: set `ex.resScan` (and `ex.scan` / `ex.resBuffered`). */
+  startScan(ex: Exchange): void;
+}
+
+// Host string chunks are scanned through one reusable buffer (latin1 is the gateway's byte-for-byte
+// encoding: a copy into it costs a memcpy, no allocation and no garbage).
+const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+
+/** Scan one chunk as the host wrote it (a Buffer as is; a string through SCRATCH, piece by piece). */
+function scanChunk(scan: StreamScanner, chunk: Chunk, encoding: BufferEncoding | undefined): void {
+  if (typeof chunk !== 'string') {
+    scan.write(chunk);
+    return;
+  }
+  if (encoding === 'latin1' || encoding === 'binary') {
+    // one byte per UTF-16 unit
+    for (let at = 0; at < chunk.length; at += SCRATCH.length) {
+      const piece = at === 0 && chunk.length <= SCRATCH.length ? chunk : chunk.slice(at, at + SCRATCH.length);
+      const n = SCRATCH.write(piece, 0, 'latin1');
+      scan.write(SCRATCH.subarray(0, n));
+    }
+    return;
+  }
+  if ((encoding === undefined || encoding === 'utf8' || encoding === 'utf-8') && chunk.length * 3 <= SCRATCH.length) {
+    scan.write(SCRATCH.subarray(0, SCRATCH.write(chunk, 0, 'utf8')));
+    return;
+  }
+  scan.write(Buffer.from(chunk, encoding ?? 'utf8'));
 }
 
 /**
@@ -97,24 +136,43 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
   const origEnd = res.end;
   const hold = ex.auditable && strict;
   const capture = hold || (ex.auditable && !ex.readOnly);
-  if (capture) ex.resChunks = [];
+  if (hold) {
+    ex.resChunks = [];
+    ex.resEncodings = [];
+  }
 
+  // The response body as it passes: scanned at once (hooks.startScan decides how), never copied for
+  // the audit. Strict mode holds the host's chunks as they were written (released once durable).
   const keep = (chunk: Chunk | undefined, encoding: unknown): void => {
-    if (chunk === undefined || chunk === null || ex.resChunks === undefined || ex.resTruncated) return;
+    if (chunk === undefined || chunk === null || !capture || ex.resTruncated) return;
     try {
       const len = chunkLength(chunk);
       if (ex.resBytes + len > maxResBytes) {
-        ex.resTruncated = true;
-        ex.resChunks = hold ? [] : undefined;
+        truncate();
         return;
       }
       ex.resBytes += len;
       const enc = typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : undefined;
-      ex.resChunks.push(typeof chunk === 'string' ? toBuffer(chunk, enc) : chunk);
+      if (hold) {
+        (ex.resChunks as Chunk[]).push(chunk);
+        (ex.resEncodings as (BufferEncoding | undefined)[]).push(enc);
+      }
+      if (ex.readOnly || len === 0) return;
+      if (ex.resScan === SCAN_NOT_STARTED) hooks.startScan(ex);
+      if (ex.resScan === SCAN_STREAMING) scanChunk(ex.scan as StreamScanner, chunk, enc);
+      else if (ex.resScan === SCAN_BUFFERED) (ex.resBuffered as Buffer[]).push(toBuffer(chunk, enc));
     } catch {
       // an odd chunk type: let the host's own write report it; the disclosure becomes unknown
-      ex.resTruncated = true;
-      ex.resChunks = hold ? [] : undefined;
+      truncate();
+    }
+  };
+  const truncate = (): void => {
+    ex.resTruncated = true;
+    ex.scan = undefined;
+    ex.resBuffered = undefined;
+    if (hold) {
+      ex.resChunks = [];
+      ex.resEncodings = [];
     }
   };
 
@@ -168,8 +226,10 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
           if (typeof cb === 'function') process.nextTick(cb as () => void);
           return true;
         }
+        // the host's write first (its path is unchanged), then the chunk is scanned as it passes
+        const out = (origWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
         if (capture) keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
-        return (origWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+        return out;
       } as WriteFn;
     }
     res.end = function teeEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
@@ -179,8 +239,8 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
         if (typeof cb === 'function') process.nextTick(cb as () => void);
         return this;
       }
-      if (capture && typeof first !== 'function') keep(first as Chunk, args[1]);
       const out = (origEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
+      if (capture && typeof first !== 'function') keep(first as Chunk, args[1]);
       if (!ex.done) {
         ex.done = true;
         markEnd(ex);
@@ -240,9 +300,16 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
       restore();
       if (headArgs !== undefined) (origWriteHead as (...a: unknown[]) => void).apply(res, headArgs);
       const chunks = ex.resChunks ?? [];
-      const write = origWrite as (this: ServerResponse, chunk: Chunk) => boolean;
+      const encodings = ex.resEncodings ?? [];
+      const write = origWrite as (this: ServerResponse, chunk: Chunk, encoding?: BufferEncoding) => boolean;
       const end = origEnd as (this: ServerResponse, cb?: () => void) => ServerResponse;
-      for (const c of chunks) write.call(res, c);
+      for (let i = 0; i < chunks.length; i++) {
+        const encoding = encodings[i];
+        if (encoding === undefined) write.call(res, chunks[i] as Chunk);
+        else write.call(res, chunks[i] as Chunk, encoding);
+      }
+      ex.resChunks = undefined;
+      ex.resEncodings = undefined;
       for (const cb of callbacks) cb();
       end.call(res, endCb);
     };

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Classification, FhirVersion } from '@fhirwatch/contract';
 import type { Context, Span } from '@opentelemetry/api';
+import type { StreamScanner } from './stream-scan.ts';
 
 export type Chunk = Buffer | string | Uint8Array;
 
@@ -27,7 +28,15 @@ export interface Exchange {
   reqChunks: Buffer[] | undefined;
   reqBytes: number;
   reqTruncated: boolean;
+  /** Strict mode: the response chunks held until the record is durable (as the host wrote them). */
   resChunks: Chunk[] | undefined;
+  /** The encoding the host gave with each held string chunk. */
+  resEncodings: (BufferEncoding | undefined)[] | undefined;
+  /** The response as it passes: scanned by `scan` (streaming), or kept in `resBuffered` (see capture.ts). */
+  resScan: number;
+  scan: StreamScanner | undefined;
+  /** Only for a body that cannot be scanned as it passes (compressed, or the request body not read yet). */
+  resBuffered: Buffer[] | undefined;
   resBytes: number;
   resTruncated: boolean;
   done: boolean;
@@ -45,6 +54,8 @@ export interface Exchange {
   /** Final classification and record count, set by `finishAudit` (undefined: not audited yet). */
   cls: Classification | undefined;
   clsFinal: boolean;
+  /** The FHIR version `cls` was made for. */
+  clsVersion: FhirVersion | undefined;
   records: number;
   /** Status captured at `res.end`, for the deferred work of batched mode. */
   endStatus: number;
@@ -71,6 +82,15 @@ export function encodingOfHeadArgs(args: readonly unknown[]): string | undefined
 export function headerValue(v: string | string[] | undefined): string {
   return v === undefined ? '' : Array.isArray(v) ? (v[0] ?? '') : v;
 }
+
+/** Response scan states (`Exchange.resScan`). */
+export const SCAN_NOT_STARTED = 0;
+/** Scanned as it passes (`Exchange.scan`). */
+export const SCAN_STREAMING = 1;
+/** Kept whole and scanned at the end (`Exchange.resBuffered`). */
+export const SCAN_BUFFERED = 2;
+/** Not needed: nothing in the body changes the record (not clinical, or a failed request). */
+export const SCAN_NONE = 3;
 
 export function toBuffer(chunk: Chunk, encoding?: BufferEncoding): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk, encoding ?? 'utf8');

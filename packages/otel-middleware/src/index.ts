@@ -4,8 +4,6 @@ export type { RequestAuditContext, UpstreamCall } from './context.ts';
 export { getRequestContext, recordUpstream, setRequestContext } from './context.ts';
 export type { AuditErrorCode } from './errors.ts';
 export { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
-export type { ResourceDetail } from './json-scan.ts';
-export { projectBody } from './json-scan.ts';
 export { readKeyFile } from './key-file.ts';
 export type { ConnectMiddleware, FastifyPlugin, FhirAudit, FhirAuditHealth, FhirAuditStats } from './middleware.ts';
 export { fhirAudit } from './middleware.ts';
@@ -30,6 +28,8 @@ export { AuditShipper, SPOOL_MEDIA_TYPE } from './shipper.ts';
 export type { SegmentContents, SegmentInfo, SpoolOptions, SpoolStats, UnchainedRecord } from './spool.ts';
 export { AuditSpool, frameLine, parseSegment, segmentLine } from './spool.ts';
 export type { SpoolFailureCode, SpoolFailurePolicy, SpoolHealthSnapshot } from './spool-health.ts';
+export type { ResourceDetail } from './stream-scan.ts';
+export { StreamScanner, scanBody } from './stream-scan.ts';
 export type { Telemetry } from './telemetry.ts';
 export { setupTelemetry } from './telemetry.ts';
 export type {

@@ -137,6 +137,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
     refuse: (options.onSpoolFailure ?? 'refuse') === 'refuse',
     admit: () => pipeline.admit(),
     refusalCode: () => pipeline.health().code ?? AUDIT_ERROR_CODES.spoolUnwritable,
+    startScan: (ex) => pipeline.startScan(ex),
   };
 
   function relativePath(url: string): string {
@@ -215,6 +216,10 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         reqBytes: 0,
         reqTruncated: false,
         resChunks: undefined,
+        resEncodings: undefined,
+        resScan: 0,
+        scan: undefined,
+        resBuffered: undefined,
         resBytes: 0,
         resTruncated: false,
         done: false,
@@ -227,6 +232,7 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         spanCtx: undefined,
         cls: undefined,
         clsFinal: false,
+        clsVersion: undefined,
         records: 0,
         endStatus: 0,
       };

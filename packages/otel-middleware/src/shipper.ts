@@ -277,7 +277,7 @@ export class AuditShipper {
   }
 
   private quarantineLine(progress: SegmentProgress, index: number, status: number, code: string): void {
-    progress.rejected.push({ index, status, code: /^FW_[A-Z0-9_]{1,64}$/.test(code) ? code : '' });
+    progress.rejected.push({ index, status, code }); // code: sinkError's, FW_… or ''
   }
 
   /** POST lines [start, end) as one batch: the segment's bytes, contiguous runs sliced, never re-encoded. */
@@ -328,20 +328,21 @@ export class AuditShipper {
       }
       return { kind: 'ok', duplicates };
     }
-    if (status === 400 || status === 413 || status === 415) {
-      let code = '';
-      let line: number | undefined;
-      try {
-        const error = (JSON.parse(answer) as { error?: { code?: unknown; line?: unknown } }).error;
-        code = typeof error?.code === 'string' ? error.code : '';
-        if (typeof error?.line === 'number' && Number.isInteger(error.line) && error.line >= 1) line = error.line;
-      } catch {
-        // body is not the documented error shape: bisect
-      }
-      return { kind: 'rejected', status, code, line };
-    }
+    const { code, line } = sinkError(answer);
+    if (status === 400 || status === 413 || status === 415) return { kind: 'rejected', status, code, line };
     this.stats.failedAttempts++;
-    this.report(new FhirAuditError(AUDIT_ERROR_CODES.sinkUnavailable, `audit sink answered ${status}`, { status }));
+    // 401/403: this writer's credential (FHIRWATCH_INGEST_TOKEN) is missing or is not the one of its recordedBy
+    const hint =
+      status === 401 || status === 403
+        ? ': check the ingest credential and that recordedBy is the name the sink gives it; records stay spooled'
+        : '';
+    this.report(
+      new FhirAuditError(
+        AUDIT_ERROR_CODES.sinkUnavailable,
+        `audit sink answered ${status}${code === '' ? '' : ` ${code}`}${hint}`,
+        { status },
+      ),
+    );
     const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
     if ((status === 429 || status === 503) && Number.isFinite(seconds) && seconds >= 0) {
       return { kind: 'retry', delayMs: Math.max(1, Math.min(seconds * 1000, this.options.maxBackoffMs ?? 30_000)) };
@@ -355,5 +356,18 @@ export class AuditShipper {
     } catch {
       // a user hook never breaks shipping
     }
+  }
+}
+
+/** The sink's error code (`FW_…`, nothing else: the answer is not echoed) and record line, from its JSON body. */
+function sinkError(answer: string): { code: string; line: number | undefined } {
+  try {
+    const error = (JSON.parse(answer) as { error?: { code?: unknown; line?: unknown } }).error;
+    const code = typeof error?.code === 'string' && /^FW_[A-Z0-9_]{1,64}$/.test(error.code) ? error.code : '';
+    const line =
+      typeof error?.line === 'number' && Number.isInteger(error.line) && error.line >= 1 ? error.line : undefined;
+    return { code, line };
+  } catch {
+    return { code: '', line: undefined }; // not the documented error shape (a rejected batch is bisected)
   }
 }

@@ -82,7 +82,7 @@ async function untarBrotli(archive: string, into: string): Promise<void> {
 }
 
 /**
- * Unpacks the npm package's Chromium (`bin/chromium.br`, about 200 MB unpacked) and its fonts into
+ * Unpacks the npm package's Chromium (`chromium.br` in the package's bin folder, about 200 MB unpacked) and its fonts into
  * `<cache>/chromium-<version>/` once; later calls return at once.
  */
 export async function unpackNpmChromium(binDir: string, version: string): Promise<ChromiumExecutable> {

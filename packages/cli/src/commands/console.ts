@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { type Credential, parseCredentials } from '@fhirwatch/clickhouse-sink/query-client';
 import type { ConsoleOptions } from '@fhirwatch/console';
 import { AUDIT_ERROR_CODES, readKeyFile } from '@fhirwatch/otel-middleware';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
+import { stopSignal } from '../stop.ts';
 
 export const description = 'Web console over the store: SRE overview, compliance search and reports, load tests';
 
@@ -117,7 +118,7 @@ export async function run(args: string[]): Promise<number> {
     throw error;
   }
   process.stdout.write(`${server.url}/\n`);
-  const signal = await untilSignal();
+  const signal = await stopSignal().requested;
   process.stderr.write(`fhirwatch console: ${signal}, closing\n`);
   await server.close();
   return 0;

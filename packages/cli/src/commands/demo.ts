@@ -7,7 +7,9 @@
  *
  * Bounded traffic (duration and iterations), then the compliance officer's and the SRE's first
  * answers from the store, then everything closes so `fhirwatch audit … --store <dir>` can open it.
- * This file only wires packages together; every behaviour lives in a package.
+ * This file wires the packages together and holds what only the demo prints: its own two queries (the
+ * most-viewed patient of the run, server latency per tenant and route with a sparkline) and the text around
+ * the packages' reports; every other behaviour lives in a package.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,8 +23,9 @@ import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway
 import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
 import { startMockEhr } from '@fhirwatch/mock-ehr';
 import { readKeyFile } from '@fhirwatch/otel-middleware';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
 import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
+import { stopSignal } from '../stop.ts';
 
 export const description =
   'Run the whole pipeline on the embedded store: mock EHRs, gateway + audit middleware, sink, Patients-app traffic, reports';
@@ -232,6 +235,8 @@ export async function run(args: string[]): Promise<number> {
     await sink.close();
   };
 
+  // Ctrl-C / SIGTERM (stop.ts): ends the traffic early, skips the reports, closes everything, exits 0.
+  const stop = stopSignal();
   try {
     say();
     say(`Patients-app traffic: ${concurrency} clinicians for ${Math.round(durationMs / 1000)} s …`);
@@ -242,6 +247,7 @@ export async function run(args: string[]): Promise<number> {
       durationMs,
       maxIterations: 100_000,
       clinicians: CLINICIANS,
+      signal: stop.abort,
       onProgress: (p) => {
         const statuses = Object.entries(p.byStatus)
           .map(([status, n]) => `${status === '0' ? 'net-err' : status}: ${n}`)
@@ -252,6 +258,10 @@ export async function run(args: string[]): Promise<number> {
       },
     });
     if (interactive) say();
+    if (stop.received !== undefined) {
+      say(`${stop.received}: stopping before the reports; closing the services and the store`);
+      return 0;
+    }
     say('Planted suspicious patterns: a VIP access, name probing, a volume spike, failed accesses, an export …');
     const planted = await plantSuspiciousPatterns(sink.client, targets);
 
@@ -330,7 +340,8 @@ export async function run(args: string[]): Promise<number> {
     if (values.stay) {
       say();
       say(`Still running (gateway ${gateway.url}, client id ${app.clientId}). Ctrl-C to stop.`);
-      await untilSignal();
+      const signal = await stop.requested;
+      say(`${signal}: closing the services and the store`);
     }
   } finally {
     await shutdown();

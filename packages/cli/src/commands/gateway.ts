@@ -13,7 +13,8 @@ import {
   parseGatewayConfig,
   startInstrumentedGateway,
 } from '@fhirwatch/gateway';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
+import { stopSignal } from '../stop.ts';
 
 export const description =
   'Run the reference interop gateway with audit and telemetry (/metadata, /token, tenant routing, read-only FHIR proxy)';
@@ -146,7 +147,8 @@ export async function run(args: string[]): Promise<number> {
   }
   process.stdout.write(`${gateway.url}\n`);
   for (const line of gateway.summary) process.stderr.write(`${line}\n`);
-  await untilSignal();
+  const signal = await stopSignal().requested;
+  process.stderr.write(`fhirwatch gateway: ${signal}, flushing the audit spool and closing\n`);
   await gateway.close();
   return 0;
 }

@@ -54,7 +54,9 @@ Scenario (${SCENARIO_NAMES.join(', ')})
   --patients-per-batch <n>   patients per list refresh (7 entries each; default 5)
   --max-in-flight <n>        iterations in flight at most; more are dropped (open model)
   --mix <op=w,...>           operation weights: metadata, token, search, list-refresh, read, export
-  --workers <n>              worker threads generating load (open model; default 1)
+  --workers <n>              worker threads generating load (open model; default: one per core less one)
+  --checks <full|throughput> full: every check on every answer (default); throughput: every status,
+                             resource identity and batch entry checked, required-field checks on 1 answer in 16
   --connections <n>          connections (autocannon: default 10; open model: default max-in-flight)
   --timeout-ms <n>           per-request timeout (default 30000)
   --seed <n>                 seed of the random choices (default 1)
@@ -91,6 +93,7 @@ const OPTIONS = {
   'max-in-flight': { type: 'string' },
   mix: { type: 'string' },
   workers: { type: 'string' },
+  checks: { type: 'string' },
   connections: { type: 'string' },
   'timeout-ms': { type: 'string' },
   seed: { type: 'string' },
@@ -136,6 +139,7 @@ export interface LoadtestCliOptions {
   knobs: ScenarioKnobs;
   engine: 'open' | 'autocannon';
   workers: number | undefined;
+  checks: 'full' | 'throughput' | undefined;
   connections: number | undefined;
   timeoutMs: number | undefined;
   seed: number | undefined;
@@ -200,6 +204,9 @@ export function loadtestOptions(args: string[], env = process.env): LoadtestCliO
   const scenarioName = get('scenario') ?? 'smoke';
   if (!isScenarioName(scenarioName))
     throw new UsageError(`unknown scenario '${scenarioName}' (one of ${SCENARIO_NAMES.join(', ')})`);
+  const checks = get('checks');
+  if (checks !== undefined && checks !== 'full' && checks !== 'throughput')
+    throw new UsageError(`--checks must be full or throughput, not '${checks}'`);
   return {
     target: loadTarget,
     fhirVersionGiven: fhirVersion !== undefined,
@@ -207,6 +214,7 @@ export function loadtestOptions(args: string[], env = process.env): LoadtestCliO
     knobs,
     engine,
     workers: num('workers', get('workers'), true),
+    checks,
     connections: num('connections', get('connections'), true),
     timeoutMs: num('timeout-ms', get('timeout-ms'), true),
     seed: num('seed', get('seed'), true),
@@ -313,6 +321,7 @@ async function runLoadtestCommand(args: string[]): Promise<number> {
       engine: options.engine,
       signal: controller.signal,
       ...(options.workers === undefined ? {} : { workers: options.workers }),
+      ...(options.checks === undefined ? {} : { checks: options.checks }),
       ...(options.connections === undefined ? {} : { connections: options.connections }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.seed === undefined ? {} : { seed: options.seed }),

@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util';
 import { parseFhirVersion } from '@fhirwatch/contract';
 import { type MockEhrOptions, startMockEhr } from '@fhirwatch/mock-ehr';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
+import { stopSignal } from '../stop.ts';
 
 export const description = 'Run the synthetic provider FHIR server (DSTU2/STU3, seeded population)';
 
@@ -114,7 +115,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const server = await startMockEhr(options);
   process.stdout.write(`${server.url}\n${mockEhrSummary(options, server.population.patients.length)}\n`);
-  await untilSignal();
+  const signal = await stopSignal().requested;
+  process.stderr.write(`fhirwatch mock-ehr: ${signal}, closing\n`);
   await server.close();
   return 0;
 }

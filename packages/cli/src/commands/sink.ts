@@ -4,9 +4,12 @@
  * prints the DDL (single node, or the cluster variant with --cluster).
  */
 import { parseArgs } from 'node:util';
+
 import { migrate, openStore, type SchemaOptions, type SinkOptions, startSink } from '@fhirwatch/clickhouse-sink';
 import { renderSchemaScript } from '@fhirwatch/clickhouse-sink/store';
-import { UsageError, untilSignal } from '../command.ts';
+import { UsageError } from '../command.ts';
+import { stopSignal } from '../stop.ts';
+
 import { credentialsFromEnv, readHmacKey } from './console.ts';
 
 export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
@@ -165,7 +168,7 @@ export async function run(args: string[]): Promise<number> {
   }
   process.stdout.write(`${server.url}\n`);
   if (withConsole) process.stderr.write(`fhirwatch sink: console at ${server.url}/\n`);
-  const signal = await untilSignal();
+  const signal = await stopSignal().requested;
   process.stderr.write(`fhirwatch sink: ${signal}, flushing and closing\n`);
   await server.close();
   return 0;

@@ -4,3 +4,5 @@
  */
 export type { AuditDataset, DatasetOptions, DatasetPlants, DatasetTenant } from './dataset.ts';
 export { DATASET_TENANTS, generateAuditDataset, signAuditChain, zonedInstant } from './dataset.ts';
+export type { RawAnswer, RawInit } from './http.ts';
+export { rawRequest } from './http.ts';

@@ -1,0 +1,178 @@
+/**
+ * Checks of the repository itself, run by `npm test` (scripts/check-repo.ts) before anything is built:
+ * - no merge-conflict markers in any tracked text file (a `<<<<<<< `/`>>>>>>> ` line, or a `=======` / `|||||||`
+ *   line after an opening one);
+ * - no repository path cited in a Markdown file or in a source comment (TS/JS comments, `#` lines of shell
+ *   scripts) that does not exist.
+ *
+ * What counts as a cited path (to keep false positives out):
+ * - a Markdown link target (`[text](target)`), resolved from the Markdown file's folder; URLs, anchors and
+ *   targets outside the repository are not checked;
+ * - a token with at least one `/` whose first segment is a top-level folder of the repository, or `docs`/`notes`
+ *   (where documents are expected), resolved from the repository root: `packages/cli/src/main.ts`, `docs/x.md`
+ *   (inside a workspace, from the workspace folder too: `dashboards/`'s comments cite `scripts/…` of their own);
+ * - inside a workspace (`packages/<name>/`, `loadtests/`, `dashboards/`), a token starting with `src/`, `test/`,
+ *   `bench/`, `public/` or `bin/`, resolved from the workspace folder (how its README and comments cite files),
+ *   or from the folder of a `cd <folder> &&` earlier on the same line (a command to run elsewhere).
+ * Bare `./…`/`../…` tokens are not checked (command examples: `--store ./data`).
+ * A token followed by `{`, `*`, `<` or `$` (`schema.{single,cluster}.sql`, `src/commands/<name>.ts`) is a pattern:
+ * only its folder must exist. Git-ignored paths (made by a run, like `test/artifacts/`) are not required.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize, relative, sep } from 'node:path';
+
+export interface Finding {
+  file: string;
+  line: number;
+  message: string;
+}
+
+const SEVEN = 7;
+const OPEN = '<'.repeat(SEVEN);
+const CLOSE = '>'.repeat(SEVEN);
+const MIDDLE = '='.repeat(SEVEN);
+const BASE = '|'.repeat(SEVEN);
+
+/** Conflict markers in one file's text. */
+export function conflictMarkers(file: string, text: string): Finding[] {
+  const findings: Finding[] = [];
+  let open = false;
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.replace(/\r$/, '');
+    const isOpen = line === OPEN || line.startsWith(`${OPEN} `);
+    const isClose = line === CLOSE || line.startsWith(`${CLOSE} `);
+    const isInner = open && (line === MIDDLE || line === BASE || line.startsWith(`${BASE} `));
+    if (isOpen || isClose || isInner) {
+      findings.push({ file, line: index + 1, message: `merge-conflict marker: ${line.slice(0, 40)}` });
+    }
+    if (isOpen) open = true;
+    if (isClose) open = false;
+  });
+  return findings;
+}
+
+const SOURCE = /\.(?:ts|mts|cts|js|mjs|cjs)$/;
+const SHELL = /(?:\.sh|^\.ci\/run)$/;
+const WORKSPACE = /^(packages\/[^/]+|loadtests|dashboards)\//;
+const WORKSPACE_ROOTS = new Set(['src', 'test', 'bench', 'public', 'bin']);
+const DOC_ROOTS = ['docs', 'notes'];
+const TOKEN = /(?<=^|[\s`'"([])((?:\.{1,2}\/)*[\w@.-]+(?:\/[\w@.-]+)+\/?)/g;
+const LINK = /\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g;
+
+/** The parts of a file where paths are cited, with their line numbers: all of a Markdown file, comments elsewhere. */
+export function citingText(file: string, text: string): { text: string; line: number }[] {
+  if (file.endsWith('.md')) return text.split('\n').map((t, i) => ({ text: t, line: i + 1 }));
+  const out: { text: string; line: number }[] = [];
+  if (SOURCE.test(file)) {
+    for (const match of text.matchAll(/\/\*[\s\S]*?\*\/|(?<![:'"`\w])\/\/[^\n]*/g)) {
+      const first = text.slice(0, match.index).split('\n').length;
+      match[0].split('\n').forEach((t, i) => {
+        out.push({ text: t, line: first + i });
+      });
+    }
+  } else if (SHELL.test(file)) {
+    text.split('\n').forEach((t, i) => {
+      const hash = t.indexOf('#');
+      if (hash >= 0 && (hash === 0 || /\s/.test(t[hash - 1] ?? ''))) out.push({ text: t.slice(hash), line: i + 1 });
+    });
+  }
+  return out;
+}
+
+export interface RepoView {
+  /** Top-level folders of the repository. */
+  roots: ReadonlySet<string>;
+  /** Whether a repo-relative path exists (or is git-ignored, so made by a run). */
+  exists(path: string): boolean;
+}
+
+/** Repo-relative paths cited in `text` (one line) of `file` that do not exist. */
+export function deadCitations(file: string, text: string, repo: RepoView): string[] {
+  const dead: string[] = [];
+  const found = (path: string, pattern: boolean): { normal: string; ok: boolean } => {
+    const normal = normalize(path).split(sep).join('/').replace(/\/$/, '');
+    if (normal === '' || normal === '.' || normal.startsWith('../')) return { normal, ok: true };
+    const target = pattern ? dirname(normal) : normal;
+    return { normal, ok: target === '.' || repo.exists(target) };
+  };
+  /** Dead when it exists under none of `bases`; reported as resolved from the first. */
+  const check = (bases: readonly string[], path: string, pattern: boolean): void => {
+    const results = bases.map((base) => found(join(base, path), pattern));
+    if (results.every((r) => !r.ok)) dead.push(results[0]?.normal ?? path);
+  };
+  const workspace = WORKSPACE.exec(file)?.[1];
+  for (const match of text.matchAll(LINK)) {
+    const target = (match[1] ?? '').split('#')[0] ?? '';
+    if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('/')) continue;
+    check([dirname(file)], decodeURI(target), false);
+  }
+  for (const match of text.matchAll(TOKEN)) {
+    let token = match[1] ?? '';
+    if (text[(match.index ?? 0) - 1] === '(' && text[(match.index ?? 0) - 2] === ']') continue; // a link, above
+    const after = text[(match.index ?? 0) + match[0].length] ?? '';
+    token = token.replace(/[.,:;]+$/, '');
+    const pattern = /[{*<$[]/.test(after);
+    const first = token.split('/')[0] ?? '';
+    if (first === '.' || first === '..') continue;
+    const cd = [...text.slice(0, match.index).matchAll(/\bcd\s+([\w@./-]+)\s*&&/g)].pop()?.[1];
+    if (repo.roots.has(first) || DOC_ROOTS.includes(first)) {
+      check(workspace === undefined ? ['.'] : ['.', workspace], token, pattern);
+    } else if (WORKSPACE_ROOTS.has(first) && (cd !== undefined || workspace !== undefined)) {
+      check([cd ?? workspace ?? '.'], token, pattern);
+    }
+  }
+  return dead;
+}
+
+/** Every finding in the repository at `root` (a git checkout): tracked files only. */
+export function checkRepo(root: string): Finding[] {
+  const files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+    .split('\0')
+    .filter((f) => f !== '');
+  const tracked = new Set(files);
+  const folders = new Set<string>();
+  for (const f of files) {
+    const parts = f.split('/');
+    for (let i = 1; i < parts.length; i++) folders.add(parts.slice(0, i).join('/'));
+  }
+  const ignoredCache = new Map<string, boolean>();
+  const ignored = (path: string): boolean => {
+    let answer = ignoredCache.get(path);
+    if (answer === undefined) {
+      try {
+        // `dir/` too: a folder pattern (`artifacts/`) matches only a path that says it is a folder
+        execFileSync('git', ['check-ignore', '--no-index', path, `${path}/`], { cwd: root, stdio: 'ignore' });
+        answer = true;
+      } catch {
+        answer = false;
+      }
+      ignoredCache.set(path, answer);
+    }
+    return answer;
+  };
+  const repo: RepoView = {
+    roots: new Set(files.filter((f) => f.includes('/')).map((f) => f.split('/')[0] ?? '')),
+    exists: (path) => tracked.has(path) || folders.has(path) || ignored(path),
+  };
+  const findings: Finding[] = [];
+  for (const file of files) {
+    const full = join(root, file);
+    if (!existsSync(full)) continue;
+    const bytes = readFileSync(full);
+    if (bytes.includes(0)) continue; // binary
+    const text = bytes.toString('utf8');
+    findings.push(...conflictMarkers(file, text));
+    for (const { text: part, line } of citingText(file, text)) {
+      for (const path of deadCitations(file, part, repo)) {
+        findings.push({ file, line, message: `cites ${path}, which does not exist in the repository` });
+      }
+    }
+  }
+  return findings;
+}
+
+/** `file:line: message` lines for a terminal. */
+export function formatFindings(findings: readonly Finding[], root: string, cwd = process.cwd()): string {
+  return findings.map((f) => `${relative(cwd, join(root, f.file)) || f.file}:${f.line}: ${f.message}`).join('\n');
+}
