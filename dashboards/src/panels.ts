@@ -108,10 +108,6 @@ const t = (name: string): PanelColumn => ({ name, type: 'time' });
 const n = (name: string): PanelColumn => ({ name, type: 'number' });
 const s = (name: string): PanelColumn => ({ name, type: 'string' });
 
-/** The name-probing rule of `fhirwatch audit report name-probing` (REPORT_DEFAULTS.nameProbing). */
-const NAME_SEARCH = `event_type = 'PatientSearch' AND arrayExists(p -> splitByChar(':', p)[1] IN ('name', 'family', 'given'),
-      extractURLParameterNames(concat('?', replaceRegexpOne(query, '^\\\\?', ''))))`;
-
 export const PANELS: readonly PanelDef[] = [
   // ---- SRE overview -----------------------------------------------------------------------------
   {
@@ -403,61 +399,6 @@ GROUP BY tenant, principal
 ORDER BY patients DESC, events DESC
 LIMIT 25`,
     columns: [s('tenant'), s('principal'), s('user_name'), n('patients'), n('events'), n('failed')],
-  },
-  {
-    id: 'compliance-report-hits',
-    board: 'compliance',
-    readsAuditRecords: true,
-    title: 'Monitoring report hits',
-    description:
-      'Hits per monitoring report in the range, computed in SQL with the reports’ default thresholds. vip, failures, exports, tenant-isolation and name-probing follow `fhirwatch audit report`; after-hours uses the default hours (07:00–19:00 UTC, Mon–Fri) and volume the hourly floor only (30 patients/h, no baseline): run the report for per-tenant hours and baselines.',
-    chart: 'table',
-    sql: `WITH events AS (
-  SELECT event_id, event_time, tenant_id, routed_tenant_id, user_id, client_id, patient_id, event_type, query, outcome, trace_id
-  FROM audit_events
-  WHERE $__timeFilter(event_time)
-    AND ${auditTenant}
-  ORDER BY event_time
-  LIMIT 1 BY event_id
-),
-vip AS (
-  SELECT tenant_id, patient_id FROM audit_vip_patients
-  GROUP BY tenant_id, patient_id
-  HAVING argMax(removed, changed_at) = 0
-)
-SELECT 'vip' AS report, 'accesses to patients on the VIP list' AS rule, toUInt64(uniqExact(events.event_id)) AS hits
-FROM events INNER JOIN vip ON vip.patient_id = events.patient_id
-WHERE vip.tenant_id IN (events.tenant_id, '')
-UNION ALL
-SELECT 'failures', 'failed or denied accesses', toUInt64(countIf(outcome != 0)) FROM events
-UNION ALL
-SELECT 'exports', 'bulk exports started', toUInt64(uniqExactIf(trace_id, event_type = 'ExportInitiation')) FROM events
-UNION ALL
-SELECT 'tenant-isolation', 'records routed to another tenant', toUInt64(countIf(routed_tenant_id != '' AND routed_tenant_id != tenant_id)) FROM events
-UNION ALL
-SELECT 'after-hours', 'accesses outside 07:00-19:00 UTC Mon-Fri',
-  toUInt64(countIf(patient_id != '' AND outcome = 0 AND (toHour(event_time) < 7 OR toHour(event_time) >= 19 OR toDayOfWeek(event_time) > 5)))
-FROM events
-UNION ALL
-SELECT 'volume', 'user-hours with more than 30 distinct patients', toUInt64(count())
-FROM (
-  SELECT tenant_id, user_id, toStartOfHour(event_time) AS hour
-  FROM events WHERE user_id != '' AND patient_id NOT IN ('', '*')
-  GROUP BY tenant_id, user_id, hour
-  HAVING uniqExact(patient_id) > 30
-)
-UNION ALL
-SELECT 'name-probing', '10-minute windows with >= 10 name searches and few views', toUInt64(count())
-FROM (
-  SELECT tenant_id, if(user_id != '', user_id, concat('client:', client_id)) AS principal,
-    toStartOfInterval(event_time, INTERVAL 10 minute) AS window,
-    uniqExactIf(if(trace_id = '', toString(event_id), trace_id), ${NAME_SEARCH}) AS name_searches,
-    uniqExactIf(patient_id, event_type != 'PatientSearch' AND patient_id NOT IN ('', '*') AND outcome = 0) AS viewed
-  FROM events
-  GROUP BY tenant_id, principal, window
-  HAVING name_searches >= 10 AND viewed <= 0.2 * name_searches
-)`,
-    columns: [s('report'), s('rule'), n('hits')],
   },
   {
     id: 'compliance-failed-accesses',

@@ -15,6 +15,14 @@ export {
   samplePatients,
   tallyFields,
 } from './checks.ts';
+export type {
+  ClinicianPace,
+  ClinicianProgress,
+  ClinicianShift,
+  ClinicianTrafficOptions,
+  PatientLookup,
+} from './clinicians.ts';
+export { CLINICIAN_HOUR, clinicianShifts, lookupOf, runClinicianTraffic } from './clinicians.ts';
 export type { ConformanceCheck, ConformanceOptions, ConformanceReport, ConformanceStatus } from './conformance.ts';
 export { conformanceJunit, formatConformanceTable, runConformance, validateConformanceOptions } from './conformance.ts';
 export { LoadtestError } from './errors.ts';

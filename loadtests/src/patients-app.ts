@@ -96,6 +96,8 @@ export class PatientsAppClient {
   readonly #mime: string;
   #tokenUrl: string | undefined;
   #token: Token | undefined;
+  /** The token request in flight: concurrent callers share it instead of each asking /token. */
+  #tokenRequest: Promise<string> | undefined;
   #onResponse: (status: number) => void;
 
   constructor(target: PatientsAppTarget, onResponse: (status: number) => void = () => {}) {
@@ -140,9 +142,19 @@ export class PatientsAppClient {
     return token;
   }
 
-  /** A valid access token, requested with client credentials when none is held or it is about to expire. */
+  /**
+   * A valid access token, requested with client credentials when none is held or it is about to expire (one
+   * request at a time: callers that arrive meanwhile wait for it).
+   */
   async token(): Promise<string> {
     if (this.#token !== undefined && this.#token.expiresAt - Date.now() > 30_000) return this.#token.value;
+    this.#tokenRequest ??= this.#requestToken().finally(() => {
+      this.#tokenRequest = undefined;
+    });
+    return this.#tokenRequest;
+  }
+
+  async #requestToken(): Promise<string> {
     const tokenUrl = this.#tokenUrl ?? (await this.discover());
     const form = new URLSearchParams({
       grant_type: 'client_credentials',

@@ -14,13 +14,7 @@
  *
  * Bounded: about 100 requests in all, loopback targets only (PatientsAppClient checks), one at a time.
  */
-import {
-  type Clinician,
-  type FhirBundle,
-  PatientsAppClient,
-  PatientsAppError,
-  type PatientsAppTarget,
-} from './patients-app.ts';
+import { type Clinician, PatientsAppClient, PatientsAppError, type PatientsAppTarget } from './patients-app.ts';
 
 export type PlantedPatternName = 'vip-access' | 'name-probing' | 'volume-spike' | 'failed-access' | 'export';
 
@@ -38,6 +32,12 @@ export interface PlantedPattern {
 export interface PlantedOptions {
   /** Where the patterns go: the first target (one tenant keeps the story simple). */
   targets: readonly PatientsAppTarget[];
+  /**
+   * The first target's patient ids in the EHR's order (e.g. its seeded population), known without asking the
+   * audited service: the set-up of the patterns never appears in the audit trail. The VIP is the last one, the
+   * volume spike opens the first ones.
+   */
+  patientIds: readonly string[];
   /**
    * Called with the patient chosen for the VIP access before it is opened, so the caller can put it on the
    * VIP watch list (e.g. the sink's addVipPatient). Without it the access still happens but no report flags it.
@@ -62,7 +62,7 @@ export const PLANTED_ACTORS: Readonly<Record<PlantedPatternName, Clinician>> = {
   export: { userId: 'clinician-25', userName: 'Dr. Ezra Kim' },
 };
 
-/** Name searches of the probe: family, given and name, none an identifier (REPORT_DEFAULTS: >= 10 in 10 min). */
+/** Name searches of the probe: family, given and name, none an identifier (NAME_PROBING_DEFAULTS: ≥ 10 in a 60-minute window). */
 const PROBE_SEARCHES: readonly Record<string, string>[] = [
   { family: 'smith' },
   { family: 'johnson' },
@@ -80,15 +80,6 @@ const PROBE_SEARCHES: readonly Record<string, string>[] = [
 
 const VOLUME_SPIKE_PATIENTS = 60;
 
-function patientIdsOf(bundle: FhirBundle): string[] {
-  const ids: string[] = [];
-  for (const entry of bundle.entry ?? []) {
-    const resource = entry.resource;
-    if (resource?.resourceType === 'Patient' && typeof resource.id === 'string') ids.push(resource.id);
-  }
-  return ids;
-}
-
 /** True outside 07:00–19:00 UTC on weekdays, and all weekend (the reports' default working time). */
 export function isDefaultAfterHours(at: Date): boolean {
   const day = at.getUTCDay();
@@ -96,14 +87,12 @@ export function isDefaultAfterHours(at: Date): boolean {
   return day === 0 || day === 6 || hour < 7 || hour >= 19;
 }
 
-/** Send the planted patterns (sequentially) and say what was planted. */
 /**
- * Finds the planted targets (the VIP patient, the page of patients the volume spike opens). A separate identity,
- * so that the planted actors open charts that no search of their own returned: their accesses stay unexplained
- * (`fhirwatch audit report unexplained`), as a snooper's would.
+ * Send the planted patterns (sequentially) and say what was planted. The targets come from `patientIds`, not from
+ * a search through the service: the planted actors open charts that no search of their own returned, so their
+ * accesses stay unexplained (`fhirwatch audit report unexplained`), as a snooper's would, and no set-up identity
+ * appears in any report.
  */
-export const PLANTED_LOOKUP_ACTOR: Clinician = { userId: 'demo-setup', userName: 'Demo set-up (target lookup)' };
-
 export async function runPlantedPatterns(options: PlantedOptions): Promise<PlantedResult> {
   const target = options.targets[0];
   if (target === undefined) throw new PatientsAppError('FW_LOAD_NO_TARGET', 'no traffic target');
@@ -126,17 +115,12 @@ export async function runPlantedPatterns(options: PlantedOptions): Promise<Plant
   };
 
   let vipPatient: PlantedResult['vipPatient'];
-  let total = 0;
-  const lookup = PLANTED_LOOKUP_ACTOR;
+  const ids = options.patientIds;
+  if (ids.length < 3)
+    throw new PatientsAppError('FW_LOAD_PLANTED', 'the target has too few patients for the planted patterns');
   await step('vip-access', 'vip', async (actor) => {
-    // the EHR's last patient: outside the first pages that the other actors and the ordinary traffic see
-    total = (await app.searchPatients({ _count: '1' }, lookup)).total ?? 0;
-    if (total < 3)
-      throw new PatientsAppError('FW_LOAD_PLANTED', 'the target has too few patients for the planted patterns');
-    const found = patientIdsOf(await app.searchPatients({ _count: '1', _offset: String(total - 1) }, lookup));
-    const patientId = found[0];
-    if (patientId === undefined)
-      throw new PatientsAppError('FW_LOAD_PLANTED', 'the target did not return its last patient');
+    // the EHR's last patient: outside the first pages that the other actors see, and never on an ordinary list
+    const patientId = ids[ids.length - 1]!;
     await options.onVipPatient?.(target.tenantId, patientId);
     vipPatient = { tenantId: target.tenantId, patientId };
     await app.get(`Patient/${encodeURIComponent(patientId)}`, actor);
@@ -150,10 +134,8 @@ export async function runPlantedPatterns(options: PlantedOptions): Promise<Plant
   });
 
   await step('volume-spike', 'volume', async (actor) => {
-    // the first page of an unfiltered search (never the last patient, the VIP), each opened
-    const size = Math.min(VOLUME_SPIKE_PATIENTS, Math.max(1, total - 1));
-    const page = patientIdsOf(await app.searchPatients({ _count: String(size) }, lookup));
-    const spike = page.filter((id) => id !== vipPatient?.patientId);
+    // the EHR's first patients (never the last one, the VIP), each opened
+    const spike = ids.slice(0, Math.min(VOLUME_SPIKE_PATIENTS, ids.length - 1));
     for (const id of spike) await app.get(`Patient/${encodeURIComponent(id)}`, actor);
     return `opened ${spike.length} different patients within a minute`;
   });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGateway, type Gateway } from '@fhirwatch/gateway';
-import { type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
+import { generatePopulation, type MockEhrServer, startMockEhr } from '@fhirwatch/mock-ehr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   isDefaultAfterHours,
@@ -19,13 +19,18 @@ import {
 
 const TENANT = '5d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d';
 const PATIENTS = 70;
+const SEED = 5;
+/** The EHR's patients in its order, from the seeded population (not through the gateway). */
+const patientIds = generatePopulation({ fhirVersion: 'STU3', patients: PATIENTS, seed: SEED }).patients.map(
+  (p) => p.id as string,
+);
 const dataDir = mkdtempSync(join(tmpdir(), 'fhirwatch-planted-'));
 let ehr: MockEhrServer;
 let gateway: Gateway;
 let target: PatientsAppTarget;
 
 beforeAll(async () => {
-  ehr = await startMockEhr({ fhirVersion: 'STU3', patients: PATIENTS, seed: 5 });
+  ehr = await startMockEhr({ fhirVersion: 'STU3', patients: PATIENTS, seed: SEED });
   gateway = await createGateway({
     dataDir,
     rateLimit: false,
@@ -51,6 +56,7 @@ describe('planted patterns', () => {
     const vip: string[] = [];
     const result = await runPlantedPatterns({
       targets: [target],
+      patientIds,
       onVipPatient: async (tenantId, patientId) => {
         expect(tenantId).toBe(TENANT);
         vip.push(patientId);
@@ -65,6 +71,7 @@ describe('planted patterns', () => {
     ]);
     expect(vip).toHaveLength(1);
     expect(result.vipPatient).toEqual({ tenantId: TENANT, patientId: vip[0] });
+    expect(vip[0]).toBe(patientIds.at(-1));
     // the VIP patient exists at the EHR
     const read = await fetch(`${ehr.url}/Patient/${vip[0]}`);
     expect(read.status).toBe(200);
@@ -75,16 +82,17 @@ describe('planted patterns', () => {
     }
     const by = Object.fromEntries(result.patterns.map((p) => [p.name, p]));
     expect(by['name-probing']!.requests).toBeGreaterThanOrEqual(10);
-    // one search page of PATIENTS - 1 (never the VIP), each opened: at most 60
+    // the first PATIENTS - 1 (never the VIP), each opened: at most 60
     expect(by['volume-spike']!.detail).toBe(`opened ${Math.min(60, PATIENTS - 1)} different patients within a minute`);
     // bounded: about a hundred requests in all (tokens included)
     const total = result.patterns.reduce((sum, p) => sum + p.requests, 0);
     expect(total).toBeLessThan(120);
+    // no set-up lookups: only the planted actors' own requests went through the gateway
     expect(result.afterHoursNow).toBe(isDefaultAfterHours(new Date()));
   });
 
   it('refuses to run without a target', async () => {
-    await expect(runPlantedPatterns({ targets: [] })).rejects.toBeInstanceOf(PatientsAppError);
+    await expect(runPlantedPatterns({ targets: [], patientIds })).rejects.toBeInstanceOf(PatientsAppError);
   });
 
   it('after-hours follows the default working time (07:00–19:00 UTC, Monday to Friday)', () => {

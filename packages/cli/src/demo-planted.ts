@@ -3,106 +3,103 @@
  * by its compliance report on the demo's store, so a newcomer sees every report with hits.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import {
-  addVipPatient,
-  exportsReport,
-  failuresReport,
-  nameProbingReport,
-  unexplainedReport,
-  vipReport,
-  volumeReport,
-} from '@fhirwatch/clickhouse-sink/compliance';
-import { type PatientsAppTarget, type PlantedResult, runPlantedPatterns } from '@fhirwatch/loadtests';
 
-/** Plant the patterns through the gateway; the VIP patient goes on the store's VIP watch list first. */
-export function plantSuspiciousPatterns(client: ClickHouseClient, targets: readonly PatientsAppTarget[]) {
+import { addVipPatient, REPORT_REGISTRY, runReport } from '@fhirwatch/clickhouse-sink/compliance';
+import { type PatientsAppTarget, PLANTED_ACTORS, type PlantedResult, runPlantedPatterns } from '@fhirwatch/loadtests';
+
+/**
+ * Plant the patterns through the gateway; the VIP patient goes on the store's VIP watch list first. The targets
+ * come from `patientIds` (the first tenant's seeded population), never from a lookup through the gateway.
+ */
+export function plantSuspiciousPatterns(
+  client: ClickHouseClient,
+  targets: readonly PatientsAppTarget[],
+  patientIds: readonly string[],
+) {
   return runPlantedPatterns({
     targets,
+    patientIds,
     onVipPatient: (tenantId, patientId) =>
       addVipPatient(client, { tenantId, patientId, reason: 'demo: planted VIP', changedBy: 'fhirwatch demo' }),
   });
 }
 
-export interface PlantedCheck {
-  pattern: string;
+/** One monitoring report of the registry over the demo's range: whom it flags. */
+export interface MonitoringCheck {
   report: string;
-  actor: string;
-  /** The report flags the planted actor (or, for failures, the planted statuses). */
-  flagged: boolean;
-  /** Rows of the report in all (ordinary traffic may add rows). */
+  title: string;
   rows: number;
+  /** Principal (user id, or `client:<id>`) → rows, most rows first. */
+  flagged: readonly { principal: string; rows: number }[];
+  /** Flagged principals that are not planted actors: false alarms (expected none). */
+  falseAlarms: readonly string[];
 }
 
-/** Run each pattern's report over [since, now] and say whether it flags the planted traffic. */
-export async function checkPlantedPatterns(
+const PLANTED_IDS = new Set(Object.values(PLANTED_ACTORS).map((actor) => actor.userId));
+
+/**
+ * Run every monitoring report of the registry (each report that says whom its rows flag) over the range, with the
+ * tenants' stored settings, exactly as `fhirwatch audit report <name>` and the console run it.
+ */
+export async function checkMonitoringReports(
   client: ClickHouseClient,
-  planted: PlantedResult,
-  since: Date,
-): Promise<PlantedCheck[]> {
-  // from the start of the hour: the volume report only counts hour buckets that start inside the range
-  const range = {
-    from: new Date(Math.floor(since.getTime() / 3_600_000) * 3_600_000),
-    to: new Date(Date.now() + 1000),
-  };
-  const checks: PlantedCheck[] = [];
-  for (const pattern of planted.patterns) {
-    const user = pattern.actor.userId;
-    let rows = 0;
-    let flagged = false;
-    switch (pattern.report) {
-      case 'vip': {
-        const report = await vipReport(client, range);
-        rows = report.rows.length;
-        flagged = report.rows.some((row) => row.user_id === user);
-        break;
-      }
-      case 'name-probing': {
-        const report = await nameProbingReport(client, range);
-        rows = report.rows.length;
-        flagged = report.rows.some((row) => row.principal === user);
-        break;
-      }
-      case 'volume': {
-        const report = await volumeReport(client, range);
-        rows = report.rows.length;
-        flagged = report.rows.some((row) => row.user_id === user);
-        break;
-      }
-      case 'failures': {
-        // grouped by tenant, client and status (no user): the planted 404s are the only ones in the demo
-        const report = await failuresReport(client, range);
-        rows = report.rows.length;
-        flagged = report.rows.some((row) => row.http_status === 404 && row.tenant_id === pattern.tenantId);
-        break;
-      }
-      case 'exports': {
-        const report = await exportsReport(client, range);
-        rows = report.rows.length;
-        flagged = report.rows.some((row) => row.user_id === user && row.all_patients);
-        break;
-      }
-    }
-    checks.push({ pattern: pattern.name, report: pattern.report, actor: user, flagged, rows });
+  range: { from: Date; to: Date },
+): Promise<MonitoringCheck[]> {
+  const checks: MonitoringCheck[] = [];
+  for (const def of REPORT_REGISTRY) {
+    if (def.flags === undefined) continue;
+    const report = await runReport(client, def.name, { from: range.from, to: range.to });
+    const flagged = report.flagged ?? [];
+    checks.push({
+      report: def.name,
+      title: def.title,
+      rows: report.rows.length,
+      flagged,
+      falseAlarms: flagged.map((f) => f.principal).filter((principal) => !PLANTED_IDS.has(principal)),
+    });
   }
   return checks;
 }
 
-/** Lines for the demo's output: what was planted, and which report flags it. */
-export function plantedLines(planted: PlantedResult, checks: readonly PlantedCheck[], storeDir: string): string[] {
+/** Lines for the demo's output: each planted pattern and its report's verdict, then every report's rows by user. */
+export function plantedLines(
+  planted: PlantedResult,
+  checks: readonly MonitoringCheck[],
+  storeDir: string,
+  names: ReadonlyMap<string, string>,
+): string[] {
+  const named = (principal: string): string =>
+    names.has(principal) ? `${principal} (${names.get(principal)})` : principal;
   const lines = ['== Compliance: planted suspicious patterns and the report that flags each'];
   for (const pattern of planted.patterns) {
-    const check = checks.find((c) => c.pattern === pattern.name);
-    const verdict = check === undefined ? '?' : check.flagged ? `flagged (${check.rows} rows in all)` : 'NOT flagged';
+    const check = checks.find((c) => c.report === pattern.report);
+    const flagged = check?.flagged.some((f) => f.principal === pattern.actor.userId) ?? false;
+    const others = check?.flagged.filter((f) => f.principal !== pattern.actor.userId) ?? [];
+    const otherPlanted = others.filter((f) => PLANTED_IDS.has(f.principal)).length;
+    const verdict =
+      check === undefined
+        ? '?'
+        : `${flagged ? 'flagged' : 'NOT flagged'}; other users flagged: ${check.falseAlarms.length}${
+            otherPlanted > 0 ? ` (besides ${otherPlanted} other planted actor${otherPlanted === 1 ? '' : 's'})` : ''
+          }`;
     lines.push(
       `  ${pattern.name.padEnd(14)} ${`${pattern.actor.userName} (${pattern.actor.userId})`.padEnd(34)} ${pattern.detail}`,
     );
     lines.push(`  ${''.padEnd(14)} → audit report ${pattern.report}: ${verdict}`);
   }
   lines.push(
-    planted.afterHoursNow
-      ? '  after-hours    all of this run: it is outside 07:00–19:00 UTC Mon–Fri → audit report after-hours has hits'
-      : '  after-hours    not planted: event times are the real clock, and now is within 07:00–19:00 UTC Mon–Fri',
+    '  after-hours    not planted: the demo tenants are hospitals staffed round the clock (stored settings: every day,',
+    '                 00–24 h); a clinic set to its hours (audit settings set --tenant <id> --hours 7-19 --days 1-5) gets hits',
   );
+  lines.push('');
+  lines.push('== Compliance: every monitoring report over this run, rows by user (false alarm = not a planted actor)');
+  for (const check of checks) {
+    const who =
+      check.flagged.length === 0
+        ? 'no one'
+        : check.flagged.map((f) => `${named(f.principal)} ${f.rows} row${f.rows === 1 ? '' : 's'}`).join(', ');
+    lines.push(`  ${check.report.padEnd(17)} false alarms ${check.falseAlarms.length}  ${who}`);
+  }
   lines.push('  Reports (after the demo exits):');
   for (const report of [...new Set(planted.patterns.map((p) => p.report))]) {
     lines.push(`    npx fhirwatch audit report ${report} --store ${storeDir} --since 1d`);
@@ -112,16 +109,18 @@ export function plantedLines(planted: PlantedResult, checks: readonly PlantedChe
 
 /**
  * Explanation-based auditing on the demo's store: the share of accesses the trail explains, and the users with
- * the most unexplained ones (the planted actors open charts no search of their own returned).
+ * the most distinct unexplained patients against their peers (the planted actors open charts that no search of
+ * their own returned, and that no care relationship explains).
  */
 export async function unexplainedLines(client: ClickHouseClient, since: Date): Promise<string[]> {
-  const report = await unexplainedReport(client, { from: since, to: new Date(Date.now() + 1000) });
-  const byUser = new Map<string, number>();
-  for (const row of report.rows as readonly { user_id: string; user_unexplained: number }[])
-    byUser.set(row.user_id, Number(row.user_unexplained));
-  const top = [...byUser].slice(0, 4).map(([user, count]) => `${user === '' ? '(no user)' : user} ${count}`);
+  const report = await runReport(client, 'unexplained', { from: since, to: new Date(Date.now() + 1000) });
+  const byUser = new Map<string, string>();
+  for (const row of report.rows as readonly { user_id: string; baseline: string }[]) {
+    if (!byUser.has(row.user_id)) byUser.set(row.user_id, row.baseline);
+  }
+  const top = [...byUser].slice(0, 4).map(([user, baseline]) => `${user === '' ? '(no user)' : user} (${baseline})`);
   return [
     `  unexplained    ${report.notes?.[0] ?? 'no accesses'}`,
-    `  ${''.padEnd(14)} → audit report unexplained: ${top.length === 0 ? 'none' : `most unexplained: ${top.join(', ')}`}`,
+    `  ${''.padEnd(14)} → audit report unexplained: ${top.length === 0 ? 'none' : `most unexplained: ${top.join('; ')}`}`,
   ];
 }

@@ -1,8 +1,10 @@
 /**
  * Smoke test of `npm run demo` with its planted suspicious patterns: start the demo (through the real bin,
  * `--stay`), wait until it has shipped its audit records and printed which report flags each planted
- * pattern, stop it with SIGINT, then open the store it released and check the compliance and SRE panels
- * (@fhirwatch/dashboards, the SQL the console and Grafana run) have data. Bounded: 3 s of traffic, 200 s in all.
+ * pattern, read the console's report hits from its query API while it stays up, stop it with SIGINT, then open
+ * the store it released and run every monitoring report of the registry over `--since 1d`: each flags only
+ * planted actors (0 false alarms per report), and the compliance and SRE panels have data.
+ * Bounded: 3 s of traffic, 200 s in all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@fhirwatch/clickhouse-sink';
+import { REPORT_REGISTRY, runReport } from '@fhirwatch/clickhouse-sink/compliance';
 import { expandMacros, PANELS } from '@fhirwatch/dashboards';
+import { PLANTED_ACTORS } from '@fhirwatch/loadtests';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const bin = fileURLToPath(new URL('../bin/fhirwatch.js', import.meta.url));
@@ -50,11 +54,13 @@ describe('fhirwatch demo with planted patterns', () => {
     const started = new Date();
     child = spawn(
       process.execPath,
-      [bin, 'demo', '--duration', '3s', '--concurrency', '2', '--patients', '80', '--dir', dir, '--fresh', '--stay'],
+      [bin, 'demo', '--duration', '3s', '--clinicians', '6', '--patients', '80', '--dir', dir, '--fresh', '--stay'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const stdout = await waitForOutput(child, 'Ctrl-C to stop', 200_000);
     expect(stdout).toMatch(/Audit: \d+ records shipped, 0 lost to spool errors/);
+    const consoleUrl = /^\s+console\s+(http:\/\/127\.0\.0\.1:\d+)\//m.exec(stdout)?.[1];
+    expect(consoleUrl).toBeDefined();
     for (const [pattern, report] of [
       ['vip-access', 'vip'],
       ['name-probing', 'name-probing'],
@@ -63,19 +69,53 @@ describe('fhirwatch demo with planted patterns', () => {
       ['export', 'exports'],
     ]) {
       expect(stdout, pattern).toMatch(
-        new RegExp(`${pattern} .*\\n\\s+→ audit report ${report}: flagged \\(\\d+ rows in all\\)`),
+        new RegExp(`${pattern} .*\\n\\s+→ audit report ${report}: flagged; other users flagged: 0\\b`),
       );
     }
+    // every monitoring report's rows by user: no false alarm in any
+    const byUser = stdout.slice(stdout.indexOf('every monitoring report over this run'));
+    const reportLines = byUser.split('\n').filter((line) => /^\s+\S+\s+false alarms \d+/.test(line));
+    expect(reportLines.map((line) => line.trim().split(/\s+/)[0])).toEqual(
+      REPORT_REGISTRY.filter((def) => def.flags !== undefined).map((def) => def.name),
+    );
+    for (const line of reportLines) expect(line, line).toMatch(/false alarms 0 /);
 
-    // the planted actors open charts that no search of their own returned: the two top the unexplained ranking
+    // the console's report hits (its query API, the registry's reports): the planted actors and no one else
+    const planted = new Set(Object.values(PLANTED_ACTORS).map((actor) => actor.userId));
+    const consoleHits = new Map<string, string[]>();
+    for (const def of REPORT_REGISTRY.filter((d) => d.flags !== undefined)) {
+      const response = await fetch(`${consoleUrl}/api/audit/report/${def.name}?since=1d`, {
+        headers: { 'x-fhirwatch-surface': 'console' },
+      });
+      expect(response.status, def.name).toBe(200);
+      const body = (await response.json()) as { flagged: { principal: string }[] };
+      consoleHits.set(
+        def.name,
+        body.flagged.map((f) => f.principal),
+      );
+    }
+    for (const [report, principals] of consoleHits) {
+      expect(
+        principals.filter((p) => !planted.has(p)),
+        report,
+      ).toEqual([]);
+    }
+    for (const [pattern, report] of [
+      ['vip-access', 'vip'],
+      ['name-probing', 'name-probing'],
+      ['volume-spike', 'volume'],
+      ['failed-access', 'failures'],
+      ['export', 'exports'],
+    ] as const) {
+      expect(consoleHits.get(report), pattern).toEqual([PLANTED_ACTORS[pattern].userId]);
+    }
+
+    // the planted actors open charts that no search of their own returned: the two (and only they) are ranked, in
+    // distinct unexplained patients against their peers' median
     const unexplained = /→ audit report unexplained: most unexplained: (.*)/.exec(stdout)?.[1] ?? '';
-    expect(
-      unexplained
-        .split(', ')
-        .slice(0, 2)
-        .map((entry) => entry.split(' ')[0])
-        .sort(),
-    ).toEqual(['clinician-21', 'clinician-23']);
+    const ranked = unexplained.split('; ');
+    expect(ranked.map((entry) => entry.split(' ')[0]).sort()).toEqual(['clinician-21', 'clinician-23']);
+    for (const entry of ranked) expect(entry).toMatch(/\(\d+ patients?, peers' median [\d.]+, [\d.]+×\)$/);
 
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
@@ -98,9 +138,11 @@ describe('fhirwatch demo with planted patterns', () => {
       };
       const events = await query('compliance-events-by-type');
       expect(events.reduce((sum, row) => sum + Number(row[2]), 0)).toBeGreaterThan(0);
-      const hits = new Map((await query('compliance-report-hits')).map((row) => [row[0], Number(row[2])]));
-      for (const report of ['vip', 'name-probing', 'failures', 'exports', 'volume']) {
-        expect(hits.get(report), report).toBeGreaterThan(0);
+      // every monitoring report over --since 1d, as `fhirwatch audit report <name>` runs it: only planted actors
+      for (const def of REPORT_REGISTRY.filter((d) => d.flags !== undefined)) {
+        const report = await runReport(client, def.name, { since: '1d' });
+        const falseAlarms = (report.flagged ?? []).map((f) => f.principal).filter((p) => !planted.has(p));
+        expect(falseAlarms, def.name).toEqual([]);
       }
       expect((await query('sre-requests-per-tenant')).length).toBeGreaterThan(0);
     } finally {

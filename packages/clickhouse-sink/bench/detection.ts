@@ -134,21 +134,58 @@ try {
     'events',
   );
 
-  // unexplained: which users rank first, and which planted accesses are unexplained
+  // unexplained: the ranking of users (rank, user, the report's score columns), the planted users' ranks, and the
+  // busiest ordinary users (most accesses) with theirs
   const unexplained = await runReport(client, 'unexplained', range);
-  const rows = unexplained.rows as {
-    rank: number;
-    user_id: string;
-    user_unexplained: number;
-    user_accesses: number;
-    event_id: string;
-  }[];
-  const users = [...new Map(rows.map((r) => [r.user_id, r])).values()].slice(0, 6);
+  const rows = unexplained.rows as ({ rank: number; tenant_id: string; user_id: string; event_id: string } & Record<
+    string,
+    unknown
+  >)[];
+  const ranked = [...new Map(rows.map((r) => [`${r.tenant_id}/${r.user_id}`, r])).values()];
+  // the score columns of either ranking: rows (user_unexplained …) before issue 19, distinct patients after
+  const scoreKeys = unexplained.columns
+    .map((c) => c.key)
+    .filter((k) =>
+      [
+        'user_unexplained',
+        'user_accesses',
+        'user_explained_pct',
+        'baseline',
+        'patients',
+        'unexplained_accesses',
+      ].includes(k),
+    );
+  const scoreOf = (r: Record<string, unknown>): string => scoreKeys.map((k) => `${k}=${String(r[k])}`).join(' ');
   const plantedAccessIds = new Set([...plants.afterHoursEventIds, ...plants.vipEventIds, ...plants.isolationEventIds]);
   const snoopUser = plants.volumeHour[0]!.user_id;
+  const plantedUsers = new Set([
+    snoopUser,
+    ...plants.volumeDay.map((v) => v.user_id),
+    ...dataset.records.filter((r) => plantedAccessIds.has(r.event_id)).map((r) => r.user_id),
+  ]);
+  const accesses = new Map<string, number>();
+  for (const r of dataset.records) {
+    if (r.user_id === '' || r.outcome !== 0 || r.patient_id === '' || r.patient_id === '*') continue;
+    if (r.event_type === 'PatientSearch' || r.event_type === 'ExportInitiation') continue;
+    if (Date.parse(r.event_time) < range.from.getTime() || Date.parse(r.event_time) >= range.to.getTime()) continue;
+    accesses.set(r.user_id, (accesses.get(r.user_id) ?? 0) + 1);
+  }
+  const busiest = [...accesses]
+    .filter(([user]) => !plantedUsers.has(user))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3);
+  const rankLine = (user: string): string => {
+    const r = ranked.find((x) => x.user_id === user);
+    return r === undefined ? `${user}: not ranked` : `${user}: rank ${r.rank} of ${ranked.length}, ${scoreOf(r)}`;
+  };
   lines.push(
-    `unexplained                  ${rows.length} unexplained accesses; ranked users: ${users.map((u) => `${u.rank}. ${u.user_id} ${u.user_unexplained}/${u.user_accesses}`).join(', ')}`,
-    `                             planted after-hours/VIP/isolation accesses unexplained: ${rows.filter((r) => plantedAccessIds.has(r.event_id)).length} of ${plantedAccessIds.size}; the 45-patient snooping user (${snoopUser}) ranks ${rows.find((r) => r.user_id === snoopUser)?.rank ?? '-'}`,
+    `unexplained                  ${rows.length} rows; top 6: ${ranked
+      .slice(0, 6)
+      .map((u) => `${u.rank}. ${u.user_id} (${scoreOf(u)})`)
+      .join(', ')}`,
+    `                             planted after-hours/VIP/isolation accesses unexplained: ${rows.filter((r) => plantedAccessIds.has(r.event_id)).length} of ${plantedAccessIds.size}`,
+    `                             planted users: ${[...plantedUsers].sort().map(rankLine).join('; ')}`,
+    `                             busiest ordinary users (accesses in range): ${busiest.map(([user, n]) => `${rankLine(user)} [${n} accesses]`).join('; ')}`,
     ...(unexplained.notes ?? []).map((note) => `                             ${note}`),
   );
   const summary = await runReport(client, 'summary', range);

@@ -33,7 +33,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 import { createChdbConnection } from 'chdb/connection';
-import { accessReport, activityReport } from '../src/compliance/reports.ts';
+import { accessReport, activityReport } from '../src/compliance/index.ts';
 import { openStore } from '../src/store/open.ts';
 import { AUDIT_BY_PATIENT_TABLE, AUDIT_COLUMNS, AUDIT_TABLE, migrate } from '../src/store/schema/index.ts';
 

@@ -51,6 +51,19 @@ for (const [i, p] of ['p6', 'p7', 'p9'].entries()) plant(view(DAY + (15 + i) * H
 // a denied access is no access
 records.push(record({ at: DAY + 16 * H, user: 'snoop', patient: 'p11', status: 403 }));
 
+// Another tenant: a busy clinician and a snooper, ranked in person units. The busy one opens 30 patients found by
+// their own searches (explained) and reopens two unexplained charts ten times each (20 unexplained rows, a chart
+// open is several rows); the snooper opens 4 charts nobody explains, once each (4 rows). Five quiet colleagues
+// have one unexplained patient each (the peers' median).
+const BUSY_TENANT = '0e3c5f3a-0010-4c8e-9a10-000000000010';
+for (let i = 0; i < 30; i += 1) {
+  records.push(...search(DAY + 8 * H + i * 60_000, 'busy', `family=f${i}`, [`b${i}`], BUSY_TENANT));
+  records.push(view(DAY + 8 * H + i * 60_000 + 1000, 'busy', `b${i}`, BUSY_TENANT));
+}
+for (let i = 0; i < 20; i += 1) records.push(view(DAY + 10 * H + i * 60_000, 'busy', `bx${i % 2}`, BUSY_TENANT));
+for (let i = 0; i < 4; i += 1) records.push(view(DAY + 11 * H + i * 60_000, 'snoop2', `s${i}`, BUSY_TENANT));
+for (let i = 0; i < 5; i += 1) records.push(view(DAY + 12 * H + i * 60_000, `quiet${i}`, `q${i}`, BUSY_TENANT));
+
 let dir: string;
 let client: ClickHouseClient;
 beforeAll(async () => {
@@ -71,12 +84,13 @@ const range = { from: new Date(DAY), to: new Date(DAY + D) };
 
 describe('explained access', () => {
   it('gives each planted access its explanation, and none to the unexplained ones', async () => {
-    const { accesses } = await explainAccesses(client, range);
+    const { accesses } = await explainAccesses(client, { ...range, tenant: TENANT });
     expect(new Map(accesses.map((a) => [a.event_id, a.explanation]))).toEqual(expected);
+    expect(accesses.find((a) => a.user_id === 'doc')?.user_name).toBe('Dr doc');
   });
 
-  it('the unexplained report ranks the snooping user first, by user', async () => {
-    const report = await runReport(client, 'unexplained', range);
+  it('the unexplained report ranks the snooping user first, by distinct unexplained patients', async () => {
+    const report = await runReport(client, 'unexplained', { ...range, tenant: TENANT });
     const rows = report.rows as UnexplainedRow[];
     expect(rows.map((r) => [r.rank, r.user_id, r.patient_id])).toEqual([
       [1, 'snoop', 'p6'],
@@ -85,13 +99,41 @@ describe('explained access', () => {
       [2, 'doc', 'p5'],
       [2, 'doc', 'p8'],
     ]);
-    expect(rows[0]).toMatchObject({ user_unexplained: 3, user_accesses: 4, user_explained_pct: 25 });
-    expect(rows[3]).toMatchObject({ user_unexplained: 2, user_accesses: 6, user_explained_pct: 66.7 });
+    // snoop: 3 unexplained of 4 patients; the only peer (doc) has 2
+    expect(rows[0]).toMatchObject({
+      user_name: 'Dr snoop',
+      unexplained_patients: 3,
+      patients: 4,
+      peers_median: 2,
+      vs_peers: 1.5,
+      baseline: "3 patients, peers' median 2, 1.5×",
+      unexplained_accesses: 3,
+    });
+    expect(rows[3]).toMatchObject({ unexplained_patients: 2, patients: 6, peers_median: 3, vs_peers: 0.7 });
     expect(report.notes?.join(' ')).toContain('5 of 10 explained (50 %)');
   });
 
+  it('a busy clinician with many explained patients is not ranked above a snooper with fewer unexplained rows', async () => {
+    const report = await runReport(client, 'unexplained', { ...range, tenant: BUSY_TENANT });
+    const users = [...new Map((report.rows as UnexplainedRow[]).map((r) => [r.user_id, r])).values()];
+    // in per-patient rows the busy clinician leads (20 unexplained rows against 4) …
+    expect(users.find((u) => u.user_id === 'busy')?.unexplained_accesses).toBe(20);
+    expect(users.find((u) => u.user_id === 'snoop2')?.unexplained_accesses).toBe(4);
+    // … in distinct patients against the peers' median (1) the snooper does
+    expect(users.map((u) => [u.rank, u.user_id, u.unexplained_patients, u.peers_median, u.vs_peers])).toEqual([
+      [1, 'snoop2', 4, 1, 4],
+      [2, 'busy', 2, 1, 2],
+      [3, 'quiet0', 1, 1, 1],
+      [4, 'quiet1', 1, 1, 1],
+      [5, 'quiet2', 1, 1, 1],
+      [6, 'quiet3', 1, 1, 1],
+      [7, 'quiet4', 1, 1, 1],
+    ]);
+    expect(users.find((u) => u.user_id === 'busy')?.patients).toBe(32);
+  });
+
   it('summary shows the explained share per tenant and per row', async () => {
-    const report = await runReport(client, 'summary', range);
+    const report = await runReport(client, 'summary', { ...range, tenant: TENANT });
     expect(report.notes).toContain(`Tenant ${TENANT}: 50 % of 10 accesses explained.`);
     const views = (report.rows as { event_type: string; accesses: number; explained_pct: number }[]).find(
       (r) => r.event_type === 'PatientView',

@@ -82,13 +82,67 @@ describe('registry', () => {
         def.name === 'access' ? { patient: [patient_id] } : def.name === 'activity' ? { user: user_id } : {};
       const report = await runReport(store.client, def.name, { ...range, options, useSettings: false });
       expect(report.name).toBe(def.name);
-      expect(report.columns.map((c) => c.key)).toEqual(def.columns.map((c) => c.key));
+      // the declared columns, with the names the registry adds next to ids (tenant_name, user_name)
+      const declared = def.columns.map((c) => c.key);
+      expect(report.columns.map((c) => c.key).filter((k) => declared.includes(k))).toEqual(declared);
+      for (const added of report.columns.map((c) => c.key).filter((k) => !declared.includes(k))) {
+        expect(['tenant_name', 'user_name']).toContain(added);
+      }
+      if (declared.includes('tenant_id')) expect(report.columns.map((c) => c.key)).toContain('tenant_name');
       expect(report.records !== undefined).toBe(def.recordLevel);
     }
     await expect(runReport(store.client, 'no-such-report', range)).rejects.toMatchObject({
       code: 'FW_AUDIT_INVALID_OPTION',
     });
     await expect(runReport(store.client, 'access', range)).rejects.toMatchObject({ code: 'FW_AUDIT_INVALID_OPTION' });
+  });
+});
+
+describe('whom monitoring reports flag', () => {
+  it('tallies each monitoring report’s hit rows by principal; reference reports flag no one', async () => {
+    const monitoring = REPORT_REGISTRY.filter((def) => def.flags !== undefined).map((def) => def.name);
+    expect(monitoring).toEqual([
+      'after-hours',
+      'volume',
+      'vip',
+      'name-probing',
+      'exports',
+      'failures',
+      'tenant-isolation',
+      'unexplained',
+    ]);
+    const vip = await runReport(store.client, 'vip', { ...range, useSettings: false });
+    const vipUsers = new Map<string, number>();
+    for (const record of records.filter((r) => store.dataset.plants.vipEventIds.includes(r.event_id))) {
+      const principal = record.user_id !== '' ? record.user_id : `client:${record.client_id}`;
+      vipUsers.set(principal, (vipUsers.get(principal) ?? 0) + 1);
+    }
+    expect(new Map((vip.flagged ?? []).map((f) => [f.principal, f.rows]))).toEqual(vipUsers);
+    // rows are listed in order of most rows first
+    const counts = (vip.flagged ?? []).map((f) => f.rows);
+    expect(counts).toEqual([...counts].sort((a, b) => b - a));
+
+    // exports: every export is a row, only large or off-hours ones flag their user
+    const exports = await runReport(store.client, 'exports', { ...range, useSettings: false });
+    const flaggedRows = (exports.rows as { flagged: boolean }[]).filter((row) => row.flagged).length;
+    expect((exports.flagged ?? []).reduce((sum, f) => sum + f.rows, 0)).toBe(flaggedRows);
+    expect(exports.rows.length).toBeGreaterThan(flaggedRows);
+
+    // failures: grouped by client; a group without users flags its client
+    const failures = await runReport(store.client, 'failures', { ...range, useSettings: false });
+    const rogue = store.dataset.plants.rogueClient;
+    const rogueRow = (failures.rows as { client_id: string; user_ids: string[] }[]).find(
+      (row) => row.client_id === rogue.client_id,
+    );
+    expect(rogueRow).toBeDefined();
+    const expected = rogueRow!.user_ids.length > 0 ? rogueRow!.user_ids : [`client:${rogue.client_id}`];
+    for (const principal of expected) {
+      expect((failures.flagged ?? []).map((f) => f.principal)).toContain(principal);
+    }
+
+    for (const name of ['summary']) {
+      expect((await runReport(store.client, name, { ...range, useSettings: false })).flagged).toBeUndefined();
+    }
   });
 });
 

@@ -5,9 +5,6 @@
  */
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveMrnFromStore } from '../src/compliance/patient-resolve.ts';
-import { nameProbingReport } from '../src/compliance/report-defs/name-probing.ts';
-import { volumeReport } from '../src/compliance/report-defs/volume.ts';
 import {
   accessReport,
   activityReport,
@@ -17,7 +14,10 @@ import {
   summaryReport,
   tenantIsolationReport,
   vipReport,
-} from '../src/compliance/reports.ts';
+} from '../src/compliance/index.ts';
+import { resolveMrnFromStore } from '../src/compliance/patient-resolve.ts';
+import { nameProbingReport } from '../src/compliance/report-defs/name-probing.ts';
+import { volumeReport } from '../src/compliance/report-defs/volume.ts';
 import { isWithinWorkHours, resolveWorkHours, workHoursFor } from '../src/compliance/work-hours.ts';
 import { AUDIT_TABLE } from '../src/store/schema/index.ts';
 import { ids, type LoadedStore, loadStore } from './queries-fixture.ts';

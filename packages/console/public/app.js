@@ -15,6 +15,19 @@ const RECORD_COLUMNS = [
   'http_status',
   'source_ip',
 ].map((key) => ({ key, header: key }));
+/** The search lists one row per request (what was done); "Expand" shows the per-patient rows it disclosed. */
+const REQUEST_COLUMNS = [
+  'event_time',
+  'tenant_id',
+  'tenant_name',
+  'user_id',
+  'user_name',
+  'action',
+  'patients',
+  'categories',
+  'http_status',
+  'records',
+].map((key) => ({ key, header: key === 'records' ? 'rows' : key }));
 const RANGE_MS = {
   '15m': 9e5,
   '1h': 3.6e6,
@@ -26,7 +39,30 @@ const RANGE_MS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { tab: 'sre', panels: [], loaded: new Set(), search: { offset: 0, limit: 50, query: null } };
+const state = {
+  tab: 'sre',
+  panels: [],
+  loaded: new Set(),
+  search: { offset: 0, limit: 50, query: null },
+  tenantNames: {},
+};
+
+/** A tenant id with its display name next to it (stored tenant settings), for selectors, tables and legends. */
+function tenantLabel(id) {
+  const name = state.tenantNames[id];
+  return name ? `${name} (${id.slice(0, 8)})` : id;
+}
+
+/** Panel rows with every tenant id cell shown with its name. */
+function withTenantNames(data) {
+  const relabel = (v) => (typeof v === 'string' && state.tenantNames[v] ? tenantLabel(v) : v);
+  return {
+    ...data,
+    rows: data.rows.map((row) =>
+      Array.isArray(row) ? row.map(relabel) : Object.fromEntries(Object.entries(row).map(([k, v]) => [k, relabel(v)])),
+    ),
+  };
+}
 
 function setStatus(text) {
   $('status').textContent = text;
@@ -93,7 +129,8 @@ async function loadPanels(container, board) {
   const worker = async () => {
     for (let item = queue.shift(); item; item = queue.shift()) {
       try {
-        renderPanel(item.card, item.body, item.def, await api(`/api/panels/${encodeURIComponent(item.def.id)}?${q}`));
+        const data = await api(`/api/panels/${encodeURIComponent(item.def.id)}?${q}`);
+        renderPanel(item.card, item.body, item.def, withTenantNames(data));
       } catch (error) {
         renderPanelError(item.card, item.body, `${error.code ?? ''} ${error.message}`);
       }
@@ -140,6 +177,7 @@ async function runSearch(offset = 0) {
   state.search.query = q;
   state.search.offset = offset;
   const page = new URLSearchParams(q);
+  page.set('view', 'requests');
   page.set('limit', String(state.search.limit));
   page.set('offset', String(offset));
   const out = $('search-result');
@@ -154,7 +192,7 @@ async function runSearch(offset = 0) {
         el(
           'span',
           { id: 'search-total', 'data-total': result.total },
-          `${formatNumber(result.total)} events; ${result.total === 0 ? 0 : offset + 1}–${last}`,
+          `${formatNumber(result.total)} requests; ${result.total === 0 ? 0 : offset + 1}–${last}`,
         ),
         el(
           'button',
@@ -171,20 +209,29 @@ async function runSearch(offset = 0) {
           'Older ›',
         ),
       ),
-      table(RECORD_COLUMNS, result.rows, {
-        rowClass: (row) => (row.outcome !== 0 ? 'failed' : undefined),
-        action: (row) =>
-          el(
-            'button',
-            {
-              type: 'button',
-              class: 'related-btn',
-              'data-event-id': row.event_id,
-              onclick: () => showRelated(row.event_id),
-            },
-            'Related',
-          ),
-      }),
+      table(
+        REQUEST_COLUMNS,
+        result.rows.map((row) => ({
+          ...row,
+          patients: row.patients.join(', '),
+          categories: row.categories.join(', '),
+        })),
+        {
+          rowClass: (row) => (row.outcome !== 0 ? 'failed' : undefined),
+          action: (row) =>
+            el(
+              'button',
+              {
+                type: 'button',
+                class: 'related-btn',
+                'data-event-id': row.first_event_id,
+                'data-records': row.records,
+                onclick: () => showRelated(row.first_event_id),
+              },
+              `Expand (${row.records})`,
+            ),
+        },
+      ),
     );
     out.querySelector('table')?.setAttribute('id', 'search-table');
   } catch (error) {
@@ -200,7 +247,7 @@ async function showRelated(eventId) {
     const r = await api(`/api/audit/related?event-id=${encodeURIComponent(eventId)}`);
     box.replaceChildren(
       el('h3', {}, `Related to ${r.event.event_type} by ${r.event.user_id || '(no user)'} at ${r.event.event_time}`),
-      el('h3', {}, `Same request (trace ${r.event.trace_id || 'none'}): ${r.request.length}`),
+      el('h3', {}, `The request's per-patient rows (trace ${r.event.trace_id || 'none'}): ${r.request.length}`),
       el('div', { id: 'related-request' }, table(RECORD_COLUMNS, r.request)),
       el(
         'h3',
@@ -277,9 +324,15 @@ async function loadReports() {
   for (const item of rows) {
     try {
       const result = await api(`${item.report.path}?${q}`);
-      item.hits.textContent = `${result.count} hit${result.count === 1 ? '' : 's'}`;
-      item.hits.classList.toggle('some', result.count > 0);
-      item.row.dataset.hits = String(result.count);
+      // whom the report flags (the registry's rule for the report, tallied by the sink): users, not raw rows
+      const flagged = result.flagged ?? [];
+      item.hits.textContent =
+        flagged.length === 0
+          ? `${result.count} row${result.count === 1 ? '' : 's'}, no one flagged`
+          : `${flagged.length} flagged: ${flagged.map((f) => `${f.principal} (${f.rows})`).join(', ')}`;
+      item.hits.classList.toggle('some', flagged.length > 0);
+      item.row.dataset.hits = String(flagged.length);
+      item.row.dataset.flagged = flagged.map((f) => f.principal).join(' ');
       const columns =
         result.rows.length > 0
           ? Object.keys(result.rows[0])
@@ -454,6 +507,7 @@ async function start() {
   try {
     const [{ panels }, variables] = await Promise.all([api('/api/panels'), api('/api/variables')]);
     state.panels = panels;
+    state.tenantNames = variables.tenantNames ?? {};
     for (const [id, values] of [
       ['tenant', variables.tenant ?? []],
       ['interaction', variables.interaction ?? []],
@@ -461,7 +515,7 @@ async function start() {
       const select = $(id);
       select.replaceChildren(
         el('option', { value: 'all' }, 'all'),
-        ...values.map((v) => el('option', { value: v }, v)),
+        ...values.map((v) => el('option', { value: v }, id === 'tenant' ? tenantLabel(v) : v)),
       );
     }
     const tab = location.hash.replace('#', '');

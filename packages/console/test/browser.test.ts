@@ -7,7 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseCsv } from '@fhirwatch/clickhouse-sink/compliance';
+
+import {
+  groupRequests,
+  parseCsv,
+  REQUEST_ACTIONS,
+  type RequestRow,
+  requestKeyOf,
+} from '@fhirwatch/clickhouse-sink/compliance';
+
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 import { PANELS } from '@fhirwatch/dashboards';
 import { launchChromium } from '@fhirwatch/testkit/browser';
@@ -16,6 +24,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleFixture, startConsoleFixture } from './fixture.ts';
 
 const artifact = (name: string): string => fileURLToPath(new URL(`./artifacts/${name}`, import.meta.url));
+/** Requests newest first, as the search lists them (ties: the higher first row id first). */
+const newestFirst = (requests: RequestRow[]): RequestRow[] =>
+  [...requests].sort((a, b) =>
+    a.event_time === b.event_time
+      ? a.first_event_id < b.first_event_id
+        ? 1
+        : -1
+      : a.event_time < b.event_time
+        ? 1
+        : -1,
+  );
 
 let fixture: ConsoleFixture;
 let browser: Browser;
@@ -69,7 +88,7 @@ describe('console in Chromium', () => {
     await page.screenshot({ path: artifact('sre-overview.png') });
   });
 
-  it('compliance: finds the planted patient’s accesses, related records, CSV download', async () => {
+  it('compliance: finds the planted patient’s accesses one row per request, expands one, CSV download', async () => {
     const { patient_id } = fixture.dataset.plants.accessPatient;
     await page.click('#tabs button[data-tab="compliance"]');
     await page.selectOption('#range', '30d');
@@ -87,22 +106,52 @@ describe('console in Chromium', () => {
     const all = fixture.dataset.records
       .filter((r) => r.patient_id === patient_id)
       .sort((a, b) => (a.event_time < b.event_time ? 1 : -1));
-    expect(Number(await page.getAttribute('#search-total', 'data-total'))).toBe(all.length);
-    const shownIds = await page.$$eval('#search-table .related-btn', (buttons) =>
-      buttons.map((b) => (b as HTMLElement).dataset.eventId),
+    // one row per request: every row of each request with a matching row, grouped as compliance/requests.ts does
+    const keys = new Set(all.map((r) => `${r.tenant_id}/${requestKeyOf(r)}`));
+    const requests = newestFirst(
+      groupRequests(fixture.dataset.records.filter((r) => keys.has(`${r.tenant_id}/${requestKeyOf(r)}`))),
     );
-    expect(shownIds).toEqual(all.slice(0, 50).map((r) => r.event_id));
+    expect(requests.length).toBeGreaterThan(1);
+    expect(requests.length).toBeLessThanOrEqual(all.length);
+    // each request row is exactly what its per-patient rows add up to
+    for (const request of requests) {
+      const rows = fixture.dataset.records.filter(
+        (r) => r.tenant_id === request.tenant_id && requestKeyOf(r) === request.request_key,
+      );
+      expect(request.records).toBe(rows.length);
+      expect(request.patients).toEqual([...new Set(rows.map((r) => r.patient_id).filter((p) => p !== ''))].sort());
+    }
+    expect(Number(await page.getAttribute('#search-total', 'data-total'))).toBe(requests.length);
+    const shown = await page.$$eval('#search-table tbody tr', (rows) =>
+      rows.map((row) => ({
+        id: (row.querySelector('.related-btn') as HTMLElement).dataset.eventId,
+        records: Number((row.querySelector('.related-btn') as HTMLElement).dataset.records),
+        tenantName: (row as HTMLTableRowElement).cells[2]?.textContent,
+        action: (row as HTMLTableRowElement).cells[5]?.textContent,
+        patients: (row as HTMLTableRowElement).cells[6]?.textContent,
+      })),
+    );
+    expect(shown.map((r) => r.id)).toEqual(requests.slice(0, 50).map((r) => r.first_event_id));
+    expect(shown.map((r) => r.records)).toEqual(requests.slice(0, 50).map((r) => r.records));
+    for (const row of shown) {
+      expect(row.tenantName).toMatch(/^Dataset hospital /);
+      expect(REQUEST_ACTIONS).toContain(row.action);
+      expect(row.patients?.split(', ')).toContain(patient_id);
+    }
     await page.screenshot({ path: artifact('compliance-search.png') });
+    await page.locator('#search-result').screenshot({ path: artifact('compliance-search-requests.png') });
 
-    // related records of the first (newest) access
-    const first = all[0]!;
-    await page.click(`#search-table .related-btn[data-event-id="${first.event_id}"]`);
+    // expand the first (newest) request: its per-patient rows
+    const first = requests[0]!;
+    await page.click(`#search-table .related-btn[data-event-id="${first.first_event_id}"]`);
     await page.waitForSelector('#related-request table');
-    const requestIds = await page.$$eval('#related-request tbody tr', (rows) => rows.length);
+    const requestRows = await page.$$eval('#related-request tbody tr', (rows) => rows.length);
+    const firstRecord = fixture.dataset.records.find((r) => r.event_id === first.first_event_id)!;
     const sameTrace = fixture.dataset.records.filter(
-      (r) => r.trace_id === first.trace_id && r.tenant_id === first.tenant_id,
+      (r) => r.trace_id === firstRecord.trace_id && r.tenant_id === firstRecord.tenant_id,
     );
-    expect(requestIds).toBe(first.trace_id === '' ? 1 : sameTrace.length);
+    expect(requestRows).toBe(firstRecord.trace_id === '' ? 1 : sameTrace.length);
+    expect(requestRows).toBe(first.records);
     expect(await page.locator('#related-session tbody tr').count()).toBeGreaterThanOrEqual(1);
     await page.locator('#related').screenshot({ path: artifact('compliance-related.png') });
 
@@ -137,12 +186,17 @@ describe('console in Chromium', () => {
     await page.click('#search-form button[type="submit"]');
     await page.waitForFunction(
       (n) => document.querySelector('#search-total')?.getAttribute('data-total') === String(n),
-      searches.length,
+      groupRequests(searches).length,
     );
-    const shownTypes = await page.$$eval('#search-table tbody tr', (rows) =>
-      rows.map((row) => (row as HTMLTableRowElement).cells[4]?.textContent),
+    const shownActions = await page.$$eval('#search-table tbody tr', (rows) =>
+      rows.map((row) => (row as HTMLTableRowElement).cells[5]?.textContent),
     );
-    expect(new Set(shownTypes)).toEqual(new Set(['PatientSearch']));
+    expect(new Set(shownActions)).toEqual(new Set(['search']));
+    // the tenant selector shows each tenant's display name next to its id
+    const tenantOptions = await page.$$eval('#tenant option', (options) => options.map((o) => o.textContent ?? ''));
+    expect(tenantOptions.filter((text) => /^Dataset hospital .+ \([0-9a-f]{8}\)$/.test(text)).length).toBeGreaterThan(
+      0,
+    );
     await page.uncheck('#event-types input[value="PatientSearch"]');
   });
 
@@ -181,10 +235,18 @@ describe('console in Chromium', () => {
     });
     const searches = (await result.json()) as { actor: string; surface: string; format: string; rows: string }[];
     const { patient_id } = fixture.dataset.plants.accessPatient;
-    const all = fixture.dataset.records.filter((r) => r.patient_id === patient_id).length;
+    const mine = fixture.dataset.records.filter((r) => r.patient_id === patient_id);
+    const all = mine.length;
     expect(searches.every((s) => s.actor === 'browser-test-officer' && s.surface === 'console')).toBe(true);
     expect(Number(searches.find((s) => s.format === 'csv')?.rows)).toBe(all);
-    expect(Number(searches.find((s) => s.format === 'json')?.rows)).toBe(Math.min(50, all));
+    // the request-level page discloses every per-patient row of the requests it lists (their patients)
+    const keys = new Set(mine.map((r) => `${r.tenant_id}/${requestKeyOf(r)}`));
+    const firstPage = newestFirst(
+      groupRequests(fixture.dataset.records.filter((r) => keys.has(`${r.tenant_id}/${requestKeyOf(r)}`))),
+    ).slice(0, 50);
+    expect(Number(searches.find((s) => s.format === 'json')?.rows)).toBe(
+      firstPage.reduce((sum, r) => sum + r.records, 0),
+    );
     await page.screenshot({ path: artifact('audit-of-audit.png') });
   });
 

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type SinkServer, startSink } from '@fhirwatch/clickhouse-sink';
+import { updateTenantSettings } from '@fhirwatch/clickhouse-sink/compliance';
 import { type AuditDataset, DATASET_TENANTS, generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { generateTelemetrySample } from '@fhirwatch/dashboards';
@@ -39,6 +40,13 @@ export async function startConsoleFixture(prefix: string): Promise<ConsoleFixtur
   const ndjson = (records: readonly AuditRecord[]): string => records.map((r) => JSON.stringify(r)).join('\n');
   for (let i = 0; i < dataset.records.length; i += 5000) {
     await post(`${sink.url}/v1/audit`, 'application/x-ndjson', ndjson(dataset.records.slice(i, i + 5000)));
+  }
+  // tenant display names, as an officer stores them (fhirwatch audit settings set --tenant-name)
+  for (const tenant of DATASET_TENANTS) {
+    await updateTenantSettings(sink.client, {
+      tenantId: tenant.id,
+      settings: { displayName: `Dataset hospital ${tenant.short}` },
+    });
   }
   for (const entry of dataset.plants.vipAdd) {
     await post(

@@ -17,7 +17,7 @@ export interface FhirResponse {
 }
 
 /** What a route needs before it can run. */
-export type RouteKind = 'metadata' | 'read' | 'search' | 'search-post' | 'batch';
+export type RouteKind = 'metadata' | 'read' | 'search' | 'search-post' | 'batch' | 'export';
 
 export interface Route {
   kind: RouteKind;
@@ -97,6 +97,7 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
   const strictMode: SearchMode = { stringSearch: options.stringSearch ?? 'seed' };
   const lenientMode: SearchMode = { ...strictMode, lenient: true };
 
+  let exports = 0;
   const route = (method: string, path: string): Route => {
     const get = method === 'GET' || method === 'HEAD';
     if (path === '/' || path === '') {
@@ -110,6 +111,17 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
     if (segments.length === 2 && type === 'metadata') {
       if (get) return { kind: 'metadata', type: '', id: '' };
       throw methodNotAllowed('GET, HEAD');
+    }
+    // Bulk Data kick-off (`$export`, `Patient/$export`, `Group/{id}/$export`): accepted, never produced
+    const last = decodeSegment(segments[segments.length - 1] ?? '');
+    if (
+      last === '$export' &&
+      (segments.length === 2 ||
+        (segments.length === 3 && type === 'Patient') ||
+        (segments.length === 4 && type === 'Group'))
+    ) {
+      if (get) return { kind: 'export', type, id: segments.length === 4 ? decodeSegment(segments[2]!) : '' };
+      throw methodNotAllowed('GET');
     }
     if (!store.types.has(type)) throw notFound(`unknown resource type for ${version}`, MOCK_EHR_ERROR.unknownType);
     if (segments.length === 2) {
@@ -272,6 +284,10 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
       }
       case 'batch':
         return batch(body, lenient);
+      case 'export':
+        // https://hl7.org/fhir/uv/bulkdata/export.html#response---success: 202 and where to poll (no files are made)
+        exports += 1;
+        return { status: 202, body: EMPTY, headers: { 'content-location': `${baseUrl}/$export-status/${exports}` } };
     }
   };
 
@@ -279,4 +295,5 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
 }
 
 const COMMA = Buffer.from(',');
+const EMPTY = Buffer.alloc(0);
 const CLOSE_ENTRIES = Buffer.from(']}');

@@ -1,6 +1,6 @@
 /**
  * CPU of the disclosure step per response body: `JSON.parse` (what the middleware did) vs
- * `projectBody` (src/json-scan.ts) at each detail, on bodies captured from the mock EHR
+ * `projectBody` (test/baseline-json-scan.ts, the scanner before src/stream-scan.ts) at each detail, on bodies captured from the mock EHR
  * (a 10-patient searchset and a 5-patient × 7-entry list-refresh batch-response).
  * Run: node --conditions=fhirwatch-source bench/json-scan.ts
  */

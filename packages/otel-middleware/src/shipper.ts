@@ -1,6 +1,6 @@
 /**
  * Ships sealed spool segments to the sink: `POST {sinkUrl}/v1/audit`, one segment per batch
- * (protocol: notes/wire.md). The body is the segment's bytes as they are on disk
+ * (protocol: docs/wire.md). The body is the segment's bytes as they are on disk
  * (`application/x-fhirwatch-spool`: `<crc32> <request record JSON>` lines; the sink checks each CRC):
  * nothing is decoded or re-encoded on the way (a range of lines is a slice of the segment).
  * At-least-once: a segment is deleted only after a 200; the sink

@@ -1,6 +1,6 @@
 /**
  * A real local HTTP receiver standing in for the sink in the middleware's own tests: it speaks the
- * ingest protocol of notes/wire.md (`POST /v1/audit` NDJSON or spool-framed lines → 200 {accepted,
+ * ingest protocol of docs/wire.md (`POST /v1/audit` NDJSON or spool-framed lines → 200 {accepted,
  * duplicates}, dedup on the request's event_id; request records and legacy single records, expanded
  * into per-patient rows with the contract's `expandRequestRecord`, as the sink's view does) and captures raw OTLP/HTTP payloads (`/v1/traces|metrics|logs`) byte for byte, which
  * the PHI test inspects. Also used by packages/e2e; the e2e tests use the real sink where it matters.

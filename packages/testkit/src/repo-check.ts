@@ -6,17 +6,17 @@
  *   scripts) that does not exist.
  *
  * What counts as a cited path (to keep false positives out):
- * - a Markdown link target (`[text](target)`), resolved from the Markdown file's folder; URLs, anchors and
+ * - a Markdown link target, resolved from the Markdown file's folder; URLs, anchors, `<placeholders>` and
  *   targets outside the repository are not checked;
  * - a token with at least one `/` whose first segment is a top-level folder of the repository, or `docs`/`notes`
- *   (where documents are expected), resolved from the repository root: `packages/cli/src/main.ts`, `docs/x.md`
+ *   (where documents are expected), resolved from the repository root, like `packages/cli/src/main.ts`
  *   (inside a workspace, from the workspace folder too: `dashboards/`'s comments cite `scripts/…` of their own);
  * - inside a workspace (`packages/<name>/`, `loadtests/`, `dashboards/`), a token starting with `src/`, `test/`,
  *   `bench/`, `public/` or `bin/`, resolved from the workspace folder (how its README and comments cite files),
  *   or from the folder of a `cd <folder> &&` earlier on the same line (a command to run elsewhere).
  * Bare `./…`/`../…` tokens are not checked (command examples: `--store ./data`).
  * A token followed by `{`, `*`, `<` or `$` (`schema.{single,cluster}.sql`, `src/commands/<name>.ts`) is a pattern:
- * only its folder must exist. Git-ignored paths (made by a run, like `test/artifacts/`) are not required.
+ * only its folder must exist. Git-ignored paths (made by a run, like a test's `artifacts/` folder) are not required.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -60,14 +60,58 @@ const DOC_ROOTS = ['docs', 'notes'];
 const TOKEN = /(?<=^|[\s`'"([])((?:\.{1,2}\/)*[\w@.-]+(?:\/[\w@.-]+)+\/?)/g;
 const LINK = /\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g;
 
+/**
+ * The comments of TS/JS source, found by a small scanner that steps over string, template and regex literals
+ * (so `'*' + '/' + '*'` in a string or a fixture's comment-looking text is not taken for a comment).
+ */
+export function sourceComments(text: string): { start: number; text: string }[] {
+  const comments: { start: number; text: string }[] = [];
+  let i = 0;
+  let previous = ''; // the last significant code character: tells a regex literal from a division
+  while (i < text.length) {
+    const c = text[i] as string;
+    const next = text[i + 1];
+    if (c === '/' && next === '/') {
+      const end = text.indexOf('\n', i);
+      const stop = end < 0 ? text.length : end;
+      comments.push({ start: i, text: text.slice(i, stop) });
+      i = stop;
+    } else if (c === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end < 0 ? text.length : end + 2;
+      comments.push({ start: i, text: text.slice(i, stop) });
+      i = stop;
+    } else if (c === "'" || c === '"' || c === '`') {
+      i++;
+      while (i < text.length && text[i] !== c) i += text[i] === '\\' ? 2 : 1;
+      i++;
+      previous = c;
+    } else if (c === '/' && (previous === '' || '(,=:[!&|?{};+-*%<>~^'.includes(previous))) {
+      let inClass = false;
+      i++;
+      while (i < text.length && text[i] !== '\n' && (inClass || text[i] !== '/')) {
+        if (text[i] === '[') inClass = true;
+        else if (text[i] === ']') inClass = false;
+        i += text[i] === '\\' ? 2 : 1;
+      }
+      i++;
+      previous = '/';
+    } else {
+      if (!/\s/.test(c)) previous = /[\w$)\].]/.test(c) ? 'x' : c;
+      i++;
+    }
+  }
+  return comments;
+}
+
 /** The parts of a file where paths are cited, with their line numbers: all of a Markdown file, comments elsewhere. */
 export function citingText(file: string, text: string): { text: string; line: number }[] {
   if (file.endsWith('.md')) return text.split('\n').map((t, i) => ({ text: t, line: i + 1 }));
   const out: { text: string; line: number }[] = [];
   if (SOURCE.test(file)) {
-    for (const match of text.matchAll(/\/\*[\s\S]*?\*\/|(?<![:'"`\w])\/\/[^\n]*/g)) {
-      const first = text.slice(0, match.index).split('\n').length;
-      match[0].split('\n').forEach((t, i) => {
+    for (const comment of sourceComments(text)) {
+      const first = text.slice(0, comment.start).split('\n').length;
+      comment.text.split('\n').forEach((t, i) => {
         out.push({ text: t, line: first + i });
       });
     }
@@ -104,7 +148,7 @@ export function deadCitations(file: string, text: string, repo: RepoView): strin
   const workspace = WORKSPACE.exec(file)?.[1];
   for (const match of text.matchAll(LINK)) {
     const target = (match[1] ?? '').split('#')[0] ?? '';
-    if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('/')) continue;
+    if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target) || /^\/|[<>{}*$]/.test(target)) continue;
     check([dirname(file)], decodeURI(target), false);
   }
   for (const match of text.matchAll(TOKEN)) {
@@ -127,10 +171,12 @@ export function deadCitations(file: string, text: string, repo: RepoView): strin
 
 /** Every finding in the repository at `root` (a git checkout): tracked files only. */
 export function checkRepo(root: string): Finding[] {
-  const files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+  let files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
     .split('\0')
     .filter((f) => f !== '');
+  // a file in conflict is listed once per stage: check it once
   const tracked = new Set(files);
+  files = [...tracked];
   const folders = new Set<string>();
   for (const f of files) {
     const parts = f.split('/');

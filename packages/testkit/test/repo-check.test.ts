@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkRepo, conflictMarkers } from '../src/repo-check.ts';
+import { checkRepo, conflictMarkers, sourceComments } from '../src/repo-check.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fw-repo-check-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -34,6 +34,19 @@ describe('conflict markers', () => {
 
   it('leaves a Markdown setext underline and longer rules alone', () => {
     expect(conflictMarkers('f.md', `Title\n${middle}\n\n${'='.repeat(8)}\n<<<< not one\n`)).toEqual([]);
+  });
+});
+
+describe('source comments', () => {
+  it('finds line and block comments, not comment-looking text in strings, templates or regex literals', () => {
+    const source = [
+      "const accept = '*/*'; // one",
+      'const re = /[\'"]//x/g; /* two */',
+      'const t = `a // b /* c */`;',
+      'const s = \'/* not */\' + "// not";',
+      'const q = a / b; // three',
+    ].join('\n');
+    expect(sourceComments(source).map((c) => c.text)).toEqual(['// one', '/* two */', '// three']);
   });
 });
 

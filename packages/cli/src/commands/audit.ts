@@ -60,6 +60,7 @@ access:
   --mrn-system <uri>            identifier system for --fhir-url lookups
 
 settings set:
+  --tenant-name <name>                    the tenant's display name, shown next to its id in reports and the console
   --threshold <report>.<option>=<value>   a per-report threshold (repeatable), e.g. name-probing.minSearches=20
 
 verify:
@@ -89,6 +90,7 @@ const COMMON_OPTIONS = {
   reason: { type: 'string' },
   'work-hours': { type: 'string' },
   'time-zone': { type: 'string' },
+  'tenant-name': { type: 'string' },
   hours: { type: 'string' },
   days: { type: 'string' },
   holidays: { type: 'string' },
@@ -435,6 +437,7 @@ async function settings(
       .filter((entry) => tenant === undefined || entry.tenant_id === tenant)
       .map((entry) => ({
         tenant_id: entry.tenant_id,
+        tenant_name: entry.settings.displayName ?? '',
         time_zone: entry.settings.timeZone ?? '',
         work_hours: entry.settings.workHours?.join('-') ?? '',
         work_days: entry.settings.workDays?.join(',') ?? '',
@@ -456,11 +459,14 @@ async function settings(
     return undefined;
   }
   const change = {
+    ...(typeof values['tenant-name'] === 'string' ? { displayName: values['tenant-name'] } : {}),
     ...workTimeFlags(values),
     ...(values.threshold === undefined ? {} : { thresholds: thresholds(sink, values.threshold as string[]) }),
   };
   if (Object.keys(change).length === 0) {
-    throw new UsageError('audit settings set needs --time-zone, --hours, --days, --holidays or --threshold');
+    throw new UsageError(
+      'audit settings set needs --tenant-name, --time-zone, --hours, --days, --holidays or --threshold',
+    );
   }
   await sink.updateTenantSettings(client, { tenantId: tenant, changedBy: userInfo().username, settings: change });
   process.stderr.write(`audit settings set: tenant ${tenant}\n`);

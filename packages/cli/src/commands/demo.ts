@@ -15,47 +15,104 @@ import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
+
 import { startSink } from '@fhirwatch/clickhouse-sink';
-import { accessReport, formatReport, summaryReport, verifyAuditChain } from '@fhirwatch/clickhouse-sink/compliance';
+import {
+  accessReport,
+  formatReport,
+  importCareRelationships,
+  summaryReport,
+  updateTenantSettings,
+  verifyAuditChain,
+} from '@fhirwatch/clickhouse-sink/compliance';
+
 import { consoleHandler, consolePanels } from '@fhirwatch/console';
 import type { FhirVersion } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
-import { type Clinician, type PatientsAppTarget, runPatientsAppTraffic } from '@fhirwatch/loadtests';
-import { startMockEhr } from '@fhirwatch/mock-ehr';
+import {
+  CLINICIAN_HOUR,
+  type Clinician,
+  clinicianShifts,
+  type PatientsAppTarget,
+  runClinicianTraffic,
+} from '@fhirwatch/loadtests';
+import { generatePopulation, startMockEhr } from '@fhirwatch/mock-ehr';
 import { readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError } from '../command.ts';
-import { checkPlantedPatterns, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
+import { checkMonitoringReports, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
 import { stopSignal } from '../stop.ts';
 
 export const description =
   'Run the whole pipeline on the embedded store: mock EHRs, gateway + audit middleware, sink, Patients-app traffic, reports';
 
-const USAGE = `Usage: fhirwatch demo [--duration 20s] [--concurrency 4] [--patients 500] [--dir .fhirwatch/demo] [--fresh] [--stay]
+const USAGE = `Usage: fhirwatch demo [--duration 20s] [--clinicians 32] [--patients 500] [--dir .fhirwatch/demo] [--fresh] [--stay]
 
-  --duration <t>      how long the Patients-app traffic runs (default 20s; at most 10m)
-  --concurrency <n>   virtual clinicians in parallel (default 4)
+  --duration <t>      how long the Patients-app traffic runs (default 20s; at most 10m): each simulated
+                      clinician's working hour is played over it
+  --clinicians <n>    simulated clinicians, half per tenant (default 32; --concurrency is the same flag)
   --patients <n>      patients per synthetic EHR (default 500)
   --dir <dir>         where the store, audit spool and gateway registry live (default .fhirwatch/demo)
   --fresh             delete <dir> first
   --stay              keep everything running after the traffic, until Ctrl-C
 `;
 
-/** Two tenants, one per FHIR version, as an interop partner would onboard them. */
-const TENANTS: readonly { id: string; name: string; fhirVersion: FhirVersion; seed: number }[] = [
-  { id: '3f2c8a6e-1b7d-4c59-9e0a-5d4b7c2e1f90', name: 'Contoso Health (DSTU2)', fhirVersion: 'DSTU2', seed: 7 },
-  { id: '9a1e4b2c-6d3f-4e8a-b7c5-0f2d1e3c4b5a', name: 'Fabrikam Medical (STU3)', fhirVersion: 'STU3', seed: 42 },
+/**
+ * Two tenants, one per FHIR version, as an interop partner would onboard them. Both are hospitals whose wards are
+ * staffed round the clock: their stored settings say so (every day, 00–24 h), so the after-hours report holds
+ * what a hospital's officer would look at, not every night-shift read.
+ */
+const TENANTS: readonly {
+  id: string;
+  name: string;
+  fhirVersion: FhirVersion;
+  seed: number;
+  timeZone: string;
+}[] = [
+  {
+    id: '3f2c8a6e-1b7d-4c59-9e0a-5d4b7c2e1f90',
+    name: 'Contoso Health (DSTU2)',
+    fhirVersion: 'DSTU2',
+    seed: 7,
+    timeZone: 'America/Chicago',
+  },
+  {
+    id: '9a1e4b2c-6d3f-4e8a-b7c5-0f2d1e3c4b5a',
+    name: 'Fabrikam Medical (STU3)',
+    fhirVersion: 'STU3',
+    seed: 42,
+    timeZone: 'Europe/Berlin',
+  },
 ];
 
-const CLINICIANS: readonly Clinician[] = [
-  'Dr. Amara Okafor',
-  'Dr. Ben Carter',
-  'Nurse Chloe Nguyen',
-  'Dr. Diego Alvarez',
-  'Nurse Emma Schulz',
-  'Dr. Farah Haddad',
-  'Pharmacist Gus Lee',
-  'Dr. Hana Sato',
-].map((userName, i) => ({ userId: `clinician-${String(i + 1).padStart(2, '0')}`, userName }));
+const GIVEN = ['Amara', 'Ben', 'Chloe', 'Diego', 'Emma', 'Farah', 'Gus', 'Hana', 'Ivan', 'Jada', 'Kenji', 'Lina'];
+const FAMILY = [
+  'Okafor',
+  'Carter',
+  'Nguyen',
+  'Alvarez',
+  'Schulz',
+  'Haddad',
+  'Lee',
+  'Sato',
+  'Petrov',
+  'Moreau',
+  'Silva',
+];
+const ROLES = ['Dr.', 'Nurse', 'Dr.', 'Nurse', 'Pharmacist'];
+
+/** The demo's ordinary clinicians: clinician-01 … (the planted actors are clinician-21 … clinician-25: skipped). */
+export function demoClinicians(count: number): Clinician[] {
+  const out: Clinician[] = [];
+  for (let n = 1; out.length < count; n += 1) {
+    if (n >= 21 && n <= 25) continue;
+    const i = out.length;
+    out.push({
+      userId: `clinician-${String(n).padStart(2, '0')}`,
+      userName: `${ROLES[i % ROLES.length]} ${GIVEN[i % GIVEN.length]} ${FAMILY[(i * 7 + Math.floor(i / GIVEN.length)) % FAMILY.length]}`,
+    });
+  }
+  return out;
+}
 
 function parseDurationMs(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
@@ -140,6 +197,7 @@ export async function run(args: string[]): Promise<number> {
     args,
     options: {
       duration: { type: 'string', default: '20s' },
+      clinicians: { type: 'string' },
       concurrency: { type: 'string' },
       patients: { type: 'string' },
       dir: { type: 'string', default: '.fhirwatch/demo' },
@@ -154,7 +212,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const durationMs = parseDurationMs(values.duration);
-  const concurrency = positiveInt('concurrency', values.concurrency, 4, 64);
+  const clinicianCount = positiveInt('clinicians', values.clinicians ?? values.concurrency, 32, 200);
   const patients = positiveInt('patients', values.patients, 500, 100_000);
   const dir = resolve(values.dir);
   if (values.fresh) rmSync(dir, { recursive: true, force: true });
@@ -184,7 +242,7 @@ export async function run(args: string[]): Promise<number> {
         patients,
         seed: tenant.seed,
         latency: { p50Ms: 8, p99Ms: 80 },
-        errorRate: 0.002,
+        // no injected upstream errors: an ordinary clinician's failed read would be a (false) failures hit
       }),
     ),
   );
@@ -238,21 +296,60 @@ export async function run(args: string[]): Promise<number> {
   // Ctrl-C / SIGTERM (stop.ts): ends the traffic early, skips the reports, closes everything, exits 0.
   const stop = stopSignal();
   try {
+    // Set-up, straight into the store and from the seeded populations (never through the audited gateway): the
+    // tenants' names and working time, and each clinician's own patients as care relationships (the roster an
+    // EHR's treatment teams would give), so the trail explains a ward clinician's list.
+    const populations = TENANTS.map((tenant) =>
+      generatePopulation({ fhirVersion: tenant.fhirVersion, patients, seed: tenant.seed }).patients.map(
+        (p) => p as Parameters<typeof clinicianShifts>[0]['patients'][number][number],
+      ),
+    );
+    const vipPatientIds = populations.map((population) => [String(population.at(-1)?.id ?? '')]);
+    const shifts = clinicianShifts({
+      clinicians: demoClinicians(clinicianCount),
+      patients: populations,
+      exclude: vipPatientIds,
+    });
+    for (const tenant of TENANTS) {
+      await updateTenantSettings(sink.client, {
+        tenantId: tenant.id,
+        changedBy: 'fhirwatch demo',
+        settings: {
+          displayName: tenant.name,
+          timeZone: tenant.timeZone,
+          workHours: [0, 24],
+          workDays: [1, 2, 3, 4, 5, 6, 7],
+        },
+      });
+    }
+    const rosterFrom = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
+    await importCareRelationships(
+      sink.client,
+      `patient,user,from,to,tenant\n${shifts
+        .flatMap((shift) =>
+          shift.list.map(
+            (patient) => `${patient},${shift.clinician.userId},${rosterFrom},,${TENANTS[shift.target]!.id}`,
+          ),
+        )
+        .join('\n')}\n`,
+      { source: 'fhirwatch demo roster', importedBy: 'fhirwatch demo' },
+    );
+
     say();
-    say(`Patients-app traffic: ${concurrency} clinicians for ${Math.round(durationMs / 1000)} s …`);
+    say(
+      `Patients-app traffic: ${shifts.length} clinicians, each one working hour (${CLINICIAN_HOUR.listRefreshes} list refreshes, ${CLINICIAN_HOUR.chartOpens} chart opens, ${CLINICIAN_HOUR.searches} searches) played over ${Math.round(durationMs / 1000)} s …`,
+    );
     const interactive = process.stdout.isTTY === true;
-    const traffic = await runPatientsAppTraffic({
+    const traffic = await runClinicianTraffic({
       targets,
-      concurrency,
+      shifts,
       durationMs,
-      maxIterations: 100_000,
-      clinicians: CLINICIANS,
       signal: stop.abort,
       onProgress: (p) => {
         const statuses = Object.entries(p.byStatus)
           .map(([status, n]) => `${status === '0' ? 'net-err' : status}: ${n}`)
           .join('  ');
-        const line = `  ${(p.elapsedMs / 1000).toFixed(0).padStart(3)} s  ${String(p.requests).padStart(6)} requests  ${String(p.batchEntries).padStart(7)} batch entries  ${statuses}`;
+        const line = `  ${(p.elapsedMs / 1000).toFixed(0).padStart(3)} s  ${String(p.requests).padStart(6)} requests  ${String(p.listRefreshes).padStart(4)} list refreshes  ${String(p.chartOpens).padStart(4)} chart opens  ${String(p.searches).padStart(4)} searches  ${statuses}`;
         if (interactive) process.stdout.write(`\r${line}`);
         else say(line);
       },
@@ -263,7 +360,11 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     }
     say('Planted suspicious patterns: a VIP access, name probing, a volume spike, failed accesses, an export …');
-    const planted = await plantSuspiciousPatterns(sink.client, targets);
+    const planted = await plantSuspiciousPatterns(
+      sink.client,
+      targets,
+      populations[0]!.map((p) => String(p.id)),
+    );
 
     say('Shipping audit records and telemetry to the store …');
     await audit.flush();
@@ -307,7 +408,14 @@ export async function run(args: string[]): Promise<number> {
         : `== Tamper evidence: HMAC chain of writer demo-gateway BROKEN at seq ${writer?.first_broken?.seq ?? '?'}: run fhirwatch audit verify`,
     );
     say();
-    for (const line of plantedLines(planted, await checkPlantedPatterns(client, planted, started), storeDir)) say(line);
+    const names = new Map(
+      [...shifts.map((shift) => shift.clinician), ...planted.patterns.map((pattern) => pattern.actor)].map((c) => [
+        c.userId,
+        c.userName,
+      ]),
+    );
+    const checks = await checkMonitoringReports(client, { from: started, to: new Date(Date.now() + 1000) });
+    for (const line of plantedLines(planted, checks, storeDir, names)) say(line);
     for (const line of await unexplainedLines(client, started)) say(line);
     say();
     say('== SRE: server latency per tenant and route (ms), p95 over time in 2 s buckets');
@@ -320,7 +428,7 @@ export async function run(args: string[]): Promise<number> {
 
     say();
     say(
-      `Traffic: ${traffic.requests} requests in ${(traffic.elapsedMs / 1000).toFixed(1)} s, ${traffic.batchEntries} batch entries (${traffic.batchEntryFailures} not 2xx: the mock EHRs inject a 0.2 % error rate).`,
+      `Traffic: ${traffic.requests} requests in ${(traffic.elapsedMs / 1000).toFixed(1)} s (${traffic.listRefreshes} list refreshes, ${traffic.chartOpens} chart opens, ${traffic.searches} searches), ${traffic.batchEntries} batch entries (${traffic.batchEntryFailures} not 2xx).`,
     );
     const spoolHealth = audit.health();
     say(

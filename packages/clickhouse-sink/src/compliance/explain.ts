@@ -46,6 +46,8 @@ export interface ExplainedAccess {
   event_time: string;
   event_id: string;
   event_type: string;
+  /** The user's display name (the latest the trail gives; '' when none). */
+  user_name: string;
   /** '' when unexplained. */
   explanation: Explanation | '';
 }
@@ -78,9 +80,9 @@ export function explainSql(tenantAnd: string): string {
       arrayExists(x -> x < acc.1 AND x >= acc.1 - toIntervalDay({listDays:UInt32}), lists), 'patient-list',
       arrayExists(x -> x <= acc.1 AND x >= acc.1 - toIntervalMinute({searchMinutes:UInt32}), searches), 'own-search',
       length(arrayFilter(d -> d < toDate(acc.1) AND d >= toDate(acc.1) - {repeatLookbackDays:UInt32}, days)) >= {repeatMinDays:UInt32}, 'repeat-access',
-      '') AS explanation
+      '') AS explanation, user_name
   FROM (
-    SELECT a.tenant_id AS tenant_id, a.user_id AS user_id, a.patient_id AS patient_id, a.accesses AS accesses,
+    SELECT a.tenant_id AS tenant_id, a.user_id AS user_id, a.user_name AS user_name, a.patient_id AS patient_id, a.accesses AS accesses,
       a.lists AS lists, a.searches AS searches, a.days AS days, r.rel_from AS rel_from, r.rel_to AS rel_to
     FROM (
       SELECT tenant_id, user_id, patient_id,
@@ -88,7 +90,8 @@ export function explainSql(tenantAnd: string): string {
           outcome = 0 AND event_type NOT IN ('PatientSearch', 'ExportInitiation') AND event_time >= {from:DateTime64(3, 'UTC')}) AS accesses,
         groupArrayIf(event_time, event_type = 'PatientListView' AND outcome = 0) AS lists,
         groupArrayIf(event_time, event_type = 'PatientSearch' AND outcome = 0) AS searches,
-        groupUniqArrayIf(toDate(event_time), outcome = 0) AS days
+        groupUniqArrayIf(toDate(event_time), outcome = 0) AS days,
+        argMax(user_name, event_time) AS user_name
       FROM ${AUDIT_EVENTS}
       WHERE event_time >= {lookbackFrom:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}${tenantAnd}
         AND user_id != '' AND patient_id NOT IN ('', {all:String})
@@ -121,13 +124,14 @@ export async function explainAccesses(
   const rows = await readWithTables(client, [careRelationshipsTable], () =>
     selectValueRows(client, explainSql(tenantAnd), params),
   );
-  const accesses = rows.map(([tenant, user, patient, time, id, type, explanation]) => ({
+  const accesses = rows.map(([tenant, user, patient, time, id, type, explanation, name]) => ({
     tenant_id: String(tenant),
     user_id: String(user),
     patient_id: String(patient),
     event_time: isoFromClickHouse(String(time)),
     event_id: String(id),
     event_type: String(type),
+    user_name: String(name ?? ''),
     explanation: String(explanation) as Explanation | '',
   }));
   return { range, accesses };

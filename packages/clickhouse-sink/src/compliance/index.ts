@@ -34,32 +34,27 @@ export {
 export type { ReportDef, ReportOptionDef, ReportOptionType } from './registry-types.ts';
 export type { ImportOptions, ImportResult } from './relationships.ts';
 export { importCareRelationships, importGroupMembers, OPEN_END } from './relationships.ts';
+export { accessReport } from './report-defs/access.ts';
+export { activityReport } from './report-defs/activity.ts';
+export type { AfterHoursRow } from './report-defs/after-hours.ts';
+export { afterHoursReport } from './report-defs/after-hours.ts';
+export type { ExportRow } from './report-defs/exports.ts';
+export { EXPORTS_DEFAULTS, exportsReport, groupOf } from './report-defs/exports.ts';
+export type { FailureRow } from './report-defs/failures.ts';
+export { FAILURES_DEFAULTS, failuresReport } from './report-defs/failures.ts';
 export type { NameProbingReportOptions, NameProbingRow } from './report-defs/name-probing.ts';
 export { NAME_PROBING_DEFAULTS, nameProbingReport } from './report-defs/name-probing.ts';
-export type { SummaryWithExplanationRow } from './report-defs/summary.ts';
-export { summaryWithExplanations } from './report-defs/summary.ts';
+export type { SummaryRow, SummaryWithExplanationRow } from './report-defs/summary.ts';
+export { summaryReport, summaryWithExplanations } from './report-defs/summary.ts';
+export { tenantIsolationReport } from './report-defs/tenant-isolation.ts';
 export type { UnexplainedRow } from './report-defs/unexplained.ts';
 export { rankUnexplained, unexplainedReport } from './report-defs/unexplained.ts';
+export type { VipRow } from './report-defs/vip.ts';
+export { vipReport } from './report-defs/vip.ts';
 export type { VolumeReportOptions, VolumeRow } from './report-defs/volume.ts';
 export { VOLUME_DEFAULTS, volumeReport } from './report-defs/volume.ts';
-export type {
-  AfterHoursRow,
-  ExportRow,
-  FailureRow,
-  SummaryRow,
-  VipRow,
-} from './reports.ts';
-export {
-  accessReport,
-  activityReport,
-  afterHoursReport,
-  exportsReport,
-  failuresReport,
-  REPORT_DEFAULTS,
-  summaryReport,
-  tenantIsolationReport,
-  vipReport,
-} from './reports.ts';
+export type { RequestAction, RequestRow } from './requests.ts';
+export { groupRequests, REQUEST_ACTIONS, REQUEST_COLUMNS, requestAction, requestKeyOf } from './requests.ts';
 export type { SettingsChange, StoredTenantSettings, TenantSettings, ThresholdValue } from './settings.ts';
 export {
   clearTenantSettings,

@@ -74,3 +74,12 @@ export async function selectRows<Row = Record<string, unknown>>(
   const result = await client.query({ query, query_params: params, format: 'JSONEachRow' });
   return (await result.json()) as Row[];
 }
+
+/** The principal of a row in SQL: its user, or `client:<id>` when the trail names no user (see principalOf). */
+export const PRINCIPAL_SQL = "if(user_id != '', user_id, concat('client:', client_id))";
+
+/** The principal of a record-like row: its user, or `client:<id>` when the trail names no user. */
+export function principalOf(row: { user_id?: unknown; client_id?: unknown }): string {
+  const user = String(row.user_id ?? '');
+  return user !== '' ? user : `client:${String(row.client_id ?? '')}`;
+}

@@ -54,6 +54,12 @@ export interface ReportDef<Row extends object = Record<string, unknown>> {
    */
   readonly sql: string;
   run(client: ClickHouseClient, options: ReportOptions & Record<string, unknown>): Promise<Report<Row>>;
+  /**
+   * Monitoring reports: whom a row flags (a user id, or `client:<id>` when the trail has no user for it); none for
+   * a row that is listed but not a hit (an export that is neither large nor off hours). runReport tallies it into
+   * the report's `flagged`, which the CLI, the console and the demo show.
+   */
+  flags?(row: Row): readonly string[];
   /** Re-order (re-rank) the merged rows of several per-tenant runs; default: sort by `orderBy`. */
   finalize?(rows: Row[]): Row[];
 }

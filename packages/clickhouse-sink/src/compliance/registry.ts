@@ -9,6 +9,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
+import { NO_IDENTITY_NOTE, trailHasUsers, withNames } from './names.ts';
 import { AUDIT_EVENTS, selectRows } from './records.ts';
 import type { ReportDef, ReportOptionDef } from './registry-types.ts';
 import { accessReportDef } from './report-defs/access.ts';
@@ -24,8 +25,37 @@ import { vipReportDef } from './report-defs/vip.ts';
 import { volumeReportDef } from './report-defs/volume.ts';
 import { listTenantSettings, type StoredTenantSettings, type TenantSettings } from './settings.ts';
 import { chDateTime, resolveTimeRange, type TimeRangeInput } from './time-range.ts';
-import type { Report, ReportOptions } from './types.ts';
+import type { FlaggedPrincipal, Report, ReportOptions } from './types.ts';
 import { resolveWorkHours, type WorkHours, type WorkHoursConfig } from './work-hours.ts';
+
+/** Who the rows flag (see ReportDef.flags), most rows first, then by principal. */
+export function tallyFlagged<Row extends object>(
+  rows: readonly Row[],
+  flags: (row: Row) => readonly string[],
+): FlaggedPrincipal[] {
+  const counts = new Map<string, number>();
+  for (const row of rows)
+    for (const principal of new Set(flags(row))) counts.set(principal, (counts.get(principal) ?? 0) + 1);
+  return [...counts]
+    .map(([principal, rows]) => ({ principal, rows }))
+    .sort((a, b) => b.rows - a.rows || (a.principal < b.principal ? -1 : a.principal > b.principal ? 1 : 0));
+}
+
+/**
+ * What every run gets: names next to ids (names.ts), and for a report that groups by user, a note in its header when
+ * the range's records carry no clinician identity (its rows then group by client and tenant).
+ */
+async function finish(
+  client: ClickHouseClient,
+  def: ReportDef<object>,
+  input: RunReportInput,
+  report: Report<object>,
+): Promise<Report<object>> {
+  const named = await withNames(client, report);
+  if (def.flags === undefined || report.range === undefined) return named;
+  const hasUsers = await trailHasUsers(client, report.range, input.tenant);
+  return hasUsers === false ? { ...named, notes: [NO_IDENTITY_NOTE, ...(named.notes ?? [])] } : named;
+}
 
 /** Every report, in the order usage text lists them. */
 export const REPORT_REGISTRY: readonly ReportDef<object>[] = [
@@ -215,7 +245,11 @@ export async function runReport(
   const exportColumns = def.csvColumns === undefined ? {} : { exportColumns: def.csvColumns };
   if (!def.tenantSettings) {
     const report = await def.run(client, { ...scope, ...(input.tenant ? { tenant: input.tenant } : {}), ...explicit });
-    return { ...report, ...exportColumns };
+    return finish(client, def, input, {
+      ...report,
+      ...exportColumns,
+      ...(def.flags ? { flagged: tallyFlagged(report.rows, def.flags) } : {}),
+    });
   }
   // the tenants of the range (for the header) are read alongside the settings and the report itself
   const tenantsPromise = input.tenant === undefined ? tenantsInRange(client, input) : Promise.resolve([]);
@@ -286,7 +320,7 @@ export async function runReport(
       a.event_time === b.event_time ? (a.event_id < b.event_id ? -1 : 1) : a.event_time < b.event_time ? -1 : 1,
     );
   }
-  return {
+  return finish(client, def, input, {
     ...first,
     tenant: input.tenant,
     parameters: runParameters.length === 1 ? runParameters[0]! : { runs: runParameters },
@@ -294,5 +328,6 @@ export async function runReport(
     ...(records === undefined ? {} : { records }),
     notes: [...new Set(reports.flatMap((report) => report.notes ?? [])), ...notes],
     ...exportColumns,
-  };
+    ...(def.flags ? { flagged: tallyFlagged(rows as object[], def.flags) } : {}),
+  });
 }

@@ -18,6 +18,8 @@ export { TENANT_SETTINGS_TABLE };
 export type ThresholdValue = string | number | boolean;
 
 export interface TenantSettings {
+  /** The tenant's display name (reports, console tables and chart legends show it next to the id). */
+  displayName?: string;
   /** IANA time zone of the tenant (reports count hours and days in it). */
   timeZone?: string;
   /** [start, end) local hours of working time. */
@@ -43,7 +45,18 @@ export async function ensureTenantSettingsTable(client: ClickHouseClient): Promi
 
 /** Check a settings document (time zone known, hours/days/holidays well-formed); throws FW_AUDIT_INVALID_OPTION. */
 export function validateTenantSettings(settings: TenantSettings): TenantSettings {
-  const { thresholds, ...time } = settings;
+  const { thresholds, displayName, ...time } = settings;
+  if (
+    displayName !== undefined &&
+    (typeof displayName !== 'string' ||
+      displayName.length > 200 ||
+      [...displayName].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f))
+  ) {
+    throw new AuditQueryError(
+      AUDIT_QUERY_ERROR_CODES.invalidOption,
+      'displayName must be text of at most 200 characters without control characters',
+    );
+  }
   resolveWorkHours({ default: time as Partial<WorkHours> });
   for (const [report, values] of Object.entries(thresholds ?? {})) {
     if (typeof values !== 'object' || values === null) {

@@ -1,5 +1,6 @@
 /** Public types of the compliance queries. */
 import type { AuditRecord } from '@fhirwatch/contract';
+import type { RequestRow } from './requests.ts';
 import type { TimeRange, TimeRangeInput } from './time-range.ts';
 import type { WorkHoursConfig } from './work-hours.ts';
 
@@ -28,6 +29,19 @@ export interface Report<Row extends object = Record<string, unknown>> {
   readonly exportColumns?: readonly ReportColumn[];
   /** Lines for the header (table title, JSON `notes`): e.g. which tenants ran without stored settings. */
   readonly notes?: readonly string[];
+  /**
+   * Record-level reports about people (access, activity): one row per request (open chart, list refresh, search,
+   * export), each expanding to its per-patient `rows`; tables and JSON show them, CSV and FHIR keep the rows.
+   */
+  readonly requests?: readonly RequestRow[];
+  /** Monitoring reports: each principal the rows flag, with its number of rows, most rows first. */
+  readonly flagged?: readonly FlaggedPrincipal[];
+}
+
+/** A user (or `client:<id>` without a user) a monitoring report flags, and how many of its rows do. */
+export interface FlaggedPrincipal {
+  readonly principal: string;
+  readonly rows: number;
 }
 
 /** Options every report accepts. */

@@ -2,7 +2,7 @@
  * The sink service on node:http, bound to 127.0.0.1 by default:
  * - `POST /v1/audit`: audit request records (one `AuditRequestRecord` per HTTP request; the older per-patient
  *   AuditRecord lines are still accepted) as NDJSON or the middleware's CRC-framed spool lines, gzip accepted,
- *   behind the writer's ingest credential (protocol: wire.md, see the package README's Ingest section);
+ *   behind the writer's ingest credential (protocol: docs/wire.md);
  * - OTLP/HTTP `/v1/traces`, `/v1/logs`, `/v1/metrics` (protobuf and JSON, gzip accepted);
  * - `GET /healthz` (alive) and `GET /readyz` (store and spool);
  * - every other path goes to the mounts: the query API (`../query-api/`, in a worker thread by default) and,

@@ -24,6 +24,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../compliance/errors.ts';
 import { formatReport } from '../compliance/format/index.ts';
+import { tenantDisplayNames } from '../compliance/names.ts';
 import type { Report } from '../compliance/types.ts';
 import { addVipPatient, listVipPatients, removeVipPatient } from '../compliance/vip.ts';
 import { SinkError } from '../errors.ts';
@@ -32,7 +33,7 @@ import { checkPanelProvider, type PanelProvider, type QueryPanel } from './panel
 import { number, output, parametersForLog, single } from './params.ts';
 import { type AuditRead, listAuditReads, recordAuditRead } from './query-log.ts';
 import { apiReports, isMonitoringReport, runAccess, runNamedReport, runVerify } from './reports.ts';
-import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditExport } from './search.ts';
+import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditExport, searchAuditRequests } from './search.ts';
 import {
   csvChunks,
   csvPageChunks,
@@ -529,6 +530,22 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
   const searchAnswer = async (q: URLSearchParams): Promise<Answer> => {
     const ndjson = q.get('format') === 'ndjson';
     const { format, fhirShape } = ndjson ? { format: 'json' as const, fhirShape: 'R4' as const } : output(q);
+    if (format === 'json' && !ndjson && single(q, 'view') === 'requests') {
+      // one row per request (what was done), each expanding to its per-patient rows (`related`)
+      const page = await searchAuditRequests(client, q);
+      return json(
+        {
+          from: page.range.from.toISOString(),
+          to: page.range.to.toISOString(),
+          view: 'requests',
+          total: page.total,
+          offset: page.offset,
+          limit: page.limit,
+          rows: page.rows,
+        },
+        page.rows.reduce((sum, row) => sum + row.records, 0),
+      );
+    }
     if (format === 'json' && !ndjson) {
       const page = await searchAudit(client, q);
       return json(
@@ -717,7 +734,11 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
     if (parts[0] === 'variables' && parts.length === 1) {
       // template-variable values (tenant ids, FHIR interactions): not PHI, not recorded
       if (req.method !== 'GET') throw new SinkError('FW_SINK_METHOD', 'use GET');
-      await send(res, json(await variableValues(q), 0));
+      // with the tenants' display names (stored settings), so selectors, tables and legends show names next to ids
+      await send(
+        res,
+        json({ ...(await variableValues(q)), tenantNames: Object.fromEntries(await tenantDisplayNames(client)) }, 0),
+      );
       return;
     }
     if (parts[0] === 'panels' && parts.length <= 2) {

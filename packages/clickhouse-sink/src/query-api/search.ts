@@ -7,6 +7,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_EVENT_TYPES, AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../compliance/errors.ts';
+import { tenantDisplayNames } from '../compliance/names.ts';
 import {
   AUDIT_EVENTS,
   ONE_ROW_PER_EVENT,
@@ -15,6 +16,7 @@ import {
   selectValueRows,
   toAuditRecordFromValues,
 } from '../compliance/records.ts';
+import { type RequestRow, requestCountSql, requestsSql, toRequestRow } from '../compliance/requests.ts';
 import { chDateTime, resolveTimeRange, type TimeRange } from '../compliance/time-range.ts';
 import type { ReportColumn } from '../compliance/types.ts';
 import { list, number, scope, single } from './params.ts';
@@ -114,9 +116,7 @@ async function records(
   return rows.map(toAuditRecordFromValues);
 }
 
-/** One page, newest first, with the total number of matching events. */
-export async function searchAudit(client: ClickHouseClient, q: URLSearchParams): Promise<SearchPage> {
-  const { where, params, range } = await searchWhere(client, q);
+function pageOf(q: URLSearchParams): { limit: number; offset: number } {
   const limit = number(q, 'limit', true) ?? SEARCH_DEFAULTS.limit;
   const offset = number(q, 'offset', true) ?? 0;
   if (limit < 1 || limit > SEARCH_DEFAULTS.maxLimit) {
@@ -125,6 +125,35 @@ export async function searchAudit(client: ClickHouseClient, q: URLSearchParams):
       `parameter 'limit' must be 1..${SEARCH_DEFAULTS.maxLimit}`,
     );
   }
+  return { limit, offset };
+}
+
+/**
+ * One page of requests (compliance/requests.ts: open chart, list refresh, search, export …), newest first, with the
+ * total number of matching requests. A request is listed when any of its rows matches the search.
+ */
+export async function searchAuditRequests(
+  client: ClickHouseClient,
+  q: URLSearchParams,
+): Promise<{ range: TimeRange; total: number; offset: number; limit: number; rows: RequestRow[] }> {
+  const { where, params, range } = await searchWhere(client, q);
+  const { limit, offset } = pageOf(q);
+  const [page, counted] = await Promise.all([
+    selectRows<Record<string, unknown>>(client, requestsSql(where, 'DESC'), { ...params, limit, offset }),
+    selectRows<{ n: string }>(client, requestCountSql(where), params),
+  ]);
+  const tenants = await tenantDisplayNames(client);
+  const rows = page.map((row) => {
+    const request = toRequestRow(row);
+    return { ...request, tenant_name: tenants.get(request.tenant_id) ?? '' };
+  });
+  return { range, total: Number(counted[0]?.n ?? 0), offset, limit, rows };
+}
+
+/** One page, newest first, with the total number of matching events. */
+export async function searchAudit(client: ClickHouseClient, q: URLSearchParams): Promise<SearchPage> {
+  const { where, params, range } = await searchWhere(client, q);
+  const { limit, offset } = pageOf(q);
   const [page, counted] = await Promise.all([
     records(client, where, params, 'DESC', limit, offset),
     selectRows<{ n: string }>(client, `SELECT uniqExact(event_id) AS n FROM ${AUDIT_EVENTS} WHERE ${where}`, params),

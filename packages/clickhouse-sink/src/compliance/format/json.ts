@@ -10,6 +10,8 @@ export function reportToJson(report: Report<object>): Record<string, unknown> {
     parameters: report.parameters,
     notes: report.notes ?? [],
     count: report.rows.length,
+    ...(report.flagged === undefined ? {} : { flagged: report.flagged }),
+    ...(report.requests === undefined ? {} : { requests: report.requests }),
     rows: report.rows,
   };
 }

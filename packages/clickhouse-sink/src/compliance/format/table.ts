@@ -1,10 +1,19 @@
 /** Plain-text table for a terminal: a title line, aligned columns, long cells cut with `…`. */
+
+import { REQUEST_COLUMNS } from '../requests.ts';
 import type { Report } from '../types.ts';
 import { cellText } from './cells.ts';
 
 export interface TableOptions {
   /** Longest cell shown, in characters. Default 48. */
   maxCellWidth?: number;
+  /** Show the per-patient rows of a report that has request rows. Default false. */
+  perPatient?: boolean;
+}
+
+/** A list (patients, categories) as plain words in a terminal, other cells as in CSV. */
+function tableCell(value: unknown): string {
+  return Array.isArray(value) ? value.map((item) => cellText(item)).join(' ') : cellText(value);
 }
 
 function clip(text: string, width: number): string {
@@ -13,16 +22,16 @@ function clip(text: string, width: number): string {
 }
 
 export function formatTable(
-  report: Pick<Report<object>, 'title' | 'columns' | 'rows' | 'range' | 'tenant' | 'notes'>,
+  report: Pick<Report<object>, 'title' | 'columns' | 'rows' | 'range' | 'tenant' | 'notes' | 'flagged' | 'requests'>,
   options: TableOptions = {},
 ): string {
   const maxWidth = options.maxCellWidth ?? 48;
-  const cells = (report.rows as readonly object[] as Record<string, unknown>[]).map((row) =>
-    report.columns.map((column) => clip(cellText(row[column.key]), maxWidth)),
-  );
-  const widths = report.columns.map((column, i) =>
-    Math.max(column.header.length, ...cells.map((row) => row[i]?.length ?? 0)),
-  );
+  // a report about people shows one line per request; its per-patient rows are the detail (--format csv|json|fhir)
+  const byRequest = report.requests !== undefined && options.perPatient !== true;
+  const columns = byRequest ? REQUEST_COLUMNS : report.columns;
+  const shown = (byRequest ? report.requests : report.rows) as readonly object[] as Record<string, unknown>[];
+  const cells = shown.map((row) => columns.map((column) => clip(tableCell(row[column.key]), maxWidth)));
+  const widths = columns.map((column, i) => Math.max(column.header.length, ...cells.map((row) => row[i]?.length ?? 0)));
   const line = (values: string[]): string =>
     values
       .map((value, i) => value.padEnd(widths[i] ?? 0))
@@ -34,10 +43,20 @@ export function formatTable(
   ]
     .filter((part) => part !== '')
     .join(', ');
-  const out = [`${report.title} (${scope}): ${report.rows.length} row${report.rows.length === 1 ? '' : 's'}`];
+  const count = byRequest
+    ? `${shown.length} request${shown.length === 1 ? '' : 's'} (${report.rows.length} per-patient row${report.rows.length === 1 ? '' : 's'}: --format csv, json or fhir)`
+    : `${report.rows.length} row${report.rows.length === 1 ? '' : 's'}`;
+  const out = [`${report.title} (${scope}): ${count}`];
   for (const note of report.notes ?? []) out.push(`Note: ${note}`);
-  if (report.rows.length > 0) {
-    out.push(line(report.columns.map((column) => column.header)));
+  if (report.flagged !== undefined) {
+    out.push(
+      report.flagged.length === 0
+        ? 'Flagged: no one'
+        : `Flagged: ${report.flagged.map((f) => `${f.principal} (${f.rows} row${f.rows === 1 ? '' : 's'})`).join(', ')}`,
+    );
+  }
+  if (shown.length > 0) {
+    out.push(line(columns.map((column) => column.header)));
     out.push(line(widths.map((width) => '-'.repeat(width))));
     for (const row of cells) out.push(line(row));
   }

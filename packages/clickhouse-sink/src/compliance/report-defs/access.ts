@@ -1,13 +1,84 @@
-/** `access`: HIPAA access report, every access to a patient (implementation in ../reports.ts). */
-import type { AuditRecord } from '@fhirwatch/contract';
-import { AUDIT_EVENTS_BY_PATIENT, RECORD_COLUMNS_SQL } from '../records.ts';
+/**
+ * `access`: the HIPAA access report, every access to a patient (who, when, what, from where), oldest first, read
+ * through the patient-first copy of the audit table.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { ALL_PATIENTS, type AuditRecord } from '@fhirwatch/contract';
+import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../errors.ts';
+import { AUDIT_EVENTS_BY_PATIENT, selectRows } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
-import { accessReport, RECORD_VIEW_COLUMNS, TIME_FILTER, withRecordFields } from '../reports.ts';
-import type { AccessReportOptions } from '../types.ts';
+import {
+  base,
+  ONE_TENANT,
+  RECORD_VIEW_COLUMNS,
+  recordsSql,
+  selectRecords,
+  TIME_FILTER,
+  withRecordFields,
+} from '../reports.ts';
+import { groupRequests } from '../requests.ts';
+import type { AccessReportOptions, Report } from '../types.ts';
+
+const TITLE = 'Patient access report';
+
+/** The patient's rows and any all-patient export rows (`*`); `tenantAnd` is a fixed fragment. */
+function accessWhere(tenantAnd: string): string {
+  return `patient_id IN {patients:Array(String)} AND ${TIME_FILTER}${tenantAnd}`;
+}
+
+/**
+ * HIPAA access report: every access to the patient (who, when, what, from where), oldest first.
+ * Bulk exports of all patients (`patient_id = '*'`) in a tenant where the patient appears are included
+ * unless `includeAllPatientExports: false`.
+ */
+export async function accessReport(
+  client: ClickHouseClient,
+  options: AccessReportOptions,
+): Promise<Report<AuditRecord>> {
+  if (options.patientIds.length === 0) {
+    throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.patientUnresolved, 'no patient id to report on');
+  }
+  const { range, params, tenantAnd } = base(options);
+  params.patients = [...options.patientIds];
+  const includeAll = options.includeAllPatientExports ?? true;
+  if (includeAll) params.patients = [...options.patientIds, ALL_PATIENTS];
+  // One read through the sort key (tenant_id, patient_id, …): the patient's rows and any all-patient export
+  // rows (`*`). An export of all patients concerns this patient only in a tenant the patient belongs to; that
+  // is settled afterwards, and only when such rows came back (rare), with one more small query. Measured on
+  // 10 M rows: ~25 % faster than first looking up the patient's tenants to turn the read into a prefix search
+  // (fewer granules, but a second round trip; per-part overhead dominates), several times faster than a
+  // `tenant_id IN (subquery)` in the same query.
+  let records = await selectRecords(client, accessWhere(tenantAnd), params, AUDIT_EVENTS_BY_PATIENT);
+  const exportTenants = new Set(records.filter((r) => r.patient_id === ALL_PATIENTS).map((r) => r.tenant_id));
+  const seenTenants = new Set(records.filter((r) => r.patient_id !== ALL_PATIENTS).map((r) => r.tenant_id));
+  if ([...exportTenants].some((tenant) => !seenTenants.has(tenant))) {
+    const patientTenants = new Set(
+      (
+        await selectRows<{ tenant_id: string }>(
+          client,
+          `SELECT DISTINCT tenant_id FROM ${AUDIT_EVENTS_BY_PATIENT} WHERE patient_id IN {ids:Array(String)}`,
+          { ids: [...options.patientIds] },
+        )
+      ).map((row) => row.tenant_id),
+    );
+    records = records.filter((r) => r.patient_id !== ALL_PATIENTS || patientTenants.has(r.tenant_id));
+  }
+  return {
+    name: 'access',
+    title: TITLE,
+    range,
+    tenant: options.tenant,
+    parameters: { patientIds: options.patientIds, includeAllPatientExports: includeAll },
+    columns: RECORD_VIEW_COLUMNS,
+    rows: records,
+    records,
+    requests: groupRequests(records),
+  };
+}
 
 export const accessReportDef: ReportDef<AuditRecord> = {
   name: 'access',
-  title: 'Patient access report',
+  title: TITLE,
   summary: 'who accessed this patient, when, what, from where (HIPAA accounting of disclosures)',
   recordLevel: true,
   tenantSettings: false,
@@ -24,6 +95,6 @@ export const accessReportDef: ReportDef<AuditRecord> = {
   columns: RECORD_VIEW_COLUMNS,
   csvColumns: withRecordFields(RECORD_VIEW_COLUMNS),
   orderBy: ['event_time', 'event_id'],
-  sql: `SELECT ${RECORD_COLUMNS_SQL} FROM ${AUDIT_EVENTS_BY_PATIENT} WHERE patient_id IN {patients:Array(String)} AND ${TIME_FILTER} AND tenant_id = {tenant:String} ORDER BY event_time, event_id`,
+  sql: recordsSql(accessWhere(ONE_TENANT), AUDIT_EVENTS_BY_PATIENT),
   run: (client, options) => accessReport(client, options as unknown as AccessReportOptions),
 };

@@ -16,7 +16,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL_PATIENTS } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../errors.ts';
-import { AUDIT_EVENTS, selectRows } from '../records.ts';
+import { AUDIT_EVENTS, PRINCIPAL_SQL, selectRows } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { base, col, positive, TIME_FILTER } from '../reports.ts';
 import { isoFromClickHouse } from '../time-range.ts';
@@ -53,7 +53,7 @@ const NAME_PARAMETERS = ['name', 'family', 'given', 'phonetic'] as const;
 
 /** Per record: the principal, whether it is a name search, and the request it belongs to. */
 const CLASSIFIED = `SELECT tenant_id, event_time, patient_id, outcome,
-      if(user_id != '', user_id, concat('client:', client_id)) AS principal,
+      ${PRINCIPAL_SQL} AS principal,
       event_type = 'PatientSearch' AS is_search,
       is_search AND arrayExists(
         name -> splitByChar(':', name)[1] IN ('${NAME_PARAMETERS.join("', '")}'),
@@ -218,5 +218,6 @@ export const nameProbingReportDef: ReportDef<NameProbingRow> = {
   columns: NAME_PROBING_COLUMNS,
   orderBy: ['window_start', 'tenant_id', 'principal'],
   sql: nameProbingSql(' AND tenant_id = {tenant:String}', NAME_PROBING_DEFAULTS.windowMinutes * 60_000 - 1),
+  flags: (row) => [row.principal],
   run: (client, options) => nameProbingReport(client, options),
 };

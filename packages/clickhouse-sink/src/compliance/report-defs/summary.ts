@@ -1,16 +1,73 @@
 /**
  * `summary`: events, distinct patients and failures per event type per local day (the tenant's time zone from its
- * settings, else UTC) per tenant (../reports.ts),
- * with the share of accesses explained (../explain.ts) per row and, in the header, per tenant.
+ * settings, else UTC) per tenant, with the share of accesses explained (../explain.ts) per row and, in the header,
+ * per tenant.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { ALL_PATIENTS } from '@fhirwatch/contract';
 import { type ExplainOptions, explainAccesses } from '../explain.ts';
-import { AUDIT_EVENTS } from '../records.ts';
+import { AUDIT_EVENTS, selectRows } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
-import { col, type SummaryRow, summaryReport, TIME_FILTER } from '../reports.ts';
-import type { Report } from '../types.ts';
-import { localParts, type WorkHoursConfig } from '../work-hours.ts';
+import { base, col, ONE_TENANT, TIME_FILTER } from '../reports.ts';
+import { type PersonUnits, personUnits, personUnitsText } from '../requests.ts';
+import type { Report, SummaryReportOptions } from '../types.ts';
+import { localParts, resolveWorkHours, type WorkHoursConfig, workHoursFor } from '../work-hours.ts';
 import { EXPLAIN_OPTIONS } from './unexplained.ts';
+
+function summarySql(tenantAnd: string): string {
+  return `SELECT toString(toDate(event_time, {tz:String})) AS day, tenant_id, event_type, uniqExact(event_id) AS events,
+        uniqExactIf(patient_id, patient_id NOT IN ('', {all:String})) AS patients,
+        uniqExactIf(event_id, outcome != 0) AS failures
+      FROM ${AUDIT_EVENTS}
+      WHERE ${TIME_FILTER}${tenantAnd}
+      GROUP BY day, tenant_id, event_type
+      ORDER BY day, tenant_id, event_type`;
+}
+
+export interface SummaryRow {
+  day: string;
+  tenant_id: string;
+  event_type: string;
+  events: number;
+  patients: number;
+  failures: number;
+}
+
+/** Events per type per local day (the tenant's time zone, else UTC) per tenant, with distinct patients and failures. */
+export async function summaryReport(
+  client: ClickHouseClient,
+  options: SummaryReportOptions = {},
+): Promise<Report<SummaryRow>> {
+  const { range, params, tenantAnd } = base(options);
+  params.all = ALL_PATIENTS;
+  const timeZone = workHoursFor(resolveWorkHours(options.workHours), options.tenant ?? '').timeZone;
+  params.tz = timeZone;
+  const rows = await selectRows<Record<string, unknown>>(client, summarySql(tenantAnd), params);
+  const out: SummaryRow[] = rows.map((row) => ({
+    day: String(row.day),
+    tenant_id: String(row.tenant_id),
+    event_type: String(row.event_type),
+    events: Number(row.events),
+    patients: Number(row.patients),
+    failures: Number(row.failures),
+  }));
+  return {
+    name: 'summary',
+    title: 'Events per type per day per tenant',
+    range,
+    tenant: options.tenant,
+    parameters: { timeZone },
+    columns: [col('day'), col('tenant_id'), col('event_type'), col('events'), col('patients'), col('failures')],
+    rows: out,
+  };
+}
+
+/** The range in person units per tenant: requests per action, distinct patients, users (../requests.ts). */
+async function summaryPersonUnits(client: ClickHouseClient, options: SummaryReportOptions): Promise<PersonUnits[]> {
+  // async: a bad option rejects this promise (Promise.all handles it) instead of throwing beside a pending query
+  const { params, tenantAnd } = base(options);
+  return personUnits(client, `${TIME_FILTER}${tenantAnd}`, params);
+}
 
 export type SummaryWithExplanationRow = SummaryRow & {
   /** User-attributed successful accesses to one patient (what the explanations cover). */
@@ -25,7 +82,7 @@ export async function summaryWithExplanations(
   client: ClickHouseClient,
   options: ExplainOptions & { explain?: boolean; workHours?: WorkHoursConfig } = {},
 ): Promise<Report<SummaryWithExplanationRow>> {
-  const summary = await summaryReport(client, options);
+  const [summary, units] = await Promise.all([summaryReport(client, options), summaryPersonUnits(client, options)]);
   const timeZone = String(summary.parameters.timeZone ?? 'UTC');
   const counts = new Map<string, { accesses: number; explained: number }>();
   const tenants = new Map<string, { accesses: number; explained: number }>();
@@ -63,7 +120,7 @@ export async function summaryWithExplanations(
     parameters: { ...summary.parameters, explain: options.explain !== false },
     columns: SUMMARY_COLUMNS,
     rows,
-    notes,
+    notes: [...units.map((u) => `Tenant ${u.tenant_id}: ${personUnitsText(u)}.`), ...notes],
   };
 }
 
@@ -97,9 +154,6 @@ export const summaryReportDef: ReportDef<SummaryWithExplanationRow> = {
   ],
   columns: SUMMARY_COLUMNS,
   orderBy: ['day', 'tenant_id', 'event_type'],
-  sql: `SELECT toDate(event_time) AS day, tenant_id, event_type, uniqExact(event_id) AS events,
-    uniqExactIf(patient_id, patient_id NOT IN ('', {all:String})) AS patients, uniqExactIf(event_id, outcome != 0) AS failures
-  FROM ${AUDIT_EVENTS} WHERE ${TIME_FILTER} AND tenant_id = {tenant:String}
-  GROUP BY day, tenant_id, event_type ORDER BY day, tenant_id, event_type`,
+  sql: summarySql(ONE_TENANT),
   run: (client, options) => summaryWithExplanations(client, options),
 };

@@ -15,7 +15,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL_PATIENTS } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../errors.ts';
-import { AUDIT_EVENTS, selectRows } from '../records.ts';
+import { AUDIT_EVENTS, PRINCIPAL_SQL, principalOf, selectRows } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import { base, col, positive, TIME_FILTER } from '../reports.ts';
 import { chDateTime, isoFromClickHouse } from '../time-range.ts';
@@ -61,15 +61,19 @@ export interface VolumeRow {
   threshold: number;
 }
 
-const ACCESS_FILTER = "user_id != '' AND patient_id NOT IN ('', {all:String})";
+/** Accesses to one patient, by anyone: a user, or the client when the trail has no user (userIdentity: none). */
+const ACCESS_FILTER = "patient_id NOT IN ('', {all:String})";
 
 /** Per-bucket distinct patients and the baseline before each bucket (buckets in the tenant's time zone). */
 function bucketsSql(bucket: string, tenantAnd: string, frameSeconds: number): string {
   return `buckets AS (
-      SELECT tenant_id, user_id, ${bucket} AS bucket, uniqExact(patient_id) AS patients
-      FROM ${AUDIT_EVENTS}
-      WHERE event_time >= {baselineFrom:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}${tenantAnd} AND ${ACCESS_FILTER}
-      GROUP BY tenant_id, user_id, bucket
+      SELECT tenant_id, principal AS user_id, bucket, uniqExact(patient_id) AS patients
+      FROM (
+        SELECT tenant_id, ${PRINCIPAL_SQL} AS principal, ${bucket} AS bucket, patient_id
+        FROM ${AUDIT_EVENTS}
+        WHERE event_time >= {baselineFrom:DateTime64(3, 'UTC')} AND event_time < {to:DateTime64(3, 'UTC')}${tenantAnd} AND ${ACCESS_FILTER}
+      )
+      GROUP BY tenant_id, principal, bucket
     ),
     baselines AS (
       SELECT tenant_id, user_id, bucket, patients, count() OVER w AS baseline_buckets, avg(patients) OVER w AS baseline_mean
@@ -97,9 +101,12 @@ function slidingSql(tenantAnd: string, frameSeconds: number, frameMs: number): s
     FROM (
       SELECT tenant_id, user_id, t, uniqExact(patient_id) OVER w AS patients, max(t) OVER w AS last
       FROM (
-        SELECT tenant_id, user_id, event_time AS t, patient_id FROM ${AUDIT_EVENTS}
-        WHERE ${TIME_FILTER}${tenantAnd} AND ${ACCESS_FILTER}
-          AND (tenant_id, user_id) IN (
+        SELECT tenant_id, principal AS user_id, event_time AS t, patient_id
+        FROM (
+          SELECT tenant_id, ${PRINCIPAL_SQL} AS principal, event_time, patient_id FROM ${AUDIT_EVENTS}
+          WHERE ${TIME_FILTER}${tenantAnd} AND ${ACCESS_FILTER}
+        )
+        WHERE (tenant_id, principal) IN (
             SELECT tenant_id, user_id FROM buckets WHERE bucket >= toStartOfHour({from:DateTime64(3, 'UTC')}) AND patients > {candidate:Float64}
           )
       )
@@ -297,5 +304,6 @@ export const volumeReportDef: ReportDef<VolumeRow> = {
     VOLUME_DEFAULTS.baselineDays * 86_400,
     VOLUME_DEFAULTS.windowMinutes * 60_000 - 1,
   ),
+  flags: (row) => [principalOf(row)],
   run: (client, options) => volumeReport(client, options),
 };
