@@ -1,4 +1,5 @@
 /** Errors of the dashboards package, each with a stable `code`. */
+import { type ErrorSpec, errorTable, FhirwatchError } from '@fhirwatch/contract';
 
 export const DASHBOARD_ERROR_CODES = {
   /** A macro has the wrong number of arguments or unbalanced parentheses. */
@@ -13,12 +14,17 @@ export const DASHBOARD_ERROR_CODES = {
 
 export type DashboardErrorCode = (typeof DASHBOARD_ERROR_CODES)[keyof typeof DASHBOARD_ERROR_CODES];
 
-export class DashboardError extends Error {
-  readonly code: DashboardErrorCode;
+/** Code → status and issue type (the contract's error helper): a bad panel query is the caller's 400. */
+export const DASHBOARD_ERRORS = errorTable('dashboards', {
+  FW_DASH_BAD_MACRO: { status: 400, issue: 'invalid' },
+  FW_DASH_UNKNOWN_MACRO: { status: 400, issue: 'not-supported' },
+  FW_DASH_UNBOUND_VARIABLE: { status: 400, issue: 'required' },
+  FW_DASH_BAD_RANGE: { status: 400, issue: 'invalid' },
+} satisfies Record<DashboardErrorCode, ErrorSpec>);
 
+export class DashboardError extends FhirwatchError<DashboardErrorCode> {
   constructor(code: DashboardErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(DASHBOARD_ERRORS[code], code, message, options);
     this.name = 'DashboardError';
-    this.code = code;
   }
 }

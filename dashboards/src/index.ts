@@ -1,5 +1,5 @@
 export type { DashboardErrorCode } from './errors.ts';
-export { DASHBOARD_ERROR_CODES, DashboardError } from './errors.ts';
+export { DASHBOARD_ERROR_CODES, DASHBOARD_ERRORS, DashboardError } from './errors.ts';
 export type { GrafanaDashboard } from './grafana.ts';
 export {
   CLICKHOUSE_PLUGIN_VERSION,

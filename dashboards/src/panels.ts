@@ -19,6 +19,7 @@
  * exporter layout, otel_latency_rollup, audit_events, audit_vip_patients) and `loadtest_runs` (migration 7,
  * columns agreed in the team notes; the load-test panels are empty until `fhirwatch loadtest` writes runs).
  */
+import { ATTRIBUTES, METRICS } from '@fhirwatch/contract';
 import { expandMacros, type MacroContext } from './macros.ts';
 
 export type { MacroContext };
@@ -63,11 +64,11 @@ export const BOARDS: readonly { board: PanelBoard; title: string; uid: string; f
   { board: 'loadtests', title: 'fhirwatch: load tests', uid: 'fhirwatch-loadtests', file: 'load-tests.json' },
 ];
 
-/** Span attributes written by @fhirwatch/otel-middleware (semconv.ts) and read here. */
+/** Span attributes written by @fhirwatch/otel-middleware and read here (names: @fhirwatch/contract). */
 const ATTR = {
-  interaction: "SpanAttributes['fhir.interaction']",
-  route: "SpanAttributes['http.route']",
-  status: "toUInt16OrZero(SpanAttributes['http.response.status_code'])",
+  interaction: `SpanAttributes['${ATTRIBUTES.fhirInteraction}']`,
+  route: `SpanAttributes['${ATTRIBUTES.httpRoute}']`,
+  status: `toUInt16OrZero(SpanAttributes['${ATTRIBUTES.httpResponseStatusCode}'])`,
 } as const;
 
 /** The gateway's OAuth token endpoint route (packages/gateway/src/oauth.ts). */
@@ -88,19 +89,19 @@ const auditInteraction = '$__conditionalAll(fhir_interaction IN (${interaction})
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana variable syntax, not a JS template
 const loadtestTenant = '$__conditionalAll(tenant_id IN (${tenant}), $tenant)';
 
-/** Audit pipeline metric names (agreed instrument names; attributes are never PHI). */
+/** Audit pipeline metric names, as the middleware and the sink write them (@fhirwatch/contract METRICS). */
 export const PIPELINE_METRICS = {
-  spoolDepth: 'fhirwatch.audit.spool.depth',
-  spoolAge: 'fhirwatch.audit.spool.age',
-  shipLag: 'fhirwatch.audit.ship.lag',
-  rejected: 'fhirwatch.audit.records.rejected',
-  quarantined: 'fhirwatch.audit.records.quarantined',
-  ingestRows: 'fhirwatch.sink.ingest.rows',
-  telemetryRefused: 'fhirwatch.sink.telemetry.refused',
+  spoolDepth: METRICS.auditSpoolDepth,
+  spoolAge: METRICS.auditSpoolAge,
+  shipLag: METRICS.auditShipLag,
+  rejected: METRICS.auditRecordsRejected,
+  quarantined: METRICS.auditRecordsQuarantined,
+  ingestRows: METRICS.sinkIngestRows,
+  telemetryRefused: METRICS.sinkTelemetryRefused,
 } as const;
 
 /** Attribute of `rejected`: `refused` (503 answered, no PHI left) | `dropped` (served without its record). */
-export const PIPELINE_ATTR_OUTCOME = 'fhirwatch.audit.outcome';
+export const PIPELINE_ATTR_OUTCOME = ATTRIBUTES.auditOutcome;
 
 const list = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(', ');
 
@@ -324,10 +325,10 @@ ORDER BY time, metric`,
     sql: `SELECT $__timeInterval(TimeUnix) AS time, series, sum(delta) / $__interval_s AS per_s
 FROM (
   SELECT TimeUnix,
-    arrayStringConcat(arrayFilter(x -> x != '', [MetricName, Attributes['table'], Attributes['${PIPELINE_ATTR_OUTCOME}']]), ' ') AS series,
+    arrayStringConcat(arrayFilter(x -> x != '', [MetricName, Attributes['${ATTRIBUTES.table}'], Attributes['${PIPELINE_ATTR_OUTCOME}']]), ' ') AS series,
     if(AggregationTemporality = 1, Value,
       greatest(0, Value - lagInFrame(Value, 1, Value) OVER (
-        PARTITION BY ServiceName, ResourceAttributes['service.instance.id'], MetricName, Attributes['table'],
+        PARTITION BY ServiceName, ResourceAttributes['service.instance.id'], MetricName, Attributes['${ATTRIBUTES.table}'],
           Attributes['${PIPELINE_ATTR_OUTCOME}'], StartTimeUnix
         ORDER BY TimeUnix ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))) AS delta
   FROM otel_metrics_sum

@@ -2,13 +2,14 @@
  * A deterministic (seeded) sample of the telemetry the gateway and the sink emit, as OTLP/JSON export requests
  * (what `POST /v1/traces` and `POST /v1/metrics` take): server spans per tenant and FHIR interaction with their
  * upstream (provider) client spans, `POST /token` spans, some 5xx and 4xx, and the audit-pipeline metrics
- * (PIPELINE_METRICS). Span and metric attributes are the ones @fhirwatch/otel-middleware writes; never PHI.
+ * (PIPELINE_METRICS). Metric names, units and attribute keys come from @fhirwatch/contract (telemetry-names.ts),
+ * the constants @fhirwatch/otel-middleware and the sink write with; never PHI.
  *
  * Used by the panel tests (every SRE panel must return rows for it) and by anyone who needs an SRE board with
  * data without running traffic (the console's browser tests). Feed it to the sink's OTLP endpoints, or map it
  * with the sink's `mapTraces` / `mapMetrics` and insert the rows.
  */
-import { PIPELINE_ATTR_OUTCOME, PIPELINE_METRICS } from './panels.ts';
+import { ATTRIBUTES, METRIC_UNITS, METRICS } from '@fhirwatch/contract';
 
 export interface TelemetrySampleOptions {
   /** Tenants (GUIDs) that get traffic. */
@@ -83,15 +84,15 @@ export function generateTelemetrySample(options: TelemetrySampleOptions): Teleme
         const traceId = hex(32);
         const serverId = hex(16);
         const attributes = [
-          attr('http.request.method', kind.method),
-          attr('http.route', kind.route),
-          attr('http.response.status_code', status),
-          attr('tenant.id', tenant),
-          attr('fhir.version', 'STU3'),
-          attr('fhir.interaction', kind.interaction),
-          attr('fhir.resource_type', kind.resourceType),
+          attr(ATTRIBUTES.httpRequestMethod, kind.method),
+          attr(ATTRIBUTES.httpRoute, kind.route),
+          attr(ATTRIBUTES.httpResponseStatusCode, status),
+          attr(ATTRIBUTES.tenantId, tenant),
+          attr(ATTRIBUTES.fhirVersion, 'STU3'),
+          attr(ATTRIBUTES.fhirInteraction, kind.interaction),
+          attr(ATTRIBUTES.fhirResourceType, kind.resourceType),
         ];
-        if (status >= 500) attributes.push(attr('error.type', String(status)));
+        if (status >= 500) attributes.push(attr(ATTRIBUTES.errorType, String(status)));
         spans.push({
           traceId,
           spanId: serverId,
@@ -111,9 +112,9 @@ export function generateTelemetrySample(options: TelemetrySampleOptions): Teleme
           startTimeUnixNano: nanos(at + ownMs / 2),
           endTimeUnixNano: nanos(at + ownMs / 2 + upstreamMs),
           attributes: [
-            attr('tenant.id', tenant),
-            attr('http.request.method', kind.method),
-            attr('http.response.status_code', status),
+            attr(ATTRIBUTES.tenantId, tenant),
+            attr(ATTRIBUTES.httpRequestMethod, kind.method),
+            attr(ATTRIBUTES.httpResponseStatusCode, status),
           ],
           status: status >= 500 ? { code: 2 } : { code: 0 },
         });
@@ -133,10 +134,10 @@ export function generateTelemetrySample(options: TelemetrySampleOptions): Teleme
           startTimeUnixNano: nanos(at),
           endTimeUnixNano: nanos(at + 80 + random() * 120),
           attributes: [
-            attr('http.request.method', 'POST'),
-            attr('http.route', '/token'),
-            attr('http.response.status_code', refused ? 401 : 200),
-            attr('tenant.id', tenant),
+            attr(ATTRIBUTES.httpRequestMethod, 'POST'),
+            attr(ATTRIBUTES.httpRoute, '/token'),
+            attr(ATTRIBUTES.httpResponseStatusCode, refused ? 401 : 200),
+            attr(ATTRIBUTES.tenantId, tenant),
           ],
           status: { code: 0 },
         });
@@ -192,22 +193,22 @@ export function generateTelemetrySample(options: TelemetrySampleOptions): Teleme
   };
   const perTickRequests = (perMinute * options.tenants.length) / 2;
   const metrics = [
-    gauge(PIPELINE_METRICS.spoolDepth, '{record}', depth),
-    gauge(PIPELINE_METRICS.spoolAge, 's', age),
-    gauge(PIPELINE_METRICS.shipLag, 's', lag),
-    counter(PIPELINE_METRICS.rejected, '{record}', [
-      { attributes: [attr(PIPELINE_ATTR_OUTCOME, 'refused')], points: cumulative(() => (random() < 0.1 ? 1 : 0)) },
-      { attributes: [attr(PIPELINE_ATTR_OUTCOME, 'dropped')], points: cumulative(() => (random() < 0.05 ? 1 : 0)) },
+    gauge(METRICS.auditSpoolDepth, METRIC_UNITS.auditSpoolDepth, depth),
+    gauge(METRICS.auditSpoolAge, METRIC_UNITS.auditSpoolAge, age),
+    gauge(METRICS.auditShipLag, METRIC_UNITS.auditShipLag, lag),
+    counter(METRICS.auditRecordsRejected, METRIC_UNITS.auditRecordsRejected, [
+      { attributes: [attr(ATTRIBUTES.auditOutcome, 'refused')], points: cumulative(() => (random() < 0.1 ? 1 : 0)) },
+      { attributes: [attr(ATTRIBUTES.auditOutcome, 'dropped')], points: cumulative(() => (random() < 0.05 ? 1 : 0)) },
     ]),
-    counter(PIPELINE_METRICS.quarantined, '{record}', [
+    counter(METRICS.auditRecordsQuarantined, METRIC_UNITS.auditRecordsQuarantined, [
       { attributes: [], points: cumulative(() => (random() < 0.05 ? 1 : 0)) },
     ]),
-    counter(PIPELINE_METRICS.ingestRows, '{row}', [
-      { attributes: [attr('table', 'audit_events')], points: cumulative(() => perTickRequests * 1.5) },
-      { attributes: [attr('table', 'otel_traces')], points: cumulative(() => perTickRequests * 2) },
+    counter(METRICS.sinkIngestRows, METRIC_UNITS.sinkIngestRows, [
+      { attributes: [attr(ATTRIBUTES.table, 'audit_events')], points: cumulative(() => perTickRequests * 1.5) },
+      { attributes: [attr(ATTRIBUTES.table, 'otel_traces')], points: cumulative(() => perTickRequests * 2) },
     ]),
-    counter(PIPELINE_METRICS.telemetryRefused, '{row}', [
-      { attributes: [attr('table', 'otel_traces')], points: cumulative(() => (random() < 0.05 ? 3 : 0)) },
+    counter(METRICS.sinkTelemetryRefused, METRIC_UNITS.sinkTelemetryRefused, [
+      { attributes: [attr(ATTRIBUTES.table, 'otel_traces')], points: cumulative(() => (random() < 0.05 ? 3 : 0)) },
     ]),
   ];
 

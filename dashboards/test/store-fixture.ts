@@ -10,7 +10,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { migrate, openStore } from '@fhirwatch/clickhouse-sink';
 import { addVipPatient, removeVipPatient } from '@fhirwatch/clickhouse-sink/compliance';
 import { mapMetrics, mapTraces, type RowsByTable } from '@fhirwatch/clickhouse-sink/ingest';
-import { AUDIT_TABLE } from '@fhirwatch/clickhouse-sink/store';
+import { insertAuditRecords } from '@fhirwatch/clickhouse-sink/store';
 import { type AuditDataset, DATASET_TENANTS, generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import { generateTelemetrySample, type TelemetrySample } from '../src/telemetry-sample.ts';
 
@@ -59,10 +59,9 @@ export async function loadPanelStore(prefix: string): Promise<PanelStore> {
     const auditTo = new Date(Math.ceil(now.getTime() / DAY) * DAY);
     const days = 21;
     const dataset = generateAuditDataset({ end: auditTo, days, users: 4, patients: 120 });
-    for (let i = 0; i < dataset.records.length; i += 5000) {
-      await client.insert({ table: AUDIT_TABLE, values: dataset.records.slice(i, i + 5000), format: 'JSONEachRow' });
-    }
-    await client.insert({ table: AUDIT_TABLE, values: dataset.duplicates, format: 'JSONEachRow' });
+    // stored as the sink stores old single-record lines (v1 requests: audit_events is their expansion view)
+    await insertAuditRecords(client, dataset.records);
+    await insertAuditRecords(client, dataset.duplicates);
     for (const entry of dataset.plants.vipAdd) await addVipPatient(client, entry);
     for (const entry of dataset.plants.vipRemove) await removeVipPatient(client, entry);
 

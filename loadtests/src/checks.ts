@@ -5,7 +5,13 @@
  * A 200 whose entries failed is a failure. Pure functions over parsed JSON: shared by the runner, the
  * autocannon engine, the conformance tool and (bundled) the k6 scripts.
  */
-import { checkResourceFields, type FhirVersion, OAUTH_URIS_EXTENSION_URL, searchParameter } from '@fhirwatch/contract';
+import {
+  checkResourceFields,
+  FHIR_RELEASES,
+  FHIR_VERSIONS,
+  type FhirVersion,
+  OAUTH_URIS_EXTENSION_URL,
+} from '@fhirwatch/contract';
 
 /** One check's result. */
 export interface CheckResult {
@@ -35,22 +41,13 @@ export interface ResponseVerdict {
   entries?: EntryTally;
 }
 
-/** The patient-search parameter names the app sends per version (seed: "family:contains" in DSTU2, "family" in STU3). */
-export const NAME_SEARCH: Readonly<Record<FhirVersion, { family: string; given: string }>> = {
-  DSTU2: { family: 'family:contains', given: 'given:contains' },
-  STU3: { family: 'family', given: 'given' },
-};
-
-// The table above must stay inside the contract's search parameters.
-for (const version of Object.keys(NAME_SEARCH) as FhirVersion[]) {
-  for (const sent of Object.values(NAME_SEARCH[version])) {
-    const [name, modifier] = sent.split(':');
-    const def = searchParameter(version, 'Patient', name!);
-    if (def === undefined || (modifier !== undefined && !def.modifiers.includes(modifier))) {
-      throw new Error(`FW_LOAD_TABLE: ${version} Patient search '${sent}' is not in the contract`);
-    }
-  }
-}
+/** The patient-search parameter names the app sends per version (the contract's release profiles). */
+export const NAME_SEARCH: Readonly<Record<FhirVersion, { family: string; given: string }>> = Object.fromEntries(
+  FHIR_VERSIONS.map((v) => [
+    v,
+    { family: FHIR_RELEASES[v].nameSearch.parts.family, given: FHIR_RELEASES[v].nameSearch.parts.given },
+  ]),
+) as Record<FhirVersion, { family: string; given: string }>;
 
 type Json = Record<string, unknown>;
 
@@ -71,11 +68,6 @@ export function parseJson(text: string): unknown {
     return undefined;
   }
 }
-
-const CAPABILITY_TYPE: Readonly<Record<FhirVersion, string>> = {
-  DSTU2: 'Conformance',
-  STU3: 'CapabilityStatement',
-};
 
 /** Required-field tallies of a resource, and of every resource inside it when it is a Bundle. */
 export function tallyFields(resource: unknown, version: FhirVersion, out: FieldTally[] = []): FieldTally[] {
@@ -106,8 +98,8 @@ export function checkMetadata(status: number, body: unknown, version: FhirVersio
     checks: [
       { name: 'metadata status 200', ok: status === 200 },
       {
-        name: `metadata is a ${CAPABILITY_TYPE[version]}`,
-        ok: isObject(body) && body.resourceType === CAPABILITY_TYPE[version],
+        name: `metadata is a ${FHIR_RELEASES[version].capabilityType}`,
+        ok: isObject(body) && body.resourceType === FHIR_RELEASES[version].capabilityType,
       },
       fieldsCheck(fields),
     ],

@@ -25,7 +25,8 @@ export type {
 export { CLINICIAN_HOUR, clinicianShifts, lookupOf, runClinicianTraffic } from './clinicians.ts';
 export type { ConformanceCheck, ConformanceOptions, ConformanceReport, ConformanceStatus } from './conformance.ts';
 export { conformanceJunit, formatConformanceTable, runConformance, validateConformanceOptions } from './conformance.ts';
-export { LoadtestError } from './errors.ts';
+export type { LoadtestErrorCode } from './errors.ts';
+export { LOADTEST_ERRORS, LoadtestError } from './errors.ts';
 export type { JunitCase, JunitSuite } from './junit.ts';
 export { renderJunit } from './junit.ts';
 export type { K6Options } from './k6-options.ts';

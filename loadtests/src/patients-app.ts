@@ -9,7 +9,14 @@
  * both a duration and an iteration count.
  */
 import type { FhirVersion } from '@fhirwatch/contract';
-import { FHIR_JSON_MIME, listRefreshBundle, OAUTH_URIS_EXTENSION_URL, patientNameSearch } from '@fhirwatch/contract';
+import {
+  FHIR_JSON_MIME,
+  FhirwatchError,
+  listRefreshBundle,
+  OAUTH_URIS_EXTENSION_URL,
+  patientNameSearch,
+} from '@fhirwatch/contract';
+import { LOADTEST_ERRORS, type LoadtestErrorCode } from './errors.ts';
 import { createRandom, type Random } from './random.ts';
 
 export interface PatientsAppTarget {
@@ -65,11 +72,11 @@ export interface TrafficProgress {
   batchEntryFailures: number;
 }
 
-export class PatientsAppError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+/** The Patients-app traffic generator's errors (codes from LOADTEST_ERRORS). */
+export class PatientsAppError extends FhirwatchError<LoadtestErrorCode> {
+  constructor(code: LoadtestErrorCode, message: string, options?: { cause?: unknown }) {
+    super(LOADTEST_ERRORS[code], code, message, options);
+    this.name = 'PatientsAppError';
   }
 }
 

@@ -20,7 +20,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate, openStore } from '@fhirwatch/clickhouse-sink';
-import { AUDIT_TABLE } from '@fhirwatch/clickhouse-sink/store';
+import { insertAuditRecords } from '@fhirwatch/clickhouse-sink/store';
 import { generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -32,7 +32,7 @@ const dataset = generateAuditDataset({ days: 20, users: 3, patients: 60 });
 {
   const client = openStore({ path: store });
   await migrate(client);
-  await client.insert({ table: AUDIT_TABLE, values: dataset.records, format: 'JSONEachRow' });
+  await insertAuditRecords(client, dataset.records);
   await client.close();
 }
 const range = ['--from', dataset.plants.reportFrom.toISOString(), '--to', dataset.plants.reportTo.toISOString()];

@@ -1,3 +1,3 @@
 export type { CommandModule } from './command.ts';
-export { UsageError } from './command.ts';
+export { CLI_ERRORS, UsageError } from './command.ts';
 export { type StopSignal, stopSignal } from './stop.ts';

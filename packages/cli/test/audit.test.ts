@@ -277,6 +277,22 @@ describe('fhirwatch audit', () => {
     const ok = await fhirwatch(['verify', '--hmac-key-file', keyFile, '--store', store, '--format', 'json']);
     expect(ok.code).toBe(0);
     expect((JSON.parse(ok.stdout) as { rows: { status: string }[] }).rows.every((r) => r.status === 'ok')).toBe(true);
+    // that verify stored a signed checkpoint per writer: --since-checkpoint starts after it
+    const since = await fhirwatch([
+      'verify',
+      '--since-checkpoint',
+      '--hmac-key-file',
+      keyFile,
+      '--store',
+      store,
+      '--format',
+      'json',
+    ]);
+    expect(since.code).toBe(0);
+    const sinceRows = (
+      JSON.parse(since.stdout) as { rows: { status: string; since_seq: number | ''; last_seq: number }[] }
+    ).rows;
+    expect(sinceRows.every((r) => r.status === 'ok' && r.since_seq === r.last_seq)).toBe(true);
     const bad = await fhirwatch(['verify', '--store', store], { FHIRWATCH_AUDIT_HMAC_KEY: 'wrong-key' });
     expect(bad.code).toBe(3);
     expect(bad.stdout).toContain('hash-mismatch');

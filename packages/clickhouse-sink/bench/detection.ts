@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { addVipPatient, putTenantSettings, removeVipPatient, runReport } from '../src/compliance/index.ts';
 import { migrate, openStore } from '../src/index.ts';
-import { AUDIT_TABLE } from '../src/store/index.ts';
+import { insertAuditRecords } from '../src/store/index.ts';
 import { generateAuditDataset } from '../src/testing/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-detection-'));
@@ -21,10 +21,8 @@ const client = openStore({ path: join(dir, 'store') });
 try {
   await migrate(client);
   const dataset = generateAuditDataset();
-  for (let i = 0; i < dataset.records.length; i += 5000) {
-    await client.insert({ table: AUDIT_TABLE, values: dataset.records.slice(i, i + 5000), format: 'JSONEachRow' });
-  }
-  await client.insert({ table: AUDIT_TABLE, values: dataset.duplicates, format: 'JSONEachRow' });
+  await insertAuditRecords(client, dataset.records);
+  await insertAuditRecords(client, dataset.duplicates);
   for (const entry of dataset.plants.vipAdd) await addVipPatient(client, entry);
   for (const entry of dataset.plants.vipRemove) await removeVipPatient(client, entry);
   for (const [tenantId, hours] of Object.entries(dataset.workHours.tenants ?? {})) {

@@ -1,37 +1,42 @@
-/** Errors of the sink, each with a stable `code` and, where it faces HTTP, a `status`. */
+/** Errors of the sink, each with a stable `code`, the HTTP `status` and FHIR issue type it maps to. */
+import { errorTable, FhirwatchError } from '@fhirwatch/contract';
 
-export const SINK_ERROR_STATUS = {
-  FW_SINK_OPTIONS: 500,
-  FW_SINK_MIGRATE: 500,
-  FW_SINK_STORE_UNAVAILABLE: 503,
-  FW_SINK_BUSY: 429,
-  FW_SINK_CLOSED: 503,
-  FW_SINK_SPOOL: 500,
-  FW_SINK_BAD_JSON: 400,
-  FW_SINK_BAD_RECORD: 400,
-  FW_SINK_BAD_OTLP: 400,
-  FW_SINK_TOO_LARGE: 413,
-  FW_SINK_UNSUPPORTED_MEDIA_TYPE: 415,
-  FW_SINK_BAD_ENCODING: 400,
-  FW_SINK_NOT_FOUND: 404,
-  FW_SINK_METHOD: 405,
-  FW_SINK_UNAUTHORIZED: 401,
+/** Code → HTTP status and FHIR issue type (the contract's error helper). */
+export const SINK_ERRORS = errorTable('sink', {
+  FW_SINK_OPTIONS: { status: 500, issue: 'exception' },
+  FW_SINK_MIGRATE: { status: 500, issue: 'exception' },
+  FW_SINK_STORE_UNAVAILABLE: { status: 503, issue: 'transient' },
+  FW_SINK_BUSY: { status: 429, issue: 'throttled' },
+  FW_SINK_CLOSED: { status: 503, issue: 'transient' },
+  FW_SINK_SPOOL: { status: 500, issue: 'exception' },
+  FW_SINK_BAD_JSON: { status: 400, issue: 'structure' },
+  FW_SINK_BAD_RECORD: { status: 400, issue: 'invalid' },
+  FW_SINK_BAD_OTLP: { status: 400, issue: 'structure' },
+  FW_SINK_TOO_LARGE: { status: 413, issue: 'too-long' },
+  FW_SINK_UNSUPPORTED_MEDIA_TYPE: { status: 415, issue: 'not-supported' },
+  FW_SINK_BAD_ENCODING: { status: 400, issue: 'structure' },
+  FW_SINK_NOT_FOUND: { status: 404, issue: 'not-found' },
+  FW_SINK_METHOD: { status: 405, issue: 'not-supported' },
+  FW_SINK_UNAUTHORIZED: { status: 401, issue: 'login' },
   /** A writer credential used for another writer's records; a cross-site request on an open loopback server. */
-  FW_SINK_FORBIDDEN: 403,
+  FW_SINK_FORBIDDEN: { status: 403, issue: 'forbidden' },
   /** A Host header that is not this loopback server's (DNS rebinding). */
-  FW_SINK_MISDIRECTED: 421,
+  FW_SINK_MISDIRECTED: { status: 421, issue: 'security' },
   /** A path with `..`, `.`, `//`, backslashes or percent-escapes: refused, never normalized. */
-  FW_SINK_BAD_PATH: 400,
-  FW_SINK_BAD_QUERY: 400,
-  FW_SINK_QUERY_FAILED: 500,
-  FW_SINK_NOT_CONFIGURED: 409,
-} as const;
+  FW_SINK_BAD_PATH: { status: 400, issue: 'invalid' },
+  FW_SINK_BAD_QUERY: { status: 400, issue: 'invalid' },
+  FW_SINK_QUERY_FAILED: { status: 500, issue: 'exception' },
+  FW_SINK_NOT_CONFIGURED: { status: 409, issue: 'processing' },
+});
 
-export type SinkErrorCode = keyof typeof SINK_ERROR_STATUS;
+/** Code → HTTP status (kept for importers; derived from SINK_ERRORS). */
+export const SINK_ERROR_STATUS = Object.fromEntries(
+  Object.entries(SINK_ERRORS).map(([code, spec]) => [code, spec.status]),
+) as { readonly [C in keyof typeof SINK_ERRORS]: (typeof SINK_ERRORS)[C]['status'] };
 
-export class SinkError extends Error {
-  readonly code: SinkErrorCode;
-  readonly status: number;
+export type SinkErrorCode = keyof typeof SINK_ERRORS;
+
+export class SinkError extends FhirwatchError<SinkErrorCode> {
   /** First bad NDJSON line (1-based) for ingest validation errors. */
   readonly line?: number;
   /** Seconds a sender should wait before retrying (429/503). */
@@ -42,10 +47,8 @@ export class SinkError extends Error {
     message: string,
     options: { cause?: unknown; line?: number; retryAfter?: number } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(SINK_ERRORS[code], code, message, { cause: options.cause });
     this.name = 'SinkError';
-    this.code = code;
-    this.status = SINK_ERROR_STATUS[code];
     if (options.line !== undefined) this.line = options.line;
     if (options.retryAfter !== undefined) this.retryAfter = options.retryAfter;
   }

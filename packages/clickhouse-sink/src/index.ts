@@ -6,7 +6,7 @@
  * `/query-client` (the HTTP client alone, without chDB) and `/testing` (the seeded audit data generator, for tests).
  */
 export type { SinkErrorCode } from './errors.ts';
-export { SINK_ERROR_STATUS, SinkError } from './errors.ts';
+export { SINK_ERROR_STATUS, SINK_ERRORS, SinkError } from './errors.ts';
 export type { SinkOptions, SinkQueryApiOptions, SinkServer } from './ingest/index.ts';
 export { startSink } from './ingest/index.ts';
 export type { SinkLogEntry, SinkLogger } from './log.ts';

@@ -122,7 +122,7 @@ describe('store unavailable mid-stream (tables detached from the running store)'
       spansSent += 100;
       await sink.telemetry.flush();
 
-      await sink.client.command({ query: 'DETACH TABLE audit_events' });
+      await sink.client.command({ query: 'DETACH TABLE audit_requests' });
       await sink.client.command({ query: 'DETACH TABLE otel_traces' });
       let attached = false;
       const reattach = (): void => {
@@ -135,7 +135,7 @@ describe('store unavailable mid-stream (tables detached from the running store)'
           await sink.telemetry.flush();
           expect(sink.spool.files().length).toBeGreaterThan(0);
           await sink.client.command({ query: 'ATTACH TABLE otel_traces' });
-          await sink.client.command({ query: 'ATTACH TABLE audit_events' });
+          await sink.client.command({ query: 'ATTACH TABLE audit_requests' });
         })();
       };
       // the rest while the store goes away and comes back; each batch is sent twice (a lost ack redelivered)

@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
 import { addVipPatient, removeVipPatient } from '../src/compliance/vip.ts';
-import { AUDIT_REQUEST_INSERT_COLUMNS, auditRequestRowValues } from '../src/store/audit-encode.ts';
+import { insertAuditRecords } from '../src/store/audit-encode.ts';
 import { openStore } from '../src/store/open.ts';
-import { AUDIT_BY_PATIENT_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, migrate } from '../src/store/schema/index.ts';
+import { AUDIT_PATIENT_INDEX_TABLE, AUDIT_REQUESTS_TABLE, migrate } from '../src/store/schema/index.ts';
 import { type AuditDataset, generateAuditDataset } from '../src/testing/dataset.ts';
 
 export interface LoadedStore {
@@ -17,20 +16,8 @@ export interface LoadedStore {
   close(): Promise<void>;
 }
 
-/**
- * Store records the way the sink does: each (legacy single) record as a v1 request row in audit_requests,
- * which the materialized view expands into its audit_events row.
- */
-export async function insertRecords(client: ClickHouseClient, records: readonly AuditRecord[]): Promise<void> {
-  for (let i = 0; i < records.length; i += 5000) {
-    await client.insert({
-      table: AUDIT_REQUESTS_TABLE,
-      columns: AUDIT_REQUEST_INSERT_COLUMNS as [string, ...string[]],
-      values: records.slice(i, i + 5000).map((r) => auditRequestRowValues(requestFromAuditRecord(r))),
-      format: 'JSONCompactEachRow',
-    });
-  }
-}
+/** Store records the way the sink stores old single-record lines (as v1 requests; see insertAuditRecords). */
+export const insertRecords = insertAuditRecords;
 
 /** A fresh store with the dataset, its duplicate deliveries (merges stopped so they stay) and the VIP list. */
 export async function loadStore(
@@ -41,9 +28,8 @@ export async function loadStore(
   const client = openStore({ path: join(dir, 'store') });
   await migrate(client);
   // keep duplicate deliveries as separate rows: the reports must not rely on merges
-  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_TABLE}` });
   await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_REQUESTS_TABLE}` });
-  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_BY_PATIENT_TABLE}` });
+  await client.command({ query: `SYSTEM STOP MERGES ${AUDIT_PATIENT_INDEX_TABLE}` });
   const dataset = generateAuditDataset(options);
   await insertRecords(client, dataset.records);
   await insertRecords(client, dataset.duplicates);

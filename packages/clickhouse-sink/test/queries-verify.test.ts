@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../src/compliance/verify.ts';
 import { AuditWriter } from '../src/ingest/writer/audit-writer.ts';
 import { StoreMonitor } from '../src/ingest/writer/store-monitor.ts';
-import { AUDIT_REQUESTS_TABLE, AUDIT_TABLE } from '../src/store/schema/index.ts';
+import { AUDIT_PATIENT_INDEX_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE } from '../src/store/schema/index.ts';
 import { insertRecords, type LoadedStore, loadStore } from './queries-fixture.ts';
 import { generateRequests } from './records.ts';
 
@@ -143,21 +143,38 @@ describe('audit verify', () => {
   });
 
   it('names an altered, a deleted and an extra per-patient row (request chain intact)', async () => {
-    // mutations run in the merge pool (the fixture stopped merges to keep duplicate deliveries apart)
-    await store.client.command({ query: `SYSTEM START MERGES ${AUDIT_TABLE}` });
+    // the per-patient rows readers see are the view's expansion of the signed requests; what can be tampered
+    // with is the per-patient index that finds them (mutations run in the merge pool: the fixture stopped merges)
+    await store.client.command({ query: `SYSTEM START MERGES ${AUDIT_PATIENT_INDEX_TABLE}` });
     await store.client.command({ query: `SYSTEM START MERGES ${AUDIT_REQUESTS_TABLE}` });
     const rows = v2.requests.flatMap(expandRequestRecord);
     const altered = rows.find((r) => r.seq === 5 && r.event_type === 'ConditionsView') as AuditRecord;
     const deleted = rows.find((r) => r.seq === 9 && r.event_type === 'PatientListView') as AuditRecord;
-    await mutate(`ALTER TABLE ${AUDIT_TABLE} UPDATE user_id = 'someone-else' WHERE event_id = {id:UUID}`, {
+    const indexRow = (r: AuditRecord) => ({
+      patient_id: r.patient_id,
+      tenant_id: r.tenant_id,
+      event_time: r.event_time.replace('T', ' ').replace('Z', ''),
+      recorded_by: r.recorded_by,
+      seq: r.seq,
+      event_id: r.event_id,
+    });
+    // patient_id is in the index's sort key (no UPDATE): the row is deleted and stored again, pointing elsewhere
+    await mutate(`ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id = {id:UUID}`, {
       id: altered.event_id,
     });
-    await mutate(`ALTER TABLE ${AUDIT_TABLE} DELETE WHERE event_id = {id:UUID}`, { id: deleted.event_id });
+    await store.client.insert({
+      table: AUDIT_PATIENT_INDEX_TABLE,
+      values: [{ ...indexRow(altered), patient_id: 'someone-else' }],
+      format: 'JSONEachRow',
+    });
+    await mutate(`ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id = {id:UUID}`, {
+      id: deleted.event_id,
+    });
     const extra = {
       ...(rows.find((r) => r.seq === 12) as AuditRecord),
       event_id: '019a5000-0000-7000-8000-0000000000ee',
     };
-    await store.client.insert({ table: AUDIT_TABLE, values: [extra], format: 'JSONEachRow' });
+    await store.client.insert({ table: AUDIT_PATIENT_INDEX_TABLE, values: [indexRow(extra)], format: 'JSONEachRow' });
     const w = await writerOf(V2);
     expect(w?.ok).toBe(false);
     expect(w?.issues).toEqual([]); // the requests themselves are intact

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { AuditRecord } from '@fhirwatch/contract';
+import { type AuditRecord, roundMs } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openStore, SinkError } from '../src/index.ts';
 import { AuditWriter, StoreMonitor } from '../src/ingest/index.ts';
@@ -94,8 +94,24 @@ describe('AuditWriter', () => {
       expect(rows.size).toBe(50);
       for (const record of records) {
         const { event_time, ...rest } = record;
-        expect(rows.get(record.event_id)).toEqual({ ...rest, event_ms: Date.parse(event_time) });
+        // the per-patient row is the contract's expansion: duration_ms as signed (3 decimals, AUDIT_EXPANSION)
+        expect(rows.get(record.event_id)).toEqual({
+          ...rest,
+          duration_ms: roundMs(rest.duration_ms),
+          event_ms: Date.parse(event_time),
+        });
       }
+      // the request row keeps the duration exactly as sent
+      const stored = await client.query({
+        query:
+          'SELECT toString(request_id) AS id, duration_ms FROM audit_requests WHERE request_id IN {ids:Array(UUID)}',
+        query_params: { ids: records.map((r) => r.event_id) },
+        format: 'JSONEachRow',
+      });
+      const durations = new Map(
+        (await stored.json<{ id: string; duration_ms: number }>()).map((r) => [r.id, r.duration_ms]),
+      );
+      for (const record of records) expect(durations.get(record.event_id)).toBe(record.duration_ms);
     });
 
     it(`a batch the engine refuses is FW_SINK_BAD_RECORD and nothing of it is stored (raw insert: ${rawInsert})`, async () => {

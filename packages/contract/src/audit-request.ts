@@ -16,6 +16,8 @@
  * id with its last 32 bits XOR k. Ordinal 0 keeps the request's id (a legacy record keeps its own id).
  * The sink's materialized view computes the same ids in SQL.
  */
+
+import { AUDIT_EXPANSION, type ExpansionSource, roundMs, unknownAsNull } from './audit-expansion.ts';
 import {
   type AuditEventType,
   type AuditOutcome,
@@ -115,10 +117,6 @@ export const AUDIT_REQUEST_ENTRY_FIELDS = [
   'result_count',
   'patient_ids',
 ] as const satisfies readonly (keyof AuditRequestEntry)[];
-
-function roundMs(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
 
 /** The legacy record a v1 request was lifted from (result_count as it was signed, -1 included). */
 export function legacyRecordOf(request: Omit<AuditRequestRecord, 'hash'> & { hash?: string }): AuditRecord {
@@ -259,45 +257,37 @@ export function expansionSize(request: Pick<AuditRequestRecord, 'entries'>): num
   return n;
 }
 
+/** The expansion definition compiled once: [row field, source] in AUDIT_RECORD_FIELDS order. */
+const EXPANSION_STEPS = Object.entries(AUDIT_EXPANSION) as [keyof AuditRecord, ExpansionSource][];
+
 /**
  * The per-patient audit rows of a request (audit-events.md "one record per disclosed patient"): per
- * entry in order, per patient in order. The chain fields are the request's. result_count: a negative
- * (legacy "unknown") becomes null.
+ * entry in order, per patient in order, each field as AUDIT_EXPANSION (audit-expansion.ts) defines it.
  */
 export function expandRequestRecord(request: AuditRequestRecord): AuditRecord[] {
   const rows: AuditRecord[] = [];
   let ordinal = 0;
   for (const e of request.entries) {
-    const resultCount = e.result_count === null || e.result_count < 0 ? null : e.result_count;
     for (const patient of e.patient_ids) {
-      rows.push({
-        event_id: perPatientEventId(request.event_id, ordinal),
-        event_time: request.event_time,
-        recorded_by: request.recorded_by,
-        seq: request.seq,
-        prev_hash: request.prev_hash,
-        hash: request.hash,
-        tenant_id: request.tenant_id,
-        routed_tenant_id: request.routed_tenant_id,
-        client_id: request.client_id,
-        user_id: request.user_id,
-        user_name: request.user_name,
-        source_ip: request.source_ip,
-        user_agent: request.user_agent,
-        event_type: e.event_type,
-        fhir_interaction: e.fhir_interaction,
-        resource_type: e.resource_type,
-        fhir_version: request.fhir_version,
-        query: e.query,
-        patient_id: patient,
-        batch_id: request.batch_id,
-        entry_index: e.entry_index,
-        trace_id: request.trace_id,
-        outcome: e.outcome,
-        http_status: e.http_status,
-        duration_ms: roundMs(request.duration_ms),
-        result_count: resultCount,
-      });
+      const row: Record<string, unknown> = {};
+      for (const [field, source] of EXPANSION_STEPS) {
+        switch (source.from) {
+          case 'row-id':
+            row[field] = perPatientEventId(request.event_id, ordinal);
+            break;
+          case 'patient':
+            row[field] = patient;
+            break;
+          case 'request':
+            row[field] = source.rule === 'round-ms' ? roundMs(request[source.field] as number) : request[source.field];
+            break;
+          case 'entry':
+            row[field] =
+              source.rule === 'unknown-null' ? unknownAsNull(e[source.field] as number | null) : e[source.field];
+            break;
+        }
+      }
+      rows.push(row as unknown as AuditRecord);
       ordinal++;
     }
   }

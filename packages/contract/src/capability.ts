@@ -6,7 +6,7 @@
  */
 import { PATIENTS_APP_RESOURCES } from './resources.ts';
 import { SEARCH_PARAMETERS, stringMatch } from './search-params.ts';
-import { FHIR_JSON_MIME, FHIR_VERSION_NUMBER, type FhirVersion } from './versions.ts';
+import { FHIR_RELEASES, type FhirVersion } from './versions.ts';
 
 export const OAUTH_URIS_EXTENSION_URL = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
 export const RESTFUL_SECURITY_SERVICE_SYSTEM = 'http://hl7.org/fhir/restful-security-service';
@@ -91,7 +91,7 @@ export function capabilityStatement(
   version: FhirVersion,
   options: CapabilityStatementOptions = {},
 ): CapabilityStatementResource {
-  const dstu2 = version === 'DSTU2';
+  const release = FHIR_RELEASES[version];
   const resource: CapabilityRestResource[] = PATIENTS_APP_RESOURCES[version].map((type) => ({
     type,
     interaction: [{ code: 'read' }, { code: 'search-type' }],
@@ -106,7 +106,7 @@ export function capabilityStatement(
               ? `${p.description}; plain \`${p.name}=\` matches any part of the name (contains)`
               : p.description,
         };
-        if (dstu2) {
+        if (release.capabilitySearchModifiers) {
           const modifiers = p.modifiers.filter((m) => m === 'contains' || m === 'exact');
           if (modifiers.length > 0) sp.modifier = modifiers;
           if (p.target !== undefined) sp.target = [...p.target];
@@ -135,24 +135,22 @@ export function capabilityStatement(
   if (options.baseUrl !== undefined) implementation.url = options.baseUrl;
 
   return {
-    resourceType: dstu2 ? 'Conformance' : 'CapabilityStatement',
+    resourceType: release.capabilityType,
     status: 'active',
     date: options.date ?? CONTRACT_DATE,
     publisher: 'fhirwatch',
     kind: 'instance',
     software: options.software ? { ...options.software } : { name: 'fhirwatch', version: '0.1.0' },
     implementation,
-    fhirVersion: FHIR_VERSION_NUMBER[version],
+    fhirVersion: release.number,
     acceptUnknown: 'no',
-    format: [FHIR_JSON_MIME[version], 'json'],
+    format: [release.jsonMime, 'json'],
     rest: [
       {
         mode: 'server',
         security,
         resource,
-        interaction: dstu2
-          ? [{ code: 'transaction', documentation: 'Bundle.type = batch only; transaction Bundles are rejected' }]
-          : [{ code: 'batch', documentation: 'Bundle.type = batch; each entry answered on its own' }],
+        interaction: [{ ...release.batchInteraction }],
       },
     ],
   };

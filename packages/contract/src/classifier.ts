@@ -17,7 +17,7 @@ import type {
 import { own, ownArray, ownString, pathDecode, patientOfReference, referenceId } from './references.ts';
 import { PATIENTS_APP_RESOURCES } from './resources.ts';
 import { formatSearchParams, isCanonicalQuery, parseSearchParams, type SearchParam } from './search-params.ts';
-import type { FhirVersion } from './versions.ts';
+import { type FhirVersion, isFhirVersion } from './versions.ts';
 
 /** Header by which a caller marks any request as an export (ExportInitiation). */
 export const EXPORT_HEADER = 'x-fhirwatch-export';
@@ -431,7 +431,7 @@ export function classifyRequest(req: ClassifierRequest): Classification {
     const path: unknown = req.path;
     if (typeof path !== 'string') return unknownWhole(method, '/{unknown}', '', REASON.invalidPath);
     const rawVersion: unknown = req.fhirVersion;
-    const version: FhirVersion | undefined = rawVersion === 'DSTU2' || rawVersion === 'STU3' ? rawVersion : undefined;
+    const version: FhirVersion | undefined = isFhirVersion(rawVersion) ? rawVersion : undefined;
     const exportMarked = isExportHeader(req.headers);
     const target = splitTarget(path, false);
     const body: unknown = req.body;

@@ -13,6 +13,12 @@ export {
   firstChainBreak,
   signChain,
 } from './audit-chain.ts';
+export type {
+  ExpansionEntryField,
+  ExpansionRequestField,
+  ExpansionSource,
+} from './audit-expansion.ts';
+export { AUDIT_EXPANSION, roundMs, unknownAsNull } from './audit-expansion.ts';
 export type { AuditEventType, AuditOutcome, AuditRecord, FhirInteraction } from './audit-record.ts';
 export {
   ALL_PATIENTS,
@@ -70,6 +76,8 @@ export type {
   Disclosure,
   TrafficKind,
 } from './classifier-types.ts';
+export type { ErrorPackage, ErrorSpec, FhirwatchErrorOptions } from './errors.ts';
+export { ERROR_PREFIXES, errorOutcome, errorTable, FhirwatchError } from './errors.ts';
 export type { FieldCheck, FieldCheckOptions, FieldReport, FieldWarning } from './field-checker.ts';
 export { checkResourceFields, contractFields } from './field-checker.ts';
 export type { IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue } from './operation-outcome.ts';
@@ -101,5 +109,38 @@ export {
   stringMatch,
   validateSearch,
 } from './search-params.ts';
-export type { FhirVersion } from './versions.ts';
-export { FHIR_JSON_MIME, FHIR_VERSION_NUMBER, FHIR_VERSIONS, parseFhirVersion } from './versions.ts';
+export type { MetricKey } from './telemetry-names.ts';
+export {
+  ATTRIBUTES,
+  HTTP_DURATION_BUCKETS_S,
+  METRIC_UNITS,
+  METRICS,
+  SHIP_LAG_BUCKETS_S,
+  UNMATCHED_ROUTE,
+} from './telemetry-names.ts';
+export type { FhirVersion, NameSearchProfile, ReleaseProfile } from './versions.ts';
+export {
+  DEFAULT_FHIR_VERSION,
+  FHIR_JSON_MIME,
+  FHIR_RELEASES,
+  FHIR_VERSION_NUMBER,
+  FHIR_VERSIONS,
+  isFhirVersion,
+  otherFhirVersions,
+  parseFhirVersion,
+} from './versions.ts';
+export type { Crc32, HmacKeyEncoding, SpoolLineProblem } from './wire.ts';
+export {
+  crcHex,
+  formatHmacKeyFile,
+  frameSpoolLine,
+  HMAC_KEY_FILE,
+  HMAC_KEY_MIN_BYTES,
+  isHexKeyText,
+  NDJSON_MEDIA_TYPE,
+  parseHmacKeyFile,
+  SPOOL_MEDIA_TYPE,
+  SPOOL_PREFIX_BYTES,
+  spoolLineProblem,
+  writeSpoolPrefix,
+} from './wire.ts';

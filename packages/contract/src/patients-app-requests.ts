@@ -9,7 +9,7 @@
  * Encounter search of both versions (the STU3 section keeps the DSTU2 form there), `_sort=-date` +
  * `category=vital-signs` on the STU3 Observation search.
  */
-import type { FhirVersion } from './versions.ts';
+import { FHIR_RELEASES, type FhirVersion } from './versions.ts';
 
 export const LIST_REFRESH_ENTRIES_PER_PATIENT = 7;
 
@@ -50,13 +50,8 @@ const LIST_REFRESH_URLS: Record<FhirVersion, (id: string) => string[]> = {
  * `name:contains`, STU3 `family=` whose plain form means "contains" there, see `stringMatch`).
  */
 export function patientNameSearch(version: FhirVersion, fragment: string): Record<string, string> {
-  return NAME_SEARCH[version](fragment);
+  return { [FHIR_RELEASES[version].nameSearch.app]: fragment, _count: '10' };
 }
-
-const NAME_SEARCH: Record<FhirVersion, (fragment: string) => Record<string, string>> = {
-  DSTU2: (fragment) => ({ 'name:contains': fragment, _count: '10' }),
-  STU3: (fragment) => ({ family: fragment, _count: '10' }),
-};
 
 /** The list-refresh batch Bundle for these patients (7 entries each). */
 export function listRefreshBundle(version: FhirVersion, patientIds: readonly string[]): BatchBundle {

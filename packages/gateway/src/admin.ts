@@ -14,6 +14,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DEFAULT_FHIR_VERSION } from '@fhirwatch/contract';
 import { setRequestContext } from '@fhirwatch/otel-middleware';
 import { validateTenant } from './config.ts';
 import { GatewayError } from './errors.ts';
@@ -103,7 +104,7 @@ export async function handleAdmin(
   setRequestContext(req, { route });
   const fail = (error: GatewayError, headers?: Record<string, string>): string => {
     req.resume();
-    sendOutcome(res, error, 'STU3', headers);
+    sendOutcome(res, error, DEFAULT_FHIR_VERSION, headers);
     return error.code;
   };
   if (deps === undefined) return fail(new GatewayError('FW_GATEWAY_UNKNOWN_ROUTE', 'unknown route'));
@@ -189,6 +190,6 @@ function done(res: ServerResponse, status: number, body: unknown): string {
 function notAllowed(req: IncomingMessage, res: ServerResponse, allow: string): string {
   req.resume();
   const error = new GatewayError('FW_GATEWAY_METHOD_NOT_ALLOWED', 'method not allowed');
-  sendOutcome(res, error, 'STU3', { allow });
+  sendOutcome(res, error, DEFAULT_FHIR_VERSION, { allow });
   return error.code;
 }

@@ -1,10 +1,10 @@
 /**
- * Errors of the gateway: each carries a stable `code` (FW_GATEWAY_<WHAT>) and the HTTP status it
- * maps to when it faces HTTP. FHIR-facing handlers turn them into OperationOutcomes.
+ * Errors of the gateway: each carries a stable `code` (FW_GATEWAY_<WHAT>) and the HTTP status and issue
+ * type it maps to (the contract's error helper). FHIR-facing handlers turn them into OperationOutcomes.
  */
-import type { IssueType } from '@fhirwatch/contract';
+import { errorTable, FhirwatchError } from '@fhirwatch/contract';
 
-export const GATEWAY_ERRORS = {
+export const GATEWAY_ERRORS = errorTable('gateway', {
   FW_GATEWAY_CONFIG_INVALID: { status: 500, issue: 'exception' },
   FW_GATEWAY_CLIENT_NOT_FOUND: { status: 404, issue: 'not-found' },
   FW_GATEWAY_SECRET_NOT_FOUND: { status: 404, issue: 'not-found' },
@@ -37,24 +37,18 @@ export const GATEWAY_ERRORS = {
   FW_GATEWAY_MALFORMED_HTTP: { status: 400, issue: 'structure' },
   FW_GATEWAY_HEADERS_TOO_LARGE: { status: 431, issue: 'too-long' },
   FW_GATEWAY_INTERNAL: { status: 500, issue: 'exception' },
-} as const satisfies Record<string, { status: number; issue: IssueType }>;
+});
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 
-export class GatewayError extends Error {
-  readonly code: GatewayErrorCode;
-  readonly status: number;
-  readonly issue: IssueType;
+export class GatewayError extends FhirwatchError<GatewayErrorCode> {
   /** FW_GATEWAY_CONFIG_INVALID: the config key at fault (`audit.mode`), never a value. */
   readonly key?: string;
 
   constructor(code: GatewayErrorCode, message: string, options?: { cause?: unknown; key?: string }) {
-    super(message, options);
+    super(GATEWAY_ERRORS[code], code, message, options);
     this.name = 'GatewayError';
-    this.code = code;
     if (options?.key !== undefined) this.key = options.key;
-    this.status = GATEWAY_ERRORS[code].status;
-    this.issue = GATEWAY_ERRORS[code].issue;
   }
 }
 

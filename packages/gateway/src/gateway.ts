@@ -9,7 +9,13 @@
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { capabilityStatement, FHIR_JSON_MIME, type FhirVersion, operationOutcome } from '@fhirwatch/contract';
+import {
+  capabilityStatement,
+  DEFAULT_FHIR_VERSION,
+  FHIR_JSON_MIME,
+  type FhirVersion,
+  operationOutcome,
+} from '@fhirwatch/contract';
 import { getRequestContext, setRequestContext } from '@fhirwatch/otel-middleware';
 import { type AdminDeps, handleAdmin } from './admin.ts';
 import { AuthThrottle } from './auth-throttle.ts';
@@ -189,7 +195,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   }
   const versions = new Set([...providers.values()].map((p) => p.fhirVersion));
   const defaultVersion: FhirVersion =
-    options.defaultFhirVersion ?? (versions.size === 1 ? ([...versions][0] as FhirVersion) : 'STU3');
+    options.defaultFhirVersion ?? (versions.size === 1 ? ([...versions][0] as FhirVersion) : DEFAULT_FHIR_VERSION);
 
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000, headersTimeout: 60_000 });
   await new Promise<void>((ok, fail) => {

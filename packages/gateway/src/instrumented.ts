@@ -8,7 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AUDIT_EVENT_TYPES, type FhirVersion, PATIENTS_APP_RESOURCES } from '@fhirwatch/contract';
+import {
+  AUDIT_EVENT_TYPES,
+  DEFAULT_FHIR_VERSION,
+  type FhirVersion,
+  formatHmacKeyFile,
+  PATIENTS_APP_RESOURCES,
+  parseHmacKeyFile,
+} from '@fhirwatch/contract';
 import {
   AUDIT_ERROR_CODES,
   type FhirAudit,
@@ -54,7 +61,7 @@ export interface InstrumentedGateway {
 }
 
 /**
- * Read the chain key (hex) from `file`, creating a random one (0600, its folder 0700) when missing; a file open
+ * Read the chain key from `file` (the contract's key-file format: hex), creating a random one (0600, its folder 0700) when missing; a file open
  * to group or others is refused with the fix (`chmod 600 <file>`).
  */
 export function loadHmacKey(file: string): Buffer {
@@ -77,7 +84,7 @@ export function loadHmacKey(file: string): Buffer {
     const key = randomBytes(32);
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     try {
-      writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, formatHmacKeyFile(key), { mode: 0o600, flag: 'wx' });
       return key;
     } catch (writeError) {
       // Another process created it first: use theirs.
@@ -85,12 +92,13 @@ export function loadHmacKey(file: string): Buffer {
       text = readKeyFile(file);
     }
   }
-  if (!/^(?:[0-9a-fA-F]{2}){16,}$/.test(text)) {
+  const key = parseHmacKeyFile(text);
+  if (key === undefined) {
     throw new GatewayError('FW_GATEWAY_CONFIG_INVALID', 'audit.hmacKeyFile must hold at least 16 bytes as hex', {
       key: 'audit.hmacKeyFile',
     });
   }
-  return Buffer.from(text, 'hex');
+  return Buffer.from(key);
 }
 
 /**
@@ -209,7 +217,7 @@ export async function startInstrumentedGateway(
   }
   const fileVersions = [...new Set(Object.values(base.tenants ?? {}).map((t) => t.fhirVersion))];
   const fhirVersion: FhirVersion =
-    base.defaultFhirVersion ?? (fileVersions.length === 1 ? (fileVersions[0] as FhirVersion) : 'STU3');
+    base.defaultFhirVersion ?? (fileVersions.length === 1 ? (fileVersions[0] as FhirVersion) : DEFAULT_FHIR_VERSION);
 
   const ingestToken = config.audit === false ? undefined : resolveIngestToken(config.audit);
   // the writer's credential goes with telemetry only to the sink it was made for, never to another collector

@@ -4,7 +4,13 @@
  * https://www.hl7.org/fhir/DSTU2/http.html.
  */
 import { STATUS_CODES } from 'node:http';
-import { capabilityStatement, formatSearchParams, operationOutcome, parseSearchParams } from '@fhirwatch/contract';
+import {
+  capabilityStatement,
+  errorOutcome,
+  FHIR_RELEASES,
+  formatSearchParams,
+  parseSearchParams,
+} from '@fhirwatch/contract';
 import { MOCK_EHR_ERROR, MockEhrError } from './errors.ts';
 import { type SearchMode, search } from './search.ts';
 import type { Store } from './store.ts';
@@ -28,7 +34,7 @@ export interface Route {
 const READ_HEADERS = { etag: 'W/"1"', 'last-modified': 'Tue, 30 Jun 2026 12:00:00 GMT' } as const;
 
 export function outcomeBody(error: MockEhrError): Buffer {
-  return Buffer.from(JSON.stringify(operationOutcome(error.issueType, error.message, { code: error.code })));
+  return Buffer.from(JSON.stringify(errorOutcome(error)));
 }
 
 export function errorResponse(error: MockEhrError): FhirResponse {
@@ -39,12 +45,12 @@ export function errorResponse(error: MockEhrError): FhirResponse {
 }
 
 function methodNotAllowed(allow: string): MockEhrError {
-  const error = new MockEhrError(MOCK_EHR_ERROR.method, 405, 'not-supported', `method not allowed; allowed: ${allow}`);
+  const error = new MockEhrError(MOCK_EHR_ERROR.method, `method not allowed; allowed: ${allow}`);
   return Object.assign(error, { allow });
 }
 
 function notFound(message: string, code: typeof MOCK_EHR_ERROR.notFound | typeof MOCK_EHR_ERROR.unknownType) {
-  return new MockEhrError(code, 404, 'not-found', message);
+  return new MockEhrError(code, message);
 }
 
 function decodeSegment(segment: string): string {
@@ -52,9 +58,7 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch (cause) {
-    throw new MockEhrError(MOCK_EHR_ERROR.badEncoding, 400, 'invalid', 'malformed percent-encoding in the path', {
-      cause,
-    });
+    throw new MockEhrError(MOCK_EHR_ERROR.badEncoding, 'malformed percent-encoding in the path', { cause });
   }
 }
 
@@ -177,22 +181,21 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
     try {
       bundle = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
     } catch (cause) {
-      throw new MockEhrError(MOCK_EHR_ERROR.badJson, 400, 'structure', 'request body is not valid JSON', { cause });
+      throw new MockEhrError(MOCK_EHR_ERROR.badJson, 'request body is not valid JSON', { cause });
     }
     const b = bundle as Record<string, unknown> | null;
     if (b === null || typeof b !== 'object' || Array.isArray(b) || b.resourceType !== 'Bundle') {
-      throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 400, 'invalid', 'POST [base] expects a Bundle');
+      throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 'POST [base] expects a Bundle');
     }
     if (b.type !== 'batch') {
       throw new MockEhrError(
         MOCK_EHR_ERROR.badBundle,
-        400,
-        'not-supported',
         'only Bundle.type = batch is processed (transaction and others are not supported)',
+        { issue: 'not-supported' },
       );
     }
     if (b.entry !== undefined && !Array.isArray(b.entry)) {
-      throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 400, 'structure', 'Bundle.entry must be an array');
+      throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 'Bundle.entry must be an array', { issue: 'structure' });
     }
     const entries = (b.entry ?? []) as unknown[];
     const parts: Buffer[] = [Buffer.from('{"resourceType":"Bundle","type":"batch-response","entry":[')];
@@ -207,7 +210,7 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
           response.body,
           Buffer.from(`,"response":{"status":"${status}"${etag}}}`),
         );
-      } else if (version === 'STU3') {
+      } else if (FHIR_RELEASES[version].batchEntryOutcome === 'response.outcome') {
         // STU3 carries the OperationOutcome in entry.response.outcome.
         parts.push(Buffer.from(`{"response":{"status":"${status}","outcome":`), response.body, Buffer.from('}}'));
       } else {
@@ -232,7 +235,7 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
       try {
         parsed = new URL(url);
       } catch (cause) {
-        throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 400, 'invalid', 'malformed batch entry URL', { cause });
+        throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 'malformed batch entry URL', { cause });
       }
       const segments = parsed.pathname.split('/');
       const at = segments.findIndex((segment) => store.types.has(segment) || segment === 'metadata');
@@ -250,12 +253,9 @@ export function createFhirApi(store: Store, baseUrl: string, options: FhirApiOpt
         | { method?: unknown; url?: unknown }
         | undefined;
       if (request === null || typeof request !== 'object' || typeof request.url !== 'string') {
-        throw new MockEhrError(
-          MOCK_EHR_ERROR.badBundle,
-          400,
-          'required',
-          'batch entry without request.method and request.url',
-        );
+        throw new MockEhrError(MOCK_EHR_ERROR.badBundle, 'batch entry without request.method and request.url', {
+          issue: 'required',
+        });
       }
       const method = typeof request.method === 'string' ? request.method : '';
       if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET');

@@ -4,7 +4,7 @@
  * its own PRNG stream, so it does not depend on which records were generated before.
  * Shapes follow https://www.hl7.org/fhir/DSTU2/ and https://www.hl7.org/fhir/STU3/ per resource.
  */
-import type { FhirVersion } from '@fhirwatch/contract';
+import { DEFAULT_FHIR_VERSION, FHIR_VERSIONS, type FhirVersion, isFhirVersion } from '@fhirwatch/contract';
 import {
   ALLERGENS,
   CITIES,
@@ -102,7 +102,7 @@ function humanName(
   prefix: string[] | undefined,
 ): Record<string, unknown> {
   const name: Record<string, unknown> = { use, text: [...(prefix ?? []), ...given, family].join(' ') };
-  name.family = version === 'DSTU2' ? [family] : family;
+  name.family = RECORD_SHAPES[version].family(family);
   name.given = given;
   if (prefix !== undefined && prefix.length > 0) name.prefix = prefix;
   return name;
@@ -162,7 +162,7 @@ function generatePatient(
         country: 'US',
       },
     ],
-    [version === 'DSTU2' ? 'careProvider' : 'generalPractitioner']: careRef,
+    [RECORD_SHAPES[version].careKey]: careRef,
   };
   return { resource, demo: { id, gender, ageYears, birthMs, practitioner } };
 }
@@ -175,8 +175,7 @@ function generatePractitioners(version: FhirVersion): FhirResource[] {
       id: `prac-${i + 1}`,
       meta: META,
       active: true,
-      // DSTU2 Practitioner.name is 0..1, STU3 0..*.
-      name: version === 'DSTU2' ? name : [name],
+      name: RECORD_SHAPES[version].practitionerName(name),
     };
   });
 }
@@ -226,15 +225,240 @@ function bodySize(rng: Rng, demo: Demographics): { heightCm: number; weightKg: n
   return { heightCm, weightKg: bmi * (heightCm / 100) ** 2 };
 }
 
-function generateRecord(version: FhirVersion, seed: number, index: number, demo: Demographics): PatientRecord {
-  const rng = createRng(seed, STREAM_RECORD, index);
-  const pid = demo.id;
-  const stu3 = version === 'STU3';
-  const patientRef = { reference: `Patient/${pid}` };
-  const subjectKey = stu3 ? 'subject' : 'patient';
-  const lifeStart = Math.max(demo.birthMs, REFERENCE_TIME_MS - 3 * YEAR_MS);
+/** What one allergy looks like before the version's shape is applied. */
+interface AllergyParts {
+  id: string;
+  text: { status: 'generated'; div: string };
+  patientRef: { reference: string };
+  substance: Record<string, unknown>;
+  category: string;
+  severe: boolean;
+  recorded: string;
+  noteText: string;
+  reaction: Record<string, unknown>;
+}
 
-  // Encounters (oldest first); a third of patients are currently admitted.
+/** What one medication looks like before the version's shape is applied. */
+interface MedicationParts {
+  pid: string;
+  k: number;
+  text: { status: 'generated'; div: string };
+  patientRef: { reference: string };
+  prescriberRef: { reference: string; display: string };
+  medication: Record<string, unknown>;
+  dosage: string;
+  stopped: boolean;
+  written: string;
+  ended: string;
+}
+
+/** What one coverage looks like before the version's shape is applied. */
+interface CoverageParts {
+  id: string;
+  patientRef: { reference: string };
+  payorRef: { reference: string; display: string };
+  period: { start: string; end: string };
+  subscriberId: string;
+  groupId: string;
+  group: string;
+  planId: string;
+  plan: string;
+  k: number;
+}
+
+/**
+ * How each release shapes the resources of a synthetic record (the only version-dependent part of
+ * generation: the random draws are the same in every release, so a patient's data matches across them).
+ */
+interface RecordShape {
+  /** Encounter and Condition name their patient `patient` (DSTU2) or `subject` (STU3). */
+  readonly subjectKey: 'patient' | 'subject';
+  /** HumanName.family: 0..* in DSTU2, 0..1 in STU3. */
+  readonly family: (family: string) => string | string[];
+  /** Patient's primary care reference: `careProvider` (DSTU2) or `generalPractitioner` (STU3). */
+  readonly careKey: 'careProvider' | 'generalPractitioner';
+  /** Practitioner.name: 0..1 in DSTU2, 0..* in STU3. */
+  readonly practitionerName: (name: Record<string, unknown>) => unknown;
+  readonly encounterClass: (type: (typeof ENCOUNTER_TYPES)[number]) => unknown;
+  /** Observation.category: 0..1 in DSTU2, 0..* in STU3. */
+  readonly observationCategory: (category: Record<string, unknown>) => unknown;
+  readonly conditionCategory: () => unknown;
+  /** The Condition element holding the recorded date. */
+  readonly conditionRecordedKey: 'dateRecorded' | 'assertedDate';
+  readonly allergy: (a: AllergyParts) => FhirResource;
+  /** MedicationOrder (DSTU2) or MedicationRequest + MedicationStatement (STU3). */
+  readonly medication: (m: MedicationParts, orders: FhirResource[], statements: FhirResource[]) => void;
+  readonly coverage: (c: CoverageParts) => FhirResource;
+}
+
+const RECORD_SHAPES: Readonly<Record<FhirVersion, RecordShape>> = {
+  DSTU2: {
+    subjectKey: 'patient',
+    family: (family) => [family],
+    careKey: 'careProvider',
+    practitionerName: (name) => name,
+    encounterClass: (type) => type.classDstu2,
+    observationCategory: (category) => category,
+    conditionCategory: () => concept('http://hl7.org/fhir/condition-category', 'diagnosis', 'Diagnosis'),
+    conditionRecordedKey: 'dateRecorded',
+    allergy: (a) => ({
+      resourceType: 'AllergyIntolerance',
+      id: a.id,
+      meta: META,
+      text: a.text,
+      recordedDate: a.recorded,
+      patient: a.patientRef,
+      substance: a.substance,
+      status: 'confirmed',
+      criticality: a.severe ? 'CRITH' : 'CRITL',
+      type: 'allergy',
+      category: a.category === 'environment' ? 'environment' : a.category,
+      note: { text: a.noteText },
+      reaction: [a.reaction],
+    }),
+    medication: (m, orders) => {
+      const order: FhirResource = {
+        resourceType: 'MedicationOrder',
+        id: `${m.pid}-medrx-${m.k + 1}`,
+        meta: META,
+        text: m.text,
+        dateWritten: m.written,
+        status: m.stopped ? 'completed' : 'active',
+        patient: m.patientRef,
+        prescriber: m.prescriberRef,
+        medicationCodeableConcept: m.medication,
+        dosageInstruction: [{ text: m.dosage }],
+      };
+      if (m.stopped) order.dateEnded = m.ended;
+      orders.push(order);
+    },
+    coverage: (c) => ({
+      resourceType: 'Coverage',
+      id: c.id,
+      meta: META,
+      // DSTU2 names the payor `issuer`; the Patients-app doc calls it "Payor".
+      issuer: c.payorRef,
+      period: c.period,
+      type: { system: 'http://hl7.org/fhir/v3/ActCode', code: 'EHCPOL', display: 'extended healthcare' },
+      subscriberId: { system: 'urn:oid:2.16.840.1.113883.3.7418.2', value: c.subscriberId },
+      group: c.groupId,
+      plan: c.plan,
+      subscriber: c.patientRef,
+      sequence: c.k + 1,
+    }),
+  },
+  STU3: {
+    subjectKey: 'subject',
+    family: (family) => family,
+    careKey: 'generalPractitioner',
+    practitionerName: (name) => [name],
+    encounterClass: (type) => ({
+      system: 'http://hl7.org/fhir/v3/ActCode',
+      code: type.classStu3,
+      display: type.classDisplay,
+    }),
+    observationCategory: (category) => [category],
+    conditionCategory: () => [
+      concept('http://hl7.org/fhir/condition-category', 'problem-list-item', 'Problem List Item'),
+    ],
+    conditionRecordedKey: 'assertedDate',
+    allergy: (a) => ({
+      resourceType: 'AllergyIntolerance',
+      id: a.id,
+      meta: META,
+      text: a.text,
+      clinicalStatus: 'active',
+      verificationStatus: 'confirmed',
+      type: 'allergy',
+      category: [a.category],
+      criticality: a.severe ? 'high' : 'low',
+      code: a.substance,
+      patient: a.patientRef,
+      assertedDate: a.recorded,
+      note: [{ text: a.noteText }],
+      reaction: [a.reaction],
+    }),
+    medication: (m, orders, statements) => {
+      orders.push({
+        resourceType: 'MedicationRequest',
+        id: `${m.pid}-medrx-${m.k + 1}`,
+        meta: META,
+        text: m.text,
+        status: m.stopped ? 'completed' : 'active',
+        intent: 'order',
+        medicationCodeableConcept: m.medication,
+        subject: m.patientRef,
+        authoredOn: m.written,
+        requester: { agent: m.prescriberRef },
+        dosageInstruction: [{ sequence: 1, text: m.dosage }],
+      });
+      statements.push({
+        resourceType: 'MedicationStatement',
+        id: `${m.pid}-medst-${m.k + 1}`,
+        meta: META,
+        text: m.text,
+        basedOn: [{ reference: `MedicationRequest/${m.pid}-medrx-${m.k + 1}` }],
+        status: m.stopped ? 'completed' : 'active',
+        medicationCodeableConcept: m.medication,
+        effectivePeriod: m.stopped ? { start: m.written, end: m.ended } : { start: m.written },
+        dateAsserted: m.written,
+        informationSource: m.prescriberRef,
+        subject: m.patientRef,
+        taken: 'y',
+        dosage: [{ sequence: 1, text: m.dosage }],
+      });
+    },
+    coverage: (c) => ({
+      resourceType: 'Coverage',
+      id: c.id,
+      meta: META,
+      status: 'active',
+      type: concept('http://hl7.org/fhir/v3/ActCode', 'EHCPOL', 'extended healthcare'),
+      subscriber: c.patientRef,
+      subscriberId: c.subscriberId,
+      beneficiary: c.patientRef,
+      relationship: concept('http://hl7.org/fhir/policyholder-relationship', 'self', 'Self'),
+      period: c.period,
+      payor: [c.payorRef],
+      grouping: { group: c.groupId, groupDisplay: c.group, plan: c.planId, planDisplay: c.plan },
+      order: c.k + 1,
+    }),
+  },
+};
+
+/** What every step of a record's generation shares: one PRNG stream, drawn from in step order. */
+interface RecordContext {
+  readonly rng: Rng;
+  readonly shape: RecordShape;
+  readonly demo: Demographics;
+  readonly pid: string;
+  readonly patientRef: { reference: string };
+  /** Start of the patient's recorded life (at most three years back). */
+  readonly lifeStart: number;
+}
+
+function generateRecord(version: FhirVersion, seed: number, index: number, demo: Demographics): PatientRecord {
+  const pid = demo.id;
+  const ctx: RecordContext = {
+    rng: createRng(seed, STREAM_RECORD, index),
+    shape: RECORD_SHAPES[version],
+    demo,
+    pid,
+    patientRef: { reference: `Patient/${pid}` },
+    lifeStart: Math.max(demo.birthMs, REFERENCE_TIME_MS - 3 * YEAR_MS),
+  };
+  // The steps draw from one stream: their order is part of the data.
+  const encounters = generateEncounters(ctx);
+  const observations = generateVitalSigns(ctx);
+  const conditions = generateConditions(ctx);
+  const allergies = generateAllergies(ctx);
+  const { medicationOrders, medicationStatements } = generateMedications(ctx);
+  const coverage = generateCoverage(ctx);
+  return { observations, conditions, encounters, allergies, medicationOrders, medicationStatements, coverage };
+}
+
+/** Encounters (oldest first); a third of patients are currently admitted. */
+function generateEncounters({ rng, shape, demo, pid, patientRef, lifeStart }: RecordContext): FhirResource[] {
   const encounters: FhirResource[] = [];
   const encounterCount = rng.int(1, 4);
   const admitted = rng.chance(0.33);
@@ -260,11 +484,9 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
       id: `${pid}-enc-${k + 1}`,
       meta: META,
       status: inProgress ? 'in-progress' : 'finished',
-      class: stu3
-        ? { system: 'http://hl7.org/fhir/v3/ActCode', code: type.classStu3, display: type.classDisplay }
-        : type.classDstu2,
+      class: shape.encounterClass(type),
       type: [concept(SNOMED, type.code, type.display)],
-      [subjectKey]: patientRef,
+      [shape.subjectKey]: patientRef,
       participant: [
         {
           individual: {
@@ -278,8 +500,11 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
     };
     encounters.push(encounter);
   }
+  return encounters;
+}
 
-  // Vital signs: one set of 7 observations per visit, over the last two years.
+/** Vital signs: one set of 7 observations per visit, over the last two years. */
+function generateVitalSigns({ rng, shape, demo, pid, patientRef, lifeStart }: RecordContext): FhirResource[] {
   const observations: FhirResource[] = [];
   const category = {
     coding: [{ system: 'http://hl7.org/fhir/observation-category', code: 'vital-signs', display: 'Vital Signs' }],
@@ -301,8 +526,7 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
       id: `${pid}-obs-${obsN}`,
       meta: META,
       status: 'final',
-      // DSTU2 Observation.category is 0..1, STU3 0..*.
-      category: stu3 ? [category] : category,
+      category: shape.observationCategory(category),
       code: concept(LOINC, v.code, v.display),
       subject: patientRef,
       effectiveDateTime: at,
@@ -359,8 +583,10 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
     });
     observation(VITALS.bodyHeight, at, { valueQuantity: quantity(VITALS.bodyHeight, size.heightCm) });
   }
+  return observations;
+}
 
-  // Conditions.
+function generateConditions({ rng, shape, demo, pid, patientRef }: RecordContext): FhirResource[] {
   const conditions: FhirResource[] = [];
   const conditionCount = rng.int(1, 5);
   const conditionPool = [...CONDITIONS];
@@ -374,11 +600,9 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
       resourceType: 'Condition',
       id: `${pid}-cond-${k + 1}`,
       meta: META,
-      [subjectKey]: patientRef,
+      [shape.subjectKey]: patientRef,
       code: concept(SNOMED, c.code, c.display),
-      category: stu3
-        ? [concept('http://hl7.org/fhir/condition-category', 'problem-list-item', 'Problem List Item')]
-        : concept('http://hl7.org/fhir/condition-category', 'diagnosis', 'Diagnosis'),
+      category: shape.conditionCategory(),
       clinicalStatus: resolved ? 'resolved' : 'active',
       verificationStatus: 'confirmed',
       severity: concept(SNOMED, severity.code, severity.display),
@@ -386,12 +610,14 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
     };
     if (resolved)
       resource.abatementDateTime = isoDateTime(Math.min(REFERENCE_TIME_MS - DAY_MS, recordedMs + 60 * DAY_MS));
-    if (stu3) resource.assertedDate = isoDate(recordedMs);
-    else resource.dateRecorded = isoDate(recordedMs);
+    resource[shape.conditionRecordedKey] = isoDate(recordedMs);
     conditions.push(resource);
   }
+  return conditions;
+}
 
-  // Allergies (some patients have none).
+/** Allergies (some patients have none). */
+function generateAllergies({ rng, shape, demo, pid, patientRef }: RecordContext): FhirResource[] {
   const allergies: FhirResource[] = [];
   const allergyCount = rng.chance(0.3) ? 0 : rng.int(1, 3);
   const allergenPool = [...ALLERGENS];
@@ -401,48 +627,28 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
     const severity = m.code === '39579001' ? 'severe' : rng.pick(['mild', 'moderate'] as const);
     const recordedMs = Math.max(demo.birthMs + DAY_MS, REFERENCE_TIME_MS - rng.int(60, 4000) * DAY_MS);
     const substance = concept(a.system, a.code, a.display);
-    const noteText = `Reported by patient; reaction: ${m.display.toLowerCase()}.`;
-    const reaction: Record<string, unknown> = {
-      substance,
-      manifestation: [concept(SNOMED, m.code, m.display)],
-      severity,
-    };
-    const resource: FhirResource = stu3
-      ? {
-          resourceType: 'AllergyIntolerance',
-          id: `${pid}-alg-${k + 1}`,
-          meta: META,
-          text: narrative(`${a.display}: ${m.display} (${severity})`),
-          clinicalStatus: 'active',
-          verificationStatus: 'confirmed',
-          type: 'allergy',
-          category: [a.category],
-          criticality: severity === 'severe' ? 'high' : 'low',
-          code: substance,
-          patient: patientRef,
-          assertedDate: isoDateTime(recordedMs),
-          note: [{ text: noteText }],
-          reaction: [reaction],
-        }
-      : {
-          resourceType: 'AllergyIntolerance',
-          id: `${pid}-alg-${k + 1}`,
-          meta: META,
-          text: narrative(`${a.display}: ${m.display} (${severity})`),
-          recordedDate: isoDateTime(recordedMs),
-          patient: patientRef,
-          substance,
-          status: 'confirmed',
-          criticality: severity === 'severe' ? 'CRITH' : 'CRITL',
-          type: 'allergy',
-          category: a.category === 'environment' ? 'environment' : a.category,
-          note: { text: noteText },
-          reaction: [reaction],
-        };
-    allergies.push(resource);
+    allergies.push(
+      shape.allergy({
+        id: `${pid}-alg-${k + 1}`,
+        text: narrative(`${a.display}: ${m.display} (${severity})`),
+        patientRef,
+        substance,
+        category: a.category,
+        severe: severity === 'severe',
+        recorded: isoDateTime(recordedMs),
+        noteText: `Reported by patient; reaction: ${m.display.toLowerCase()}.`,
+        reaction: { substance, manifestation: [concept(SNOMED, m.code, m.display)], severity },
+      }),
+    );
   }
+  return allergies;
+}
 
-  // Medications: MedicationOrder (DSTU2) or MedicationRequest + MedicationStatement (STU3).
+/** Medications: MedicationOrder (DSTU2) or MedicationRequest + MedicationStatement (STU3). */
+function generateMedications({ rng, shape, demo, pid, patientRef }: RecordContext): {
+  medicationOrders: FhirResource[];
+  medicationStatements: FhirResource[];
+} {
   const medicationOrders: FhirResource[] = [];
   const medicationStatements: FhirResource[] = [];
   const medCount = rng.int(1, 5);
@@ -453,63 +659,28 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
     const stopped = rng.chance(0.25);
     const endedMs = Math.min(REFERENCE_TIME_MS - DAY_MS, writtenMs + rng.int(7, 120) * DAY_MS);
     const prescriber = rng.int(0, PRACTITIONERS.length - 1);
-    const prescriberRef = {
-      reference: `Practitioner/prac-${prescriber + 1}`,
-      display: practitionerDisplay(prescriber),
-    };
-    const medication = concept(RXNORM, med.code, med.display);
-    const text = narrative(`${med.display}: ${med.dosage}`);
-    if (stu3) {
-      medicationOrders.push({
-        resourceType: 'MedicationRequest',
-        id: `${pid}-medrx-${k + 1}`,
-        meta: META,
-        text,
-        status: stopped ? 'completed' : 'active',
-        intent: 'order',
-        medicationCodeableConcept: medication,
-        subject: patientRef,
-        authoredOn: isoDateTime(writtenMs),
-        requester: { agent: prescriberRef },
-        dosageInstruction: [{ sequence: 1, text: med.dosage }],
-      });
-      const statement: FhirResource = {
-        resourceType: 'MedicationStatement',
-        id: `${pid}-medst-${k + 1}`,
-        meta: META,
-        text,
-        basedOn: [{ reference: `MedicationRequest/${pid}-medrx-${k + 1}` }],
-        status: stopped ? 'completed' : 'active',
-        medicationCodeableConcept: medication,
-        effectivePeriod: stopped
-          ? { start: isoDateTime(writtenMs), end: isoDateTime(endedMs) }
-          : { start: isoDateTime(writtenMs) },
-        dateAsserted: isoDateTime(writtenMs),
-        informationSource: prescriberRef,
-        subject: patientRef,
-        taken: 'y',
-        dosage: [{ sequence: 1, text: med.dosage }],
-      };
-      medicationStatements.push(statement);
-    } else {
-      const order: FhirResource = {
-        resourceType: 'MedicationOrder',
-        id: `${pid}-medrx-${k + 1}`,
-        meta: META,
-        text,
-        dateWritten: isoDateTime(writtenMs),
-        status: stopped ? 'completed' : 'active',
-        patient: patientRef,
-        prescriber: prescriberRef,
-        medicationCodeableConcept: medication,
-        dosageInstruction: [{ text: med.dosage }],
-      };
-      if (stopped) order.dateEnded = isoDateTime(endedMs);
-      medicationOrders.push(order);
-    }
+    shape.medication(
+      {
+        pid,
+        k,
+        text: narrative(`${med.display}: ${med.dosage}`),
+        patientRef,
+        prescriberRef: { reference: `Practitioner/prac-${prescriber + 1}`, display: practitionerDisplay(prescriber) },
+        medication: concept(RXNORM, med.code, med.display),
+        dosage: med.dosage,
+        stopped,
+        written: isoDateTime(writtenMs),
+        ended: isoDateTime(endedMs),
+      },
+      medicationOrders,
+      medicationStatements,
+    );
   }
+  return { medicationOrders, medicationStatements };
+}
 
-  // Coverage: one plan, a few patients with a secondary one.
+/** Coverage: one plan, a few patients with a secondary one. */
+function generateCoverage({ rng, shape, pid, patientRef }: RecordContext): FhirResource[] {
   const coverage: FhirResource[] = [];
   const coverageCount = rng.chance(0.12) ? 2 : 1;
   for (let k = 0; k < coverageCount; k++) {
@@ -521,57 +692,36 @@ function generateRecord(version: FhirVersion, seed: number, index: number, demo:
     const planId = `PLN-${rng.int(100, 999)}`;
     const startYear = 2024 + rng.int(0, 2);
     const subscriberId = `${String.fromCharCode(65 + rng.int(0, 25))}${String.fromCharCode(65 + rng.int(0, 25))}${rng.int(10_000_000, 99_999_999)}`;
-    const payorRef = { reference: `Organization/org-${payorIndex + 1}`, display: payor.name };
-    const period = { start: `${startYear}-01-01`, end: `${startYear + 2}-12-31` };
-    if (stu3) {
-      coverage.push({
-        resourceType: 'Coverage',
+    coverage.push(
+      shape.coverage({
         id: `${pid}-cov-${k + 1}`,
-        meta: META,
-        status: 'active',
-        type: concept('http://hl7.org/fhir/v3/ActCode', 'EHCPOL', 'extended healthcare'),
-        subscriber: patientRef,
+        patientRef,
+        payorRef: { reference: `Organization/org-${payorIndex + 1}`, display: payor.name },
+        period: { start: `${startYear}-01-01`, end: `${startYear + 2}-12-31` },
         subscriberId,
-        beneficiary: patientRef,
-        relationship: concept('http://hl7.org/fhir/policyholder-relationship', 'self', 'Self'),
-        period,
-        payor: [payorRef],
-        grouping: { group: groupId, groupDisplay: group, plan: planId, planDisplay: plan },
-        order: k + 1,
-      });
-    } else {
-      coverage.push({
-        resourceType: 'Coverage',
-        id: `${pid}-cov-${k + 1}`,
-        meta: META,
-        // DSTU2 names the payor `issuer`; the Patients-app doc calls it "Payor".
-        issuer: payorRef,
-        period,
-        type: { system: 'http://hl7.org/fhir/v3/ActCode', code: 'EHCPOL', display: 'extended healthcare' },
-        subscriberId: { system: 'urn:oid:2.16.840.1.113883.3.7418.2', value: subscriberId },
-        group: groupId,
-        plan: plan,
-        subscriber: patientRef,
-        sequence: k + 1,
-      });
-    }
+        groupId,
+        group,
+        planId,
+        plan,
+        k,
+      }),
+    );
   }
-
-  return { observations, conditions, encounters, allergies, medicationOrders, medicationStatements, coverage };
+  return coverage;
 }
 
 function resolveOptions(options: PopulationOptions): { fhirVersion: FhirVersion; patients: number; seed: number } {
-  const fhirVersion = options.fhirVersion ?? 'STU3';
+  const fhirVersion = options.fhirVersion ?? DEFAULT_FHIR_VERSION;
   const patients = options.patients ?? 1000;
   const seed = options.seed ?? 42;
-  if (fhirVersion !== 'DSTU2' && fhirVersion !== 'STU3') {
-    throw new MockEhrError(MOCK_EHR_ERROR.options, 500, 'exception', 'fhirVersion must be DSTU2 or STU3');
+  if (!isFhirVersion(fhirVersion)) {
+    throw new MockEhrError(MOCK_EHR_ERROR.options, `fhirVersion must be ${FHIR_VERSIONS.join(' or ')}`);
   }
   if (!Number.isInteger(patients) || patients < 0 || patients > 10_000_000) {
-    throw new MockEhrError(MOCK_EHR_ERROR.options, 500, 'exception', 'patients must be an integer in [0, 10000000]');
+    throw new MockEhrError(MOCK_EHR_ERROR.options, 'patients must be an integer in [0, 10000000]');
   }
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new MockEhrError(MOCK_EHR_ERROR.options, 500, 'exception', 'seed must be an integer in [0, 2^32)');
+    throw new MockEhrError(MOCK_EHR_ERROR.options, 'seed must be an integer in [0, 2^32)');
   }
   return { fhirVersion, patients, seed };
 }

@@ -29,7 +29,7 @@ export interface SearchResult {
 }
 
 function badParameter(message: string): MockEhrError {
-  return new MockEhrError(MOCK_EHR_ERROR.badParameter, 400, 'invalid', message);
+  return new MockEhrError(MOCK_EHR_ERROR.badParameter, message);
 }
 
 /** Split a parameter value on unescaped commas (`a,b` is a or b; `a\,b` is one value). */
@@ -298,9 +298,8 @@ export function search(
     const names = [...new Set(unsupported.map((u) => (u.modifier === '' ? u.name : `${u.name}:${u.modifier}`)))];
     throw new MockEhrError(
       MOCK_EHR_ERROR.badParameter,
-      400,
-      'not-supported',
       `unsupported search parameter(s) for ${type}: ${names.join(', ')}`,
+      { issue: 'not-supported' },
     );
   }
 

@@ -37,7 +37,7 @@ interface ResolvedOptions {
 }
 
 function optionError(message: string): MockEhrError {
-  return new MockEhrError(MOCK_EHR_ERROR.options, 500, 'exception', message);
+  return new MockEhrError(MOCK_EHR_ERROR.options, message);
 }
 
 function latencySampler(latency: LatencyOption | undefined, rng: Rng): (() => number) | undefined {
@@ -121,7 +121,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function tooLarge(limit: number): MockEhrError {
-  return new MockEhrError(MOCK_EHR_ERROR.bodyTooLarge, 413, 'too-long', `request body larger than ${limit} bytes`);
+  return new MockEhrError(MOCK_EHR_ERROR.bodyTooLarge, `request body larger than ${limit} bytes`);
 }
 
 /** Start the mock EHR on 127.0.0.1 (by default) and resolve once it listens. */
@@ -162,7 +162,7 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
       return;
     }
     // A bug of ours: answer 500 without details (they could carry request data).
-    respond(res, errorResponse(new MockEhrError(MOCK_EHR_ERROR.internal, 500, 'exception', 'internal error')), close);
+    respond(res, errorResponse(new MockEhrError(MOCK_EHR_ERROR.internal, 'internal error')), close);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -171,7 +171,7 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
     // path adds them (handleBody).
     const current = api;
     if (current === undefined) {
-      fail(res, new MockEhrError(MOCK_EHR_ERROR.internal, 503, 'transient', 'starting'));
+      fail(res, new MockEhrError(MOCK_EHR_ERROR.internal, 'starting', { status: 503, issue: 'transient' }));
       return;
     }
     try {
@@ -182,7 +182,7 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
       if (resolved.basePath !== '') {
         if (path === resolved.basePath) path = '/';
         else if (path.startsWith(`${resolved.basePath}/`)) path = path.slice(resolved.basePath.length);
-        else throw new MockEhrError(MOCK_EHR_ERROR.notFound, 404, 'not-found', 'outside the FHIR base path');
+        else throw new MockEhrError(MOCK_EHR_ERROR.notFound, 'outside the FHIR base path');
       }
       const method = req.method ?? 'GET';
       if (OAUTH_PATHS.has(path)) {
@@ -195,9 +195,8 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
         const unavailable = errorRng.chance(0.5);
         const error = new MockEhrError(
           MOCK_EHR_ERROR.injected,
-          unavailable ? 503 : 500,
-          unavailable ? 'transient' : 'exception',
           'injected error (mock EHR errorRate)',
+          unavailable ? { status: 503, issue: 'transient' } : {},
         );
         const response = errorResponse(error);
         if (unavailable) response.headers = { 'retry-after': '1' };
@@ -225,8 +224,6 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
           res,
           new MockEhrError(
             MOCK_EHR_ERROR.mediaType,
-            415,
-            'not-supported',
             route.kind === 'batch'
               ? `batch Bundles must be ${FHIR_JSON_MIME[version]} or application/json`
               : `POST _search expects ${FORM_TYPE}`,
@@ -236,10 +233,7 @@ export async function startMockEhr(options: MockEhrOptions = {}): Promise<MockEh
       }
       const body = await readBody(req, resolved.maxBodyBytes);
       if (route.kind === 'search-post' && type === '' && body.length > 0) {
-        return fail(
-          res,
-          new MockEhrError(MOCK_EHR_ERROR.mediaType, 415, 'not-supported', `POST _search expects ${FORM_TYPE}`),
-        );
+        return fail(res, new MockEhrError(MOCK_EHR_ERROR.mediaType, `POST _search expects ${FORM_TYPE}`));
       }
       respond(res, api!.run(route, query, body, prefersLenient(req.headers.prefer)));
     } catch (error) {
@@ -313,7 +307,7 @@ function checkFormat(query: string): void {
     value = match[1]!.toLowerCase();
   }
   if (!value.includes('json')) {
-    throw new MockEhrError(MOCK_EHR_ERROR.mediaType, 406, 'not-supported', 'only JSON formats are supported');
+    throw new MockEhrError(MOCK_EHR_ERROR.mediaType, 'only JSON formats are supported', { status: 406 });
   }
 }
 

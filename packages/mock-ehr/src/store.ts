@@ -40,29 +40,32 @@ const SHARED_TYPES = ['Location', 'Practitioner', 'Organization'] as const;
 
 /** Resource types this server holds, per version (the contract's, plus the referenced Practitioner and Organization). */
 export function storedTypes(version: FhirVersion): readonly string[] {
-  return version === 'DSTU2'
-    ? [
-        'Patient',
-        'Observation',
-        'Condition',
-        'Encounter',
-        'AllergyIntolerance',
-        'MedicationOrder',
-        'Coverage',
-        ...SHARED_TYPES,
-      ]
-    : [
-        'Patient',
-        'Observation',
-        'Condition',
-        'Encounter',
-        'AllergyIntolerance',
-        'MedicationRequest',
-        'MedicationStatement',
-        'Coverage',
-        ...SHARED_TYPES,
-      ];
+  return STORED_TYPES[version];
 }
+
+const STORED_TYPES: Readonly<Record<FhirVersion, readonly string[]>> = {
+  DSTU2: [
+    'Patient',
+    'Observation',
+    'Condition',
+    'Encounter',
+    'AllergyIntolerance',
+    'MedicationOrder',
+    'Coverage',
+    ...SHARED_TYPES,
+  ],
+  STU3: [
+    'Patient',
+    'Observation',
+    'Condition',
+    'Encounter',
+    'AllergyIntolerance',
+    'MedicationRequest',
+    'MedicationStatement',
+    'Coverage',
+    ...SHARED_TYPES,
+  ],
+};
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : '';

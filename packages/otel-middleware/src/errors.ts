@@ -1,4 +1,6 @@
-/** Errors of the middleware. Each has a stable `code` (FW_AUDIT_* / FW_OTEL_*), an HTTP `status` where it faces HTTP, and `cause`. */
+/** Errors of the middleware. Each has a stable `code` (FW_AUDIT_* / FW_OTEL_*), the HTTP `status` and issue type of its table, and `cause`. */
+import { errorTable, FhirwatchError, type IssueType } from '@fhirwatch/contract';
+
 export const AUDIT_ERROR_CODES = {
   /** The spool holds `maxSpoolBytes` already: strict mode fails the request closed. */
   spoolFull: 'FW_AUDIT_SPOOL_FULL',
@@ -21,13 +23,23 @@ export const AUDIT_ERROR_CODES = {
 } as const;
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[keyof typeof AUDIT_ERROR_CODES];
 
-export class FhirAuditError extends Error {
-  readonly code: AuditErrorCode;
-  readonly status: number;
+/** Code → HTTP status and FHIR issue type (the contract's error helper). */
+export const AUDIT_ERRORS = errorTable('middleware', {
+  FW_AUDIT_SPOOL_FULL: { status: 503, issue: 'transient' },
+  FW_AUDIT_SPOOL_UNWRITABLE: { status: 503, issue: 'transient' },
+  FW_AUDIT_SPOOL_LOCKED: { status: 503, issue: 'transient' },
+  FW_AUDIT_CLOSED: { status: 503, issue: 'transient' },
+  FW_AUDIT_BODY_TOO_LARGE: { status: 503, issue: 'too-costly' },
+  FW_AUDIT_SINK_REJECTED: { status: 400, issue: 'invalid' },
+  FW_AUDIT_SINK_UNAVAILABLE: { status: 503, issue: 'transient' },
+  FW_AUDIT_KEY_FILE_MODE: { status: 500, issue: 'security' },
+  FW_OTEL_INVALID_OPTION: { status: 500, issue: 'exception' },
+} satisfies Record<AuditErrorCode, { status: number; issue: IssueType }>);
+
+export class FhirAuditError extends FhirwatchError<AuditErrorCode> {
+  /** `status`: only the sink's own answer, relayed by FW_AUDIT_SINK_REJECTED / FW_AUDIT_SINK_UNAVAILABLE. */
   constructor(code: AuditErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(AUDIT_ERRORS[code], code, message, options);
     this.name = 'FhirAuditError';
-    this.code = code;
-    this.status = options.status ?? 503;
   }
 }

@@ -3,7 +3,7 @@ export { chainKey, requestHasher, verifyChain } from './chain.ts';
 export type { RequestAuditContext, UpstreamCall } from './context.ts';
 export { getRequestContext, recordUpstream, setRequestContext } from './context.ts';
 export type { AuditErrorCode } from './errors.ts';
-export { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
+export { AUDIT_ERROR_CODES, AUDIT_ERRORS, FhirAuditError } from './errors.ts';
 export { readKeyFile } from './key-file.ts';
 export type { ConnectMiddleware, FastifyPlugin, FhirAudit, FhirAuditHealth, FhirAuditStats } from './middleware.ts';
 export { fhirAudit } from './middleware.ts';

@@ -15,7 +15,7 @@
  * (client span per upstream call, back-dated), which is what keeps the overhead low.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { FhirVersion } from '@fhirwatch/contract';
+import { DEFAULT_FHIR_VERSION, type FhirVersion, otherFhirVersions } from '@fhirwatch/contract';
 import { diag, context as otelContext } from '@opentelemetry/api';
 import { createAuditPipeline } from './audit-pipeline.ts';
 import { type CaptureHooks, hookResponse, teeRequest } from './capture.ts';
@@ -100,7 +100,7 @@ const MAX_DEFERRED = 4096;
 export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
   const strict = (options.mode ?? 'batched') === 'strict';
   const basePath = (options.basePath ?? '').replace(/\/+$/, '');
-  const defaultVersion: FhirVersion = options.fhirVersion ?? 'STU3';
+  const defaultVersion: FhirVersion = options.fhirVersion ?? DEFAULT_FHIR_VERSION;
   const maxResBytes = options.maxResponseBodyBytes ?? 16 * 1024 * 1024;
   const maxReqBytes = options.maxRequestBodyBytes ?? 4 * 1024 * 1024;
   const activeContext = options.activeContext ?? true;
@@ -246,8 +246,12 @@ export function fhirAudit(options: FhirAuditOptions = {}): FhirAudit {
         ex.preVersion = version;
         let kind = ex.pre?.kind;
         if (kind === 'unknown' && known === undefined && method === 'GET') {
-          if (pipeline.classify(ex, undefined, version === 'STU3' ? 'DSTU2' : 'STU3')?.kind === 'clinical')
-            kind = 'clinical';
+          for (const other of otherFhirVersions(version)) {
+            if (pipeline.classify(ex, undefined, other)?.kind === 'clinical') {
+              kind = 'clinical';
+              break;
+            }
+          }
         }
         ex.auditable = kind === 'clinical' || (method === 'POST' && kind !== 'not-audited');
         // A read discloses the resource it names: its records need no response body, so a batched

@@ -16,20 +16,19 @@
  * The gauges and counters are observed from the spool's and shipper's own counters at export time (no
  * work on the request path).
  */
+import { ATTRIBUTES, METRIC_UNITS, METRICS, SHIP_LAG_BUCKETS_S } from '@fhirwatch/contract';
 import type { Histogram, Meter } from '@opentelemetry/api';
 import type { ShipperStats } from './shipper.ts';
 import type { SpoolStats } from './spool.ts';
 
-export const METRIC_AUDIT_SPOOL_DEPTH = 'fhirwatch.audit.spool.depth';
-export const METRIC_AUDIT_SPOOL_AGE = 'fhirwatch.audit.spool.age';
-export const METRIC_AUDIT_SHIP_LAG = 'fhirwatch.audit.ship.lag';
-export const METRIC_AUDIT_RECORDS_REJECTED = 'fhirwatch.audit.records.rejected';
-export const METRIC_AUDIT_RECORDS_QUARANTINED = 'fhirwatch.audit.records.quarantined';
+// Names, units and buckets: @fhirwatch/contract telemetry-names.ts (the dashboards read the same constants).
+export const METRIC_AUDIT_SPOOL_DEPTH = METRICS.auditSpoolDepth;
+export const METRIC_AUDIT_SPOOL_AGE = METRICS.auditSpoolAge;
+export const METRIC_AUDIT_SHIP_LAG = METRICS.auditShipLag;
+export const METRIC_AUDIT_RECORDS_REJECTED = METRICS.auditRecordsRejected;
+export const METRIC_AUDIT_RECORDS_QUARANTINED = METRICS.auditRecordsQuarantined;
 /** Attribute of METRIC_AUDIT_RECORDS_REJECTED: `refused` | `dropped`. */
-export const ATTR_AUDIT_OUTCOME = 'fhirwatch.audit.outcome';
-
-/** Buckets of the ship lag (s): sub-second when healthy, up to an hour-long outage. */
-const SHIP_LAG_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+export const ATTR_AUDIT_OUTCOME = ATTRIBUTES.auditOutcome;
 
 export interface PipelineSources {
   spool(): SpoolStats | undefined;
@@ -44,7 +43,7 @@ export interface PipelineSources {
 export function registerPipelineMetrics(meter: Meter, sources: PipelineSources): Histogram {
   meter
     .createObservableGauge(METRIC_AUDIT_SPOOL_DEPTH, {
-      unit: '{record}',
+      unit: METRIC_UNITS.auditSpoolDepth,
       description: 'Audit records spooled or queued and not yet acknowledged by the sink.',
     })
     .addCallback((result) => {
@@ -53,7 +52,7 @@ export function registerPipelineMetrics(meter: Meter, sources: PipelineSources):
     });
   meter
     .createObservableGauge(METRIC_AUDIT_SPOOL_AGE, {
-      unit: 's',
+      unit: METRIC_UNITS.auditSpoolAge,
       description: 'Age of the oldest audit spool segment not yet shipped (0 when nothing waits).',
     })
     .addCallback((result) => {
@@ -64,7 +63,7 @@ export function registerPipelineMetrics(meter: Meter, sources: PipelineSources):
     });
   meter
     .createObservableCounter(METRIC_AUDIT_RECORDS_REJECTED, {
-      unit: '{record}',
+      unit: METRIC_UNITS.auditRecordsRejected,
       description: 'Audit records that could not be spooled, by outcome: refused (503, no PHI left) or dropped.',
     })
     .addCallback((result) => {
@@ -73,7 +72,7 @@ export function registerPipelineMetrics(meter: Meter, sources: PipelineSources):
     });
   meter
     .createObservableCounter(METRIC_AUDIT_RECORDS_QUARANTINED, {
-      unit: '{record}',
+      unit: METRIC_UNITS.auditRecordsQuarantined,
       description: 'Audit records the sink refused as invalid, kept in the spool rejected/ directory.',
     })
     .addCallback((result) => {
@@ -81,8 +80,8 @@ export function registerPipelineMetrics(meter: Meter, sources: PipelineSources):
       if (stats !== undefined) result.observe(stats.rejectedRecords);
     });
   return meter.createHistogram(METRIC_AUDIT_SHIP_LAG, {
-    unit: 's',
+    unit: METRIC_UNITS.auditShipLag,
     description: 'Time from the first write of an audit spool segment to the sink acknowledging it.',
-    advice: { explicitBucketBoundaries: SHIP_LAG_BUCKETS_S },
+    advice: { explicitBucketBoundaries: [...SHIP_LAG_BUCKETS_S] },
   });
 }

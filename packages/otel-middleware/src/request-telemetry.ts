@@ -5,7 +5,7 @@
  * auto-instrumentation; metric attribute objects and span names are interned (bounded maps).
  */
 import type { IncomingMessage } from 'node:http';
-import type { FhirVersion } from '@fhirwatch/contract';
+import { type FhirVersion, METRIC_UNITS } from '@fhirwatch/contract';
 import {
   type Attributes,
   type Context,
@@ -84,12 +84,12 @@ export function createRequestTelemetry(
       INSTRUMENTATION_VERSION,
     );
     serverDuration = meter.createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
-      unit: 's',
+      unit: METRIC_UNITS.httpServerDuration,
       description: 'Duration of HTTP server requests.',
       advice: { explicitBucketBoundaries: [...HTTP_DURATION_BUCKETS_S] },
     });
     clientDuration = meter.createHistogram(METRIC_HTTP_CLIENT_REQUEST_DURATION, {
-      unit: 's',
+      unit: METRIC_UNITS.httpClientDuration,
       description: 'Duration of HTTP client requests (the upstream hop to the provider FHIR server).',
       advice: { explicitBucketBoundaries: [...HTTP_DURATION_BUCKETS_S] },
     });

@@ -22,11 +22,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { SPOOL_MEDIA_TYPE } from '@fhirwatch/contract';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
 import { type AuditSpool, type SegmentContents, type SegmentInfo, segmentLine } from './spool.ts';
 
-/** Media type of spool-framed lines (the sink's ingest/parse.ts). */
-export const SPOOL_MEDIA_TYPE = 'application/x-fhirwatch-spool';
+/** Media type of spool-framed lines (the contract's wire module; re-exported for existing importers). */
+export { SPOOL_MEDIA_TYPE };
 
 const gzipAsync = promisify(gzip);
 

@@ -47,7 +47,14 @@ import {
   auditRequestCanonical,
   type ChainHasher,
   chainAppend,
+  formatHmacKeyFile,
+  frameSpoolLine,
+  HMAC_KEY_FILE,
+  parseHmacKeyFile,
+  SPOOL_PREFIX_BYTES,
+  spoolLineProblem,
   type UnchainedAuditRequest,
+  writeSpoolPrefix,
 } from '@fhirwatch/contract';
 import { type ChainState, requestHasher } from './chain.ts';
 import { AUDIT_ERROR_CODES, FhirAuditError } from './errors.ts';
@@ -131,32 +138,20 @@ const OPEN_DIRS = new Set<string>();
 const SEGMENT_RE = /^seg-(\d{12})\.log$/;
 const CHAIN_FILE = 'chain.json';
 const LOCK_FILE = 'spool.lock';
-const KEY_FILE = 'hmac.key';
 
 function segmentName(n: number): string {
   return `seg-${String(n).padStart(12, '0')}.log`;
 }
 
-/** Frame one record JSON as a spool line. */
+/** Frame one record JSON as a spool line (the contract's wire framing). */
 export function frameLine(json: string): string {
-  return `${(crc32(json) >>> 0).toString(16).padStart(8, '0')} ${json}\n`;
-}
-
-function hexAt(bytes: Buffer, start: number): number {
-  let value = 0;
-  for (let i = start; i < start + 8; i++) {
-    const c = bytes[i] as number;
-    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-    if (d < 0) return -1;
-    value = value * 16 + d;
-  }
-  return value;
+  return frameSpoolLine(json, crc32);
 }
 
 /** The record JSON text of valid line `i`. */
 export function segmentLine(contents: SegmentContents, i: number): string {
   const [start, end] = contents.ranges[i] as [number, number];
-  return contents.bytes.toString('utf8', start + 9, end - 1);
+  return contents.bytes.toString('utf8', start + SPOOL_PREFIX_BYTES, end - 1);
 }
 
 /**
@@ -177,11 +172,7 @@ export function parseSegment(input: Buffer | string): SegmentContents {
     }
     const lineStart = start;
     start = nl + 1;
-    if (nl - lineStart < 10 || bytes[lineStart + 8] !== 32) {
-      corrupt++;
-      continue;
-    }
-    if (hexAt(bytes, lineStart) !== crc32(bytes.subarray(lineStart + 9, nl)) >>> 0) {
+    if (spoolLineProblem(bytes, lineStart, nl, crc32) !== undefined) {
       corrupt++;
       continue;
     }
@@ -202,6 +193,32 @@ export function parseSegment(input: Buffer | string): SegmentContents {
     }
   }
   return contents;
+}
+
+/**
+ * The chain key of a spool directory (the contract's key-file format): read from `path` (mode checked,
+ * key-file.ts), or created once (random, 0600) when missing. A file that does not hold a hex key is refused.
+ */
+async function spoolKey(path: string): Promise<Buffer> {
+  let text: string | undefined;
+  try {
+    text = readKeyFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (text === undefined) {
+    const key = randomBytes(32);
+    await writeFile(path, formatHmacKeyFile(key), { mode: 0o600, flag: 'wx' });
+    return key;
+  }
+  const key = parseHmacKeyFile(text);
+  if (key === undefined) {
+    throw new FhirAuditError(
+      AUDIT_ERROR_CODES.invalidOption,
+      `audit spool key file ${path} does not hold a hex key of at least 16 bytes`,
+    );
+  }
+  return Buffer.from(key);
 }
 
 function isAlive(pid: number): boolean {
@@ -287,22 +304,8 @@ export class AuditSpool {
     acquireLock(dir);
     OPEN_DIRS.add(key);
     try {
-      let hmacKey: Buffer;
-      if (options.hmacKey !== undefined) hmacKey = Buffer.from(options.hmacKey);
-      else {
-        const keyPath = join(dir, KEY_FILE);
-        let text: string | undefined;
-        try {
-          text = readKeyFile(keyPath);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-        }
-        if (text !== undefined) hmacKey = Buffer.from(text, 'hex');
-        else {
-          hmacKey = randomBytes(32);
-          await writeFile(keyPath, `${hmacKey.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-        }
-      }
+      const hmacKey =
+        options.hmacKey !== undefined ? Buffer.from(options.hmacKey) : await spoolKey(join(dir, HMAC_KEY_FILE));
       const names = (await readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
       const segments: SegmentInfo[] = [];
       let bytes = 0;
@@ -518,10 +521,9 @@ export class AuditSpool {
     let end = 0;
     for (const json of jsons) {
       const start = end;
-      end += 9;
+      end += SPOOL_PREFIX_BYTES;
       end += out.write(json, end, 'utf8');
-      out.write((crc32(out.subarray(start + 9, end)) >>> 0).toString(16).padStart(8, '0'), start, 'latin1');
-      out[start + 8] = 32;
+      writeSpoolPrefix(out, start, end, crc32);
       out[end++] = 10;
     }
     const buf = out.subarray(0, end);

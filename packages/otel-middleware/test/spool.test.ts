@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRequestRecord } from '@fhirwatch/contract';
@@ -125,5 +125,21 @@ describe('AuditSpool', () => {
     await b.close();
     const { records } = await allRecords(dir);
     expect(verifyChain(Buffer.from(key, 'hex'), records)).toBeUndefined();
+  });
+
+  it('refuses a key file that holds no hex key, naming the file and not its content', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'hmac.key'), 'not-a-hex-key secret words\n', { mode: 0o600 });
+    const error = await AuditSpool.open({ dir, recordedBy: 'w1' }).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(error?.code).toBe(AUDIT_ERROR_CODES.invalidOption);
+    expect(error?.message).toContain(join(dir, 'hmac.key'));
+    expect(error?.message).not.toContain('secret');
+    // the directory is released: a valid key file opens it
+    await writeFile(join(dir, 'hmac.key'), `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+    const spool = await AuditSpool.open({ dir, recordedBy: 'w1' });
+    await spool.close();
   });
 });

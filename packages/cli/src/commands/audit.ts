@@ -4,14 +4,22 @@
  * options and help text come from the sink's report registry; this file parses flags, opens the store and writes
  * the chosen format. The sink's query modules and chDB are imported only when a command needs them.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type * as Queries from '@fhirwatch/clickhouse-sink/compliance';
 import type { QueryTransport, RemoteQueryResult } from '@fhirwatch/clickhouse-sink/query-client';
 import { UsageError } from '../command.ts';
-import { readKeyFileText } from './console.ts';
+import {
+  hmacKeyFromText,
+  isStoreBusy,
+  openStoreFrom,
+  readHmacKeyFile,
+  type StoreSource,
+  storeInUseMessage,
+  storeSource,
+} from '../flags.ts';
 
 export const description = 'Compliance queries: access, activity, reports, settings, VIP list, relationships, verify';
 
@@ -33,7 +41,8 @@ Commands:
 
 Store (one of):
   --store <dir>                 embedded chDB data directory (must not be open in another process)
-  --clickhouse-url <url>        ClickHouse server (user/password from CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
+  --clickhouse-url <url>        ClickHouse server (user/password from FHIRWATCH_CLICKHOUSE_USER / _PASSWORD,
+                                or the older CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
   --sink-url <url>              a running sink's query API (the process that owns an embedded store; ingest goes
                                 on); bearer token from FHIRWATCH_QUERY_TOKEN
   --actor <name>                who asks (default: the OS user); every read of audit records, on every store,
@@ -69,6 +78,9 @@ verify:
                                 without a file the key comes from FHIRWATCH_AUDIT_HMAC_KEY
   --writer <id>                 only this writer (recorded_by; repeatable)
   --allow-truncated-start       trust the first stored record when older ones were dropped by retention
+  --since-checkpoint            prove only what arrived after each writer's last verified, signed checkpoint
+                                (every passing verify stores one); a forged checkpoint is named and that writer
+                                is proved from the start; without this flag the whole store is proved
 
 Reports and their options ([setting]: a tenant's stored threshold may set it; defaults and why: packages/clickhouse-sink/README.md):
 `;
@@ -100,6 +112,7 @@ const COMMON_OPTIONS = {
   'hmac-key-encoding': { type: 'string' },
   writer: { type: 'string', multiple: true },
   'allow-truncated-start': { type: 'boolean', default: false },
+  'since-checkpoint': { type: 'boolean', default: false },
   patient: { type: 'string', multiple: true },
   actor: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -183,38 +196,20 @@ const STORE_BUSY = 'FW_AUDIT_STORE_BUSY';
 let invokedWith: readonly string[] = [];
 
 async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
-  const path = values.store;
-  const url = values['clickhouse-url'];
-  if ((path === undefined) === (url === undefined)) {
-    throw new UsageError('give exactly one of --store <dir> or --clickhouse-url <url>');
-  }
-  const { openStore } = await import('@fhirwatch/clickhouse-sink/store');
+  const source = storeSource(values) as StoreSource;
   let client: ClickHouseClient;
-  if (typeof path === 'string') {
-    if (!existsSync(path)) throw new UsageError(`no store at ${path}`);
-    try {
-      client = openStore({ path });
-    } catch (cause) {
-      if ((cause as { code?: string }).code === 'CHDB_CONNECTION') {
-        const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
-        const running = findRunningSink(path);
-        throw Object.assign(
-          new Error(
-            running === undefined
-              ? `the store ${path} is in use by another process (chDB lets one process own a data directory, e.g. a running \`fhirwatch sink\`): stop it, query it through that sink with --sink-url <its URL>, or use --clickhouse-url`
-              : `the store ${path} is owned by a running sink (pid ${running.pid}); ask it instead, ingest goes on:\n  fhirwatch audit ${sinkUrlArgs(invokedWith, running.url)}`,
-          ),
-          { code: STORE_BUSY },
-        );
-      }
-      throw cause;
+  try {
+    client = await openStoreFrom(source);
+  } catch (cause) {
+    if (source.kind === 'store' && isStoreBusy(cause)) {
+      const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
+      const message = storeInUseMessage(source.path, findRunningSink(source.path), {
+        unknownOwner: 'stop it, query it through that sink with --sink-url <its URL>, or use --clickhouse-url',
+        runningSink: (url) => `ask it instead, ingest goes on:\n  fhirwatch audit ${sinkUrlArgs(invokedWith, url)}`,
+      });
+      throw Object.assign(new Error(message), { code: STORE_BUSY });
     }
-  } else {
-    client = openStore({
-      url: String(url),
-      ...(process.env.CLICKHOUSE_USER ? { username: process.env.CLICKHOUSE_USER } : {}),
-      ...(process.env.CLICKHOUSE_PASSWORD ? { password: process.env.CLICKHOUSE_PASSWORD } : {}),
-    });
+    throw cause;
   }
   try {
     return await fn(client);
@@ -386,18 +381,11 @@ function hmacKey(values: Values): Buffer {
   if (encoding !== undefined && encoding !== 'hex' && encoding !== 'utf8') {
     throw new UsageError('--hmac-key-encoding must be hex or utf8');
   }
-  let text: string;
-  if (typeof values['hmac-key-file'] === 'string') {
-    text = readKeyFileText(values['hmac-key-file']);
-  } else if (process.env.FHIRWATCH_AUDIT_HMAC_KEY) {
-    text = process.env.FHIRWATCH_AUDIT_HMAC_KEY;
-  } else {
-    throw new UsageError('audit verify needs --hmac-key-file <file> or FHIRWATCH_AUDIT_HMAC_KEY');
-  }
-  const looksHex = /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32;
-  const useHex = encoding === 'hex' || (encoding === undefined && values['hmac-key-file'] !== undefined && looksHex);
-  if (useHex && !looksHex) throw new UsageError('the HMAC key is not hex');
-  return useHex ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+  // A key file is hex or a passphrase (auto); the environment variable is text unless told hex.
+  if (typeof values['hmac-key-file'] === 'string') return readHmacKeyFile(values['hmac-key-file'], encoding ?? 'auto');
+  const env = process.env.FHIRWATCH_AUDIT_HMAC_KEY;
+  if (env) return encoding === 'hex' ? hmacKeyFromText(env, 'hex') : Buffer.from(env, 'utf8');
+  throw new UsageError('audit verify needs --hmac-key-file <file> or FHIRWATCH_AUDIT_HMAC_KEY');
 }
 
 const VIP_COLUMNS = ['tenant_id', 'patient_id', 'reason', 'changed_by', 'since'];

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { type ClientInfo, loadGatewayConfig, openClientRegistry } from '@fhirwatch/gateway';
 import { UsageError } from '../command.ts';
+import { numberFlag } from '../flags.ts';
 
 export const description = 'Manage the gateway OAuth clients and secrets (create, list, rotate, revoke, delete)';
 
@@ -91,11 +92,7 @@ export async function run(args: string[]): Promise<number> {
         return 0;
       }
       case 'rotate': {
-        let graceSeconds: number | undefined;
-        if (values.grace !== undefined) {
-          graceSeconds = Number(values.grace);
-          if (!Number.isFinite(graceSeconds) || graceSeconds < 0) throw new UsageError('--grace must be seconds ≥ 0');
-        }
+        const graceSeconds = numberFlag('grace', values.grace, { min: 0, integer: false });
         const issued = await registry.rotateSecret(need('client'), graceSeconds === undefined ? {} : { graceSeconds });
         process.stdout.write(`${JSON.stringify(issued)}\n`);
         return 0;

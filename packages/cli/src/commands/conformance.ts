@@ -15,6 +15,7 @@ import {
   validateConformanceOptions,
 } from '@fhirwatch/loadtests';
 import { UsageError } from '../command.ts';
+import { positiveFlag } from '../flags.ts';
 import { fromEnv, withLoadErrors } from './loadtest.ts';
 
 export const description = 'Check a FHIR server against the Patients-app contract (pass/fail with evidence)';
@@ -51,13 +52,6 @@ const OPTIONS = {
   junit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-function positiveInt(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
-  return n;
-}
 
 function write(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true });
@@ -96,8 +90,8 @@ export function run(args: string[]): Promise<number> {
       const value = get(flag);
       if (value !== undefined) target[key] = value;
     }
-    const maxBatchPatients = positiveInt('max-batch-patients', get('max-batch-patients'));
-    const requiredBatchPatients = positiveInt('batch-patients', get('batch-patients'));
+    const maxBatchPatients = positiveFlag('max-batch-patients', get('max-batch-patients'));
+    const requiredBatchPatients = positiveFlag('batch-patients', get('batch-patients'));
     const options = {
       target,
       ...(maxBatchPatients === undefined ? {} : { maxBatchPatients }),

@@ -6,8 +6,16 @@
 import { parseArgs } from 'node:util';
 import { type Credential, parseCredentials } from '@fhirwatch/clickhouse-sink/query-client';
 import type { ConsoleOptions } from '@fhirwatch/console';
-import { AUDIT_ERROR_CODES, readKeyFile } from '@fhirwatch/otel-middleware';
 import { UsageError } from '../command.ts';
+import {
+  isStoreBusy,
+  numberFlag,
+  readHmacKeyFile,
+  readKeyFileText as readKeyFileTextOf,
+  STORE_OPTIONS,
+  storeInUseMessage,
+  storeSource,
+} from '../flags.ts';
 import { stopSignal } from '../stop.ts';
 
 export const description = 'Web console over the store: SRE overview, compliance search and reports, load tests';
@@ -17,7 +25,8 @@ const USAGE = `Usage: fhirwatch console [options]      serve the console until C
 Store (one of):
   --store <dir>            embedded chDB data directory (not open in another process; if a sink owns it,
                            run \`fhirwatch sink --console\` there or use --sink-url)
-  --clickhouse-url <url>   ClickHouse server (user/password from CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
+  --clickhouse-url <url>   ClickHouse server (user/password from FHIRWATCH_CLICKHOUSE_USER / _PASSWORD; the
+                           older CLICKHOUSE_USER / CLICKHOUSE_PASSWORD are still read)
   --sink-url <url>         a running sink: the console forwards its queries to the sink's query API
 
   --port <n>               port (default 0: any free port)
@@ -30,21 +39,14 @@ in the console (FHIRWATCH_QUERY_TOKEN, one shared token). With --sink-url the co
 token to the sink and never adds one: a caller without a token gets the sink's 401.
 `;
 
-/** The text of `--hmac-key-file` (mode checked: open to group or others → a usage error naming `chmod 600`). */
-export function readKeyFileText(file: string): string {
-  try {
-    return readKeyFile(file);
-  } catch (error) {
-    if ((error as { code?: string }).code === AUDIT_ERROR_CODES.keyFileMode) {
-      throw new UsageError(`--hmac-key-file: ${(error as Error).message}`);
-    }
-    throw new UsageError('--hmac-key-file cannot be read');
-  }
+/** The HMAC key file's key (kept for importers; the rule lives in ../flags.ts). */
+export function readHmacKey(file: string): Buffer {
+  return readHmacKeyFile(file);
 }
 
-export function readHmacKey(file: string): Buffer {
-  const text = readKeyFileText(file);
-  return /^(?:[0-9a-fA-F]{2})+$/.test(text) && text.length >= 32 ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+/** The text of `--hmac-key-file` (kept for importers; ../flags.ts). */
+export function readKeyFileText(file: string): string {
+  return readKeyFileTextOf(file);
 }
 
 /** `name:token` pairs from an environment variable (empty when unset). */
@@ -60,8 +62,7 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      store: { type: 'string' },
-      'clickhouse-url': { type: 'string' },
+      ...STORE_OPTIONS,
       'sink-url': { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
@@ -74,23 +75,20 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const sources = [values.store, values['clickhouse-url'], values['sink-url']].filter((v) => v !== undefined);
-  if (sources.length !== 1) throw new UsageError('give exactly one of --store, --clickhouse-url or --sink-url');
-  const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError('--port must be an integer in [0, 65535]');
+  const source = storeSource(values, { others: { 'sink-url': values['sink-url'] } });
+  const port = numberFlag('port', values.port, { min: 0, max: 65535 }) ?? 0;
   const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
   const tokens = credentialsFromEnv('FHIRWATCH_QUERY_TOKENS');
   const options: ConsoleOptions = { port, ...(values.host === undefined ? {} : { host: values.host }) };
   if (token !== undefined) options.token = token;
   if (tokens.length > 0) options.tokens = tokens;
   if (values['hmac-key-file'] !== undefined) options.hmacKey = readHmacKey(values['hmac-key-file']);
-  if (values.store !== undefined) options.store = values.store;
+  if (source?.kind === 'store') options.store = source.path;
   if (values['sink-url'] !== undefined) options.sinkUrl = values['sink-url'];
-  if (values['clickhouse-url'] !== undefined) {
-    options.clickhouseUrl = values['clickhouse-url'];
-    if (process.env.CLICKHOUSE_USER) options.username = process.env.CLICKHOUSE_USER;
-    if (process.env.CLICKHOUSE_PASSWORD) options.password = process.env.CLICKHOUSE_PASSWORD;
+  if (source?.kind === 'clickhouse') {
+    options.clickhouseUrl = source.url;
+    if (source.username !== undefined) options.username = source.username;
+    if (source.password !== undefined) options.password = source.password;
   }
   const { startConsole } = await import('@fhirwatch/console');
   let server: Awaited<ReturnType<typeof startConsole>>;
@@ -98,14 +96,14 @@ export async function run(args: string[]): Promise<number> {
     server = await startConsole(options);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'CHDB_CONNECTION') {
+    if (isStoreBusy(error)) {
       const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
-      const running = findRunningSink(String(values.store));
-      process.stderr.write(
-        running === undefined
-          ? `fhirwatch console: the store ${values.store} is in use by another process (a running \`fhirwatch sink\`?): start that sink with --console, or run \`fhirwatch console --sink-url <the sink's URL>\` (FW_CONSOLE_STORE_BUSY)\n`
-          : `fhirwatch console: the store ${values.store} is owned by a running sink (pid ${running.pid}); use it (FW_CONSOLE_STORE_BUSY):\n  fhirwatch console --sink-url ${running.url}\n`,
-      );
+      const message = storeInUseMessage(String(values.store), findRunningSink(String(values.store)), {
+        unknownOwner:
+          "start that sink with --console, or run `fhirwatch console --sink-url <the sink's URL>` (FW_CONSOLE_STORE_BUSY)",
+        runningSink: (url) => `use it (FW_CONSOLE_STORE_BUSY):\n  fhirwatch console --sink-url ${url}`,
+      });
+      process.stderr.write(`fhirwatch console: ${message}\n`);
       return 1;
     }
     if (code === 'FW_CONSOLE_SINK_UNREACHABLE') {

@@ -27,7 +27,7 @@ import {
 } from '@fhirwatch/clickhouse-sink/compliance';
 
 import { consoleHandler, consolePanels } from '@fhirwatch/console';
-import type { FhirVersion } from '@fhirwatch/contract';
+import { type FhirVersion, HMAC_KEY_FILE } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
 import {
   CLINICIAN_HOUR,
@@ -37,9 +37,8 @@ import {
   runClinicianTraffic,
 } from '@fhirwatch/loadtests';
 import { generatePopulation, startMockEhr } from '@fhirwatch/mock-ehr';
-import { readKeyFile } from '@fhirwatch/otel-middleware';
-import { UsageError } from '../command.ts';
 import { checkMonitoringReports, plantedLines, plantSuspiciousPatterns, unexplainedLines } from '../demo-planted.ts';
+import { durationFlag, numberFlag, readHmacKeyFile } from '../flags.ts';
 import { stopSignal } from '../stop.ts';
 
 export const description =
@@ -112,22 +111,6 @@ export function demoClinicians(count: number): Clinician[] {
     });
   }
   return out;
-}
-
-function parseDurationMs(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (match === null) throw new UsageError(`--duration: expected e.g. 20s, 90s, 2m; got '${text}'`);
-  const value = Number(match[1]);
-  const ms = match[2] === 'ms' ? value : match[2] === 'm' ? value * 60_000 : value * 1000;
-  if (ms <= 0 || ms > 600_000) throw new UsageError('--duration must be between 1ms and 10m');
-  return ms;
-}
-
-function positiveInt(name: string, text: string | undefined, fallback: number, max: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be 1..${max}`);
-  return value;
 }
 
 const say = (line = ''): void => {
@@ -211,9 +194,14 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const durationMs = parseDurationMs(values.duration);
-  const clinicianCount = positiveInt('clinicians', values.clinicians ?? values.concurrency, 32, 200);
-  const patients = positiveInt('patients', values.patients, 500, 100_000);
+  const durationMs = durationFlag('duration', values.duration, {
+    units: ['ms', 's', 'm'],
+    bareUnit: 's',
+    minMs: 1,
+    maxMs: 600_000,
+  }) as number;
+  const clinicianCount = numberFlag('clinicians', values.clinicians ?? values.concurrency, { min: 1, max: 200 }) ?? 32;
+  const patients = numberFlag('patients', values.patients, { min: 1, max: 100_000 }) ?? 500;
   const dir = resolve(values.dir);
   if (values.fresh) rmSync(dir, { recursive: true, force: true });
   const storeDir = join(dir, 'store');
@@ -223,13 +211,13 @@ export async function run(args: string[]): Promise<number> {
   say('fhirwatch demo: everything on 127.0.0.1, embedded store (chDB)');
   say(`  store        ${storeDir}`);
   // the sink owns the store, so it serves the console (and its query API) too
-  const hmacKeyFile = join(spoolDir, 'hmac.key');
+  const hmacKeyFile = join(spoolDir, HMAC_KEY_FILE);
   const sink = await startSink({
     store: storeDir,
     flushIntervalMs: 500,
     queryApi: {
       panels: consolePanels(),
-      hmacKey: () => (existsSync(hmacKeyFile) ? Buffer.from(readKeyFile(hmacKeyFile), 'hex') : undefined),
+      hmacKey: () => (existsSync(hmacKeyFile) ? readHmacKeyFile(hmacKeyFile, 'hex') : undefined),
     },
     mount: consoleHandler(),
   });
@@ -399,7 +387,7 @@ export async function run(args: string[]): Promise<number> {
       say(`  (${access.rows.length} records in all for this patient)`);
     }
 
-    const key = Buffer.from(readKeyFile(join(spoolDir, 'hmac.key')), 'hex');
+    const key = readHmacKeyFile(hmacKeyFile, 'hex');
     const verification = await verifyAuditChain(client, { key, recordedBy: ['demo-gateway'] });
     const writer = verification.writers[0];
     say(
@@ -444,7 +432,7 @@ export async function run(args: string[]): Promise<number> {
     }
     say(`  npx fhirwatch audit activity --store ${storeDir} --user clinician-01 --since 1d`);
     say(`  npx fhirwatch audit report after-hours --store ${storeDir} --since 1d`);
-    say(`  npx fhirwatch audit verify --store ${storeDir} --hmac-key-file ${join(spoolDir, 'hmac.key')}`);
+    say(`  npx fhirwatch audit verify --store ${storeDir} --hmac-key-file ${hmacKeyFile}`);
     if (values.stay) {
       say();
       say(`Still running (gateway ${gateway.url}, client id ${app.clientId}). Ctrl-C to stop.`);

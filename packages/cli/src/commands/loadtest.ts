@@ -4,10 +4,9 @@
  * in `loadtest_runs` when a store is given, and exit 1 when any SLO failed. Thin: flags (or FHIRWATCH_* env
  * variables) → @fhirwatch/loadtests options.
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { migrate, openStore } from '@fhirwatch/clickhouse-sink';
+import { migrate } from '@fhirwatch/clickhouse-sink';
 import { insertLoadtestRun } from '@fhirwatch/clickhouse-sink/ingest';
 import { parseFhirVersion } from '@fhirwatch/contract';
 import {
@@ -28,6 +27,7 @@ import {
   writeLoadtestReport,
 } from '@fhirwatch/loadtests';
 import { UsageError } from '../command.ts';
+import { durationFlag, openStoreFrom, positiveFlag, STORE_OPTIONS, type StoreSource, storeSource } from '../flags.ts';
 
 export const description = 'Load-test a FHIR service with a Patients-app scenario and write the go-live report';
 
@@ -69,7 +69,8 @@ Output
                              server-side split per hop (gateway, token, provider) from its otel_traces
                              when the target is fhirwatch-instrumented (the store must not be held by a
                              running sink: chDB lets one process own it; use --clickhouse-url then)
-  --clickhouse-url <url>     ... or of this ClickHouse server (CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
+  --clickhouse-url <url>     ... or of this ClickHouse server (FHIRWATCH_CLICKHOUSE_USER / _PASSWORD, or the
+                             older CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
   --json                     print report.json to stdout instead of the summary
   --quiet                    no progress line
 
@@ -99,8 +100,7 @@ const OPTIONS = {
   seed: { type: 'string' },
   slo: { type: 'string', multiple: true },
   report: { type: 'string' },
-  store: { type: 'string' },
-  'clickhouse-url': { type: 'string' },
+  ...STORE_OPTIONS,
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -116,20 +116,13 @@ export function fromEnv(values: Record<string, unknown>, name: string, env = pro
 }
 
 function num(name: string, text: string | undefined, integer: boolean): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}`);
-  }
-  return n;
+  return positiveFlag(name, text, integer);
 }
 
 /** `30`, `30s`, `5m`, `1h` → seconds. */
 export function parseDuration(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(text.trim());
-  if (match === null || Number(match[1]) <= 0) throw new UsageError('--duration must be like 30, 30s, 5m or 1h');
-  return Number(match[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(match[2] ?? 's') as 's' | 'm' | 'h'];
+  const ms = durationFlag('duration', text, { units: ['s', 'm', 'h'], bareUnit: 's' });
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 export interface LoadtestCliOptions {
@@ -145,8 +138,8 @@ export interface LoadtestCliOptions {
   seed: number | undefined;
   slo: string[];
   report: string | undefined;
-  store: string | undefined;
-  clickhouseUrl: string | undefined;
+  /** Where to store the run (`--store` / `--clickhouse-url`), if anywhere. */
+  store: StoreSource | undefined;
   json: boolean;
   quiet: boolean;
 }
@@ -195,10 +188,7 @@ export function loadtestOptions(args: string[], env = process.env): LoadtestCliO
   if (maxInFlight !== undefined) knobs.maxInFlight = maxInFlight;
   const mix = get('mix');
   if (mix !== undefined) knobs.mix = parseMix(mix);
-  const store = get('store');
-  const clickhouseUrl = get('clickhouse-url');
-  if (store !== undefined && clickhouseUrl !== undefined)
-    throw new UsageError('give one of --store and --clickhouse-url');
+  const store = storeSource({ store: get('store'), 'clickhouse-url': get('clickhouse-url') }, { required: false, env });
   const envSlo = env.FHIRWATCH_SLO === undefined ? [] : env.FHIRWATCH_SLO.split(/[\s;]+/).filter((s) => s !== '');
   // checked here, before anything touches the network: a typo is a usage error, not a failed /metadata read
   const scenarioName = get('scenario') ?? 'smoke';
@@ -221,7 +211,6 @@ export function loadtestOptions(args: string[], env = process.env): LoadtestCliO
     slo: [...envSlo, ...(values.slo ?? [])],
     report: get('report'),
     store,
-    clickhouseUrl,
     json: values.json === true,
     quiet: values.quiet === true,
   };
@@ -298,16 +287,7 @@ async function runLoadtestCommand(args: string[]): Promise<number> {
   const scenario = resolveScenario(options.scenarioName, options.knobs);
   const slo = applySloOverrides(defaultSlo(scenario.listSize), options.slo);
   let client: ClickHouseClient | undefined;
-  if (options.store !== undefined) {
-    if (!existsSync(options.store)) throw new UsageError(`no store at ${options.store}`);
-    client = openStore({ path: options.store });
-  } else if (options.clickhouseUrl !== undefined) {
-    client = openStore({
-      url: options.clickhouseUrl,
-      ...(process.env.CLICKHOUSE_USER === undefined ? {} : { username: process.env.CLICKHOUSE_USER }),
-      ...(process.env.CLICKHOUSE_PASSWORD === undefined ? {} : { password: process.env.CLICKHOUSE_PASSWORD }),
-    });
-  }
+  if (options.store !== undefined) client = await openStoreFrom(options.store);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.once('SIGINT', onSignal);

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { parseFhirVersion } from '@fhirwatch/contract';
 import { type MockEhrOptions, startMockEhr } from '@fhirwatch/mock-ehr';
 import { UsageError } from '../command.ts';
+import { numberFlag } from '../flags.ts';
 import { stopSignal } from '../stop.ts';
 
 export const description = 'Run the synthetic provider FHIR server (DSTU2/STU3, seeded population)';
@@ -24,21 +25,6 @@ const USAGE = `Usage: fhirwatch mock-ehr [options]
   --error-rate <r>       share of requests (0..1) answered with an injected 500/503 OperationOutcome
   --max-body-bytes <n>   largest request body accepted (default 1048576)
 `;
-
-function number(
-  name: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-  integer: boolean,
-): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
-  }
-  return n;
-}
 
 /** Parse `mock-ehr` arguments into MockEhrOptions (exported for the demo command). */
 export function mockEhrOptions(args: string[]): MockEhrOptions | 'help' {
@@ -70,17 +56,17 @@ export function mockEhrOptions(args: string[]): MockEhrOptions | 'help' {
   const set = <K extends keyof MockEhrOptions>(key: K, value: MockEhrOptions[K] | undefined): void => {
     if (value !== undefined) options[key] = value;
   };
-  set('patients', number('patients', values.patients, 0, 10_000_000, true));
-  set('seed', number('seed', values.seed, 0, 0xffffffff, true));
-  set('port', number('port', values.port, 0, 65535, true));
+  set('patients', numberFlag('patients', values.patients, { min: 0, max: 10_000_000, integer: true }));
+  set('seed', numberFlag('seed', values.seed, { min: 0, max: 0xffffffff, integer: true }));
+  set('port', numberFlag('port', values.port, { min: 0, max: 65535, integer: true }));
   set('host', values.host);
   if (values['base-path'] !== undefined) {
     if (!values['base-path'].startsWith('/')) throw new UsageError("--base-path must start with '/'");
     options.basePath = values['base-path'];
   }
-  const fixed = number('latency-ms', values['latency-ms'], 0, 60_000, false);
-  const p50 = number('latency-p50-ms', values['latency-p50-ms'], 0, 60_000, false);
-  const p99 = number('latency-p99-ms', values['latency-p99-ms'], 0, 60_000, false);
+  const fixed = numberFlag('latency-ms', values['latency-ms'], { min: 0, max: 60_000, integer: false });
+  const p50 = numberFlag('latency-p50-ms', values['latency-p50-ms'], { min: 0, max: 60_000, integer: false });
+  const p99 = numberFlag('latency-p99-ms', values['latency-p99-ms'], { min: 0, max: 60_000, integer: false });
   if (fixed !== undefined && (p50 !== undefined || p99 !== undefined)) {
     throw new UsageError('--latency-ms excludes --latency-p50-ms/--latency-p99-ms');
   }
@@ -91,8 +77,11 @@ export function mockEhrOptions(args: string[]): MockEhrOptions | 'help' {
     if (!(p50 > 0 && p99 >= p50)) throw new UsageError('need 0 < --latency-p50-ms <= --latency-p99-ms');
     options.latency = { p50Ms: p50, p99Ms: p99 };
   } else set('latency', fixed);
-  set('errorRate', number('error-rate', values['error-rate'], 0, 1, false));
-  set('maxBodyBytes', number('max-body-bytes', values['max-body-bytes'], 1, 1024 ** 3, true));
+  set('errorRate', numberFlag('error-rate', values['error-rate'], { min: 0, max: 1, integer: false }));
+  set(
+    'maxBodyBytes',
+    numberFlag('max-body-bytes', values['max-body-bytes'], { min: 1, max: 1024 ** 3, integer: true }),
+  );
   return options;
 }
 

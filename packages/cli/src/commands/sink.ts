@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import { migrate, openStore, type SchemaOptions, type SinkOptions, startSink } from '@fhirwatch/clickhouse-sink';
 import { renderSchemaScript } from '@fhirwatch/clickhouse-sink/store';
 import { UsageError } from '../command.ts';
+import { numberFlag, readHmacKeyFile, STORE_OPTIONS, storeSource } from '../flags.ts';
 import { stopSignal } from '../stop.ts';
-
-import { credentialsFromEnv, readHmacKey } from './console.ts';
+import { credentialsFromEnv } from './console.ts';
 
 export const description = 'Run the audit/telemetry sink (ClickHouse or embedded chDB); `sink migrate`, `sink ddl`';
 
@@ -19,7 +19,8 @@ const USAGE = `Usage: fhirwatch sink [options]            serve /v1/audit, /v1/t
        fhirwatch sink ddl [--cluster <name>] [--database <db>]   print the DDL
 
   --store <dir>                 embedded chDB data directory
-  --clickhouse-url <url>        a ClickHouse server instead (password from FHIRWATCH_CLICKHOUSE_PASSWORD)
+  --clickhouse-url <url>        a ClickHouse server instead (user/password from FHIRWATCH_CLICKHOUSE_USER /
+                                FHIRWATCH_CLICKHOUSE_PASSWORD; CLICKHOUSE_USER / CLICKHOUSE_PASSWORD still read)
   --username <name>             ClickHouse user
   --database <db>               database (default: default)
   --port <n>                    port (default 0: any free port)
@@ -40,15 +41,6 @@ Credentials (environment; design in packages/clickhouse-sink/README.md, "Authent
   Without any: loopback only, same-origin requests with a loopback Host. With read tokens, ingest tokens too.
 `;
 
-function integer(name: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer in [${min}, ${max}]`);
-  }
-  return n;
-}
-
 interface Parsed {
   sink: SinkOptions;
   console: boolean;
@@ -60,8 +52,7 @@ function parse(args: string[]): Parsed {
   const { values } = parseArgs({
     args,
     options: {
-      store: { type: 'string' },
-      'clickhouse-url': { type: 'string' },
+      ...STORE_OPTIONS,
       username: { type: 'string' },
       database: { type: 'string' },
       port: { type: 'string' },
@@ -78,27 +69,24 @@ function parse(args: string[]): Parsed {
   });
   const sink: SinkOptions = {};
   const schema: SchemaOptions = {};
-  if (values.store !== undefined) sink.store = values.store;
-  if (values['clickhouse-url'] !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(values['clickhouse-url']);
-    } catch {
-      throw new UsageError('--clickhouse-url must be a URL');
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--clickhouse-url must be http(s)');
-    sink.clickhouseUrl = values['clickhouse-url'];
-    const password = process.env.FHIRWATCH_CLICKHOUSE_PASSWORD;
-    if (password !== undefined) sink.password = password;
+  const source = storeSource(values, { required: false });
+  if (source?.kind === 'store') sink.store = source.path;
+  if (source?.kind === 'clickhouse') {
+    sink.clickhouseUrl = source.url;
+    if (source.username !== undefined) sink.username = source.username;
+    if (source.password !== undefined) sink.password = source.password;
   }
   if (values.username !== undefined) sink.username = values.username;
   if (values.database !== undefined) sink.database = schema.database = values.database;
   if (values.spool !== undefined) sink.spoolDir = values.spool;
-  const port = integer('port', values.port, 0, 65535);
+  const port = numberFlag('port', values.port, { min: 0, max: 65535 });
   if (port !== undefined) sink.port = port;
-  const auditDays = integer('audit-retention-days', values['audit-retention-days'], 1, 36_500);
+  const auditDays = numberFlag('audit-retention-days', values['audit-retention-days'], { min: 1, max: 36_500 });
   if (auditDays !== undefined) sink.auditRetentionDays = schema.auditRetentionDays = auditDays;
-  const telemetryDays = integer('telemetry-retention-days', values['telemetry-retention-days'], 1, 36_500);
+  const telemetryDays = numberFlag('telemetry-retention-days', values['telemetry-retention-days'], {
+    min: 1,
+    max: 36_500,
+  });
   if (telemetryDays !== undefined) sink.telemetryRetentionDays = schema.telemetryRetentionDays = telemetryDays;
   if (values.cluster !== undefined) schema.cluster = values.cluster;
   if (values.host !== undefined) sink.host = values.host;
@@ -109,7 +97,7 @@ function parse(args: string[]): Parsed {
   sink.queryApi = {
     ...(token === undefined ? {} : { token }),
     ...(tokens.length === 0 ? {} : { tokens }),
-    ...(values['hmac-key-file'] === undefined ? {} : { hmacKey: readHmacKey(values['hmac-key-file']) }),
+    ...(values['hmac-key-file'] === undefined ? {} : { hmacKey: readHmacKeyFile(values['hmac-key-file']) }),
   };
   return { sink, schema, console: values.console, help: values.help };
 }

@@ -1,7 +1,7 @@
 /** Public API of the compliance queries (re-exported by the package index). */
 
 export type { AuditQueryErrorCode } from './errors.ts';
-export { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from './errors.ts';
+export { AUDIT_QUERY_ERROR_CODES, AUDIT_QUERY_ERRORS, AuditQueryError } from './errors.ts';
 export type { ExplainedAccess, ExplainOptions, Explanation } from './explain.ts';
 export { EXPLAIN_DEFAULTS, EXPLANATIONS, explainAccesses } from './explain.ts';
 export type { AuditEventOptions, AuditEventShape } from './fhir/audit-event.ts';
@@ -81,7 +81,7 @@ export type {
   TenantIsolationReportOptions,
 } from './types.ts';
 export type { ChainBreak, ChainIssue, VerifyOptions, VerifyResult, VerifyRow, WriterVerification } from './verify.ts';
-export { CHAIN_BREAKS, ROW_ISSUES, requestFromRow, verifyAuditChain, verifyReport } from './verify.ts';
+export { CHAIN_BREAKS, checkpointSignature, ROW_ISSUES, verifyAuditChain, verifyReport } from './verify.ts';
 export type { VipChange, VipEntry } from './vip.ts';
 export { addVipPatient, ensureVipTable, listVipPatients, removeVipPatient, VIP_TABLE } from './vip.ts';
 export type { ResolvedWorkHours, WorkHours, WorkHoursConfig } from './work-hours.ts';

@@ -2,16 +2,30 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_DEDUP_CLAUSE, AUDIT_TABLE } from '../store/schema/audit.ts';
-import { AUDIT_BY_PATIENT_TABLE } from '../store/schema/audit-by-patient.ts';
+import { AUDIT_PATIENT_INDEX_TABLE } from '../store/schema/audit-patient-index.ts';
+import { AUDIT_REQUESTS_TABLE } from '../store/schema/audit-requests.ts';
+import { AUDIT_EXPANSION_SELECT } from '../store/schema/expansion.ts';
 import { isoFromClickHouse } from './time-range.ts';
 
-/** The audit table every query reads (src/store/schema/audit.ts). */
-export const AUDIT_EVENTS = AUDIT_TABLE;
 /**
- * The same rows, yearly partitions, sorted patient first (migration 10, src/store/schema/audit-by-patient.ts): the
- * patient access report's read, "everything about patient X" over long ranges.
+ * The per-patient audit rows every query reads: since migration 11 a view, the expansion of `audit_requests`
+ * (src/store/schema/audit-patient-index.ts), with the columns of the table it replaced.
  */
-export const AUDIT_EVENTS_BY_PATIENT = AUDIT_BY_PATIENT_TABLE;
+export const AUDIT_EVENTS = AUDIT_TABLE;
+/** The narrow per-patient index (patient_id, tenant_id, event_time, recorded_by, seq, event_id), patient first. */
+export const AUDIT_PATIENT_INDEX = AUDIT_PATIENT_INDEX_TABLE;
+
+/**
+ * "Everything about patient X" without scanning: the per-patient rows (audit_events' columns) of the requests the
+ * index names for `indexFilter` (a condition on the index's columns), read from audit_requests by its sort key
+ * (recorded_by, seq). A FROM-able subquery; the caller filters the rows again (a request names other patients).
+ */
+export function patientRows(indexFilter: string): string {
+  return `(${AUDIT_EXPANSION_SELECT.replace(
+    '{from}',
+    `(SELECT * FROM ${AUDIT_REQUESTS_TABLE} WHERE (recorded_by, seq) IN (SELECT recorded_by, seq FROM ${AUDIT_PATIENT_INDEX_TABLE} WHERE ${indexFilter}))`,
+  )})`;
+}
 /**
  * At-least-once delivery may store an event_id twice until a merge collapses it (ReplacingMergeTree);
  * every row-level query filters first and then keeps one row per event_id (`LIMIT 1 BY event_id`,
@@ -19,6 +33,18 @@ export const AUDIT_EVENTS_BY_PATIENT = AUDIT_BY_PATIENT_TABLE;
  * hide the filter from the sort key). Aggregates count `uniqExact(event_id)` instead.
  */
 export const ONE_ROW_PER_EVENT = AUDIT_DEDUP_CLAUSE;
+
+/**
+ * "Everything user Y touched" without scanning: the per-patient rows of the requests matching `requestFilter` (a
+ * condition on request-level columns: user, tenant, time), found through audit_requests' narrow `by_user`
+ * projection and read by the table's sort key. A FROM-able subquery.
+ */
+export function requestRows(requestFilter: string): string {
+  return `(${AUDIT_EXPANSION_SELECT.replace(
+    '{from}',
+    `(SELECT * FROM ${AUDIT_REQUESTS_TABLE} WHERE (recorded_by, seq) IN (SELECT recorded_by, seq FROM ${AUDIT_REQUESTS_TABLE} WHERE ${requestFilter}))`,
+  )})`;
+}
 
 /** Every record column, in AUDIT_RECORD_FIELDS order (static text, no input in it). */
 export const RECORD_COLUMNS_SQL = AUDIT_RECORD_FIELDS.join(', ');

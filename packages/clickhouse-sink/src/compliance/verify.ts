@@ -25,22 +25,22 @@ import * as crypto from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
-  type AuditOutcome,
-  type AuditRequestEntry,
   type AuditRequestRecord,
   auditRequestCanonical,
+  type ChainState,
   ChainWalker,
   chainHasher,
+  expandRequestRecord,
 } from '@fhirwatch/contract';
-import { AUDIT_COLUMNS } from '../store/schema/audit.ts';
+import { requestFromRow } from '../store/audit-encode.ts';
+import { AUDIT_CHECKPOINTS_TABLE } from '../store/schema/audit-checkpoints.ts';
 import {
-  AUDIT_EXPANSION_SELECT,
-  AUDIT_REQUEST_COLUMNS,
-  AUDIT_REQUESTS_TABLE,
-  PER_PATIENT_ID,
-} from '../store/schema/audit-requests.ts';
-import { AUDIT_EVENTS, selectRows } from './records.ts';
-import { isoFromClickHouse } from './time-range.ts';
+  AUDIT_PATIENT_INDEX_TABLE,
+  PATIENT_INDEX_FIELDS,
+  PATIENT_INDEX_SELECT,
+} from '../store/schema/audit-patient-index.ts';
+import { AUDIT_REQUEST_COLUMNS, AUDIT_REQUESTS_TABLE } from '../store/schema/audit-requests.ts';
+import { selectRows } from './records.ts';
 import type { Report } from './types.ts';
 
 export const CHAIN_BREAKS = [
@@ -49,6 +49,7 @@ export const CHAIN_BREAKS = [
   'reordered',
   'seq-gap',
   'conflicting-duplicate',
+  'forged-checkpoint',
 ] as const;
 export type ChainBreak = (typeof CHAIN_BREAKS)[number];
 
@@ -91,6 +92,8 @@ export interface WriterVerification {
   stored_rows: number;
   /** Per-patient rows that differ from the expansion, up to maxIssues. */
   row_issues: RowIssue[];
+  /** With `sinceCheckpoint`: the checkpoint's seq the walk started after (records before it were not re-read). */
+  since_seq?: number;
 }
 
 export interface VerifyOptions {
@@ -109,6 +112,16 @@ export interface VerifyOptions {
   maxIssues?: number;
   /** Also prove the per-patient rows (level 2). Default true; false checks the request chain only. */
   rows?: boolean;
+  /**
+   * Prove only what arrived after each writer's newest checkpoint (both levels), if its signature holds; a
+   * forged checkpoint is reported (`forged-checkpoint`) and that writer is verified from the start.
+   */
+  sinceCheckpoint?: boolean;
+  /**
+   * After a writer verifies (both levels, from its chain start or a valid checkpoint), store a signed checkpoint
+   * (`audit_verify_checkpoints`: last seq and hash, HMAC-SHA256 with a key derived from the HMAC key). Default true.
+   */
+  writeCheckpoint?: boolean;
 }
 
 export interface VerifyResult {
@@ -219,108 +232,6 @@ function sameHex(a: string, b: string): boolean {
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
-/** One JSONCompactEachRow row of `SELECT ${REQUEST_COLUMNS_SQL}` as the request record it stores. */
-export function requestFromRow(row: readonly unknown[]): AuditRequestRecord {
-  const [
-    requestId,
-    eventTime,
-    recordedBy,
-    seq,
-    prevHash,
-    hash,
-    v,
-    tenantId,
-    tenantClaimed,
-    routedTenantId,
-    clientId,
-    userId,
-    userName,
-    sourceIp,
-    userAgent,
-    fhirVersion,
-    batchId,
-    traceId,
-    httpStatus,
-    durationMs,
-    eventType,
-    interaction,
-    resourceType,
-    query,
-    entryIndex,
-    status,
-    outcome,
-    resultCount,
-    xEntry,
-    xPatient,
-  ] = row as [
-    string,
-    string,
-    string,
-    number,
-    string,
-    string,
-    number,
-    string,
-    number,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    AuditRequestRecord['fhir_version'],
-    string,
-    string,
-    number,
-    number,
-    AuditRequestEntry['event_type'][],
-    AuditRequestEntry['fhir_interaction'][],
-    string[],
-    string[],
-    number[],
-    number[],
-    number[],
-    (number | null)[],
-    number[],
-    string[],
-  ];
-  const entries: AuditRequestEntry[] = eventType.map((type, i) => ({
-    event_type: type,
-    fhir_interaction: interaction[i] as AuditRequestEntry['fhir_interaction'],
-    resource_type: resourceType[i] ?? '',
-    query: query[i] ?? '',
-    entry_index: entryIndex[i] ?? -1,
-    http_status: status[i] ?? 0,
-    outcome: (outcome[i] ?? 0) as AuditOutcome,
-    result_count: resultCount[i] ?? null,
-    patient_ids: [],
-  }));
-  for (let j = 0; j < xEntry.length; j++) entries[(xEntry[j] as number) - 1]?.patient_ids.push(xPatient[j] ?? '');
-  return {
-    v: v === 1 ? 1 : 2,
-    event_id: requestId,
-    event_time: isoFromClickHouse(eventTime),
-    recorded_by: recordedBy,
-    seq: Number(seq),
-    prev_hash: prevHash,
-    hash,
-    tenant_id: tenantId,
-    tenant_claimed: tenantClaimed === 1,
-    routed_tenant_id: routedTenantId,
-    client_id: clientId,
-    user_id: userId,
-    user_name: userName,
-    source_ip: sourceIp,
-    user_agent: userAgent,
-    fhir_version: fhirVersion,
-    batch_id: batchId,
-    trace_id: traceId,
-    http_status: httpStatus,
-    duration_ms: durationMs,
-    entries,
-  };
-}
-
 async function compactRows(
   client: ClickHouseClient,
   query: string,
@@ -344,6 +255,10 @@ interface ChainWalk {
   last_seq: number;
   issues: ChainIssue[];
   first_broken?: ChainIssue;
+  /** The rows of requests whose HMAC fails (what readers see of them was not signed). */
+  alteredRows: RowIssue[];
+  /** Hash of the last record walked (the next checkpoint's). */
+  lastHash?: string;
 }
 
 /** Level 1: one writer's request chain, streamed in sort-key order, page = key range, next page prefetched. */
@@ -353,33 +268,50 @@ async function walkChain(
   hasher: ReturnType<typeof chainHasher>,
   pads: { ipad: string; opad: string },
   options: VerifyOptions,
+  start?: ChainState,
 ): Promise<ChainWalk> {
   const pageSize = options.pageSize ?? 50_000;
   const maxIssues = options.maxIssues ?? 100;
+  const after = start?.seq ?? 0;
   const [bounds] = await selectRows<{ lo: number; hi: number; n: number }>(
     client,
-    `SELECT min(seq) AS lo, max(seq) AS hi, count() AS n FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String}`,
-    { writer },
+    `SELECT min(seq) AS lo, max(seq) AS hi, count() AS n FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String} AND seq > {after:UInt64}`,
+    { writer, after },
   );
-  const lo = Number(bounds?.lo ?? 0);
-  const hi = Number(bounds?.hi ?? 0);
-  const walk: ChainWalk = { records: 0, duplicates: 0, rechecked: 0, first_seq: lo, last_seq: hi, issues: [] };
+  const n = Number(bounds?.n ?? 0);
+  const lo = n === 0 ? 0 : Number(bounds?.lo ?? 0);
+  const hi = n === 0 ? 0 : Number(bounds?.hi ?? 0);
+  const walk: ChainWalk = {
+    records: 0,
+    duplicates: 0,
+    rechecked: 0,
+    first_seq: lo,
+    last_seq: hi,
+    issues: [],
+    alteredRows: [],
+  };
+  const altered = (record: AuditRequestRecord | undefined): void => {
+    if (record === undefined) return;
+    for (const row of expandRequestRecord(record)) {
+      if (walk.alteredRows.length < maxIssues) {
+        walk.alteredRows.push({ reason: 'altered-row', seq: record.seq, event_id: row.event_id });
+      }
+    }
+  };
   const report = (issue: ChainIssue): void => {
     walk.first_broken ??= issue;
     if (walk.issues.length < maxIssues) walk.issues.push(issue);
   };
   // hashes of this writer's records, to tell "reordered" (prev_hash names another record) from a plain break
-  const knownHashes = Number(bounds?.n ?? 0) <= 2_000_000 ? new Set<string>() : undefined;
-  const walker = new ChainWalker(
-    hasher,
-    { seq: options.allowTruncatedStart ? lo - 1 : 0, hash: '' },
-    {
-      trustFirstPrevHash: options.allowTruncatedStart === true,
-    },
-  );
-  let expectedSeq = options.allowTruncatedStart ? lo : 1;
+  const knownHashes = n <= 2_000_000 ? new Set<string>() : undefined;
+  const truncated = start === undefined && options.allowTruncatedStart === true;
+  const walker = new ChainWalker(hasher, start ?? { seq: truncated ? lo - 1 : 0, hash: '' }, {
+    trustFirstPrevHash: truncated,
+  });
+  let expectedSeq = start === undefined ? (truncated ? lo : 1) : start.seq + 1;
 
-  const flushGroup = (group: { record: AuditRequestRecord; canonical: string; ok: boolean }[]): void => {
+  type Walked = { record: AuditRequestRecord; canonical: string; ok: boolean; full?: AuditRequestRecord };
+  const flushGroup = (group: Walked[]): void => {
     // walk the copy that verifies (if any): a forged copy beside the genuine one is reported once, as a conflict
     const first = group.find((g) => g.ok) ?? group[0];
     if (first === undefined) return;
@@ -387,6 +319,7 @@ async function walkChain(
       if (other === first) continue;
       if (other.record.hash === first.record.hash && other.canonical === first.canonical) walk.duplicates += 1;
       else {
+        if (!other.ok) altered(other.full);
         report({
           reason: 'conflicting-duplicate',
           seq: other.record.seq,
@@ -402,6 +335,7 @@ async function walkChain(
         report({ reason, seq: r.seq, event_id: r.event_id, detail: `missing seq ${expectedSeq}..${r.seq - 1}` });
       } else if (reason === 'hash-mismatch') {
         report({ reason, seq: r.seq, event_id: r.event_id, detail: 'record altered or hash forged' });
+        altered(first.full);
       } else {
         const reordered = knownHashes?.has(r.prev_hash) ?? false;
         report({
@@ -445,7 +379,7 @@ async function walkChain(
     }
     return out;
   };
-  let pending: { record: AuditRequestRecord; canonical: string; ok: boolean }[] = [];
+  let pending: Walked[] = [];
   let next = hi > 0 ? page(lo) : undefined;
   for (let start = lo; next !== undefined; start += pageSize) {
     const rows = (await next) as [number, string, string, string, number | boolean][];
@@ -457,11 +391,12 @@ async function walkChain(
       // the canonical text is only needed to tell identical duplicates from conflicting ones: equal hashes
       // of two authentic records mean equal canonical texts, so the hash stands in for it
       let canonical = hash;
+      let full: AuditRequestRecord | undefined;
       if (!ok) {
         walk.rechecked++;
-        const record = failed?.get(`${seq} ${id} ${hash}`);
-        canonical = record === undefined ? '' : auditRequestCanonical(record);
-        ok = record !== undefined && sameHex(hasher(record.prev_hash, canonical), record.hash);
+        full = failed?.get(`${seq} ${id} ${hash}`);
+        canonical = full === undefined ? '' : auditRequestCanonical(full);
+        ok = full !== undefined && sameHex(hasher(full.prev_hash, canonical), full.hash);
       }
       const record = { seq, event_id: id, prev_hash: prevHash, hash } as AuditRequestRecord;
       knownHashes?.add(hash);
@@ -470,10 +405,11 @@ async function walkChain(
         flushGroup(pending);
         pending = [];
       }
-      pending.push({ record, canonical, ok });
+      pending.push(full === undefined ? { record, canonical, ok } : { record, canonical, ok, full });
     }
   }
   flushGroup(pending);
+  if (walk.records > 0) walk.lastHash = walker.position.hash;
   return walk;
 }
 
@@ -483,152 +419,162 @@ function rowHashKey(key: Uint8Array | string): { k0: string; k1: string } {
   return { k0: digest.readBigUInt64BE(0).toString(), k1: digest.readBigUInt64BE(8).toString() };
 }
 
-/** Keyed hash of one audit_events row over every column (AUDIT_COLUMNS order; NULL result_count as -1). */
-const ROW_HASH = `sipHash64Keyed((toUInt64({k0:String}), toUInt64({k1:String})), ${AUDIT_COLUMNS.map((c) =>
-  c.name === 'result_count' ? 'ifNull(toInt64(result_count), -1)' : c.name,
-).join(', ')})`;
-
-/** The expansion, typed exactly like audit_events (so equal values hash equally). */
-const EXPANSION_TYPED = `SELECT ${AUDIT_COLUMNS.map((c) =>
-  c.name === 'result_count'
-    ? 'CAST(result_count AS Nullable(UInt32)) AS result_count'
-    : `CAST(${c.name} AS ${c.type}) AS ${c.name}`,
-).join(
-  ', ',
-)} FROM (${AUDIT_EXPANSION_SELECT.replace('{from}', `(SELECT * FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by IN {writers:Array(String)})`)})`;
-
 const KEY_TUPLE = '(toUInt64({k0:String}), toUInt64({k1:String}))';
-/** Request-level columns of a per-patient row (the same in every row of a request). */
-const REQUEST_PART = `sipHash64Keyed(${KEY_TUPLE}, event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, fhir_version, batch_id, trace_id, duration_ms)`;
-/** Entry-level columns of a per-patient row; result count as Int64 with null (or legacy -1) = -1. */
-const ENTRY_PART = (t: string, it: string, rt: string, q: string, ix: string, oc: string, st: string, rc: string) =>
-  `sipHash64Keyed(${KEY_TUPLE}, ${t}, ${it}, ${rt}, ${q}, ${ix}, ${oc}, ${st}, ${rc})`;
-/** Keyed hash of a stored audit_events row, structured as request part, entry part, patient, id. */
-const STORED_ROW_HASH = `sipHash64Keyed(${KEY_TUPLE}, ${REQUEST_PART}, ${ENTRY_PART(
-  'event_type',
-  'fhir_interaction',
-  'resource_type',
-  'query',
-  'entry_index',
-  'outcome',
-  'http_status',
-  'ifNull(toInt64(result_count), -1)',
-)}, patient_id, event_id)`;
-/**
- * Per request: the count, XOR and sum of the hashes of the rows it expands to, computed with array functions on
- * the request row (no ARRAY JOIN, no aggregation): the request part hashed once, the entry part once per entry
- * (spread over its patients by arraySplit lengths, so no lambda captures an outer array), the per-patient id as
- * the view computes it.
- */
-const EXPECTED_GROUPS = `SELECT recorded_by, seq, 1 AS side, length(x_patient_id) AS n,
-    arrayReduce('groupBitXor', _hs) AS x, arrayReduce('sum', _hs) AS s
-  FROM (
-    SELECT recorded_by, seq, x_patient_id,
-      arrayMap((eh, p, _o) -> sipHash64Keyed(${KEY_TUPLE}, _r, eh, p, ${PER_PATIENT_ID('request_id', '_o')}),
-        arrayFlatten(arrayMap((h, c) -> arrayWithConstant(c, h), _eh,
-          arrayMap(ps -> length(ps), arraySplit((p, d) -> d != 0, x_patient_id, arrayDifference(x_entry))))),
-        x_patient_id, arrayEnumerate(x_patient_id)) AS _hs
-    FROM (
-      SELECT recorded_by, seq, request_id, x_entry, x_patient_id, ${REQUEST_PART} AS _r,
-        arrayMap((t, it, rt, q, ix, oc, st, rc) -> ${ENTRY_PART('t', 'it', 'rt', 'q', 'ix', 'oc', 'st', 'if(ifNull(rc, -1) < 0, -1, assumeNotNull(rc))')},
-          e_event_type, e_fhir_interaction, e_resource_type, e_query, e_entry_index, e_outcome, e_http_status, e_result_count) AS _eh
-      FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by IN {writers:Array(String)}
-    )
-  )`;
+/** Keyed hash of one per-patient index row (PATIENT_INDEX_FIELDS, typed alike on both sides). */
+const INDEX_ROW_HASH = `sipHash64Keyed(${KEY_TUPLE}, ${PATIENT_INDEX_FIELDS.join(', ')})`;
 
-interface RowGroupDiff {
-  recorded_by: string;
-  seq: number;
+/** A writer's part of level 2: requests with seq > `after`, index rows from `minTime` on (since a checkpoint). */
+interface RowScope {
+  writer: string;
+  after: number;
+  /** Lower bound of the index rows' event_time (the new requests' earliest), or undefined for all. */
+  minTime?: string;
 }
 
+/** Request rows of the scope (a parenthesized subquery for the expansion's `{from}`). */
+const scopeRequests = (columns: string): string =>
+  `(SELECT ${columns} FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String} AND seq > {after:UInt64})`;
+/** The index rows the scope's requests expand to (what the index must hold). */
+const EXPECTED_INDEX_ROWS = PATIENT_INDEX_SELECT.replace(
+  '{from}',
+  scopeRequests('request_id, event_time, recorded_by, seq, tenant_id, x_patient_id'),
+);
+const storedIndexRows = (scope: RowScope): string =>
+  `SELECT ${PATIENT_INDEX_FIELDS.join(', ')} FROM ${AUDIT_PATIENT_INDEX_TABLE}
+   WHERE recorded_by = {writer:String} AND seq > {after:UInt64}${scope.minTime === undefined ? '' : " AND event_time >= parseDateTime64BestEffort({minTime:String}, 3, 'UTC')"}`;
+const scopeParams = (scope: RowScope, keys: { k0: string; k1: string }): Record<string, unknown> => ({
+  writer: scope.writer,
+  after: scope.after,
+  ...(scope.minTime === undefined ? {} : { minTime: scope.minTime }),
+  ...keys,
+});
+
 /**
- * Level 2 (in the engine): (recorded_by, seq) groups whose per-patient rows may differ from the expansion.
- * Per group and side: row count, XOR and sum of the keyed row hashes (an attacker without the key cannot make
- * a changed row compensate). Duplicate deliveries change the count: such a group goes to the row-by-row diff,
- * which tells identical duplicates (harmless) from a changed row.
+ * Level 2 (in the engine): the per-patient index must hold exactly the index rows of the writer's requests.
+ * First one pass per side with no grouping (count, XOR and sum of keyed row hashes: an attacker without the
+ * key cannot make a changed row compensate); only when they differ, per request (seq) and then row by row,
+ * which names each missing, altered or extra row (identical duplicate deliveries are harmless).
  */
-async function rowGroupDiffs(
+async function verifyRows(
   client: ClickHouseClient,
-  writers: readonly string[],
+  scope: RowScope,
   keys: { k0: string; k1: string },
-): Promise<{ diffs: RowGroupDiff[]; totals: Map<string, { expected: number; stored: number }> }> {
-  const rows = await compactRows(
+  maxIssues: number,
+): Promise<{ expected: number; stored: number; issues: RowIssue[] }> {
+  const params = scopeParams(scope, keys);
+  const [totals] = (await compactRows(
     client,
-    `SELECT recorded_by, seq, sumIf(n, side = 1) AS en, sumIf(n, side = 2) AS sn,
-            groupBitXorIf(x, side = 1) = groupBitXorIf(x, side = 2) AND sumIf(s, side = 1) = sumIf(s, side = 2) AS same
+    `SELECT sumIf(n, side = 1), sumIf(n, side = 2),
+            groupBitXorIf(x, side = 1) = groupBitXorIf(x, side = 2) AND sumIf(s, side = 1) = sumIf(s, side = 2)
      FROM (
-       ${EXPECTED_GROUPS}
+       SELECT 1 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s FROM (SELECT ${INDEX_ROW_HASH} AS h FROM (${EXPECTED_INDEX_ROWS}))
        UNION ALL
-       SELECT recorded_by, seq, 2 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s
-       FROM (SELECT recorded_by, seq, ${STORED_ROW_HASH} AS h FROM ${AUDIT_EVENTS} WHERE recorded_by IN {writers:Array(String)})
-       GROUP BY recorded_by, seq
+       SELECT 2 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s FROM (SELECT ${INDEX_ROW_HASH} AS h FROM (${storedIndexRows(scope)}))
+     )`,
+    params,
+  )) as [number, number, number | boolean][];
+  const expected = Number(totals?.[0] ?? 0);
+  const stored = Number(totals?.[1] ?? 0);
+  if (expected === stored && (totals?.[2] === 1 || totals?.[2] === true)) return { expected, stored, issues: [] };
+  const groups = (await compactRows(
+    client,
+    `SELECT seq FROM (
+       SELECT seq, 1 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s
+       FROM (SELECT seq, ${INDEX_ROW_HASH} AS h FROM (${EXPECTED_INDEX_ROWS})) GROUP BY seq
+       UNION ALL
+       SELECT seq, 2 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s
+       FROM (SELECT seq, ${INDEX_ROW_HASH} AS h FROM (${storedIndexRows(scope)})) GROUP BY seq
      )
-     GROUP BY recorded_by, seq`,
-    { writers, ...keys },
-  );
-  const totals = new Map<string, { expected: number; stored: number }>();
-  const diffs: RowGroupDiff[] = [];
-  for (const [writer, seq, en, sn, same] of rows as [string, number, number, number, number | boolean][]) {
-    const t = totals.get(writer) ?? { expected: 0, stored: 0 };
-    t.expected += Number(en);
-    t.stored += Number(sn);
-    totals.set(writer, t);
-    if (Number(en) !== Number(sn) || !(same === 1 || same === true))
-      diffs.push({ recorded_by: writer, seq: Number(seq) });
-  }
-  return { diffs, totals };
-}
-
-/** Row by row for the groups that differ: which per-patient rows are missing, altered or extra. */
-async function rowIssues(
-  client: ClickHouseClient,
-  diffs: readonly RowGroupDiff[],
-  keys: { k0: string; k1: string },
-): Promise<Map<string, RowIssue[]>> {
-  const out = new Map<string, RowIssue[]>();
-  if (diffs.length === 0) return out;
-  const pairs = diffs.map((d) => `${d.recorded_by}\u0000${d.seq}`);
-  const writers = [...new Set(diffs.map((d) => d.recorded_by))];
+     GROUP BY seq
+     HAVING sumIf(n, side = 1) != sumIf(n, side = 2) OR groupBitXorIf(x, side = 1) != groupBitXorIf(x, side = 2)
+        OR sumIf(s, side = 1) != sumIf(s, side = 2)
+     ORDER BY seq LIMIT {limit:UInt32}`,
+    { ...params, limit: maxIssues },
+  )) as [number][];
+  const seqs = groups.map(([seq]) => Number(seq));
   const read = (source: string): Promise<unknown[][]> =>
     compactRows(
       client,
-      `SELECT DISTINCT recorded_by, seq, toString(event_id), ${ROW_HASH} AS h FROM (${source})
-       WHERE concat(recorded_by, char(0), toString(seq)) IN {pairs:Array(String)}`,
-      { writers, pairs, ...keys },
+      `SELECT DISTINCT seq, toString(event_id), ${INDEX_ROW_HASH} AS h FROM (${source}) WHERE seq IN {seqs:Array(UInt64)}`,
+      { ...params, seqs },
     );
-  const [expected, stored] = await Promise.all([
-    read(EXPANSION_TYPED),
-    read(`SELECT * FROM ${AUDIT_EVENTS} WHERE recorded_by IN {writers:Array(String)}`),
-  ]);
-  const key = (writer: string, seq: number, id: string): string => `${writer}\u0000${seq}\u0000${id}`;
-  const expectedHash = new Map<string, string>();
-  for (const [w, s, id, h] of expected as [string, number, string, string][])
-    expectedHash.set(key(w, s, id), String(h));
-  const storedHashes = new Map<string, Set<string>>();
-  for (const [w, s, id, h] of stored as [string, number, string, string][]) {
-    const k = key(w, s, id);
-    const set = storedHashes.get(k) ?? new Set<string>();
-    set.add(String(h));
-    storedHashes.set(k, set);
+  const [expectedRows, storedRows] = await Promise.all([read(EXPECTED_INDEX_ROWS), read(storedIndexRows(scope))]);
+  const expectedHash = new Map<string, { seq: number; h: string }>();
+  for (const [seq, id, h] of expectedRows as [number, string, string][])
+    expectedHash.set(id, { seq: Number(seq), h: String(h) });
+  const storedHashes = new Map<string, { seq: number; hs: Set<string> }>();
+  for (const [seq, id, h] of storedRows as [number, string, string][]) {
+    const entry = storedHashes.get(id) ?? { seq: Number(seq), hs: new Set<string>() };
+    entry.hs.add(String(h));
+    storedHashes.set(id, entry);
   }
-  const add = (writer: string, issue: RowIssue): void => {
-    const list = out.get(writer) ?? [];
-    list.push(issue);
-    out.set(writer, list);
+  const issues: RowIssue[] = [];
+  for (const [id, { seq, h }] of expectedHash) {
+    const got = storedHashes.get(id);
+    if (got === undefined) issues.push({ reason: 'missing-row', seq, event_id: id });
+    else if (got.hs.size !== 1 || !got.hs.has(h)) issues.push({ reason: 'altered-row', seq, event_id: id });
+  }
+  for (const [id, { seq }] of storedHashes) {
+    if (!expectedHash.has(id)) issues.push({ reason: 'extra-row', seq, event_id: id });
+  }
+  return { expected, stored, issues };
+}
+
+/** The newest checkpoint of a writer, as stored. */
+interface StoredCheckpoint {
+  seq: number;
+  hash: string;
+  records: number;
+  rows: number;
+  verified_at: string;
+  signature: string;
+}
+
+/** The checkpoint's signing key, derived from the HMAC key (an attacker without it cannot forge one). */
+function checkpointKey(key: Uint8Array | string): Buffer {
+  return crypto.createHmac('sha256', key).update('fhirwatch audit verify: checkpoint').digest();
+}
+
+/** HMAC-SHA256 of a checkpoint's fields (hex). */
+export function checkpointSignature(
+  key: Uint8Array | string,
+  writer: string,
+  cp: Omit<StoredCheckpoint, 'signature'>,
+): string {
+  const text = JSON.stringify(['fhirwatch-checkpoint-1', writer, cp.seq, cp.hash, cp.records, cp.rows, cp.verified_at]);
+  return crypto.createHmac('sha256', checkpointKey(key)).update(text).digest('hex');
+}
+
+async function latestCheckpoint(client: ClickHouseClient, writer: string): Promise<StoredCheckpoint | undefined> {
+  const [row] = await compactRows(
+    client,
+    `SELECT seq, hash, records, rows, toUnixTimestamp64Milli(verified_at), signature
+     FROM ${AUDIT_CHECKPOINTS_TABLE} WHERE recorded_by = {writer:String} ORDER BY seq DESC, verified_at DESC LIMIT 1`,
+    { writer },
+  );
+  if (row === undefined) return undefined;
+  const [seq, hash, records, rows, verifiedMs, signature] = row as [number, string, number, number, number, string];
+  return {
+    seq: Number(seq),
+    hash,
+    records: Number(records),
+    rows: Number(rows),
+    verified_at: new Date(Number(verifiedMs)).toISOString(),
+    signature,
   };
-  for (const [k, h] of expectedHash) {
-    const [w, s, id] = k.split('\u0000') as [string, string, string];
-    const got = storedHashes.get(k);
-    if (got === undefined) add(w, { reason: 'missing-row', seq: Number(s), event_id: id });
-    else if (got.size !== 1 || !got.has(h)) add(w, { reason: 'altered-row', seq: Number(s), event_id: id });
-  }
-  for (const k of storedHashes.keys()) {
-    if (expectedHash.has(k)) continue;
-    const [w, s, id] = k.split('\u0000') as [string, string, string];
-    add(w, { reason: 'extra-row', seq: Number(s), event_id: id });
-  }
-  for (const list of out.values()) list.sort((a, b) => a.seq - b.seq || (a.event_id < b.event_id ? -1 : 1));
-  return out;
+}
+
+async function writeCheckpoint(
+  client: ClickHouseClient,
+  key: Uint8Array | string,
+  writer: string,
+  cp: Omit<StoredCheckpoint, 'signature'>,
+): Promise<void> {
+  await client.insert({
+    table: AUDIT_CHECKPOINTS_TABLE,
+    values: [{ recorded_by: writer, ...cp, signature: checkpointSignature(key, writer, cp) }],
+    format: 'JSONEachRow',
+  });
 }
 
 /** Verify every writer (or the given ones): the request chain and the per-patient rows. */
@@ -640,50 +586,118 @@ export async function verifyAuditChain(client: ClickHouseClient, options: Verify
         client,
         `SELECT DISTINCT recorded_by FROM (
            SELECT DISTINCT recorded_by FROM ${AUDIT_REQUESTS_TABLE}
-           UNION ALL SELECT DISTINCT recorded_by FROM ${AUDIT_EVENTS})
+           UNION ALL SELECT DISTINCT recorded_by FROM ${AUDIT_PATIENT_INDEX_TABLE})
          ORDER BY recorded_by`,
         {},
       )
     ).map((row) => row.recorded_by);
   const maxIssues = options.maxIssues ?? 100;
   const keys = rowHashKey(options.key);
-  // level 2 runs in the engine (off the event loop) while level 1 walks the chains here
-  const level2 =
-    options.rows === false
-      ? Promise.resolve({ totals: new Map<string, { expected: number; stored: number }>(), issues: new Map() })
-      : rowGroupDiffs(client, writers, keys).then(async ({ diffs, totals }) => ({
-          totals,
-          issues: await rowIssues(client, diffs.slice(0, maxIssues * Math.max(1, writers.length)), keys),
-        }));
-  level2.catch(() => undefined);
   const hasher = chainHasher(crypto, options.key);
-  const walks: ChainWalk[] = [];
   const pads = hmacPads(options.key);
-  for (const writer of writers) walks.push(await walkChain(client, writer, hasher, pads, options));
-  const rows = await level2;
-  const results: WriterVerification[] = writers.map((writer, i) => {
-    const walk = walks[i] as ChainWalk;
-    const rowList = (rows.issues.get(writer) ?? []).slice(0, maxIssues);
-    const totals = rows.totals.get(writer) ?? { expected: 0, stored: 0 };
+  const results: WriterVerification[] = [];
+  // where each writer starts: its chain start, or (--since-checkpoint) after its newest checkpoint whose
+  // signature holds; a forged one is a break and that writer is proved from the start
+  const starts = new Map<string, { start?: StoredCheckpoint; forged?: ChainIssue; minTime?: string }>();
+  for (const writer of writers) {
+    const cp = options.sinceCheckpoint === true ? await latestCheckpoint(client, writer) : undefined;
+    if (cp === undefined) {
+      starts.set(writer, {});
+      continue;
+    }
+    const { signature, ...fields } = cp;
+    if (!sameHex(checkpointSignature(options.key, writer, fields), signature)) {
+      starts.set(writer, {
+        forged: {
+          reason: 'forged-checkpoint',
+          seq: cp.seq,
+          event_id: '',
+          detail: 'the checkpoint’s signature does not hold: verified from the start instead',
+        },
+      });
+      continue;
+    }
+    const [first] = await selectRows<{ t: string; n: string }>(
+      client,
+      `SELECT toString(min(event_time)) AS t, count() AS n FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String} AND seq > {after:UInt64}`,
+      { writer, after: cp.seq },
+    );
+    starts.set(
+      writer,
+      Number(first?.n ?? 0) > 0 && first?.t !== undefined ? { start: cp, minTime: first.t } : { start: cp },
+    );
+  }
+  // level 2 runs in the engine (off the event loop), writer after writer, while level 1 walks the chains here
+  const level2 = new Map<string, Promise<{ expected: number; stored: number; issues: RowIssue[] }>>();
+  let previous: Promise<unknown> = Promise.resolve();
+  for (const writer of writers) {
+    const { start, minTime } = starts.get(writer) ?? {};
+    const scope: RowScope = { writer, after: start?.seq ?? 0, ...(minTime === undefined ? {} : { minTime }) };
+    const next =
+      options.rows === false
+        ? Promise.resolve({ expected: 0, stored: 0, issues: [] as RowIssue[] })
+        : previous.then(() => verifyRows(client, scope, keys, maxIssues));
+    next.catch(() => undefined);
+    level2.set(writer, next);
+    previous = next.catch(() => undefined);
+  }
+  for (const writer of writers) {
+    const { start, forged } = starts.get(writer) ?? {};
+    const walk = await walkChain(client, writer, hasher, pads, options, start);
+    const rows = (await level2.get(writer)) ?? { expected: 0, stored: 0, issues: [] };
+    const issues = forged === undefined ? walk.issues : [forged, ...walk.issues];
+    // the per-patient rows readers see are the expansion of the stored request: a request that fails its HMAC
+    // makes each of its rows an altered row
+    const rowIssues = dedupeRowIssues([...rows.issues, ...walk.alteredRows])
+      .sort((a, b) => a.seq - b.seq || (a.event_id < b.event_id ? -1 : 1))
+      .slice(0, maxIssues);
     // a writer asked for by name that has no records is not "verified": nothing was checked
-    const absent = options.recordedBy !== undefined && walk.records === 0 && totals.stored === 0;
+    const absent = options.recordedBy !== undefined && walk.records === 0 && rows.stored === 0 && start === undefined;
     const result: WriterVerification = {
       recorded_by: writer,
-      ok: walk.issues.length === 0 && rowList.length === 0 && !absent,
-      records: walk.records,
+      ok: issues.length === 0 && rowIssues.length === 0 && !absent,
+      records: walk.records + (start?.records ?? 0),
       duplicates: walk.duplicates,
       rechecked: walk.rechecked,
-      first_seq: walk.first_seq,
-      last_seq: walk.last_seq,
-      issues: walk.issues,
-      expected_rows: totals.expected,
-      stored_rows: totals.stored,
-      row_issues: rowList,
+      first_seq: start === undefined ? walk.first_seq : 1,
+      last_seq: walk.records === 0 && start !== undefined ? start.seq : walk.last_seq,
+      issues: issues.slice(0, maxIssues),
+      expected_rows: rows.expected + (start?.rows ?? 0),
+      stored_rows: rows.stored + (start?.rows ?? 0),
+      row_issues: rowIssues,
+      ...(start === undefined ? {} : { since_seq: start.seq }),
     };
-    if (walk.first_broken !== undefined) result.first_broken = walk.first_broken;
-    return result;
-  });
+    const firstBroken = forged ?? walk.first_broken;
+    if (firstBroken !== undefined) result.first_broken = firstBroken;
+    // a fully verified chain (both levels) ends in a signed checkpoint the next --since-checkpoint starts from
+    if (
+      result.ok &&
+      options.rows !== false &&
+      options.writeCheckpoint !== false &&
+      options.allowTruncatedStart !== true &&
+      walk.lastHash !== undefined
+    ) {
+      await writeCheckpoint(client, options.key, writer, {
+        seq: walk.last_seq,
+        hash: walk.lastHash,
+        records: result.records,
+        rows: result.stored_rows,
+        verified_at: new Date().toISOString(),
+      });
+    }
+    results.push(result);
+  }
   return { ok: results.every((writer) => writer.ok), writers: results };
+}
+
+function dedupeRowIssues(list: RowIssue[]): RowIssue[] {
+  const seen = new Set<string>();
+  return list.filter((issue) => {
+    const k = `${issue.reason} ${issue.event_id}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 export interface VerifyRow {
@@ -703,6 +717,8 @@ export interface VerifyRow {
   row_issues: number;
   first_row_issue: string;
   first_row_event_id: string;
+  /** The checkpoint (seq) a --since-checkpoint verify started after; '' for a full verify. */
+  since_seq: number | '';
 }
 
 /** The verification as a report (one row per writer) for the output formatters. */
@@ -723,6 +739,7 @@ export function verifyReport(result: VerifyResult): Report<VerifyRow> {
     row_issues: writer.row_issues.length,
     first_row_issue: writer.row_issues[0]?.reason ?? '',
     first_row_event_id: writer.row_issues[0]?.event_id ?? '',
+    since_seq: writer.since_seq ?? '',
   }));
   const keys = Object.keys(rows[0] ?? { recorded_by: '', status: '' }) as (keyof VerifyRow)[];
   return {

@@ -9,29 +9,25 @@
  * Framings:
  * - `application/x-ndjson`: one JSON value per line;
  * - `application/x-fhirwatch-spool`: the middleware's spool segment bytes as they are on disk, one
- *   `<crc32 as 8 hex> <json>\n` per line; the CRC is checked here (end to end), so the shipper sends
- *   segment bytes without decoding and re-encoding them.
+ *   `<crc32 as 8 lowercase hex> <json>\n` per line (the contract's wire module, docs/wire.md); the CRC
+ *   is checked here (end to end), so the shipper sends segment bytes without decoding and re-encoding them.
  *
  * All lines valid or a 400 naming the first bad line (1-based) and field, never a value.
  */
 import { crc32 } from 'node:zlib';
-import { type AuditRecord, type AuditRequestRecord, requestFromAuditRecord } from '@fhirwatch/contract';
+import {
+  type AuditRecord,
+  type AuditRequestRecord,
+  NDJSON_MEDIA_TYPE,
+  requestFromAuditRecord,
+  SPOOL_MEDIA_TYPE,
+  SPOOL_PREFIX_BYTES,
+  spoolLineProblem,
+} from '@fhirwatch/contract';
 import { SinkError } from '../errors.ts';
 import { auditRecordProblem, auditRequestProblem } from './validate.ts';
 
-export const NDJSON_MEDIA_TYPE = 'application/x-ndjson';
-export const SPOOL_MEDIA_TYPE = 'application/x-fhirwatch-spool';
-
-function hexValue(body: Buffer, start: number): number {
-  let value = 0;
-  for (let i = start; i < start + 8; i++) {
-    const c = body[i] as number;
-    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-    if (d < 0) return -1;
-    value = value * 16 + d;
-  }
-  return value;
-}
+export { NDJSON_MEDIA_TYPE, SPOOL_MEDIA_TYPE };
 
 /** Parse and validate an audit batch (see module comment); `framed` = the spool framing. */
 export function parseAuditLines(body: Buffer, maxRecords: number, framed = false): AuditRequestRecord[] {
@@ -48,13 +44,12 @@ export function parseAuditLines(body: Buffer, maxRecords: number, framed = false
     let jsonStart = lineStart;
     if (framed) {
       if (end === lineStart) continue;
-      if (end - lineStart < 10 || body[lineStart + 8] !== 32) {
+      const problem = spoolLineProblem(body, lineStart, end, crc32);
+      if (problem === 'framing') {
         throw new SinkError('FW_SINK_BAD_RECORD', `line ${line}: not a framed spool line`, { line });
       }
-      jsonStart = lineStart + 9;
-      if (hexValue(body, lineStart) !== crc32(body.subarray(jsonStart, end)) >>> 0) {
-        throw new SinkError('FW_SINK_BAD_RECORD', `line ${line}: CRC mismatch`, { line });
-      }
+      if (problem === 'crc') throw new SinkError('FW_SINK_BAD_RECORD', `line ${line}: CRC mismatch`, { line });
+      jsonStart = lineStart + SPOOL_PREFIX_BYTES;
     }
     const raw = body.toString('utf8', jsonStart, end);
     if (raw.trim() === '') continue;

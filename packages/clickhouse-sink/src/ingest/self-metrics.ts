@@ -12,6 +12,7 @@
  * go through the same OTLP mapping (`@opentelemetry/otlp-transformer`'s JSON serializer, then `mapMetrics`)
  * and the same writer as received telemetry, so they are spooled when the store is down.
  */
+import { ATTRIBUTES, METRIC_UNITS, METRICS } from '@fhirwatch/contract';
 import type { Attributes, ObservableResult } from '@opentelemetry/api';
 import { JsonMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -29,9 +30,10 @@ import type { AuditWriter } from './writer/audit-writer.ts';
 import type { TelemetryWriter } from './writer/telemetry-writer.ts';
 
 export const SELF_METRICS_SERVICE = 'fhirwatch-sink';
+/** Names and units: @fhirwatch/contract telemetry-names.ts (the dashboards read the same constants). */
 export const SINK_METRIC_NAMES = {
-  ingestRows: 'fhirwatch.sink.ingest.rows',
-  telemetryRefused: 'fhirwatch.sink.telemetry.refused',
+  ingestRows: METRICS.sinkIngestRows,
+  telemetryRefused: METRICS.sinkTelemetryRefused,
 } as const;
 
 /** ExportResultCode of @opentelemetry/core (0 = SUCCESS, 1 = FAILED), without depending on that package. */
@@ -86,7 +88,7 @@ export interface SelfMetrics {
 /** Every telemetry table gets a point (0 until something happens), so a series exists to alert on. */
 function observeByTable(result: ObservableResult<Attributes>, counts: Readonly<Record<string, number>>): void {
   const tables = new Set([...Object.values(OTEL_TABLES), ...Object.keys(counts)]);
-  for (const table of tables) result.observe(counts[table] ?? 0, { table });
+  for (const table of tables) result.observe(counts[table] ?? 0, { [ATTRIBUTES.table]: table });
 }
 
 /** Start measuring the writers; points are stored every `intervalMs`. */
@@ -104,17 +106,17 @@ export function startSelfMetrics(telemetry: TelemetryWriter, audit: AuditWriter,
   meter
     .createObservableCounter(SINK_METRIC_NAMES.ingestRows, {
       description: 'Rows committed to the store, per table',
-      unit: '{row}',
+      unit: METRIC_UNITS.sinkIngestRows,
     })
     .addCallback((result) => {
       observeByTable(result, telemetry.stats.storedByTable);
-      result.observe(audit.stats.insertedRows, { table: AUDIT_TABLE });
+      result.observe(audit.stats.insertedRows, { [ATTRIBUTES.table]: AUDIT_TABLE });
     });
   meter
     .createObservableCounter(SINK_METRIC_NAMES.telemetryRefused, {
       description:
         'Telemetry rows the store refused (bad values), per table; each is logged as FW_SINK_TELEMETRY_REFUSED',
-      unit: '{row}',
+      unit: METRIC_UNITS.sinkTelemetryRefused,
     })
     .addCallback((result) => observeByTable(result, telemetry.stats.refusedByTable));
   return {

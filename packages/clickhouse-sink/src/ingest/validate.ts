@@ -1,5 +1,5 @@
 /**
- * Validation of AuditRecords at the sink's door (wire.md `/v1/audit`): every field of AUDIT_RECORD_FIELDS
+ * Validation of AuditRecords at the sink's door (docs/wire.md `/v1/audit`): every field of AUDIT_RECORD_FIELDS
  * present with its type and allowed values, no other field. Messages name the field and the rule, never the
  * value (values are PHI). Length limits on free text are generous on purpose: a rejected batch is quarantined by
  * the sender, so a limit must only stop garbage, never a real record.

@@ -342,15 +342,7 @@ function isBadParameter(error: unknown): boolean {
  */
 export function apiError(error: unknown): { status: number; code: string; message: string } {
   if (error instanceof SinkError) return { status: error.status, code: error.code, message: error.message };
-  if (error instanceof AuditQueryError) {
-    const status =
-      error.code === AUDIT_QUERY_ERROR_CODES.patientUnresolved
-        ? 404
-        : error.code === AUDIT_QUERY_ERROR_CODES.fhirLookupFailed
-          ? 502
-          : 400;
-    return { status, code: error.code, message: error.message };
-  }
+  if (error instanceof AuditQueryError) return { status: error.status, code: error.code, message: error.message };
   if (isBadParameter(error)) {
     return { status: 400, code: 'FW_SINK_BAD_QUERY', message: 'a parameter value is malformed or out of range' };
   }

@@ -166,6 +166,7 @@ export async function runVerify(
     key,
     ...(writers.length > 0 ? { recordedBy: writers } : {}),
     allowTruncatedStart: flag(q, 'allow-truncated-start'),
+    sinceCheckpoint: flag(q, 'since-checkpoint'),
   });
   return verifyReport(result);
 }

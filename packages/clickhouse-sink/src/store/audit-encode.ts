@@ -1,14 +1,22 @@
 /**
- * Audit request rows as `JSONCompactEachRow` (one JSON array per line, values in
- * {@link AUDIT_REQUEST_INSERT_COLUMNS} order) for `audit_requests` (schema/audit-requests.ts). The
- * materialized view expands each into its per-patient audit_events rows inside ClickHouse.
+ * The audit_requests row codec, in one place: a request record as the row values of `audit_requests`
+ * ({@link AUDIT_REQUEST_INSERT_COLUMNS} order, schema/audit-requests.ts) and back (`requestFromRow`, what
+ * `audit verify` reads); test/row-codec.test.ts holds the round trip through the store equal. Inserts go as
+ * `JSONCompactEachRow` (one JSON array per line); the per-patient rows are the audit_events view's expansion.
  *
  * Why `JSONCompactEachRow`: no keys to write or look up, ~35 % smaller than JSONEachRow, positional
  * parse in the engine (bench/writer.ts). `event_time` goes as `YYYY-MM-DD HH:MM:SS.sss` (DateTime64
  * parses it without best_effort). Records must be valid (validate.ts): values are written as they are.
  */
-import type { AuditRequestRecord } from '@fhirwatch/contract';
-import { AUDIT_REQUEST_COLUMNS } from './schema/audit-requests.ts';
+import type { ClickHouseClient } from '@clickhouse/client';
+import {
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditRequestEntry,
+  type AuditRequestRecord,
+  requestFromAuditRecord,
+} from '@fhirwatch/contract';
+import { AUDIT_REQUEST_COLUMNS, AUDIT_REQUESTS_TABLE } from './schema/audit-requests.ts';
 
 /** The audit_requests columns an insert names, in the order of every encoded row. */
 export const AUDIT_REQUEST_INSERT_COLUMNS: readonly string[] = AUDIT_REQUEST_COLUMNS.map((column) => column.name);
@@ -87,4 +95,133 @@ export function encodeAuditRequestRows(records: readonly AuditRequestRecord[]): 
   let text = '';
   for (const record of records) text += `${JSON.stringify(auditRequestRowValues(record))}\n`;
   return Buffer.from(text, 'utf8');
+}
+
+/** `2026-11-25 13:11:30.123` (how the store prints DateTime64(3)) → `2026-11-25T13:11:30.123Z`. */
+function isoFromDateTime64Text(value: string): string {
+  if (value.endsWith('Z')) return value;
+  const [date, time = '00:00:00'] = value.split(' ');
+  const [hms, fraction = ''] = time.split('.');
+  return `${date}T${hms}.${fraction.padEnd(3, '0').slice(0, 3)}Z`;
+}
+
+/**
+ * One row of `SELECT <AUDIT_REQUEST_INSERT_COLUMNS>` (JSONCompactEachRow values, 64-bit integers as numbers) as
+ * the request record it stores: the inverse of {@link auditRequestRowValues}.
+ */
+export function requestFromRow(row: readonly unknown[]): AuditRequestRecord {
+  const [
+    requestId,
+    eventTime,
+    recordedBy,
+    seq,
+    prevHash,
+    hash,
+    v,
+    tenantId,
+    tenantClaimed,
+    routedTenantId,
+    clientId,
+    userId,
+    userName,
+    sourceIp,
+    userAgent,
+    fhirVersion,
+    batchId,
+    traceId,
+    httpStatus,
+    durationMs,
+    eventType,
+    interaction,
+    resourceType,
+    query,
+    entryIndex,
+    status,
+    outcome,
+    resultCount,
+    xEntry,
+    xPatient,
+  ] = row as [
+    string,
+    string,
+    string,
+    number,
+    string,
+    string,
+    number,
+    string,
+    number,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    AuditRequestRecord['fhir_version'],
+    string,
+    string,
+    number,
+    number,
+    AuditRequestEntry['event_type'][],
+    AuditRequestEntry['fhir_interaction'][],
+    string[],
+    string[],
+    number[],
+    number[],
+    number[],
+    (number | null)[],
+    number[],
+    string[],
+  ];
+  const entries: AuditRequestEntry[] = eventType.map((type, i) => ({
+    event_type: type,
+    fhir_interaction: interaction[i] as AuditRequestEntry['fhir_interaction'],
+    resource_type: resourceType[i] ?? '',
+    query: query[i] ?? '',
+    entry_index: entryIndex[i] ?? -1,
+    http_status: status[i] ?? 0,
+    outcome: (outcome[i] ?? 0) as AuditOutcome,
+    result_count: resultCount[i] ?? null,
+    patient_ids: [],
+  }));
+  for (let j = 0; j < xEntry.length; j++) entries[(xEntry[j] as number) - 1]?.patient_ids.push(xPatient[j] ?? '');
+  return {
+    v: v === 1 ? 1 : 2,
+    event_id: requestId,
+    event_time: isoFromDateTime64Text(eventTime),
+    recorded_by: recordedBy,
+    seq: Number(seq),
+    prev_hash: prevHash,
+    hash,
+    tenant_id: tenantId,
+    tenant_claimed: tenantClaimed === 1,
+    routed_tenant_id: routedTenantId,
+    client_id: clientId,
+    user_id: userId,
+    user_name: userName,
+    source_ip: sourceIp,
+    user_agent: userAgent,
+    fhir_version: fhirVersion,
+    batch_id: batchId,
+    trace_id: traceId,
+    http_status: httpStatus,
+    duration_ms: durationMs,
+    entries,
+  };
+}
+
+/**
+ * Store per-patient records (the legacy single-record shape) the way the sink stores an old wire line: each as a
+ * v1 request row in audit_requests (its per-patient row is the audit_events view's expansion). For fixtures,
+ * benches and imports; the sink's writer adds validation and dedup.
+ */
+export async function insertAuditRecords(client: ClickHouseClient, records: readonly AuditRecord[]): Promise<void> {
+  for (let i = 0; i < records.length; i += 5000) {
+    await client.insert({
+      table: AUDIT_REQUESTS_TABLE,
+      columns: AUDIT_REQUEST_INSERT_COLUMNS as [string, ...string[]],
+      values: records.slice(i, i + 5000).map((r) => auditRequestRowValues(requestFromAuditRecord(r))),
+      format: 'JSONCompactEachRow',
+    });
+  }
 }

@@ -3,7 +3,13 @@
  * numbered migrations (single node and cluster DDL), the names of its tables and views, and the audit request row
  * codec every writer uses.
  */
-export { AUDIT_REQUEST_INSERT_COLUMNS, auditRequestRowValues, encodeAuditRequestRows } from './audit-encode.ts';
+export {
+  AUDIT_REQUEST_INSERT_COLUMNS,
+  auditRequestRowValues,
+  encodeAuditRequestRows,
+  insertAuditRecords,
+  requestFromRow,
+} from './audit-encode.ts';
 export type { StoreOptions } from './open.ts';
 export { openStore, STORE_SETTINGS } from './open.ts';
 export type { MigrateResult, Migration, SchemaOptions } from './schema/index.ts';

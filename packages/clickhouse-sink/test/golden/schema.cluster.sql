@@ -674,3 +674,99 @@ AS SELECT event_id, event_time, recorded_by, seq, prev_hash, hash, tenant_id, ro
 
 INSERT INTO `fhirwatch`.`audit_events_by_patient` (`event_id`, `event_time`, `recorded_by`, `seq`, `prev_hash`, `hash`, `tenant_id`, `routed_tenant_id`, `client_id`, `user_id`, `user_name`, `source_ip`, `user_agent`, `event_type`, `fhir_interaction`, `resource_type`, `fhir_version`, `query`, `patient_id`, `batch_id`, `entry_index`, `trace_id`, `outcome`, `http_status`, `duration_ms`, `result_count`)
 SELECT `event_id`, `event_time`, `recorded_by`, `seq`, `prev_hash`, `hash`, `tenant_id`, `routed_tenant_id`, `client_id`, `user_id`, `user_name`, `source_ip`, `user_agent`, `event_type`, `fhir_interaction`, `resource_type`, `fhir_version`, `query`, `patient_id`, `batch_id`, `entry_index`, `trace_id`, `outcome`, `http_status`, `duration_ms`, `result_count` FROM `fhirwatch`.`audit_events`;
+
+-- migration 11: audit_patient_index
+
+DROP VIEW IF EXISTS `fhirwatch`.`audit_requests_expand_local` ON CLUSTER '{cluster}';
+
+DROP VIEW IF EXISTS `fhirwatch`.`audit_requests_expand` ON CLUSTER '{cluster}';
+
+ALTER TABLE `fhirwatch`.`audit_requests_local` ON CLUSTER '{cluster}' MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild';
+
+ALTER TABLE `fhirwatch`.`audit_requests_local` ON CLUSTER '{cluster}' ADD PROJECTION IF NOT EXISTS by_user (SELECT tenant_id, user_id, event_time, recorded_by, seq ORDER BY (tenant_id, user_id, event_time));
+
+ALTER TABLE `fhirwatch`.`audit_requests_local` ON CLUSTER '{cluster}' MATERIALIZE PROJECTION by_user;
+
+DROP VIEW IF EXISTS `fhirwatch`.`audit_events_by_patient_mv_local` ON CLUSTER '{cluster}';
+
+DROP VIEW IF EXISTS `fhirwatch`.`audit_events_by_patient_mv` ON CLUSTER '{cluster}';
+
+INSERT INTO `fhirwatch`.`audit_requests_local` SELECT
+    event_id AS request_id, event_time, recorded_by, seq, prev_hash, hash, 1 AS v, tenant_id, 0 AS tenant_claimed,
+    routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, fhir_version, batch_id, trace_id,
+    http_status, duration_ms, [event_type], [fhir_interaction], [resource_type], [query], [entry_index],
+    [http_status], [outcome], [CAST(result_count AS Nullable(Int64))], [1], [patient_id]
+FROM `fhirwatch`.`audit_events_local`
+WHERE (recorded_by, seq) NOT IN (SELECT recorded_by, seq FROM `fhirwatch`.`audit_requests_local`)
+LIMIT 1 BY event_id;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_patient_index_local` ON CLUSTER '{cluster}'
+(
+    `patient_id` String CODEC(ZSTD(1)),
+    `tenant_id` LowCardinality(String),
+    `event_time` DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    `recorded_by` LowCardinality(String),
+    `seq` UInt64 CODEC(ZSTD(1)),
+    `event_id` UUID COMMENT 'the per-patient event id (request id and expansion ordinal)'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_patient_index_local', '{replica}')
+PARTITION BY toYear(event_time)
+ORDER BY (patient_id, tenant_id, event_time, event_id)
+TTL toDateTime(event_time) + toIntervalDay(2557)
+SETTINGS index_granularity = 8192
+COMMENT 'per-patient index of audit_requests: which requests disclosed a patient (fed by a view)';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_patient_index` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_patient_index_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_patient_index_local', cityHash64(recorded_by));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `fhirwatch`.`audit_patient_index_mv` ON CLUSTER '{cluster}'
+TO `fhirwatch`.`audit_patient_index_local`
+AS SELECT _p AS patient_id, tenant_id, event_time, recorded_by, seq, if(_o = 1, request_id, toUUID(concat(substring(toString(request_id), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(request_id), 29, 8)))), toUInt32(_o - 1)))), 8, '0')))) AS event_id
+FROM `fhirwatch`.`audit_requests_local`
+ARRAY JOIN x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o;
+
+INSERT INTO `fhirwatch`.`audit_patient_index_local` SELECT _p AS patient_id, tenant_id, event_time, recorded_by, seq, if(_o = 1, request_id, toUUID(concat(substring(toString(request_id), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(request_id), 29, 8)))), toUInt32(_o - 1)))), 8, '0')))) AS event_id
+FROM `fhirwatch`.`audit_requests_local`
+ARRAY JOIN x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o;
+
+DROP VIEW IF EXISTS `fhirwatch`.`audit_events_dedup_local` ON CLUSTER '{cluster}';
+
+DROP VIEW IF EXISTS `fhirwatch`.`audit_events_dedup` ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS `fhirwatch`.`audit_events_by_patient_local` ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS `fhirwatch`.`audit_events_by_patient` ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS `fhirwatch`.`audit_events_local` ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS `fhirwatch`.`audit_events` ON CLUSTER '{cluster}';
+
+CREATE VIEW IF NOT EXISTS `fhirwatch`.`audit_events` ON CLUSTER '{cluster}'
+AS SELECT if(_o = 1, request_id, toUUID(concat(substring(toString(request_id), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(request_id), 29, 8)))), toUInt32(_o - 1)))), 8, '0')))) AS event_id, event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, e_event_type[_e] AS event_type, e_fhir_interaction[_e] AS fhir_interaction, e_resource_type[_e] AS resource_type, fhir_version, e_query[_e] AS query, _p AS patient_id, batch_id, e_entry_index[_e] AS entry_index, trace_id, e_outcome[_e] AS outcome, e_http_status[_e] AS http_status, floor(duration_ms * 1000 + 0.5) / 1000 AS duration_ms, CAST(if(ifNull(e_result_count[_e], -1) < 0, NULL, e_result_count[_e]) AS Nullable(UInt32)) AS result_count
+FROM `fhirwatch`.`audit_requests`
+ARRAY JOIN x_entry AS _e, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o;
+
+CREATE VIEW IF NOT EXISTS `fhirwatch`.`audit_events_dedup` ON CLUSTER '{cluster}'
+AS SELECT if(_o = 1, request_id, toUUID(concat(substring(toString(request_id), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(request_id), 29, 8)))), toUInt32(_o - 1)))), 8, '0')))) AS event_id, event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, e_event_type[_e] AS event_type, e_fhir_interaction[_e] AS fhir_interaction, e_resource_type[_e] AS resource_type, fhir_version, e_query[_e] AS query, _p AS patient_id, batch_id, e_entry_index[_e] AS entry_index, trace_id, e_outcome[_e] AS outcome, e_http_status[_e] AS http_status, floor(duration_ms * 1000 + 0.5) / 1000 AS duration_ms, CAST(if(ifNull(e_result_count[_e], -1) < 0, NULL, e_result_count[_e]) AS Nullable(UInt32)) AS result_count
+FROM `fhirwatch`.`audit_requests` FINAL
+ARRAY JOIN x_entry AS _e, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_verify_checkpoints_local` ON CLUSTER '{cluster}'
+(
+    `recorded_by` LowCardinality(String),
+    `seq` UInt64,
+    `hash` String,
+    `records` UInt64,
+    `rows` UInt64,
+    `verified_at` DateTime64(3, 'UTC'),
+    `signature` String COMMENT 'HMAC-SHA256 (hex) of the fields, key derived from the audit key'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_verify_checkpoints_local', '{replica}')
+ORDER BY (recorded_by, seq, verified_at)
+TTL toDateTime(verified_at) + toIntervalDay(2557)
+COMMENT 'fhirwatch audit verify checkpoints (signed): last verified seq and hash per writer';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_verify_checkpoints` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_verify_checkpoints_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_verify_checkpoints_local', cityHash64(recorded_by));

@@ -2,6 +2,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_QUERY_ERROR_CODES, AuditQueryError } from '../errors.ts';
+import { requestRows } from '../records.ts';
 import type { ReportDef } from '../registry-types.ts';
 import {
   base,
@@ -30,11 +31,12 @@ export async function activityReport(
     throw new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, 'user id must not be empty');
   const { range, params, tenantAnd } = base(options);
   params.user = options.userId;
-  // One read through the by_user projection (tenant_id, user_id, event_time, …). An earlier version added
+  // The requests through audit_requests' narrow by_user projection (tenant_id, user_id, event_time), then those
+  // requests by the sort key (migration 11). An earlier version added
   // `tenant_id IN (SELECT DISTINCT tenant_id … same user, same range)` to turn it into a prefix search; that
   // filter cannot remove a row (every matching row's tenant is in that set), and on 10 M rows the plain read
   // was as fast or faster (the subquery is a second read of the projection).
-  const records = await selectRecords(client, activityWhere(tenantAnd), params);
+  const records = await selectRecords(client, activityWhere(tenantAnd), params, requestRows(activityWhere(tenantAnd)));
   return {
     name: 'activity',
     title: TITLE,
@@ -58,6 +60,6 @@ export const activityReportDef: ReportDef<AuditRecord> = {
   columns: RECORD_VIEW_COLUMNS,
   csvColumns: withRecordFields(RECORD_VIEW_COLUMNS),
   orderBy: ['event_time', 'event_id'],
-  sql: recordsSql(activityWhere(ONE_TENANT)),
+  sql: recordsSql(activityWhere(ONE_TENANT), requestRows(activityWhere(ONE_TENANT))),
   run: (client, options) => activityReport(client, options as unknown as ActivityReportOptions),
 };

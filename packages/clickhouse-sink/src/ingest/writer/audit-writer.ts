@@ -4,7 +4,7 @@
  * single records (lifted into v1 requests). Idempotency is per request `event_id` (= `request_id`); the
  * per-patient ids derive from it, so a request stored once yields its per-patient rows once.
  *
- * `write(records)` resolves with `{ accepted, duplicates }` only after the rows are committed (wire.md: the
+ * `write(records)` resolves with `{ accepted, duplicates }` only after the rows are committed (docs/wire.md: the
  * sink answers 200 only then). Writes queue up while a flush is in flight and the next flush takes them
  * together, up to `batchRows` (default 10 000) rows: under load batches grow, when idle a write is flushed at
  * once (the time bound is one flush). Memory is bounded by `maxPendingRows`: past it writes fail with

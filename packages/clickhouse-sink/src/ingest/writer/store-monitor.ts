@@ -4,14 +4,18 @@
  * The probe checks that the tables the sink writes exist, so a detached or dropped table counts as down.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { AUDIT_TABLE } from '../../store/schema/audit.ts';
-import { AUDIT_BY_PATIENT_TABLE } from '../../store/schema/audit-by-patient.ts';
+import { AUDIT_PATIENT_INDEX_TABLE } from '../../store/schema/audit-patient-index.ts';
+import { AUDIT_REQUESTS_TABLE } from '../../store/schema/audit-requests.ts';
 import { literal } from '../../store/schema/render.ts';
 import { OTEL_TABLES } from '../../store/schema/telemetry.ts';
 
-// audit_events_by_patient too: an insert into audit_events also writes it (its materialized view), so without it
+// audit_patient_index too: an insert into audit_requests also writes it (its materialized view), so without it
 // audit writes fail
-export const REQUIRED_TABLES: readonly string[] = [AUDIT_TABLE, AUDIT_BY_PATIENT_TABLE, ...Object.values(OTEL_TABLES)];
+export const REQUIRED_TABLES: readonly string[] = [
+  AUDIT_REQUESTS_TABLE,
+  AUDIT_PATIENT_INDEX_TABLE,
+  ...Object.values(OTEL_TABLES),
+];
 
 /**
  * A PHI-free description of a store error: the ClickHouse code and name, or the network error code. Store

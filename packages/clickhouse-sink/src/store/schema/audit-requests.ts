@@ -82,10 +82,11 @@ export const PER_PATIENT_ID = (r: string, o: string): string =>
   `if(${o} = 1, ${r}, toUUID(concat(substring(toString(${r}), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(${r}), 29, 8)))), toUInt32(${o} - 1)))), 8, '0'))))`;
 
 /**
- * The expansion of request rows into audit_events rows (column order = AUDIT_COLUMNS). `{from}` is the
- * source; verify runs the same SELECT over audit_requests to compare.
+ * Migration 6's expansion, FROZEN (a released migration is never edited): the materialized view it created
+ * (dropped by migration 11) and nothing else. The expansion today is rendered from the contract's
+ * AUDIT_EXPANSION (expansion.ts).
  */
-export const AUDIT_EXPANSION_SELECT = `SELECT
+export const AUDIT_EXPANSION_SELECT_V6 = `SELECT
     ${PER_PATIENT_ID('request_id', '_o')} AS event_id,
     event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name,
     source_ip, user_agent,
@@ -110,7 +111,7 @@ export const auditRequestsExpandView: MaterializedViewDef = {
   name: AUDIT_REQUESTS_VIEW,
   to: AUDIT_TABLE,
   from: AUDIT_REQUESTS_TABLE,
-  select: AUDIT_EXPANSION_SELECT,
+  select: AUDIT_EXPANSION_SELECT_V6,
 };
 
 /** audit_events.result_count: unknown is null (it was UInt32, and the middleware's -1 was refused). */

@@ -8,17 +8,25 @@ export {
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
 export { AUDIT_BY_PATIENT_TABLE, AUDIT_BY_PATIENT_VIEW } from './audit-by-patient.ts';
+export { AUDIT_CHECKPOINTS_TABLE } from './audit-checkpoints.ts';
 export {
   CARE_RELATIONSHIPS_TABLE,
   GROUP_MEMBERS_TABLE,
   TENANT_SETTINGS_TABLE,
 } from './audit-context.ts';
 export {
-  AUDIT_EXPANSION_SELECT,
+  AUDIT_PATIENT_INDEX_TABLE,
+  AUDIT_PATIENT_INDEX_VIEW,
+  PATIENT_INDEX_FIELDS,
+  PATIENT_INDEX_SELECT,
+  REQUEST_USER_PROJECTION,
+} from './audit-patient-index.ts';
+export {
   AUDIT_REQUEST_COLUMNS,
   AUDIT_REQUESTS_TABLE,
   AUDIT_REQUESTS_VIEW,
 } from './audit-requests.ts';
+export { AUDIT_EXPANSION_SELECT, expansionExpression, expansionSelect } from './expansion.ts';
 export { LOADTEST_RUNS_TABLE } from './loadtest.ts';
 export type {
   MigrateResult,

@@ -15,7 +15,9 @@ import {
   DEFAULT_AUDIT_RETENTION_DAYS,
 } from './audit.ts';
 import { auditByPatientBackfill, auditByPatientTable, auditByPatientView } from './audit-by-patient.ts';
+import { auditCheckpointsTable } from './audit-checkpoints.ts';
 import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
+import { AUDIT_PATIENT_INDEX_TABLE, auditPatientIndexTable, patientIndexMigration } from './audit-patient-index.ts';
 import {
   AUDIT_REQUESTS_TABLE,
   auditDedupViewRecreate,
@@ -180,6 +182,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_events_by_patient',
     objects: (o) => [auditByPatientTable(o.auditRetentionDays), auditByPatientView, auditByPatientBackfill],
   },
+  {
+    version: 11,
+    name: 'audit_patient_index',
+    objects: (o) => patientIndexMigration(o.auditRetentionDays),
+  },
 ];
 
 /** Checksums ignore retention, so changing retention does not look like an edited migration. */
@@ -219,9 +226,9 @@ export function renderSchemaScript(options: SchemaOptions = {}): string {
 
 const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] => {
   const tables: TableDef[] = [
-    auditEventsTable(o.auditRetentionDays),
     auditRequestsTable(o.auditRetentionDays),
-    auditByPatientTable(o.auditRetentionDays),
+    auditPatientIndexTable(o.auditRetentionDays),
+    auditCheckpointsTable(o.auditRetentionDays),
     otelTracesTable(o.telemetryRetentionDays),
     otelLogsTable(o.telemetryRetentionDays),
     ...otelMetricTables(o.telemetryRetentionDays),
@@ -314,4 +321,11 @@ async function alignTtl(
   return true;
 }
 
-export { AUDIT_QUERY_LOG_TABLE, AUDIT_REQUESTS_TABLE, AUDIT_TABLE, LATENCY_ROLLUP_TABLE, OTEL_TABLES };
+export {
+  AUDIT_PATIENT_INDEX_TABLE,
+  AUDIT_QUERY_LOG_TABLE,
+  AUDIT_REQUESTS_TABLE,
+  AUDIT_TABLE,
+  LATENCY_ROLLUP_TABLE,
+  OTEL_TABLES,
+};

@@ -111,9 +111,10 @@ function addColumnsStatements(def: AddColumnsDef, options: RenderOptions): strin
 
 function statements(def: StatementDef, options: RenderOptions): string[] {
   const fill = (name: (table: string) => string): string =>
-    def.sql.replace('{table2}', name(def.tables[1] ?? '')).replace('{table}', name(def.tables[0] ?? ''));
+    def.sql.replaceAll('{table2}', name(def.tables[1] ?? '')).replaceAll('{table}', name(def.tables[0] ?? ''));
   if (options.cluster === undefined) return [fill((t) => qualified(options, t))];
   if (def.scope === 'local') return [fill((t) => qualified(options, localName(t)))];
+  if (def.scope === 'shards') return [fill((t) => `${qualified(options, localName(t))}${onCluster(options)}`)];
   if (def.scope === 'distributed') {
     const first = def.tables[0] ?? '';
     return [fill((t) => (t === first ? `${qualified(options, t)}${onCluster(options)}` : qualified(options, t)))];

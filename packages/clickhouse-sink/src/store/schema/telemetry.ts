@@ -14,10 +14,11 @@
  * - codecs (`Duration` T64), settings (`non_replicated_deduplication_window` for idempotent spool replay) and
  *   our own retention TTL instead of the exporter's `ttl`.
  */
+import { ATTRIBUTES } from '@fhirwatch/contract';
 import type { AddColumnsDef, ColumnDef, MaterializedViewDef, TableDef } from './types.ts';
 
 /** Attribute carrying the tenant on telemetry (resource or span/log/data-point attribute). */
-export const TENANT_ATTRIBUTE = 'tenant.id';
+export const TENANT_ATTRIBUTE = ATTRIBUTES.tenantId;
 /** Default telemetry retention (days). */
 export const DEFAULT_TELEMETRY_RETENTION_DAYS = 30;
 
@@ -298,10 +299,10 @@ export const latencyRollupView: MaterializedViewDef = {
   select: `SELECT
     TenantId,
     ServiceName,
-    if(SpanAttributes['http.route'] != '', SpanAttributes['http.route'], SpanName) AS Route,
+    if(SpanAttributes['${ATTRIBUTES.httpRoute}'] != '', SpanAttributes['${ATTRIBUTES.httpRoute}'], SpanName) AS Route,
     toStartOfMinute(Timestamp) AS Minute,
     toUInt64(count()) AS Requests,
-    toUInt64(countIf(StatusCode = 'STATUS_CODE_ERROR' OR toUInt16OrZero(SpanAttributes['http.response.status_code']) >= 500)) AS Errors,
+    toUInt64(countIf(StatusCode = 'STATUS_CODE_ERROR' OR toUInt16OrZero(SpanAttributes['${ATTRIBUTES.httpResponseStatusCode}']) >= 500)) AS Errors,
     quantilesTDigestState(${LATENCY_ROLLUP_LEVELS.join(', ')})(Duration / 1e6) AS LatencyMs
   FROM {from}
   WHERE SpanKind = 'SPAN_KIND_SERVER'

@@ -67,17 +67,18 @@ export interface AddColumnsDef {
 
 /**
  * A statement that is not a plain CREATE … IF NOT EXISTS (an ALTER, a backfill INSERT … SELECT, a view
- * re-created). `{table}` / `{table2}` stand for `tables[0]` / `tables[1]`. Cluster variant, by `scope`:
+ * re-created). `{table}` / `{table2}` (each as often as needed) stand for `tables[0]` / `tables[1]`. Cluster variant, by `scope`:
  * `both` (default: an ALTER) runs ON CLUSTER on the shard-local and on the Distributed table; `local` reads and
  * writes the shard-local tables of the node it runs on; `distributed` runs once ON CLUSTER (`{table}` gets the
- * ON CLUSTER clause) over the Distributed names (a plain view).
+ * ON CLUSTER clause) over the Distributed names (a plain view); `shards` runs ON CLUSTER on the shard-local tables
+ * only (an ALTER a Distributed table does not take: a projection, a table setting).
  */
 export interface StatementDef {
   readonly kind: 'statement';
   readonly name: string;
   readonly tables: readonly string[];
   readonly sql: string;
-  readonly scope?: 'both' | 'local' | 'distributed';
+  readonly scope?: 'both' | 'local' | 'distributed' | 'shards';
 }
 
 /**
