@@ -13,7 +13,8 @@
  *   (inside a workspace, from the workspace folder too: `dashboards/`'s comments cite `scripts/…` of their own);
  * - inside a workspace (`packages/<name>/`, `loadtests/`, `dashboards/`), a token starting with `src/`, `test/`,
  *   `bench/`, `public/` or `bin/`, resolved from the workspace folder (how its README and comments cite files),
- *   or from the folder of a `cd <folder> &&` earlier on the same line (a command to run elsewhere).
+ *   or from the folder of a `cd <folder> &&` earlier on the same line (a command to run elsewhere), or from a
+ *   workspace named earlier on the line or the line before ("clickhouse-sink's test/expansion.test.ts").
  * Bare `./…`/`../…` tokens are not checked (command examples: `--store ./data`).
  * A token followed by `{`, `*`, `<` or `$` (`schema.{single,cluster}.sql`, `src/commands/<name>.ts`) is a pattern:
  * only its folder must exist. Git-ignored paths (made by a run, like a test's `artifacts/` folder) are not required.
@@ -127,12 +128,14 @@ export function citingText(file: string, text: string): { text: string; line: nu
 export interface RepoView {
   /** Top-level folders of the repository. */
   roots: ReadonlySet<string>;
+  /** Workspace folders by the name a text calls them (`clickhouse-sink` → `packages/clickhouse-sink`). */
+  workspaces?: ReadonlyMap<string, string>;
   /** Whether a repo-relative path exists (or is git-ignored, so made by a run). */
   exists(path: string): boolean;
 }
 
 /** Repo-relative paths cited in `text` (one line) of `file` that do not exist. */
-export function deadCitations(file: string, text: string, repo: RepoView): string[] {
+export function deadCitations(file: string, text: string, repo: RepoView, previousLine = ''): string[] {
   const dead: string[] = [];
   const found = (path: string, pattern: boolean): { normal: string; ok: boolean } => {
     const normal = normalize(path).split(sep).join('/').replace(/\/$/, '');
@@ -162,8 +165,15 @@ export function deadCitations(file: string, text: string, repo: RepoView): strin
     const cd = [...text.slice(0, match.index).matchAll(/\bcd\s+([\w@./-]+)\s*&&/g)].pop()?.[1];
     if (repo.roots.has(first) || DOC_ROOTS.includes(first)) {
       check(workspace === undefined ? ['.'] : ['.', workspace], token, pattern);
-    } else if (WORKSPACE_ROOTS.has(first) && (cd !== undefined || workspace !== undefined)) {
-      check([cd ?? workspace ?? '.'], token, pattern);
+    } else if (WORKSPACE_ROOTS.has(first)) {
+      const before = `${previousLine}\n${text.slice(0, match.index)}`;
+      const named = [...(repo.workspaces ?? new Map<string, string>())]
+        .filter(([name]) =>
+          new RegExp(`(?<![\\w-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`).test(before),
+        )
+        .map(([, folder]) => folder);
+      const bases = [...(cd !== undefined ? [cd] : workspace !== undefined ? [workspace] : []), ...named];
+      if (bases.length > 0) check(bases, token, pattern);
     }
   }
   return dead;
@@ -197,8 +207,14 @@ export function checkRepo(root: string): Finding[] {
     }
     return answer;
   };
+  const workspaces = new Map<string, string>();
+  for (const f of files) {
+    const folder = WORKSPACE.exec(f)?.[1];
+    if (folder !== undefined) workspaces.set(folder.split('/').pop() ?? folder, folder);
+  }
   const repo: RepoView = {
     roots: new Set(files.filter((f) => f.includes('/')).map((f) => f.split('/')[0] ?? '')),
+    workspaces,
     exists: (path) => tracked.has(path) || folders.has(path) || ignored(path),
   };
   const findings: Finding[] = [];
@@ -209,8 +225,11 @@ export function checkRepo(root: string): Finding[] {
     if (bytes.includes(0)) continue; // binary
     const text = bytes.toString('utf8');
     findings.push(...conflictMarkers(file, text));
+    let previous = '';
     for (const { text: part, line } of citingText(file, text)) {
-      for (const path of deadCitations(file, part, repo)) {
+      const dead = deadCitations(file, part, repo, previous);
+      previous = part;
+      for (const path of dead) {
         findings.push({ file, line, message: `cites ${path}, which does not exist in the repository` });
       }
     }

@@ -1,7 +1,7 @@
 /**
  * The audit_requests row codec, in one place: a request record as the row values of `audit_requests`
  * ({@link AUDIT_REQUEST_INSERT_COLUMNS} order, schema/audit-requests.ts) and back (`requestFromRow`, what
- * `audit verify` reads); test/row-codec.test.ts holds the round trip through the store equal. Inserts go as
+ * `audit verify` reads); test/expansion.test.ts holds the round trip through the store equal. Inserts go as
  * `JSONCompactEachRow` (one JSON array per line); the per-patient rows are the audit_events view's expansion.
  *
  * Why `JSONCompactEachRow`: no keys to write or look up, ~35 % smaller than JSONEachRow, positional
