@@ -45,6 +45,8 @@ export interface PanelDef {
    * $__toTime, $__interval_s, $__conditionalAll(cond, $var), and variables ${tenant} ${interaction}. */
   sql: string;
   columns: readonly PanelColumn[];
+  /** The answer shows audit records (patient or user ids): a console read of it is recorded in audit_query_log. */
+  readsAuditRecords?: true;
 }
 
 /** A dashboard template variable (Grafana `query` variable, multi-value with All; the console's selectors). */
@@ -347,6 +349,7 @@ ORDER BY time, series`,
   {
     id: 'compliance-headline',
     board: 'compliance',
+    readsAuditRecords: true,
     title: 'Audit records over the range',
     description:
       'Audit records (each delivery counted once), distinct users and distinct patients in the selected range.',
@@ -363,6 +366,7 @@ WHERE $__timeFilter(event_time)
   {
     id: 'compliance-events-by-type',
     board: 'compliance',
+    readsAuditRecords: true,
     title: 'Accesses per event type',
     description: 'Audit records per event type (PatientView, PatientSearch, ExportInitiation, …) over time.',
     chart: 'timeseries',
@@ -378,6 +382,7 @@ ORDER BY time, event_type`,
   {
     id: 'compliance-top-users',
     board: 'compliance',
+    readsAuditRecords: true,
     title: 'Top users by distinct patients',
     description:
       'Who touched the most distinct patients in the range (a user, or client:<id> for app-only access), with their records and failed attempts.',
@@ -399,6 +404,7 @@ LIMIT 25`,
   {
     id: 'compliance-failed-accesses',
     board: 'compliance',
+    readsAuditRecords: true,
     title: 'Failed and denied accesses by HTTP status',
     description: 'Audit records with a failed outcome (401, 403, 404, 5xx …) over time.',
     chart: 'bar',
@@ -414,6 +420,7 @@ ORDER BY time, status`,
   {
     id: 'compliance-chain-inputs',
     board: 'compliance',
+    readsAuditRecords: true,
     title: 'Tamper-evidence chain per writer',
     description:
       'Per writer (recorded_by) in the range: records, first and last seq, seqs missing between them, and seqs claimed by two different records. Non-zero missing or forked seqs need `fhirwatch audit verify` (which checks the HMACs with the key).',

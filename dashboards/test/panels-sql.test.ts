@@ -2,6 +2,7 @@
  * Every panel's SQL, expanded as the Grafana ClickHouse data source would expand it, runs against real chDB
  * loaded with generated data and returns the columns the panel declares (names, order, kinds) with rows.
  */
+
 import { DATASET_TENANTS } from '@fhirwatch/clickhouse-sink/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandMacros, type MacroContext } from '../src/macros.ts';

@@ -7,16 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import {
-  addVipPatient,
-  insertAuditRecords,
-  mapMetrics,
-  mapTraces,
-  migrate,
-  openStore,
-  type RowsByTable,
-  removeVipPatient,
-} from '@fhirwatch/clickhouse-sink';
+import { migrate, openStore } from '@fhirwatch/clickhouse-sink';
+import { addVipPatient, removeVipPatient } from '@fhirwatch/clickhouse-sink/compliance';
+import { mapMetrics, mapTraces, type RowsByTable } from '@fhirwatch/clickhouse-sink/ingest';
+import { insertAuditRecords } from '@fhirwatch/clickhouse-sink/store';
 import { type AuditDataset, DATASET_TENANTS, generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import { generateTelemetrySample, type TelemetrySample } from '../src/telemetry-sample.ts';
 

@@ -19,7 +19,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { insertAuditRecords, migrate, openStore } from '@fhirwatch/clickhouse-sink';
+import { migrate, openStore } from '@fhirwatch/clickhouse-sink';
+import { insertAuditRecords } from '@fhirwatch/clickhouse-sink/store';
 import { generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 15);

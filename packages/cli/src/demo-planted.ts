@@ -3,7 +3,8 @@
  * by its compliance report on the demo's store, so a newcomer sees every report with hits.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { addVipPatient, REPORT_REGISTRY, runReport } from '@fhirwatch/clickhouse-sink';
+
+import { addVipPatient, REPORT_REGISTRY, runReport } from '@fhirwatch/clickhouse-sink/compliance';
 import { type PatientsAppTarget, PLANTED_ACTORS, type PlantedResult, runPlantedPatterns } from '@fhirwatch/loadtests';
 
 /**

@@ -10,7 +10,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseCsv } from '@fhirwatch/clickhouse-sink';
+import { parseCsv } from '@fhirwatch/clickhouse-sink/compliance';
 import { generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -7,16 +7,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { migrate, openStore } from '@fhirwatch/clickhouse-sink';
+import { isWithinWorkHours, parseCsv, resolveWorkHours } from '@fhirwatch/clickhouse-sink/compliance';
 import {
   AUDIT_REQUEST_INSERT_COLUMNS,
   AUDIT_REQUESTS_TABLE,
   auditRequestRowValues,
-  isWithinWorkHours,
-  migrate,
-  openStore,
-  parseCsv,
-  resolveWorkHours,
-} from '@fhirwatch/clickhouse-sink';
+} from '@fhirwatch/clickhouse-sink/store';
 import { type AuditDataset, generateAuditDataset, signAuditChain } from '@fhirwatch/clickhouse-sink/testing';
 import { type AuditRecord, requestFromAuditRecord } from '@fhirwatch/contract';
 import { type MockEhrServer, MRN_SYSTEM, startMockEhr } from '@fhirwatch/mock-ehr';

@@ -18,6 +18,7 @@ export async function runFhirwatch(args: readonly string[], env: Record<string, 
     const { stdout, stderr } = await exec(process.execPath, [bin, ...args], {
       env: { ...process.env, ...env },
       timeout: 60_000,
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MIGRATIONS } from '@fhirwatch/clickhouse-sink';
+import { MIGRATIONS } from '@fhirwatch/clickhouse-sink/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);

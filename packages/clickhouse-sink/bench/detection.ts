@@ -11,15 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord } from '@fhirwatch/contract';
-import {
-  addVipPatient,
-  insertAuditRecords,
-  migrate,
-  openStore,
-  putTenantSettings,
-  removeVipPatient,
-  runReport,
-} from '../src/index.ts';
+import { addVipPatient, putTenantSettings, removeVipPatient, runReport } from '../src/compliance/index.ts';
+import { migrate, openStore } from '../src/index.ts';
+import { insertAuditRecords } from '../src/store/index.ts';
 import { generateAuditDataset } from '../src/testing/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-detection-'));

@@ -21,7 +21,8 @@ import {
   requestFromAuditRecord,
   signChain,
 } from '@fhirwatch/contract';
-import { migrate, openStore, verifyAuditChain } from '../src/index.ts';
+import { verifyAuditChain } from '../src/compliance/index.ts';
+import { migrate, openStore } from '../src/index.ts';
 import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
 import { rawInsertOf } from '../src/store/open.ts';
 import { generateRequests } from '../test/records.ts';

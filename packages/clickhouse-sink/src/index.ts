@@ -1,41 +1,17 @@
-export * from './compliance/index.ts';
+/**
+ * `@fhirwatch/clickhouse-sink`: what an application that embeds the sink needs — start it, open and migrate a
+ * store, serve the query API or run its core in process. Each part has its own entry with its public API:
+ * `/store` (opening, schema, migrations, row codec), `/ingest` (HTTP intake, writers, OTLP), `/compliance`
+ * (reports, verify, settings, VIP list, imports, output formats), `/query-api` (routes, audit_query_log, panels),
+ * `/query-client` (the HTTP client alone, without chDB) and `/testing` (the seeded audit data generator, for tests).
+ */
 export type { SinkErrorCode } from './errors.ts';
 export { SINK_ERROR_STATUS, SINK_ERRORS, SinkError } from './errors.ts';
-export type { LoadtestRunRow } from './ingest/loadtest-runs.ts';
-export { insertLoadtestRun } from './ingest/loadtest-runs.ts';
-export type { SinkOptions, SinkQueryApiOptions } from './ingest/options.ts';
-export type { Row, RowsByTable } from './ingest/otlp/map.ts';
-export { mapLogs, mapMetrics, mapTraces } from './ingest/otlp/map.ts';
-export type { OtlpSignal } from './ingest/otlp/proto.ts';
-export { decodeOtlpProtobuf } from './ingest/otlp/proto.ts';
-export type { SelfMetrics } from './ingest/self-metrics.ts';
-export { SELF_METRICS_SERVICE, SINK_METRIC_NAMES } from './ingest/self-metrics.ts';
-export type { SinkHandlerDeps, SinkServer } from './ingest/server.ts';
-export { buildSinkHandler, parseAuditBatch, startSink } from './ingest/server.ts';
-export type { RecordProblem } from './ingest/validate.ts';
-export { auditRecordProblem, isAuditRecord } from './ingest/validate.ts';
-export type { AuditWriterOptions, AuditWriterStats, WriteResult } from './ingest/writer/audit-writer.ts';
-export { AuditWriter } from './ingest/writer/audit-writer.ts';
-export type { RetryOptions } from './ingest/writer/retry.ts';
-export type { SpoolFile } from './ingest/writer/spool.ts';
-export { Spool } from './ingest/writer/spool.ts';
-export { describeStoreError, REQUIRED_TABLES, StoreMonitor } from './ingest/writer/store-monitor.ts';
-export type {
-  TelemetryWriteResult,
-  TelemetryWriterOptions,
-  TelemetryWriterStats,
-} from './ingest/writer/telemetry-writer.ts';
-export { TelemetryWriter } from './ingest/writer/telemetry-writer.ts';
+export type { SinkOptions, SinkQueryApiOptions, SinkServer } from './ingest/index.ts';
+export { startSink } from './ingest/index.ts';
 export type { SinkLogEntry, SinkLogger } from './log.ts';
 export { stderrLogger } from './log.ts';
-export * from './query-api/index.ts';
-export {
-  AUDIT_REQUEST_INSERT_COLUMNS,
-  auditRequestRowValues,
-  encodeAuditRequestRows,
-  insertAuditRecords,
-  requestFromRow,
-} from './store/audit-encode.ts';
-export type { StoreOptions } from './store/open.ts';
-export { openStore, STORE_SETTINGS } from './store/open.ts';
-export * from './store/schema/index.ts';
+export type { PanelProvider, QueryApiHandler, QueryApiOptions, QueryPanel } from './query-api/index.ts';
+export { assertQueryApiBind, buildQueryApi, inProcessQuery } from './query-api/index.ts';
+export type { SchemaOptions, StoreOptions } from './store/index.ts';
+export { migrate, openStore } from './store/index.ts';

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS_TABLE, migrate, OTEL_TABLES, openStore, startSink, TRACE_ID_TS_TABLE } from '../src/index.ts';
+import { migrate, openStore, startSink } from '../src/index.ts';
+import { MIGRATIONS_TABLE, OTEL_TABLES } from '../src/store/index.ts';
+import { TRACE_ID_TS_TABLE } from '../src/store/schema/index.ts';
 
 /** Column → type of the exporter's tables (as of opentelemetry-collector-contrib v0.161, non-JSON schema). */
 const COLLECTOR_COLUMNS: Record<string, Record<string, string>> = {

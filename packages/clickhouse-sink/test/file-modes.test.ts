@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Spool, startSink } from '../src/index.ts';
+import { startSink } from '../src/index.ts';
+import { Spool } from '../src/ingest/index.ts';
 import { generateRecords } from './records.ts';
 
 let dir: string;

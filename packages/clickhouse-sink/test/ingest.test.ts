@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUDIT_DEDUP_VIEW, type SinkServer, startSink } from '../src/index.ts';
+import { type SinkServer, startSink } from '../src/index.ts';
+import { AUDIT_DEDUP_VIEW } from '../src/store/index.ts';
 import { generateRecords } from './records.ts';
 
 interface Answer {

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { insertLoadtestRun, LOADTEST_RUNS_TABLE, migrate, openStore } from '../src/index.ts';
+import { migrate, openStore } from '../src/index.ts';
+import { insertLoadtestRun } from '../src/ingest/index.ts';
+import { LOADTEST_RUNS_TABLE } from '../src/store/index.ts';
 
 let dir: string;
 let client: ClickHouseClient;

@@ -11,20 +11,17 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_RECORD_FIELDS, expandRequestRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, openStore } from '../src/index.ts';
+import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
 import {
-  AUDIT_PATIENT_INDEX_TABLE,
   AUDIT_REQUESTS_TABLE,
   AUDIT_TABLE,
   MIGRATIONS_TABLE,
-  migrate,
-  openStore,
-  PATIENT_INDEX_FIELDS,
-  PATIENT_INDEX_SELECT,
   renderMigrations,
   renderSchemaScript,
-} from '../src/index.ts';
-import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
+} from '../src/store/index.ts';
 import { rawInsertOf } from '../src/store/open.ts';
+import { AUDIT_PATIENT_INDEX_TABLE, PATIENT_INDEX_FIELDS, PATIENT_INDEX_SELECT } from '../src/store/schema/index.ts';
 import { generateRecords, generateRequests } from './records.ts';
 
 let dir: string;

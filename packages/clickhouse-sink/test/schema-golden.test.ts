@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, renderMigrations, renderSchemaScript } from '../src/index.ts';
+import { openStore } from '../src/index.ts';
+import { renderMigrations, renderSchemaScript } from '../src/store/index.ts';
 
 const golden = (name: string): string => fileURLToPath(new URL(`./golden/${name}`, import.meta.url));
 const variants = [

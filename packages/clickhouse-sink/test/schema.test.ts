@@ -4,17 +4,9 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_RECORD_FIELDS } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AUDIT_DEDUP_CLAUSE,
-  AUDIT_DEDUP_VIEW,
-  AUDIT_PATIENT_INDEX_TABLE,
-  MIGRATIONS,
-  MIGRATIONS_TABLE,
-  migrate,
-  OTEL_TABLES,
-  openStore,
-  REQUEST_USER_PROJECTION,
-} from '../src/index.ts';
+import { migrate, openStore } from '../src/index.ts';
+import { AUDIT_DEDUP_CLAUSE, AUDIT_DEDUP_VIEW, MIGRATIONS, MIGRATIONS_TABLE, OTEL_TABLES } from '../src/store/index.ts';
+import { AUDIT_PATIENT_INDEX_TABLE, REQUEST_USER_PROJECTION } from '../src/store/schema/index.ts';
 
 let dir: string;
 let client: ClickHouseClient;

@@ -13,10 +13,11 @@ import { SINK_ROUTES, type SinkServer, startSink } from '../src/ingest/server.ts
 import { queryApiRoutes } from '../src/query-api/api.ts';
 import { openStore } from '../src/store/open.ts';
 import { rawRequest } from '../src/testing/http.ts';
+import { panelProvider as panels } from './fixtures/security-panels.ts';
+
 import { generateRecords } from './records.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-security-'));
-const panelsModule = new URL('./fixtures/security-panels.ts', import.meta.url).href;
 const PANEL_IDS = ['audit-count', 'broken'];
 const ALICE = 'alice-officer-token-0001';
 const SHARED = 'shared-query-token-0002';
@@ -64,10 +65,10 @@ async function lastRead(server: SinkServer): Promise<{ principal: string; actor:
 
 beforeAll(async () => {
   const shared = { client, spoolDir: join(dir, 'spool'), exclusiveWriter: false, maxBodyBytes: 256 * 1024 };
-  open = await startSink({ ...shared, queryApi: { panelsModule } });
+  open = await startSink({ ...shared, queryApi: { panels } });
   closed = await startSink({
     ...shared,
-    queryApi: { panelsModule, token: SHARED, tokens: [{ name: 'alice', token: ALICE }] },
+    queryApi: { panels, token: SHARED, tokens: [{ name: 'alice', token: ALICE }] },
     ingestTokens: [
       { name: 'gw-1', token: WRITER },
       { name: 'gw-2', token: OTHER_WRITER },

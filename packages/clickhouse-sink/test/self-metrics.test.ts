@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SELF_METRICS_SERVICE, SINK_METRIC_NAMES, type SinkServer, startSink } from '../src/index.ts';
+import { type SinkServer, startSink } from '../src/index.ts';
+import { SELF_METRICS_SERVICE, SINK_METRIC_NAMES } from '../src/ingest/index.ts';
 
 let dir: string;
 let sink: SinkServer;

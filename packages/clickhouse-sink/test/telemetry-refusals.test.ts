@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapTraces, type SinkLogEntry, type SinkServer, Spool, startSink } from '../src/index.ts';
+import { type SinkLogEntry, type SinkServer, startSink } from '../src/index.ts';
+import { mapTraces, Spool } from '../src/ingest/index.ts';
 import { OTLP_REQUEST_TYPES } from '../src/ingest/otlp/proto.ts';
 
 let dir: string;

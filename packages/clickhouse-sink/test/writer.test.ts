@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type AuditRecord, roundMs } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditWriter, migrate, openStore, SinkError, StoreMonitor } from '../src/index.ts';
+import { migrate, openStore, SinkError } from '../src/index.ts';
+import { AuditWriter, StoreMonitor } from '../src/ingest/index.ts';
 import { generateRecords } from './records.ts';
 
 let dir: string;

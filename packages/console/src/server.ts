@@ -6,7 +6,7 @@
  * - `startConsole()` runs it on its own: over a store it opens (query API in this process, no ingest), or in
  *   front of a running sink (`sinkUrl`), forwarding `/api/…` to the sink's query API.
  *
- * The panels come from @fhirwatch/dashboards (PANELS + expandMacros): the same definitions generate the Grafana
+ * The panels come from @fhirwatch/dashboards through src/panels.ts: the same definitions generate the Grafana
  * dashboards, so the console and Grafana show the same SQL.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,41 +15,30 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
-  apiError,
   assertQueryApiBind,
-  authenticate,
   buildQueryApi,
-  type Credential,
-  type ExpandMacros,
-  guardRequest,
-  MAX_API_BODY_BYTES,
   migrate,
   openStore,
+  type PanelProvider,
   type QueryApiHandler,
-  type QueryPanel,
-  queryCredentials,
 } from '@fhirwatch/clickhouse-sink';
-import { expandMacros, PANELS, VARIABLES } from '@fhirwatch/dashboards';
+import {
+  apiError,
+  authenticate,
+  type Credential,
+  guardRequest,
+  MAX_API_BODY_BYTES,
+  queryCredentials,
+} from '@fhirwatch/clickhouse-sink/query-api';
 import { consoleAssets } from './assets.ts';
+import { panelProvider } from './panels.ts';
 
 /**
- * What the query API needs to serve the console's panels and selectors: the @fhirwatch/dashboards definitions
- * (the same ones the Grafana dashboards are generated from). Pass it to startSink's `queryApi` with `--console`.
+ * What the query API needs to serve the console's panels and selectors (src/panels.ts, the sink's PanelProvider
+ * over the @fhirwatch/dashboards definitions). Pass it as startSink's `queryApi.panels` with `--console`.
  */
-export function consolePanels(): {
-  panels: readonly QueryPanel[];
-  expandMacros: ExpandMacros;
-  variables: typeof VARIABLES;
-  /** The same definitions as a module URL, for the sink's query worker (src/panels.ts). */
-  panelsModule: string;
-} {
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  return {
-    panels: PANELS,
-    expandMacros,
-    variables: VARIABLES,
-    panelsModule: new URL(`./panels.${ext}`, import.meta.url).href,
-  };
+export function consolePanels(): PanelProvider {
+  return panelProvider;
 }
 
 /** Headers of every console file: no framing, no sniffing, scripts and styles only from this origin. */
@@ -109,9 +98,8 @@ export interface ConsoleOptions {
   /** Officers' named tokens (FHIRWATCH_QUERY_TOKENS). In `sinkUrl` mode a caller must hold one of these too. */
   tokens?: readonly Credential[];
   hmacKey?: Uint8Array;
-  /** Panel definitions and their macro expander (default: consolePanels()). */
-  panels?: readonly QueryPanel[];
-  expandMacros?: ExpandMacros;
+  /** Panels and selectors (default: consolePanels()). */
+  panels?: PanelProvider;
   /** Run the store's migrations first (default true; the query log table is migration 9). */
   migrate?: boolean;
 }
@@ -299,9 +287,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
         ...(options.token === undefined ? {} : { token: options.token }),
         ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
         ...(options.hmacKey === undefined ? {} : { hmacKey: options.hmacKey }),
-        ...consolePanels(),
-        ...(options.panels === undefined ? {} : { panels: options.panels }),
-        ...(options.expandMacros === undefined ? {} : { expandMacros: options.expandMacros }),
+        panels: options.panels ?? consolePanels(),
       }),
     );
   }

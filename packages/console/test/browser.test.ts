@@ -7,7 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { groupRequests, parseCsv, REQUEST_ACTIONS, type RequestRow, requestKeyOf } from '@fhirwatch/clickhouse-sink';
+
+import {
+  groupRequests,
+  parseCsv,
+  REQUEST_ACTIONS,
+  type RequestRow,
+  requestKeyOf,
+} from '@fhirwatch/clickhouse-sink/compliance';
+
 import { AUDIT_EVENT_TYPES } from '@fhirwatch/contract';
 import { PANELS } from '@fhirwatch/dashboards';
 import { launchChromium } from '@fhirwatch/testkit/browser';

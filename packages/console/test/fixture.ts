@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type SinkServer, startSink, updateTenantSettings } from '@fhirwatch/clickhouse-sink';
+import { type SinkServer, startSink } from '@fhirwatch/clickhouse-sink';
+import { updateTenantSettings } from '@fhirwatch/clickhouse-sink/compliance';
 import { type AuditDataset, DATASET_TENANTS, generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { generateTelemetrySample } from '@fhirwatch/dashboards';
@@ -33,7 +34,7 @@ export async function startConsoleFixture(prefix: string): Promise<ConsoleFixtur
   const sink = await startSink({
     store: join(dir, 'store'),
     flushIntervalMs: 200,
-    queryApi: { ...consolePanels(), hmacKey: Buffer.from(dataset.key) },
+    queryApi: { panels: consolePanels(), hmacKey: Buffer.from(dataset.key) },
     mount: consoleHandler(),
   });
   const ndjson = (records: readonly AuditRecord[]): string => records.map((r) => JSON.stringify(r)).join('\n');

@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, queryApiRoutes, type SinkServer, startSink } from '@fhirwatch/clickhouse-sink';
+import { openStore, type SinkServer, startSink } from '@fhirwatch/clickhouse-sink';
+import { queryApiRoutes } from '@fhirwatch/clickhouse-sink/query-api';
 import { generateAuditDataset, rawRequest as raw } from '@fhirwatch/clickhouse-sink/testing';
 import type { AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +64,7 @@ beforeAll(async () => {
     client,
     spoolDir: join(dir, 'spool'),
     exclusiveWriter: false,
-    queryApi: { panelsModule: panels.panelsModule, token: SHARED, tokens: [{ name: 'alice', token: ALICE }] },
+    queryApi: { panels, token: SHARED, tokens: [{ name: 'alice', token: ALICE }] },
     ingestTokens: [{ name: 'gw-1', token: WRITER }],
   });
   const dataset = generateAuditDataset({ days: 2 });

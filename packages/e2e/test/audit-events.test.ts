@@ -6,7 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUDIT_TABLE, startSink, verifyAuditChain } from '@fhirwatch/clickhouse-sink';
+import { startSink } from '@fhirwatch/clickhouse-sink';
+import { verifyAuditChain } from '@fhirwatch/clickhouse-sink/compliance';
+import { AUDIT_TABLE } from '@fhirwatch/clickhouse-sink/store';
 import { AUDIT_RECORD_FIELDS, type AuditRecord, type FhirVersion, listRefreshBundle } from '@fhirwatch/contract';
 import { verifyChain } from '@fhirwatch/otel-middleware';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -5,7 +5,7 @@
 
 import { CLI_ERRORS } from '@fhirwatch/cli';
 import { SINK_ERRORS } from '@fhirwatch/clickhouse-sink';
-import { AUDIT_QUERY_ERRORS } from '@fhirwatch/clickhouse-sink/queries';
+import { AUDIT_QUERY_ERRORS } from '@fhirwatch/clickhouse-sink/compliance';
 import { GATEWAY_ERRORS } from '@fhirwatch/gateway';
 import { LOADTEST_ERRORS } from '@fhirwatch/loadtests';
 import { MOCK_EHR_ERRORS } from '@fhirwatch/mock-ehr';

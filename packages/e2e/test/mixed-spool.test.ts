@@ -11,7 +11,9 @@ import * as crypto from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUDIT_DEDUP_VIEW, accessReport, startSink, verifyAuditChain } from '@fhirwatch/clickhouse-sink';
+import { startSink } from '@fhirwatch/clickhouse-sink';
+import { accessReport, verifyAuditChain } from '@fhirwatch/clickhouse-sink/compliance';
+import { AUDIT_DEDUP_VIEW } from '@fhirwatch/clickhouse-sink/store';
 import {
   type AuditRecord,
   auditRecordCanonical,

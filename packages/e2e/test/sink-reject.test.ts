@@ -5,7 +5,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUDIT_DEDUP_VIEW, startSink } from '@fhirwatch/clickhouse-sink';
+import { startSink } from '@fhirwatch/clickhouse-sink';
+import { AUDIT_DEDUP_VIEW } from '@fhirwatch/clickhouse-sink/store';
 import type { AuditRequestRecord, UnchainedAuditRequest } from '@fhirwatch/contract';
 import { AuditShipper, AuditSpool, uuidv7 } from '@fhirwatch/otel-middleware';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type * as Queries from '@fhirwatch/clickhouse-sink/queries';
+import type * as Queries from '@fhirwatch/clickhouse-sink/compliance';
+import type { QueryTransport, RemoteQueryResult } from '@fhirwatch/clickhouse-sink/query-client';
 import { UsageError } from '../command.ts';
 import {
   hmacKeyFromText,
@@ -43,7 +44,9 @@ Store (one of):
   --clickhouse-url <url>        ClickHouse server (user/password from FHIRWATCH_CLICKHOUSE_USER / _PASSWORD,
                                 or the older CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)
   --sink-url <url>              a running sink's query API (the process that owns an embedded store; ingest goes
-                                on); bearer token from FHIRWATCH_QUERY_TOKEN; the read is recorded in audit_query_log
+                                on); bearer token from FHIRWATCH_QUERY_TOKEN
+  --actor <name>                who asks (default: the OS user); every read of audit records, on every store,
+                                is recorded in audit_query_log with it before the answer is written
 
 Scope and output:
   --since <dur>                 look back from now: 90d (default), 12h, 2w, 1y
@@ -111,6 +114,7 @@ const COMMON_OPTIONS = {
   'allow-truncated-start': { type: 'boolean', default: false },
   'since-checkpoint': { type: 'boolean', default: false },
   patient: { type: 'string', multiple: true },
+  actor: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -187,16 +191,6 @@ function workHoursFile(values: Values): Record<string, unknown> | undefined {
   }
 }
 
-function scope(values: Values): { since?: string; from?: string; to?: string; tenant?: string } {
-  const pick = (key: string): string | undefined => (typeof values[key] === 'string' ? values[key] : undefined);
-  return {
-    ...(pick('since') === undefined ? {} : { since: pick('since') }),
-    ...(pick('from') === undefined ? {} : { from: pick('from') }),
-    ...(pick('to') === undefined ? {} : { to: pick('to') }),
-    ...(pick('tenant') === undefined ? {} : { tenant: pick('tenant') }),
-  };
-}
-
 const STORE_BUSY = 'FW_AUDIT_STORE_BUSY';
 /** This invocation's arguments, for the "use this exact command" hint. */
 let invokedWith: readonly string[] = [];
@@ -237,11 +231,12 @@ export function sinkUrlArgs(args: readonly string[], url: string): string {
 }
 
 /** Flags → query-API parameters (the API takes the CLI's flag names); booleans as 'true' / 'false'. */
-function remoteParams(values: Values): Record<string, string | string[]> {
+function apiParams(values: Values): Record<string, string | string[]> {
   const skip = new Set([
     'store',
     'clickhouse-url',
     'sink-url',
+    'actor',
     'out',
     'help',
     'hmac-key-file',
@@ -262,85 +257,107 @@ function remoteParams(values: Values): Record<string, string | string[]> {
   return out;
 }
 
-/** `--sink-url`: the command through a running sink's query API; the sink renders the chosen format. */
-async function viaSink(sink: Sink, command: string, sub: string | undefined, values: Values): Promise<number> {
-  const { queryRemoteReport, RemoteQueryError } = await import('@fhirwatch/clickhouse-sink/query-client');
-  const url = String(values['sink-url']);
-  const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
-  const params = remoteParams(values);
-  const actor = userInfo().username;
-  const options = { ...(token === undefined ? {} : { token }), actor };
-  try {
-    let result: Awaited<ReturnType<typeof queryRemoteReport>>;
-    switch (command) {
-      case 'access': {
-        if (typeof values['patient-mrn'] === 'string' && typeof values['fhir-url'] === 'string') {
-          const ids = await sink.resolveMrnViaFhir({
-            fhirUrl: values['fhir-url'],
-            mrn: values['patient-mrn'],
-            ...(typeof values['mrn-system'] === 'string' ? { system: values['mrn-system'] } : {}),
-            ...(process.env.FHIRWATCH_FHIR_TOKEN ? { token: process.env.FHIRWATCH_FHIR_TOKEN } : {}),
-          });
-          delete params['patient-mrn'];
-          params.patient = [...((values.patient as string[] | undefined) ?? []), ...ids];
-        }
-        result = await queryRemoteReport(url, 'access', params, options);
-        break;
-      }
-      case 'report':
-        result = await queryRemoteReport(url, `report/${sub}`, params, options);
-        break;
-      case 'activity':
-      case 'summary':
-        result = await queryRemoteReport(url, command, params, options);
-        break;
-      case 'verify':
-        result = await queryRemoteReport(url, 'verify', params, {
-          ...options,
-          body: { key: hmacKey(values).toString('hex'), encoding: 'hex' },
+/** Commands that read audit records: always through the query API's core (in this process, or a sink's). */
+const READ_COMMANDS = ['access', 'activity', 'report', 'summary', 'verify', 'vip'] as const;
+type ReadCommand = (typeof READ_COMMANDS)[number];
+/** Commands that change a store's settings and context tables (no audit records read): a store only. */
+const STORE_COMMANDS = ['settings', 'relationships', 'groups'] as const;
+type StoreCommand = (typeof STORE_COMMANDS)[number];
+
+const isRead = (command: string): command is ReadCommand => (READ_COMMANDS as readonly string[]).includes(command);
+const isStore = (command: string): command is StoreCommand => (STORE_COMMANDS as readonly string[]).includes(command);
+
+/** Who asks: `--actor`, else the OS user (recorded in audit_query_log with every read). */
+function actorOf(values: Values): string {
+  const actor = typeof values.actor === 'string' ? values.actor.trim() : '';
+  return actor === '' ? userInfo().username : actor;
+}
+
+/**
+ * The one dispatcher of every audit read: the flags as the query API's parameters, asked through `transport`
+ * (the API's core in this process for --store / --clickhouse-url, a sink over HTTP for --sink-url), the answer
+ * written as it came. The core records each read in audit_query_log before it answers.
+ */
+async function read(
+  sink: Sink,
+  transport: QueryTransport,
+  command: ReadCommand,
+  sub: string | undefined,
+  values: Values,
+): Promise<number> {
+  const params = apiParams(values);
+  let result: RemoteQueryResult;
+  switch (command) {
+    case 'access': {
+      if (typeof values['patient-mrn'] === 'string' && typeof values['fhir-url'] === 'string') {
+        // a live FHIR lookup is the CLI's (the API resolves MRNs through the store only)
+        const ids = await sink.resolveMrnViaFhir({
+          fhirUrl: values['fhir-url'],
+          mrn: values['patient-mrn'],
+          ...(typeof values['mrn-system'] === 'string' ? { system: values['mrn-system'] } : {}),
+          ...(process.env.FHIRWATCH_FHIR_TOKEN ? { token: process.env.FHIRWATCH_FHIR_TOKEN } : {}),
         });
-        break;
-      case 'vip': {
-        if (sub === 'list') {
-          result = await queryRemoteReport(url, 'vip', {}, options);
-          const rows = (JSON.parse(result.text) as { rows: object[] }).rows;
-          output(sink, values, table('vip', 'VIP watch list', rows));
-          return 0;
+        const patients = [...((values.patient as string[] | undefined) ?? []), ...ids];
+        if (patients.length === 0) {
+          throw new sink.AuditQueryError(
+            sink.AUDIT_QUERY_ERROR_CODES.patientUnresolved,
+            'the MRN resolved to no patient on the FHIR server',
+          );
         }
-        if (sub !== 'add' && sub !== 'remove') throw new UsageError('audit vip needs add, remove or list');
-        const patients = (values.patient as string[] | undefined) ?? [];
-        if (patients.length === 0) throw new UsageError(`audit vip ${sub} needs --patient <id>`);
-        for (const patient of patients) {
-          const body = {
-            patient,
-            tenant: typeof values.tenant === 'string' ? values.tenant : '',
-            reason: typeof values.reason === 'string' ? values.reason : '',
-          };
-          if (sub === 'add') await queryRemoteReport(url, 'vip', {}, { ...options, body });
-          else await queryRemoteReport(url, 'vip', { patient, tenant: body.tenant }, { ...options, method: 'DELETE' });
-        }
-        process.stderr.write(`audit vip ${sub}: ${patients.length} patient${patients.length === 1 ? '' : 's'}\n`);
+        delete params['patient-mrn'];
+        params.patient = patients;
+      }
+      result = await transport('access', params);
+      break;
+    }
+    case 'report':
+      result = await transport(`report/${sub}`, params);
+      break;
+    case 'activity':
+    case 'summary':
+      result = await transport(command, params);
+      break;
+    case 'verify':
+      result = await transport('verify', params, { body: { key: hmacKey(values).toString('hex'), encoding: 'hex' } });
+      break;
+    case 'vip': {
+      if (sub === 'list') {
+        const list = await transport('vip', {});
+        const rows = (JSON.parse(list.text) as { rows: object[] }).rows;
+        output(sink, values, table('vip', 'VIP watch list', rows, VIP_COLUMNS));
         return 0;
       }
-      default:
-        throw new UsageError(`audit ${command} needs --store or --clickhouse-url (the query API does not serve it)`);
+      if (sub !== 'add' && sub !== 'remove') throw new UsageError('audit vip needs add, remove or list');
+      const patients = (values.patient as string[] | undefined) ?? [];
+      if (patients.length === 0) throw new UsageError(`audit vip ${sub} needs --patient <id>`);
+      const tenant = typeof values.tenant === 'string' ? values.tenant : '';
+      for (const patient of patients) {
+        if (sub === 'add') {
+          const reason = typeof values.reason === 'string' ? values.reason : '';
+          await transport('vip', {}, { body: { patient, tenant, reason } });
+        } else await transport('vip', { patient, tenant }, { method: 'DELETE' });
+      }
+      process.stderr.write(`audit vip ${sub}: ${patients.length} patient${patients.length === 1 ? '' : 's'}\n`);
+      return 0;
     }
-    if (typeof values.out === 'string') writeFileSync(values.out, result.text);
-    else process.stdout.write(result.text);
-    return result.verifyOk === false ? 3 : 0;
-  } catch (error) {
-    if (error instanceof RemoteQueryError) {
-      if (error.code === 'FW_AUDIT_INVALID_OPTION' || error.code === 'FW_AUDIT_INVALID_RANGE')
-        throw new UsageError(error.message);
-      process.stderr.write(`fhirwatch audit: ${error.message} (${error.code})\n`);
-      return 1;
+    default: {
+      const unhandled: never = command;
+      throw new UsageError(`unknown audit command '${String(unhandled)}'`);
     }
-    if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
-      process.stderr.write(`fhirwatch audit: no sink answers at ${url} (FW_AUDIT_SINK_UNREACHABLE)\n`);
-      return 1;
-    }
-    throw error;
   }
+  write(values, result);
+  return result.verifyOk === false ? 3 : 0;
+}
+
+/** The answer as the API rendered it; JSON and FHIR indented for reading (the same bytes on every path). */
+function write(values: Values, result: RemoteQueryResult): void {
+  const format = values.format ?? 'table';
+  const text =
+    format === 'json' || format === 'fhir' ? `${JSON.stringify(JSON.parse(result.text), null, 2)}\n` : result.text;
+  // csv and fhir have no header line of their own: the notes go to stderr there
+  for (const note of result.notes ?? []) process.stderr.write(`note: ${note}\n`);
+  if (typeof values.out === 'string') writeFileSync(values.out, text);
+  else process.stdout.write(text);
 }
 
 function output(sink: Sink, values: Values, report: Queries.Report<object>): void {
@@ -359,63 +376,6 @@ function output(sink: Sink, values: Values, report: Queries.Report<object>): voi
   else process.stdout.write(text);
 }
 
-/** Report options as given on the command line (flags the report knows; parsed by the registry). */
-function reportFlags(def: Queries.ReportDef<object>, values: Values): Record<string, unknown> {
-  const raw: Record<string, unknown> = {};
-  for (const option of def.options) {
-    if (values[option.flag] !== undefined) raw[option.name] = values[option.flag];
-  }
-  return raw;
-}
-
-async function runNamed(
-  sink: Sink,
-  client: ClickHouseClient,
-  name: string,
-  values: Values,
-  extra: Record<string, unknown> = {},
-): Promise<Queries.Report<object>> {
-  const def = sink.getReportDef(name);
-  if (def === undefined) throw new UsageError(`audit report needs one of: ${sink.REPORT_NAMES.join(', ')}`);
-  const file = workHoursFile(values);
-  return sink.runReport(client, name, {
-    ...scope(values),
-    options: { ...reportFlags(def, values), ...extra },
-    workTime: workTimeFlags(values),
-    ...(file === undefined ? {} : { workHours: file as Queries.WorkHoursConfig }),
-    useSettings: values.settings !== false,
-  });
-}
-
-async function access(sink: Sink, values: Values, client: ClickHouseClient): Promise<Queries.Report<object>> {
-  const patientIds = [...((values.patient as string[] | undefined) ?? [])];
-  const mrn = values['patient-mrn'];
-  if (typeof mrn === 'string') {
-    if (typeof values['fhir-url'] === 'string') {
-      patientIds.push(
-        ...(await sink.resolveMrnViaFhir({
-          fhirUrl: values['fhir-url'],
-          mrn,
-          ...(typeof values['mrn-system'] === 'string' ? { system: values['mrn-system'] } : {}),
-          ...(process.env.FHIRWATCH_FHIR_TOKEN ? { token: process.env.FHIRWATCH_FHIR_TOKEN } : {}),
-        })),
-      );
-    } else {
-      patientIds.push(...(await sink.resolveMrnFromStore(client, { mrn, ...scope(values) })).map((p) => p.patient_id));
-    }
-    if (patientIds.length === 0) {
-      throw new sink.AuditQueryError(
-        sink.AUDIT_QUERY_ERROR_CODES.patientUnresolved,
-        values['fhir-url'] === undefined
-          ? 'the MRN resolved to no patient: no identifier search in the range returned one (try a wider --since, or --fhir-url)'
-          : 'the MRN resolved to no patient on the FHIR server',
-      );
-    }
-  }
-  if (patientIds.length === 0) throw new UsageError('audit access needs --patient <id> or --patient-mrn <mrn>');
-  return runNamed(sink, client, 'access', values, { patientIds: [...new Set(patientIds)] });
-}
-
 function hmacKey(values: Values): Buffer {
   const encoding = values['hmac-key-encoding'];
   if (encoding !== undefined && encoding !== 'hex' && encoding !== 'utf8') {
@@ -428,42 +388,10 @@ function hmacKey(values: Values): Buffer {
   throw new UsageError('audit verify needs --hmac-key-file <file> or FHIRWATCH_AUDIT_HMAC_KEY');
 }
 
-function table(name: string, title: string, rows: object[]): Queries.Report<object> {
-  const keys = Object.keys(rows[0] ?? {});
-  return { name, title, parameters: {}, columns: keys.map((key) => ({ key, header: key })), rows };
-}
+const VIP_COLUMNS = ['tenant_id', 'patient_id', 'reason', 'changed_by', 'since'];
 
-async function vip(
-  sink: Sink,
-  action: string | undefined,
-  values: Values,
-  client: ClickHouseClient,
-): Promise<Queries.Report<object> | undefined> {
-  if (action === 'list') {
-    const list = await sink.listVipPatients(client);
-    return {
-      name: 'vip',
-      title: 'VIP watch list',
-      parameters: {},
-      columns: ['tenant_id', 'patient_id', 'reason', 'changed_by', 'since'].map((key) => ({ key, header: key })),
-      rows: list,
-    };
-  }
-  if (action !== 'add' && action !== 'remove') throw new UsageError('audit vip needs add, remove or list');
-  const patients = (values.patient as string[] | undefined) ?? [];
-  if (patients.length === 0) throw new UsageError(`audit vip ${action} needs --patient <id>`);
-  for (const patientId of patients) {
-    const change = {
-      patientId,
-      tenantId: typeof values.tenant === 'string' ? values.tenant : '',
-      reason: typeof values.reason === 'string' ? values.reason : '',
-      changedBy: userInfo().username,
-    };
-    if (action === 'add') await sink.addVipPatient(client, change);
-    else await sink.removeVipPatient(client, change);
-  }
-  process.stderr.write(`audit vip ${action}: ${patients.length} patient${patients.length === 1 ? '' : 's'}\n`);
-  return undefined;
+function table(name: string, title: string, rows: object[], keys = Object.keys(rows[0] ?? {})): Queries.Report<object> {
+  return { name, title, parameters: {}, columns: keys.map((key) => ({ key, header: key })), rows };
 }
 
 /** `--threshold report.option=value` → `{ report: { option: value } }`, each checked against the registry. */
@@ -569,7 +497,7 @@ async function importFile(
 
 export async function run(args: string[]): Promise<number> {
   invokedWith = args;
-  const sink = await import('@fhirwatch/clickhouse-sink/queries');
+  const sink = await import('@fhirwatch/clickhouse-sink/compliance');
   const { values, positionals } = parseArgs({
     args,
     options: optionsFor(sink),
@@ -590,34 +518,40 @@ export async function run(args: string[]): Promise<number> {
   if (command === 'activity' && (typeof values.user !== 'string' || values.user === '')) {
     throw new UsageError('audit activity needs --user <id>');
   }
-  const known = ['access', 'activity', 'report', 'summary', 'vip', 'verify', 'settings', 'relationships', 'groups'];
-  if (!known.includes(command)) throw new UsageError(`unknown audit command '${command}' (try fhirwatch audit --help)`);
-  if (values['sink-url'] !== undefined) {
-    if (values.store !== undefined || values['clickhouse-url'] !== undefined) {
-      throw new UsageError('give exactly one of --store, --clickhouse-url or --sink-url');
-    }
-    return viaSink(sink, command, sub, values);
+  if (command === 'access' && values.patient === undefined && values['patient-mrn'] === undefined) {
+    throw new UsageError('audit access needs --patient <id> or --patient-mrn <mrn>');
+  }
+  if (!isRead(command) && !isStore(command)) {
+    throw new UsageError(`unknown audit command '${command}' (try fhirwatch audit --help)`);
+  }
+  const sinkUrl = values['sink-url'];
+  if (sinkUrl !== undefined && (values.store !== undefined || values['clickhouse-url'] !== undefined)) {
+    throw new UsageError('give exactly one of --store, --clickhouse-url or --sink-url');
   }
   try {
+    if (isRead(command)) {
+      const { httpQuery } = await import('@fhirwatch/clickhouse-sink/query-client');
+      const actor = actorOf(values);
+      if (typeof sinkUrl === 'string') {
+        const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
+        return await read(
+          sink,
+          httpQuery(sinkUrl, { ...(token === undefined ? {} : { token }), actor }),
+          command,
+          sub,
+          values,
+        );
+      }
+      const { inProcessQuery } = await import('@fhirwatch/clickhouse-sink/query-api');
+      return await withStore(values, (client) =>
+        read(sink, inProcessQuery({ client, actor, principal: `os:${userInfo().username}` }), command, sub, values),
+      );
+    }
+    if (sinkUrl !== undefined) {
+      throw new UsageError(`audit ${command} needs --store or --clickhouse-url (the query API does not serve it)`);
+    }
     return await withStore(values, async (client) => {
       switch (command) {
-        case 'access':
-          output(sink, values, await access(sink, values, client));
-          return 0;
-        case 'activity':
-          output(sink, values, await runNamed(sink, client, 'activity', values));
-          return 0;
-        case 'report':
-          output(sink, values, await runNamed(sink, client, String(sub), values));
-          return 0;
-        case 'summary':
-          output(sink, values, await runNamed(sink, client, 'summary', values));
-          return 0;
-        case 'vip': {
-          const list = await vip(sink, sub, values, client);
-          if (list) output(sink, values, list);
-          return 0;
-        }
         case 'relationships':
         case 'groups':
           await importFile(sink, command, sub, extra[0], values, client);
@@ -628,43 +562,48 @@ export async function run(args: string[]): Promise<number> {
           return 0;
         }
         default: {
-          const result = await sink.verifyAuditChain(client, {
-            key: hmacKey(values),
-            ...(values.writer ? { recordedBy: values.writer as string[] } : {}),
-            allowTruncatedStart: values['allow-truncated-start'] === true,
-            sinceCheckpoint: values['since-checkpoint'] === true,
-          });
-          output(sink, values, sink.verifyReport(result));
-          return result.ok ? 0 : 3;
+          const unhandled: never = command;
+          throw new UsageError(`unknown audit command '${String(unhandled)}'`);
         }
       }
     });
   } catch (error) {
-    if (error instanceof sink.AuditQueryError) {
-      if (
-        error.code === sink.AUDIT_QUERY_ERROR_CODES.invalidOption ||
-        error.code === sink.AUDIT_QUERY_ERROR_CODES.invalidRange
-      ) {
-        throw new UsageError(error.message);
-      }
-      process.stderr.write(`fhirwatch audit: ${error.message} (${error.code})\n`);
-      return 1;
-    }
-    const code = (error as { code?: string }).code;
-    if (code === STORE_BUSY) {
-      process.stderr.write(`fhirwatch audit: ${(error as Error).message} (${STORE_BUSY})\n`);
-      return 1;
-    }
-    const clickhouseCode = (error as { clickhouseCode?: number }).clickhouseCode ?? (error as { type?: string }).type;
-    if (clickhouseCode !== undefined) {
-      // ClickHouse messages may quote parameter values (PHI): print the error code only
-      const hint =
-        String(clickhouseCode) === '60' || clickhouseCode === 'UNKNOWN_TABLE'
-          ? ': the store has no audit tables (run `fhirwatch sink migrate`)'
-          : '';
-      process.stderr.write(`fhirwatch audit: query failed (ClickHouse error ${clickhouseCode})${hint}\n`);
-      return 1;
-    }
-    throw error;
+    return failed(sink, error, typeof sinkUrl === 'string' ? sinkUrl : undefined);
   }
+}
+
+/** How a failed command ends, the same for every path: usage errors exit 2, the rest print their code and exit 1. */
+async function failed(sink: Sink, error: unknown, sinkUrl: string | undefined): Promise<number> {
+  const { RemoteQueryError } = await import('@fhirwatch/clickhouse-sink/query-client');
+  const { invalidOption, invalidRange } = sink.AUDIT_QUERY_ERROR_CODES;
+  if (error instanceof RemoteQueryError || error instanceof sink.AuditQueryError) {
+    if (error.code === invalidOption || error.code === invalidRange) throw new UsageError(error.message);
+    // the API names ClickHouse's error by its code only (its messages may quote parameter values: PHI)
+    const hint =
+      error.code === 'FW_SINK_QUERY_FAILED' && /UNKNOWN_TABLE|ClickHouse 60\b/.test(error.message)
+        ? ': the store has no audit tables (run `fhirwatch sink migrate`)'
+        : '';
+    process.stderr.write(`fhirwatch audit: ${error.message}${hint} (${error.code})\n`);
+    return 1;
+  }
+  const code = (error as { code?: string }).code;
+  if (code === STORE_BUSY) {
+    process.stderr.write(`fhirwatch audit: ${(error as Error).message} (${STORE_BUSY})\n`);
+    return 1;
+  }
+  if (sinkUrl !== undefined && (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
+    process.stderr.write(`fhirwatch audit: no sink answers at ${sinkUrl} (FW_AUDIT_SINK_UNREACHABLE)\n`);
+    return 1;
+  }
+  const clickhouseCode = (error as { clickhouseCode?: number }).clickhouseCode ?? (error as { type?: string }).type;
+  if (clickhouseCode !== undefined) {
+    // ClickHouse messages may quote parameter values (PHI): print the error code only
+    const hint =
+      String(clickhouseCode) === '60' || clickhouseCode === 'UNKNOWN_TABLE'
+        ? ': the store has no audit tables (run `fhirwatch sink migrate`)'
+        : '';
+    process.stderr.write(`fhirwatch audit: query failed (ClickHouse error ${clickhouseCode})${hint}\n`);
+    return 1;
+  }
+  throw error;
 }

@@ -15,15 +15,17 @@ import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
+
+import { startSink } from '@fhirwatch/clickhouse-sink';
 import {
   accessReport,
   formatReport,
   importCareRelationships,
-  startSink,
   summaryReport,
   updateTenantSettings,
   verifyAuditChain,
-} from '@fhirwatch/clickhouse-sink';
+} from '@fhirwatch/clickhouse-sink/compliance';
+
 import { consoleHandler, consolePanels } from '@fhirwatch/console';
 import { type FhirVersion, HMAC_KEY_FILE } from '@fhirwatch/contract';
 import { parseGatewayConfig, startInstrumentedGateway } from '@fhirwatch/gateway';
@@ -214,7 +216,7 @@ export async function run(args: string[]): Promise<number> {
     store: storeDir,
     flushIntervalMs: 500,
     queryApi: {
-      ...consolePanels(),
+      panels: consolePanels(),
       hmacKey: () => (existsSync(hmacKeyFile) ? readHmacKeyFile(hmacKeyFile, 'hex') : undefined),
     },
     mount: consoleHandler(),

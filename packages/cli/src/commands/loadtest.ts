@@ -6,7 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { insertLoadtestRun, migrate } from '@fhirwatch/clickhouse-sink';
+import { migrate } from '@fhirwatch/clickhouse-sink';
+import { insertLoadtestRun } from '@fhirwatch/clickhouse-sink/ingest';
 import { parseFhirVersion } from '@fhirwatch/contract';
 import {
   applySloOverrides,

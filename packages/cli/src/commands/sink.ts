@@ -4,14 +4,9 @@
  * prints the DDL (single node, or the cluster variant with --cluster).
  */
 import { parseArgs } from 'node:util';
-import {
-  migrate,
-  openStore,
-  renderSchemaScript,
-  type SchemaOptions,
-  type SinkOptions,
-  startSink,
-} from '@fhirwatch/clickhouse-sink';
+
+import { migrate, openStore, type SchemaOptions, type SinkOptions, startSink } from '@fhirwatch/clickhouse-sink';
+import { renderSchemaScript } from '@fhirwatch/clickhouse-sink/store';
 import { UsageError } from '../command.ts';
 import { numberFlag, readHmacKeyFile, STORE_OPTIONS, storeSource } from '../flags.ts';
 import { stopSignal } from '../stop.ts';
@@ -149,7 +144,7 @@ export async function run(args: string[]): Promise<number> {
   requireStore(sink);
   if (withConsole) {
     const { consoleHandler, consolePanels } = await import('@fhirwatch/console');
-    sink.queryApi = { ...consolePanels(), ...sink.queryApi };
+    sink.queryApi = { panels: consolePanels(), ...sink.queryApi };
     sink.mount = consoleHandler();
   }
   let server: Awaited<ReturnType<typeof startSink>>;

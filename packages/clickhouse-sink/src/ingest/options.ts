@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { SinkLogger } from '../log.ts';
-import type { ExpandMacros, QueryPanel } from '../query-api/api.ts';
 import type { Credential } from '../query-api/auth.ts';
+import type { PanelProvider } from '../query-api/panels.ts';
 import type { RetryOptions } from './writer/retry.ts';
 
 /** The read-only query API (`/api/…`) of the sink; see src/query-api/api.ts. */
@@ -16,18 +16,16 @@ export interface SinkQueryApiOptions {
   tokens?: readonly Credential[];
   /** HMAC key of the audit writers, for `GET /api/audit/verify` (a function: read when asked, e.g. from a spool). */
   hmacKey?: Uint8Array | (() => Uint8Array | undefined);
-  /** Panel definitions (@fhirwatch/dashboards PANELS) and their macro expander, for `/api/panels`. */
-  panels?: readonly QueryPanel[];
-  expandMacros?: ExpandMacros;
-  /** Template variables (@fhirwatch/dashboards VARIABLES) for `/api/variables`. */
-  variables?: readonly { readonly name: string; readonly sql: string }[];
+  /**
+   * Panels and selectors for `/api/panels` and `/api/variables` (@fhirwatch/console's `consolePanels()`), checked
+   * at start. On the worker thread the provider is loaded from its `moduleUrl`; without one, startSink refuses.
+   */
+  panels?: PanelProvider;
   /**
    * Where the API runs: `worker` (default) = a worker thread, so a heavy report does not hold the event loop
-   * that ingest runs on; `inline` = this thread. A worker cannot receive functions: it imports `panelsModule`
-   * (a module URL exporting `panels`, `expandMacros`, `variables`) instead of `panels` / `expandMacros` / `variables`.
+   * that ingest runs on; `inline` = this thread. A worker cannot receive functions: it imports `panels.moduleUrl`.
    */
   thread?: 'worker' | 'inline';
-  panelsModule?: string;
 }
 
 /** Options of {@link startSink}. All optional except where a store must be named (`store` or `clickhouseUrl`). */

@@ -26,6 +26,7 @@ import {
   queryCredentials,
 } from '../query-api/auth.ts';
 import { removeSinkMarker, writeSinkMarker } from '../query-api/discovery.ts';
+import { panelModuleForWorker } from '../query-api/panels.ts';
 import { guardRequest, type RequestGuardOptions } from '../query-api/request-guard.ts';
 import { startThreadedQueryApi, type ThreadedQueryApi } from '../query-api/threaded.ts';
 import { openStore } from '../store/open.ts';
@@ -320,6 +321,10 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   const readers = queryApi === false ? [] : queryCredentials(queryApi.token, queryApi.tokens);
   const ingestTokens = options.ingestTokens ?? [];
   assertIngestBind(host, ingestTokens, readers);
+  const worker = queryApi !== false && (queryApi.thread ?? 'worker') === 'worker';
+  // panels are checked before the store is opened: a bad provider is a clear error, not an empty /api/panels
+  const panelsModule =
+    worker && queryApi.panels !== undefined ? await panelModuleForWorker(queryApi.panels) : undefined;
   const ownsClient = options.client === undefined;
   let client: ClickHouseClient;
   if (options.client !== undefined) client = options.client;
@@ -364,13 +369,13 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
 
   const mounts: QueryApiHandler[] = [];
   let threaded: ThreadedQueryApi | undefined;
-  if (queryApi !== false && (queryApi.thread ?? 'worker') === 'worker') {
+  if (queryApi !== false && worker) {
     threaded = startThreadedQueryApi({
       client,
       ...(queryApi.token === undefined ? {} : { token: queryApi.token }),
       ...(queryApi.tokens === undefined ? {} : { tokens: queryApi.tokens }),
       ...(queryApi.hmacKey === undefined ? {} : { hmacKey: queryApi.hmacKey }),
-      ...(queryApi.panelsModule === undefined ? {} : { panelsModule: queryApi.panelsModule }),
+      ...(panelsModule === undefined ? {} : { panelsModule }),
     });
     mounts.push(threaded.handler);
   } else if (queryApi !== false) mounts.push(buildQueryApi({ client, ...queryApi }));

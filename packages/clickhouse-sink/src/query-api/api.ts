@@ -11,8 +11,10 @@
  *   GET  /api/audit/query-log                audit_query_log: the reads of audit records through this API
  *   GET  /api/panels, /api/panels/<id>       panel definitions and their data (from, to, tenant, interaction)
  *
- * Every request that reads audit records is recorded in audit_query_log before its answer is sent; if that
- * record cannot be stored, nothing is returned (503). ClickHouse runs the queries on its own threads (chdb's
+ * Every request that reads audit records (every `/api/audit/` route; a panel whose `readsAuditRecords` is true) is
+ * recorded in audit_query_log before its answer is sent; if that record cannot be stored, nothing is returned
+ * (503). The same core answers in process (in-process.ts: `fhirwatch audit --store`), so that rule has this one
+ * home. ClickHouse runs the queries on its own threads (chdb's
  * async API, or a server), so a report does not hold the event loop that `POST /v1/audit` needs
  * (bench/ingest-under-query.ts measures it).
  */
@@ -27,8 +29,9 @@ import type { Report } from '../compliance/types.ts';
 import { addVipPatient, listVipPatients, removeVipPatient } from '../compliance/vip.ts';
 import { SinkError } from '../errors.ts';
 import { authenticate, type Credential, type Principal, queryCredentials } from './auth.ts';
+import { checkPanelProvider, type PanelProvider, type QueryPanel } from './panels.ts';
 import { number, output, parametersForLog, single } from './params.ts';
-import { listAuditReads, recordAuditRead } from './query-log.ts';
+import { type AuditRead, listAuditReads, recordAuditRead } from './query-log.ts';
 import { apiReports, isMonitoringReport, runAccess, runNamedReport, runVerify } from './reports.ts';
 import { relatedRecords, SEARCH_COLUMNS, searchAudit, searchAuditExport, searchAuditRequests } from './search.ts';
 import {
@@ -40,22 +43,12 @@ import {
   ndjsonPageChunks,
 } from './stream.ts';
 
-/** A panel as @fhirwatch/dashboards defines it (PanelDef); the API only needs these fields. */
-export interface QueryPanel {
-  readonly id: string;
-  readonly board: string;
-  readonly title: string;
-  readonly description: string;
-  readonly chart: string;
-  readonly sql: string;
-  readonly columns: readonly { readonly name: string; readonly type: string }[];
+/** A caller known without HTTP (the CLI running the core in its own process): no token, its own principal. */
+export interface InProcessCaller {
+  principal: string;
+  auth: 'process';
+  surface: 'cli';
 }
-
-/** `expandMacros` of @fhirwatch/dashboards: Grafana ClickHouse data-source macros → plain SQL. */
-export type ExpandMacros = (
-  sql: string,
-  ctx: { from: Date; to: Date; intervalSeconds: number; vars: Record<string, string[] | 'all'> },
-) => string;
 
 export interface QueryApiOptions {
   client: ClickHouseClient;
@@ -65,10 +58,10 @@ export interface QueryApiOptions {
   tokens?: readonly Credential[];
   /** HMAC key of the audit writers, for `GET /api/audit/verify` (and the console's chain status). */
   hmacKey?: Uint8Array | (() => Uint8Array | undefined);
-  panels?: readonly QueryPanel[];
-  expandMacros?: ExpandMacros;
-  /** Template variables (@fhirwatch/dashboards VARIABLES): one string column of values each, for `/api/variables`. */
-  variables?: readonly { readonly name: string; readonly sql: string }[];
+  /** Panels and selectors (`/api/panels`, `/api/variables`), checked with checkPanelProvider. */
+  panels?: PanelProvider;
+  /** Set for in-process use (in-process.ts): every request is this caller's (no token to check). */
+  caller?: InProcessCaller;
   /** Actor recorded for requests that name none and carry no named token (default `anonymous`). */
   defaultActor?: string;
   /** Where an unexpected error is logged (request id, code; never parameters or ClickHouse text). */
@@ -229,9 +222,6 @@ export function queryApiRoutes(panelIds: readonly string[] = []): { path: string
 
 const NDJSON_TYPE = 'application/x-ndjson';
 
-/** Boards whose panels read audit records (their reads are recorded like any other). */
-const AUDIT_BOARDS = new Set(['compliance']);
-
 /** Rows a panel answer carries at most (the console draws far fewer). */
 export const MAX_PANEL_ROWS = 20_000;
 
@@ -279,6 +269,10 @@ function reportAnswer(report: Report<object>, q: URLSearchParams): Answer {
     rows: report.rows.length,
     format,
     filename: `fhirwatch-${report.name}.${t.ext}`,
+    // csv and fhir have no place for the report's notes: they travel in a header (the CLI prints them to stderr)
+    ...((format === 'csv' || format === 'fhir') && (report.notes?.length ?? 0) > 0
+      ? { headers: { 'x-fhirwatch-notes': encodeURIComponent(JSON.stringify(report.notes)) } }
+      : {}),
   };
   if (format === 'json') return { ...base, chunks: jsonReportChunks(report) };
   if (format === 'csv') return { ...base, chunks: csvChunks(report.exportColumns ?? report.columns, report.rows) };
@@ -386,7 +380,8 @@ export function decodeActor(value: string | undefined): string {
 
 export function createApiCore(options: QueryApiOptions): ApiCore {
   const { client } = options;
-  const panels = new Map((options.panels ?? []).map((panel) => [panel.id, panel]));
+  const provider = options.panels === undefined ? undefined : checkPanelProvider(options.panels, 'panels');
+  const panels = new Map((provider?.panels ?? []).map((panel) => [panel.id, panel]));
   const defaultActor = options.defaultActor ?? 'anonymous';
   const credentials = queryCredentials(options.token, options.tokens);
   const logError =
@@ -398,7 +393,7 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
   const points = options.panelPoints ?? 120;
 
   const panelData = async (panel: QueryPanel, q: URLSearchParams): Promise<Answer> => {
-    if (options.expandMacros === undefined) throw new SinkError('FW_SINK_NOT_CONFIGURED', 'no panel macro expander');
+    if (provider === undefined) throw new SinkError('FW_SINK_NOT_CONFIGURED', 'no panel macro expander');
     const to = new Date(single(q, 'to') ?? Date.now());
     const from = new Date(single(q, 'from') ?? to.getTime() - 3_600_000);
     if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
@@ -413,7 +408,7 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       vars[name] = values.length === 0 ? 'all' : values;
     }
     const intervalSeconds = panelInterval(from, to, points);
-    const sql = options.expandMacros(panel.sql, { from, to, intervalSeconds, vars });
+    const sql = provider.expandMacros(panel.sql, { from, to, intervalSeconds, vars });
     const base = {
       id: panel.id,
       from: from.toISOString(),
@@ -448,9 +443,8 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
         "parameters 'from' and 'to' must be ISO instants, from < to",
       );
     }
-    for (const variable of options.variables ?? []) {
-      if (options.expandMacros === undefined) break;
-      const sql = options.expandMacros(variable.sql, { from, to, intervalSeconds: 60, vars: {} });
+    for (const variable of provider?.variables ?? []) {
+      const sql = provider?.expandMacros(variable.sql, { from, to, intervalSeconds: 60, vars: {} }) ?? '';
       try {
         const result = await client.query({ query: sql, format: 'JSONCompactEachRow' });
         out[variable.name] = ((await result.json()) as unknown[][])
@@ -657,7 +651,7 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
     const q = url.searchParams;
     const started = performance.now();
     const at = new Date();
-    const principal = authenticate(req.headers.authorization, credentials);
+    const principal: Principal = options.caller ?? authenticate(req.headers.authorization, credentials);
     principals.set(req, principal);
     if (req.body.length > MAX_API_BODY_BYTES) {
       throw new SinkError('FW_SINK_TOO_LARGE', `request body exceeds ${MAX_API_BODY_BYTES} bytes`);
@@ -666,7 +660,8 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       .split('/')
       .filter((p) => p !== '')
       .slice(1); // after 'api'
-    const surface = req.headers['x-fhirwatch-surface'] === 'console' ? 'console' : 'api';
+    const surface: AuditRead['surface'] =
+      options.caller?.surface ?? (req.headers['x-fhirwatch-surface'] === 'console' ? 'console' : 'api');
     const record = async (
       endpoint: string,
       result: { rows: number; status: number; format: string; errorCode: string },
@@ -688,7 +683,11 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
         durationMs: performance.now() - started,
       });
     };
-    /** Run a route that reads audit records: its read is recorded (failed or not) before any answer. */
+    /**
+     * The rule's one home: a read of audit records (every `/api/audit/` route; a panel whose `readsAuditRecords`
+     * is true) is recorded in audit_query_log, failed or not, before any byte of its answer; an answer whose
+     * record cannot be stored is not sent (503). HTTP, the console and the CLI in process all come through here.
+     */
     const recorded = async (endpoint: string, format: string, run: () => Promise<Answer>): Promise<void> => {
       let result: Answer;
       try {
@@ -743,7 +742,8 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       }
       const panel = panels.get(parts[1] as string);
       if (panel === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no such panel');
-      if (!AUDIT_BOARDS.has(panel.board)) await send(res, await panelData(panel, q));
+      // whether the read is recorded is the panel's own property (checked at load against the tables it reads)
+      if (!panel.readsAuditRecords) await send(res, await panelData(panel, q));
       else await recorded(`panel:${panel.id}`, 'json', () => panelData(panel, q));
       return;
     }
@@ -757,6 +757,7 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       const writes = req.method === 'POST' || req.method === 'DELETE';
       const endpoint =
         name === 'report' ? `report:${rest[0]}` : writes && name === 'vip' ? `vip:${req.method.toLowerCase()}` : name;
+      // every /api/audit/ route reads audit records (the VIP list and its changes, the query log included)
       await recorded(endpoint, q.get('format') ?? 'json', () => route(req, q, rest));
       return;
     }

@@ -150,7 +150,8 @@ export function matchCredential(
 /** Who made the request, as recorded in audit_query_log: `token:<officer name>` or `loopback`. */
 export interface Principal {
   principal: string;
-  auth: 'loopback' | 'token';
+  /** `process`: the query core run in the reader's own process (the CLI on a store it opened; in-process.ts). */
+  auth: 'loopback' | 'token' | 'process';
   /** The officer's name from a named token; undefined for loopback and the shared token. */
   officer?: string;
 }

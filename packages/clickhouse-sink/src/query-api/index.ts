@@ -1,4 +1,4 @@
-export type { ExpandMacros, QueryApiHandler, QueryApiOptions, QueryPanel } from './api.ts';
+export type { InProcessCaller, QueryApiHandler, QueryApiOptions } from './api.ts';
 export {
   AUDIT_ROUTES,
   apiError,
@@ -21,10 +21,14 @@ export {
 } from './auth.ts';
 export type { SinkMarker } from './discovery.ts';
 export { findRunningSink, removeSinkMarker, SINK_MARKER_FILE, writeSinkMarker } from './discovery.ts';
+export type { InProcessQueryOptions } from './in-process.ts';
+export { inProcessQuery } from './in-process.ts';
+export type { ExpandMacros, MacroContext, PanelProvider, PanelVariable, QueryPanel } from './panels.ts';
+export { AUDIT_RECORD_TABLES, checkPanelProvider, loadPanelProvider, PANEL_PROVIDER_EXPORT } from './panels.ts';
 export type { AuditRead, AuditReadRow } from './query-log.ts';
 export { listAuditReads, recordAuditRead } from './query-log.ts';
-export type { RemoteQueryOptions, RemoteQueryResult } from './remote.ts';
-export { queryRemoteReport, RemoteQueryError } from './remote.ts';
+export type { QueryParams, QueryRequest, QueryTransport, RemoteQueryOptions, RemoteQueryResult } from './remote.ts';
+export { httpQuery, queryRemoteReport, RemoteQueryError } from './remote.ts';
 export type { ApiReportInfo } from './reports.ts';
 export { apiReports, runNamedReport } from './reports.ts';
 export type { RequestGuardOptions } from './request-guard.ts';

@@ -9,10 +9,11 @@ export interface AuditRead {
   at: Date;
   principal: string;
   actor: string;
-  auth: 'loopback' | 'token';
+  /** `process`: the query core run in the reader's own process (the CLI on a store it opened). */
+  auth: 'loopback' | 'token' | 'process';
   remoteAddr: string;
   userAgent: string;
-  surface: 'api' | 'console';
+  surface: 'api' | 'console' | 'cli';
   endpoint: string;
   parameters: Record<string, unknown>;
   format: string;

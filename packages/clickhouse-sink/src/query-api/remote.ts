@@ -22,6 +22,8 @@ export interface RemoteQueryResult {
   text: string;
   /** `verify` only: whether every writer's chain is intact (header x-fhirwatch-verify-ok). */
   verifyOk?: boolean;
+  /** The report's notes, for formats that have no place for them (csv, fhir; header x-fhirwatch-notes). */
+  notes?: string[];
 }
 
 /** Thrown for a non-2xx answer: `code` is the sink's stable error code (FW_AUDIT_… / FW_SINK_…). */
@@ -36,47 +38,45 @@ export class RemoteQueryError extends Error {
   }
 }
 
+/** Query parameters: the CLI's long option names; repeatable ones as arrays; `true` as 'true', false/undefined left out. */
+export type QueryParams = Readonly<Record<string, string | readonly string[] | boolean | undefined>>;
+
+/** How a request is sent: method (default GET, or POST with a body) and JSON body. */
+export interface QueryRequest {
+  body?: Record<string, unknown>;
+  method?: 'GET' | 'POST' | 'DELETE';
+}
+
 /**
- * Run one query on a sink. `command` is the API path after `/api/audit/`: `access`, `activity`, `summary`,
- * `verify`, `report/<name>`, `search`, `vip`. `params` are the CLI's long option names and values
- * (repeatable ones as arrays), e.g. `{ patient: ['p-1'], since: '30d', format: 'csv' }`.
+ * One query of the API, however it travels: over HTTP to a sink ({@link httpQuery}) or to the core in this process
+ * (in-process.ts). Same command, parameters, answer and {@link RemoteQueryError}s on every path.
  */
-export async function queryRemoteReport(
-  sinkUrl: string,
+export type QueryTransport = (
   command: string,
-  params: Readonly<Record<string, string | readonly string[] | boolean | undefined>>,
-  options: RemoteQueryOptions = {},
-): Promise<RemoteQueryResult> {
+  params: QueryParams,
+  request?: QueryRequest,
+) => Promise<RemoteQueryResult>;
+
+/** `/api/audit/<command>?<params>`; `command` is `access`, `report/<name>`, … (checked: no other path is reachable). */
+export function auditPath(command: string, params: QueryParams): string {
   if (!/^[a-z-]+(\/[a-z-]+)?$/.test(command)) throw new SinkError('FW_SINK_OPTIONS', `invalid command '${command}'`);
-  let base: URL;
-  try {
-    base = new URL(sinkUrl);
-  } catch {
-    throw new SinkError('FW_SINK_OPTIONS', 'the sink URL is not a URL');
-  }
-  const url = new URL(`api/audit/${command}`, base.href.endsWith('/') ? base.href : `${base.href}/`);
+  const search = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     if (value === undefined || value === false) continue;
-    if (value === true) url.searchParams.append(name, 'true');
-    else if (typeof value === 'string') url.searchParams.append(name, value);
-    else for (const item of value) url.searchParams.append(name, item);
+    if (value === true) search.append(name, 'true');
+    else if (typeof value === 'string') search.append(name, value);
+    else for (const item of value) search.append(name, item);
   }
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  // percent-encoded UTF-8: a header carries Latin-1 at most, and names are not (the sink decodes it)
-  if (options.actor !== undefined) headers['x-fhirwatch-actor'] = encodeURIComponent(options.actor);
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(url, {
-    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
-  const text = await response.text();
-  const contentType = response.headers.get('content-type') ?? '';
-  if (!response.ok) {
-    let code = `HTTP_${response.status}`;
-    let message = `the sink answered ${response.status}`;
+  const query = search.toString();
+  return `/api/audit/${command}${query === '' ? '' : `?${query}`}`;
+}
+
+/** An answer of the API: the result, or the {@link RemoteQueryError} its error body names. */
+export function answerOf(status: number, header: (name: string) => string | null, text: string): RemoteQueryResult {
+  const contentType = header('content-type') ?? '';
+  if (status < 200 || status > 299) {
+    let code = `HTTP_${status}`;
+    let message = `the sink answered ${status}`;
     try {
       const body = JSON.parse(text) as {
         error?: { code?: string; message?: string };
@@ -88,8 +88,55 @@ export async function queryRemoteReport(
     } catch {
       // not JSON: keep the status line
     }
-    throw new RemoteQueryError(response.status, code, message);
+    throw new RemoteQueryError(status, code, message);
   }
-  const verify = response.headers.get('x-fhirwatch-verify-ok');
-  return { status: response.status, contentType, text, ...(verify === null ? {} : { verifyOk: verify === 'true' }) };
+  const verify = header('x-fhirwatch-verify-ok');
+  const notes = header('x-fhirwatch-notes');
+  return {
+    status,
+    contentType,
+    text,
+    ...(verify === null ? {} : { verifyOk: verify === 'true' }),
+    ...(notes === null ? {} : { notes: JSON.parse(decodeURIComponent(notes)) as string[] }),
+  };
+}
+
+/**
+ * Run one query on a sink. `command` is the API path after `/api/audit/`: `access`, `activity`, `summary`,
+ * `verify`, `report/<name>`, `search`, `vip`. `params` are the CLI's long option names and values
+ * (repeatable ones as arrays), e.g. `{ patient: ['p-1'], since: '30d', format: 'csv' }`.
+ */
+export async function queryRemoteReport(
+  sinkUrl: string,
+  command: string,
+  params: QueryParams,
+  options: RemoteQueryOptions = {},
+): Promise<RemoteQueryResult> {
+  const path = auditPath(command, params);
+  let base: URL;
+  try {
+    base = new URL(sinkUrl);
+  } catch {
+    throw new SinkError('FW_SINK_OPTIONS', 'the sink URL is not a URL');
+  }
+  const url = new URL(path.slice(1), base.href.endsWith('/') ? base.href : `${base.href}/`);
+  const headers: Record<string, string> = {};
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  // percent-encoded UTF-8: a header carries Latin-1 at most, and names are not (the sink decodes it)
+  if (options.actor !== undefined) headers['x-fhirwatch-actor'] = encodeURIComponent(options.actor);
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(url, {
+    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+    headers,
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  // keep a CSV's byte-order mark (Response.text() drops it): the answer's bytes as the sink wrote them
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(await response.arrayBuffer());
+  return answerOf(response.status, (name) => response.headers.get(name), text);
+}
+
+/** A {@link QueryTransport} to a running sink's query API. */
+export function httpQuery(sinkUrl: string, options: Pick<RemoteQueryOptions, 'token' | 'actor'> = {}): QueryTransport {
+  return (command, params, request = {}) => queryRemoteReport(sinkUrl, command, params, { ...options, ...request });
 }

@@ -14,7 +14,7 @@ export interface WorkerInit {
   tokens?: readonly Credential[];
   defaultActor?: string;
   panelPoints?: number;
-  /** URL of a module exporting `panels`, `expandMacros`, `variables` (@fhirwatch/console's panels module). */
+  /** URL of a module exporting a PanelProvider as `panelProvider` (panels.ts; checked by startSink). */
   panelsModule?: string;
 }
 

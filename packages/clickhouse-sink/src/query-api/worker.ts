@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type ApiResponseSink, createApiCore, type ExpandMacros, type QueryPanel } from './api.ts';
+import { type ApiResponseSink, createApiCore } from './api.ts';
+import { loadPanelProvider } from './panels.ts';
 import type { DbOp, FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
 
 if (parentPort === null) throw new Error('worker.ts runs as a worker thread');
@@ -65,12 +66,7 @@ function pick(params: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-let panels: {
-  panels?: readonly QueryPanel[];
-  expandMacros?: ExpandMacros;
-  variables?: readonly { name: string; sql: string }[];
-} = {};
-if (init.panelsModule !== undefined) panels = (await import(init.panelsModule)) as typeof panels;
+const panels = init.panelsModule === undefined ? undefined : await loadPanelProvider(init.panelsModule);
 
 const core = createApiCore({
   client,
@@ -78,9 +74,7 @@ const core = createApiCore({
   ...(init.tokens === undefined ? {} : { tokens: init.tokens }),
   ...(init.defaultActor === undefined ? {} : { defaultActor: init.defaultActor }),
   ...(init.panelPoints === undefined ? {} : { panelPoints: init.panelPoints }),
-  ...(panels.panels === undefined ? {} : { panels: panels.panels }),
-  ...(panels.expandMacros === undefined ? {} : { expandMacros: panels.expandMacros }),
-  ...(panels.variables === undefined ? {} : { variables: panels.variables }),
+  ...(panels === undefined ? {} : { panels }),
 });
 
 /** Answers waiting for the sink's thread to write their last chunk (one chunk in flight per answer). */
