@@ -6,7 +6,15 @@
  * No browser is an error that names the command that fixes it; a test never skips for it.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -67,18 +75,25 @@ export function npmChromiumPackage(): { binDir: string; version: string } | unde
 }
 
 async function untarBrotli(archive: string, into: string): Promise<void> {
-  const tar = spawn('tar', ['-x', '--no-same-owner', '-C', into], { stdio: ['pipe', 'ignore', 'pipe'] });
+  // Decompressed to a file first, then `tar -xf`: piping into tar's stdin raced with tar exiting once it had read the
+  // end-of-archive blocks (the pipeline then failed with "Premature close" on a clean clone).
+  const plain = join(into, '.unpack.tar');
+  await pipeline(createReadStream(archive), createBrotliDecompress(), createWriteStream(plain));
+  const tar = spawn('tar', ['-x', '--no-same-owner', '-f', plain, '-C', into], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   tar.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = new Promise<void>((resolve, reject) => {
-    tar.once('error', reject);
-    tar.once('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`tar -x ${archive} exited ${code}: ${stderr.trim()}`)),
-    );
-  });
-  await Promise.all([pipeline(createReadStream(archive), createBrotliDecompress(), tar.stdin), exited]);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tar.once('error', reject);
+      tar.once('close', (code) =>
+        code === 0 ? resolve() : reject(new Error(`tar -x ${archive} exited ${code}: ${stderr.trim()}`)),
+      );
+    });
+  } finally {
+    rmSync(plain, { force: true });
+  }
 }
 
 /**
