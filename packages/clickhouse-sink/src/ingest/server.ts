@@ -17,6 +17,8 @@ import { gunzipSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRequestRecord } from '@fhirwatch/contract';
 import { SinkError } from '../errors.ts';
+import { checkDestinations } from '../incidents/destinations.ts';
+import { IncidentMonitor } from '../incidents/monitor.ts';
 import { buildQueryApi, type QueryApiHandler } from '../query-api/api.ts';
 import {
   assertIngestBind,
@@ -52,6 +54,8 @@ export interface SinkServer {
   readonly spool: Spool;
   /** The sink's own pipeline-health metrics (undefined when `selfMetricsIntervalMs` is 0). */
   readonly selfMetrics: SelfMetrics | undefined;
+  /** The incident monitor (undefined unless `incidents` was given). */
+  readonly incidents: IncidentMonitor | undefined;
   /** Stop listening, flush the writers (telemetry that cannot be stored goes to the spool), close the store. */
   close(): Promise<void>;
 }
@@ -325,6 +329,10 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   // panels are checked before the store is opened: a bad provider is a clear error, not an empty /api/panels
   const panelsModule =
     worker && queryApi.panels !== undefined ? await panelModuleForWorker(queryApi.panels) : undefined;
+  // a bad incidents config is a clear error before the store is opened
+  if (options.incidents !== undefined) {
+    checkDestinations(options.incidents.destinations ?? [], options.incidents.allowHosts ?? []);
+  }
   const ownsClient = options.client === undefined;
   let client: ClickHouseClient;
   if (options.client !== undefined) client = options.client;
@@ -410,6 +418,16 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   // tells `fhirwatch audit|console --store <dir>` (which cannot open a store this process owns) where to ask
   if (options.store !== undefined) writeSinkMarker(options.store, url);
 
+  let incidents: IncidentMonitor | undefined;
+  if (options.incidents !== undefined) {
+    incidents = new IncidentMonitor(
+      client,
+      { ...options.incidents, consoleUrl: options.incidents.consoleUrl ?? url },
+      options.logger,
+    );
+    incidents.start();
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -417,6 +435,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await incidents?.close();
       if (options.store !== undefined) removeSinkMarker(options.store);
       await threaded?.close();
       await audit.close();
@@ -427,5 +446,5 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     })();
     return closing;
   };
-  return { url, client, audit, telemetry, monitor, spool, selfMetrics, close };
+  return { url, client, audit, telemetry, monitor, spool, selfMetrics, incidents, close };
 }
