@@ -21,7 +21,8 @@ import {
   storeSource,
 } from '../flags.ts';
 
-export const description = 'Compliance queries: access, activity, reports, settings, VIP list, relationships, verify';
+export const description =
+  'Compliance queries: access, activity, reports, incidents, settings, VIP list, relationships, verify';
 
 type Sink = typeof Queries;
 

@@ -83,6 +83,18 @@ export function checkDestinations(
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad(`${where}.url must be http or https`);
       if (url.username !== '' || url.password !== '') throw bad(`${where}.url must not carry credentials`);
       if (!allowed(url.hostname)) throw bad(`${where}.url: host is neither loopback nor in allowHosts`);
+      const headers = d.type === 'webhook' ? (d.headers ?? {}) : {};
+      if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+        throw bad(`${where}.headers must be an object of header names and values`);
+      }
+      for (const [name, value] of Object.entries(headers)) {
+        if (!/^[A-Za-z0-9-]{1,64}$/.test(name) || typeof value !== 'string' || /[\r\n]/.test(value)) {
+          throw bad(`${where}.headers: '${name}' is not a header name with a one-line text value`);
+        }
+        if (['content-type', 'content-length', 'idempotency-key', 'host'].includes(name.toLowerCase())) {
+          throw bad(`${where}.headers: '${name}' is set by the sink`);
+        }
+      }
     } else if (d.type === 'syslog') {
       if (typeof d.host !== 'string' || !allowed(d.host)) {
         throw bad(`${where}.host is neither loopback nor in allowHosts`);

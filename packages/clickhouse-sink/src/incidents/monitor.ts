@@ -6,6 +6,8 @@
  * period (store.ts: read before insert, so a hit found again is not a second incident), and delivers new incidents
  * from the persisted outbox to the configured destinations, retrying a destination that is down with exponential
  * backoff and jitter (capped). The log names destinations, attempts and error codes, never a payload.
+ * In a sink whose query API runs on its worker thread (the default) the monitor runs there too (worker.ts), so the
+ * report logic never holds the event loop ingest runs on; its statements go to the sink's thread like the API's.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { tenantDisplayNames } from '../compliance/names.ts';
@@ -128,13 +130,18 @@ export class IncidentMonitor {
   private closed = false;
   private readonly listeners = new Set<() => void>();
 
+  private readonly onStats: ((stats: IncidentMonitorStats) => void) | undefined;
+
+  /** `onStats`: called with the counters after each run and delivery pass (the worker thread reports them). */
   constructor(
     client: ClickHouseClient,
     options: IncidentsOptions & { consoleUrl: string },
     logger: SinkLogger = stderrLogger,
+    onStats?: (stats: IncidentMonitorStats) => void,
   ) {
     this.client = client;
     this.logger = logger;
+    this.onStats = onStats;
     const destinations = checkDestinations(options.destinations ?? [], options.allowHosts ?? []);
     this.destinations = new Map(destinations.map((d) => [d.name, d]));
     const positive = (name: keyof typeof DEFAULTS): number => {
@@ -221,6 +228,7 @@ export class IncidentMonitor {
   }
 
   private notify(): void {
+    this.onStats?.({ ...this.stats });
     for (const listener of [...this.listeners]) listener();
   }
 
@@ -246,6 +254,7 @@ export class IncidentMonitor {
     const window = periodsAround(now, widest);
     const tenants = new Set([...(await this.tenants(window[0]!.from, now)), ...settings.keys()]);
     const created: Incident[] = [];
+    let ran = 0;
     for (const tenant of [...tenants].sort()) {
       const own: TenantIncidentSettings = settings.get(tenant)?.incidents ?? {};
       if (own.enabled === false) continue;
@@ -255,6 +264,15 @@ export class IncidentMonitor {
       this.lastRun.set(tenant, Date.now());
       created.push(...(await this.runTenant(tenant, own, now)));
       this.stats.runs += 1;
+      ran += 1;
+    }
+    if (ran > 0) {
+      this.logger({
+        level: 'info',
+        event: 'FW_INCIDENTS_RUN',
+        message: `monitoring reports run for ${ran} tenant${ran === 1 ? '' : 's'}; ${created.length} new incidents`,
+        rows: created.length,
+      });
     }
     this.notify();
     return created;
@@ -302,7 +320,6 @@ export class IncidentMonitor {
     const created = await storeNewIncidents(this.client, candidates, () => destinations, new Date());
     this.stats.created += created.length;
     if (created.length > 0) {
-      this.logger({ level: 'info', event: 'FW_INCIDENTS_CREATED', message: 'new incidents', rows: created.length });
       // deliver without waiting for the next poll
       clearTimeout(this.deliveryTimer);
       if (!this.closed && this.delivering === undefined) this.deliveryTimer = setTimeout(() => this.pollNow(), 0);

@@ -18,7 +18,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { AuditRequestRecord } from '@fhirwatch/contract';
 import { SinkError } from '../errors.ts';
 import { checkDestinations } from '../incidents/destinations.ts';
-import { IncidentMonitor } from '../incidents/monitor.ts';
+import { IncidentMonitor, type IncidentMonitorStats } from '../incidents/monitor.ts';
 import { buildQueryApi, type QueryApiHandler } from '../query-api/api.ts';
 import {
   assertIngestBind,
@@ -44,6 +44,11 @@ import { Spool } from './writer/spool.ts';
 import { StoreMonitor } from './writer/store-monitor.ts';
 import { TelemetryWriter } from './writer/telemetry-writer.ts';
 
+/** What the sink shows of its incident monitor (which runs on the query worker thread by default). */
+export interface SinkIncidents {
+  readonly stats: IncidentMonitorStats;
+}
+
 export interface SinkServer {
   /** Base URL, `http://127.0.0.1:<port>` (no trailing slash). */
   readonly url: string;
@@ -54,8 +59,8 @@ export interface SinkServer {
   readonly spool: Spool;
   /** The sink's own pipeline-health metrics (undefined when `selfMetricsIntervalMs` is 0). */
   readonly selfMetrics: SelfMetrics | undefined;
-  /** The incident monitor (undefined unless `incidents` was given). */
-  readonly incidents: IncidentMonitor | undefined;
+  /** The incident monitor's counters (undefined unless `incidents` was given). */
+  readonly incidents: SinkIncidents | undefined;
   /** Stop listening, flush the writers (telemetry that cannot be stored goes to the spool), close the store. */
   close(): Promise<void>;
 }
@@ -380,6 +385,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   if (queryApi !== false && worker) {
     threaded = startThreadedQueryApi({
       client,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(queryApi.token === undefined ? {} : { token: queryApi.token }),
       ...(queryApi.tokens === undefined ? {} : { tokens: queryApi.tokens }),
       ...(queryApi.hmacKey === undefined ? {} : { hmacKey: queryApi.hmacKey }),
@@ -418,14 +424,19 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   // tells `fhirwatch audit|console --store <dir>` (which cannot open a store this process owns) where to ask
   if (options.store !== undefined) writeSinkMarker(options.store, url);
 
-  let incidents: IncidentMonitor | undefined;
+  // the incident monitor runs where the query API runs: on its worker thread (default), else on this one
+  let incidents: SinkIncidents | undefined;
+  let localMonitor: IncidentMonitor | undefined;
   if (options.incidents !== undefined) {
-    incidents = new IncidentMonitor(
-      client,
-      { ...options.incidents, consoleUrl: options.incidents.consoleUrl ?? url },
-      options.logger,
-    );
-    incidents.start();
+    const config = { ...options.incidents, consoleUrl: options.incidents.consoleUrl ?? url };
+    if (threaded !== undefined) {
+      threaded.startIncidents(config);
+      incidents = { stats: threaded.incidentStats };
+    } else {
+      localMonitor = new IncidentMonitor(client, config, options.logger);
+      localMonitor.start();
+      incidents = localMonitor;
+    }
   }
 
   let closing: Promise<void> | undefined;
@@ -435,7 +446,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await incidents?.close();
+      await localMonitor?.close();
       if (options.store !== undefined) removeSinkMarker(options.store);
       await threaded?.close();
       await audit.close();
