@@ -457,7 +457,7 @@ async function loadIncidents() {
             action: (row) =>
               el(
                 'button',
-                { type: 'button', class: 'incident-open', onclick: () => showIncident(row.incident_id) },
+                { type: 'button', class: 'incident-open', onclick: () => openIncident(row.incident_id) },
                 'Open',
               ),
           },
@@ -468,6 +468,12 @@ async function loadIncidents() {
   if (linked) await showIncident(linked);
 }
 
+/** Open an incident through its link (#incident=<id>), so the address bar holds what a payload would link to. */
+function openIncident(id) {
+  if (location.hash === `#incident=${id}`) showIncident(id).catch((e) => setStatus(`${e.code ?? ''}: ${e.message}`));
+  else location.hash = `incident=${id}`;
+}
+
 async function showIncident(id) {
   const box = $('incident-detail');
   const { incident, events, deliveries } = await api(`/api/audit/incidents?${new URLSearchParams({ id })}`);
@@ -475,6 +481,7 @@ async function showIncident(id) {
   const change = (action) => async () => {
     try {
       await api('/api/audit/incidents', { method: 'POST', body: { id, action, note: note.value.trim() } });
+      setStatus('');
       await loadIncidents();
       await showIncident(id);
     } catch (error) {
