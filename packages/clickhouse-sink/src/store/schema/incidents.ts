@@ -1,7 +1,7 @@
 /**
  * Migration 12 (issue 19): incidents that reach the privacy team.
  * - `audit_incidents`: one row per incident (a monitoring report's hit: report, tenant, principal, period), keyed by
- *   the deterministic `incident_id` (src/incidents/key.ts). ReplacingMergeTree on the key: the sink reads the key
+ *   the deterministic `incident_id` (`incidentKey`, src/incidents/store.ts). ReplacingMergeTree on the key: the sink reads the key
  *   before it inserts (one store-level uniqueness read), and reads use FINAL, so a hit found again by a later run or
  *   after a restart is never a second incident.
  * - `audit_incident_events`: the lifecycle, append-only (MergeTree): every state change (created → open →
