@@ -6,7 +6,8 @@
  * process pinned to CPU 1. Rounds alternate runner / autocannon after a warm-up; medians are compared:
  * ratio = runner / autocannon. The runner runs with its defaults for load generation (worker threads when
  * the cores allow: pinned to one CPU, this thread) in throughput mode: every answer's status, resource type
- * and id checked, the deep required-field checks on 1 answer in 16, latency into HDR histograms; a third
+ * and id checked, the deep required-field checks on 1 answer in 16, latency into HDR histograms, requests
+ * written as prebuilt bytes on raw keep-alive sockets (src/raw-http.ts); a third
  * engine, `runner-full`, checks everything on every answer (the runner before throughput mode); autocannon
  * sends one static request and checks nothing. The verdict needs the ratio in requests/s and per
  * CPU-second of the generator (the latter is what a busy shared machine disturbs least).

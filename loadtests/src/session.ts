@@ -30,6 +30,7 @@ import {
 } from './checks.ts';
 import { LoadtestError } from './errors.ts';
 import type { Random } from './random.ts';
+import { RawHttpPool, serializeRequest } from './raw-http.ts';
 import type { OpTag } from './slo.ts';
 
 export interface LoadTarget {
@@ -73,6 +74,12 @@ export interface SessionOptions {
    * batch entry's status are checked on every answer whatever this is.
    */
   deepCheckEvery?: number;
+  /**
+   * Requests to a plain-HTTP base origin go through the raw keep-alive client (raw-http.ts: one prebuilt
+   * Buffer per request, a read's bytes reused per patient and token) instead of undici (default false;
+   * the runner's throughput mode sets it). Other origins and https stay on undici.
+   */
+  rawHttp?: boolean;
 }
 
 /** One operation's request, and the check of its answer. */
@@ -104,6 +111,35 @@ function headerObject(raw: readonly Buffer[]): Record<string, string | string[] 
   return out;
 }
 
+/** The raw client's header strings → object with lower-case names (repeated names → array). */
+function headerObjectFromStrings(raw: readonly string[]): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const prior = out[name];
+    out[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+  }
+  return out;
+}
+
+/** An answer of the raw client: the header object is built only when a check reads it. */
+class RawHttpAnswer implements HttpAnswer {
+  readonly status: number;
+  readonly text: string;
+  readonly #raw: readonly string[];
+  #headers: Record<string, string | string[] | undefined> | undefined;
+  constructor(status: number, text: string, raw: readonly string[]) {
+    this.status = status;
+    this.text = text;
+    this.#raw = raw;
+  }
+  get headers(): Record<string, string | string[] | undefined> {
+    this.#headers ??= headerObjectFromStrings(this.#raw);
+    return this.#headers;
+  }
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -120,6 +156,11 @@ export class FhirSession {
   readonly #listSize: number;
   readonly #deepCheckEvery: number;
   #sinceDeep = 0;
+  readonly #raw: RawHttpPool | undefined;
+  readonly #host: string;
+  /** Serialized GETs without a body, by path, for one headers object (the read's, rebuilt per token). */
+  #rawGets = new Map<string, Buffer>();
+  #rawGetsHeaders: Record<string, string> | undefined;
   #tokenUrl: string | undefined;
   #token: { value: string; expiresAt: number } | undefined;
   #tokenPending: Promise<string> | undefined;
@@ -136,6 +177,11 @@ export class FhirSession {
     this.#listSize = options.listSize ?? 5;
     this.#deepCheckEvery = options.deepCheckEvery ?? 1;
     this.#tokenUrl = target.tokenUrl;
+    this.#host = this.#base.host;
+    this.#raw =
+      options.rawHttp === true && this.#base.protocol === 'http:'
+        ? new RawHttpPool(this.#origin, { connections: this.#connections, timeoutMs: this.#timeoutMs })
+        : undefined;
   }
 
   get patients(): readonly SamplePatient[] {
@@ -173,6 +219,12 @@ export class FhirSession {
       origin = parsed.origin;
       path = parsed.pathname + parsed.search;
     }
+    const raw = this.#raw;
+    if (raw !== undefined && origin === this.#origin) {
+      return new Promise<HttpAnswer>((resolve) => {
+        this.#rawRequest(raw, method, url, headers, body, resolve);
+      });
+    }
     return new Promise<HttpAnswer>((resolve) => {
       let status = 0;
       let raw: Buffer[] = [];
@@ -209,6 +261,42 @@ export class FhirSession {
         },
       );
     });
+  }
+
+  /** The raw client's request for a URL of the base origin (false: another origin, use undici). */
+  #rawRequest(
+    raw: RawHttpPool,
+    method: 'GET' | 'POST',
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    done: (answer: HttpAnswer) => void,
+  ): boolean {
+    if (!url.startsWith(this.#origin) || url.charCodeAt(this.#origin.length) !== 47 /* / */) return false;
+    const path = url.slice(this.#origin.length);
+    let bytes: Buffer | undefined;
+    if (body === undefined && method === 'GET') {
+      if (this.#rawGetsHeaders !== headers) {
+        this.#rawGets = new Map();
+        this.#rawGetsHeaders = headers;
+      }
+      bytes = this.#rawGets.get(path);
+      if (bytes === undefined) {
+        bytes = serializeRequest(method, path, this.#host, headers);
+        // Bounded: one entry per distinct path (reads of the sampled patients, metadata, export).
+        if (this.#rawGets.size < 4096) this.#rawGets.set(path, bytes);
+      }
+    } else {
+      bytes = serializeRequest(method, path, this.#host, headers, body);
+    }
+    raw.request(bytes, (answer) => {
+      if (answer.status === 0) {
+        done({ status: 0, text: '', headers: { 'x-fhirwatch-error': answer.error ?? 'Error' } });
+        return;
+      }
+      done(new RawHttpAnswer(answer.status, answer.body.toString('utf8'), answer.rawHeaders));
+    });
+    return true;
   }
 
   /** URL of a path under the FHIR base (`Patient/_search` → `<base>/Patient/_search`). */
@@ -458,6 +546,38 @@ export class FhirSession {
     }
   }
 
+  /**
+   * `op` with a callback: on the raw client with a still-valid cached token, no promise at all between the
+   * request and `done` (the runner's hot path); otherwise through `op`. `done` is called exactly once.
+   */
+  run(tag: OpTag, random: Random, done: (outcome: OpOutcome | undefined) => void): void {
+    const raw = this.#raw;
+    const cached = this.#token;
+    const needsToken = tag !== 'metadata' && tag !== 'token' && this.target.clientId !== undefined;
+    const fresh = cached !== undefined && cached.expiresAt - Date.now() > 30_000;
+    if (raw === undefined || (needsToken && !fresh)) {
+      this.op(tag, random).then(done, () => done(undefined));
+      return;
+    }
+    const token = needsToken ? cached?.value : undefined;
+    const planned = this.buildOp(tag, random, token);
+    const checked = (answer: HttpAnswer): void => {
+      let outcome: OpOutcome | undefined;
+      try {
+        const verdict = planned.check(answer.status, answer.text, () => answer.headers);
+        outcome = { tag, status: answer.status, verdict };
+      } catch {
+        outcome = undefined;
+      }
+      done(outcome);
+    };
+    const { method, url, headers, body } = planned;
+    // Another origin (a token URL elsewhere): the same planned request through undici.
+    if (!this.#rawRequest(raw, method, url, headers, body, checked)) {
+      this.http(method, url, headers, body).then(checked, () => done(undefined));
+    }
+  }
+
   /** Run one operation and check its response. Never throws for a server's answer. */
   async op(tag: OpTag, random: Random): Promise<OpOutcome> {
     let token: string | undefined;
@@ -482,6 +602,7 @@ export class FhirSession {
   }
 
   async close(): Promise<void> {
+    this.#raw?.close();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
     this.#pools.clear();
   }

@@ -20,13 +20,16 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Relative to now: loadtest_runs has the 30-day telemetry TTL, so a fixed date would expire under the test. */
+const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 86_400_000;
+
 it('stores a run with its verdicts and report, and reads it back in order', async () => {
   const verdicts = [{ name: 'list-refresh p95', threshold: '<= 2000 ms', observed: 812.5, passed: true }];
   for (const [i, passed] of [true, false].entries()) {
     await insertLoadtestRun(client, {
       runId: `run-${i}`,
-      startedAt: new Date(Date.UTC(2026, 10, 30, 12, i)),
-      finishedAt: new Date(Date.UTC(2026, 10, 30, 12, i, 30)),
+      startedAt: new Date(T0 + i * 60_000),
+      finishedAt: new Date(T0 + i * 60_000 + 30_000),
       scenario: 'list-refresh',
       engine: 'open',
       target: 'http://127.0.0.1:8080/tenant',
@@ -59,8 +62,8 @@ it('stores a run with its verdicts and report, and reads it back in order', asyn
     report: string;
   }>();
   expect(rows.map((r) => [r.run_id, Number(r.started), r.passed, Number(r.requests), r.p95_ms])).toEqual([
-    ['run-0', Date.UTC(2026, 10, 30, 12, 0), 1, 300, 812.5],
-    ['run-1', Date.UTC(2026, 10, 30, 12, 1), 0, 301, 812.5],
+    ['run-0', T0, 1, 300, 812.5],
+    ['run-1', T0 + 60_000, 0, 301, 812.5],
   ]);
   expect(JSON.parse(rows[0]!.slo_verdicts)).toEqual(verdicts);
   expect(JSON.parse(rows[1]!.report)).toEqual({ runId: 'run-1', totals: { requests: 301 } });

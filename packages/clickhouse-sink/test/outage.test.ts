@@ -62,8 +62,11 @@ async function sendUntilAcked(
   throw new Error('batch never acknowledged');
 }
 
+const OTLP_BASE_MS = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
+
 function otlpSpans(service: string, from: number, count: number): string {
-  const base = BigInt(Date.UTC(2026, 10, 25, 10)) * 1_000_000n;
+  // an hour ago, so that the 30-day telemetry TTL never expires the spans under the test
+  const base = BigInt(OTLP_BASE_MS) * 1_000_000n;
   return JSON.stringify({
     resourceSpans: [
       {

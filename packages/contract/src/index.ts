@@ -13,6 +13,14 @@ export {
   firstChainBreak,
   signChain,
 } from './audit-chain.ts';
+export {
+  AUDIT_CLI_ERRORS,
+  AUDIT_ERROR_GROUPS,
+  AUDIT_ERROR_PREFIX,
+  AUDIT_QUERY_ERRORS,
+  AUDIT_SPOOL_ERRORS,
+  isAuditErrorCode,
+} from './audit-errors.ts';
 export type {
   ExpansionEntryField,
   ExpansionRequestField,

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_PREFIXES, errorOutcome, errorTable, FhirwatchError } from '../src/index.ts';
+import {
+  AUDIT_ERROR_GROUPS,
+  AUDIT_ERROR_PREFIX,
+  ERROR_PREFIXES,
+  errorOutcome,
+  errorTable,
+  FhirwatchError,
+  isAuditErrorCode,
+} from '../src/index.ts';
 
 describe('error helper', () => {
   it('a table refuses a code outside its package prefix', () => {
@@ -43,7 +51,7 @@ describe('error helper', () => {
     });
   });
 
-  it('every package has prefixes of the FW_<AREA>_ form; only FW_AUDIT_ is shared (middleware and compliance)', () => {
+  it('every owner has prefixes of the FW_<AREA>_ form and no prefix has two owners (FW_AUDIT_: audit-errors.ts)', () => {
     const owners = new Map<string, string[]>();
     for (const [pkg, prefixes] of Object.entries(ERROR_PREFIXES)) {
       for (const p of prefixes) {
@@ -52,6 +60,25 @@ describe('error helper', () => {
       }
     }
     const shared = [...owners].filter(([, pkgs]) => pkgs.length > 1);
-    expect(shared).toEqual([['FW_AUDIT_', ['middleware', 'compliance']]]);
+    expect(shared).toEqual([]);
+    expect(owners.get(AUDIT_ERROR_PREFIX)).toEqual(['audit']);
+  });
+
+  it('every FW_AUDIT_ code is in exactly one group of the one audit table', () => {
+    const group = new Map<string, string>();
+    for (const [name, table] of Object.entries(AUDIT_ERROR_GROUPS)) {
+      for (const code of Object.keys(table)) {
+        expect(code.startsWith(AUDIT_ERROR_PREFIX), code).toBe(true);
+        expect(group.get(code), `${code} in ${name} and ${group.get(code)}`).toBeUndefined();
+        group.set(code, name);
+      }
+    }
+    expect(group.get('FW_AUDIT_SPOOL_FULL')).toBe('spool');
+    expect(group.get('FW_AUDIT_INVALID_RANGE')).toBe('query');
+    expect(group.get('FW_AUDIT_STORE_BUSY')).toBe('cli');
+    expect(isAuditErrorCode('FW_AUDIT_SPOOL_FULL')).toBe(true);
+    expect(isAuditErrorCode('FW_GATEWAY_CONFIG_INVALID')).toBe(false);
+    expect(isAuditErrorCode(undefined)).toBe(false);
+    expect(() => errorTable('middleware', { FW_AUDIT_X: { status: 500, issue: 'exception' } })).toThrow(/FW_OTEL_/);
   });
 });

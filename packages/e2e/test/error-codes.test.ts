@@ -6,6 +6,7 @@
 import { CLI_ERRORS } from '@fhirwatch/cli';
 import { SINK_ERRORS } from '@fhirwatch/clickhouse-sink';
 import { AUDIT_QUERY_ERRORS } from '@fhirwatch/clickhouse-sink/compliance';
+import { AUDIT_CLI_ERRORS } from '@fhirwatch/contract';
 import { GATEWAY_ERRORS } from '@fhirwatch/gateway';
 import { LOADTEST_ERRORS } from '@fhirwatch/loadtests';
 import { MOCK_EHR_ERRORS } from '@fhirwatch/mock-ehr';
@@ -22,6 +23,7 @@ describe('error codes across packages', () => {
       loadtests: LOADTEST_ERRORS,
       mockEhr: MOCK_EHR_ERRORS,
       middleware: AUDIT_ERRORS,
+      cliAudit: AUDIT_CLI_ERRORS,
     };
     const owner = new Map<string, string>();
     for (const [pkg, table] of Object.entries(tables)) {

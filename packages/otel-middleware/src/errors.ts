@@ -1,5 +1,5 @@
-/** Errors of the middleware. Each has a stable `code` (FW_AUDIT_* / FW_OTEL_*), the HTTP `status` and issue type of its table, and `cause`. */
-import { errorTable, FhirwatchError, type IssueType } from '@fhirwatch/contract';
+/** Errors of the middleware. Each has a stable `code` (FW_AUDIT_*: the contract's audit-errors.ts / FW_OTEL_*), the HTTP `status` and issue type of its table, and `cause`. */
+import { AUDIT_SPOOL_ERRORS, errorTable, FhirwatchError, type IssueType } from '@fhirwatch/contract';
 
 export const AUDIT_ERROR_CODES = {
   /** The spool holds `maxSpoolBytes` already: strict mode fails the request closed. */
@@ -23,18 +23,16 @@ export const AUDIT_ERROR_CODES = {
 } as const;
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[keyof typeof AUDIT_ERROR_CODES];
 
-/** Code → HTTP status and FHIR issue type (the contract's error helper). */
-export const AUDIT_ERRORS = errorTable('middleware', {
-  FW_AUDIT_SPOOL_FULL: { status: 503, issue: 'transient' },
-  FW_AUDIT_SPOOL_UNWRITABLE: { status: 503, issue: 'transient' },
-  FW_AUDIT_SPOOL_LOCKED: { status: 503, issue: 'transient' },
-  FW_AUDIT_CLOSED: { status: 503, issue: 'transient' },
-  FW_AUDIT_BODY_TOO_LARGE: { status: 503, issue: 'too-costly' },
-  FW_AUDIT_SINK_REJECTED: { status: 400, issue: 'invalid' },
-  FW_AUDIT_SINK_UNAVAILABLE: { status: 503, issue: 'transient' },
-  FW_AUDIT_KEY_FILE_MODE: { status: 500, issue: 'security' },
-  FW_OTEL_INVALID_OPTION: { status: 500, issue: 'exception' },
-} satisfies Record<AuditErrorCode, { status: number; issue: IssueType }>);
+/**
+ * Code → HTTP status and FHIR issue type (the contract's error helper): the audit path's `FW_AUDIT_`
+ * codes come from the contract's one table of that prefix (audit-errors.ts); `FW_OTEL_` is ours.
+ */
+export const AUDIT_ERRORS = {
+  ...AUDIT_SPOOL_ERRORS,
+  ...errorTable('middleware', {
+    FW_OTEL_INVALID_OPTION: { status: 500, issue: 'exception' },
+  }),
+} satisfies Record<AuditErrorCode, { status: number; issue: IssueType }>;
 
 export class FhirAuditError extends FhirwatchError<AuditErrorCode> {
   /** `status`: only the sink's own answer, relayed by FW_AUDIT_SINK_REJECTED / FW_AUDIT_SINK_UNAVAILABLE. */

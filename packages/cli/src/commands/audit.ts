@@ -10,6 +10,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type * as Queries from '@fhirwatch/clickhouse-sink/compliance';
 import type { QueryTransport, RemoteQueryResult } from '@fhirwatch/clickhouse-sink/query-client';
+import type { AUDIT_CLI_ERRORS } from '@fhirwatch/contract';
 import { UsageError } from '../command.ts';
 import {
   hmacKeyFromText,
@@ -191,7 +192,8 @@ function workHoursFile(values: Values): Record<string, unknown> | undefined {
   }
 }
 
-const STORE_BUSY = 'FW_AUDIT_STORE_BUSY';
+const STORE_BUSY: keyof typeof AUDIT_CLI_ERRORS = 'FW_AUDIT_STORE_BUSY';
+const SINK_UNREACHABLE: keyof typeof AUDIT_CLI_ERRORS = 'FW_AUDIT_SINK_UNREACHABLE';
 /** This invocation's arguments, for the "use this exact command" hint. */
 let invokedWith: readonly string[] = [];
 
@@ -592,7 +594,7 @@ async function failed(sink: Sink, error: unknown, sinkUrl: string | undefined): 
     return 1;
   }
   if (sinkUrl !== undefined && (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
-    process.stderr.write(`fhirwatch audit: no sink answers at ${sinkUrl} (FW_AUDIT_SINK_UNREACHABLE)\n`);
+    process.stderr.write(`fhirwatch audit: no sink answers at ${sinkUrl} (${SINK_UNREACHABLE})\n`);
     return 1;
   }
   const clickhouseCode = (error as { clickhouseCode?: number }).clickhouseCode ?? (error as { type?: string }).type;

@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isAuditErrorCode } from '@fhirwatch/contract';
 import {
   type GatewayConfig,
   loadGatewayConfigFile,
@@ -141,7 +142,7 @@ export async function run(args: string[]): Promise<number> {
     });
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code !== 'FW_GATEWAY_CONFIG_INVALID' && !code?.startsWith('FW_AUDIT_')) throw error;
+    if (code !== 'FW_GATEWAY_CONFIG_INVALID' && !isAuditErrorCode(code)) throw error;
     process.stderr.write(`fhirwatch gateway: ${(error as Error).message} (${code})\n`);
     return 1;
   }

@@ -1,16 +1,11 @@
 /**
  * Errors of the compliance queries: a stable `code` (FW_AUDIT_<WHAT>), the HTTP status and FHIR issue type
- * it maps to (the contract's error helper), never PHI in the message.
+ * it maps to, never PHI in the message. The codes and their table live in the contract's audit-errors.ts
+ * (the one home of the `FW_AUDIT_` prefix, shared with the middleware's spool codes).
  */
-import { errorTable, FhirwatchError } from '@fhirwatch/contract';
+import { AUDIT_QUERY_ERRORS, FhirwatchError } from '@fhirwatch/contract';
 
-export const AUDIT_QUERY_ERRORS = errorTable('compliance', {
-  FW_AUDIT_INVALID_RANGE: { status: 400, issue: 'invalid' },
-  FW_AUDIT_INVALID_OPTION: { status: 400, issue: 'invalid' },
-  FW_AUDIT_FORMAT_UNSUPPORTED: { status: 400, issue: 'not-supported' },
-  FW_AUDIT_PATIENT_UNRESOLVED: { status: 404, issue: 'not-found' },
-  FW_AUDIT_FHIR_LOOKUP_FAILED: { status: 502, issue: 'transient' },
-});
+export { AUDIT_QUERY_ERRORS };
 
 export const AUDIT_QUERY_ERROR_CODES = {
   invalidRange: 'FW_AUDIT_INVALID_RANGE',

@@ -1,0 +1,153 @@
+/**
+ * The throughput-mode raw HTTP/1.1 client (src/raw-http.ts) against real node:http servers on 127.0.0.1:
+ * keep-alive reuse bounded by `connections` (the rest queue), chunked and `Connection: close` answers,
+ * UTF-8 request bodies, and every way an answer can fail (silence, a reset mid-answer, close) as status 0.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type RawAnswer, RawHttpPool, serializeRequest } from '../src/raw-http.ts';
+
+const servers: Server[] = [];
+const pools: RawHttpPool[] = [];
+
+async function serve(
+  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<{ origin: string; host: string; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handler(req, res, Buffer.concat(chunks).toString('utf8')));
+  });
+  server.on('connection', (s: Socket) => sockets.add(s));
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { origin: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, sockets };
+}
+
+function pool(origin: string, connections: number, timeoutMs = 5000): RawHttpPool {
+  const p = new RawHttpPool(origin, { connections, timeoutMs });
+  pools.push(p);
+  return p;
+}
+
+const send = (p: RawHttpPool, bytes: Buffer): Promise<RawAnswer> => new Promise((resolve) => p.request(bytes, resolve));
+
+afterEach(async () => {
+  for (const p of pools.splice(0)) p.close();
+  await Promise.all(
+    servers.splice(0).map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.closeAllConnections();
+          s.close(() => resolve());
+        }),
+    ),
+  );
+});
+
+describe('raw HTTP client', () => {
+  it('keeps at most `connections` sockets alive, queues the rest, and answers each request with its own body', async () => {
+    const { origin, host, sockets } = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-path': req.url ?? '' });
+      res.end(`answer to ${req.url}`);
+    });
+    const p = pool(origin, 2);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => send(p, serializeRequest('GET', `/r/${i}`, host, { accept: 'text/plain' }))),
+    );
+    expect(answers.map((a) => a.status)).toEqual(new Array(20).fill(200));
+    expect(answers.map((a) => a.body.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `answer to /r/${i}`));
+    expect(answers[7]!.rawHeaders).toContain('/r/7');
+    expect(sockets.size).toBe(2);
+    // The same bytes again: the sockets are reused.
+    const again = await send(p, serializeRequest('GET', '/r/again', host, {}));
+    expect(again.status).toBe(200);
+    expect(sockets.size).toBe(2);
+  });
+
+  it('reads chunked answers, and opens a new socket after `Connection: close`', async () => {
+    const { origin, host, sockets } = await serve((req, res) => {
+      if (req.url === '/close') {
+        res.writeHead(404, { connection: 'close', 'content-length': 4 });
+        res.end('gone');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":');
+      setImmediate(() => res.end('"é"}'));
+    });
+    const p = pool(origin, 1);
+    const chunked = await send(p, serializeRequest('GET', '/chunked', host, {}));
+    expect(chunked.status).toBe(200);
+    expect(JSON.parse(chunked.body.toString('utf8'))).toEqual({ a: 'é' });
+    const closed = await send(p, serializeRequest('GET', '/close', host, {}));
+    expect(closed.status).toBe(404);
+    expect(closed.body.toString()).toBe('gone');
+    const after = await send(p, serializeRequest('GET', '/chunked', host, {}));
+    expect(after.status).toBe(200);
+    expect(sockets.size).toBe(2);
+  });
+
+  it('sends a UTF-8 body with its byte length', async () => {
+    const { origin, host } = await serve((req, res, body) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ length: req.headers['content-length'], body, auth: req.headers.authorization }));
+    });
+    const p = pool(origin, 1);
+    const text = 'family=Müller&_count=10';
+    const answer = await send(
+      p,
+      serializeRequest('POST', '/Patient/_search', host, { authorization: 'Bearer t' }, text),
+    );
+    expect(JSON.parse(answer.body.toString())).toEqual({
+      length: String(Buffer.byteLength(text)),
+      body: text,
+      auth: 'Bearer t',
+    });
+  });
+
+  it('refuses a header with CR or LF (no request smuggling through a value)', () => {
+    expect(() => serializeRequest('GET', '/', 'h', { 'x-a': 'b\r\nx-b: c' })).toThrow(/CR\/LF/);
+  });
+
+  it('answers status 0 on silence past the timeout, a reset mid-answer, a refused connection and close()', async () => {
+    const { origin, host } = await serve((req, res) => {
+      if (req.url === '/silent') return;
+      if (req.url === '/reset') {
+        res.writeHead(200, { 'content-length': 100 });
+        res.write('partial');
+        setImmediate(() => res.socket?.destroy());
+        return;
+      }
+      res.end('ok');
+    });
+    const p = pool(origin, 2, 300);
+    const silent = await send(p, serializeRequest('GET', '/silent', host, {}));
+    expect(silent).toMatchObject({ status: 0, error: 'TimeoutError' });
+    const reset = await send(p, serializeRequest('GET', '/reset', host, {}));
+    expect(reset.status).toBe(0);
+    // The pool recovers: new sockets for the next requests.
+    expect((await send(p, serializeRequest('GET', '/ok', host, {}))).status).toBe(200);
+
+    // Nothing listens on a port just closed.
+    const gone = await serve((_req, res) => res.end());
+    const closedPort = gone.origin;
+    const last = servers.pop()!;
+    await new Promise<void>((resolve) => last.close(() => resolve()));
+    const refused = await send(pool(closedPort, 1), serializeRequest('GET', '/', gone.host, {}));
+    expect(refused.status).toBe(0);
+
+    // close() answers what is still out or queued.
+    const q = pool(origin, 1, 10_000);
+    const out = [
+      send(q, serializeRequest('GET', '/silent', host, {})),
+      send(q, serializeRequest('GET', '/silent', host, {})),
+    ];
+    await new Promise((r) => setTimeout(r, 50));
+    q.close();
+    expect((await Promise.all(out)).map((a) => a.status)).toEqual([0, 0]);
+  });
+});
