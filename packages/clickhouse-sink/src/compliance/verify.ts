@@ -131,24 +131,12 @@ export interface VerifyResult {
 }
 
 /**
- * The canonical form (auditRequestCanonical) built in SQL, for the engine-side HMAC, in two renderings:
- * - plain: a string value is quoted as is, `"` + value + `"`. That IS its JSON text (JSON.stringify's) when the
- *   value holds no `"`, no backslash and no control character, which PLAIN_SAFE checks on the plain text itself:
- *   it holds exactly the quotes its structure puts there (two per quoted value) and no backslash or control
- *   character. Building the text this way costs ~1/7 of the escaping form (profile: per array element
- *   toJSONString was ~0.2 µs, ~85 % of the level-1 CPU).
- * - escaped: every string through toJSONString, for the other requests. It matches the JS text for every value
- *   JSON.stringify and toJSONString escape alike (everything but control characters other than \b\f\n\r\t and
- *   U+2028/2029).
- * A record whose SQL text differs from the contract's fails the SQL check and is re-checked in JS with the
- * contract's exact canonical form, so a difference costs time, never a wrong answer. The plain form never
- * stands for a value it cannot spell exactly (PLAIN_SAFE), so an altered value cannot hide behind quoting
- * (test/queries-verify.test.ts alters a value to spell the signed text's escapes).
- * Static text.
+ * The canonical form (auditRequestCanonical) built in SQL, for the engine-side HMAC. It matches the JS text
+ * for every value JSON.stringify and toJSONString escape alike (everything but control characters other than
+ * \b\f\n\r\t and U+2028/2029); a record whose SQL text differs fails the SQL check and is re-checked in JS
+ * with the contract's exact canonical form, so a difference costs time, never a wrong answer. Static text.
  */
-type Quote = (expr: string) => string;
-const ESCAPED: Quote = (expr) => `toJSONString(${expr})`;
-const PLAIN: Quote = (expr) => `concat('"', ${expr}, '"')`;
+const Q = (expr: string): string => `toJSONString(${expr})`;
 const NUM = (expr: string): string => `toString(${expr})`;
 const ISO_TIME = `concat(formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S'), '.', leftPad(toString(toUnixTimestamp64Milli(event_time) % 1000), 3, '0'), 'Z')`;
 const DURATION = `toString(floor(duration_ms * 1000 + 0.5) / 1000)`;
@@ -157,80 +145,67 @@ const RESULT_COUNT = (expr: string): string => `if(isNull(${expr}), 'null', toSt
  * Per entry, its patient ids as a JSON array text: x_patient_id split where x_entry changes (each entry has at
  * least one patient and its rows are contiguous), so no lambda captures an outer array (linear, not quadratic).
  */
-const patientLists = (q: Quote): string =>
-  `arrayMap(ps -> concat('[', arrayStringConcat(ps, ','), ']'), arraySplit((p, d) -> d != 0, arrayMap(p -> ${q('p')}, x_patient_id), arrayDifference(x_entry)))`;
-const canonicalV2 = (q: Quote): string =>
-  `concat('[2,', ${[
-    q('toString(request_id)'),
-    q(ISO_TIME),
-    q('recorded_by'),
-    NUM('seq'),
-    q('prev_hash'),
-    q('tenant_id'),
-    "if(tenant_claimed = 1, 'true', 'false')",
-    q('routed_tenant_id'),
-    q('client_id'),
-    q('user_id'),
-    q('user_name'),
-    q('source_ip'),
-    q('user_agent'),
-    q('fhir_version'),
-    q('batch_id'),
-    q('trace_id'),
-    NUM('http_status'),
-    DURATION,
-  ].join(", ',', ")}, ',[', arrayStringConcat(arrayMap((t, it, rt, q, ix, st, oc, rc, ps) -> concat('[', ${[
-    q('t'),
-    q('it'),
-    q('rt'),
-    q('q'),
-    NUM('ix'),
-    NUM('st'),
-    NUM('oc'),
-    RESULT_COUNT('rc'),
-  ].join(
-    ", ',', ",
-  )}, ',', ps, ']'), e_event_type, e_fhir_interaction, e_resource_type, e_query, e_entry_index, e_http_status, e_outcome, e_result_count, ${patientLists(q)}), ','), ']]')`;
-const canonicalV1 = (q: Quote): string =>
-  `concat('[', ${[
-    q('toString(request_id)'),
-    q(ISO_TIME),
-    q('recorded_by'),
-    NUM('seq'),
-    q('prev_hash'),
-    q('tenant_id'),
-    q('routed_tenant_id'),
-    q('client_id'),
-    q('user_id'),
-    q('user_name'),
-    q('source_ip'),
-    q('user_agent'),
-    q('e_event_type[1]'),
-    q('e_fhir_interaction[1]'),
-    q('e_resource_type[1]'),
-    q('fhir_version'),
-    q('e_query[1]'),
-    q('x_patient_id[1]'),
-    q('batch_id'),
-    NUM('e_entry_index[1]'),
-    q('trace_id'),
-    NUM('e_outcome[1]'),
-    NUM('e_http_status[1]'),
-    DURATION,
-    RESULT_COUNT('e_result_count[1]'),
-  ].join(", ',', ")}, ']')`;
-const canonical = (q: Quote): string => `if(v = 1, ${canonicalV1(q)}, ${canonicalV2(q)})`;
+const PATIENT_LISTS = `arrayMap(ps -> concat('[', arrayStringConcat(ps, ','), ']'), arraySplit((p, d) -> d != 0, arrayMap(p -> toJSONString(p), x_patient_id), arrayDifference(x_entry)))`;
+const SQL_CANONICAL_V2 = `concat('[2,', ${[
+  Q('toString(request_id)'),
+  Q(ISO_TIME),
+  Q('recorded_by'),
+  NUM('seq'),
+  Q('prev_hash'),
+  Q('tenant_id'),
+  "if(tenant_claimed = 1, 'true', 'false')",
+  Q('routed_tenant_id'),
+  Q('client_id'),
+  Q('user_id'),
+  Q('user_name'),
+  Q('source_ip'),
+  Q('user_agent'),
+  Q('fhir_version'),
+  Q('batch_id'),
+  Q('trace_id'),
+  NUM('http_status'),
+  DURATION,
+].join(", ',', ")}, ',[', arrayStringConcat(arrayMap((t, it, rt, q, ix, st, oc, rc, ps) -> concat('[', ${[
+  Q('t'),
+  Q('it'),
+  Q('rt'),
+  Q('q'),
+  NUM('ix'),
+  NUM('st'),
+  NUM('oc'),
+  RESULT_COUNT('rc'),
+].join(
+  ", ',', ",
+)}, ',', ps, ']'), e_event_type, e_fhir_interaction, e_resource_type, e_query, e_entry_index, e_http_status, e_outcome, e_result_count, ${PATIENT_LISTS}), ','), ']]')`;
+const SQL_CANONICAL_V1 = `concat('[', ${[
+  Q('toString(request_id)'),
+  Q(ISO_TIME),
+  Q('recorded_by'),
+  NUM('seq'),
+  Q('prev_hash'),
+  Q('tenant_id'),
+  Q('routed_tenant_id'),
+  Q('client_id'),
+  Q('user_id'),
+  Q('user_name'),
+  Q('source_ip'),
+  Q('user_agent'),
+  Q('e_event_type[1]'),
+  Q('e_fhir_interaction[1]'),
+  Q('e_resource_type[1]'),
+  Q('fhir_version'),
+  Q('e_query[1]'),
+  Q('x_patient_id[1]'),
+  Q('batch_id'),
+  NUM('e_entry_index[1]'),
+  Q('trace_id'),
+  NUM('e_outcome[1]'),
+  NUM('e_http_status[1]'),
+  DURATION,
+  RESULT_COUNT('e_result_count[1]'),
+].join(", ',', ")}, ']')`;
 /** HMAC-SHA256 in SQL: SHA256(opad ‖ SHA256(ipad ‖ message)), message = prev_hash ‖ canonical. */
-const hmacOf = (text: string): string =>
-  `lower(hex(SHA256(concat(unhex({opad:String}), SHA256(concat(unhex({ipad:String}), prev_hash, ${text}))))))`;
-/** Quoted values of each plain form: v1 one per field; v2 per request, plus 4 per entry and 1 per patient. */
-const quotes = (text: string): number => text.split(`concat('"'`).length - 1;
-const V1_QUOTED = quotes(canonicalV1(PLAIN));
-const V2_QUOTED_PER_REQUEST = quotes(canonicalV2(PLAIN)) - 5;
-if (V1_QUOTED !== 19 || V2_QUOTED_PER_REQUEST !== 14) throw new Error('verify: the canonical forms changed: recount');
-/** The plain text (computed once per row: an alias) holds no value with `"`, backslash or control character. */
-const PLAIN_SAFE = `(countSubstrings((${canonical(PLAIN)}) AS _plain, '"') = 2 * if(v = 1, ${V1_QUOTED}, ${V2_QUOTED_PER_REQUEST} + 4 * length(e_event_type) + length(x_patient_id)) AND NOT match(_plain, '[[:cntrl:]]') AND position(_plain, char(92)) = 0)`;
-const SQL_HMAC_OK = `if(${PLAIN_SAFE}, ${hmacOf('_plain')}, ${hmacOf(canonical(ESCAPED))}) = hash`;
+const SQL_HMAC_OK = `lower(hex(SHA256(concat(unhex({opad:String}), SHA256(concat(unhex({ipad:String}), prev_hash, if(v = 1, ${SQL_CANONICAL_V1}, ${SQL_CANONICAL_V2}))))))) = hash`;
 const SQL_SETTINGS = {
   output_format_json_quote_64bit_integers: 0,
   output_format_json_escape_forward_slashes: 0,
