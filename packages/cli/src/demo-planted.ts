@@ -3,8 +3,8 @@
  * by its compliance report on the demo's store, so a newcomer sees every report with hits.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-
-import { addVipPatient, REPORT_REGISTRY, runReport } from '@fhirwatch/clickhouse-sink/compliance';
+import { addVipPatient, REPORT_REGISTRY } from '@fhirwatch/clickhouse-sink/compliance';
+import type { QueryTransport } from '@fhirwatch/clickhouse-sink/query-client';
 import { type PatientsAppTarget, PLANTED_ACTORS, type PlantedResult, runPlantedPatterns } from '@fhirwatch/loadtests';
 
 /**
@@ -24,6 +24,24 @@ export function plantSuspiciousPatterns(
   });
 }
 
+/** What the demo reads of a report's JSON answer (the query API's `format=json`). */
+interface ReportAnswer {
+  count: number;
+  rows: readonly Record<string, unknown>[];
+  notes?: readonly string[];
+  flagged?: readonly { principal: string; rows: number }[];
+}
+
+/** `GET /api/audit/report/<name>?from&to&format=json`, on whatever path `ask` takes. */
+async function askReport(ask: QueryTransport, name: string, range: { from: Date; to: Date }): Promise<ReportAnswer> {
+  const answer = await ask(`report/${name}`, {
+    from: range.from.toISOString(),
+    to: range.to.toISOString(),
+    format: 'json',
+  });
+  return JSON.parse(answer.text) as ReportAnswer;
+}
+
 /** One monitoring report of the registry over the demo's range: whom it flags. */
 export interface MonitoringCheck {
   report: string;
@@ -39,21 +57,22 @@ const PLANTED_IDS = new Set(Object.values(PLANTED_ACTORS).map((actor) => actor.u
 
 /**
  * Run every monitoring report of the registry (each report that says whom its rows flag) over the range, with the
- * tenants' stored settings, exactly as `fhirwatch audit report <name>` and the console run it.
+ * tenants' stored settings, through the query API's one read path (`ask`: recorded in audit_query_log), exactly
+ * as `fhirwatch audit report <name>` and the console run it.
  */
 export async function checkMonitoringReports(
-  client: ClickHouseClient,
+  ask: QueryTransport,
   range: { from: Date; to: Date },
 ): Promise<MonitoringCheck[]> {
   const checks: MonitoringCheck[] = [];
   for (const def of REPORT_REGISTRY) {
     if (def.flags === undefined) continue;
-    const report = await runReport(client, def.name, { from: range.from, to: range.to });
+    const report = await askReport(ask, def.name, range);
     const flagged = report.flagged ?? [];
     checks.push({
       report: def.name,
       title: def.title,
-      rows: report.rows.length,
+      rows: report.count,
       flagged,
       falseAlarms: flagged.map((f) => f.principal).filter((principal) => !PLANTED_IDS.has(principal)),
     });
@@ -112,8 +131,8 @@ export function plantedLines(
  * the most distinct unexplained patients against their peers (the planted actors open charts that no search of
  * their own returned, and that no care relationship explains).
  */
-export async function unexplainedLines(client: ClickHouseClient, since: Date): Promise<string[]> {
-  const report = await runReport(client, 'unexplained', { from: since, to: new Date(Date.now() + 1000) });
+export async function unexplainedLines(ask: QueryTransport, since: Date): Promise<string[]> {
+  const report = await askReport(ask, 'unexplained', { from: since, to: new Date(Date.now() + 1000) });
   const byUser = new Map<string, string>();
   for (const row of report.rows as readonly { user_id: string; baseline: string }[]) {
     if (!byUser.has(row.user_id)) byUser.set(row.user_id, row.baseline);

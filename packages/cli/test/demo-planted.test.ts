@@ -3,16 +3,18 @@
  * `--stay`), wait until it has shipped its audit records and printed which report flags each planted
  * pattern, read the console's report hits from its query API while it stays up, stop it with SIGINT, then open
  * the store it released and run every monitoring report of the registry over `--since 1d`: each flags only
- * planted actors (0 false alarms per report), and the compliance and SRE panels have data.
+ * planted actors (0 false alarms per report), the compliance and SRE panels have data, and every read of audit
+ * records the demo printed is in audit_query_log (surface `demo`: the one read path).
  * Bounded: 3 s of traffic, 200 s in all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@fhirwatch/clickhouse-sink';
 import { REPORT_REGISTRY, runReport } from '@fhirwatch/clickhouse-sink/compliance';
+import { AUDIT_QUERY_LOG_TABLE } from '@fhirwatch/clickhouse-sink/store';
 import { expandMacros, PANELS } from '@fhirwatch/dashboards';
 import { PLANTED_ACTORS } from '@fhirwatch/loadtests';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -145,6 +147,41 @@ describe('fhirwatch demo with planted patterns', () => {
         expect(falseAlarms, def.name).toEqual([]);
       }
       expect((await query('sre-requests-per-tenant')).length).toBeGreaterThan(0);
+
+      // every read of audit records the demo printed went through the one read path: a row each in audit_query_log
+      const logged = await client.query({
+        query: `SELECT endpoint, actor, principal, auth, status, rows FROM ${AUDIT_QUERY_LOG_TABLE}
+                WHERE surface = 'demo' AND at >= {started:DateTime64(3)} ORDER BY at`,
+        query_params: { started: started.toISOString().replace('T', ' ').replace('Z', '') },
+        format: 'JSONEachRow',
+      });
+      const reads = (await logged.json()) as {
+        endpoint: string;
+        actor: string;
+        principal: string;
+        auth: string;
+        status: number;
+        rows: string | number;
+      }[];
+      const endpoints = new Set(reads.map((r) => r.endpoint));
+      for (const endpoint of [
+        'summary',
+        'access',
+        'verify',
+        'report:unexplained',
+        ...REPORT_REGISTRY.filter((d) => d.flags !== undefined).map((d) => `report:${d.name}`),
+      ]) {
+        expect(endpoints, endpoint).toContain(endpoint);
+      }
+      for (const read of reads) {
+        expect(read).toMatchObject({
+          actor: 'fhirwatch demo',
+          principal: `os:${userInfo().username}`,
+          auth: 'process',
+        });
+        expect(read.status, read.endpoint).toBe(200);
+      }
+      expect(Number(reads.find((r) => r.endpoint === 'access')?.rows)).toBeGreaterThan(0);
     } finally {
       await client.close();
     }

@@ -12,19 +12,14 @@
  * the packages' reports; every other behaviour lives in a package.
  */
 import { existsSync, rmSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 
 import { startSink } from '@fhirwatch/clickhouse-sink';
-import {
-  accessReport,
-  formatReport,
-  importCareRelationships,
-  summaryReport,
-  updateTenantSettings,
-  verifyAuditChain,
-} from '@fhirwatch/clickhouse-sink/compliance';
+import { importCareRelationships, updateTenantSettings } from '@fhirwatch/clickhouse-sink/compliance';
+import { inProcessQuery } from '@fhirwatch/clickhouse-sink/query-api';
 
 import { consoleHandler, consolePanels } from '@fhirwatch/console';
 import { type FhirVersion, HMAC_KEY_FILE } from '@fhirwatch/contract';
@@ -363,10 +358,18 @@ export async function run(args: string[]): Promise<number> {
     const stats = audit.stats();
 
     const client = sink.client;
+    // Every read of audit records the demo prints goes through the query API's one read path (the query core in
+    // this process, as `fhirwatch audit --store` runs it): each is in audit_query_log before its answer, as
+    // surface `demo`, actor `fhirwatch demo`, principal the OS user.
+    const ask = inProcessQuery({
+      client,
+      actor: 'fhirwatch demo',
+      principal: `os:${userInfo().username}`,
+      surface: 'demo',
+    });
     say();
     say('== Compliance: audit events per type (this run and earlier runs in the same store, last 24 h)');
-    const summary = await summaryReport(client, { since: '1d' });
-    say(formatReport(summary, 'table'));
+    say((await ask('summary', { since: '1d', format: 'table' })).text);
 
     const top = await client.query({
       query: `SELECT patient_id, tenant_id, uniqExact(event_id) AS n FROM audit_events
@@ -377,23 +380,31 @@ export async function run(args: string[]): Promise<number> {
     });
     const [busiest] = (await top.json()) as { patient_id: string; tenant_id: string }[];
     if (busiest !== undefined) {
-      say(`== Compliance: who looked at the most-viewed patient of this run (HIPAA access report, first 12 rows)`);
-      const access = await accessReport(client, {
-        patientIds: [busiest.patient_id],
+      say(`== Compliance: who looked at the most-viewed patient of this run (HIPAA access report)`);
+      const access = await ask('access', {
+        patient: busiest.patient_id,
         tenant: busiest.tenant_id,
         since: '1d',
+        format: 'table',
       });
-      say(formatReport({ ...access, rows: access.rows.slice(0, 12) }, 'table'));
-      say(`  (${access.rows.length} records in all for this patient)`);
+      say(access.text);
     }
 
     const key = readHmacKeyFile(hmacKeyFile, 'hex');
-    const verification = await verifyAuditChain(client, { key, recordedBy: ['demo-gateway'] });
-    const writer = verification.writers[0];
+    const verification = await ask(
+      'verify',
+      { writer: 'demo-gateway', format: 'json' },
+      { body: { key: key.toString('hex'), encoding: 'hex' } },
+    );
+    const writer = (
+      JSON.parse(verification.text) as {
+        rows: { first_seq: number; last_seq: number; records: number; first_broken_seq: number | '' }[];
+      }
+    ).rows[0];
     say(
-      verification.ok
+      verification.verifyOk === true
         ? `== Tamper evidence: HMAC chain of writer demo-gateway intact (seq ${writer?.first_seq ?? 0}..${writer?.last_seq ?? 0}, ${writer?.records ?? 0} records)`
-        : `== Tamper evidence: HMAC chain of writer demo-gateway BROKEN at seq ${writer?.first_broken?.seq ?? '?'}: run fhirwatch audit verify`,
+        : `== Tamper evidence: HMAC chain of writer demo-gateway BROKEN at seq ${writer?.first_broken_seq || '?'}: run fhirwatch audit verify`,
     );
     say();
     const names = new Map(
@@ -402,9 +413,9 @@ export async function run(args: string[]): Promise<number> {
         c.userName,
       ]),
     );
-    const checks = await checkMonitoringReports(client, { from: started, to: new Date(Date.now() + 1000) });
+    const checks = await checkMonitoringReports(ask, { from: started, to: new Date(Date.now() + 1000) });
     for (const line of plantedLines(planted, checks, storeDir, names)) say(line);
-    for (const line of await unexplainedLines(client, started)) say(line);
+    for (const line of await unexplainedLines(ask, started)) say(line);
     say();
     say('== SRE: server latency per tenant and route (ms), p95 over time in 2 s buckets');
     for (const series of await latencyByTenant(client, started)) {

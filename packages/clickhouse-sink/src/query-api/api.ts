@@ -43,11 +43,14 @@ import {
   ndjsonPageChunks,
 } from './stream.ts';
 
-/** A caller known without HTTP (the CLI running the core in its own process): no token, its own principal. */
+/**
+ * A caller known without HTTP (the CLI running the core in its own process: `fhirwatch audit`, or the reads
+ * `fhirwatch demo` makes for its summary): no token, its own principal.
+ */
 export interface InProcessCaller {
   principal: string;
   auth: 'process';
-  surface: 'cli';
+  surface: 'cli' | 'demo';
 }
 
 export interface QueryApiOptions {

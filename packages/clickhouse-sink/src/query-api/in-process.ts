@@ -5,15 +5,17 @@
  * before its answer (api.ts), with the reader's name.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type ApiResponseSink, createApiCore } from './api.ts';
+import { type ApiResponseSink, createApiCore, type InProcessCaller } from './api.ts';
 import { answerOf, auditPath, type QueryTransport } from './remote.ts';
 
 export interface InProcessQueryOptions {
   client: ClickHouseClient;
   /** Who asks, as recorded in audit_query_log (the CLI: `--actor`, else the OS user). */
   actor: string;
-  /** Recorded as the principal (the CLI: `process:<OS user>`). */
+  /** Recorded as the principal (the CLI: `os:<OS user>`). */
   principal: string;
+  /** Recorded as the surface: `cli` (default, `fhirwatch audit`) or `demo` (`fhirwatch demo`'s own reads). */
+  surface?: InProcessCaller['surface'];
 }
 
 /** A {@link QueryTransport} that runs the query API's core here: same parameters, answers and errors as HTTP. */
@@ -21,7 +23,7 @@ export function inProcessQuery(options: InProcessQueryOptions): QueryTransport {
   const core = createApiCore({
     client: options.client,
     defaultActor: options.actor,
-    caller: { principal: options.principal, auth: 'process', surface: 'cli' },
+    caller: { principal: options.principal, auth: 'process', surface: options.surface ?? 'cli' },
   });
   return async (command, params, request = {}) => {
     let status = 500;

@@ -13,7 +13,8 @@ export interface AuditRead {
   auth: 'loopback' | 'token' | 'process';
   remoteAddr: string;
   userAgent: string;
-  surface: 'api' | 'console' | 'cli';
+  /** `cli`: `fhirwatch audit`; `demo`: the reads `fhirwatch demo` prints (both in-process, auth `process`). */
+  surface: 'api' | 'console' | 'cli' | 'demo';
   endpoint: string;
   parameters: Record<string, unknown>;
   format: string;
