@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { AuditRequestRecord } from '@fhirwatch/contract';
+import { type AuditRequestRecord, SERVER_KEEP_ALIVE_MS } from '@fhirwatch/contract';
 import { SinkError } from '../errors.ts';
 import { buildQueryApi, type QueryApiHandler } from '../query-api/api.ts';
 import {
@@ -403,7 +403,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     },
   });
   const server = createServer(handler);
-  server.keepAliveTimeout = 5000;
+  server.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
   await listen(server, options.port ?? 0, host);
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${address.port}`;
