@@ -2,8 +2,9 @@
  * The throughput-mode HTTP/1.1 client: keep-alive sockets to one plain-HTTP origin, each request written as
  * one prebuilt Buffer (request line, headers and body serialized once; a read's bytes are reused for every
  * read of the same patient under the same token), answers parsed by http-parser-js (the parser autocannon
- * uses: content-length, chunked, `Connection: close`). No per-request dispatcher objects: what a request
- * costs is the write, the parse and the promise. The undici pool stays the client of the full-check mode,
+ * uses: content-length, chunked, `Connection: close`) straight from each read (`onread`: one read buffer
+ * per connection, no Readable stream or `data` event). No per-request dispatcher objects: what a request
+ * costs is the write, the parse and one callback. The undici pool stays the client of the full-check mode,
  * the setup and the conformance tool.
  *
  * At most `connections` sockets; a request that finds every socket busy waits in a FIFO queue. A socket
@@ -25,6 +26,8 @@ export interface RawAnswer {
 type Done = (answer: RawAnswer) => void;
 
 const EMPTY = Buffer.alloc(0);
+/** Bytes per socket read (an answer larger than this arrives in several reads). */
+const READ_BUFFER_BYTES = 64 * 1024;
 const NO_HEADERS: readonly string[] = [];
 
 class Connection {
@@ -47,18 +50,26 @@ class Connection {
       this.#keepAlive = info.shouldKeepAlive;
     };
     parser[HTTPParser.kOnBody] = (chunk, offset, length) => {
-      // The parser hands out views of the socket's chunk: keep them (a copy only when joining several).
-      this.#chunks.push(chunk.subarray(offset, offset + length));
+      // The parser hands out views of the read buffer, which the next read reuses: copy them out.
+      this.#chunks.push(Buffer.from(chunk.subarray(offset, offset + length)));
     };
     parser[HTTPParser.kOnMessageComplete] = () => this.#complete();
-    const socket = new Socket();
+    // Reads land in one buffer per connection and go straight to the parser (`onread`: no Readable
+    // stream, no 'data' event, no Buffer per read).
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const socket = new Socket({
+      onread: {
+        buffer: readBuffer,
+        callback: (nread: number, buf: Uint8Array): boolean => {
+          const result = parser.execute(buf as Buffer, 0, nread);
+          if (result instanceof Error) this.#fail('ParseError');
+          return true;
+        },
+      },
+    });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setTimeout(timeoutMs);
-    socket.on('data', (data: Buffer) => {
-      const result = parser.execute(data);
-      if (result instanceof Error) this.#fail('ParseError');
-    });
     socket.on('timeout', () => {
       if (this.#done !== undefined) this.#fail('TimeoutError');
     });

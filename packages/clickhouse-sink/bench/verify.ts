@@ -4,7 +4,11 @@
  * search: ~30.75 events per request), both levels (request chain + per-patient rows = expansion). Target:
  * 10 M events verified in <= 10 s.
  *
- * Baseline in the same run: the verify of commit 5fd10a7 (bench/old-verify.ts: per-record chain walked over
+ * Baseline in the same run, same data: the verify of main ade067f (bench/m11-verify.ts: migration 11, before
+ * the issue-18 speed-up: every string of the canonical text through toJSONString, index rows hashed with a
+ * six-argument sipHash and a text per-patient id), both levels and chain only, sides alternated (new first, then
+ * the baseline, then the other order): ratio = baseline wall / new wall.
+ * Also the verify of commit 5fd10a7 (bench/old-verify.ts: per-record chain walked over
  * audit_events, two HMACs per record, a full scan per page) over BENCH_OLD_EVENTS (default 200,000) legacy
  * single records (each its own chain link, stored as v1 requests as the sink stores old lines) — the old
  * verify is far too slow for 10 M here, so the comparison is events/s: ratio = new / old.
@@ -26,6 +30,7 @@ import { migrate, openStore } from '../src/index.ts';
 import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
 import { rawInsertOf } from '../src/store/open.ts';
 import { generateRequests } from '../test/records.ts';
+import { verifyAuditChain as m11Verify } from './m11-verify.ts';
 import { verifyAuditChain as oldVerify } from './old-verify.ts';
 
 const targetEvents = Number(process.env.BENCH_VERIFY_EVENTS ?? 10_000_000);
@@ -89,9 +94,20 @@ try {
     const cpu = process.cpuUsage(cpu0);
     return { name, s, ok: result.ok, rate: n / s, cpuS: (cpu.user + cpu.system) / 1e6 };
   };
+  // alternated: new, baseline (both levels), then baseline, new (chain only), so a load swing hits both sides
   const fresh = await run(
     'new verify (both levels)',
     () => verifyAuditChain(client, { key: KEY, recordedBy: ['gw-new'] }),
+    events,
+  );
+  const m11 = await run(
+    'baseline ade067f (both)  ',
+    () => m11Verify(client, { key: KEY, recordedBy: ['gw-new'] }),
+    events,
+  );
+  const m11Chain = await run(
+    'baseline ade067f, chain  ',
+    () => m11Verify(client, { key: KEY, recordedBy: ['gw-new'], rows: false }),
     events,
   );
   const chainOnly = await run(
@@ -143,7 +159,7 @@ try {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   );
-  for (const r of [fresh, chainOnly, since, old, newOnLegacy]) {
+  for (const r of [fresh, m11, chainOnly, m11Chain, since, old, newOnLegacy]) {
     console.log(
       `${r.name}: ${r.ok ? 'ok' : 'BROKEN'}, ${r.s.toFixed(2)} s, ${fmt(r.rate)} events/s, process CPU ${r.cpuS.toFixed(1)} s`,
     );
@@ -151,7 +167,14 @@ try {
   console.log(
     `new verify: ${fmt(events)} events in ${fresh.s.toFixed(2)} s (target: 10,000,000 in <= 10 s; scaled to 10 M: ${((fresh.s * 10_000_000) / events).toFixed(1)} s)`,
   );
-  console.log(`ratio = new / old = ${(fresh.rate / old.rate).toFixed(1)} (events/s, same run)`);
+  console.log(
+    `ratio = baseline ade067f / new (wall, same data, same run): both levels ${(m11.s / fresh.s).toFixed(2)}x, chain only ${(m11Chain.s / chainOnly.s).toFixed(2)}x; process CPU per event: new ${((fresh.cpuS * 1e6) / events).toFixed(2)} µs, baseline ${((m11.cpuS * 1e6) / events).toFixed(2)} µs (both levels)`,
+  );
+  // what the same CPU would take with both cores to itself (information only: the verdict above is the wall time)
+  console.log(
+    `CPU-bound floor on ${cpus().length} idle cores, scaled to 10 M: ${((fresh.cpuS * 10_000_000) / events / cpus().length).toFixed(1)} s new, ${((m11.cpuS * 10_000_000) / events / cpus().length).toFixed(1)} s baseline (not a measurement of wall time)`,
+  );
+  console.log(`ratio = new / old 5fd10a7 = ${(fresh.rate / old.rate).toFixed(1)} (events/s, same run)`);
   const scaled = (fresh.s * 10_000_000) / events;
   console.log(
     `target: full verify of 10 M events <= 10 s wall: ${scaled.toFixed(1)} s (${scaled <= 10 ? 'MET' : 'NOT MET'}); since checkpoint: ${fmt(dayEvents)} new events in ${since.s.toFixed(2)} s (${since.ok ? 'ok' : 'BROKEN'}); load average ${loadavg()

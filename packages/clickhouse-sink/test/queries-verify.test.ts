@@ -136,6 +136,34 @@ describe('audit verify', () => {
     expect(w).toMatchObject({ ok: true, records: 3, rechecked: 1 });
   });
 
+  it('a value altered to spell the signed record’s escaped JSON text is found (no quoting shortcut hides it)', async () => {
+    // signed: user_name a"b, whose canonical text holds "a\"b"; stored instead: a\"b, whose text quoted
+    // without escaping would be exactly that
+    const spoof = generateRequests({
+      count: 2,
+      recordedBy: 'gw-spoof',
+      key: store.dataset.key,
+      start: Date.UTC(2026, 10, 12),
+    });
+    const target = spoof.requests[0] as { user_name: string; event_id: string };
+    target.user_name = 'a"b';
+    signChainAgain(spoof.requests, store.dataset.key);
+    const monitor = new StoreMonitor(store.client);
+    const writer = new AuditWriter(store.client, monitor);
+    await writer.write(spoof.requests);
+    await writer.close();
+    monitor.close();
+    expect(await writerOf('gw-spoof')).toMatchObject({ ok: true, records: 2 });
+    await store.client.command({ query: `SYSTEM START MERGES ${AUDIT_REQUESTS_TABLE}` });
+    await mutate(`ALTER TABLE ${AUDIT_REQUESTS_TABLE} UPDATE user_name = {name:String} WHERE request_id = {id:UUID}`, {
+      name: 'a\\"b',
+      id: target.event_id,
+    });
+    const w = await writerOf('gw-spoof');
+    expect(w?.ok).toBe(false);
+    expect(w?.first_broken).toMatchObject({ reason: 'hash-mismatch', seq: 1, event_id: target.event_id });
+  });
+
   it('fails with the wrong key at seq 1', async () => {
     const result = await verifyAuditChain(store.client, { key: 'not-the-key', recordedBy: ['gw-a'] });
     expect(result.ok).toBe(false);

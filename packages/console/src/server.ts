@@ -33,6 +33,7 @@ import {
   MAX_API_BODY_BYTES,
   queryCredentials,
 } from '@fhirwatch/clickhouse-sink/query-api';
+import { SERVER_KEEP_ALIVE_MS } from '@fhirwatch/contract';
 import { consoleAssets } from './assets.ts';
 import { panelProvider } from './panels.ts';
 
@@ -289,7 +290,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       else sendJson(res, status, { error: { code, message } });
     });
   });
-  server.keepAliveTimeout = 5000;
+  server.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
   await listen(server, options.port ?? 0, host);
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -12,6 +12,7 @@ import { openStore, type SinkServer, startSink } from '@fhirwatch/clickhouse-sin
 import { queryApiRoutes } from '@fhirwatch/clickhouse-sink/query-api';
 import { generateAuditDataset, rawRequest as raw } from '@fhirwatch/clickhouse-sink/testing';
 import type { AuditRecord } from '@fhirwatch/contract';
+import { secondRequestAfterIdle } from '@fhirwatch/testkit/keep-alive';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleAssets } from '../src/assets.ts';
 import { type ConsoleServer, consolePanels, startConsole } from '../src/server.ts';
@@ -257,5 +258,15 @@ describe('both modes: Host, Origin, prototype names, bodies', () => {
         expect({ path, method, status: answer.status }).toEqual({ path, method, status: 413 });
       }
     }
+  });
+});
+
+describe('idle connections', () => {
+  it('an idle keep-alive connection is still open after 6 s in both modes (Node default: closed after 5 s)', async () => {
+    // a client whose event loop was busy wrote on a socket the server had just closed: ECONNRESET (SERVER_KEEP_ALIVE_MS)
+    const [proxied, inProcess] = await Promise.all(
+      [proxy, local].map((server) => secondRequestAfterIdle(server.url, '/', 6_000)),
+    );
+    expect({ proxied, inProcess }).toEqual({ proxied: 'HTTP/1.1 200 OK', inProcess: 'HTTP/1.1 200 OK' });
   });
 });

@@ -147,6 +147,7 @@ export {
   isHexKeyText,
   NDJSON_MEDIA_TYPE,
   parseHmacKeyFile,
+  SERVER_KEEP_ALIVE_MS,
   SPOOL_MEDIA_TYPE,
   SPOOL_PREFIX_BYTES,
   spoolLineProblem,

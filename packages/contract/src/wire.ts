@@ -10,6 +10,15 @@
  */
 
 /** One JSON value per line. */
+/**
+ * How long our HTTP servers keep an idle keep-alive connection (Node's default is 5 s). A client reuses an idle
+ * socket until its own timer drops it; when that client's event loop is busy for longer than the server's idle
+ * timeout (a CLI formatting a large answer, a loaded machine), it writes on a socket the server already closed and
+ * gets ECONNRESET (seen in a clean-clone run: sink query-api test, `verify` right after a 9 s test). 65 s is longer
+ * than any pause between a console's or CLI's requests and than common proxy idle timeouts (60 s).
+ */
+export const SERVER_KEEP_ALIVE_MS = 65_000;
+
 export const NDJSON_MEDIA_TYPE = 'application/x-ndjson';
 /** The middleware's spool segment bytes as they are on disk (framed lines). */
 export const SPOOL_MEDIA_TYPE = 'application/x-fhirwatch-spool';

@@ -82,6 +82,13 @@ export const PER_PATIENT_ID = (r: string, o: string): string =>
   `if(${o} = 1, ${r}, toUUID(concat(substring(toString(${r}), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(${r}), 29, 8)))), toUInt32(${o} - 1)))), 8, '0'))))`;
 
 /**
+ * The same per-patient id as a UInt128 (`toUInt128` of a UUID reads its 32 hex digits as one big-endian number, so
+ * XOR-ing the ordinal flips exactly the last 32 bits): no text round trip, for `audit verify`'s row hashes, which
+ * hash `toUInt128(event_id)` on both sides.
+ */
+export const PER_PATIENT_ID_NUMBER = (r: string, o: string): string => `bitXor(toUInt128(${r}), toUInt128(${o} - 1))`;
+
+/**
  * Migration 6's expansion, FROZEN (a released migration is never edited): the materialized view it created
  * (dropped by migration 11) and nothing else. The expansion today is rendered from the contract's
  * AUDIT_EXPANSION (expansion.ts).

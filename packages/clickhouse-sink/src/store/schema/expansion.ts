@@ -8,19 +8,22 @@
  * `x_patient_id AS _p`, `arrayEnumerate(x_patient_id) AS _o` (1-based ordinal).
  */
 import { AUDIT_EXPANSION, AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
-import { PER_PATIENT_ID } from './audit-requests.ts';
+import { PER_PATIENT_ID, PER_PATIENT_ID_NUMBER } from './audit-requests.ts';
 
 type RowField = keyof AuditRecord;
 
 /** The audit_requests column of a request field (the wire `event_id` of a request is `request_id`). */
 const requestColumn = (field: string): string => (field === 'event_id' ? 'request_id' : field);
 
-/** SQL of one per-patient row field, per the contract's definition. */
-export function expansionExpression(field: RowField): string {
+/**
+ * SQL of one per-patient row field, per the contract's definition. `idAsNumber`: the row id as the UInt128 of its
+ * UUID (PER_PATIENT_ID_NUMBER; what `audit verify` hashes) instead of a UUID.
+ */
+export function expansionExpression(field: RowField, idAsNumber = false): string {
   const source = AUDIT_EXPANSION[field];
   switch (source.from) {
     case 'row-id':
-      return PER_PATIENT_ID('request_id', '_o');
+      return idAsNumber ? PER_PATIENT_ID_NUMBER('request_id', '_o') : PER_PATIENT_ID('request_id', '_o');
     case 'patient':
       return '_p';
     case 'request': {
@@ -41,16 +44,17 @@ const usesEntry = (field: RowField): boolean => AUDIT_EXPANSION[field].from === 
 
 /**
  * `SELECT <fields> FROM {from} ARRAY JOIN …`: the expansion of the request rows `{from}` stands for (a table or
- * a parenthesized subquery), restricted to `fields` (default: every row field, AUDIT_RECORD_FIELDS order).
+ * a parenthesized subquery), restricted to `fields` (default: every row field, AUDIT_RECORD_FIELDS order);
+ * `idAsNumber`: see expansionExpression.
  */
-export function expansionSelect(fields: readonly RowField[] = AUDIT_RECORD_FIELDS): string {
+export function expansionSelect(fields: readonly RowField[] = AUDIT_RECORD_FIELDS, idAsNumber = false): string {
   const joins = [
     ...(fields.some(usesEntry) ? ['x_entry AS _e'] : []),
     'x_patient_id AS _p',
     'arrayEnumerate(x_patient_id) AS _o',
   ];
   const columns = fields.map((field) => {
-    const sql = expansionExpression(field);
+    const sql = expansionExpression(field, idAsNumber);
     return sql === field ? field : `${sql} AS ${field}`;
   });
   return `SELECT ${columns.join(', ')}\nFROM {from}\nARRAY JOIN ${joins.join(', ')}`;
