@@ -27,6 +27,8 @@ export const SINK_ERRORS = errorTable('sink', {
   FW_SINK_BAD_QUERY: { status: 400, issue: 'invalid' },
   FW_SINK_QUERY_FAILED: { status: 500, issue: 'exception' },
   FW_SINK_NOT_CONFIGURED: { status: 409, issue: 'processing' },
+  /** A state change the resource's current state does not allow (an incident closed twice, acknowledged after close). */
+  FW_SINK_CONFLICT: { status: 409, issue: 'processing' },
 });
 
 /** Code → HTTP status (kept for importers; derived from SINK_ERRORS). */

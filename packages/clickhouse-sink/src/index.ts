@@ -7,6 +7,25 @@
  */
 export type { SinkErrorCode } from './errors.ts';
 export { SINK_ERROR_STATUS, SINK_ERRORS, SinkError } from './errors.ts';
+export type {
+  DestinationConfig,
+  Incident,
+  IncidentDetail,
+  IncidentEvent,
+  IncidentMessage,
+  IncidentState,
+  IncidentsOptions,
+} from './incidents/index.ts';
+export {
+  cefEvent,
+  changeIncidentState,
+  getIncident,
+  IncidentMonitor,
+  incidentKey,
+  listIncidents,
+  syslogLine,
+  teamsCard,
+} from './incidents/index.ts';
 export type { SinkOptions, SinkQueryApiOptions, SinkServer } from './ingest/index.ts';
 export { startSink } from './ingest/index.ts';
 export type { SinkLogEntry, SinkLogger } from './log.ts';

@@ -1,5 +1,5 @@
 /**
- * The sink's parts depend one way (ARCHITECTURE.md): store ← compliance ← query-api ← ingest (which mounts the
+ * The sink's parts depend one way (ARCHITECTURE.md): store ← compliance ← incidents ← query-api ← ingest (which mounts the
  * query API); nothing imports the test data generator except tests. Read from the sources' import lines.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const src = fileURLToPath(new URL('../src/', import.meta.url));
-const PARTS = ['store', 'ingest', 'compliance', 'query-api', 'testing'] as const;
+const PARTS = ['store', 'ingest', 'compliance', 'incidents', 'query-api', 'testing'] as const;
 /** What each part may import from the others. */
 const ALLOWED: Record<(typeof PARTS)[number], readonly string[]> = {
   store: [],
   compliance: ['store'],
-  'query-api': ['store', 'compliance'],
-  ingest: ['store', 'query-api'],
+  incidents: ['store', 'compliance'],
+  'query-api': ['store', 'compliance', 'incidents'],
+  ingest: ['store', 'query-api', 'incidents'],
   testing: ['store', 'compliance'],
 };
 

@@ -424,6 +424,121 @@ async function loadQueryLog() {
   $('querylog').querySelector('table')?.setAttribute('id', 'querylog-table');
 }
 
+// ---- incidents ----------------------------------------------------------------------------------------------
+
+const INCIDENT_COLUMNS = [
+  'detected_at',
+  'state',
+  'report',
+  'tenant',
+  'principal',
+  'rows',
+  'patients',
+  'period_from',
+].map((key) => ({ key, header: key }));
+
+async function loadIncidents() {
+  const q = new URLSearchParams({ limit: '500' });
+  const wanted = $('incident-filter').elements.state.value;
+  if (wanted) q.set('state', wanted);
+  if ($('tenant').value !== 'all') q.set('tenant', $('tenant').value);
+  const { rows } = await api(`/api/audit/incidents?${q}`);
+  $('incident-list').replaceChildren(
+    rows.length === 0
+      ? el('p', { class: 'hint', id: 'incident-empty' }, 'No incidents in this state.')
+      : table(
+          INCIDENT_COLUMNS,
+          rows.map((row) => ({
+            ...row,
+            tenant: row.tenant_name ? `${row.tenant_name} (${row.tenant_id.slice(0, 8)})` : row.tenant_id,
+          })),
+          {
+            rowClass: (row) => `incident-row state-${row.state}`,
+            action: (row) =>
+              el(
+                'button',
+                { type: 'button', class: 'incident-open', onclick: () => openIncident(row.incident_id) },
+                'Open',
+              ),
+          },
+        ),
+  );
+  $('incident-list').querySelector('table')?.setAttribute('id', 'incident-table');
+  const linked = /^#incident=([0-9a-f]{32})$/.exec(location.hash)?.[1];
+  if (linked) await showIncident(linked);
+}
+
+/** Open an incident through its link (#incident=<id>), so the address bar holds what a payload would link to. */
+function openIncident(id) {
+  if (location.hash === `#incident=${id}`) showIncident(id).catch((e) => setStatus(`${e.code ?? ''}: ${e.message}`));
+  else location.hash = `incident=${id}`;
+}
+
+async function showIncident(id) {
+  const box = $('incident-detail');
+  const { incident, events, deliveries } = await api(`/api/audit/incidents?${new URLSearchParams({ id })}`);
+  const note = el('input', { id: 'incident-note', size: 50, maxlength: 4000, placeholder: 'note (required to close)' });
+  const change = (action) => async () => {
+    try {
+      await api('/api/audit/incidents', { method: 'POST', body: { id, action, note: note.value.trim() } });
+      setStatus('');
+      await loadIncidents();
+      await showIncident(id);
+    } catch (error) {
+      setStatus(`${error.code ?? ''}: ${error.message}`);
+    }
+  };
+  const tenant = incident.tenant_name ? `${incident.tenant_name} (${incident.tenant_id})` : incident.tenant_id;
+  box.hidden = false;
+  box.dataset.incident = id;
+  box.dataset.state = incident.state;
+  box.replaceChildren(
+    el(
+      'h2',
+      {},
+      `Incident ${id.slice(0, 12)}… `,
+      el('span', { class: `badge state-${incident.state}`, id: 'incident-state' }, incident.state),
+    ),
+    el(
+      'dl',
+      { class: 'facts' },
+      ...[
+        ['Report', incident.report],
+        ['User', incident.principal],
+        ['Tenant', tenant],
+        ['Rows', incident.rows],
+        ['Patients', incident.patients],
+        ['Period', `${incident.period_from} – ${incident.period_to}`],
+        ['Detected', incident.detected_at],
+      ].flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]),
+    ),
+    incident.state === 'closed'
+      ? el('p', { class: 'hint' }, 'Closed.')
+      : el(
+          'div',
+          { class: 'incident-actions' },
+          note,
+          incident.state === 'open'
+            ? el('button', { type: 'button', id: 'incident-ack', onclick: change('ack') }, 'Acknowledge')
+            : null,
+          el('button', { type: 'button', id: 'incident-close', onclick: change('close') }, 'Close'),
+        ),
+    el('h3', {}, 'State changes'),
+    table(
+      ['at', 'actor', 'from_state', 'to_state', 'note'].map((key) => ({ key, header: key })),
+      events,
+      {},
+    ),
+    el('h3', {}, 'Deliveries'),
+    table(
+      ['destination', 'status', 'attempts', 'last_error', 'updated_at'].map((key) => ({ key, header: key })),
+      deliveries,
+      {},
+    ),
+  );
+  box.querySelectorAll('table')[0]?.setAttribute('id', 'incident-events');
+}
+
 // ---- tabs and controls --------------------------------------------------------------------------------------
 
 async function show(tab, force = false) {
@@ -439,6 +554,7 @@ async function show(tab, force = false) {
     if (tab === 'sre') await loadPanels($('sre'), 'sre');
     else if (tab === 'loadtests') await loadPanels($('loadtests'), 'loadtests');
     else if (tab === 'auditlog') await loadQueryLog();
+    else if (tab === 'incidents') await loadIncidents();
     else if (tab === 'compliance')
       await Promise.all([
         loadPanels(document.querySelector('.board-panels[data-board="compliance"]'), 'compliance'),
@@ -481,6 +597,13 @@ async function init() {
     form.reset();
     await loadVip();
   });
+  // a console link from an incident payload, followed while the console is open
+  window.addEventListener('hashchange', () => {
+    if (location.hash.startsWith('#incident=')) show('incidents', true);
+  });
+  $('incident-filter').addEventListener('change', () =>
+    loadIncidents().catch((e) => setStatus(`${e.code ?? ''}: ${e.message}`)),
+  );
   $('auth-form').addEventListener('submit', (event) => {
     event.preventDefault();
     sessionStorage.setItem('fhirwatch.token', $('token').value);
@@ -518,8 +641,9 @@ async function start() {
         ...values.map((v) => el('option', { value: v }, id === 'tenant' ? tenantLabel(v) : v)),
       );
     }
-    const tab = location.hash.replace('#', '');
-    await show(['sre', 'compliance', 'loadtests', 'auditlog'].includes(tab) ? tab : 'sre', true);
+    // a console link from an incident payload: #incident=<id>
+    const tab = location.hash.startsWith('#incident=') ? 'incidents' : location.hash.replace('#', '');
+    await show(['sre', 'compliance', 'incidents', 'loadtests', 'auditlog'].includes(tab) ? tab : 'sre', true);
   } catch (error) {
     setStatus(`${error.code ?? ''}: ${error.message}`);
   }

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type SinkServer, startSink } from '@fhirwatch/clickhouse-sink';
+import { type IncidentsOptions, type SinkServer, startSink } from '@fhirwatch/clickhouse-sink';
 import { updateTenantSettings } from '@fhirwatch/clickhouse-sink/compliance';
 import { type AuditDataset, DATASET_TENANTS, generateAuditDataset } from '@fhirwatch/clickhouse-sink/testing';
 import type { AuditRecord } from '@fhirwatch/contract';
@@ -26,7 +26,11 @@ async function post(url: string, type: string, body: string): Promise<void> {
   if (response.status !== 200) throw new Error(`${url}: ${response.status} ${await response.text()}`);
 }
 
-export async function startConsoleFixture(prefix: string): Promise<ConsoleFixture> {
+/** `incidents`: also run the sink's incident monitor with this config (the incidents browser test). */
+export async function startConsoleFixture(
+  prefix: string,
+  options: { incidents?: IncidentsOptions } = {},
+): Promise<ConsoleFixture> {
   const dir = mkdtempSync(join(tmpdir(), `fw-${prefix}-`));
   const end = new Date();
   end.setUTCHours(0, 0, 0, 0);
@@ -36,6 +40,7 @@ export async function startConsoleFixture(prefix: string): Promise<ConsoleFixtur
     flushIntervalMs: 200,
     queryApi: { panels: consolePanels(), hmacKey: Buffer.from(dataset.key) },
     mount: consoleHandler(),
+    ...(options.incidents === undefined ? {} : { incidents: options.incidents }),
   });
   const ndjson = (records: readonly AuditRecord[]): string => records.map((r) => JSON.stringify(r)).join('\n');
   for (let i = 0; i < dataset.records.length; i += 5000) {

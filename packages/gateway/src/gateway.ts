@@ -90,7 +90,11 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   const defaultVersion: FhirVersion =
     options.defaultFhirVersion ?? (versions.size === 1 ? ([...versions][0] as FhirVersion) : DEFAULT_FHIR_VERSION);
 
-  const server = createServer({ keepAliveTimeout: SERVER_KEEP_ALIVE_MS, requestTimeout: 120_000, headersTimeout: 60_000 });
+  const server = createServer({
+    keepAliveTimeout: SERVER_KEEP_ALIVE_MS,
+    requestTimeout: 120_000,
+    headersTimeout: 60_000,
+  });
   await listen(server, options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -22,7 +22,8 @@ import {
   storeSource,
 } from '../flags.ts';
 
-export const description = 'Compliance queries: access, activity, reports, settings, VIP list, relationships, verify';
+export const description =
+  'Compliance queries: access, activity, reports, incidents, settings, VIP list, relationships, verify';
 
 type Sink = typeof Queries;
 
@@ -38,6 +39,10 @@ Commands:
   groups import <csv> [--tenant <id>]           group members (group,patient[,tenant]) for group exports
   vip add|remove --patient <id> [--tenant <id>] [--reason <text>]   manage the VIP watch list
   vip list                                      show the VIP watch list
+  incidents list [--state open|acknowledged|closed] [--tenant <id>]   incidents the sink found (newest first)
+  incidents show <id>                           one incident: its state changes and deliveries
+  incidents ack <id> [--note <text>]            acknowledge an open incident
+  incidents close <id> --note <text>            close an incident (the note says what was found or done)
   verify                                        check the HMAC chain and seq gaps per writer (exit 3 if broken)
 
 Store (one of):
@@ -71,6 +76,8 @@ access:
 
 settings set:
   --tenant-name <name>                    the tenant's display name, shown next to its id in reports and the console
+  --incident-settings <json>              how the sink's monitor treats the tenant: {"enabled", "intervalMinutes",
+                                          "periodHours", "reports": [...], "destinations": [...], "patientIds"}
   --threshold <report>.<option>=<value>   a per-report threshold (repeatable), e.g. name-probing.minSearches=20
 
 verify:
@@ -116,6 +123,10 @@ const COMMON_OPTIONS = {
   'since-checkpoint': { type: 'boolean', default: false },
   patient: { type: 'string', multiple: true },
   actor: { type: 'string' },
+  state: { type: 'string' },
+  note: { type: 'string' },
+  'incident-settings': { type: 'string' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -260,7 +271,7 @@ function apiParams(values: Values): Record<string, string | string[]> {
 }
 
 /** Commands that read audit records: always through the query API's core (in this process, or a sink's). */
-const READ_COMMANDS = ['access', 'activity', 'report', 'summary', 'verify', 'vip'] as const;
+const READ_COMMANDS = ['access', 'activity', 'report', 'summary', 'verify', 'vip', 'incidents'] as const;
 type ReadCommand = (typeof READ_COMMANDS)[number];
 /** Commands that change a store's settings and context tables (no audit records read): a store only. */
 const STORE_COMMANDS = ['settings', 'relationships', 'groups'] as const;
@@ -286,6 +297,7 @@ async function read(
   command: ReadCommand,
   sub: string | undefined,
   values: Values,
+  id?: string,
 ): Promise<number> {
   const params = apiParams(values);
   let result: RemoteQueryResult;
@@ -342,6 +354,8 @@ async function read(
       process.stderr.write(`audit vip ${sub}: ${patients.length} patient${patients.length === 1 ? '' : 's'}\n`);
       return 0;
     }
+    case 'incidents':
+      return incidents(sink, transport, sub, id, values);
     default: {
       const unhandled: never = command;
       throw new UsageError(`unknown audit command '${String(unhandled)}'`);
@@ -349,6 +363,83 @@ async function read(
   }
   write(values, result);
   return result.verifyOk === false ? 3 : 0;
+}
+
+const INCIDENT_COLUMNS = [
+  'incident_id',
+  'state',
+  'report',
+  'tenant_id',
+  'tenant_name',
+  'principal',
+  'rows',
+  'patients',
+  'period_from',
+  'period_to',
+  'detected_at',
+];
+
+/** `audit incidents list|show|ack|close`: the query API's incidents route, on the one read path. */
+async function incidents(
+  sink: Sink,
+  transport: QueryTransport,
+  sub: string | undefined,
+  id: string | undefined,
+  values: Values,
+): Promise<number> {
+  if (sub === 'list') {
+    if (id !== undefined) throw new UsageError('audit incidents list takes no id');
+    const params: Record<string, string> = {};
+    for (const name of ['state', 'tenant', 'limit']) {
+      const value = values[name];
+      if (typeof value === 'string') params[name] = value;
+    }
+    const answer = JSON.parse((await transport('incidents', params)).text) as { rows: object[] };
+    output(sink, values, table('incidents', 'Incidents', answer.rows, INCIDENT_COLUMNS));
+    return 0;
+  }
+  if (sub !== 'show' && sub !== 'ack' && sub !== 'close') {
+    throw new UsageError('audit incidents needs list, show <id>, ack <id> or close <id> --note <text>');
+  }
+  if (id === undefined || id === '') throw new UsageError(`audit incidents ${sub} needs the incident id`);
+  if (sub === 'show') {
+    const detail = JSON.parse((await transport('incidents', { id })).text) as {
+      incident: Record<string, unknown>;
+      events: object[];
+      deliveries: object[];
+    };
+    if (values.format === 'json') {
+      write(values, { status: 200, contentType: 'application/json', text: JSON.stringify(detail) });
+      return 0;
+    }
+    const { patient_ids: _phi, ...incident } = detail.incident;
+    output(sink, values, table('incident', `Incident ${id}`, [incident], INCIDENT_COLUMNS));
+    output(
+      sink,
+      values,
+      table('incident-events', 'State changes', detail.events, ['at', 'actor', 'from_state', 'to_state', 'note']),
+    );
+    output(
+      sink,
+      values,
+      table('incident-deliveries', 'Deliveries', detail.deliveries, [
+        'destination',
+        'status',
+        'attempts',
+        'next_attempt_at',
+        'last_error',
+      ]),
+    );
+    return 0;
+  }
+  const note = typeof values.note === 'string' ? values.note : undefined;
+  if (sub === 'close' && (note === undefined || note.trim() === '')) {
+    throw new UsageError('audit incidents close needs --note <text>');
+  }
+  await transport('incidents', {}, { body: { id, action: sub, ...(note === undefined ? {} : { note }) } });
+  process.stderr.write(`audit incidents ${sub}: ${id} ${sub === 'ack' ? 'acknowledged' : 'closed'}
+`);
+  return 0;
 }
 
 /** The answer as the API rendered it; JSON and FHIR indented for reading (the same bytes on every path). */
@@ -415,6 +506,15 @@ function thresholds(sink: Sink, list: string[]): Record<string, Record<string, s
   return out;
 }
 
+/** `--incident-settings '<json>'`: the tenant's incident settings (checked by the store's settings validation). */
+function incidentSettings(text: string): Queries.TenantIncidentSettings {
+  try {
+    return JSON.parse(text) as Queries.TenantIncidentSettings;
+  } catch {
+    throw new UsageError('--incident-settings must be JSON, e.g. {"intervalMinutes":15,"patientIds":false}');
+  }
+}
+
 async function settings(
   sink: Sink,
   action: string | undefined,
@@ -433,6 +533,7 @@ async function settings(
         work_days: entry.settings.workDays?.join(',') ?? '',
         holidays: entry.settings.holidays?.join(',') ?? '',
         thresholds: entry.settings.thresholds ?? {},
+        incidents: entry.settings.incidents ?? {},
         changed_by: entry.changed_by,
         changed_at: entry.changed_at,
       }));
@@ -452,10 +553,13 @@ async function settings(
     ...(typeof values['tenant-name'] === 'string' ? { displayName: values['tenant-name'] } : {}),
     ...workTimeFlags(values),
     ...(values.threshold === undefined ? {} : { thresholds: thresholds(sink, values.threshold as string[]) }),
+    ...(typeof values['incident-settings'] === 'string'
+      ? { incidents: incidentSettings(values['incident-settings']) }
+      : {}),
   };
   if (Object.keys(change).length === 0) {
     throw new UsageError(
-      'audit settings set needs --tenant-name, --time-zone, --hours, --days, --holidays or --threshold',
+      'audit settings set needs --tenant-name, --time-zone, --hours, --days, --holidays, --threshold or --incident-settings',
     );
   }
   await sink.updateTenantSettings(client, { tenantId: tenant, changedBy: userInfo().username, settings: change });
@@ -468,6 +572,8 @@ function usage(sink: Sink): string {
 }
 
 const SUBCOMMANDS = new Set(['report', 'vip', 'settings']);
+/** Commands with a sub-command and an id (`incidents show <id>`). */
+const SUB_AND_ID = new Set(['incidents']);
 const IMPORTS = new Set(['relationships', 'groups']);
 
 async function importFile(
@@ -512,7 +618,7 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(usage(sink));
     return command === undefined && !values.help ? 2 : 0;
   }
-  const allowedPositionals = SUBCOMMANDS.has(command) ? 1 : IMPORTS.has(command) ? 2 : 0;
+  const allowedPositionals = SUBCOMMANDS.has(command) ? 1 : IMPORTS.has(command) || SUB_AND_ID.has(command) ? 2 : 0;
   if ((sub === undefined ? 0 : 1) + extra.length > allowedPositionals) throw new UsageError('too many arguments');
   if (command === 'report' && (sub === undefined || sink.getReportDef(sub) === undefined)) {
     throw new UsageError(`audit report needs one of: ${sink.REPORT_NAMES.join(', ')}`);
@@ -542,11 +648,19 @@ export async function run(args: string[]): Promise<number> {
           command,
           sub,
           values,
+          extra[0],
         );
       }
       const { inProcessQuery } = await import('@fhirwatch/clickhouse-sink/query-api');
       return await withStore(values, (client) =>
-        read(sink, inProcessQuery({ client, actor, principal: `os:${userInfo().username}` }), command, sub, values),
+        read(
+          sink,
+          inProcessQuery({ client, actor, principal: `os:${userInfo().username}` }),
+          command,
+          sub,
+          values,
+          extra[0],
+        ),
       );
     }
     if (sinkUrl !== undefined) {

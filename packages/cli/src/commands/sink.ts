@@ -3,9 +3,17 @@
  * stdout line is its base URL. `fhirwatch sink migrate` applies the schema migrations; `fhirwatch sink ddl`
  * prints the DDL (single node, or the cluster variant with --cluster).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { migrate, openStore, type SchemaOptions, type SinkOptions, startSink } from '@fhirwatch/clickhouse-sink';
+import {
+  type IncidentsOptions,
+  migrate,
+  openStore,
+  type SchemaOptions,
+  type SinkOptions,
+  startSink,
+} from '@fhirwatch/clickhouse-sink';
 import { renderSchemaScript } from '@fhirwatch/clickhouse-sink/store';
 import { UsageError } from '../command.ts';
 import { numberFlag, readHmacKeyFile, STORE_OPTIONS, storeSource } from '../flags.ts';
@@ -27,6 +35,9 @@ const USAGE = `Usage: fhirwatch sink [options]            serve /v1/audit, /v1/t
   --host <addr>                 bind address (default 127.0.0.1; any other needs query and ingest credentials)
   --console                     also serve the web console at the sink's URL (fhirwatch console)
   --hmac-key-file <file>        the audit writers' HMAC key, for the query API's verify and the console
+  --incidents <file.json>       run the monitoring reports on each tenant's schedule and send new incidents to
+                                the destinations of this config (Teams, JSON webhook, syslog/CEF; see the sink
+                                README, "Incidents"); off without it
   --spool <dir>                 telemetry spool (default <store>/spool or .fhirwatch/sink-spool)
   --audit-retention-days <n>    audit TTL (default 2557, 7 years)
   --telemetry-retention-days <n> telemetry TTL (default 30)
@@ -63,6 +74,7 @@ function parse(args: string[]): Parsed {
       host: { type: 'string' },
       console: { type: 'boolean', default: false },
       'hmac-key-file': { type: 'string' },
+      incidents: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -99,7 +111,22 @@ function parse(args: string[]): Parsed {
     ...(tokens.length === 0 ? {} : { tokens }),
     ...(values['hmac-key-file'] === undefined ? {} : { hmacKey: readHmacKeyFile(values['hmac-key-file']) }),
   };
+  if (values.incidents !== undefined) sink.incidents = incidentsConfig(values.incidents);
   return { sink, schema, console: values.console, help: values.help };
+}
+
+/** The incidents config file (JSON: destinations, allowHosts, consoleUrl, intervalMinutes, periodHours, …). */
+function incidentsConfig(file: string): IncidentsOptions {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new UsageError(`--incidents: cannot read ${file} as JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError('--incidents: the file must hold a JSON object');
+  }
+  return value as IncidentsOptions;
 }
 
 function requireStore(sink: SinkOptions): void {

@@ -55,7 +55,13 @@ export type { VolumeReportOptions, VolumeRow } from './report-defs/volume.ts';
 export { VOLUME_DEFAULTS, volumeReport } from './report-defs/volume.ts';
 export type { RequestAction, RequestRow } from './requests.ts';
 export { groupRequests, REQUEST_ACTIONS, REQUEST_COLUMNS, requestAction, requestKeyOf } from './requests.ts';
-export type { SettingsChange, StoredTenantSettings, TenantSettings, ThresholdValue } from './settings.ts';
+export type {
+  SettingsChange,
+  StoredTenantSettings,
+  TenantIncidentSettings,
+  TenantSettings,
+  ThresholdValue,
+} from './settings.ts';
 export {
   clearTenantSettings,
   getTenantSettings,

@@ -30,6 +30,56 @@ export interface TenantSettings {
   holidays?: readonly string[];
   /** Per report name, option name → value (`{ "name-probing": { "minSearches": 20 } }`). */
   thresholds?: Readonly<Record<string, Readonly<Record<string, ThresholdValue>>>>;
+  /** How the sink turns this tenant's monitoring-report hits into incidents (src/incidents/). */
+  incidents?: TenantIncidentSettings;
+}
+
+/** A tenant's incident settings; every field optional (the sink's incidents config gives the defaults). */
+export interface TenantIncidentSettings {
+  /** false: no incidents for this tenant. Default true (when the sink runs incidents at all). */
+  enabled?: boolean;
+  /** Minutes between two runs of the monitoring reports for this tenant (1–1440). */
+  intervalMinutes?: number;
+  /** Length of the period an incident is counted in (hours, 1–8760): one incident per report, user and period. */
+  periodHours?: number;
+  /** Only these monitoring reports (default: every report of the registry that flags). */
+  reports?: readonly string[];
+  /** Only these destinations (names in the sink's incidents config; default: all of them). */
+  destinations?: readonly string[];
+  /** Send the patient ids of an incident to the destinations (PHI leaves the store). Default false. */
+  patientIds?: boolean;
+}
+
+const INCIDENT_KEYS = new Set(['enabled', 'intervalMinutes', 'periodHours', 'reports', 'destinations', 'patientIds']);
+
+function validateIncidentSettings(value: unknown): void {
+  const bad = (message: string): AuditQueryError =>
+    new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, `incidents.${message}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('must be an object');
+  const v = value as Record<string, unknown>;
+  for (const key of Object.keys(v)) if (!INCIDENT_KEYS.has(key)) throw bad(`${key} is not a setting`);
+  for (const key of ['enabled', 'patientIds']) {
+    if (v[key] !== undefined && typeof v[key] !== 'boolean') throw bad(`${key} must be true or false`);
+  }
+  const range = (key: string, max: number): void => {
+    const n = v[key];
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max)) {
+      throw bad(`${key} must be an integer from 1 to ${max}`);
+    }
+  };
+  range('intervalMinutes', 1440);
+  range('periodHours', 8760);
+  for (const key of ['reports', 'destinations']) {
+    const list = v[key];
+    if (
+      list !== undefined &&
+      (!Array.isArray(list) ||
+        list.length > 100 ||
+        list.some((x) => typeof x !== 'string' || !/^[\w.-]{1,64}$/.test(x)))
+    ) {
+      throw bad(`${key} must be a list of names`);
+    }
+  }
 }
 
 export interface StoredTenantSettings {
@@ -45,7 +95,8 @@ export async function ensureTenantSettingsTable(client: ClickHouseClient): Promi
 
 /** Check a settings document (time zone known, hours/days/holidays well-formed); throws FW_AUDIT_INVALID_OPTION. */
 export function validateTenantSettings(settings: TenantSettings): TenantSettings {
-  const { thresholds, displayName, ...time } = settings;
+  const { thresholds, displayName, incidents, ...time } = settings;
+  if (incidents !== undefined) validateIncidentSettings(incidents);
   if (
     displayName !== undefined &&
     (typeof displayName !== 'string' ||

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { IncidentsOptions } from '../incidents/monitor.ts';
 import type { SinkLogger } from '../log.ts';
 import type { Credential } from '../query-api/auth.ts';
 import type { PanelProvider } from '../query-api/panels.ts';
@@ -97,4 +98,9 @@ export interface SinkOptions {
    * API; resolves true when it answered the request.
    */
   mount?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /**
+   * Run the monitoring reports on each tenant's schedule and deliver new incidents to these destinations
+   * (src/incidents/, README "Incidents"). Off when unset. One sink per store should run it.
+   */
+  incidents?: IncidentsOptions;
 }

@@ -17,6 +17,8 @@ import { gunzipSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type AuditRequestRecord, SERVER_KEEP_ALIVE_MS } from '@fhirwatch/contract';
 import { SinkError } from '../errors.ts';
+import { checkDestinations } from '../incidents/destinations.ts';
+import { IncidentMonitor, type IncidentMonitorStats } from '../incidents/monitor.ts';
 import { buildQueryApi, type QueryApiHandler } from '../query-api/api.ts';
 import {
   assertIngestBind,
@@ -42,6 +44,11 @@ import { Spool } from './writer/spool.ts';
 import { StoreMonitor } from './writer/store-monitor.ts';
 import { TelemetryWriter } from './writer/telemetry-writer.ts';
 
+/** What the sink shows of its incident monitor (which runs on the query worker thread by default). */
+export interface SinkIncidents {
+  readonly stats: IncidentMonitorStats;
+}
+
 export interface SinkServer {
   /** Base URL, `http://127.0.0.1:<port>` (no trailing slash). */
   readonly url: string;
@@ -52,6 +59,8 @@ export interface SinkServer {
   readonly spool: Spool;
   /** The sink's own pipeline-health metrics (undefined when `selfMetricsIntervalMs` is 0). */
   readonly selfMetrics: SelfMetrics | undefined;
+  /** The incident monitor's counters (undefined unless `incidents` was given). */
+  readonly incidents: SinkIncidents | undefined;
   /** Stop listening, flush the writers (telemetry that cannot be stored goes to the spool), close the store. */
   close(): Promise<void>;
 }
@@ -325,6 +334,10 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   // panels are checked before the store is opened: a bad provider is a clear error, not an empty /api/panels
   const panelsModule =
     worker && queryApi.panels !== undefined ? await panelModuleForWorker(queryApi.panels) : undefined;
+  // a bad incidents config is a clear error before the store is opened
+  if (options.incidents !== undefined) {
+    checkDestinations(options.incidents.destinations ?? [], options.incidents.allowHosts ?? []);
+  }
   const ownsClient = options.client === undefined;
   let client: ClickHouseClient;
   if (options.client !== undefined) client = options.client;
@@ -372,6 +385,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   if (queryApi !== false && worker) {
     threaded = startThreadedQueryApi({
       client,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(queryApi.token === undefined ? {} : { token: queryApi.token }),
       ...(queryApi.tokens === undefined ? {} : { tokens: queryApi.tokens }),
       ...(queryApi.hmacKey === undefined ? {} : { hmacKey: queryApi.hmacKey }),
@@ -410,6 +424,21 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   // tells `fhirwatch audit|console --store <dir>` (which cannot open a store this process owns) where to ask
   if (options.store !== undefined) writeSinkMarker(options.store, url);
 
+  // the incident monitor runs where the query API runs: on its worker thread (default), else on this one
+  let incidents: SinkIncidents | undefined;
+  let localMonitor: IncidentMonitor | undefined;
+  if (options.incidents !== undefined) {
+    const config = { ...options.incidents, consoleUrl: options.incidents.consoleUrl ?? url };
+    if (threaded !== undefined) {
+      threaded.startIncidents(config);
+      incidents = { stats: threaded.incidentStats };
+    } else {
+      localMonitor = new IncidentMonitor(client, config, options.logger);
+      localMonitor.start();
+      incidents = localMonitor;
+    }
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -417,6 +446,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await localMonitor?.close();
       if (options.store !== undefined) removeSinkMarker(options.store);
       await threaded?.close();
       await audit.close();
@@ -427,5 +457,5 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     })();
     return closing;
   };
-  return { url, client, audit, telemetry, monitor, spool, selfMetrics, close };
+  return { url, client, audit, telemetry, monitor, spool, selfMetrics, incidents, close };
 }

@@ -9,6 +9,8 @@
  *   GET  /api/audit/related?event-id=        records of the same request and user session
  *   GET|POST|DELETE /api/audit/vip           the VIP watch list
  *   GET  /api/audit/query-log                audit_query_log: the reads of audit records through this API
+ *   GET|POST /api/audit/incidents            incidents (list, `id=` one with its changes and deliveries); POST
+ *                                            {id, action: ack|close, note} changes its state
  *   GET  /api/panels, /api/panels/<id>       panel definitions and their data (from, to, tenant, interaction)
  *
  * Every request that reads audit records (every `/api/audit/` route; a panel whose `readsAuditRecords` is true) is
@@ -28,6 +30,14 @@ import { tenantDisplayNames } from '../compliance/names.ts';
 import type { Report } from '../compliance/types.ts';
 import { addVipPatient, listVipPatients, removeVipPatient } from '../compliance/vip.ts';
 import { SinkError } from '../errors.ts';
+import {
+  changeIncidentState,
+  getIncident,
+  INCIDENT_STATES,
+  type IncidentState,
+  isIncidentId,
+  listIncidents,
+} from '../incidents/store.ts';
 import { authenticate, type Credential, type Principal, queryCredentials } from './auth.ts';
 import { checkPanelProvider, type PanelProvider, type QueryPanel } from './panels.ts';
 import { number, output, parametersForLog, single } from './params.ts';
@@ -205,6 +215,7 @@ export const AUDIT_ROUTES = {
   related: ['GET'],
   vip: ['GET', 'POST', 'DELETE'],
   'query-log': ['GET'],
+  incidents: ['GET', 'POST'],
 } as const satisfies Record<string, readonly ('GET' | 'POST' | 'DELETE')[]>;
 type AuditRouteName = keyof typeof AUDIT_ROUTES;
 const AUDIT_ROUTE_METHODS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries(AUDIT_ROUTES));
@@ -518,6 +529,46 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
         const rows = await listAuditReads(client, { limit: Math.min(limit, 5000) });
         return json({ rows }, rows.length);
       },
+      incidents: async (req, q) => {
+        if (req.method === 'POST') {
+          // acknowledge or close: {id, action: 'ack' | 'close', note}; the change records the actor
+          const body = parseJsonBody(req);
+          const id = typeof body.id === 'string' ? body.id : '';
+          if (!isIncidentId(id)) throw new SinkError('FW_SINK_NOT_FOUND', 'no incident by that id');
+          if (body.note !== undefined && typeof body.note !== 'string') {
+            throw new SinkError('FW_SINK_BAD_QUERY', 'note must be text');
+          }
+          const event = await changeIncidentState(client, {
+            id,
+            action: typeof body.action === 'string' ? body.action : '',
+            actor: actorOf(req, principalOf(req)),
+            ...(typeof body.note === 'string' ? { note: body.note } : {}),
+          });
+          return json({ ok: true, incident_id: id, event }, 1);
+        }
+        const names = await tenantDisplayNames(client);
+        const id = single(q, 'id');
+        if (id !== undefined) {
+          const detail = await getIncident(client, id);
+          if (detail === undefined) throw new SinkError('FW_SINK_NOT_FOUND', 'no incident by that id');
+          const incident = { ...detail.incident, tenant_name: names.get(detail.incident.tenant_id) ?? '' };
+          return json({ ...detail, incident }, 1);
+        }
+        const state = single(q, 'state');
+        if (state !== undefined && !(INCIDENT_STATES as readonly string[]).includes(state)) {
+          throw new SinkError('FW_SINK_BAD_QUERY', `state must be one of ${INCIDENT_STATES.join(', ')}`);
+        }
+        const tenant = single(q, 'tenant');
+        const limit = number(q, 'limit', true);
+        const rows = (
+          await listIncidents(client, {
+            ...(state === undefined ? {} : { state: state as IncidentState }),
+            ...(tenant === undefined ? {} : { tenant }),
+            ...(limit === undefined ? {} : { limit }),
+          })
+        ).map((row) => ({ ...row, tenant_name: names.get(row.tenant_id) ?? '' }));
+        return json({ rows }, rows.length);
+      },
     } satisfies Record<AuditRouteName, Route>) as [AuditRouteName, Route][],
   );
 
@@ -759,7 +810,11 @@ export function createApiCore(options: QueryApiOptions): ApiCore {
       if (!methods.includes(req.method)) throw new SinkError('FW_SINK_METHOD', `use ${methods.join(' or ')}`);
       const writes = req.method === 'POST' || req.method === 'DELETE';
       const endpoint =
-        name === 'report' ? `report:${rest[0]}` : writes && name === 'vip' ? `vip:${req.method.toLowerCase()}` : name;
+        name === 'report'
+          ? `report:${rest[0]}`
+          : writes && (name === 'vip' || name === 'incidents')
+            ? `${name}:${req.method.toLowerCase()}`
+            : name;
       // every /api/audit/ route reads audit records (the VIP list and its changes, the query log included)
       await recorded(endpoint, q.get('format') ?? 'json', () => route(req, q, rest));
       return;

@@ -8,6 +8,8 @@
 import type { ServerResponse } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { IncidentMonitorStats, IncidentsOptions } from '../incidents/monitor.ts';
+import { type SinkLogger, stderrLogger } from '../log.ts';
 import {
   drained,
   isApiPath,
@@ -20,6 +22,10 @@ import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
 
 export interface ThreadedQueryApi {
   handler: QueryApiHandler;
+  /** Start the incident monitor in the worker (started now, and again in a worker that replaces a lost one). */
+  startIncidents(options: IncidentsOptions & { consoleUrl: string }): void;
+  /** The worker's incident monitor counters, as of its last pass. */
+  readonly incidentStats: IncidentMonitorStats;
   close(): Promise<void>;
 }
 
@@ -27,6 +33,8 @@ export interface ThreadedQueryApiOptions
   extends Pick<QueryApiOptions, 'token' | 'tokens' | 'hmacKey' | 'defaultActor' | 'panelPoints'> {
   client: ClickHouseClient;
   panelsModule?: string;
+  /** Where the worker's log lines go (the incident monitor's). */
+  logger?: SinkLogger;
 }
 
 const isSource = import.meta.url.endsWith('.ts');
@@ -59,6 +67,8 @@ export function startThreadedQueryApi(options: ThreadedQueryApiOptions): Threade
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let worker: Worker | undefined;
+  let incidents: WorkerInit['incidents'];
+  const incidentStats: IncidentMonitorStats = { runs: 0, created: 0, delivered: 0, failedAttempts: 0 };
   let closed = false;
 
   const fail = (entry: Pending): void => {
@@ -76,6 +86,14 @@ export function startThreadedQueryApi(options: ThreadedQueryApiOptions): Threade
 
   const onMessage = (current: Worker, message: FromWorker): void => {
     if (message.t === 'ready') return;
+    if (message.t === 'log') {
+      (options.logger ?? stderrLogger)(message.entry);
+      return;
+    }
+    if (message.t === 'stats') {
+      Object.assign(incidentStats, message.stats);
+      return;
+    }
     if (message.t === 'db') {
       const reply = (answer: ToWorker): void => {
         if (worker === current) current.postMessage(answer);
@@ -136,7 +154,7 @@ export function startThreadedQueryApi(options: ThreadedQueryApiOptions): Threade
 
   const spawn = (): Worker => {
     const current = new Worker(new URL(`./worker${isSource ? '.ts' : '.js'}`, import.meta.url), {
-      workerData: init,
+      workerData: incidents === undefined ? init : { ...init, incidents },
       execArgv: isSource ? ['--conditions=fhirwatch-source'] : [],
     });
     current.on('message', (message: FromWorker) => onMessage(current, message));
@@ -172,6 +190,11 @@ export function startThreadedQueryApi(options: ThreadedQueryApiOptions): Threade
 
   return {
     handler,
+    startIncidents(config) {
+      incidents = config;
+      worker ??= spawn();
+    },
+    incidentStats,
     async close() {
       closed = true;
       const current = worker;

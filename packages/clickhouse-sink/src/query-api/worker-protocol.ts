@@ -6,6 +6,8 @@
  * rows into records, report logic, serializing JSON / CSV / FHIR. The sink's thread only runs each statement
  * (on chDB's own threads) and moves bytes.
  */
+import type { IncidentMonitorStats, IncidentsOptions } from '../incidents/monitor.ts';
+import type { SinkLogEntry } from '../log.ts';
 import type { ApiRequest } from './api.ts';
 import type { Credential } from './auth.ts';
 
@@ -16,6 +18,8 @@ export interface WorkerInit {
   panelPoints?: number;
   /** URL of a module exporting a PanelProvider as `panelProvider` (panels.ts; checked by startSink). */
   panelsModule?: string;
+  /** Run the incident monitor in the worker with this config (monitor.ts). */
+  incidents?: IncidentsOptions & { consoleUrl: string };
 }
 
 export type DbOp = 'query' | 'command' | 'insert';
@@ -32,4 +36,8 @@ export type FromWorker =
   | { t: 'end'; id: number; body?: string }
   | { t: 'abort'; id: number }
   | { t: 'db'; id: number; op: DbOp; params: Record<string, unknown> }
-  | { t: 'ready' };
+  | { t: 'ready' }
+  /** A line for the sink's log (the incident monitor's; never a payload). */
+  | { t: 'log'; entry: SinkLogEntry }
+  /** The incident monitor's counters after a pass. */
+  | { t: 'stats'; stats: IncidentMonitorStats };

@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { IncidentMonitor } from '../incidents/monitor.ts';
 import { type ApiResponseSink, createApiCore } from './api.ts';
 import { loadPanelProvider } from './panels.ts';
 import type { DbOp, FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
@@ -76,6 +77,16 @@ const core = createApiCore({
   ...(init.panelPoints === undefined ? {} : { panelPoints: init.panelPoints }),
   ...(panels === undefined ? {} : { panels }),
 });
+
+// the incident monitor: its report logic runs here, off the sink's event loop; its log lines and counters go back
+if (init.incidents !== undefined) {
+  new IncidentMonitor(
+    client,
+    init.incidents,
+    (entry) => post({ t: 'log', entry }),
+    (stats) => post({ t: 'stats', stats }),
+  ).start();
+}
 
 /** Answers waiting for the sink's thread to write their last chunk (one chunk in flight per answer). */
 const waitingAck = new Map<number, () => void>();

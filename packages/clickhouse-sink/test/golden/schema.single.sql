@@ -671,3 +671,53 @@ ENGINE = MergeTree()
 ORDER BY (recorded_by, seq, verified_at)
 TTL toDateTime(verified_at) + toIntervalDay(2557)
 COMMENT 'fhirwatch audit verify checkpoints (signed): last verified seq and hash per writer';
+
+-- migration 12: audit_incidents
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_incidents`
+(
+    `incident_id` String COMMENT 'sha256(report, tenant, principal, period) hex, 32 chars',
+    `report` LowCardinality(String),
+    `tenant_id` LowCardinality(String),
+    `principal` String COMMENT 'the flagged user id, or client:<id>',
+    `period_from` DateTime64(3, 'UTC'),
+    `period_to` DateTime64(3, 'UTC'),
+    `rows` UInt32 COMMENT 'report rows that flag the principal',
+    `patients` UInt32 COMMENT 'distinct patient ids in those rows (0 when the rows name none)',
+    `patient_ids` Array(String) COMMENT 'PHI: sent only when the tenant settings allow it',
+    `detected_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(period_from)
+ORDER BY incident_id
+TTL toDateTime(detected_at) + toIntervalDay(2557)
+COMMENT 'fhirwatch: incidents found by the monitoring reports (one row per incident key)';
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_incident_events`
+(
+    `incident_id` String,
+    `at` DateTime64(3, 'UTC'),
+    `actor` String COMMENT 'who changed it (officer, OS user, or fhirwatch-sink)',
+    `from_state` LowCardinality(String) COMMENT '\'\' when created',
+    `to_state` LowCardinality(String) COMMENT 'open | acknowledged | closed',
+    `note` String CODEC(ZSTD(1))
+)
+ENGINE = MergeTree()
+ORDER BY (incident_id, at)
+TTL toDateTime(at) + toIntervalDay(2557)
+COMMENT 'fhirwatch: every state change of an incident (append-only)';
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_incident_outbox`
+(
+    `destination` LowCardinality(String),
+    `incident_id` String,
+    `attempt` UInt32 COMMENT 'version: attempts made; delivered rows carry 1000000 + attempts',
+    `status` LowCardinality(String) COMMENT 'pending | delivered',
+    `next_attempt_at` DateTime64(3, 'UTC'),
+    `last_error` LowCardinality(String) COMMENT 'an error code or HTTP status, never a payload',
+    `updated_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(attempt)
+ORDER BY (destination, incident_id)
+TTL toDateTime(updated_at) + toIntervalDay(2557)
+COMMENT 'fhirwatch: deliveries of incidents to their destinations (newest attempt wins)';

@@ -27,6 +27,14 @@ export {
   AUDIT_REQUESTS_VIEW,
 } from './audit-requests.ts';
 export { AUDIT_EXPANSION_SELECT, expansionExpression, expansionSelect } from './expansion.ts';
+export {
+  INCIDENT_EVENTS_TABLE,
+  INCIDENT_OUTBOX_TABLE,
+  INCIDENTS_TABLE,
+  incidentEventsTable,
+  incidentOutboxTable,
+  incidentsTable,
+} from './incidents.ts';
 export { LOADTEST_RUNS_TABLE } from './loadtest.ts';
 export type {
   MigrateResult,

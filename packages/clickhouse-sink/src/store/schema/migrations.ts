@@ -26,6 +26,14 @@ import {
   auditRequestsTable,
   auditResultCountNullable,
 } from './audit-requests.ts';
+import {
+  INCIDENT_EVENTS_TABLE,
+  INCIDENT_OUTBOX_TABLE,
+  INCIDENTS_TABLE,
+  incidentEventsTable,
+  incidentOutboxTable,
+  incidentsTable,
+} from './incidents.ts';
 import { loadtestRunsTable } from './loadtest.ts';
 import { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
@@ -187,6 +195,15 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit_patient_index',
     objects: (o) => patientIndexMigration(o.auditRetentionDays),
   },
+  {
+    version: 12,
+    name: 'audit_incidents',
+    objects: (o) => [
+      incidentsTable(o.auditRetentionDays),
+      incidentEventsTable(o.auditRetentionDays),
+      incidentOutboxTable(o.auditRetentionDays),
+    ],
+  },
 ];
 
 /** Checksums ignore retention, so changing retention does not look like an edited migration. */
@@ -235,6 +252,9 @@ const ttlTables = (o: ResolvedSchemaOptions): { name: string; ttl: string }[] =>
     latencyRollupTable(o.telemetryRetentionDays),
     traceIdTsTable(o.telemetryRetentionDays),
     auditQueryLogTable(o.auditRetentionDays),
+    incidentsTable(o.auditRetentionDays),
+    incidentEventsTable(o.auditRetentionDays),
+    incidentOutboxTable(o.auditRetentionDays),
   ];
   return tables.map((t) => ({ name: t.name, ttl: t.ttl ?? '' }));
 };
@@ -326,6 +346,9 @@ export {
   AUDIT_QUERY_LOG_TABLE,
   AUDIT_REQUESTS_TABLE,
   AUDIT_TABLE,
+  INCIDENT_EVENTS_TABLE,
+  INCIDENT_OUTBOX_TABLE,
+  INCIDENTS_TABLE,
   LATENCY_ROLLUP_TABLE,
   OTEL_TABLES,
 };
