@@ -8,8 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-// queries.ts (b) still builds the audit tables of before migration 11 (issue 18) and refuses to run: not a default
-const scenarios = (process.env.BENCH_SCENARIOS ?? 'writer.ts,verify.ts,ingest-under-query.ts').split(',');
+const scenarios = (process.env.BENCH_SCENARIOS ?? 'writer.ts,queries.ts,verify.ts,ingest-under-query.ts').split(',');
 let failed = false;
 for (const scenario of scenarios) {
   const file = fileURLToPath(new URL(`./${scenario}`, import.meta.url));
