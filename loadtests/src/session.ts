@@ -158,7 +158,7 @@ export class FhirSession {
   #sinceDeep = 0;
   readonly #raw: RawHttpPool | undefined;
   readonly #host: string;
-  /** Serialized GETs without a body, by path, for one headers object (the read's, rebuilt per token). */
+  /** Serialized reads by path, for the read's headers object of the current token. */
   #rawGets = new Map<string, Buffer>();
   #rawGetsHeaders: Record<string, string> | undefined;
   #tokenUrl: string | undefined;
@@ -275,7 +275,8 @@ export class FhirSession {
     if (!url.startsWith(this.#origin) || url.charCodeAt(this.#origin.length) !== 47 /* / */) return false;
     const path = url.slice(this.#origin.length);
     let bytes: Buffer | undefined;
-    if (body === undefined && method === 'GET') {
+    if (body === undefined && method === 'GET' && headers === this.#readHeaders?.headers) {
+      // The read's headers (one object per token): its bytes are kept per path until the token changes.
       if (this.#rawGetsHeaders !== headers) {
         this.#rawGets = new Map();
         this.#rawGetsHeaders = headers;
@@ -283,7 +284,7 @@ export class FhirSession {
       bytes = this.#rawGets.get(path);
       if (bytes === undefined) {
         bytes = serializeRequest(method, path, this.#host, headers);
-        // Bounded: one entry per distinct path (reads of the sampled patients, metadata, export).
+        // Bounded: one entry per sampled patient's read.
         if (this.#rawGets.size < 4096) this.#rawGets.set(path, bytes);
       }
     } else {
