@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openStore } from '../src/index.ts';
 import { AUDIT_DEDUP_CLAUSE, AUDIT_DEDUP_VIEW, MIGRATIONS, MIGRATIONS_TABLE, OTEL_TABLES } from '../src/store/index.ts';
 import { AUDIT_PATIENT_INDEX_TABLE, REQUEST_USER_PROJECTION } from '../src/store/schema/index.ts';
+import { AUDIT_QUERY_LOG_COMMENTS, AUDIT_QUERY_LOG_TABLE } from '../src/store/schema/query-log.ts';
 
 let dir: string;
 let client: ClickHouseClient;
@@ -48,6 +49,23 @@ describe('migrations', () => {
     );
     expect(recorded.map((r) => [Number(r.version), r.name])).toEqual(MIGRATIONS.map((m) => [m.version, m.name]));
     expect(recorded.every((r) => /^[0-9a-f]{16}$/.test(r.checksum))).toBe(true);
+  });
+
+  it('audit_query_log says what its columns hold today (migration 13: in-process readers, surfaces cli and demo)', async () => {
+    const comments = await rows<{ name: string; comment: string }>(
+      `SELECT name, comment FROM system.columns WHERE database = currentDatabase() AND table = '${AUDIT_QUERY_LOG_TABLE}'`,
+    );
+    const comment = new Map(comments.map((c) => [c.name, c.comment]));
+    for (const column of ['principal', 'actor', 'auth', 'surface'] as const) {
+      expect(comment.get(column), column).toBe(AUDIT_QUERY_LOG_COMMENTS[column]);
+    }
+    expect(comment.get('surface')).toBe('api | console | cli | demo');
+    expect(comment.get('auth')).toContain('process');
+    expect(
+      await text(
+        `SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = '${AUDIT_QUERY_LOG_TABLE}'`,
+      ),
+    ).toBe(`${AUDIT_QUERY_LOG_COMMENTS.table}\n`);
   });
 
   it('creates audit_events (the expansion view) with exactly the AuditRecord columns, in order, and event_time DateTime64(3, UTC)', async () => {

@@ -832,3 +832,11 @@ COMMENT 'fhirwatch: deliveries of incidents to their destinations (newest attemp
 CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_incident_outbox` ON CLUSTER '{cluster}'
 AS `fhirwatch`.`audit_incident_outbox_local`
 ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_incident_outbox_local', cityHash64(incident_id));
+
+-- migration 13: audit_query_log_comments
+
+ALTER TABLE `fhirwatch`.`audit_query_log_local` ON CLUSTER '{cluster}' COMMENT COLUMN principal 'who is authenticated: token:<name> (named or shared token), loopback, or os:<OS user> (in process)', COMMENT COLUMN actor 'who asked, as recorded: the officer of a named token, else x-fhirwatch-actor (CLI: --actor or the OS user)', COMMENT COLUMN auth 'loopback | token | process (the query core run in the reader\'s own process)', COMMENT COLUMN surface 'api | console | cli | demo';
+
+ALTER TABLE `fhirwatch`.`audit_query_log` ON CLUSTER '{cluster}' COMMENT COLUMN principal 'who is authenticated: token:<name> (named or shared token), loopback, or os:<OS user> (in process)', COMMENT COLUMN actor 'who asked, as recorded: the officer of a named token, else x-fhirwatch-actor (CLI: --actor or the OS user)', COMMENT COLUMN auth 'loopback | token | process (the query core run in the reader\'s own process)', COMMENT COLUMN surface 'api | console | cli | demo';
+
+ALTER TABLE `fhirwatch`.`audit_query_log_local` ON CLUSTER '{cluster}' MODIFY COMMENT 'fhirwatch: every read of audit records (query API over HTTP, console, CLI and demo in process), itself audited';

@@ -721,3 +721,9 @@ ENGINE = ReplacingMergeTree(attempt)
 ORDER BY (destination, incident_id)
 TTL toDateTime(updated_at) + toIntervalDay(2557)
 COMMENT 'fhirwatch: deliveries of incidents to their destinations (newest attempt wins)';
+
+-- migration 13: audit_query_log_comments
+
+ALTER TABLE `default`.`audit_query_log` COMMENT COLUMN principal 'who is authenticated: token:<name> (named or shared token), loopback, or os:<OS user> (in process)', COMMENT COLUMN actor 'who asked, as recorded: the officer of a named token, else x-fhirwatch-actor (CLI: --actor or the OS user)', COMMENT COLUMN auth 'loopback | token | process (the query core run in the reader\'s own process)', COMMENT COLUMN surface 'api | console | cli | demo';
+
+ALTER TABLE `default`.`audit_query_log` MODIFY COMMENT 'fhirwatch: every read of audit records (query API over HTTP, console, CLI and demo in process), itself audited';

@@ -35,7 +35,12 @@ import {
   incidentsTable,
 } from './incidents.ts';
 import { loadtestRunsTable } from './loadtest.ts';
-import { AUDIT_QUERY_LOG_TABLE, auditQueryLogTable } from './query-log.ts';
+import {
+  AUDIT_QUERY_LOG_TABLE,
+  auditQueryLogColumnComments,
+  auditQueryLogTable,
+  auditQueryLogTableComment,
+} from './query-log.ts';
 import { ident, literal, localName, renderDatabase, renderObject } from './render.ts';
 import {
   DEFAULT_TELEMETRY_RETENTION_DAYS,
@@ -203,6 +208,11 @@ export const MIGRATIONS: readonly Migration[] = [
       incidentEventsTable(o.auditRetentionDays),
       incidentOutboxTable(o.auditRetentionDays),
     ],
+  },
+  {
+    version: 13,
+    name: 'audit_query_log_comments',
+    objects: () => [auditQueryLogColumnComments, auditQueryLogTableComment],
   },
 ];
 
