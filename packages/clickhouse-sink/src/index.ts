@@ -32,5 +32,5 @@ export type { SinkLogEntry, SinkLogger } from './log.ts';
 export { stderrLogger } from './log.ts';
 export type { PanelProvider, QueryApiHandler, QueryApiOptions, QueryPanel } from './query-api/index.ts';
 export { assertQueryApiBind, buildQueryApi, inProcessQuery } from './query-api/index.ts';
-export type { SchemaOptions, StoreOptions } from './store/index.ts';
-export { migrate, openStore } from './store/index.ts';
+export type { SchemaOptions, StoreOptions, StoreTarget } from './store/index.ts';
+export { migrate, openStore, storeOptionsOf } from './store/index.ts';

@@ -304,7 +304,13 @@ describe('incidents', () => {
     expect(card.attachments[0].content.actions[0].url).toMatch(
       /^http:\/\/127\.0\.0\.1:9\/console\/#incident=[0-9a-f]{32}$/,
     );
-    const eastCard = teams.find((t) => t.body.includes('East Clinic')) ?? teams[0]!;
+    // the card of a planted pattern (volume, then name probing) of the east tenant, for the closing note
+    const reportOf = (t: Received): string =>
+      JSON.parse(t.body).attachments[0].content.body[1].facts[0].value.replace(/^.*\((.*)\)$/, '$1');
+    const eastCard =
+      ['volume', 'name-probing', 'unexplained']
+        .map((report) => teams.find((t) => t.body.includes('East Clinic') && reportOf(t) === report))
+        .find((t) => t !== undefined) ?? teams[0]!;
     const file = join(tmpdir(), 'fhirwatch-incident-teams-card.json');
     writeFileSync(file, eastCard.body);
     process.stdout.write(`Teams card as sent (${file}):\n${eastCard.body}\n`);

@@ -1,7 +1,13 @@
 /** Options of the compliance queries: time ranges and per-tenant working hours. */
 import { describe, expect, it } from 'vitest';
 import { parseDuration, resolveTimeRange } from '../src/compliance/time-range.ts';
-import { isWithinWorkHours, resolveWorkHours, workHoursFor } from '../src/compliance/work-hours.ts';
+import {
+  isWithinWorkHours,
+  parseDayList,
+  parseHourRange,
+  resolveWorkHours,
+  workHoursFor,
+} from '../src/compliance/work-hours.ts';
 
 describe('time range', () => {
   const now = new Date('2026-11-25T12:00:00Z');
@@ -21,6 +27,20 @@ describe('time range', () => {
     expect(() => resolveTimeRange({ from: '2026-02-01', to: '2026-01-01' })).toThrow(
       expect.objectContaining({ code: 'FW_AUDIT_INVALID_RANGE' }),
     );
+  });
+});
+
+describe('working time as text (the CLI flags and the query API parameters share these parsers)', () => {
+  it('hours are <start>-<end>; days a range or a list of whole numbers; anything else is undefined', () => {
+    expect(parseHourRange('7-19')).toEqual([7, 19]);
+    expect(parseHourRange('25-99')).toEqual([25, 99]); // bounds are checked where the hours are resolved
+    for (const bad of ['7', '7-', '-19', '7:00-19:00', 'a-b', ' 7-19'])
+      expect(parseHourRange(bad), bad).toBeUndefined();
+    expect(parseDayList('1-5')).toEqual([1, 2, 3, 4, 5]);
+    expect(parseDayList('6,7')).toEqual([6, 7]);
+    expect(parseDayList('5-1')).toEqual([]);
+    for (const bad of ['mon-fri', '1,x', '1.5']) expect(parseDayList(bad), bad).toBeUndefined();
+    expect(parseDayList('')).toEqual([0]); // as before: day 0 is refused where the days are resolved
   });
 });
 

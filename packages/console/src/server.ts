@@ -21,11 +21,14 @@ import {
   openStore,
   type PanelProvider,
   type QueryApiHandler,
+  type StoreTarget,
+  storeOptionsOf,
 } from '@fhirwatch/clickhouse-sink';
 import {
   apiError,
   authenticate,
   type Credential,
+  drained,
   guardRequest,
   MAX_API_BODY_BYTES,
   queryCredentials,
@@ -76,16 +79,8 @@ export function consoleHandler(): QueryApiHandler {
   };
 }
 
-export interface ConsoleOptions {
-  /** chDB data directory (this process must be able to own it: no sink running on it). */
-  store?: string;
-  /** ClickHouse server URL. */
-  clickhouseUrl?: string;
-  username?: string;
-  password?: string;
-  database?: string;
-  /** An open client (the caller keeps it). */
-  client?: ClickHouseClient;
+/** Where the store is (`StoreTarget`: a chDB directory no sink runs on, a server URL, or an open client), or `sinkUrl`. */
+export interface ConsoleOptions extends StoreTarget {
   /**
    * A running sink: the console forwards `/api/…` to it with the caller's own credential (never one of its own),
    * so the sink authenticates and records every read under the caller's name.
@@ -220,18 +215,6 @@ function sinkProxy(sinkUrl: string, credentials: readonly Credential[]): QueryAp
   };
 }
 
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
-}
-
 /** A console in front of nothing serves only errors: the sink must answer (any status: 401 means it is there). */
 async function probeSink(sinkUrl: string): Promise<void> {
   try {
@@ -272,13 +255,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     await probeSink(options.sinkUrl);
     handlers.push(sinkProxy(options.sinkUrl, credentials));
   } else {
-    client ??= openStore({
-      ...(options.store === undefined ? {} : { path: options.store }),
-      ...(options.clickhouseUrl === undefined ? {} : { url: options.clickhouseUrl }),
-      ...(options.username === undefined ? {} : { username: options.username }),
-      ...(options.password === undefined ? {} : { password: options.password }),
-      ...(options.database === undefined ? {} : { database: options.database }),
-    });
+    client ??= openStore(storeOptionsOf(options));
     if (options.migrate ?? true) {
       await migrate(client, options.database === undefined ? {} : { database: options.database });
     }

@@ -5,7 +5,7 @@
  * JSON.stringify. Patient records are serialized on first use and kept in a bounded LRU cache
  * (regenerating an evicted record gives the same bytes).
  */
-import type { FhirVersion } from '@fhirwatch/contract';
+import { type FhirVersion, PATIENTS_APP_RESOURCES } from '@fhirwatch/contract';
 import type { FhirResource, PatientRecord, Population } from './types.ts';
 
 export interface StoredResource {
@@ -43,28 +43,10 @@ export function storedTypes(version: FhirVersion): readonly string[] {
   return STORED_TYPES[version];
 }
 
+/** The contract's Patients-app resources of each version, plus the shared types they reference. */
 const STORED_TYPES: Readonly<Record<FhirVersion, readonly string[]>> = {
-  DSTU2: [
-    'Patient',
-    'Observation',
-    'Condition',
-    'Encounter',
-    'AllergyIntolerance',
-    'MedicationOrder',
-    'Coverage',
-    ...SHARED_TYPES,
-  ],
-  STU3: [
-    'Patient',
-    'Observation',
-    'Condition',
-    'Encounter',
-    'AllergyIntolerance',
-    'MedicationRequest',
-    'MedicationStatement',
-    'Coverage',
-    ...SHARED_TYPES,
-  ],
+  DSTU2: [...new Set([...PATIENTS_APP_RESOURCES.DSTU2, ...SHARED_TYPES])],
+  STU3: [...new Set([...PATIENTS_APP_RESOURCES.STU3, ...SHARED_TYPES])],
 };
 
 function str(value: unknown): string {

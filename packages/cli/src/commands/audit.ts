@@ -156,18 +156,6 @@ function optionsFor(sink: Sink): NonNullable<ParseArgsConfig['options']> {
   return options;
 }
 
-function dayList(text: string, name: string): number[] {
-  const match = /^(\d+)-(\d+)$/.exec(text);
-  if (match) {
-    const out: number[] = [];
-    for (let i = Number(match[1]); i <= Number(match[2]); i += 1) out.push(i);
-    return out;
-  }
-  const list = text.split(',').map(Number);
-  if (list.some((n) => !Number.isInteger(n))) throw new UsageError(`--${name} must be a range a-b or a list a,b,c`);
-  return list;
-}
-
 interface WorkTime {
   timeZone?: string;
   workHours?: [number, number];
@@ -176,15 +164,19 @@ interface WorkTime {
 }
 
 /** The working-time flags, only those given. */
-function workTimeFlags(values: Values): WorkTime {
+function workTimeFlags(sink: Sink, values: Values): WorkTime {
   const out: WorkTime = {};
   if (typeof values['time-zone'] === 'string') out.timeZone = values['time-zone'];
   if (typeof values.hours === 'string') {
-    const match = /^(\d+)-(\d+)$/.exec(values.hours);
-    if (!match) throw new UsageError('--hours must be start-end, e.g. 7-19');
-    out.workHours = [Number(match[1]), Number(match[2])];
+    const range = sink.parseHourRange(values.hours);
+    if (range === undefined) throw new UsageError('--hours must be start-end, e.g. 7-19');
+    out.workHours = range;
   }
-  if (typeof values.days === 'string') out.workDays = dayList(values.days, 'days');
+  if (typeof values.days === 'string') {
+    const days = sink.parseDayList(values.days);
+    if (days === undefined) throw new UsageError('--days must be a range a-b or a list a,b,c');
+    out.workDays = days;
+  }
   if (typeof values.holidays === 'string') {
     out.holidays = values.holidays
       .split(',')
@@ -551,7 +543,7 @@ async function settings(
   }
   const change = {
     ...(typeof values['tenant-name'] === 'string' ? { displayName: values['tenant-name'] } : {}),
-    ...workTimeFlags(values),
+    ...workTimeFlags(sink, values),
     ...(values.threshold === undefined ? {} : { thresholds: thresholds(sink, values.threshold as string[]) }),
     ...(typeof values['incident-settings'] === 'string'
       ? { incidents: incidentSettings(values['incident-settings']) }

@@ -91,4 +91,10 @@ export { CHAIN_BREAKS, checkpointSignature, ROW_ISSUES, verifyAuditChain, verify
 export type { VipChange, VipEntry } from './vip.ts';
 export { addVipPatient, ensureVipTable, listVipPatients, removeVipPatient, VIP_TABLE } from './vip.ts';
 export type { ResolvedWorkHours, WorkHours, WorkHoursConfig } from './work-hours.ts';
-export { DEFAULT_WORK_HOURS, isWithinWorkHours, resolveWorkHours } from './work-hours.ts';
+export {
+  DEFAULT_WORK_HOURS,
+  isWithinWorkHours,
+  parseDayList,
+  parseHourRange,
+  resolveWorkHours,
+} from './work-hours.ts';

@@ -69,6 +69,30 @@ function resolveOne(partial: Partial<WorkHours> | undefined, base: WorkHours): W
   return resolved;
 }
 
+/**
+ * Working hours as text (`7-19`, the CLI's `--hours` and the query API's `hours`): `[start, end]`, or undefined
+ * when the text is not `<start>-<end>`. Bounds are checked where the hours are resolved.
+ */
+export function parseHourRange(text: string): [number, number] | undefined {
+  const match = /^(\d+)-(\d+)$/.exec(text);
+  return match ? [Number(match[1]), Number(match[2])] : undefined;
+}
+
+/**
+ * Working days as text (`1-5` or `1,2,3`, ISO days; the CLI's `--days` and the query API's `days`), or undefined
+ * when it is neither a range nor a list of whole numbers.
+ */
+export function parseDayList(text: string): number[] | undefined {
+  const match = /^(\d+)-(\d+)$/.exec(text);
+  if (match) {
+    const out: number[] = [];
+    for (let i = Number(match[1]); i <= Number(match[2]); i += 1) out.push(i);
+    return out;
+  }
+  const list = text.split(',').map(Number);
+  return list.some((n) => !Number.isInteger(n)) ? undefined : list;
+}
+
 export interface ResolvedWorkHours {
   readonly fallback: WorkHours;
   readonly tenants: ReadonlyMap<string, WorkHours>;

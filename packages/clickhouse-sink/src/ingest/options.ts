@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClickHouseClient } from '@clickhouse/client';
 import type { IncidentsOptions } from '../incidents/monitor.ts';
 import type { SinkLogger } from '../log.ts';
 import type { Credential } from '../query-api/auth.ts';
 import type { PanelProvider } from '../query-api/panels.ts';
+import type { StoreTarget } from '../store/open.ts';
 import type { RetryOptions } from './writer/retry.ts';
 
 /** The read-only query API (`/api/…`) of the sink; see src/query-api/api.ts. */
@@ -30,17 +30,7 @@ export interface SinkQueryApiOptions {
 }
 
 /** Options of {@link startSink}. All optional except where a store must be named (`store` or `clickhouseUrl`). */
-export interface SinkOptions {
-  /** chDB data directory (embedded store). */
-  store?: string;
-  /** ClickHouse server URL, instead of `store`. */
-  clickhouseUrl?: string;
-  username?: string;
-  password?: string;
-  /** Database (default `default`). */
-  database?: string;
-  /** An already open client (the caller keeps ownership); replaces `store` / `clickhouseUrl`. */
-  client?: ClickHouseClient;
+export interface SinkOptions extends StoreTarget {
   /** Listen port (default 0 = any free port). */
   port?: number;
   /** Listen host (default 127.0.0.1). */

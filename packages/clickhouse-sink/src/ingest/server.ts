@@ -31,7 +31,7 @@ import { removeSinkMarker, writeSinkMarker } from '../query-api/discovery.ts';
 import { panelModuleForWorker } from '../query-api/panels.ts';
 import { guardRequest, type RequestGuardOptions } from '../query-api/request-guard.ts';
 import { startThreadedQueryApi, type ThreadedQueryApi } from '../query-api/threaded.ts';
-import { openStore } from '../store/open.ts';
+import { openStore, storeOptionsOf } from '../store/open.ts';
 import { migrate } from '../store/schema/migrations.ts';
 import type { SinkOptions } from './options.ts';
 import { mapLogs, mapMetrics, mapTraces, type RowsByTable } from './otlp/map.ts';
@@ -342,13 +342,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
   let client: ClickHouseClient;
   if (options.client !== undefined) client = options.client;
   else if (options.store !== undefined || options.clickhouseUrl !== undefined) {
-    client = openStore({
-      ...(options.store === undefined ? {} : { path: options.store }),
-      ...(options.clickhouseUrl === undefined ? {} : { url: options.clickhouseUrl }),
-      ...(options.username === undefined ? {} : { username: options.username }),
-      ...(options.password === undefined ? {} : { password: options.password }),
-      ...(options.database === undefined ? {} : { database: options.database }),
-    });
+    client = openStore(storeOptionsOf(options));
   } else throw new SinkError('FW_SINK_OPTIONS', 'startSink needs `store`, `clickhouseUrl` or `client`');
 
   const schemaOptions = {

@@ -4,6 +4,7 @@ export {
   apiError,
   buildQueryApi,
   decodeActor,
+  drained,
   MAX_API_BODY_BYTES,
   panelInterval,
   queryApiRoutes,

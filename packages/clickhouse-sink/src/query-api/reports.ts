@@ -11,7 +11,7 @@ import { resolveMrnFromStore } from '../compliance/patient-resolve.ts';
 import { getReportDef, REPORT_REGISTRY, runReport } from '../compliance/registry.ts';
 import type { Report } from '../compliance/types.ts';
 import { verifyAuditChain, verifyReport } from '../compliance/verify.ts';
-import type { WorkHours, WorkHoursConfig } from '../compliance/work-hours.ts';
+import { parseDayList, parseHourRange, type WorkHours, type WorkHoursConfig } from '../compliance/work-hours.ts';
 import { SinkError } from '../errors.ts';
 import { flag, list, scope, single } from './params.ts';
 
@@ -62,30 +62,22 @@ export function isMonitoringReport(name: string): boolean {
 const invalid = (message: string): AuditQueryError =>
   new AuditQueryError(AUDIT_QUERY_ERROR_CODES.invalidOption, message);
 
-function dayList(text: string): number[] {
-  const match = /^(\d+)-(\d+)$/.exec(text);
-  if (match) {
-    const out: number[] = [];
-    for (let i = Number(match[1]); i <= Number(match[2]); i += 1) out.push(i);
-    return out;
-  }
-  const days = text.split(',').map(Number);
-  if (days.some((n) => !Number.isInteger(n))) throw invalid("parameter 'days' must be a range a-b or a list a,b,c");
-  return days;
-}
-
 function workTime(q: URLSearchParams): Partial<WorkHours> {
   const out: Partial<WorkHours> = {};
   const timeZone = single(q, 'time-zone');
   if (timeZone !== undefined) out.timeZone = timeZone;
   const hours = single(q, 'hours');
   if (hours !== undefined) {
-    const match = /^(\d+)-(\d+)$/.exec(hours);
-    if (!match) throw invalid("parameter 'hours' must be start-end, e.g. 7-19");
-    out.workHours = [Number(match[1]), Number(match[2])];
+    const range = parseHourRange(hours);
+    if (range === undefined) throw invalid("parameter 'hours' must be start-end, e.g. 7-19");
+    out.workHours = range;
   }
   const days = single(q, 'days');
-  if (days !== undefined) out.workDays = dayList(days);
+  if (days !== undefined) {
+    const list = parseDayList(days);
+    if (list === undefined) throw invalid("parameter 'days' must be a range a-b or a list a,b,c");
+    out.workDays = list;
+  }
   const holidays = list(q, 'holidays');
   if (holidays.length > 0) out.holidays = holidays;
   return out;

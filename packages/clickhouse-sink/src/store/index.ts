@@ -10,8 +10,8 @@ export {
   insertAuditRecords,
   requestFromRow,
 } from './audit-encode.ts';
-export type { StoreOptions } from './open.ts';
-export { openStore, STORE_SETTINGS } from './open.ts';
+export type { StoreOptions, StoreTarget } from './open.ts';
+export { openStore, STORE_SETTINGS, storeOptionsOf } from './open.ts';
 export type { MigrateResult, Migration, SchemaOptions } from './schema/index.ts';
 export {
   AUDIT_BY_PATIENT_TABLE,

@@ -32,6 +32,34 @@ export interface StoreOptions {
   requestTimeoutMs?: number;
 }
 
+/**
+ * Where a component's store is, as the sink and the console take it: a chDB directory, or a ClickHouse server URL
+ * with credentials and database, or an already open client (the caller keeps ownership; it replaces the others).
+ */
+export interface StoreTarget {
+  /** chDB data directory (embedded store; this process must be able to own it: no other process on it). */
+  store?: string;
+  /** ClickHouse server URL, instead of `store`. */
+  clickhouseUrl?: string;
+  username?: string;
+  password?: string;
+  /** Database (default `default`). */
+  database?: string;
+  /** An already open client (the caller keeps ownership); replaces `store` / `clickhouseUrl`. */
+  client?: ClickHouseClient;
+}
+
+/** The {@link openStore} options of a {@link StoreTarget} (its `client`, if any, is the caller's to use instead). */
+export function storeOptionsOf(target: StoreTarget): StoreOptions {
+  return {
+    ...(target.store === undefined ? {} : { path: target.store }),
+    ...(target.clickhouseUrl === undefined ? {} : { url: target.clickhouseUrl }),
+    ...(target.username === undefined ? {} : { username: target.username }),
+    ...(target.password === undefined ? {} : { password: target.password }),
+    ...(target.database === undefined ? {} : { database: target.database }),
+  };
+}
+
 /** Settings every sink request relies on (ISO 8601 `event_time` with `Z`, Map columns from JSON objects). */
 export const STORE_SETTINGS = {
   date_time_input_format: 'best_effort',
