@@ -74,7 +74,11 @@ class Connection {
       if (this.#done !== undefined) this.#fail('TimeoutError');
     });
     socket.on('error', (error: Error) => this.#fail(error.name));
-    socket.on('close', () => this.#fail('SocketClosed'));
+    socket.on('close', () => {
+      // An answer without length or chunking ends with the connection: the parser completes it at EOF.
+      if (this.#done !== undefined && !this.#closed) parser.finish();
+      this.#fail('SocketClosed');
+    });
     socket.connect(port, host);
   }
 

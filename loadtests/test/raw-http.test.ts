@@ -4,7 +4,7 @@
  * UTF-8 request bodies, and every way an answer can fail (silence, a reset mid-answer, close) as status 0.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RawAnswer, RawHttpPool, serializeRequest } from '../src/raw-http.ts';
 
@@ -89,6 +89,24 @@ describe('raw HTTP client', () => {
     const after = await send(p, serializeRequest('GET', '/chunked', host, {}));
     expect(after.status).toBe(200);
     expect(sockets.size).toBe(2);
+  });
+
+  it('reads an answer that ends with the connection (no length, no chunking)', async () => {
+    const server = createNetServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil close'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const answer = await send(
+        pool(`http://127.0.0.1:${port}`, 1),
+        serializeRequest('GET', '/', `127.0.0.1:${port}`, {}),
+      );
+      expect(answer.status).toBe(200);
+      expect(answer.body.toString()).toBe('until close');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('sends a UTF-8 body with its byte length', async () => {
