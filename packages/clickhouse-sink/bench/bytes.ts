@@ -1,8 +1,9 @@
 /**
- * Bytes per per-patient event stored (compressed, from system.parts after OPTIMIZE FINAL), the storage of
- * migration 11 (audit_requests + audit_patient_index; audit_events is a view) against the storage before it
+ * Bytes per per-patient event stored (compressed, from system.parts after OPTIMIZE FINAL), the storage now
+ * (migration 14: audit_requests + the wide audit_patient_index, every record field; audit_events is a view) against
+ * migration 11's (database `m11`: the same with the narrow index, migrations 1–13) and the storage before it
  * (migrations 1–10: audit_requests + the audit_events table with its by_user projection + audit_events_by_patient),
- * same request records (chained with a real key, so hashes are random) into two databases of one chDB store.
+ * same request records (chained with a real key, so hashes are random) into three databases of one chDB store.
  * `BENCH_BYTES_REQUESTS` (default 20,000 ≈ 615,000 events). Used by docs/capacity.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,9 +19,14 @@ const dir = mkdtempSync(join(tmpdir(), 'fw-bytes-bench-'));
 const client = openStore({ path: dir });
 try {
   await migrate(client, { database: 'now' });
-  await client.command({ query: 'CREATE DATABASE IF NOT EXISTS before' });
-  for (const migration of renderMigrations({ database: 'before' }).filter((m) => m.version <= 10)) {
-    for (const statement of migration.statements) await client.command({ query: statement });
+  for (const [database, last] of [
+    ['before', 10],
+    ['m11', 13],
+  ] as const) {
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+    for (const migration of renderMigrations({ database }).filter((m) => m.version <= last)) {
+      for (const statement of migration.statements) await client.command({ query: statement });
+    }
   }
   const raw = rawInsertOf(client);
   if (raw === undefined) throw new Error('a chDB store has a raw insert');
@@ -38,18 +44,18 @@ try {
     chain = batch.end;
     events += batch.rows;
     const body = encodeAuditRequestRows(batch.requests);
-    for (const db of ['now', 'before'])
+    for (const db of ['now', 'm11', 'before'])
       await raw(`${db}.audit_requests`, AUDIT_REQUEST_INSERT_COLUMNS, 'JSONCompactEachRow', body);
   }
   const rows = await (
     await client.query({
       query: `SELECT database, table, sum(data_compressed_bytes) AS compressed, sum(data_uncompressed_bytes) AS raw
-              FROM system.parts WHERE active AND database IN ('now', 'before') AND table LIKE 'audit%' GROUP BY database, table ORDER BY database, table`,
+              FROM system.parts WHERE active AND database IN ('now', 'm11', 'before') AND table LIKE 'audit%' GROUP BY database, table ORDER BY database, table`,
       format: 'JSONEachRow',
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     })
   ).json<{ database: string; table: string; compressed: number; raw: number }>();
-  for (const db of ['now', 'before']) {
+  for (const db of ['now', 'm11', 'before']) {
     for (const table of ['audit_requests', 'audit_patient_index', 'audit_events', 'audit_events_by_patient']) {
       try {
         await client.command({ query: `OPTIMIZE TABLE ${db}.${table} FINAL` });
@@ -61,7 +67,7 @@ try {
   const after = await (
     await client.query({
       query: `SELECT database, table, sum(data_compressed_bytes) AS compressed, sum(data_uncompressed_bytes) AS raw
-              FROM system.parts WHERE active AND database IN ('now', 'before') AND table LIKE 'audit%' GROUP BY database, table ORDER BY database, table`,
+              FROM system.parts WHERE active AND database IN ('now', 'm11', 'before') AND table LIKE 'audit%' GROUP BY database, table ORDER BY database, table`,
       format: 'JSONEachRow',
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     })
@@ -80,7 +86,7 @@ try {
     );
   }
   console.log(
-    `total: migration 11 ${((total.now ?? 0) / events).toFixed(2)} B/event, before ${((total.before ?? 0) / events).toFixed(2)} B/event, ratio ${((total.now ?? 0) / (total.before ?? 1)).toFixed(3)}`,
+    `total: now (migration 14) ${((total.now ?? 0) / events).toFixed(2)} B/event, migration 11 ${((total.m11 ?? 0) / events).toFixed(2)} B/event, before (migrations 1–10) ${((total.before ?? 0) / events).toFixed(2)} B/event; ratio now / migration 11 ${((total.now ?? 0) / (total.m11 ?? 1)).toFixed(3)}, now / before ${((total.now ?? 0) / (total.before ?? 1)).toFixed(3)}`,
   );
 } finally {
   await client.close();

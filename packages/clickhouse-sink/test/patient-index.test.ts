@@ -83,7 +83,7 @@ describe('migration 11: audit_patient_index, audit_events as the expansion view'
     const before = await dump();
 
     const result = await migrate(client);
-    // 11, and the later ones (12: incidents)
+    // 11, and the later ones (12: incidents, 13: query log comments, 14: the wide index)
     expect(result.applied).toEqual(MIGRATIONS.filter((m) => m.version >= 11).map((m) => m.version));
     expect(
       await text(`SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = '${AUDIT_TABLE}'`),

@@ -178,14 +178,8 @@ describe('audit verify', () => {
     const rows = v2.requests.flatMap(expandRequestRecord);
     const altered = rows.find((r) => r.seq === 5 && r.event_type === 'ConditionsView') as AuditRecord;
     const deleted = rows.find((r) => r.seq === 9 && r.event_type === 'PatientListView') as AuditRecord;
-    const indexRow = (r: AuditRecord) => ({
-      patient_id: r.patient_id,
-      tenant_id: r.tenant_id,
-      event_time: r.event_time.replace('T', ' ').replace('Z', ''),
-      recorded_by: r.recorded_by,
-      seq: r.seq,
-      event_id: r.event_id,
-    });
+    // an index row holds every record field (migration 14)
+    const indexRow = (r: AuditRecord) => ({ ...r, event_time: r.event_time.replace('T', ' ').replace('Z', '') });
     // patient_id is in the index's sort key (no UPDATE): the row is deleted and stored again, pointing elsewhere
     await mutate(`ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id = {id:UUID}`, {
       id: altered.event_id,
@@ -203,11 +197,35 @@ describe('audit verify', () => {
       event_id: '019a5000-0000-7000-8000-0000000000ee',
     };
     await store.client.insert({ table: AUDIT_PATIENT_INDEX_TABLE, values: [indexRow(extra)], format: 'JSONEachRow' });
+    // the columns the access report reads from the index alone (migration 14): a changed user name, a changed
+    // result count, a changed search, each in an index row only, is an altered row
+    const renamed = rows.find((r) => r.seq === 6) as AuditRecord;
+    const recounted = rows.find((r) => r.seq === 7) as AuditRecord;
+    const requeried = rows.find((r) => r.seq === 8) as AuditRecord;
+    await mutate(
+      `ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} UPDATE user_name = 'Someone Else' WHERE event_id = {id:UUID}`,
+      {
+        id: renamed.event_id,
+      },
+    );
+    await mutate(
+      `ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} UPDATE result_count = if(isNull(result_count), 7, NULL) WHERE event_id = {id:UUID}`,
+      { id: recounted.event_id },
+    );
+    await mutate(
+      `ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} UPDATE query = concat(query, '&x') WHERE event_id = {id:UUID}`,
+      {
+        id: requeried.event_id,
+      },
+    );
     const w = await writerOf(V2);
     expect(w?.ok).toBe(false);
     expect(w?.issues).toEqual([]); // the requests themselves are intact
     expect(w?.row_issues).toEqual([
       { reason: 'altered-row', seq: 5, event_id: altered.event_id },
+      { reason: 'altered-row', seq: 6, event_id: renamed.event_id },
+      { reason: 'altered-row', seq: 7, event_id: recounted.event_id },
+      { reason: 'altered-row', seq: 8, event_id: requeried.event_id },
       { reason: 'missing-row', seq: 9, event_id: deleted.event_id },
       { reason: 'extra-row', seq: 12, event_id: extra.event_id },
     ]);

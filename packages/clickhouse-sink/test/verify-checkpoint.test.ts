@@ -18,6 +18,7 @@ import {
   AUDIT_PATIENT_INDEX_TABLE,
   AUDIT_REQUESTS_TABLE,
   migrate,
+  PATIENT_INDEX_FIELDS,
 } from '../src/store/schema/index.ts';
 import { generateRequests } from './records.ts';
 
@@ -82,8 +83,8 @@ describe('verify checkpoints', () => {
     expect(broken?.row_issues).toEqual([{ reason: 'missing-row', seq: 34, event_id: lost }]);
     // put it back (the view derives it from the request): the new requests verify, and a checkpoint moves to 40
     await mutate(
-      `INSERT INTO ${AUDIT_PATIENT_INDEX_TABLE} SELECT patient_id, tenant_id, event_time, recorded_by, seq, event_id
-                  FROM audit_events WHERE event_id = {id:UUID}`,
+      `INSERT INTO ${AUDIT_PATIENT_INDEX_TABLE} (${PATIENT_INDEX_FIELDS.join(', ')})
+       SELECT ${PATIENT_INDEX_FIELDS.join(', ')} FROM audit_events WHERE event_id = {id:UUID}`,
       { id: lost },
     );
     const w = await verify(true);

@@ -12,20 +12,9 @@ import { isoFromClickHouse } from './time-range.ts';
  * (src/store/schema/audit-patient-index.ts), with the columns of the table it replaced.
  */
 export const AUDIT_EVENTS = AUDIT_TABLE;
-/** The narrow per-patient index (patient_id, tenant_id, event_time, recorded_by, seq, event_id), patient first. */
+/** The per-patient index: every record field, patient first (migration 14); the access report reads it alone. */
 export const AUDIT_PATIENT_INDEX = AUDIT_PATIENT_INDEX_TABLE;
 
-/**
- * "Everything about patient X" without scanning: the per-patient rows (audit_events' columns) of the requests the
- * index names for `indexFilter` (a condition on the index's columns), read from audit_requests by its sort key
- * (recorded_by, seq). A FROM-able subquery; the caller filters the rows again (a request names other patients).
- */
-export function patientRows(indexFilter: string): string {
-  return `(${AUDIT_EXPANSION_SELECT.replace(
-    '{from}',
-    `(SELECT * FROM ${AUDIT_REQUESTS_TABLE} WHERE (recorded_by, seq) IN (SELECT recorded_by, seq FROM ${AUDIT_PATIENT_INDEX_TABLE} WHERE ${indexFilter}))`,
-  )})`;
-}
 /**
  * At-least-once delivery may store an event_id twice until a merge collapses it (ReplacingMergeTree);
  * every row-level query filters first and then keeps one row per event_id (`LIMIT 1 BY event_id`,

@@ -26,7 +26,7 @@
  * rows were derived copies of the requests) and `audit_events` / `audit_events_dedup` are created as views.
  * On a cluster the lift and the backfill run on the node that migrates (as migration 6): run them on each shard.
  */
-import type { AuditRecord } from '@fhirwatch/contract';
+import { AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
 import { AUDIT_DEDUP_VIEW, AUDIT_TABLE } from './audit.ts';
 import { AUDIT_BY_PATIENT_TABLE, AUDIT_BY_PATIENT_VIEW } from './audit-by-patient.ts';
 import { auditCheckpointsTable } from './audit-checkpoints.ts';
@@ -37,8 +37,11 @@ import type { ColumnDef, MaterializedViewDef, StatementDef, TableDef, ViewDef } 
 export const AUDIT_PATIENT_INDEX_TABLE = 'audit_patient_index';
 export const AUDIT_PATIENT_INDEX_VIEW = 'audit_patient_index_mv';
 
-/** The index's columns: row fields of the expansion, in this order (verify hashes them in this order). */
-export const PATIENT_INDEX_FIELDS = [
+/**
+ * Migration 11's narrow index, FROZEN (a released migration is never edited): its columns, in this order. The
+ * index today is migration 14's wide one (PATIENT_INDEX_FIELDS).
+ */
+const PATIENT_INDEX_FIELDS_V11 = [
   'patient_id',
   'tenant_id',
   'event_time',
@@ -47,7 +50,7 @@ export const PATIENT_INDEX_FIELDS = [
   'event_id',
 ] as const satisfies readonly (keyof AuditRecord)[];
 
-const PATIENT_INDEX_COLUMNS: readonly ColumnDef[] = [
+const PATIENT_INDEX_COLUMNS_V11: readonly ColumnDef[] = [
   { name: 'patient_id', type: 'String', codec: 'CODEC(ZSTD(1))' },
   { name: 'tenant_id', type: 'LowCardinality(String)' },
   { name: 'event_time', type: "DateTime64(3, 'UTC')", codec: 'CODEC(Delta(8), ZSTD(1))' },
@@ -56,12 +59,54 @@ const PATIENT_INDEX_COLUMNS: readonly ColumnDef[] = [
   { name: 'event_id', type: 'UUID', comment: 'the per-patient event id (request id and expansion ordinal)' },
 ];
 
-export function auditPatientIndexTable(retentionDays: number): TableDef {
+/**
+ * Migration 14: the index's columns are every row field of the expansion (AUDIT_RECORD_FIELDS order), so the
+ * access report (every record field in JSON, CSV and FHIR, and the requests grouped from them) reads the index
+ * alone; `audit verify` level 2 hashes every one of them.
+ */
+export const PATIENT_INDEX_FIELDS: readonly (keyof AuditRecord)[] = AUDIT_RECORD_FIELDS;
+
+const lc = 'LowCardinality(String)';
+/** Types as the expansion yields them (verify compares expansion and index row hashes typed alike). */
+const PATIENT_INDEX_COLUMN_TYPES: Readonly<Record<keyof AuditRecord, Omit<ColumnDef, 'name'>>> = {
+  event_id: { type: 'UUID', comment: 'the per-patient event id (request id and expansion ordinal)' },
+  event_time: { type: "DateTime64(3, 'UTC')", codec: 'CODEC(Delta(8), ZSTD(1))' },
+  recorded_by: { type: lc },
+  seq: { type: 'UInt64', codec: 'CODEC(ZSTD(1))' },
+  prev_hash: { type: 'String', codec: 'CODEC(ZSTD(1))' },
+  hash: { type: 'String', codec: 'CODEC(ZSTD(1))' },
+  tenant_id: { type: lc },
+  routed_tenant_id: { type: lc },
+  client_id: { type: lc },
+  user_id: { type: 'String', codec: 'CODEC(ZSTD(1))' },
+  user_name: { type: 'String', codec: 'CODEC(ZSTD(1))' },
+  source_ip: { type: 'String', codec: 'CODEC(ZSTD(1))' },
+  user_agent: { type: lc },
+  event_type: { type: lc },
+  fhir_interaction: { type: lc },
+  resource_type: { type: lc },
+  fhir_version: { type: lc },
+  query: { type: 'String', codec: 'CODEC(ZSTD(3))', comment: 'PHI: search parameters as sent' },
+  patient_id: { type: 'String', codec: 'CODEC(ZSTD(1))' },
+  batch_id: { type: 'String', codec: 'CODEC(ZSTD(1))' },
+  entry_index: { type: 'Int32' },
+  trace_id: { type: 'String', codec: 'CODEC(ZSTD(1))' },
+  outcome: { type: 'UInt8' },
+  http_status: { type: 'UInt16' },
+  duration_ms: { type: 'Float64', codec: 'CODEC(ZSTD(1))' },
+  result_count: { type: 'Nullable(UInt32)', comment: 'null = unknown (over the capture cap)' },
+};
+const PATIENT_INDEX_COLUMNS: readonly ColumnDef[] = PATIENT_INDEX_FIELDS.map((name) => ({
+  name,
+  ...PATIENT_INDEX_COLUMN_TYPES[name],
+}));
+
+function patientIndexTable(retentionDays: number, columns: readonly ColumnDef[], comment: string): TableDef {
   return {
     kind: 'table',
     name: AUDIT_PATIENT_INDEX_TABLE,
-    comment: 'per-patient index of audit_requests: which requests disclosed a patient (fed by a view)',
-    columns: PATIENT_INDEX_COLUMNS,
+    comment,
+    columns,
     engine: 'ReplacingMergeTree',
     // a one-year access report reads 1–2 parts (migration 10's reasoning: the cost is per part)
     partitionBy: 'toYear(event_time)',
@@ -75,22 +120,42 @@ export function auditPatientIndexTable(retentionDays: number): TableDef {
   };
 }
 
+/** Migration 11's narrow index table (frozen). */
+const auditPatientIndexTableV11 = (retentionDays: number): TableDef =>
+  patientIndexTable(
+    retentionDays,
+    PATIENT_INDEX_COLUMNS_V11,
+    'per-patient index of audit_requests: which requests disclosed a patient (fed by a view)',
+  );
+
+/** The per-patient index as migration 14 creates it: every row field, patient first. */
+export function auditPatientIndexTable(retentionDays: number): TableDef {
+  return patientIndexTable(
+    retentionDays,
+    PATIENT_INDEX_COLUMNS,
+    'per-patient rows of audit_requests (every row field), patient first (fed by a view)',
+  );
+}
+
 /** The index rows of request rows `{from}`. */
 export const PATIENT_INDEX_SELECT = expansionSelect(PATIENT_INDEX_FIELDS);
+const PATIENT_INDEX_SELECT_V11 = expansionSelect(PATIENT_INDEX_FIELDS_V11);
 
-export const auditPatientIndexView: MaterializedViewDef = {
+const indexView = (select: string): MaterializedViewDef => ({
   kind: 'materialized-view',
   name: AUDIT_PATIENT_INDEX_VIEW,
   to: AUDIT_PATIENT_INDEX_TABLE,
   from: AUDIT_REQUESTS_TABLE,
-  select: PATIENT_INDEX_SELECT,
-};
+  select,
+});
+export const auditPatientIndexView: MaterializedViewDef = indexView(PATIENT_INDEX_SELECT);
 
-const drop = (name: string, what: 'VIEW' | 'TABLE', tables: string[]): StatementDef => ({
+/** `sync`: wait until the table is gone (a replicated table re-created under the same path needs it). */
+const drop = (name: string, what: 'VIEW' | 'TABLE', tables: string[], sync = false): StatementDef => ({
   kind: 'statement',
   name: `drop_${name}`,
   tables,
-  sql: `DROP ${what} IF EXISTS {table}`,
+  sql: `DROP ${what} IF EXISTS {table}${sync ? ' SYNC' : ''}`,
 });
 
 /**
@@ -112,13 +177,13 @@ WHERE (recorded_by, seq) NOT IN (SELECT recorded_by, seq FROM {table})
 LIMIT 1 BY event_id`,
 };
 
-const backfillIndex: StatementDef = {
+const backfillIndex = (select: string): StatementDef => ({
   kind: 'statement',
   name: 'audit_patient_index_backfill',
   tables: [AUDIT_PATIENT_INDEX_TABLE, AUDIT_REQUESTS_TABLE],
   scope: 'local',
-  sql: `INSERT INTO {table} ${PATIENT_INDEX_SELECT.replace('{from}', '{table2}')}`,
-};
+  sql: `INSERT INTO {table} ${select.replace('{from}', '{table2}')}`,
+});
 
 /** Name of audit_requests' projection that serves "everything user Y touched". */
 export const REQUEST_USER_PROJECTION = 'by_user';
@@ -177,14 +242,34 @@ export function patientIndexMigration(
     ...requestUserProjection,
     drop(AUDIT_BY_PATIENT_VIEW, 'VIEW', [AUDIT_BY_PATIENT_VIEW]),
     liftOrphans,
-    auditPatientIndexTable(retentionDays),
-    auditPatientIndexView,
-    backfillIndex,
+    auditPatientIndexTableV11(retentionDays),
+    indexView(PATIENT_INDEX_SELECT_V11),
+    backfillIndex(PATIENT_INDEX_SELECT_V11),
     drop(AUDIT_DEDUP_VIEW, 'VIEW', [AUDIT_DEDUP_VIEW]),
     drop(AUDIT_BY_PATIENT_TABLE, 'TABLE', [AUDIT_BY_PATIENT_TABLE]),
     drop(AUDIT_TABLE, 'TABLE', [AUDIT_TABLE]),
     auditEventsView,
     auditEventsDedupViewV11,
     auditCheckpointsTable(retentionDays),
+  ];
+}
+
+/**
+ * Migration 14: the index widened to every row field (issue 18: the access report read ~73 requests from
+ * audit_requests by their sort key, 34 of its 65 granules; now it reads the patient's key range of the index
+ * alone). The index is derived data, so it is rebuilt, in this order: its view and table are dropped (requests
+ * keep landing in audit_requests), the wide table and its view are created, and the index is backfilled from
+ * every request (a request stored between the view's creation and the backfill is indexed twice: identical rows,
+ * which the ReplacingMergeTree collapses, the readers keep one per event_id and verify counts as harmless
+ * duplicates). Until the backfill ends the index is incomplete: migrate before serving reports. On a cluster the
+ * backfill runs on the node that migrates (as migration 11): run it on each shard.
+ */
+export function wideIndexMigration(retentionDays: number): (TableDef | MaterializedViewDef | StatementDef)[] {
+  return [
+    drop(AUDIT_PATIENT_INDEX_VIEW, 'VIEW', [AUDIT_PATIENT_INDEX_VIEW]),
+    drop(AUDIT_PATIENT_INDEX_TABLE, 'TABLE', [AUDIT_PATIENT_INDEX_TABLE], true),
+    auditPatientIndexTable(retentionDays),
+    auditPatientIndexView,
+    backfillIndex(PATIENT_INDEX_SELECT),
   ];
 }

@@ -17,7 +17,12 @@ import {
 import { auditByPatientBackfill, auditByPatientTable, auditByPatientView } from './audit-by-patient.ts';
 import { auditCheckpointsTable } from './audit-checkpoints.ts';
 import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from './audit-context.ts';
-import { AUDIT_PATIENT_INDEX_TABLE, auditPatientIndexTable, patientIndexMigration } from './audit-patient-index.ts';
+import {
+  AUDIT_PATIENT_INDEX_TABLE,
+  auditPatientIndexTable,
+  patientIndexMigration,
+  wideIndexMigration,
+} from './audit-patient-index.ts';
 import {
   AUDIT_REQUESTS_TABLE,
   auditDedupViewRecreate,
@@ -213,6 +218,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 13,
     name: 'audit_query_log_comments',
     objects: () => [auditQueryLogColumnComments, auditQueryLogTableComment],
+  },
+  {
+    version: 14,
+    name: 'audit_patient_index_wide',
+    objects: (o) => wideIndexMigration(o.auditRetentionDays),
   },
 ];
 
