@@ -51,7 +51,7 @@ for (const pkg of workspaces) {
   const pkgSkipped = result.numPendingTests + result.numTodoTests;
   skipped += pkgSkipped;
   for (const file of result.testResults ?? []) {
-    const where = file.name.slice(file.name.indexOf(pkg) >= 0 ? file.name.indexOf(pkg) : 0);
+    const where = file.name.slice(Math.max(file.name.indexOf(pkg), 0));
     const failedTests = (file.assertionResults ?? []).filter((test) => test.status === 'failed');
     for (const test of failedTests) {
       failures.push(`  ${where} > ${test.fullName}\n${firstLines((test.failureMessages ?? []).join('\n'))}`);

@@ -168,6 +168,7 @@ describe('fhirwatch demo with planted patterns', () => {
         'summary',
         'access',
         'verify',
+        'demo:most-viewed-patient',
         'report:unexplained',
         ...REPORT_REGISTRY.filter((d) => d.flags !== undefined).map((d) => `report:${d.name}`),
       ]) {

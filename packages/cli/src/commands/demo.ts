@@ -19,7 +19,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 
 import { startSink } from '@fhirwatch/clickhouse-sink';
 import { importCareRelationships, updateTenantSettings } from '@fhirwatch/clickhouse-sink/compliance';
-import { inProcessQuery } from '@fhirwatch/clickhouse-sink/query-api';
+import { inProcessQuery, recordAuditRead } from '@fhirwatch/clickhouse-sink/query-api';
 
 import { consoleHandler, consolePanels } from '@fhirwatch/console';
 import { type FhirVersion, HMAC_KEY_FILE } from '@fhirwatch/contract';
@@ -371,6 +371,23 @@ export async function run(args: string[]): Promise<number> {
     say('== Compliance: audit events per type (this run and earlier runs in the same store, last 24 h)');
     say((await ask('summary', { since: '1d', format: 'table' })).text);
 
+    // picking the patient reads audit records too (no query API route serves it): logged before it runs, like every read
+    await recordAuditRead(client, {
+      at: new Date(),
+      principal: `os:${userInfo().username}`,
+      actor: 'fhirwatch demo',
+      auth: 'process',
+      remoteAddr: '',
+      userAgent: 'fhirwatch demo',
+      surface: 'demo',
+      endpoint: 'demo:most-viewed-patient',
+      parameters: { since: started.toISOString() },
+      format: 'json',
+      rows: 1,
+      status: 200,
+      errorCode: '',
+      durationMs: 0,
+    });
     const top = await client.query({
       query: `SELECT patient_id, tenant_id, uniqExact(event_id) AS n FROM audit_events
               WHERE event_time >= {since:DateTime64(3)} AND patient_id NOT IN ('', '*')
