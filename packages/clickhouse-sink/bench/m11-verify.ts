@@ -41,12 +41,16 @@ import { selectRows } from '../src/compliance/records.ts';
 import type { Report } from '../src/compliance/types.ts';
 import { requestFromRow } from '../src/store/audit-encode.ts';
 import { AUDIT_CHECKPOINTS_TABLE } from '../src/store/schema/audit-checkpoints.ts';
-import {
-  AUDIT_PATIENT_INDEX_TABLE,
-  PATIENT_INDEX_FIELDS,
-  PATIENT_INDEX_SELECT,
-} from '../src/store/schema/audit-patient-index.ts';
+import { AUDIT_PATIENT_INDEX_TABLE } from '../src/store/schema/audit-patient-index.ts';
 import { AUDIT_REQUEST_COLUMNS, AUDIT_REQUESTS_TABLE } from '../src/store/schema/audit-requests.ts';
+import { expansionSelect } from '../src/store/schema/expansion.ts';
+
+/**
+ * The fields of migration 11's narrow index, which this frozen verify hashed (since migration 14 the index holds
+ * every record field; this baseline still proves only these six of each row, as it did).
+ */
+const PATIENT_INDEX_FIELDS = ['patient_id', 'tenant_id', 'event_time', 'recorded_by', 'seq', 'event_id'] as const;
+const PATIENT_INDEX_SELECT = expansionSelect(PATIENT_INDEX_FIELDS);
 
 export const CHAIN_BREAKS = [
   'hash-mismatch',
