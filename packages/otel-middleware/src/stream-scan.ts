@@ -774,7 +774,12 @@ const KNOWN_KEYS = [
 const KNOWN_KEY_BYTES = KNOWN_KEYS.map((k) => Buffer.from(k, 'latin1'));
 /** Indexes into KNOWN_KEYS by name length (a key of another length is OTHER_KEY at once). */
 const KNOWN_BY_LENGTH: number[][] = [];
-for (let k = 0; k < KNOWN_KEYS.length; k++) (KNOWN_BY_LENGTH[(KNOWN_KEYS[k] as string).length] ??= []).push(k);
+for (let k = 0; k < KNOWN_KEYS.length; k++) {
+  const len = (KNOWN_KEYS[k] as string).length;
+  const list = KNOWN_BY_LENGTH[len] ?? [];
+  list.push(k);
+  KNOWN_BY_LENGTH[len] = list;
+}
 
 /** Whether `name` is at b[i] (within the first n bytes). */
 function bytesAt(b: Buffer, i: number, n: number, name: Buffer): boolean {
