@@ -7,6 +7,7 @@
  *
  * Grafana itself is AGPL and is never installed or run here: tests check the JSON's structure instead.
  */
+import { grafanaAlertRules } from './alerts.ts';
 import { BOARDS, PANELS, type PanelBoard, type PanelColumn, type PanelDef, VARIABLES } from './panels.ts';
 
 /** Fixed uid of the provisioned ClickHouse data source (provisioning/datasources/clickhouse.yaml). */
@@ -175,6 +176,10 @@ export function generatedFiles(): { path: string; content: string }[] {
     })),
     { path: 'provisioning/datasources/clickhouse.yaml', content: DATASOURCE_YAML },
     { path: 'provisioning/dashboards/fhirwatch.yaml', content: DASHBOARDS_YAML },
+    {
+      path: 'provisioning/alerting/fhirwatch-alerts.json',
+      content: `${JSON.stringify(grafanaAlertRules(datasource, CLICKHOUSE_PLUGIN_VERSION), null, 2)}\n`,
+    },
   ];
 }
 

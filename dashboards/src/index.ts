@@ -1,3 +1,5 @@
+export type { AlertDef } from './alerts.ts';
+export { ALERTS, alertSql, grafanaAlertRules } from './alerts.ts';
 export type { DashboardErrorCode } from './errors.ts';
 export { DASHBOARD_ERROR_CODES, DASHBOARD_ERRORS, DashboardError } from './errors.ts';
 export type { GrafanaDashboard } from './grafana.ts';

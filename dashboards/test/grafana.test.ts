@@ -27,6 +27,7 @@ describe('Grafana dashboards', () => {
         'grafana/compliance.json',
         'grafana/load-tests.json',
         'grafana/sre-overview.json',
+        'provisioning/alerting/fhirwatch-alerts.json',
         'provisioning/dashboards/fhirwatch.yaml',
         'provisioning/datasources/clickhouse.yaml',
       ].sort(),

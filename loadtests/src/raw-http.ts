@@ -10,6 +10,11 @@
  * At most `connections` sockets; a request that finds every socket busy waits in a FIFO queue. A socket
  * error, a close before the answer completes or no byte for `timeoutMs` while a request is out answers
  * status 0 (never throws), as the undici path does.
+ *
+ * One exception, as browsers do it: a request written on a reused keep-alive socket that closes or fails
+ * before any byte of its answer arrived is sent again once, on a new socket. That is the race of a server
+ * closing an idle connection while our request is on its way (the server never read it); a fresh socket,
+ * a partial answer, a timeout or a second failure still answer status 0.
  */
 import { Socket } from 'node:net';
 import { HTTPParser } from 'http-parser-js';
@@ -35,6 +40,13 @@ class Connection {
   readonly socket: Socket;
   readonly #parser = new HTTPParser(HTTPParser.RESPONSE);
   #done: Done | undefined;
+  /** The request out on this connection (sent again once if a reused socket dies before answering). */
+  #bytes: Buffer = EMPTY;
+  #retried = false;
+  /** Answers completed on this socket (0: fresh). */
+  #served = 0;
+  /** A byte of the current answer arrived. */
+  #answering = false;
   #status = 0;
   #headers: readonly string[] = NO_HEADERS;
   #chunks: Buffer[] = [];
@@ -61,6 +73,7 @@ class Connection {
       onread: {
         buffer: readBuffer,
         callback: (nread: number, buf: Uint8Array): boolean => {
+          if (nread > 0) this.#answering = true;
           const result = parser.execute(buf as Buffer, 0, nread);
           if (result instanceof Error) this.#fail('ParseError');
           return true;
@@ -82,8 +95,11 @@ class Connection {
     socket.connect(port, host);
   }
 
-  send(bytes: Buffer, done: Done): void {
+  send(bytes: Buffer, done: Done, retried = false): void {
     this.#done = done;
+    this.#bytes = bytes;
+    this.#retried = retried;
+    this.#answering = false;
     this.#status = 0;
     this.#headers = NO_HEADERS;
     this.#chunks = [];
@@ -98,6 +114,8 @@ class Connection {
     const body = chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks);
     this.#chunks = [];
     const keep = this.#keepAlive;
+    this.#served++;
+    this.#bytes = EMPTY;
     if (!keep) this.#destroy();
     done({ status: this.#status, body, rawHeaders: this.#headers });
     if (keep) this.#pool.release(this);
@@ -106,15 +124,25 @@ class Connection {
   #fail(reason: string): void {
     const done = this.#done;
     this.#done = undefined;
-    this.#destroy();
-    if (done !== undefined) done({ status: 0, body: EMPTY, rawHeaders: NO_HEADERS, error: reason });
+    const resend =
+      done !== undefined &&
+      this.#served > 0 &&
+      !this.#answering &&
+      !this.#retried &&
+      reason !== 'TimeoutError' &&
+      reason !== 'ParseError';
+    const bytes = this.#bytes;
+    this.#bytes = EMPTY;
+    // the socket's slot goes to the request sent again (before any queued one: it was sent first)
+    this.#destroy(resend ? { bytes, done } : undefined);
+    if (done !== undefined && !resend) done({ status: 0, body: EMPTY, rawHeaders: NO_HEADERS, error: reason });
   }
 
-  #destroy(): void {
+  #destroy(resend?: { bytes: Buffer; done: Done }): void {
     if (this.#closed) return;
     this.#closed = true;
     this.socket.destroy();
-    this.#pool.forget(this);
+    this.#pool.forget(this, resend);
   }
 
   get closed(): boolean {
@@ -174,9 +202,22 @@ export class RawHttpPool {
     this.#idle.push(connection);
   }
 
-  /** A connection closed: a queued request gets a new one. */
-  forget(connection: Connection): void {
+  /**
+   * A connection closed: a request to send again (its reused socket died before answering) gets a new socket,
+   * once; else a queued request gets one.
+   */
+  forget(connection: Connection, resend?: { bytes: Buffer; done: Done }): void {
     this.#all.delete(connection);
+    if (resend !== undefined) {
+      if (this.#closed) {
+        resend.done({ status: 0, body: EMPTY, rawHeaders: NO_HEADERS, error: 'ClientClosed' });
+        return;
+      }
+      const fresh = new Connection(this, this.#host, this.#port, this.#timeoutMs);
+      this.#all.add(fresh);
+      fresh.send(resend.bytes, resend.done, true);
+      return;
+    }
     if (this.#closed || this.#queueHead >= this.#queue.length) return;
     const next = this.#queue[this.#queueHead]!;
     this.#queue[this.#queueHead++] = undefined as never;

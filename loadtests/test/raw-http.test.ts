@@ -168,4 +168,67 @@ describe('raw HTTP client', () => {
     q.close();
     expect((await Promise.all(out)).map((a) => a.status)).toEqual([0, 0]);
   });
+
+  it('sends a request again, once, on a new socket when a reused socket dies before any byte of its answer', async () => {
+    // Per connection: the first request is answered (keep-alive); what a connection receives after that is
+    // met by `second`: 'drop' closes without a byte (the idle-close race: the server never read it),
+    // 'partial' starts an answer and then closes.
+    let second: 'drop' | 'partial' = 'drop';
+    let connections = 0;
+    let requests = 0;
+    const server = createNetServer((socket) => {
+      connections++;
+      let served = 0;
+      socket.on('data', () => {
+        requests++;
+        if (served++ === 0) {
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        } else if (second === 'drop') {
+          socket.destroy();
+        } else {
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\npar');
+          setImmediate(() => socket.destroy());
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const host = `127.0.0.1:${port}`;
+    try {
+      const p = pool(`http://127.0.0.1:${port}`, 1);
+      const post = serializeRequest(
+        'POST',
+        '/',
+        host,
+        { 'content-type': 'application/json' },
+        '{"resourceType":"Bundle"}',
+      );
+      expect((await send(p, post)).status).toBe(200);
+      // reused socket dropped without an answer: sent again on a new socket, answered there
+      const again = await send(p, post);
+      expect(again.status).toBe(200);
+      expect(again.body.toString()).toBe('ok');
+      expect([connections, requests]).toEqual([2, 3]);
+      // a partial answer is not sent again (the server read it): status 0
+      second = 'partial';
+      const partial = await send(p, post);
+      expect(partial.status).toBe(0);
+      expect([connections, requests]).toEqual([2, 4]);
+      // a fresh socket that dies is not sent again either
+      const fresh = createNetServer((socket) => socket.on('data', () => socket.destroy()));
+      await new Promise<void>((resolve) => fresh.listen(0, '127.0.0.1', resolve));
+      const freshPort = (fresh.address() as AddressInfo).port;
+      let freshConnections = 0;
+      fresh.on('connection', () => freshConnections++);
+      const dead = await send(
+        pool(`http://127.0.0.1:${freshPort}`, 1),
+        serializeRequest('GET', '/', `127.0.0.1:${freshPort}`, {}),
+      );
+      expect(dead.status).toBe(0);
+      expect(freshConnections).toBe(1);
+      await new Promise<void>((resolve) => fresh.close(() => resolve()));
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });

@@ -60,6 +60,15 @@ describe('fhirwatch sink --console', () => {
       const busy = await run(process.execPath, [bin, 'console', '--store', store]).catch((error: unknown) => error);
       expect(busy).toMatchObject({ code: 1 });
       expect((busy as { stderr: string }).stderr).toContain(`fhirwatch console --sink-url ${url}\n`);
+      // told by the sink's marker and /healthz before chDB is asked: no lock error of chDB's own
+      expect((busy as { stderr: string }).stderr).not.toContain('Cannot lock');
+      const audit = await run(process.execPath, [bin, 'audit', 'summary', '--since', '1d', '--store', store]).catch(
+        (error: unknown) => error,
+      );
+      expect(audit).toMatchObject({ code: 1 });
+      expect((audit as { stderr: string }).stderr).toContain('FW_AUDIT_STORE_BUSY');
+      expect((audit as { stderr: string }).stderr).toContain(`--sink-url ${url}`);
+      expect((audit as { stderr: string }).stderr).not.toContain('Cannot lock');
 
       const front = spawn(process.execPath, [bin, 'console', '--sink-url', url]);
       try {

@@ -1,6 +1,6 @@
 /**
- * Streaming disclosure scanner: the response body is scanned as its chunks pass, once, byte by byte
- * over Buffers, for exactly what the audit records need (a Bundle's `resourceType`/`type`/`total`,
+ * Streaming disclosure scanner: the response body is scanned as its chunks pass, once, over Buffers,
+ * for exactly what the audit records need (a Bundle's `resourceType`/`type`/`total`,
  * each entry's `search` and `response`, and of each returned resource its `resourceType`, `id` and
  * patient references: `patient`, `subject`, `beneficiary`, `subscriber`, an Encounter's `location`).
  * Nothing of the body is kept: no capture buffer, no Buffer→string of the body; only those small
@@ -17,6 +17,12 @@
  *   returned resources to keep: `'patients'` (the members above), `'types'` (`resourceType` only: enough
  *   for result counts; when it is the resource's first member the rest is skipped in one scan) or, for a
  *   batch entry, `undefined` (its `response` only).
+ *
+ * What ends inside a chunk is read in place, without a mode switch or a copy: keys (matched against the
+ * names the walk looks at by length, then bytes), string values (skipped, or read when plain ASCII, short
+ * ones interned), a searchset entry's `{"mode":"match"}`; only what straddles two chunks is carried over.
+ * Strings are run through byte by byte up to 256 bytes (most are under 32: a native call costs what ~25
+ * bytes of the loop do), then with the native quote search.
  *
  * Feed it with `write(bytes)` as chunks pass and take `result()` at the end. A scanner that saw
  * malformed input stops looking at later chunks (`failed`).
@@ -84,11 +90,24 @@ const V_KEY = 0;
 const V_SKIP = 1;
 const V_PARSE = 2;
 
-/** Bytes of a skipped string looked at one by one before the native search takes over. */
-const SHORT_STRING = 24;
+/**
+ * Bytes of a string looked at one by one before the native search takes over (most FHIR strings are
+ * under 32 bytes, and a native call costs what ~25 bytes of this loop do; measured in bench/json-scan.ts).
+ */
+const LONG_STRING = 256;
+/** Bytes a parsed string value needs JSON.parse for: the backslash, control characters, non-ASCII. */
+const NOT_PLAIN = new Uint8Array(256);
+NOT_PLAIN[BACKSLASH] = 1;
+for (let c = 0; c < 32; c++) NOT_PLAIN[c] = 1;
+for (let c = 128; c < 256; c++) NOT_PLAIN[c] = 1;
+/** Longest parsed string value kept in the intern cache (resource types, statuses, modes repeat). */
+const INTERN_MAX = 40;
+const INTERN_SLOTS = 64;
 /** Deepest container skipped inside one value (deeper than any FHIR resource). */
 const MAX_SKIP_DEPTH = 512;
 const MATCH_TEXT = '{"mode":"match"}';
+/** `{"mode":"match"}`, a searchset entry's `search`, compared in place (no copy, no parse). */
+const MATCH_BYTES = Buffer.from(MATCH_TEXT, 'latin1');
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids raw control characters in strings
 const CONTROL = /[\u0000-\u001f]/;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -288,19 +307,28 @@ export class StreamScanner {
           this.fail();
           return n;
         }
-        return this.valueResp(i, c, d);
+        return this.valueResp(b, i, n, c, d);
       }
       const f = this.frame();
+      // Each step below either stays in the walk (loop on) or hands over to another mode (return).
       switch (f.state) {
         case O_KEY_OR_END:
           if (isWs(c)) break;
-          if (c === RBRACE) return this.close(i + 1);
+          if (c === RBRACE) {
+            i = this.close(i + 1);
+            if (this.mode !== M_WALK) return i;
+            continue;
+          }
           if (c !== QUOTE) throw new Malformed();
-          return this.beginKey(i);
+          i = this.key(f, b, i, n);
+          if (this.mode !== M_WALK) return i;
+          continue;
         case O_KEY:
           if (isWs(c)) break;
           if (c !== QUOTE) throw new Malformed();
-          return this.beginKey(i);
+          i = this.key(f, b, i, n);
+          if (this.mode !== M_WALK) return i;
+          continue;
         case O_COLON:
           if (isWs(c)) break;
           if (c !== COLON) throw new Malformed();
@@ -309,26 +337,44 @@ export class StreamScanner {
         case O_VALUE:
           if (isWs(c)) break;
           f.state = O_COMMA_OR_END;
-          return this.memberValue(f, i, c);
+          i = this.memberValue(f, b, i, n, c);
+          if (this.mode !== M_WALK) return i;
+          continue;
         case O_COMMA_OR_END:
           if (isWs(c)) break;
-          if (c === RBRACE) return this.close(i + 1);
+          if (c === RBRACE) {
+            i = this.close(i + 1);
+            if (this.mode !== M_WALK) return i;
+            continue;
+          }
           if (c !== COMMA) throw new Malformed();
           f.state = O_KEY;
           break;
         case A_VALUE_OR_END:
           if (isWs(c)) break;
-          if (c === RBRACK) return this.close(i + 1);
+          if (c === RBRACK) {
+            i = this.close(i + 1);
+            if (this.mode !== M_WALK) return i;
+            continue;
+          }
           f.state = A_COMMA_OR_END;
-          return this.elementValue(f, i, c);
+          i = this.elementValue(f, b, i, n, c);
+          if (this.mode !== M_WALK) return i;
+          continue;
         case A_VALUE:
           if (isWs(c)) break;
           f.state = A_COMMA_OR_END;
-          return this.elementValue(f, i, c);
+          i = this.elementValue(f, b, i, n, c);
+          if (this.mode !== M_WALK) return i;
+          continue;
         default:
           // A_COMMA_OR_END
           if (isWs(c)) break;
-          if (c === RBRACK) return this.close(i + 1);
+          if (c === RBRACK) {
+            i = this.close(i + 1);
+            if (this.mode !== M_WALK) return i;
+            continue;
+          }
           if (c !== COMMA) throw new Malformed();
           f.state = A_VALUE;
       }
@@ -337,16 +383,68 @@ export class StreamScanner {
     return i;
   }
 
-  private beginKey(i: number): number {
-    this.onEnd = V_KEY;
-    this.keyRawAscii = true;
-    return this.beginString(i, true);
+  /** A key at `i` of object frame `f`: matched in place when it ends in this chunk, else carried over. */
+  private key(f: Frame, b: Buffer, i: number, n: number): number {
+    const q = this.closingQuote(b, i + 1, n);
+    if (q === -1) {
+      this.onEnd = V_KEY;
+      this.keyRawAscii = true;
+      return this.beginString(i, true);
+    }
+    f.key = keyOf(b, i + 1, q);
+    this.keyRawAscii = !keyEscaped;
+    f.members++;
+    f.state = O_COLON;
+    return q + 1;
+  }
+
+  /**
+   * The closing quote of a string whose content starts at `j` (a position not escaped), or -1 when the
+   * chunk ends first (then `escaped` tells whether its last byte escapes the next chunk's first). Short
+   * runs are looked at here; a longer string is jumped through with the native quote search, a quote
+   * after an odd run of backslashes being escaped.
+   */
+  private closingQuote(b: Buffer, j: number, n: number): number {
+    const stop = n - j > LONG_STRING ? j + LONG_STRING : n;
+    while (j < stop) {
+      const d = b[j] as number;
+      if (d === QUOTE) return j;
+      j += d === BACKSLASH ? 2 : 1;
+    }
+    if (j >= n) {
+      this.escaped = j > n;
+      return -1;
+    }
+    let from = j;
+    for (;;) {
+      const q = b.indexOf(QUOTE, from);
+      const end = q === -1 ? n : q;
+      let k = end - 1;
+      while (k >= from && b[k] === BACKSLASH) k--;
+      const odd = ((end - 1 - k) & 1) === 1;
+      if (q === -1) {
+        this.escaped = odd;
+        return -1;
+      }
+      if (!odd) return q;
+      from = q + 1;
+    }
   }
 
   /** A value at `i` (first byte `c`), skipped or parsed; returns where scanning goes on. */
-  private beginValue(i: number, c: number, parse: boolean): number {
+  private beginValue(b: Buffer, i: number, n: number, c: number, parse: boolean): number {
     this.onEnd = parse ? V_PARSE : V_SKIP;
-    if (c === QUOTE) return this.beginString(i, parse);
+    if (c === QUOTE) {
+      // a string that ends in this chunk is skipped or parsed in place (no mode switch, no copy)
+      const q = this.closingQuote(b, i + 1, n);
+      if (q === -1) return this.beginString(i, parse);
+      if (parse) this.assign(this.stringValue(b, i, q), -1);
+      return q + 1;
+    }
+    if (parse && c === LBRACE && bytesAt(b, i, n, MATCH_BYTES)) {
+      this.assign({ mode: 'match' }, -1);
+      return i + MATCH_BYTES.length;
+    }
     if (c === LBRACE || c === LBRACK) {
       this.capturing = parse;
       this.capStart = i;
@@ -375,7 +473,7 @@ export class StreamScanner {
   }
 
   /** A member's value of object frame `f` (its key in `f.key`). */
-  private memberValue(f: Frame, i: number, c: number): number {
+  private memberValue(f: Frame, b: Buffer, i: number, n: number, c: number): number {
     const key = f.key;
     switch (f.kind) {
       case K_TOPBATCH:
@@ -383,45 +481,47 @@ export class StreamScanner {
           this.push(K_BENTRIES, undefined, true);
           return i + 1;
         }
-        return this.beginValue(i, c, isBundleKey(key));
+        return this.beginValue(b, i, n, c, isBundleKey(key));
       case K_BENTRY:
-        if (key === 'response') return this.beginValue(i, c, true);
-        if (key === 'resource' && f.detail !== undefined) return this.valueResp(i, c, f.detail);
-        return this.beginValue(i, c, false);
+        if (key === 'response') return this.beginValue(b, i, n, c, true);
+        if (key === 'resource' && f.detail !== undefined) return this.valueResp(b, i, n, c, f.detail);
+        return this.beginValue(b, i, n, c, false);
       case K_RESP:
         if (key === 'entry' && c === LBRACK) {
           this.push(K_SENTRIES, f.detail, true);
           return i + 1;
         }
         return this.beginValue(
+          b,
           i,
+          n,
           c,
           isBundleKey(key) || (f.detail === 'patients' ? PATIENT_MEMBERS : TYPE_ONLY).has(key),
         );
       case K_SENTRY:
-        if (key === 'search') return this.beginValue(i, c, true);
+        if (key === 'search') return this.beginValue(b, i, n, c, true);
         if (key === 'resource') {
           if (c === LBRACE) {
             const r = this.push(K_RES, f.detail, false);
             r.fast = f.detail === 'types';
             return i + 1;
           }
-          return this.beginValue(i, c, true);
+          return this.beginValue(b, i, n, c, true);
         }
-        return this.beginValue(i, c, false);
+        return this.beginValue(b, i, n, c, false);
       default: {
         // K_RES
         const parse = (f.detail === 'patients' ? PATIENT_MEMBERS : TYPE_ONLY).has(key);
         if (f.fast && !(f.members === 1 && key === 'resourceType' && this.keyRawAscii)) f.fast = false;
-        return this.beginValue(i, c, parse);
+        return this.beginValue(b, i, n, c, parse);
       }
     }
   }
 
   /** An element of array frame `f`. */
-  private elementValue(f: Frame, i: number, c: number): number {
+  private elementValue(f: Frame, b: Buffer, i: number, n: number, c: number): number {
     const index = f.index++;
-    if (c !== LBRACE) return this.beginValue(i, c, true);
+    if (c !== LBRACE) return this.beginValue(b, i, n, c, true);
     if (f.kind === K_BENTRIES) {
       const entry = this.push(K_BENTRY, this.detailOf(index), false);
       (f.arr as unknown[]).push(entry.out);
@@ -430,12 +530,12 @@ export class StreamScanner {
   }
 
   /** A response (top level or a batch entry's `resource`): walked when an object, else parsed. */
-  private valueResp(i: number, c: number, d: ResourceDetail): number {
+  private valueResp(b: Buffer, i: number, n: number, c: number, d: ResourceDetail): number {
     if (c === LBRACE) {
       this.push(K_RESP, d, false);
       return i + 1;
     }
-    return this.beginValue(i, c, true);
+    return this.beginValue(b, i, n, c, true);
   }
 
   /** The open frame's closer was consumed at `next - 1`: hand its projection to its parent. */
@@ -559,73 +659,33 @@ export class StreamScanner {
     if (this.escaped) {
       this.escaped = false;
       j++;
+      if (j >= n) return n;
     }
-    while (j < n) {
-      const d = b[j] as number;
-      if (d === QUOTE) {
-        if (this.inSkip) {
-          this.inSkip = false;
-          this.mode = M_SKIP;
-        } else this.endValue(b, j + 1);
-        return j + 1;
-      }
-      j += d === BACKSLASH ? 2 : 1;
-    }
-    // the string goes on in the next chunk (escaped: this chunk ended with an escaping backslash)
-    this.escaped = j > n;
-    return n;
+    const q = this.closingQuote(b, j, n);
+    if (q === -1) return n; // the string goes on in the next chunk (`escaped` set)
+    if (this.inSkip) {
+      this.inSkip = false;
+      this.mode = M_SKIP;
+    } else this.endValue(b, q + 1);
+    return q + 1;
   }
 
+  /** A skipped container: bracket balance and string termination only. */
   private skip(b: Buffer, i: number, n: number): number {
     const closers = this.closers;
     let depth = this.skipDepth;
     while (i < n) {
-      let c = b[i] as number;
+      const c = b[i] as number;
       if (c === QUOTE) {
-        // A string inside the skipped value (most of a FHIR body is strings): its first bytes are
-        // looked at here, a longer one is jumped through with the native search for the next quote.
-        i++;
-        let closed = false;
-        let escaped = false;
-        const stop = Math.min(i + SHORT_STRING, n);
-        while (i < stop) {
-          c = b[i] as number;
-          if (c === QUOTE) {
-            closed = true;
-            break;
-          }
-          i += c === BACKSLASH ? 2 : 1;
-        }
-        if (!closed && i < n) {
-          // i is a fresh position (not escaped): quotes after an odd run of backslashes are escaped
-          let from = i;
-          for (;;) {
-            const q = b.indexOf(QUOTE, from);
-            const end = q === -1 ? n : q;
-            let k = end - 1;
-            while (k >= from && b[k] === BACKSLASH) k--;
-            const odd = ((end - 1 - k) & 1) === 1;
-            if (q === -1) {
-              escaped = odd;
-              i = n;
-              break;
-            }
-            if (!odd) {
-              i = q;
-              closed = true;
-              break;
-            }
-            from = q + 1;
-          }
-        } else if (!closed) escaped = i > n;
-        if (!closed) {
+        // a string inside the skipped value (most of a FHIR body is strings)
+        const q = this.closingQuote(b, i + 1, n);
+        if (q === -1) {
           this.skipDepth = depth;
-          this.escaped = escaped;
           this.inSkip = true;
           this.mode = M_STRING;
           return n;
         }
-        i++;
+        i = q + 1;
         continue;
       }
       if (c === LBRACE || c === LBRACK) {
@@ -643,6 +703,31 @@ export class StreamScanner {
     }
     this.skipDepth = depth;
     return n;
+  }
+
+  /**
+   * A parsed string value `b[open, close]` (its quotes included): plain ASCII without escapes is read in
+   * place, and a short one is interned (resource types, statuses and modes repeat: no string made for
+   * them after the first); anything else goes through JSON.parse like before.
+   */
+  private stringValue(b: Buffer, open: number, close: number): unknown {
+    const from = open + 1;
+    const len = close - from;
+    for (let k = from; k < close; k++) {
+      if (NOT_PLAIN[b[k] as number] === 1) return JSON.parse(b.toString('utf8', open, close + 1));
+    }
+    if (len === 0) return '';
+    if (len > INTERN_MAX) return b.toString('latin1', from, close);
+    const slot = (len * 31 + (b[from] as number) * 7 + (b[close - 1] as number)) & (INTERN_SLOTS - 1);
+    const cached = internStrings[slot];
+    if (cached !== undefined && cached.length === len) {
+      let m = 0;
+      while (m < len && cached.charCodeAt(m) === b[from + m]) m++;
+      if (m === len) return cached;
+    }
+    const text = b.toString('latin1', from, close);
+    internStrings[slot] = text;
+    return text;
   }
 
   private token(b: Buffer, i: number, n: number): number {
@@ -667,6 +752,9 @@ export class StreamScanner {
   }
 }
 
+/** Interned short string values, shared by every scanner (direct-mapped by length and end bytes). */
+const internStrings: (string | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
+
 /** The member names any walked shape looks at; every other key is OTHER_KEY. */
 const KNOWN_KEYS = [
   'resourceType',
@@ -684,6 +772,22 @@ const KNOWN_KEYS = [
   'resource',
 ];
 const KNOWN_KEY_BYTES = KNOWN_KEYS.map((k) => Buffer.from(k, 'latin1'));
+/** Indexes into KNOWN_KEYS by name length (a key of another length is OTHER_KEY at once). */
+const KNOWN_BY_LENGTH: number[][] = [];
+for (let k = 0; k < KNOWN_KEYS.length; k++) {
+  const len = (KNOWN_KEYS[k] as string).length;
+  const list = KNOWN_BY_LENGTH[len] ?? [];
+  list.push(k);
+  KNOWN_BY_LENGTH[len] = list;
+}
+
+/** Whether `name` is at b[i] (within the first n bytes). */
+function bytesAt(b: Buffer, i: number, n: number, name: Buffer): boolean {
+  const len = name.length;
+  if (n - i < len) return false;
+  for (let m = 0; m < len; m++) if (b[i + m] !== name[m]) return false;
+  return true;
+}
 const KNOWN_KEY_SET = new Set(KNOWN_KEYS);
 /** A key no walked shape looks at (never a JSON key: it is not assigned anywhere). */
 const OTHER_KEY = '\u0000';
@@ -693,17 +797,20 @@ function hasBackslash(src: Buffer, from: number, to: number): boolean {
   return false;
 }
 
+/** Whether the last key `keyOf` named had escapes (`"resource\u0054ype"`). */
+let keyEscaped = false;
+
 /** The name of the key whose raw bytes are src[from, to): a known name, or OTHER_KEY (no string made). */
 function keyOf(src: Buffer, from: number, to: number): string {
   const len = to - from;
-  for (let k = 0; k < KNOWN_KEY_BYTES.length; k++) {
-    const name = KNOWN_KEY_BYTES[k] as Buffer;
-    if (name.length !== len) continue;
-    let m = 0;
-    while (m < len && src[from + m] === name[m]) m++;
-    if (m === len) return KNOWN_KEYS[k] as string;
+  keyEscaped = false;
+  const candidates = KNOWN_BY_LENGTH[len];
+  if (candidates !== undefined) {
+    for (const k of candidates)
+      if (bytesAt(src, from, to, KNOWN_KEY_BYTES[k] as Buffer)) return KNOWN_KEYS[k] as string;
   }
   if (!hasBackslash(src, from, to)) return OTHER_KEY;
+  keyEscaped = true;
   // an escaped key (`"resource\u0054ype"`) is decoded like JSON.parse does
   const key = JSON.parse(src.toString('utf8', from - 1, to + 1)) as string;
   return KNOWN_KEY_SET.has(key) ? key : OTHER_KEY;

@@ -196,3 +196,184 @@ describe('streaming scanner = baseline string scanner on real mock-EHR bodies', 
     }
   });
 });
+
+/** Every two-chunk split of `text` (and one-byte chunks) scans to the baseline's projection. */
+function expectSameAtEverySplit(text: string, batch: boolean, detail: (i: number) => ResourceDetail | undefined): void {
+  const bytes = Buffer.from(text);
+  const expected = projectBody(text, batch, detail);
+  expect(expected).toBeDefined();
+  expect(scanBody(bytes, batch, detail)).toEqual(expected);
+  for (let k = 0; k <= bytes.length; k++) {
+    const got = scanChunks([bytes.subarray(0, k), bytes.subarray(k)], batch, detail);
+    if (!isDeepStrictEqual(got, expected)) expect(got, `split at ${k}`).toEqual(expected);
+  }
+  const ones: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i++) ones.push(bytes.subarray(i, i + 1));
+  expect(scanChunks(ones, batch, detail), 'one-byte chunks').toEqual(expected);
+}
+
+describe('streaming scanner: keys, strings and `search` read in place', () => {
+  it('matches every key it looks for with a chunk boundary at every byte of it, escaped or not', () => {
+    // each walked key, plus near misses (same length, same first byte) and the escaped spellings
+    const body = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: 2,
+      entry: [
+        {
+          fullUrl: 'x',
+          resource: {
+            resourceType: 'Encounter',
+            id: 'e-1',
+            subject: { reference: 'Patient/p-1' },
+            patient: { reference: 'Patient/p-2' },
+            beneficiary: { reference: 'Patient/p-3' },
+            subscriber: { reference: 'Patient/p-4' },
+            location: [{ location: { reference: 'Location/l-1' } }],
+            resourceTypf: 'near miss',
+            subjecT: { reference: 'Patient/not-me' },
+          },
+          search: { mode: 'match' },
+        },
+      ],
+    };
+    const plain = JSON.stringify(body);
+    // "resource\u0054ype" is `resourceType` to JSON.parse: the escaped spelling must be read the same
+    const escaped = plain
+      .replace('"subject":', '"sub\\u006aect":')
+      .replace('"total":', '"\\u0074otal":')
+      .replace('"id":"e-1"', '"i\\u0064":"e-1"');
+    for (const text of [plain, escaped]) {
+      for (const [, detail] of DETAILS) expectSameAtEverySplit(text, false, detail);
+    }
+    expect(scanBody(Buffer.from(escaped), false, () => 'patients')).toMatchObject({
+      total: 2,
+      entry: [{ resource: { id: 'e-1', subject: { reference: 'Patient/p-1' } } }],
+    });
+  });
+
+  it('reads string values in place: plain, escaped, non-ASCII, empty, long, and interned ones that collide', () => {
+    const ids = [
+      'p-1',
+      'p-\\"quoted\\"',
+      'p-\\\\',
+      'pé-€',
+      '',
+      'x'.repeat(39),
+      'y'.repeat(40),
+      'z'.repeat(41),
+      'a'.repeat(300),
+      // same length and same end bytes (one intern slot): each must come back as itself
+      'abxc',
+      'abyc',
+      'aqxc',
+    ];
+    const entry = ids.map((id) => ({ resource: { resourceType: 'Patient', id }, search: { mode: 'match' } }));
+    const text = `{"resourceType":"Bundle","type":"searchset","entry":${JSON.stringify(entry).replaceAll('\\\\\\\\', '\\\\')}}`;
+    const parsed = JSON.parse(text) as { entry: { resource: { id: string } }[] };
+    const got = scanBody(Buffer.from(text), false, () => 'patients') as { entry: { resource: { id: string } }[] };
+    expect(got.entry.map((e) => e.resource.id)).toEqual(parsed.entry.map((e) => e.resource.id));
+    for (let round = 0; round < 3; round++) {
+      // again, now from the intern cache
+      const again = scanBody(Buffer.from(text), false, () => 'patients') as typeof got;
+      expect(again.entry.map((e) => e.resource.id)).toEqual(parsed.entry.map((e) => e.resource.id));
+    }
+    expectSameAtEverySplit(text, false, () => 'patients');
+    // a raw control character inside a parsed value is malformed JSON, as for JSON.parse
+    expect(
+      scanBody(Buffer.from('{"resourceType":"Patient","id":"a\u0001b"}'), false, () => 'patients'),
+    ).toBeUndefined();
+  });
+
+  it('reads `{"mode":"match"}` in place and anything else like before, split at every offset', () => {
+    const searches = [
+      { mode: 'match' },
+      { mode: 'include' },
+      { mode: 'matches' },
+      { mode: 'match', score: 1 },
+      { score: 0.5, mode: 'match' },
+    ];
+    const entry = searches.map((search, k) => ({ resource: { resourceType: 'Patient', id: `p-${k}` }, search }));
+    const text = JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry });
+    for (const [, detail] of DETAILS) expectSameAtEverySplit(text, false, detail);
+    // with whitespace inside, it is the same member, read the slow way
+    const spaced = text.replace('{"mode":"match"}', '{ "mode" : "match" }');
+    expectSameAtEverySplit(spaced, false, () => 'types');
+    const got = scanBody(Buffer.from(text), false, () => 'types') as { entry: { search: unknown }[] };
+    expect(got.entry.map((e) => e.search)).toEqual(searches);
+  });
+
+  it('skips strings longer than the in-place run (native search) with escaped quotes and backslash runs at its edge', () => {
+    // strings of 250–270 bytes whose escapes sit around byte 256, where the native quote search takes over
+    const notes: string[] = [];
+    for (let len = 250; len <= 270; len++) {
+      for (const tail of ['\\"', '\\\\', '\\\\\\"', '\\\\\\\\']) notes.push(`${'n'.repeat(len - tail.length)}${tail}`);
+    }
+    const entry = notes.map((note, k) => ({
+      fullUrl: note,
+      resource: { resourceType: k % 2 === 0 ? 'Patient' : 'Observation', text: { div: note }, id: `r-${k}`, note },
+      search: { mode: 'match' },
+    }));
+    const text = JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry });
+    const bytes = Buffer.from(text);
+    for (const [name, detail] of DETAILS) {
+      const expected = projectBody(text, false, detail);
+      expect(scanBody(bytes, false, detail), name).toEqual(expected);
+      // every offset of the first two entries, every 97th after
+      const first = text.indexOf('"fullUrl"', text.indexOf('"fullUrl"', text.indexOf('"fullUrl"') + 1) + 1);
+      for (let k = 0; k <= bytes.length; k += k < first ? 1 : 97) {
+        const got = scanChunks([bytes.subarray(0, k), bytes.subarray(k)], false, detail);
+        if (!isDeepStrictEqual(got, expected)) expect(got, `${name}, split at ${k}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('is not fooled by nested objects that reuse the walked key names', () => {
+    // an extension-like subtree with `resourceType`, `entry`, `resource`, `search`, `subject` and `id`
+    const decoy = {
+      resourceType: 'Patient',
+      id: 'decoy',
+      entry: [{ resource: { resourceType: 'Patient', id: 'decoy-2' }, search: { mode: 'match' } }],
+      subject: { reference: 'Patient/decoy-3' },
+      response: { status: '500' },
+    };
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'batch-response',
+      entry: [
+        {
+          resource: {
+            resourceType: 'Bundle',
+            type: 'searchset',
+            meta: { tag: [decoy] },
+            entry: [
+              {
+                resource: { resourceType: 'Observation', extension: [decoy], subject: { reference: 'Patient/p-1' } },
+                search: { mode: 'match', extension: [decoy] },
+              },
+              { resource: { resourceType: 'Patient', contained: [decoy], id: 'p-2' }, search: { mode: 'include' } },
+            ],
+          },
+          response: { status: '200 OK', outcome: decoy },
+        },
+        { resource: decoy, response: { status: '201 Created' } },
+      ],
+    };
+    const text = JSON.stringify(bundle);
+    for (const [, detail] of DETAILS) expectSameAtEverySplit(text, true, detail);
+    // the walk reads each level's own members only: the decoys nested below are not taken for entries
+    const got = scanBody(Buffer.from(text), true, () => 'patients') as {
+      entry: { resource: { entry?: { resource: unknown }[] } & Record<string, unknown> }[];
+    };
+    expect(got.entry).toHaveLength(2);
+    expect(got.entry[0]?.resource.entry?.map((e) => e.resource)).toEqual([
+      { resourceType: 'Observation', subject: { reference: 'Patient/p-1' } },
+      { resourceType: 'Patient', id: 'p-2' },
+    ]);
+    expect(got.entry[1]?.resource).toEqual({
+      resourceType: 'Patient',
+      id: 'decoy',
+      subject: { reference: 'Patient/decoy-3' },
+    });
+  });
+});

@@ -202,18 +202,27 @@ let invokedWith: readonly string[] = [];
 
 async function withStore<T>(values: Values, fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
   const source = storeSource(values) as StoreSource;
+  const busy = (running: { pid: number; url: string } | undefined): Error =>
+    Object.assign(
+      new Error(
+        storeInUseMessage(source.kind === 'store' ? source.path : '', running, {
+          unknownOwner: 'stop it, query it through that sink with --sink-url <its URL>, or use --clickhouse-url',
+          runningSink: (url) => `ask it instead, ingest goes on:\n  fhirwatch audit ${sinkUrlArgs(invokedWith, url)}`,
+        }),
+      ),
+      { code: STORE_BUSY },
+    );
+  const { findAnsweringSink, findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
+  // a sink that answers owns the store: say so without asking chDB (which prints its own lock error first)
+  if (source.kind === 'store') {
+    const running = await findAnsweringSink(source.path);
+    if (running !== undefined) throw busy(running);
+  }
   let client: ClickHouseClient;
   try {
     client = await openStoreFrom(source);
   } catch (cause) {
-    if (source.kind === 'store' && isStoreBusy(cause)) {
-      const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
-      const message = storeInUseMessage(source.path, findRunningSink(source.path), {
-        unknownOwner: 'stop it, query it through that sink with --sink-url <its URL>, or use --clickhouse-url',
-        runningSink: (url) => `ask it instead, ingest goes on:\n  fhirwatch audit ${sinkUrlArgs(invokedWith, url)}`,
-      });
-      throw Object.assign(new Error(message), { code: STORE_BUSY });
-    }
+    if (source.kind === 'store' && isStoreBusy(cause)) throw busy(findRunningSink(source.path));
     throw cause;
   }
   try {

@@ -91,21 +91,25 @@ export async function run(args: string[]): Promise<number> {
     if (source.password !== undefined) options.password = source.password;
   }
   const { startConsole } = await import('@fhirwatch/console');
+  const { findAnsweringSink, findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
+  const busy = (running: { pid: number; url: string } | undefined): number => {
+    const message = storeInUseMessage(String(values.store), running, {
+      unknownOwner:
+        "start that sink with --console, or run `fhirwatch console --sink-url <the sink's URL>` (FW_CONSOLE_STORE_BUSY)",
+      runningSink: (url) => `use it (FW_CONSOLE_STORE_BUSY):\n  fhirwatch console --sink-url ${url}`,
+    });
+    process.stderr.write(`fhirwatch console: ${message}\n`);
+    return 1;
+  };
+  // a sink that answers owns the store: say so without asking chDB (which prints its own lock error first)
+  const answering = options.store === undefined ? undefined : await findAnsweringSink(options.store);
+  if (answering !== undefined) return busy(answering);
   let server: Awaited<ReturnType<typeof startConsole>>;
   try {
     server = await startConsole(options);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (isStoreBusy(error)) {
-      const { findRunningSink } = await import('@fhirwatch/clickhouse-sink/query-client');
-      const message = storeInUseMessage(String(values.store), findRunningSink(String(values.store)), {
-        unknownOwner:
-          "start that sink with --console, or run `fhirwatch console --sink-url <the sink's URL>` (FW_CONSOLE_STORE_BUSY)",
-        runningSink: (url) => `use it (FW_CONSOLE_STORE_BUSY):\n  fhirwatch console --sink-url ${url}`,
-      });
-      process.stderr.write(`fhirwatch console: ${message}\n`);
-      return 1;
-    }
+    if (isStoreBusy(error)) return busy(findRunningSink(String(values.store)));
     if (code === 'FW_CONSOLE_SINK_UNREACHABLE') {
       process.stderr.write(
         `fhirwatch console: ${(error as Error).message}: start it first (\`fhirwatch sink --store <dir>\`), or check the URL (FW_CONSOLE_SINK_UNREACHABLE)\n`,

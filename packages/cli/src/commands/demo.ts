@@ -2,7 +2,9 @@
  * `fhirwatch demo` (`npm run demo`): the whole pipeline on the embedded store, on 127.0.0.1.
  *
  *   Patients-app traffic ──▶ gateway (+ otel middleware) ──▶ mock EHRs (DSTU2 tenant, STU3 tenant)
- *                                  │ audit records (durable spool) ──▶ sink ──▶ chDB: audit_events
+ *                                  │ audit records (durable spool) ──▶ sink ──▶ chDB: audit_requests
+ *                                  │                                            + audit_patient_index (one row per patient;
+ *                                  │                                              the audit_events view reads both)
  *                                  └ spans + metrics (OTLP/HTTP) ───▶ sink ──▶ chDB: otel_*
  *
  * Bounded traffic (duration and iterations), then the compliance officer's and the SRE's first

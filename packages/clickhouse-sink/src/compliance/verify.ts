@@ -15,8 +15,9 @@
  *    with their own canonical form, so chains that span the upgrade verify as one chain.
  * 2. The per-patient rows. `audit_events` must hold exactly the expansion of the requests (the same
  *    ARRAY JOIN and per-patient ids the materialized view uses): inside ClickHouse, per (recorded_by, seq),
- *    row count, XOR and sum of keyed row hashes (sipHash64 keyed from the HMAC key over every column;
- *    request part hashed once per request, entry part once per entry on the expected side) are compared
+ *    row count, XOR and sum of keyed row hashes (sipHash64 keyed from the HMAC key over a keyed 128-bit digest
+ *    of the request fields, one of the entry fields, the row id and the patient: every column; the expected side
+ *    computes the request digest once per request and the entry digest once per entry) are compared
  *    with the stored rows'; only requests that differ are read back and diffed row by row, which names each
  *    missing, altered or extra per-patient row. Identical duplicate deliveries are harmless.
  *    Level 2 runs in the engine while level 1 walks in JS.
@@ -25,6 +26,8 @@ import * as crypto from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
+  AUDIT_EXPANSION,
+  type AuditRecord,
   type AuditRequestRecord,
   auditRequestCanonical,
   type ChainState,
@@ -36,11 +39,11 @@ import { requestFromRow } from '../store/audit-encode.ts';
 import { AUDIT_CHECKPOINTS_TABLE } from '../store/schema/audit-checkpoints.ts';
 import {
   AUDIT_PATIENT_INDEX_TABLE,
+  auditPatientIndexTable,
   PATIENT_INDEX_FIELDS,
-  PATIENT_INDEX_SELECT,
 } from '../store/schema/audit-patient-index.ts';
 import { AUDIT_REQUEST_COLUMNS, AUDIT_REQUESTS_TABLE } from '../store/schema/audit-requests.ts';
-import { expansionSelect } from '../store/schema/expansion.ts';
+import { expansionExpression } from '../store/schema/expansion.ts';
 import { selectRows } from './records.ts';
 import type { Report } from './types.ts';
 
@@ -414,42 +417,80 @@ async function walkChain(
   return walk;
 }
 
-/** The row-hash key (two UInt64) derived from the HMAC key: an attacker without the key cannot forge a row hash. */
-function rowHashKey(key: Uint8Array | string): { k0: string; k1: string } {
+/**
+ * The row-hash keys derived from the HMAC key (four UInt64: k0/k1 for the row hash, k2/k3 for the request and entry
+ * digests inside it): an attacker without the key cannot forge a row hash.
+ */
+function rowHashKey(key: Uint8Array | string): RowHashKeys {
   const digest = crypto.createHmac('sha256', key).update('fhirwatch audit verify: per-patient rows').digest();
-  return { k0: digest.readBigUInt64BE(0).toString(), k1: digest.readBigUInt64BE(8).toString() };
+  const k = (i: number): string => digest.readBigUInt64BE(i * 8).toString();
+  return { k0: k(0), k1: k(1), k2: k(2), k3: k(3) };
 }
+type RowHashKeys = { k0: string; k1: string; k2: string; k3: string };
 
-const KEY_TUPLE = '(toUInt64({k0:String}), toUInt64({k1:String}))';
+const ROW_KEY = '(toUInt64({k0:String}), toUInt64({k1:String}))';
+const PART_KEY = '(toUInt64({k2:String}), toUInt64({k3:String}))';
 /** Fixed-width bytes of the index's numeric fields, typed alike on both sides (expansion and stored index). */
-const FIXED_WIDTH: Readonly<Partial<Record<string, string>>> = {
-  seq: 'toUInt64(seq)',
-  event_time: 'toUnixTimestamp64Milli(event_time)',
-  // reads a UUID and a UInt128 id (expansionSelect's idAsNumber) alike
-  event_id: 'toUInt128(event_id)',
-  entry_index: 'toInt32(entry_index)',
-  outcome: 'toUInt8(outcome)',
-  http_status: 'toUInt16(http_status)',
-  duration_ms: 'toFloat64(duration_ms)',
+const FIXED_WIDTH: Readonly<Partial<Record<string, (value: string) => string>>> = {
+  seq: (v) => `toUInt64(${v})`,
+  event_time: (v) => `toUnixTimestamp64Milli(${v})`,
+  entry_index: (v) => `toInt32(${v})`,
+  outcome: (v) => `toUInt8(${v})`,
+  http_status: (v) => `toUInt16(${v})`,
+  duration_ms: (v) => `toFloat64(${v})`,
   // null (unknown) as -1, which a UInt32 count never is
-  result_count: 'ifNull(toInt64(result_count), -1)',
+  result_count: (v) => `ifNull(toInt64(${v}), -1)`,
 };
 /**
- * Keyed hash of one per-patient index row (every PATIENT_INDEX_FIELDS field, since migration 14 every record
- * field), over one unambiguous byte string: the fixed-width fields first, then each text field after its byte
- * length. One string, not separate arguments: profile (2.46 M rows, 6 fields) ~0.35 µs per row against ~0.9.
+ * The index's LowCardinality text columns, hashed alone first (sipHash64Keyed, 8 fixed bytes): the engine hashes a
+ * LowCardinality column's dictionary, not each row (profile, 1.23 M rows: ~0.01 µs per row against ~0.04 µs per
+ * field as text in the row's byte string). Any text hashes alike, so this only decides speed, never the answer.
  */
-const INDEX_ROW_HASH = `sipHash64Keyed(${KEY_TUPLE}, concat(${[
-  ...PATIENT_INDEX_FIELDS.flatMap((field) => {
-    const fixed = FIXED_WIDTH[field];
-    return fixed === undefined ? [] : [`reinterpretAsFixedString(${fixed})`];
-  }),
-  ...PATIENT_INDEX_FIELDS.flatMap((field) =>
-    FIXED_WIDTH[field] === undefined
-      ? [`reinterpretAsFixedString(toUInt32(length(${field})))`, `toString(${field})`]
-      : [],
-  ),
-].join(', ')}))`;
+const LOW_CARDINALITY: ReadonlySet<string> = new Set(
+  auditPatientIndexTable(0)
+    .columns.filter((column) => column.type.startsWith('LowCardinality('))
+    .map((column) => column.name),
+);
+/** Where each index field comes from: a request field, an entry field, the row's patient or the row's id. */
+const fieldsFrom = (from: 'request' | 'entry'): readonly (keyof AuditRecord)[] =>
+  PATIENT_INDEX_FIELDS.filter((field) => AUDIT_EXPANSION[field].from === from);
+const REQUEST_FIELDS = fieldsFrom('request');
+const ENTRY_FIELDS = fieldsFrom('entry');
+/**
+ * A keyed 128-bit digest (sipHash128Keyed, key k2/k3) of some fields, over one unambiguous byte string: the
+ * fixed-width fields first, then each text field after its byte length. `value` gives each field's SQL.
+ */
+const partDigest = (fields: readonly (keyof AuditRecord)[], value: (field: keyof AuditRecord) => string): string =>
+  `sipHash128Keyed(${PART_KEY}, concat(${[
+    ...fields.flatMap((field) => {
+      const fixed = FIXED_WIDTH[field];
+      if (fixed !== undefined) return [`reinterpretAsFixedString(${fixed(value(field))})`];
+      return LOW_CARDINALITY.has(field)
+        ? [`reinterpretAsFixedString(sipHash64Keyed(${PART_KEY}, ${value(field)}))`]
+        : [];
+    }),
+    ...fields.flatMap((field) =>
+      FIXED_WIDTH[field] === undefined && !LOW_CARDINALITY.has(field)
+        ? [`reinterpretAsFixedString(toUInt32(length(${value(field)})))`, `toString(${value(field)})`]
+        : [],
+    ),
+  ].join(', ')}))`;
+/**
+ * Keyed hash of one per-patient index row (every PATIENT_INDEX_FIELDS field, since migration 14 every record
+ * field): sipHash64Keyed (k0/k1) over the request fields' digest (16 bytes), the entry fields' digest (16 bytes),
+ * the row id as its UInt128 (16 bytes) and the patient id (the rest). The expected side computes the request
+ * digest once per request and the entry digest once per entry (profile, 1.23 M rows: the expected side cost
+ * 4.75 µs per row hashing all 26 fields per row); the stored side computes both from each row's own fields.
+ */
+const rowHash = (requestDigest: string, entryDigest: string, id: string, patient: string): string =>
+  `sipHash64Keyed(${ROW_KEY}, concat(${requestDigest}, ${entryDigest}, reinterpretAsFixedString(toUInt128(${id})), toString(${patient})))`;
+/** The row hash of a stored index row (its columns by name). */
+const STORED_ROW_HASH = rowHash(
+  partDigest(REQUEST_FIELDS, (field) => field),
+  partDigest(ENTRY_FIELDS, (field) => field),
+  'event_id',
+  'patient_id',
+);
 
 /** A writer's part of level 2: requests with seq > `after`, index rows from `minTime` on (since a checkpoint). */
 interface RowScope {
@@ -459,21 +500,41 @@ interface RowScope {
   minTime?: string;
 }
 
-/** Request rows of the scope (a parenthesized subquery for the expansion's `{from}`). */
-const scopeRequests = (columns: string): string =>
-  `(SELECT ${columns} FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String} AND seq > {after:UInt64})`;
-const SCOPE_INDEX_COLUMNS = REQUEST_COLUMNS_SQL;
-/** The index rows the scope's requests expand to (what the index must hold), event id as a UInt128 (hashed). */
-const EXPECTED_INDEX_ROWS = expansionSelect(PATIENT_INDEX_FIELDS, true).replace(
-  '{from}',
-  scopeRequests(SCOPE_INDEX_COLUMNS),
-);
-/** The same rows with the event id as a UUID (the diagnostics name rows by it). */
-const EXPECTED_INDEX_ROWS_UUID = PATIENT_INDEX_SELECT.replace('{from}', scopeRequests(SCOPE_INDEX_COLUMNS));
-const storedIndexRows = (scope: RowScope): string =>
-  `SELECT ${PATIENT_INDEX_FIELDS.join(', ')} FROM ${AUDIT_PATIENT_INDEX_TABLE}
+/** Entry fields as arrayMap lambda parameters (no lambda captures an outer array: linear, not quadratic). */
+const entryParam = (field: string): string => `_x_${field}`;
+/**
+ * (seq, event_id, h) of the index rows the scope's requests expand to (what the index must hold): the expansion
+ * (expansion.ts, the contract's definition) with the request digest computed once per request and the entry
+ * digests once per entry, before the ARRAY JOIN. `idAsNumber`: the event id as its UInt128 (hashed alike), cheaper
+ * than the UUID the diagnostics name rows by.
+ */
+const expectedRowHashes = (idAsNumber: boolean): string => {
+  const entryDigests = `arrayMap((${ENTRY_FIELDS.map(entryParam).join(', ')}) -> ${partDigest(ENTRY_FIELDS, (field) =>
+    expansionExpression(field, false, entryParam),
+  )}, ${ENTRY_FIELDS.map((field) => `e_${(AUDIT_EXPANSION[field] as { field: string }).field}`).join(', ')})`;
+  const requestDigest = partDigest(REQUEST_FIELDS, (field) => expansionExpression(field));
+  return `SELECT seq, ${expansionExpression('event_id', idAsNumber)} AS event_id,
+    ${rowHash('_r', '_re', 'event_id', '_p')} AS h
+  FROM (SELECT seq, request_id, x_entry, x_patient_id, ${requestDigest} AS _r, ${entryDigests} AS _es, ${ROW_ENTRY_DIGESTS} AS _res
+        FROM ${AUDIT_REQUESTS_TABLE} WHERE recorded_by = {writer:String} AND seq > {after:UInt64})
+  ARRAY JOIN _res AS _re, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o`;
+};
+/**
+ * Each expansion row's entry digest, from the entry digests `_es`, before the ARRAY JOIN (not `_es[_e]` after it:
+ * that copies the request's whole digest array to each of its rows, ~0.2 µs per row). As a writer stores a request
+ * (x_entry = 1,1,2,3,3,… : each entry's rows together, in entry order, at least one each) each digest repeated over
+ * its entry's run; any other x_entry (a hand-made row) by index, as the expansion reads it.
+ */
+const ROW_ENTRY_DIGESTS = `if(x_entry[1] = 1 AND x_entry[-1] = length(_es) AND arrayAll(d -> d = 0 OR d = 1, arrayDifference(x_entry)),
+    arrayFlatten(arrayMap((d, n) -> arrayWithConstant(n, d), _es, arrayMap(r -> length(r), arraySplit((e, d) -> d != 0, x_entry, arrayDifference(x_entry))))),
+    arrayMap(e -> _es[e], x_entry))`;
+const EXPECTED_ROW_HASHES = expectedRowHashes(true);
+const EXPECTED_ROW_HASHES_UUID = expectedRowHashes(false);
+/** (seq, event_id, h) of the scope's stored index rows. */
+const storedRowHashes = (scope: RowScope): string =>
+  `SELECT seq, event_id, ${STORED_ROW_HASH} AS h FROM ${AUDIT_PATIENT_INDEX_TABLE}
    WHERE recorded_by = {writer:String} AND seq > {after:UInt64}${scope.minTime === undefined ? '' : " AND event_time >= parseDateTime64BestEffort({minTime:String}, 3, 'UTC')"}`;
-const scopeParams = (scope: RowScope, keys: { k0: string; k1: string }): Record<string, unknown> => ({
+const scopeParams = (scope: RowScope, keys: RowHashKeys): Record<string, unknown> => ({
   writer: scope.writer,
   after: scope.after,
   ...(scope.minTime === undefined ? {} : { minTime: scope.minTime }),
@@ -489,7 +550,7 @@ const scopeParams = (scope: RowScope, keys: { k0: string; k1: string }): Record<
 async function verifyRows(
   client: ClickHouseClient,
   scope: RowScope,
-  keys: { k0: string; k1: string },
+  keys: RowHashKeys,
   maxIssues: number,
 ): Promise<{ expected: number; stored: number; issues: RowIssue[] }> {
   const params = scopeParams(scope, keys);
@@ -498,9 +559,9 @@ async function verifyRows(
     `SELECT sumIf(n, side = 1), sumIf(n, side = 2),
             groupBitXorIf(x, side = 1) = groupBitXorIf(x, side = 2) AND sumIf(s, side = 1) = sumIf(s, side = 2)
      FROM (
-       SELECT 1 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s FROM (SELECT ${INDEX_ROW_HASH} AS h FROM (${EXPECTED_INDEX_ROWS}))
+       SELECT 1 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s FROM (${EXPECTED_ROW_HASHES})
        UNION ALL
-       SELECT 2 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s FROM (SELECT ${INDEX_ROW_HASH} AS h FROM (${storedIndexRows(scope)}))
+       SELECT 2 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s FROM (${storedRowHashes(scope)})
      )`,
     params,
   )) as [number, number, number | boolean][];
@@ -511,10 +572,10 @@ async function verifyRows(
     client,
     `SELECT seq FROM (
        SELECT seq, 1 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s
-       FROM (SELECT seq, ${INDEX_ROW_HASH} AS h FROM (${EXPECTED_INDEX_ROWS})) GROUP BY seq
+       FROM (${EXPECTED_ROW_HASHES}) GROUP BY seq
        UNION ALL
        SELECT seq, 2 AS side, count() AS n, groupBitXor(h) AS x, sum(h) AS s
-       FROM (SELECT seq, ${INDEX_ROW_HASH} AS h FROM (${storedIndexRows(scope)})) GROUP BY seq
+       FROM (${storedRowHashes(scope)}) GROUP BY seq
      )
      GROUP BY seq
      HAVING sumIf(n, side = 1) != sumIf(n, side = 2) OR groupBitXorIf(x, side = 1) != groupBitXorIf(x, side = 2)
@@ -526,10 +587,10 @@ async function verifyRows(
   const read = (source: string): Promise<unknown[][]> =>
     compactRows(
       client,
-      `SELECT DISTINCT seq, toString(event_id), ${INDEX_ROW_HASH} AS h FROM (${source}) WHERE seq IN {seqs:Array(UInt64)}`,
+      `SELECT DISTINCT seq, toString(event_id), h FROM (${source}) WHERE seq IN {seqs:Array(UInt64)}`,
       { ...params, seqs },
     );
-  const [expectedRows, storedRows] = await Promise.all([read(EXPECTED_INDEX_ROWS_UUID), read(storedIndexRows(scope))]);
+  const [expectedRows, storedRows] = await Promise.all([read(EXPECTED_ROW_HASHES_UUID), read(storedRowHashes(scope))]);
   const expectedHash = new Map<string, { seq: number; h: string }>();
   for (const [seq, id, h] of expectedRows as [number, string, string][])
     expectedHash.set(id, { seq: Number(seq), h: String(h) });

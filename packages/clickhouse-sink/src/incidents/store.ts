@@ -101,23 +101,74 @@ export async function ensureIncidentTables(client: ClickHouseClient): Promise<vo
   await ensureTables(client, TABLES);
 }
 
-/** Ids of these keys already stored (the store-level uniqueness read before an insert). */
-async function existingIds(client: ClickHouseClient, ids: readonly string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
+/** What is stored of an incident already: its counts, first detection and state (read before an insert). */
+interface StoredIncident {
+  rows: number;
+  patients: number;
+  patient_ids: string[];
+  detected_at: string;
+  state: IncidentState;
+}
+
+/** The incidents of these keys already stored (the store-level uniqueness read before an insert). */
+async function existingIncidents(
+  client: ClickHouseClient,
+  ids: readonly string[],
+): Promise<Map<string, StoredIncident>> {
+  if (ids.length === 0) return new Map();
   const rows = await readWithTables(client, TABLES, () =>
-    selectRows<{ incident_id: string }>(
+    selectRows<Record<string, unknown>>(
       client,
-      `SELECT DISTINCT incident_id FROM ${INCIDENTS_TABLE} WHERE incident_id IN {ids:Array(String)}`,
+      `SELECT i.incident_id AS incident_id, rows, patients, patient_ids, detected_at, s.state AS state
+        FROM ${INCIDENTS_TABLE} AS i FINAL LEFT JOIN ${STATE_SQL} AS s ON s.incident_id = i.incident_id
+        WHERE i.incident_id IN {ids:Array(String)}`,
       { ids },
     ),
   );
-  return new Set(rows.map((row) => row.incident_id));
+  return new Map(
+    rows.map((row) => [
+      String(row.incident_id),
+      {
+        rows: Number(row.rows),
+        patients: Number(row.patients),
+        patient_ids: (row.patient_ids as string[]) ?? [],
+        detected_at: String(row.detected_at),
+        state: (String(row.state || 'open') as IncidentState) ?? 'open',
+      },
+    ]),
+  );
 }
+
+/** The incident row of a candidate (detected_at: a ClickHouse DateTime64 text). */
+const incidentRow = (incident_id: string, c: IncidentCandidate, detected_at: string): Record<string, unknown> => ({
+  incident_id,
+  report: c.report,
+  tenant_id: c.tenant_id,
+  principal: c.principal,
+  period_from: chDateTime(c.period_from),
+  period_to: chDateTime(c.period_to),
+  rows: c.rows,
+  patients: c.patients,
+  patient_ids: [...c.patient_ids],
+  detected_at,
+});
+
+const counted = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+const sameIds = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((id, i) => id === b[i]);
 
 /**
  * Store the candidates that are not incidents yet: for each, its 'open' event and one pending outbox row per
  * destination first, the incident row last (so a crash in between leaves no incident without its deliveries; the
  * next run stores it again, and a re-inserted pending row never replaces a newer attempt). Returns the new ones.
+ *
+ * A candidate that is an incident already but has grown since (its period is still running: more rows, more
+ * patients) updates it: the incident row again with the new counts and patient ids and its first detection time
+ * (the ReplacingMergeTree keeps the last row per key), and a lifecycle event by the sink that keeps the state and
+ * says what changed (`seen again: 12 rows, 9 patients (was 3 rows, 2 patients)`). Not delivered again: the
+ * destinations got the incident once; the console and `audit incidents show` show the current counts. States
+ * only move forward: an incident closed before it grew stays closed, and the event says it grew after closing.
  */
 export async function storeNewIncidents(
   client: ClickHouseClient,
@@ -131,10 +182,35 @@ export async function storeNewIncidents(
   }
   if (byId.size === 0) return [];
   await ensureIncidentTables(client);
-  const existing = await existingIds(client, [...byId.keys()]);
+  const existing = await existingIncidents(client, [...byId.keys()]);
   const fresh = [...byId].filter(([id]) => !existing.has(id));
-  if (fresh.length === 0) return [];
   const at = chDateTime(now);
+  const grown = [...byId].flatMap(([id, c]) => {
+    const old = existing.get(id);
+    if (old === undefined) return [];
+    if (c.rows === old.rows && c.patients === old.patients && sameIds(c.patient_ids, old.patient_ids)) return [];
+    return [{ id, c, old }];
+  });
+  if (grown.length > 0) {
+    await client.insert({
+      table: INCIDENT_EVENTS_TABLE,
+      format: 'JSONEachRow',
+      values: grown.map(({ id, c, old }) => ({
+        incident_id: id,
+        at,
+        actor: SINK_ACTOR,
+        from_state: old.state,
+        to_state: old.state,
+        note: `seen again${old.state === 'closed' ? ' after closing' : ''}: ${counted(c.rows, 'row')}, ${counted(c.patients, 'patient')} (was ${counted(old.rows, 'row')}, ${counted(old.patients, 'patient')})`,
+      })),
+    });
+    await client.insert({
+      table: INCIDENTS_TABLE,
+      format: 'JSONEachRow',
+      values: grown.map(({ id, c, old }) => incidentRow(id, c, old.detected_at)),
+    });
+  }
+  if (fresh.length === 0) return [];
   await client.insert({
     table: INCIDENT_EVENTS_TABLE,
     format: 'JSONEachRow',
@@ -162,18 +238,7 @@ export async function storeNewIncidents(
   await client.insert({
     table: INCIDENTS_TABLE,
     format: 'JSONEachRow',
-    values: fresh.map(([incident_id, c]) => ({
-      incident_id,
-      report: c.report,
-      tenant_id: c.tenant_id,
-      principal: c.principal,
-      period_from: chDateTime(c.period_from),
-      period_to: chDateTime(c.period_to),
-      rows: c.rows,
-      patients: c.patients,
-      patient_ids: [...c.patient_ids],
-      detected_at: at,
-    })),
+    values: fresh.map(([incident_id, c]) => incidentRow(incident_id, c, at)),
   });
   return fresh.map(([incident_id, c]) => ({
     incident_id,

@@ -6,6 +6,6 @@
 export type { Credential } from './auth.ts';
 export { parseCredentials } from './auth.ts';
 export type { SinkMarker } from './discovery.ts';
-export { findRunningSink, SINK_MARKER_FILE } from './discovery.ts';
+export { findAnsweringSink, findRunningSink, SINK_MARKER_FILE } from './discovery.ts';
 export type { QueryParams, QueryRequest, QueryTransport, RemoteQueryOptions, RemoteQueryResult } from './remote.ts';
 export { httpQuery, queryRemoteReport, RemoteQueryError } from './remote.ts';

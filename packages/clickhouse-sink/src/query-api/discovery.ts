@@ -44,3 +44,23 @@ export function findRunningSink(store: string): SinkMarker | undefined {
   }
   return marker;
 }
+
+/**
+ * The running sink that owns this store, confirmed by its `GET /healthz` answering (a marker whose process id was
+ * reused by another process after a crash is not taken for a sink), else undefined. Commands ask this before they
+ * open an embedded store, so a store a sink owns is refused with the `--sink-url` to use and chDB is never asked
+ * (it would print its own "Cannot lock file" line first).
+ */
+export async function findAnsweringSink(store: string, timeoutMs = 1500): Promise<SinkMarker | undefined> {
+  const marker = findRunningSink(store);
+  if (marker === undefined || marker.pid === process.pid) return undefined;
+  try {
+    const url = new URL('/healthz', marker.url);
+    if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost' && url.hostname !== '[::1]') return undefined;
+    const answer = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await answer.body?.cancel();
+    return answer.ok ? marker : undefined;
+  } catch {
+    return undefined;
+  }
+}

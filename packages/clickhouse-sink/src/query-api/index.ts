@@ -21,7 +21,13 @@ export {
   SHARED_QUERY_TOKEN_NAME,
 } from './auth.ts';
 export type { SinkMarker } from './discovery.ts';
-export { findRunningSink, removeSinkMarker, SINK_MARKER_FILE, writeSinkMarker } from './discovery.ts';
+export {
+  findAnsweringSink,
+  findRunningSink,
+  removeSinkMarker,
+  SINK_MARKER_FILE,
+  writeSinkMarker,
+} from './discovery.ts';
 export type { InProcessQueryOptions } from './in-process.ts';
 export { inProcessQuery } from './in-process.ts';
 export type { ExpandMacros, MacroContext, PanelProvider, PanelVariable, QueryPanel } from './panels.ts';

@@ -212,7 +212,7 @@ export const REQUEST_USER_PROJECTION = 'by_user';
  * requests, then reads those by the table's sort key. A projection (not a table) follows the table's merges,
  * TTL and partitions; per request, not per patient, so it costs little at ingest.
  */
-const requestUserProjection: StatementDef[] = [
+export const requestUserProjection: StatementDef[] = [
   {
     kind: 'statement',
     name: 'audit_requests_projection_mode',

@@ -17,9 +17,14 @@ const requestColumn = (field: string): string => (field === 'event_id' ? 'reques
 
 /**
  * SQL of one per-patient row field, per the contract's definition. `idAsNumber`: the row id as the UInt128 of its
- * UUID (PER_PATIENT_ID_NUMBER; what `audit verify` hashes) instead of a UUID.
+ * UUID (PER_PATIENT_ID_NUMBER; what `audit verify` hashes) instead of a UUID. `entryValue`: the SQL of an entry
+ * field's value (default the row's element `e_<field>[_e]`; `audit verify` maps it over the entry arrays instead).
  */
-export function expansionExpression(field: RowField, idAsNumber = false): string {
+export function expansionExpression(
+  field: RowField,
+  idAsNumber = false,
+  entryValue: (field: string) => string = (f) => `e_${f}[_e]`,
+): string {
   const source = AUDIT_EXPANSION[field];
   switch (source.from) {
     case 'row-id':
@@ -31,7 +36,7 @@ export function expansionExpression(field: RowField, idAsNumber = false): string
       return 'rule' in source && source.rule === 'round-ms' ? `floor(${column} * 1000 + 0.5) / 1000` : column;
     }
     case 'entry': {
-      const value = `e_${source.field}[_e]`;
+      const value = entryValue(source.field);
       return 'rule' in source && source.rule === 'unknown-null'
         ? `CAST(if(ifNull(${value}, -1) < 0, NULL, ${value}) AS Nullable(UInt32))`
         : value;
