@@ -3,8 +3,9 @@
  * is not flagged, duplicate deliveries are never counted twice. Expected answers are computed from the
  * generated records and the plants, not copied from query output.
  */
-import type { AuditRecord } from '@fhirwatch/contract';
+import { AUDIT_RECORD_FIELDS, type AuditRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatReport } from '../src/compliance/format/index.ts';
 import {
   accessReport,
   activityReport,
@@ -106,6 +107,31 @@ describe('access report', () => {
     const { patient_id } = store.dataset.plants.accessPatient;
     const report = await accessReport(store.client, { patientIds: [patient_id], tenant: 'no-such-tenant', ...range });
     expect(report.rows).toEqual([]);
+  });
+});
+
+describe('record-level output, byte for byte', () => {
+  // every record field, in AUDIT_RECORD_FIELDS order (the key order the JSON and FHIR texts follow), from the
+  // generated records: the reference the decoded rows must match as text, not only as values
+  const canonical = (r: AuditRecord): AuditRecord =>
+    Object.fromEntries(AUDIT_RECORD_FIELDS.map((field) => [field, r[field]])) as unknown as AuditRecord;
+  it('access and activity reports give the JSON and FHIR texts of the generated records', async () => {
+    const byId = new Map(records.map((r) => [r.event_id, r]));
+    const { patient_id } = store.dataset.plants.accessPatient;
+    const { user_id, tenant_id } = store.dataset.plants.activityUser;
+    for (const report of [
+      await accessReport(store.client, { patientIds: [patient_id], ...range }),
+      await activityReport(store.client, { userId: user_id, tenant: tenant_id, ...range }),
+    ]) {
+      expect(report.rows.length).toBeGreaterThan(0);
+      // null result counts (over the capture cap) and numbers arrive as they were generated
+      const expected = report.rows.map((row) => canonical(byId.get(row.event_id) as AuditRecord));
+      const reference = { ...report, rows: expected, records: expected };
+      const now = new Date();
+      for (const format of ['json', 'fhir'] as const) {
+        expect(formatReport(report, format, { now })).toBe(formatReport(reference, format, { now }));
+      }
+    }
   });
 });
 

@@ -10,17 +10,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type AuditRecord, expandRequestRecord } from '@fhirwatch/contract';
+import { type AuditRecord, type AuditRequestRecord, expandRequestRecord } from '@fhirwatch/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RowIssue, verifyAuditChain } from '../src/compliance/verify.ts';
 import { migrate, openStore } from '../src/index.ts';
-import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
+import {
+  AUDIT_REQUEST_INSERT_COLUMNS,
+  auditRequestRowValues,
+  encodeAuditRequestRows,
+} from '../src/store/audit-encode.ts';
 import { rawInsertOf } from '../src/store/open.ts';
 import { AUDIT_PATIENT_INDEX_TABLE, PATIENT_INDEX_FIELDS } from '../src/store/schema/index.ts';
 import { generateRequests } from './records.ts';
 
 const KEY = 'fhirwatch-test-key';
 const WRITER = 'gw-fields';
+const ORDER_WRITER = 'gw-order';
 const generated = generateRequests({ count: 12, recordedBy: WRITER, key: KEY, patients: 40 });
 const rows = generated.requests.flatMap(expandRequestRecord);
 let dir: string;
@@ -90,6 +95,52 @@ const CHANGE: Readonly<Record<keyof AuditRecord, (value: unknown) => unknown>> =
 };
 
 describe('audit verify level 2: every field of an index row is proved', () => {
+  it('a request stored with its expansion rows out of entry order (a hand-made row) verifies, and its rows are proved', async () => {
+    // what a writer stores: x_entry = 1,2,…,36,36,36,36,36 (each entry's rows together, in entry order); here the
+    // same request with its entries' runs of (x_entry, x_patient_id) in reverse order: the expansion, the index's
+    // view and verify all read the stored order (level 1 re-checks the record in JS, which groups them by entry)
+    // (the same request ids as WRITER's first request: every statement here names its writer)
+    const request = generateRequests({ count: 1, recordedBy: ORDER_WRITER, key: KEY, patients: 40 }).requests;
+    const row = auditRequestRowValues(request[0] as AuditRequestRecord) as unknown[];
+    const at = (name: string): number => AUDIT_REQUEST_INSERT_COLUMNS.indexOf(name);
+    const entries = row[at('x_entry')] as number[];
+    const patients = row[at('x_patient_id')] as string[];
+    // the entries' runs in reverse order, each entry's patients in their order (what the record signed)
+    const runs = new Map<number, string[]>();
+    for (const [i, entry] of entries.entries()) runs.set(entry, [...(runs.get(entry) ?? []), patients[i] as string]);
+    const reversed = [...runs].reverse();
+    row[at('x_entry')] = reversed.flatMap(([entry, ps]) => ps.map(() => entry));
+    row[at('x_patient_id')] = reversed.flatMap(([, ps]) => ps);
+    expect(row[at('x_entry')]).not.toEqual(entries);
+    const raw = rawInsertOf(client);
+    if (raw === undefined) throw new Error('a chDB store has a raw insert');
+    await raw(
+      'audit_requests',
+      AUDIT_REQUEST_INSERT_COLUMNS,
+      'JSONCompactEachRow',
+      Buffer.from(`${JSON.stringify(row)}\n`),
+    );
+    const verify = async () =>
+      (await verifyAuditChain(client, { key: KEY, recordedBy: [ORDER_WRITER], writeCheckpoint: false })).writers[0];
+    const w = await verify();
+    expect(w?.issues).toEqual([]);
+    expect(w).toMatchObject({ ok: true, records: 1, rechecked: 1, expected_rows: 40, stored_rows: 40, row_issues: [] });
+    // the last entry's rows come first now: one of them altered is named
+    const [first] = (await (
+      await client.query({
+        query: `SELECT toString(event_id) AS id FROM ${AUDIT_PATIENT_INDEX_TABLE} WHERE recorded_by = {w:String} ORDER BY event_id LIMIT 1`,
+        query_params: { w: ORDER_WRITER },
+        format: 'JSONEachRow',
+      })
+    ).json()) as { id: string }[];
+    await client.command({
+      query: `ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} UPDATE query = concat(query, 'x') WHERE event_id = {id:UUID} AND recorded_by = {w:String}`,
+      query_params: { id: first?.id, w: ORDER_WRITER },
+      clickhouse_settings: { mutations_sync: '2' },
+    });
+    expect((await verify())?.row_issues).toEqual([{ reason: 'altered-row', seq: 1, event_id: first?.id }]);
+  });
+
   it('names each row with one field changed, a shifted text boundary, swapped values, another entry’s or request’s fields', async () => {
     expect((await verifyWriter())?.ok).toBe(true);
     // a different row per change, spread over the requests (each request has 3–40 rows)

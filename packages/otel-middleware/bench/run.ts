@@ -18,7 +18,8 @@
  * the earlier mix (50 % reads, 25 % searches, 25 % batches of 1 patient × 7).
  *
  * Usage: npm run bench [-- --seconds 3 --rounds 3 --connections 16 --mix read,app,batch --profile --split --compare <commit>]
- *   --profile: one more round of the app mix with the uninstrumented and the batched gateway both under
+ *   --profile: one more round of the app mix with the uninstrumented and the batched gateway (`--profile-mode
+ *     batched-old` with --compare: the old middleware instead, for a before profile) both under
  *     --cpu-prof: CPU per request by component for each (so the host's own cost with and without the audit
  *     is compared like for like; node's response write reached through the audit's `res.end` hook is
  *     charged to the host), the hottest functions and leaves.
@@ -48,6 +49,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16' },
     profile: { type: 'boolean', default: false },
+    /** The instrumented gateway the profiled round runs (`batched-old` with --compare: the before profile). */
+    'profile-mode': { type: 'string', default: 'batched' },
     /** Also run a batched gateway without the OTel SDK (audit cost alone). */
     split: { type: 'boolean', default: false },
     mix: { type: 'string', default: 'read,app,batch' },
@@ -463,23 +466,24 @@ interface CpuProfile {
  * the middleware's `res.end`/`res.write` hook is the host's write, charged as such (it runs in the
  * uninstrumented gateway too).
  */
+/** The middleware's source: the current src/ or a --compare copy in .tmp/src-<commit>/. */
+const MW = 'otel-middleware/(?:src|\\.tmp/src-[^/]+)/';
 const COMPONENTS: [string, (url: string) => boolean][] = [
   ['OTLP export (serialize + HTTP post)', (u) => /otlp-exporter-base|otlp-transformer|exporter-[a-z]+-otlp/.test(u)],
   ['metrics SDK (histograms, reader)', (u) => u.includes('sdk-metrics')],
   ['logs SDK', (u) => u.includes('sdk-logs')],
   ['spans SDK (start, attributes, end, batch processor)', (u) => /sdk-trace/.test(u)],
   ['context (AsyncLocalStorage, api)', (u) => /context-async-hooks|@opentelemetry\/(api|core)\//.test(u)],
-  ['gateway (host)', (u) => u.includes('gateway/src') || u.includes('undici')],
-  ['audit spool (chain, write, fdatasync, seal)', (u) => /otel-middleware\/src\/(spool|chain)\.ts/.test(u)],
-  ['audit shipper', (u) => u.includes('otel-middleware/src/shipper.ts')],
-  ['audit response scan (stream-scan, capture)', (u) => /otel-middleware\/src\/(stream-scan|capture)\.ts/.test(u)],
-  [
-    'audit records + pipeline + uuid',
-    (u) => /otel-middleware\/src\/(records|audit-pipeline|exchange|uuidv7)\.ts/.test(u),
-  ],
+  // the host's undici is the package (node_modules/undici); node's bundled one (node:internal/deps/undici) is
+  // `fetch`, which the audit shipper uses: charged to whoever called it
+  ['gateway (host)', (u) => u.includes('gateway/src') || u.includes('node_modules/undici/')],
+  ['audit spool (chain, write, fdatasync, seal)', (u) => new RegExp(`${MW}(spool|chain)\\.ts`).test(u)],
+  ['audit shipper', (u) => new RegExp(`${MW}shipper\\.ts`).test(u)],
+  ['audit response scan (stream-scan, capture)', (u) => new RegExp(`${MW}(stream-scan|capture)\\.ts`).test(u)],
+  ['audit records + pipeline + uuid', (u) => new RegExp(`${MW}(records|audit-pipeline|exchange|uuidv7)\\.ts`).test(u)],
   ['classifier (contract)', (u) => u.includes('contract/src')],
-  ['middleware.ts (hooks, telemetry glue, defer)', (u) => u.includes('otel-middleware/src/middleware.ts')],
-  ['telemetry.ts', (u) => u.includes('otel-middleware/src/telemetry.ts')],
+  ['middleware.ts (hooks, telemetry glue, defer)', (u) => new RegExp(`${MW}middleware\\.ts`).test(u)],
+  ['telemetry.ts', (u) => new RegExp(`${MW}telemetry\\.ts`).test(u)],
 ];
 const HOST_WRITE = 'gateway (host): its response write, under the audit hook';
 const isNodeWrite = (u: string): boolean =>
@@ -527,7 +531,7 @@ function analyse(file: string): {
       if (isNodeWrite(url)) sawNodeWrite = true;
       const hit = COMPONENTS.find(([, f]) => f(url));
       if (hit !== undefined) {
-        who = sawNodeWrite && /otel-middleware\/src\/(capture|middleware)\.ts/.test(url) ? HOST_WRITE : hit[0];
+        who = sawNodeWrite && new RegExp(`${MW}(capture|middleware)\\.ts`).test(url) ? HOST_WRITE : hit[0];
         break;
       }
     }
@@ -548,30 +552,34 @@ if (values.profile) {
   // The profiled round: uninstrumented and batched, both under the profiler, same window, so the host's own
   // cost with and without the audit is compared like for like.
   MIX = MIXES.includes('app') ? 'app' : (MIXES[0] as string);
-  const profRound = await measureTogether(['baseline', 'batched'], true);
+  const profMode = values['profile-mode'] as string;
+  const profRound = await measureTogether(['baseline', profMode], true);
   const prof: Record<string, ReturnType<typeof analyse> & { cpuUs: number }> = {};
-  for (const mode of ['baseline', 'batched']) {
+  for (const mode of ['baseline', profMode]) {
     const dir = join(workDir, `prof-${mode}`);
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (file === undefined) continue;
-    prof[mode] = { ...analyse(join(dir, file)), cpuUs: profRound.find((x) => x.mode === mode)?.cpuUs ?? 0 };
+    prof[mode === 'baseline' ? 'baseline' : 'ours'] = {
+      ...analyse(join(dir, file)),
+      cpuUs: profRound.find((x) => x.mode === mode)?.cpuUs ?? 0,
+    };
   }
   const base = prof.baseline;
-  const ours = prof.batched;
+  const ours = prof.ours;
   if (base !== undefined && ours !== undefined) {
     const us = (p: typeof ours, k: string): number => (p.cpuUs * (p.byComponent.get(k) ?? 0)) / p.total;
     console.log(
-      `\nprofiled round, mix ${MIX}: CPU by component, µs per request (incl. profiler overhead): uninstrumented ${base.cpuUs.toFixed(0)} µs, batched ${ours.cpuUs.toFixed(0)} µs`,
+      `\nprofiled round, mix ${MIX}: CPU by component, µs per request (incl. profiler overhead): uninstrumented ${base.cpuUs.toFixed(0)} µs, ${profMode} ${ours.cpuUs.toFixed(0)} µs`,
     );
-    console.log(`${'uninstr.'.padStart(9)} ${'batched'.padStart(9)}  component`);
+    console.log(`${'uninstr.'.padStart(9)} ${profMode.padStart(11)}  component`);
     const keys = new Set([...ours.byComponent.keys(), ...base.byComponent.keys()]);
     for (const k of [...keys].sort((x, y) => us(ours, y) - us(ours, x)))
       console.log(
-        `${us(base, k).toFixed(0).padStart(9)} ${us(ours, k).toFixed(0).padStart(9)}  ${k} (${((100 * (ours.byComponent.get(k) ?? 0)) / ours.total).toFixed(1)} % of batched)`,
+        `${us(base, k).toFixed(0).padStart(9)} ${us(ours, k).toFixed(0).padStart(11)}  ${k} (${((100 * (ours.byComponent.get(k) ?? 0)) / ours.total).toFixed(1)} % of ${profMode})`,
       );
     const host = (p: typeof ours): number => us(p, 'gateway (host)') + us(p, HOST_WRITE);
     console.log(
-      `host (gateway + its response write): ${host(base).toFixed(0)} µs uninstrumented vs ${host(ours).toFixed(0)} µs batched; node/other (GC, I/O, timers): ${us(base, 'node / other (no component frame on the stack)').toFixed(0)} vs ${us(ours, 'node / other (no component frame on the stack)').toFixed(0)} µs`,
+      `host (gateway + its response write): ${host(base).toFixed(0)} µs uninstrumented vs ${host(ours).toFixed(0)} µs ${profMode}; node/other (GC, I/O, timers): ${us(base, 'node / other (no component frame on the stack)').toFixed(0)} vs ${us(ours, 'node / other (no component frame on the stack)').toFixed(0)} µs`,
     );
     const top = (m: Map<string, number>, p: typeof ours, n: number): void => {
       for (const [k, v] of [...m].sort((x, y) => y[1] - x[1]).slice(0, n))
@@ -579,9 +587,9 @@ if (values.profile) {
           `${((100 * v) / p.total).toFixed(1).padStart(5)} %  ${((p.cpuUs * v) / p.total).toFixed(0).padStart(5)} µs  ${k}`,
         );
     };
-    console.log('\nbatched: middleware / classifier / OTel / host functions by inclusive time:');
+    console.log(`\n${profMode}: middleware / classifier / OTel / host functions by inclusive time:`);
     top(ours.inclusive, ours, 25);
-    console.log('batched: hottest leaves:');
+    console.log(`${profMode}: hottest leaves:`);
     top(ours.leaves, ours, 20);
     console.log('uninstrumented: hottest leaves:');
     top(base.leaves, base, 12);

@@ -10,6 +10,7 @@ import { type AuditRecord, expandRequestRecord } from '@fhirwatch/contract';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { setRequestContext } from '../src/context.ts';
 import { AUDIT_ERROR_CODES } from '../src/errors.ts';
 import { fhirAudit } from '../src/middleware.ts';
 import { fhirHandler, listen, PATIENTS } from './fhir-handler.ts';
@@ -130,6 +131,61 @@ describe('batched mode, oversize bodies and hooks', () => {
     const records = await spooled(dir);
     expect(records.find((r) => r.event_type === 'PatientSearch')?.result_count).toBeNull();
     expect(records.find((r) => r.event_type === 'ConditionsView')?.patient_id).toBe('pat-aa03');
+    expect(audit.stats().truncatedBodies).toBe(1);
+  });
+
+  it('scans latin1 string chunks as the gateway writes them (split inside keys); past the cap, result_count null', async () => {
+    // The reference gateway writes its rewritten bodies as latin1 strings (one char per byte, UTF-8
+    // sequences untouched): the scanner reads them through its scratch buffer, chunk by chunk.
+    const dir = await tempDir();
+    const ids = ['pat-ü1', 'pat-\\"2', 'pat-3'];
+    const bodyOf = (n: number): Buffer =>
+      Buffer.from(
+        JSON.stringify({
+          resourceType: 'Bundle',
+          type: 'searchset',
+          total: n,
+          entry: Array.from({ length: n }, (_, k) => ({
+            fullUrl: `http://x/Patient/${k}`,
+            resource: { resourceType: 'Patient', id: ids[k % ids.length], name: [{ text: 'Zoë Ünal' }] },
+            search: { mode: 'match' },
+          })),
+        }),
+      );
+    const small = bodyOf(3);
+    const large = bodyOf(40);
+    const audit = fhirAudit({
+      spoolDir: dir,
+      hmacKey: 'k',
+      maxResponseBodyBytes: small.length + 10,
+      flushIntervalMs: 1,
+    });
+    const app = await listen(
+      audit.wrap((req, res) => {
+        setRequestContext(req, { tenantId: 't', routedTenantId: 't', clientId: 'c', fhirVersion: 'STU3' });
+        const body = new URL(req.url ?? '/', 'http://x').searchParams.get('family') === 'many' ? large : small;
+        res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-length': body.length });
+        const text = body.toString('latin1');
+        for (let at = 0; at < text.length; at += 7) res.write(text.slice(at, at + 7), 'latin1');
+        res.end();
+      }),
+    );
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    const got = Buffer.from(await (await fetch(`${app.url}/Patient?family=few`)).arrayBuffer());
+    expect(got.equals(small)).toBe(true);
+    const gotLarge = Buffer.from(await (await fetch(`${app.url}/Patient?family=many`)).arrayBuffer());
+    expect(gotLarge.equals(large)).toBe(true); // the host's body, byte for byte, past the cap too
+    await audit.flush();
+    const records = await spooled(dir);
+    const few = records.filter((r) => r.query === 'family=few');
+    expect(few.map((r) => r.patient_id).sort()).toEqual([...ids].sort());
+    expect(few.every((r) => r.result_count === 3)).toBe(true);
+    const many = records.filter((r) => r.query === 'family=many');
+    expect(many).toHaveLength(1);
+    expect(many[0]?.result_count).toBeNull();
     expect(audit.stats().truncatedBodies).toBe(1);
   });
 

@@ -76,9 +76,20 @@ export const RECORD_VIEW_COLUMNS: readonly ReportColumn[] = [
   col('event_id'),
 ];
 
-/** The record read of a record-level report: every record field, oldest first (`where` is a fixed fragment). */
-export function recordsSql(where: string, table: string = AUDIT_EVENTS): string {
-  return `SELECT ${RECORD_COLUMNS_SQL} FROM ${table} WHERE ${where} ORDER BY event_time, event_id`;
+/**
+ * Query settings of a read that touches a few granules (the access report: one patient's key range): one thread,
+ * so the engine does not start a pool of reader threads for a few thousand rows (bench/queries.ts: ~1–2 ms of CPU
+ * per report). A `SETTINGS` clause, scoped to the query: a `SET` through the chDB connection would stay on the session.
+ */
+export const SMALL_READ_SETTINGS = 'max_threads = 1';
+
+/**
+ * The record read of a record-level report: every record field, oldest first (`where` is a fixed fragment;
+ * `settings`, if any, a fixed `name = value` list for the query's SETTINGS clause).
+ */
+export function recordsSql(where: string, table: string = AUDIT_EVENTS, settings?: string): string {
+  const tail = settings === undefined ? '' : ` SETTINGS ${settings}`;
+  return `SELECT ${RECORD_COLUMNS_SQL} FROM ${table} WHERE ${where} ORDER BY event_time, event_id${tail}`;
 }
 
 export async function selectRecords(
@@ -86,11 +97,12 @@ export async function selectRecords(
   where: string,
   params: Record<string, unknown>,
   table: string = AUDIT_EVENTS,
+  settings?: string,
 ): Promise<AuditRecord[]> {
   // Duplicate deliveries are dropped here, keeping the first row per event_id in (event_time, event_id) order
   // (the JS twin of `LIMIT 1 BY event_id`: the same rows), without the engine's LimitBy step over rows the filter
   // has already cut down (see the README's bench (b) notes for what it saved).
-  const rows = await selectValueRows(client, recordsSql(where, table), params);
+  const rows = await selectValueRows(client, recordsSql(where, table, settings), params);
   const records: AuditRecord[] = [];
   const seen = new Set<unknown>();
   for (const values of rows) {

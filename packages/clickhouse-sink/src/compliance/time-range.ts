@@ -87,6 +87,8 @@ export function chDateTime(date: Date): string {
 /** A ClickHouse `DateTime64(3, 'UTC')` value as read back (`2026-11-25 13:11:30.123`) to ISO 8601 with `Z`. */
 export function isoFromClickHouse(value: string): string {
   if (value.endsWith('Z')) return value;
+  // the common shape, DateTime64(3) as read back: `YYYY-MM-DD hh:mm:ss.fff` (same answer as the general path)
+  if (value.length === 23 && value[10] === ' ' && value[19] === '.') return `${value.slice(0, 10)}T${value.slice(11)}Z`;
   const [date, time = '00:00:00'] = value.split(' ');
   const [hms, fraction = ''] = time.split('.');
   return `${date}T${hms}.${fraction.padEnd(3, '0').slice(0, 3)}Z`;

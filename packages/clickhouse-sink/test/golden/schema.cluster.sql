@@ -900,3 +900,63 @@ ARRAY JOIN x_entry AS _e, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o
 INSERT INTO `fhirwatch`.`audit_patient_index_local` SELECT if(_o = 1, request_id, toUUID(concat(substring(toString(request_id), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(request_id), 29, 8)))), toUInt32(_o - 1)))), 8, '0')))) AS event_id, event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, e_event_type[_e] AS event_type, e_fhir_interaction[_e] AS fhir_interaction, e_resource_type[_e] AS resource_type, fhir_version, e_query[_e] AS query, _p AS patient_id, batch_id, e_entry_index[_e] AS entry_index, trace_id, e_outcome[_e] AS outcome, e_http_status[_e] AS http_status, floor(duration_ms * 1000 + 0.5) / 1000 AS duration_ms, CAST(if(ifNull(e_result_count[_e], -1) < 0, NULL, e_result_count[_e]) AS Nullable(UInt32)) AS result_count
 FROM `fhirwatch`.`audit_requests_local`
 ARRAY JOIN x_entry AS _e, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o;
+
+-- migration 15: audit_patient_index_small_granules
+
+DROP VIEW IF EXISTS `fhirwatch`.`audit_patient_index_mv_local` ON CLUSTER '{cluster}';
+
+DROP VIEW IF EXISTS `fhirwatch`.`audit_patient_index_mv` ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS `fhirwatch`.`audit_patient_index_local` ON CLUSTER '{cluster}' SYNC;
+
+DROP TABLE IF EXISTS `fhirwatch`.`audit_patient_index` ON CLUSTER '{cluster}' SYNC;
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_patient_index_local` ON CLUSTER '{cluster}'
+(
+    `event_id` UUID COMMENT 'the per-patient event id (request id and expansion ordinal)',
+    `event_time` DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    `recorded_by` LowCardinality(String),
+    `seq` UInt64 CODEC(ZSTD(1)),
+    `prev_hash` String CODEC(ZSTD(1)),
+    `hash` String CODEC(ZSTD(1)),
+    `tenant_id` LowCardinality(String),
+    `routed_tenant_id` LowCardinality(String),
+    `client_id` LowCardinality(String),
+    `user_id` String CODEC(ZSTD(1)),
+    `user_name` String CODEC(ZSTD(1)),
+    `source_ip` String CODEC(ZSTD(1)),
+    `user_agent` LowCardinality(String),
+    `event_type` LowCardinality(String),
+    `fhir_interaction` LowCardinality(String),
+    `resource_type` LowCardinality(String),
+    `fhir_version` LowCardinality(String),
+    `query` String COMMENT 'PHI: search parameters as sent' CODEC(ZSTD(3)),
+    `patient_id` String CODEC(ZSTD(1)),
+    `batch_id` String CODEC(ZSTD(1)),
+    `entry_index` Int32,
+    `trace_id` String CODEC(ZSTD(1)),
+    `outcome` UInt8,
+    `http_status` UInt16,
+    `duration_ms` Float64 CODEC(ZSTD(1)),
+    `result_count` Nullable(UInt32) COMMENT 'null = unknown (over the capture cap)'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/fhirwatch/audit_patient_index_local', '{replica}')
+PARTITION BY toYear(event_time)
+ORDER BY (patient_id, tenant_id, event_time, event_id)
+TTL toDateTime(event_time) + toIntervalDay(2557)
+SETTINGS index_granularity = 1024, min_compress_block_size = 4096, max_compress_block_size = 65536
+COMMENT 'per-patient rows of audit_requests (every row field), patient first (fed by a view)';
+
+CREATE TABLE IF NOT EXISTS `fhirwatch`.`audit_patient_index` ON CLUSTER '{cluster}'
+AS `fhirwatch`.`audit_patient_index_local`
+ENGINE = Distributed('{cluster}', 'fhirwatch', 'audit_patient_index_local', cityHash64(recorded_by));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `fhirwatch`.`audit_patient_index_mv` ON CLUSTER '{cluster}'
+TO `fhirwatch`.`audit_patient_index_local`
+AS SELECT if(_o = 1, request_id, toUUID(concat(substring(toString(request_id), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(request_id), 29, 8)))), toUInt32(_o - 1)))), 8, '0')))) AS event_id, event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, e_event_type[_e] AS event_type, e_fhir_interaction[_e] AS fhir_interaction, e_resource_type[_e] AS resource_type, fhir_version, e_query[_e] AS query, _p AS patient_id, batch_id, e_entry_index[_e] AS entry_index, trace_id, e_outcome[_e] AS outcome, e_http_status[_e] AS http_status, floor(duration_ms * 1000 + 0.5) / 1000 AS duration_ms, CAST(if(ifNull(e_result_count[_e], -1) < 0, NULL, e_result_count[_e]) AS Nullable(UInt32)) AS result_count
+FROM `fhirwatch`.`audit_requests_local`
+ARRAY JOIN x_entry AS _e, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o;
+
+INSERT INTO `fhirwatch`.`audit_patient_index_local` SELECT if(_o = 1, request_id, toUUID(concat(substring(toString(request_id), 1, 28), leftPad(lower(hex(bitXor(reinterpretAsUInt32(reverse(unhex(substring(toString(request_id), 29, 8)))), toUInt32(_o - 1)))), 8, '0')))) AS event_id, event_time, recorded_by, seq, prev_hash, hash, tenant_id, routed_tenant_id, client_id, user_id, user_name, source_ip, user_agent, e_event_type[_e] AS event_type, e_fhir_interaction[_e] AS fhir_interaction, e_resource_type[_e] AS resource_type, fhir_version, e_query[_e] AS query, _p AS patient_id, batch_id, e_entry_index[_e] AS entry_index, trace_id, e_outcome[_e] AS outcome, e_http_status[_e] AS http_status, floor(duration_ms * 1000 + 0.5) / 1000 AS duration_ms, CAST(if(ifNull(e_result_count[_e], -1) < 0, NULL, e_result_count[_e]) AS Nullable(UInt32)) AS result_count
+FROM `fhirwatch`.`audit_requests_local`
+ARRAY JOIN x_entry AS _e, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o;

@@ -21,6 +21,7 @@ import {
   AUDIT_PATIENT_INDEX_TABLE,
   auditPatientIndexTable,
   patientIndexMigration,
+  smallGranuleIndexMigration,
   wideIndexMigration,
 } from './audit-patient-index.ts';
 import {
@@ -223,6 +224,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 14,
     name: 'audit_patient_index_wide',
     objects: (o) => wideIndexMigration(o.auditRetentionDays),
+  },
+  {
+    version: 15,
+    name: 'audit_patient_index_small_granules',
+    objects: (o) => smallGranuleIndexMigration(o.auditRetentionDays),
   },
 ];
 
