@@ -42,7 +42,7 @@ import { AUDIT_REQUESTS_TABLE, auditRequestsTable } from '../src/store/schema/au
 import { expansionSelect } from '../src/store/schema/expansion.ts';
 import { migrate } from '../src/store/schema/migrations.ts';
 import { renderDatabase, renderObject } from '../src/store/schema/render.ts';
-import type { ColumnDef, SchemaObject, TableDef } from '../src/store/schema/types.ts';
+import type { SchemaObject, StatementDef, TableDef } from '../src/store/schema/types.ts';
 import { generateRequests } from '../test/records.ts';
 
 const requestsPerRound = Number(process.env.BENCH_PARTS_REQUESTS ?? 3000);
@@ -61,10 +61,15 @@ interface Variant {
   bloom: boolean;
   projection: boolean;
   index: Index;
-  /** CODECs: the schema's, none (LZ4, the default) on both tables, or LZ4 for ZSTD on the index only. */
-  codecs: 'schema' | 'none' | 'index-lz4';
+  /**
+   * CODECs: the schema's, none at all, LZ4 for ZSTD on the index (Delta kept), or that with ZSTD(1) kept on the
+   * index's two hash columns.
+   */
+  codecs: 'schema' | 'none' | 'index-lz4' | 'index-lz4-hash-zstd';
   format: Format;
   settings: Record<string, string | number>;
+  /** The index table's settings instead of the schema's (e.g. migration 14's granules). */
+  indexSettings?: Record<string, string | number>;
   /** Requests per insert (default `batch`). */
   batch?: number;
   cpu: number[];
@@ -101,10 +106,14 @@ const variants: Variant[] = [
   v('bloom', '+ bloom_filter index on request_id', 'bare', { projection: false, index: 'none' }),
   v('proj', '+ by_user projection (= audit_requests as migrated)', 'bloom', { index: 'none' }),
   v('narrow', '+ view expanding into a 6-column index (migration 11)', 'proj', { index: 'narrow' }),
-  v('full', '+ view expanding into the 26-column index (migration 14) = FULL', 'proj', {}),
+  v('full', '+ view expanding into the 26-column index (as migrated) = FULL', 'proj', {}),
   v('control', 'FULL again, its own database (control: the noise floor)', 'full', {}),
   v('nocodec', 'FULL with default codecs (LZ4) instead of the schema CODECs', 'full', { codecs: 'none' }),
-  v('idxlz4', 'FULL with LZ4 for ZSTD on the index only (Delta kept)', 'full', { codecs: 'index-lz4' }),
+  v('idxlz4', 'FULL with LZ4 for ZSTD on the index (Delta kept)', 'full', { codecs: 'index-lz4' }),
+  v('hashzstd', 'FULL with LZ4 on the index but ZSTD(1) on its hashes', 'full', { codecs: 'index-lz4-hash-zstd' }),
+  v('granules', "FULL with migration 14's index storage (8192-row granules)", 'full', {
+    indexSettings: { index_granularity: 8192 },
+  }),
   v('ooi', 'FULL with optimize_on_insert = 1 (ClickHouse default)', 'full', { settings: { optimize_on_insert: 1 } }),
   v('nopp', 'FULL with input_format_parallel_parsing = 0', 'full', {
     settings: { ...WRITER, input_format_parallel_parsing: 0 },
@@ -143,12 +152,18 @@ const NARROW: readonly (keyof AuditRecord)[] = [
   'seq',
   'event_id',
 ];
-/** A column with its ZSTD codec replaced by LZ4 (Delta kept). */
-const lz4 = (c: ColumnDef): ColumnDef => {
-  const codec = c.codec?.replace(/ZSTD\(\d+\)/, 'LZ4');
-  const { codec: _codec, ...rest } = c;
-  return codec === undefined || codec === 'CODEC(LZ4)' ? rest : { ...rest, codec };
-};
+/** The index's ZSTD codecs made LZ4 (Delta kept), or all but the two hash columns'. */
+const indexCodecs = (keepHashZstd: boolean): StatementDef => ({
+  kind: 'statement',
+  name: 'index_lz4',
+  tables: [AUDIT_PATIENT_INDEX_TABLE],
+  sql: `ALTER TABLE {table} ${auditPatientIndexTable(DAYS)
+    .columns.filter(
+      (c) => c.codec?.includes('ZSTD') && !(keepHashZstd && (c.name === 'hash' || c.name === 'prev_hash')),
+    )
+    .map((c) => `MODIFY COLUMN ${c.name} ${c.codec!.replace(/ZSTD\(\d+\)/, 'LZ4')}`)
+    .join(', ')}`,
+});
 function indexObjects(variant: Variant): SchemaObject[] {
   if (variant.index === 'none') return [];
   const fields = variant.index === 'wide' ? AUDIT_RECORD_FIELDS : NARROW;
@@ -157,12 +172,8 @@ function indexObjects(variant: Variant): SchemaObject[] {
   return [
     {
       ...wide,
-      columns:
-        variant.codecs === 'schema'
-          ? columns
-          : variant.codecs === 'none'
-            ? columns.map(({ codec: _codec, ...c }) => c)
-            : columns.map(lz4),
+      columns: variant.codecs === 'none' ? columns.map(({ codec: _codec, ...c }) => c) : columns,
+      ...(variant.indexSettings === undefined ? {} : { settings: variant.indexSettings }),
     },
     {
       kind: 'materialized-view',
@@ -171,6 +182,9 @@ function indexObjects(variant: Variant): SchemaObject[] {
       from: AUDIT_REQUESTS_TABLE,
       select: expansionSelect(fields),
     },
+    ...(variant.codecs === 'index-lz4' || variant.codecs === 'index-lz4-hash-zstd'
+      ? [indexCodecs(variant.codecs === 'index-lz4-hash-zstd')]
+      : []),
   ];
 }
 function ddl(variant: Variant, database: string): string[] {
@@ -474,14 +488,20 @@ try {
     'encode RowBinary': [],
   };
   let events = 0;
+  let chain: ReturnType<typeof generateRequests>['end'] | undefined;
   // round -1 warms up (JIT, first parts of every table) and is not counted
   for (let round = -1; round < rounds; round++) {
-    const { requests } = generateRequests({
+    // chained with a real key: the hashes are random hex, as stored (they dominate the index's compressed bytes)
+    const generated = generateRequests({
       count: requestsPerRound,
       offset: (round + 1) * requestsPerRound,
       patients: 50_000,
       users: 500,
+      key: 'ingest-parts',
+      ...(chain === undefined ? {} : { chainFrom: chain }),
     });
+    chain = generated.end;
+    const requests = generated.requests;
     const n = countEvents(requests);
     if (round >= 0) events += n;
     const lines = requests.map((r) => JSON.stringify(r));

@@ -107,7 +107,7 @@ describe('audit verify level 2: every field of an index row is proved', () => {
     const patients = row[at('x_patient_id')] as string[];
     // the entries' runs in reverse order, each entry's patients in their order (what the record signed)
     const runs = new Map<number, string[]>();
-    entries.forEach((entry, i) => runs.set(entry, [...(runs.get(entry) ?? []), patients[i] as string]));
+    for (const [i, entry] of entries.entries()) runs.set(entry, [...(runs.get(entry) ?? []), patients[i] as string]);
     const reversed = [...runs].reverse();
     row[at('x_entry')] = reversed.flatMap(([entry, ps]) => ps.map(() => entry));
     row[at('x_patient_id')] = reversed.flatMap(([, ps]) => ps);

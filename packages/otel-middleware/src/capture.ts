@@ -72,12 +72,12 @@ function scanChunk(scan: StreamScanner, chunk: Chunk, encoding: BufferEncoding |
     for (let at = 0; at < chunk.length; at += SCRATCH.length) {
       const piece = at === 0 && chunk.length <= SCRATCH.length ? chunk : chunk.slice(at, at + SCRATCH.length);
       const n = SCRATCH.write(piece, 0, 'latin1');
-      scan.write(SCRATCH.subarray(0, n));
+      scan.write(SCRATCH, n);
     }
     return;
   }
   if ((encoding === undefined || encoding === 'utf8' || encoding === 'utf-8') && chunk.length * 3 <= SCRATCH.length) {
-    scan.write(SCRATCH.subarray(0, SCRATCH.write(chunk, 0, 'utf8')));
+    scan.write(SCRATCH, SCRATCH.write(chunk, 0, 'utf8'));
     return;
   }
   scan.write(Buffer.from(chunk, encoding ?? 'utf8'));

@@ -172,12 +172,12 @@ export class StreamScanner {
     this.detailOf = detail;
   }
 
-  /** Scan the next chunk of the body. */
-  write(chunk: Uint8Array): void {
-    if (this.failed || chunk.length === 0) return;
+  /** Scan the next chunk of the body: its first `length` bytes (all by default; a reused scratch buffer passes less). */
+  write(chunk: Uint8Array, length = chunk.length): void {
+    if (this.failed || length <= 0) return;
     const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     try {
-      this.scan(b);
+      this.scan(b, Math.min(length, b.length));
     } catch {
       // Malformed, or JSON.parse refused a value: like a failed JSON.parse of the whole body
       this.fail();
@@ -205,8 +205,8 @@ export class StreamScanner {
     this.frames.length = 0;
   }
 
-  private scan(b: Buffer): void {
-    const n = b.length;
+  /** Scan b[0, n). Every read below stays under n: the bytes after it may be a scratch buffer's stale ones. */
+  private scan(b: Buffer, n: number): void {
     let i = 0;
     if (this.capturing) this.capStart = 0;
     while (i < n) {
@@ -417,7 +417,8 @@ export class StreamScanner {
     }
     let from = j;
     for (;;) {
-      const q = b.indexOf(QUOTE, from);
+      let q = b.indexOf(QUOTE, from);
+      if (q >= n) q = -1; // past this chunk (a scratch buffer's stale bytes)
       const end = q === -1 ? n : q;
       let k = end - 1;
       while (k >= from && b[k] === BACKSLASH) k--;

@@ -328,6 +328,34 @@ describe('streaming scanner: keys, strings and `search` read in place', () => {
     }
   });
 
+  it('reads only the given length of a reused scratch buffer, whatever stale bytes follow it', () => {
+    // capture.ts passes one 64 KB scratch buffer and the length written into it: a quote, backslash or closer
+    // after that length must not be seen (a string's native quote search included)
+    const long = 'w'.repeat(700);
+    const text = JSON.stringify({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [
+        { fullUrl: long, resource: { resourceType: 'Patient', id: 'p-1', note: long }, search: { mode: 'match' } },
+        { resource: { resourceType: 'Observation', subject: { reference: 'Patient/p-1' } } },
+      ],
+    });
+    const bytes = Buffer.from(text);
+    const scratch = Buffer.alloc(4096);
+    for (const [name, detail] of DETAILS) {
+      const expected = projectBody(text, false, detail);
+      for (const size of [1, 7, 64, 301, 400, 512, 1000, 4096]) {
+        const scanner = new StreamScanner(false, detail);
+        for (let at = 0; at < bytes.length; at += size) {
+          scratch.fill('"}\\]');
+          const n = bytes.copy(scratch, 0, at, Math.min(at + size, bytes.length));
+          scanner.write(scratch, n);
+        }
+        expect(scanner.result(), `${name}, pieces of ${size}`).toEqual(expected);
+      }
+    }
+  });
+
   it('is not fooled by nested objects that reuse the walked key names', () => {
     // an extension-like subtree with `resourceType`, `entry`, `resource`, `search`, `subject` and `id`
     const decoy = {
