@@ -34,8 +34,9 @@ let client: ClickHouseClient;
 type Stored = Record<string, unknown>;
 const storedRows = async (ids: string[]): Promise<Map<string, Stored>> => {
   const result = await client.query({
-    query: `SELECT * FROM ${AUDIT_PATIENT_INDEX_TABLE} WHERE event_id IN {ids:Array(UUID)}`,
-    query_params: { ids },
+    // ORDER_WRITER's request reuses WRITER's first request's ids: name the writer, or either writer's row may come back
+    query: `SELECT * FROM ${AUDIT_PATIENT_INDEX_TABLE} WHERE event_id IN {ids:Array(UUID)} AND recorded_by = {w:String}`,
+    query_params: { ids, w: WRITER },
     format: 'JSONEachRow',
     clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
   });
@@ -186,8 +187,8 @@ describe('audit verify level 2: every field of an index row is proved', () => {
       replacements.push({ ...of(otherRequest), user_id: given.user_id, user_name: given.user_name, hash: given.hash });
     }
     await client.command({
-      query: `ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id IN {ids:Array(UUID)}`,
-      query_params: { ids: all.map((r) => r.event_id) },
+      query: `ALTER TABLE ${AUDIT_PATIENT_INDEX_TABLE} DELETE WHERE event_id IN {ids:Array(UUID)} AND recorded_by = {w:String}`,
+      query_params: { ids: all.map((r) => r.event_id), w: WRITER },
       clickhouse_settings: { mutations_sync: '2' },
     });
     await client.insert({ table: AUDIT_PATIENT_INDEX_TABLE, values: replacements, format: 'JSONEachRow' });
