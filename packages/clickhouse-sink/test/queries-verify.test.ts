@@ -164,6 +164,61 @@ describe('audit verify', () => {
     expect(w?.first_broken).toMatchObject({ reason: 'hash-mismatch', seq: 1, event_id: target.event_id });
   });
 
+  it('a value altered to spell a signed backslash escape is found (no quote needed: the backslash check holds)', async () => {
+    // signed: user_name a\b, whose canonical text holds "a\\b"; stored instead: a\\b (no quote in either)
+    const slash = generateRequests({
+      count: 2,
+      recordedBy: 'gw-backslash',
+      key: store.dataset.key,
+      start: Date.UTC(2026, 10, 14),
+    });
+    const target = slash.requests[0] as { user_name: string; event_id: string };
+    target.user_name = 'a\\b';
+    signChainAgain(slash.requests, store.dataset.key);
+    const monitor = new StoreMonitor(store.client);
+    const writer = new AuditWriter(store.client, monitor);
+    await writer.write(slash.requests);
+    await writer.close();
+    monitor.close();
+    expect(await writerOf('gw-backslash')).toMatchObject({ ok: true, records: 2, rechecked: 0 });
+    await store.client.command({ query: `SYSTEM START MERGES ${AUDIT_REQUESTS_TABLE}` });
+    await mutate(`ALTER TABLE ${AUDIT_REQUESTS_TABLE} UPDATE user_name = {name:String} WHERE request_id = {id:UUID}`, {
+      name: 'a\\\\b',
+      id: target.event_id,
+    });
+    const w = await writerOf('gw-backslash');
+    expect(w?.ok).toBe(false);
+    expect(w?.first_broken).toMatchObject({ reason: 'hash-mismatch', seq: 1, event_id: target.event_id });
+  });
+
+  it('values whose quotes shift a field boundary to spell the signed text are found (the quote count holds)', async () => {
+    // signed: a search whose entry discloses patients a, b, c (canonical text ["a","b","c"]); stored instead: two
+    // patients `a","b` and c, whose text quoted without escaping is exactly the signed one
+    const shift = generateRequests({
+      count: 4,
+      recordedBy: 'gw-shift',
+      key: store.dataset.key,
+      start: Date.UTC(2026, 10, 13),
+    });
+    const search = shift.requests[3] as AuditRequestRecord;
+    expect(search.entries.map((e) => e.patient_ids.length)).toEqual([3]);
+    const monitor = new StoreMonitor(store.client);
+    const writer = new AuditWriter(store.client, monitor);
+    await writer.write(shift.requests);
+    await writer.close();
+    monitor.close();
+    expect(await writerOf('gw-shift')).toMatchObject({ ok: true, records: 4, rechecked: 0 });
+    const [a, b, c] = search.entries[0]?.patient_ids ?? [];
+    await store.client.command({ query: `SYSTEM START MERGES ${AUDIT_REQUESTS_TABLE}` });
+    await mutate(
+      `ALTER TABLE ${AUDIT_REQUESTS_TABLE} UPDATE x_patient_id = {ids:Array(String)}, x_entry = [1, 1] WHERE request_id = {id:UUID}`,
+      { ids: [`${a}","${b}`, c], id: search.event_id },
+    );
+    const w = await writerOf('gw-shift');
+    expect(w?.ok).toBe(false);
+    expect(w?.first_broken).toMatchObject({ reason: 'hash-mismatch', seq: 4, event_id: search.event_id });
+  });
+
   it('fails with the wrong key at seq 1', async () => {
     const result = await verifyAuditChain(store.client, { key: 'not-the-key', recordedBy: ['gw-a'] });
     expect(result.ok).toBe(false);

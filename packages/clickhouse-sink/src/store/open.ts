@@ -18,6 +18,7 @@ import {
 } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { SinkError } from '../errors.ts';
+import { registerConcurrentOpener } from './concurrent.ts';
 
 export interface StoreOptions {
   /** chDB data directory (embedded store). Exactly one of `path` and `url`. */
@@ -118,14 +119,18 @@ export function openStore(options: StoreOptions): ClickHouseClient {
       throw new SinkError('FW_SINK_OPTIONS', 'an embedded chDB store uses the `default` database');
     }
     ownStoreFiles(options.path);
-    const connection = createChdbConnection({ path: options.path });
-    const client = createClient({
-      // chdb implements @clickhouse/client-common's Connection; the client bundles its own copy of those types
-      connection: connection as unknown as ClickHouseClientConfigOptions['connection'],
-      ...(options.database === undefined ? {} : { database: options.database }),
-      clickhouse_settings: STORE_SETTINGS,
-      log: { level: ClickHouseLogLevel.OFF },
-    });
+    const path = options.path;
+    const chdbClient = (connection: ReturnType<typeof createChdbConnection>): ClickHouseClient =>
+      createClient({
+        // chdb implements @clickhouse/client-common's Connection; the client bundles its own copy of those types
+        connection: connection as unknown as ClickHouseClientConfigOptions['connection'],
+        ...(options.database === undefined ? {} : { database: options.database }),
+        clickhouse_settings: STORE_SETTINGS,
+        log: { level: ClickHouseLogLevel.OFF },
+      });
+    const connection = createChdbConnection({ path });
+    const client = chdbClient(connection);
+    registerConcurrentOpener(client, () => chdbClient(createChdbConnection({ path })));
     rawInserts.set(client, async (table, columns, format, body, settings) => {
       try {
         // no timeout/signal: chdb would settle early while the write still runs; callers retry as lookup + insert
