@@ -28,9 +28,12 @@ import { parseAuditLines } from '../src/ingest/parse.ts';
 import { auditRequestProblem } from '../src/ingest/validate.ts';
 import {
   AUDIT_REQUEST_INSERT_COLUMNS,
+  AUDIT_REQUEST_NATIVE_TYPES,
   auditRequestRowValues,
+  encodeAuditRequestNative,
   encodeAuditRequestRows,
 } from '../src/store/audit-encode.ts';
+import { nativeInsert } from '../src/store/open.ts';
 import { DEFAULT_AUDIT_RETENTION_DAYS } from '../src/store/schema/audit.ts';
 import {
   AUDIT_PATIENT_INDEX_TABLE,
@@ -50,7 +53,7 @@ const rounds = Number(process.env.BENCH_PARTS_ROUNDS ?? 5);
 const batch = Number(process.env.BENCH_PARTS_BATCH ?? 1000);
 const DAYS = DEFAULT_AUDIT_RETENTION_DAYS;
 
-type Format = 'JSONCompactEachRow' | 'JSONEachRow' | 'TSV' | 'CSV' | 'RowBinary via file()';
+type Format = 'JSONCompactEachRow' | 'JSONEachRow' | 'TSV' | 'CSV' | 'RowBinary via file()' | 'Native';
 type Index = 'none' | 'narrow' | 'wide';
 
 interface Variant {
@@ -131,6 +134,13 @@ const variants: Variant[] = [
   v('tsv', 'FULL, format TSV', 'full', { format: 'TSV' }),
   v('csv', 'FULL, format CSV', 'full', { format: 'CSV' }),
   v('file', 'FULL, RowBinary from a tmpfs file() INSERT SELECT', 'full', { format: 'RowBinary via file()' }),
+  v('native', "FULL, Native block (the writer's embedded path)", 'full', { format: 'Native' }),
+  v('barenative', "audit_requests alone, Native block (the writer's embedded path)", 'bare', {
+    bloom: false,
+    projection: false,
+    index: 'none',
+    format: 'Native',
+  }),
 ];
 const only = process.env.BENCH_PARTS_ONLY?.split(',');
 const active = only === undefined ? variants : variants.filter((x) => only.includes(x.key) || x.key === 'full');
@@ -242,6 +252,7 @@ const ENCODERS: Record<Format, (records: readonly AuditRequestRecord[]) => Buffe
   TSV: encodeTsv,
   CSV: encodeCsv,
   'RowBinary via file()': encodeAuditRequestRowBinary,
+  Native: (records) => encodeAuditRequestNative(records)!,
 };
 
 // ---- RowBinary (AUDIT_REQUEST_INSERT_COLUMNS order and types), for the file() variant
@@ -447,6 +458,16 @@ async function insert(variant: Variant, body: Buffer, n: number): Promise<void> 
       `INSERT INTO ${table} ${columnsClause} SELECT * FROM file('${file}', RowBinary, '${rowBinaryStructure}')${settingsClause(variant.settings)}`,
     );
     rmSync(file);
+  } else if (variant.format === 'Native') {
+    await nativeInsert(
+      session,
+      join(dir, 'native-inserts', `${n}.native`),
+      table,
+      AUDIT_REQUEST_INSERT_COLUMNS,
+      AUDIT_REQUEST_NATIVE_TYPES,
+      body,
+      variant.settings,
+    );
   } else {
     await session.rawInsert({
       table,
@@ -484,7 +505,8 @@ try {
     'split + CRC + JSON.parse + validate (parseAuditLines)': [],
     'JSON.parse alone': [],
     'validate alone (auditRequestProblem)': [],
-    'encode JSONCompactEachRow (now)': [],
+    'encode JSONCompactEachRow (the server path)': [],
+    'encode Native (the embedded path)': [],
     'encode RowBinary': [],
   };
   let events = 0;
@@ -522,8 +544,11 @@ try {
     timeJs('validate alone (auditRequestProblem)', () => {
       for (const p of parsed) if (auditRequestProblem(p) !== undefined) throw new Error('invalid');
     });
-    timeJs('encode JSONCompactEachRow (now)', () => {
+    timeJs('encode JSONCompactEachRow (the server path)', () => {
       for (let i = 0; i < requests.length; i += batch) encodeAuditRequestRows(requests.slice(i, i + batch));
+    });
+    timeJs('encode Native (the embedded path)', () => {
+      for (let i = 0; i < requests.length; i += batch) encodeAuditRequestNative(requests.slice(i, i + batch));
     });
     timeJs('encode RowBinary', () => {
       for (let i = 0; i < requests.length; i += batch) encodeAuditRequestRowBinary(requests.slice(i, i + batch));
