@@ -42,7 +42,7 @@ import {
   requestUserProjection,
 } from '../src/store/schema/audit-patient-index.ts';
 import { AUDIT_REQUESTS_TABLE, auditRequestsTable } from '../src/store/schema/audit-requests.ts';
-import { expansionSelect } from '../src/store/schema/expansion.ts';
+import { expansionSelect, expansionSelectLinear } from '../src/store/schema/expansion.ts';
 import { migrate } from '../src/store/schema/migrations.ts';
 import { renderDatabase, renderObject } from '../src/store/schema/render.ts';
 import type { SchemaObject, StatementDef, TableDef } from '../src/store/schema/types.ts';
@@ -73,6 +73,8 @@ interface Variant {
   settings: Record<string, string | number>;
   /** The index table's settings instead of the schema's (e.g. migration 14's granules). */
   indexSettings?: Record<string, string | number>;
+  /** The index view's expansion: linear (migration 16, default) or migration 15's (entry fields after the ARRAY JOIN). */
+  expansion?: 'linear' | 'quadratic';
   /** Requests per insert (default `batch`). */
   batch?: number;
   cpu: number[];
@@ -109,8 +111,11 @@ const variants: Variant[] = [
   v('bloom', '+ bloom_filter index on request_id', 'bare', { projection: false, index: 'none' }),
   v('proj', '+ by_user projection (= audit_requests as migrated)', 'bloom', { index: 'none' }),
   v('narrow', '+ view expanding into a 6-column index (migration 11)', 'proj', { index: 'narrow' }),
-  v('full', '+ view expanding into the 26-column index (as migrated) = FULL', 'proj', {}),
+  v('full', '+ view expanding into the 26-column index (as migrated: migration 16) = FULL', 'proj', {}),
   v('control', 'FULL again, its own database (control: the noise floor)', 'full', {}),
+  v('quad', "FULL with migration 15's view (entry fields read after the ARRAY JOIN)", 'full', {
+    expansion: 'quadratic',
+  }),
   v('nocodec', 'FULL with default codecs (LZ4) instead of the schema CODECs', 'full', { codecs: 'none' }),
   v('idxlz4', 'FULL with LZ4 for ZSTD on the index (Delta kept)', 'full', { codecs: 'index-lz4' }),
   v('hashzstd', 'FULL with LZ4 on the index but ZSTD(1) on its hashes', 'full', { codecs: 'index-lz4-hash-zstd' }),
@@ -190,7 +195,7 @@ function indexObjects(variant: Variant): SchemaObject[] {
       name: AUDIT_PATIENT_INDEX_VIEW,
       to: AUDIT_PATIENT_INDEX_TABLE,
       from: AUDIT_REQUESTS_TABLE,
-      select: expansionSelect(fields),
+      select: variant.expansion === 'quadratic' ? expansionSelect(fields) : expansionSelectLinear(fields),
     },
     ...(variant.codecs === 'index-lz4' || variant.codecs === 'index-lz4-hash-zstd'
       ? [indexCodecs(variant.codecs === 'index-lz4-hash-zstd')]

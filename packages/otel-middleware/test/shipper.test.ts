@@ -3,8 +3,8 @@
  * invalid batches, and what a restart finds in the spool.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -261,7 +261,10 @@ describe('audit shipping', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', async () => {
-        const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '').length;
+        const lines = Buffer.concat(chunks)
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== '').length;
         posts.push({ at: Date.now(), lines });
         if (posts.length === 1) {
           sawFirst();
