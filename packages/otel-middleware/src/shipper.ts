@@ -34,7 +34,7 @@ const gzipAsync = promisify(gzip);
 export interface ShipperOptions {
   /** Sink base URL; records go to `${sinkUrl}/v1/audit`. */
   sinkUrl: string;
-  /** Seal and ship the active segment when it is this old (default 1000 ms). */
+  /** Seal and ship the active segment when it is this old (default 1000 ms; sooner when it fills up or drain() waits). */
   shipIntervalMs?: number;
   /** Timeout of one POST (default 30 s). */
   requestTimeoutMs?: number;
