@@ -228,6 +228,10 @@ try {
   console.log(
     `ratio = candidate / baseline = ${median(ratios(candidate, baseline)).toFixed(3)} (median of per-round ratios; target >= 0.8; events/s target >= 300,000)`,
   );
+  const stats = sink.audit.stats;
+  console.log(
+    `candidate's writer: ${stats.flushes} flushes, ${Math.round(stats.insertedRows / Math.max(1, stats.flushes))} request rows per insert on average (the baseline: ${segment * inflight})`,
+  );
   if (text.cpu.length > 0) {
     const cpuRatios = candidate.cpu.map((c, i) => c / text.cpu[i]!);
     console.log(
