@@ -271,114 +271,166 @@ class NativeBuffer {
     if (!Number.isFinite(ms) || new Date(ms).toISOString() !== iso) throw NOT_EXACT;
     this.i64(ms);
   }
-  /** An Array column's offsets: the running end of each row's elements, UInt64. */
-  offsets(records: readonly AuditRequestRecord[], perRow: (record: AuditRequestRecord) => number): void {
-    let end = 0;
-    for (const record of records) {
-      end += perRow(record);
-      this.i64(end, 0);
-    }
-  }
 }
 
-const entryCount = (record: AuditRequestRecord): number => record.entries.length;
-function patientCount(record: AuditRequestRecord): number {
-  let n = 0;
-  for (const entry of record.entries) n += entry.patient_ids.length;
-  return n;
-}
-
-function writeNativeColumns(out: NativeBuffer, records: readonly AuditRequestRecord[]): void {
-  let column = 0;
-  const header = (): void => {
-    out.string(AUDIT_REQUEST_INSERT_COLUMNS[column]);
-    out.string(AUDIT_REQUEST_NATIVE_TYPES[column]);
-    column++;
-  };
-  const strings = (read: (record: AuditRequestRecord) => string): void => {
-    header();
-    for (const record of records) out.string(read(record));
-  };
-  const entryStrings = (read: (entry: AuditRequestEntry) => string): void => {
-    header();
-    out.offsets(records, entryCount);
-    for (const record of records) for (const entry of record.entries) out.string(read(entry));
-  };
-  header();
-  for (const r of records) out.uuid(r.event_id);
-  header();
-  for (const r of records) out.dateTime64(r.event_time);
-  strings((r) => r.recorded_by);
-  header();
-  for (const r of records) out.i64(r.seq, 0);
-  strings((r) => r.prev_hash);
-  strings((r) => r.hash);
-  header();
-  for (const r of records) out.u8(r.v);
-  strings((r) => r.tenant_id);
-  header();
-  for (const r of records) out.u8(r.tenant_claimed ? 1 : 0);
-  strings((r) => r.routed_tenant_id);
-  strings((r) => r.client_id);
-  strings((r) => r.user_id);
-  strings((r) => r.user_name);
-  strings((r) => r.source_ip);
-  strings((r) => r.user_agent);
-  strings((r) => r.fhir_version);
-  strings((r) => r.batch_id);
-  strings((r) => r.trace_id);
-  header();
-  for (const r of records) out.u16(r.http_status);
-  header();
-  for (const r of records) out.f64(r.duration_ms);
-  entryStrings((e) => e.event_type);
-  entryStrings((e) => e.fhir_interaction);
-  entryStrings((e) => e.resource_type);
-  entryStrings((e) => e.query);
-  header();
-  out.offsets(records, entryCount);
-  for (const r of records) for (const e of r.entries) out.i32(e.entry_index);
-  header();
-  out.offsets(records, entryCount);
-  for (const r of records) for (const e of r.entries) out.u16(e.http_status);
-  header();
-  out.offsets(records, entryCount);
-  for (const r of records) for (const e of r.entries) out.u8(e.outcome);
-  // Array(Nullable(Int64)): offsets, the null map of every element, then every element's value (0 under a null)
-  header();
-  out.offsets(records, entryCount);
-  for (const r of records) for (const e of r.entries) out.u8(e.result_count === null ? 1 : 0);
-  for (const r of records) for (const e of r.entries) out.i64(e.result_count ?? 0);
-  header();
-  out.offsets(records, patientCount);
-  for (const r of records) {
-    const entries = r.entries;
-    if (entries.length > 0xffff) throw NOT_EXACT;
-    for (let i = 0; i < entries.length; i++) {
-      for (let j = 0; j < entries[i]!.patient_ids.length; j++) out.u16(i + 1);
-    }
-  }
-  header();
-  out.offsets(records, patientCount);
-  for (const r of records) for (const e of r.entries) for (const p of e.patient_ids) out.string(p);
-}
+const FIRST_ENTRY_COLUMN = AUDIT_REQUEST_INSERT_COLUMNS.indexOf('e_event_type');
+const RESULT_COUNT_COLUMN = AUDIT_REQUEST_INSERT_COLUMNS.indexOf('e_result_count');
+const FIRST_PATIENT_COLUMN = AUDIT_REQUEST_INSERT_COLUMNS.indexOf('x_entry');
 
 /**
  * The requests as one Native block (AUDIT_REQUEST_INSERT_COLUMNS, {@link AUDIT_REQUEST_NATIVE_TYPES}): what the
- * embedded store's engine reads cheapest (bench/ingest-parts.ts: columns copied, no text to parse). Stores exactly
- * the rows {@link encodeAuditRequestRows} stores (test/audit-native.test.ts); undefined when a value has no exact
- * binary form here (not a valid record: the caller sends the JSONCompactEachRow rows, which the engine stores or
- * refuses as before).
+ * embedded store's engine reads cheapest (bench/ingest-parts.ts: columns copied, no text to parse). One pass over
+ * the records and their entries, each value appended to its column's buffer, then the columns laid end to end.
+ * Stores exactly the rows {@link encodeAuditRequestRows} stores (test/audit-native.test.ts); undefined when a value
+ * has no exact binary form here (not a valid record: the caller sends the JSONCompactEachRow rows, which the engine
+ * stores or refuses as before).
  */
 export function encodeAuditRequestNative(records: readonly AuditRequestRecord[]): Buffer | undefined {
-  const out = new NativeBuffer(4096 + records.length * 3072);
-  out.varint(AUDIT_REQUEST_NATIVE_TYPES.length);
-  out.varint(records.length);
+  const n = records.length;
+  const small = (): NativeBuffer => new NativeBuffer(64 + n * 16);
+  const text = (): NativeBuffer => new NativeBuffer(256 + n * 80);
+  const perEntry = (): NativeBuffer => new NativeBuffer(256 + n * 512);
+  // one buffer per column, AUDIT_REQUEST_INSERT_COLUMNS order
+  const id = small();
+  const time = small();
+  const recordedBy = text();
+  const seq = small();
+  const prevHash = text();
+  const hash = text();
+  const v = small();
+  const tenant = text();
+  const claimed = small();
+  const routed = text();
+  const clientId = text();
+  const userId = text();
+  const userName = text();
+  const sourceIp = text();
+  const userAgent = text();
+  const version = text();
+  const batchId = text();
+  const traceId = text();
+  const status = small();
+  const duration = small();
+  const eType = perEntry();
+  const eInteraction = perEntry();
+  const eResource = perEntry();
+  const eQuery = perEntry();
+  const eIndex = perEntry();
+  const eStatus = perEntry();
+  const eOutcome = perEntry();
+  const eResult = perEntry();
+  const xEntry = perEntry();
+  const xPatient = perEntry();
+  const columns = [
+    id,
+    time,
+    recordedBy,
+    seq,
+    prevHash,
+    hash,
+    v,
+    tenant,
+    claimed,
+    routed,
+    clientId,
+    userId,
+    userName,
+    sourceIp,
+    userAgent,
+    version,
+    batchId,
+    traceId,
+    status,
+    duration,
+    eType,
+    eInteraction,
+    eResource,
+    eQuery,
+    eIndex,
+    eStatus,
+    eOutcome,
+    eResult,
+    xEntry,
+    xPatient,
+  ];
+  // Array columns: the running end of each row's elements (UInt64), shared by the entry and the patient arrays
+  const entryOffsets = small();
+  const patientOffsets = small();
+  const nullMap = perEntry();
+  let entriesEnd = 0;
+  let patientsEnd = 0;
   try {
-    writeNativeColumns(out, records);
+    for (const r of records) {
+      id.uuid(r.event_id);
+      time.dateTime64(r.event_time);
+      recordedBy.string(r.recorded_by);
+      seq.i64(r.seq, 0);
+      prevHash.string(r.prev_hash);
+      hash.string(r.hash);
+      v.u8(r.v);
+      tenant.string(r.tenant_id);
+      claimed.u8(r.tenant_claimed ? 1 : 0);
+      routed.string(r.routed_tenant_id);
+      clientId.string(r.client_id);
+      userId.string(r.user_id);
+      userName.string(r.user_name);
+      sourceIp.string(r.source_ip);
+      userAgent.string(r.user_agent);
+      version.string(r.fhir_version);
+      batchId.string(r.batch_id);
+      traceId.string(r.trace_id);
+      status.u16(r.http_status);
+      duration.f64(r.duration_ms);
+      const entries = r.entries;
+      if (entries.length > 0xffff) throw NOT_EXACT;
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
+        eType.string(e.event_type);
+        eInteraction.string(e.fhir_interaction);
+        eResource.string(e.resource_type);
+        eQuery.string(e.query);
+        eIndex.i32(e.entry_index);
+        eStatus.u16(e.http_status);
+        eOutcome.u8(e.outcome);
+        const count = e.result_count;
+        nullMap.u8(count === null ? 1 : 0);
+        eResult.i64(count ?? 0);
+        const patients = e.patient_ids;
+        for (let j = 0; j < patients.length; j++) {
+          xEntry.u16(i + 1);
+          xPatient.string(patients[j]);
+        }
+        patientsEnd += patients.length;
+      }
+      entriesEnd += entries.length;
+      entryOffsets.i64(entriesEnd, 0);
+      patientOffsets.i64(patientsEnd, 0);
+    }
   } catch (error) {
     if (error === NOT_EXACT) return undefined;
     throw error;
+  }
+  let size = 16 + entryOffsets.at * 8 + nullMap.at + patientOffsets.at * 2;
+  for (let c = 0; c < columns.length; c++) size += 64 + columns[c]!.at;
+  const out = new NativeBuffer(size);
+  out.varint(columns.length);
+  out.varint(n);
+  for (let c = 0; c < columns.length; c++) {
+    out.string(AUDIT_REQUEST_INSERT_COLUMNS[c]);
+    out.string(AUDIT_REQUEST_NATIVE_TYPES[c]);
+    if (c >= FIRST_ENTRY_COLUMN) {
+      const offsets = c >= FIRST_PATIENT_COLUMN ? patientOffsets : entryOffsets;
+      out.ensure(offsets.at);
+      out.at += offsets.buf.copy(out.buf, out.at, 0, offsets.at);
+    }
+    // Array(Nullable(Int64)): the null map of every element before the values
+    if (c === RESULT_COUNT_COLUMN) {
+      out.ensure(nullMap.at);
+      out.at += nullMap.buf.copy(out.buf, out.at, 0, nullMap.at);
+    }
+    const column = columns[c]!;
+    out.ensure(column.at);
+    out.at += column.buf.copy(out.buf, out.at, 0, column.at);
   }
   return out.buf.subarray(0, out.at);
 }
