@@ -188,11 +188,21 @@ export function storeInUseMessage(
     : `the store ${path} is owned by a running sink (pid ${running.pid}); ${instead.runningSink(running.url)}`;
 }
 
+/**
+ * A reader (`audit`, `console`, `loadtest --store`) opens an embedded store that exists: chDB would create an empty
+ * one at a mistyped path and the reader would answer "nothing found" from it.
+ */
+export function requireExistingStore(source: StoreSource | undefined): void {
+  if (source?.kind === 'store' && !existsSync(source.path)) {
+    throw new UsageError(`no store at ${source.path} (a sink creates one: \`fhirwatch sink --store ${source.path}\`)`);
+  }
+}
+
 /** Open the store (an embedded one must exist: `no store at <dir>`); the caller closes the client. */
 export async function openStoreFrom(source: StoreSource): Promise<ClickHouseClient> {
   const { openStore } = await import('@fhirwatch/clickhouse-sink/store');
+  requireExistingStore(source);
   if (source.kind === 'store') {
-    if (!existsSync(source.path)) throw new UsageError(`no store at ${source.path}`);
     return openStore({ path: source.path });
   }
   const { kind: _kind, ...server } = source;

@@ -4,7 +4,7 @@
  * answers a compliance query while it keeps ingesting, and refuses a non-loopback bind without a token.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -108,8 +108,20 @@ describe('fhirwatch sink --console', () => {
 });
 
 describe('fhirwatch console --store', () => {
+  it('refuses a store that does not exist (exit 2, names the path) and creates nothing there', async () => {
+    const missing = join(dir, 'no-such-store');
+    const failure = await run(process.execPath, [bin, 'console', '--store', missing], { timeout: 60_000 }).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toContain(`no store at ${missing}`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
   it('opens a free store and serves the console and its API', async () => {
-    const child = spawn(process.execPath, [bin, 'console', '--store', join(dir, 'free-store')]);
+    const store = join(dir, 'free-store');
+    await run(process.execPath, [bin, 'sink', 'migrate', '--store', store]);
+    const child = spawn(process.execPath, [bin, 'console', '--store', store]);
     try {
       const url = await firstLine(child);
       expect((await fetch(url)).status).toBe(200);

@@ -28,9 +28,12 @@ import { parseAuditLines } from '../src/ingest/parse.ts';
 import { auditRequestProblem } from '../src/ingest/validate.ts';
 import {
   AUDIT_REQUEST_INSERT_COLUMNS,
+  AUDIT_REQUEST_NATIVE_TYPES,
   auditRequestRowValues,
+  encodeAuditRequestNative,
   encodeAuditRequestRows,
 } from '../src/store/audit-encode.ts';
+import { nativeInsert } from '../src/store/open.ts';
 import { DEFAULT_AUDIT_RETENTION_DAYS } from '../src/store/schema/audit.ts';
 import {
   AUDIT_PATIENT_INDEX_TABLE,
@@ -39,7 +42,7 @@ import {
   requestUserProjection,
 } from '../src/store/schema/audit-patient-index.ts';
 import { AUDIT_REQUESTS_TABLE, auditRequestsTable } from '../src/store/schema/audit-requests.ts';
-import { expansionSelect } from '../src/store/schema/expansion.ts';
+import { expansionSelect, expansionSelectLinear } from '../src/store/schema/expansion.ts';
 import { migrate } from '../src/store/schema/migrations.ts';
 import { renderDatabase, renderObject } from '../src/store/schema/render.ts';
 import type { SchemaObject, StatementDef, TableDef } from '../src/store/schema/types.ts';
@@ -50,7 +53,7 @@ const rounds = Number(process.env.BENCH_PARTS_ROUNDS ?? 5);
 const batch = Number(process.env.BENCH_PARTS_BATCH ?? 1000);
 const DAYS = DEFAULT_AUDIT_RETENTION_DAYS;
 
-type Format = 'JSONCompactEachRow' | 'JSONEachRow' | 'TSV' | 'CSV' | 'RowBinary via file()';
+type Format = 'JSONCompactEachRow' | 'JSONEachRow' | 'TSV' | 'CSV' | 'RowBinary via file()' | 'Native';
 type Index = 'none' | 'narrow' | 'wide';
 
 interface Variant {
@@ -70,6 +73,8 @@ interface Variant {
   settings: Record<string, string | number>;
   /** The index table's settings instead of the schema's (e.g. migration 14's granules). */
   indexSettings?: Record<string, string | number>;
+  /** The index view's expansion: linear (migration 16, default) or migration 15's (entry fields after the ARRAY JOIN). */
+  expansion?: 'linear' | 'quadratic';
   /** Requests per insert (default `batch`). */
   batch?: number;
   cpu: number[];
@@ -106,8 +111,11 @@ const variants: Variant[] = [
   v('bloom', '+ bloom_filter index on request_id', 'bare', { projection: false, index: 'none' }),
   v('proj', '+ by_user projection (= audit_requests as migrated)', 'bloom', { index: 'none' }),
   v('narrow', '+ view expanding into a 6-column index (migration 11)', 'proj', { index: 'narrow' }),
-  v('full', '+ view expanding into the 26-column index (as migrated) = FULL', 'proj', {}),
+  v('full', '+ view expanding into the 26-column index (as migrated: migration 16) = FULL', 'proj', {}),
   v('control', 'FULL again, its own database (control: the noise floor)', 'full', {}),
+  v('quad', "FULL with migration 15's view (entry fields read after the ARRAY JOIN)", 'full', {
+    expansion: 'quadratic',
+  }),
   v('nocodec', 'FULL with default codecs (LZ4) instead of the schema CODECs', 'full', { codecs: 'none' }),
   v('idxlz4', 'FULL with LZ4 for ZSTD on the index (Delta kept)', 'full', { codecs: 'index-lz4' }),
   v('hashzstd', 'FULL with LZ4 on the index but ZSTD(1) on its hashes', 'full', { codecs: 'index-lz4-hash-zstd' }),
@@ -131,6 +139,13 @@ const variants: Variant[] = [
   v('tsv', 'FULL, format TSV', 'full', { format: 'TSV' }),
   v('csv', 'FULL, format CSV', 'full', { format: 'CSV' }),
   v('file', 'FULL, RowBinary from a tmpfs file() INSERT SELECT', 'full', { format: 'RowBinary via file()' }),
+  v('native', "FULL, Native block (the writer's embedded path)", 'full', { format: 'Native' }),
+  v('barenative', "audit_requests alone, Native block (the writer's embedded path)", 'bare', {
+    bloom: false,
+    projection: false,
+    index: 'none',
+    format: 'Native',
+  }),
 ];
 const only = process.env.BENCH_PARTS_ONLY?.split(',');
 const active = only === undefined ? variants : variants.filter((x) => only.includes(x.key) || x.key === 'full');
@@ -180,7 +195,7 @@ function indexObjects(variant: Variant): SchemaObject[] {
       name: AUDIT_PATIENT_INDEX_VIEW,
       to: AUDIT_PATIENT_INDEX_TABLE,
       from: AUDIT_REQUESTS_TABLE,
-      select: expansionSelect(fields),
+      select: variant.expansion === 'quadratic' ? expansionSelect(fields) : expansionSelectLinear(fields),
     },
     ...(variant.codecs === 'index-lz4' || variant.codecs === 'index-lz4-hash-zstd'
       ? [indexCodecs(variant.codecs === 'index-lz4-hash-zstd')]
@@ -242,6 +257,7 @@ const ENCODERS: Record<Format, (records: readonly AuditRequestRecord[]) => Buffe
   TSV: encodeTsv,
   CSV: encodeCsv,
   'RowBinary via file()': encodeAuditRequestRowBinary,
+  Native: (records) => encodeAuditRequestNative(records)!,
 };
 
 // ---- RowBinary (AUDIT_REQUEST_INSERT_COLUMNS order and types), for the file() variant
@@ -447,6 +463,16 @@ async function insert(variant: Variant, body: Buffer, n: number): Promise<void> 
       `INSERT INTO ${table} ${columnsClause} SELECT * FROM file('${file}', RowBinary, '${rowBinaryStructure}')${settingsClause(variant.settings)}`,
     );
     rmSync(file);
+  } else if (variant.format === 'Native') {
+    await nativeInsert(
+      session,
+      join(dir, 'native-inserts', `${n}.native`),
+      table,
+      AUDIT_REQUEST_INSERT_COLUMNS,
+      AUDIT_REQUEST_NATIVE_TYPES,
+      body,
+      variant.settings,
+    );
   } else {
     await session.rawInsert({
       table,
@@ -484,7 +510,8 @@ try {
     'split + CRC + JSON.parse + validate (parseAuditLines)': [],
     'JSON.parse alone': [],
     'validate alone (auditRequestProblem)': [],
-    'encode JSONCompactEachRow (now)': [],
+    'encode JSONCompactEachRow (the server path)': [],
+    'encode Native (the embedded path)': [],
     'encode RowBinary': [],
   };
   let events = 0;
@@ -522,8 +549,11 @@ try {
     timeJs('validate alone (auditRequestProblem)', () => {
       for (const p of parsed) if (auditRequestProblem(p) !== undefined) throw new Error('invalid');
     });
-    timeJs('encode JSONCompactEachRow (now)', () => {
+    timeJs('encode JSONCompactEachRow (the server path)', () => {
       for (let i = 0; i < requests.length; i += batch) encodeAuditRequestRows(requests.slice(i, i + batch));
+    });
+    timeJs('encode Native (the embedded path)', () => {
+      for (let i = 0; i < requests.length; i += batch) encodeAuditRequestNative(requests.slice(i, i + batch));
     });
     timeJs('encode RowBinary', () => {
       for (let i = 0; i < requests.length; i += batch) encodeAuditRequestRowBinary(requests.slice(i, i + batch));

@@ -8,9 +8,12 @@
  *   (`application/x-fhirwatch-spool`, CRC per line, what the shipper sends), segments of
  *   BENCH_SEGMENT requests (~1 MiB), BENCH_INFLIGHT POSTs in flight: parse, CRC, validation, dedup,
  *   insert into audit_requests, expansion by the view;
- * - baseline (target ratio >= 0.8): bare raw inserts of the same request rows (JSONCompactEachRow Buffer to
- *   chdb's raw insert, no HTTP, no validation, no dedup), same batch size, into `bare.audit_requests`,
- *   expanded by the same view;
+ * - baseline (target ratio >= 0.8): bare raw inserts of the same request rows in the writer's embedded format
+ *   (a Native block through the store's raw insert, audit-encode.ts; no HTTP, no validation, no dedup), same
+ *   batch size, into `bare.audit_requests`, expanded by the same view;
+ * - text: the candidate again through a second sink on the same store whose writer sends the rows as
+ *   JSONCompactEachRow text (`auditInsertFormat`, the insert format before Native): the same-run before/after
+ *   of the insert format (BENCH_TEXT_SIDE=0 leaves it out);
  * - legacy (for comparison with the old design, same run): the same per-patient rows as legacy single-record
  *   lines (one line per (request, patient), the wire format before issue 11) over HTTP to the same sink.
  *
@@ -25,7 +28,11 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { type AuditRequestRecord, expandRequestRecord } from '@fhirwatch/contract';
 import { migrate, openStore, startSink } from '../src/index.ts';
-import { AUDIT_REQUEST_INSERT_COLUMNS, encodeAuditRequestRows } from '../src/store/audit-encode.ts';
+import {
+  AUDIT_REQUEST_INSERT_COLUMNS,
+  AUDIT_REQUEST_NATIVE_TYPES,
+  encodeAuditRequestNative,
+} from '../src/store/audit-encode.ts';
 import { rawInsertOf } from '../src/store/open.ts';
 import { generateRequests } from '../test/records.ts';
 
@@ -34,6 +41,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const segment = Number(process.env.BENCH_SEGMENT ?? 250);
 const inflight = Number(process.env.BENCH_INFLIGHT ?? 4);
 const legacyRounds = Number(process.env.BENCH_LEGACY_ROUNDS ?? 2);
+const textSide = process.env.BENCH_TEXT_SIDE !== '0';
 
 interface Side {
   name: string;
@@ -93,6 +101,16 @@ try {
     exclusiveWriter: true, // chDB: this process is the store's only writer
     maxPendingAuditRows: 1_000_000,
   });
+  const textSink = textSide
+    ? await startSink({
+        client,
+        migrate: false,
+        spoolDir: join(dir, 'spool-text'),
+        exclusiveWriter: true,
+        maxPendingAuditRows: 1_000_000,
+        auditInsertFormat: 'JSONCompactEachRow',
+      })
+    : undefined;
 
   let events = 0;
   const countEvents = (requests: readonly AuditRequestRecord[]): number =>
@@ -122,14 +140,29 @@ try {
     },
     run: (_requests, bodies) => postAll(sink.url, bodies as Buffer[]),
   };
+  const text: Side = {
+    name: 'text       the same, rows inserted as JSON text   ',
+    rates: [],
+    cpu: [],
+    prepare: candidate.prepare!,
+    run: (_requests, bodies) => postAll(textSink!.url, bodies as Buffer[]),
+  };
   const baseline: Side = {
     name: 'baseline   bare raw insert of the request rows     ',
     rates: [],
     cpu: [],
     run: async (requests) => {
       for (let i = 0; i < requests.length; i += segment * inflight) {
-        const body = encodeAuditRequestRows(requests.slice(i, i + segment * inflight));
-        await rawInsert('bare.audit_requests', AUDIT_REQUEST_INSERT_COLUMNS, 'JSONCompactEachRow', body);
+        const body = encodeAuditRequestNative(requests.slice(i, i + segment * inflight));
+        if (body === undefined) throw new Error('the generated requests have a Native form');
+        await rawInsert(
+          'bare.audit_requests',
+          AUDIT_REQUEST_INSERT_COLUMNS,
+          'Native',
+          body,
+          { optimize_on_insert: 0 },
+          AUDIT_REQUEST_NATIVE_TYPES,
+        );
       }
     },
   };
@@ -153,12 +186,13 @@ try {
     events = rows;
     return requests;
   };
-  const sides = [candidate, baseline];
+  const sides = textSide ? [candidate, text, baseline] : [candidate, baseline];
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < sides.length; k++) await timed(sides[(round + k) % sides.length]!, fresh());
   }
   for (let round = 0; round < legacyRounds; round++) await timed(legacy, fresh());
   await sink.audit.flush();
+  await textSink?.audit.flush();
 
   const counts = await (
     await client.query({
@@ -178,13 +212,13 @@ try {
       .join(' ')}`,
   );
   // BENCH_LEGACY_ROUNDS=0 leaves the legacy side out
-  for (const side of [candidate, baseline, legacy].filter((x) => x.rates.length > 0)) {
+  for (const side of [candidate, text, baseline, legacy].filter((x) => x.rates.length > 0)) {
     console.log(
       `${side.name}: ${fmt(median(side.rates)).padStart(9)} events/s, ${median(side.cpu).toFixed(2)} CPU us/event (rounds: ${side.rates.map(Math.round).join(', ')})`,
     );
   }
   console.log(
-    `rows stored: candidate+legacy ${counts[0]?.candidate_and_legacy} per-patient rows (${counts[0]?.requests} request rows), baseline ${counts[0]?.baseline}`,
+    `rows stored: candidate+text+legacy ${counts[0]?.candidate_and_legacy} per-patient rows (${counts[0]?.requests} request rows), baseline ${counts[0]?.baseline}`,
   );
   console.log(
     `per-round ratios candidate/baseline: ${ratios(candidate, baseline)
@@ -194,6 +228,16 @@ try {
   console.log(
     `ratio = candidate / baseline = ${median(ratios(candidate, baseline)).toFixed(3)} (median of per-round ratios; target >= 0.8; events/s target >= 300,000)`,
   );
+  const stats = sink.audit.stats;
+  console.log(
+    `candidate's writer: ${stats.flushes} flushes, ${Math.round(stats.insertedRows / Math.max(1, stats.flushes))} request rows per insert on average (the baseline: ${segment * inflight})`,
+  );
+  if (text.cpu.length > 0) {
+    const cpuRatios = candidate.cpu.map((c, i) => c / text.cpu[i]!);
+    console.log(
+      `insert format, same run: candidate (Native) / text (JSONCompactEachRow) CPU per event = ${median(cpuRatios).toFixed(3)} (per round: ${cpuRatios.map((r) => r.toFixed(2)).join(', ')}; below 1 = Native cheaper)`,
+    );
+  }
   if (legacy.rates.length > 0) {
     console.log(
       `ratio = candidate / legacy = ${(median(candidate.rates) / median(legacy.rates)).toFixed(2)} (request records vs the old per-patient lines, same sink, same run)`,
@@ -208,6 +252,7 @@ try {
       .join(' ')}`,
   );
   await sink.close();
+  await textSink?.close();
 } finally {
   await client.close();
   rmSync(dir, { recursive: true, force: true });

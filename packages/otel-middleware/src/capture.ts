@@ -60,6 +60,8 @@ export interface CaptureHooks {
 // Host string chunks are scanned through one reusable buffer (latin1 is the gateway's byte-for-byte
 // encoding: a copy into it costs a memcpy, no allocation and no garbage).
 const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+/** String encodings whose `Buffer.from` bytes are exactly what node's response write sends for them. */
+const SAME_BYTES_ENCODINGS = new Set(['utf8', 'utf-8', 'latin1', 'binary']);
 
 /** Scan one chunk as the host wrote it (a Buffer as is; a string through SCRATCH, piece by piece). */
 function scanChunk(scan: StreamScanner, chunk: Chunk, encoding: BufferEncoding | undefined): void {
@@ -143,10 +145,11 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
 
   // The response body as it passes: scanned at once (hooks.startScan decides how), never copied for
   // the audit. Strict mode holds the host's chunks as they were written (released once durable).
-  const keep = (chunk: Chunk | undefined, encoding: unknown): void => {
+  // `len`: the length the cap counts (the host's chunk as written: a string's length when `chunk` is its
+  // encoded copy from `encoded`).
+  const keep = (chunk: Chunk | undefined, encoding: unknown, len = chunk == null ? 0 : chunkLength(chunk)): void => {
     if (chunk === undefined || chunk === null || !capture || ex.resTruncated) return;
     try {
-      const len = chunkLength(chunk);
       if (ex.resBytes + len > maxResBytes) {
         truncate();
         return;
@@ -164,6 +167,26 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
     } catch {
       // an odd chunk type: let the host's own write report it; the disclosure becomes unknown
       truncate();
+    }
+  };
+  /**
+   * A string chunk that will be read (scanned, or kept whole for a compressed body): encoded to bytes once,
+   * here, and the host's write is given those same bytes as a Buffer. Node encodes a string for the socket
+   * anyway, so the body is encoded once instead of twice, and the scanner reads the bytes in place (no copy
+   * through a scratch buffer, and no flattening of the host's string: the gateway's rewritten body is a rope
+   * of hundreds of pieces). Only the encodings whose bytes `Buffer.from` gives exactly as node's write does
+   * (utf8, latin1); anything else goes through unchanged. undefined = leave the chunk as it is.
+   */
+  const encoded = (chunk: unknown, encoding: unknown): Buffer | undefined => {
+    if (typeof chunk !== 'string' || chunk.length === 0 || !capture || ex.readOnly || ex.resTruncated) return undefined;
+    if (encoding !== undefined && !SAME_BYTES_ENCODINGS.has(encoding as string)) return undefined;
+    if (ex.resBytes + chunk.length > maxResBytes) return undefined; // past the cap: keep() truncates
+    try {
+      if (ex.resScan === SCAN_NOT_STARTED) hooks.startScan(ex);
+      if (ex.resScan !== SCAN_STREAMING && ex.resScan !== SCAN_BUFFERED) return undefined;
+      return Buffer.from(chunk, (encoding as BufferEncoding | undefined) ?? 'utf8');
+    } catch {
+      return undefined;
     }
   };
   const truncate = (): void => {
@@ -226,9 +249,15 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
           if (typeof cb === 'function') process.nextTick(cb as () => void);
           return true;
         }
-        // the host's write first (its path is unchanged), then the chunk is scanned as it passes
-        const out = (origWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-        if (capture) keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
+        // the host's write first (the same bytes: a string that is read is handed on encoded), then the
+        // chunk is scanned as it passes
+        const encoding = typeof rest[0] === 'string' ? rest[0] : undefined;
+        const bytes = encoded(chunk, encoding);
+        const out = (origWrite as (...a: unknown[]) => boolean).call(this, bytes ?? chunk, ...rest);
+        if (capture) {
+          if (bytes === undefined) keep(chunk, encoding);
+          else keep(bytes, undefined, chunkLength(chunk));
+        }
         return out;
       } as WriteFn;
     }
@@ -239,8 +268,13 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
         if (typeof cb === 'function') process.nextTick(cb as () => void);
         return this;
       }
+      const bytes = encoded(first, typeof args[1] === 'string' ? args[1] : undefined);
+      if (bytes !== undefined) args[0] = bytes;
       const out = (origEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
-      if (capture && typeof first !== 'function') keep(first as Chunk, args[1]);
+      if (capture && typeof first !== 'function') {
+        if (bytes === undefined) keep(first as Chunk, args[1]);
+        else keep(bytes, undefined, chunkLength(first as Chunk));
+      }
       if (!ex.done) {
         ex.done = true;
         markEnd(ex);
@@ -274,7 +308,10 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
     // held: headers go out with the body once the audit records are durable
   };
   res.write = function holdWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]): boolean {
-    keep(chunk, typeof rest[0] === 'string' ? rest[0] : undefined);
+    const encoding = typeof rest[0] === 'string' ? rest[0] : undefined;
+    const bytes = encoded(chunk, encoding);
+    if (bytes === undefined) keep(chunk, encoding);
+    else keep(bytes, undefined, chunkLength(chunk));
     const cb = rest[rest.length - 1];
     if (typeof cb === 'function') callbacks.push(cb as () => void);
     return true;
@@ -286,7 +323,10 @@ export function hookResponse(ex: Exchange, hooks: CaptureHooks): void {
     const first = args[0];
     if (typeof first === 'function') endCb = first as () => void;
     else {
-      keep(first as Chunk | undefined, typeof args[1] === 'string' ? args[1] : undefined);
+      const encoding = typeof args[1] === 'string' ? args[1] : undefined;
+      const bytes = encoded(first, encoding);
+      if (bytes === undefined) keep(first as Chunk | undefined, encoding);
+      else keep(bytes, undefined, chunkLength(first as Chunk));
       const last = args[args.length - 1];
       if (typeof last === 'function') endCb = last as () => void;
     }

@@ -34,7 +34,7 @@ const gzipAsync = promisify(gzip);
 export interface ShipperOptions {
   /** Sink base URL; records go to `${sinkUrl}/v1/audit`. */
   sinkUrl: string;
-  /** Seal and ship the active segment when it is this old (default 1000 ms). */
+  /** Seal and ship the active segment when it is this old (default 1000 ms; sooner when it fills up or drain() waits). */
   shipIntervalMs?: number;
   /** Timeout of one POST (default 30 s). */
   requestTimeoutMs?: number;
@@ -152,12 +152,21 @@ export class AuditShipper {
     while (this.running) {
       let segment = this.spool.oldestSegment();
       if (segment === undefined) {
-        await this.spool.flush().catch(() => undefined);
-        if (await this.spool.sealIfIdle()) segment = this.spool.oldestSegment();
+        // The active segment is sealed and shipped once it is `interval` old (sooner when it fills up, or
+        // when drain() waits): under steady traffic, one segment (one POST, one chain-file write, one new
+        // segment) per interval, not one per loop turn with the few records that came in meanwhile.
+        const draining = this.idleWaiters.length > 0;
+        const first = this.spool.activeFirstWriteMs();
+        if (draining || (first !== undefined && Date.now() - first >= interval)) {
+          await this.spool.flush().catch(() => undefined);
+          if (await this.spool.sealIfIdle(draining ? 0 : interval)) segment = this.spool.oldestSegment();
+        }
       }
       if (segment === undefined) {
         if (!this.spool.hasUnshipped()) for (const w of this.idleWaiters.splice(0)) w();
-        await this.sleep(this.idleWaiters.length > 0 ? 10 : interval);
+        const first = this.spool.activeFirstWriteMs();
+        const due = first === undefined ? interval : first + interval - Date.now();
+        await this.sleep(this.idleWaiters.length > 0 ? 10 : Math.max(10, Math.min(interval, due)));
         continue;
       }
       const delay = await this.shipOne(segment);

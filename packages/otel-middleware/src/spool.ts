@@ -626,10 +626,17 @@ export class AuditSpool {
   }
 
   /** Seal the active segment if it holds records and no flush is running (called by the shipper when idle). */
-  async sealIfIdle(): Promise<boolean> {
+  async sealIfIdle(minAgeMs = 0): Promise<boolean> {
     if (this.flushing !== undefined || this.active === undefined || this.active.info.size === 0) return false;
+    if (minAgeMs > 0 && Date.now() - this.active.info.firstWriteMs < minAgeMs) return false;
     await this.seal();
     return true;
+  }
+
+  /** When the active segment got its first record (ms since the epoch), if it holds any. */
+  activeFirstWriteMs(): number | undefined {
+    const active = this.active;
+    return active === undefined || active.info.size === 0 ? undefined : active.info.firstWriteMs;
   }
 
   /** Oldest closed segment, if any. */

@@ -89,7 +89,7 @@ export interface FhirAuditOptions {
   segmentMaxBytes?: number;
   /** Batched mode: longest time a record waits in memory before it is written (default 50 ms). */
   flushIntervalMs?: number;
-  /** Ship the current segment at least this often (default 1000 ms). */
+  /** Seal and ship the active segment once it is this old (default 1000 ms); sooner when it fills up or on drain(). */
   shipIntervalMs?: number;
   /** Retry backoff of the shipper (defaults 200 ms … 30 s). */
   minBackoffMs?: number;

@@ -3,6 +3,7 @@
  * invalid batches, and what a restart finds in the spool.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -236,5 +237,69 @@ describe('audit shipping', () => {
     expect(receiver.requests.map((r) => r.seq).sort((a, b) => a - b)).toEqual([1, 2, 3]);
     expect(receiver.records).toHaveLength(21);
     expect(receiver.framedBatches).toBe(receiver.batches); // segment bytes as they are
+  });
+
+  it('under steady traffic ships the active segment once it is shipIntervalMs old, not after every POST', async () => {
+    // A sink that holds the first POST until more records are spooled: the shipper then finds a fresh
+    // active segment. It waits for that segment to be shipIntervalMs old (one POST, one chain-file write,
+    // one new segment per interval) instead of sealing and posting it the moment the first POST returns.
+    const interval = 1500;
+    const posts: { at: number; lines: number }[] = [];
+    let releaseFirst: () => void = () => {};
+    const firstHeld = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    let sawFirst: () => void = () => {};
+    const firstArrived = new Promise<void>((resolve) => {
+      sawFirst = resolve;
+    });
+    let sawSecond: () => void = () => {};
+    const secondArrived = new Promise<void>((resolve) => {
+      sawSecond = resolve;
+    });
+    const sink = createHttpServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        const lines = Buffer.concat(chunks)
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== '').length;
+        posts.push({ at: Date.now(), lines });
+        if (posts.length === 1) {
+          sawFirst();
+          await firstHeld;
+        }
+        if (posts.length === 2) sawSecond();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ accepted: lines, duplicates: 0 }));
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => sink.close(() => resolve())));
+    const dir = await tempDir();
+    const audit = fhirAudit({
+      spoolDir: dir,
+      sinkUrl: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`,
+      hmacKey: 'k',
+      shipIntervalMs: interval,
+      flushIntervalMs: 5,
+    });
+    const app = await listen(audit.wrap(fhirHandler()));
+    cleanups.push(
+      () => audit.shutdown(),
+      () => app.close(),
+    );
+    await traffic(app.url, 1);
+    await audit.flush();
+    await firstArrived; // the first segment (1 record) is being posted and held
+    const before = Date.now();
+    await traffic(app.url, 3);
+    await audit.flush(); // 3 records in the new active segment, first written at or after `before`
+    releaseFirst();
+    await secondArrived;
+    expect(posts.map((p) => p.lines)).toEqual([1, 3]);
+    // sealed no earlier than shipIntervalMs after its first record (the old loop posted it at once)
+    expect((posts[1]?.at ?? 0) - before).toBeGreaterThanOrEqual(interval);
   });
 });

@@ -189,6 +189,54 @@ describe('batched mode, oversize bodies and hooks', () => {
     expect(audit.stats().truncatedBodies).toBe(1);
   });
 
+  it('string bodies (utf8 as given, or no encoding) reach the client byte for byte and are scanned, batched and strict', async () => {
+    // A string chunk that is scanned is encoded once by the middleware and handed to node as those bytes:
+    // what leaves must be exactly what node would have sent for the string (non-ASCII, a lone surrogate
+    // included: node and Buffer.from both send U+FFFD).
+    const ids = ['pat-ü1', 'pat-2', 'pat-😀3'];
+    const text = JSON.stringify({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: 3,
+      entry: ids.map((id, k) => ({
+        fullUrl: `http://x/Patient/${k}`,
+        resource: { resourceType: 'Patient', id, name: [{ text: `Zoë Ünal \ud800 ${k}` }] },
+        search: { mode: 'match' },
+      })),
+    }).replace('\\ud800', '\ud800');
+    for (const mode of ['batched', 'strict'] as const) {
+      const dir = await tempDir();
+      const audit = fhirAudit({ mode, spoolDir: dir, hmacKey: 'k', flushIntervalMs: 1 });
+      const app = await listen(
+        audit.wrap((req, res) => {
+          setRequestContext(req, { tenantId: 't', routedTenantId: 't', clientId: 'c', fhirVersion: 'STU3' });
+          res.setHeader('content-type', 'application/fhir+json');
+          if (new URL(req.url ?? '/', 'http://x').searchParams.get('family') === 'pieces') {
+            const half = text.length >> 1;
+            res.write(text.slice(0, half), 'utf8');
+            res.end(text.slice(half));
+          } else res.end(text);
+        }),
+      );
+      cleanups.push(
+        () => audit.shutdown(),
+        () => app.close(),
+      );
+      for (const family of ['whole', 'pieces']) {
+        const res = await fetch(`${app.url}/Patient?family=${family}`);
+        const got = Buffer.from(await res.arrayBuffer());
+        expect(got.equals(Buffer.from(text, 'utf8'))).toBe(true);
+      }
+      await audit.flush();
+      const records = await spooled(dir);
+      for (const family of ['whole', 'pieces']) {
+        const rows = records.filter((r) => r.query === `family=${family}`);
+        expect(rows.map((r) => r.patient_id).sort(), `${mode} ${family}`).toEqual([...ids].sort());
+        expect(rows.every((r) => r.result_count === 3)).toBe(true);
+      }
+    }
+  });
+
   it('a throwing requestHook or userExtractor never breaks the request; the user is then empty', async () => {
     const dir = await tempDir();
     const audit = fhirAudit({

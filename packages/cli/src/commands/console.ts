@@ -12,6 +12,7 @@ import {
   numberFlag,
   readHmacKeyFile,
   readKeyFileText as readKeyFileTextOf,
+  requireExistingStore,
   STORE_OPTIONS,
   storeInUseMessage,
   storeSource,
@@ -23,7 +24,7 @@ export const description = 'Web console over the store: SRE overview, compliance
 const USAGE = `Usage: fhirwatch console [options]      serve the console until Ctrl-C; prints its URL first
 
 Store (one of):
-  --store <dir>            embedded chDB data directory (not open in another process; if a sink owns it,
+  --store <dir>            embedded chDB data directory, existing (not open in another process; if a sink owns it,
                            run \`fhirwatch sink --console\` there or use --sink-url)
   --clickhouse-url <url>   ClickHouse server (user/password from FHIRWATCH_CLICKHOUSE_USER / _PASSWORD; the
                            older CLICKHOUSE_USER / CLICKHOUSE_PASSWORD are still read)
@@ -76,6 +77,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const source = storeSource(values, { others: { 'sink-url': values['sink-url'] } });
+  requireExistingStore(source);
   const port = numberFlag('port', values.port, { min: 0, max: 65535 }) ?? 0;
   const token = process.env.FHIRWATCH_QUERY_TOKEN || undefined;
   const tokens = credentialsFromEnv('FHIRWATCH_QUERY_TOKENS');

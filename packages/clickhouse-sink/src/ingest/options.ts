@@ -75,6 +75,12 @@ export interface SinkOptions extends StoreTarget {
    */
   exclusiveWriter?: boolean;
   /**
+   * How audit rows reach a chDB store (default `Native`: one binary block, the cheapest for the engine to read;
+   * `JSONCompactEachRow`: text rows, the format before it, kept for bench/writer.ts's same-run comparison). A
+   * server URL always gets JSONCompactEachRow.
+   */
+  auditInsertFormat?: 'Native' | 'JSONCompactEachRow';
+  /**
    * Writers' ingest credentials (FHIRWATCH_INGEST_TOKENS): `POST /v1/audit` and OTLP need one, and a writer's
    * credential carries only records whose `recorded_by` is its name. Required off loopback and whenever the query
    * API has a token (the sink refuses to start otherwise); none on a loopback sink without tokens: ingest is open

@@ -363,6 +363,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SinkServer> 
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     validate: false, // the handler validated every line already
     exclusive: options.exclusiveWriter ?? options.store !== undefined,
+    ...(options.auditInsertFormat === undefined ? {} : { rawFormat: options.auditInsertFormat }),
   });
   const telemetry = new TelemetryWriter(client, monitor, spool, {
     ...(options.batchRows === undefined ? {} : { batchRows: options.batchRows }),

@@ -5,9 +5,12 @@
  *
  * Inserts into a chDB store can also go through {@link rawInsertOf}: chdb's raw insert hands a Buffer to the
  * engine as is, where `client.insert` over the chdb Connection stringifies every row, concatenates the rows
- * into one JS string and prepends `SET …;` statements to it (measured: bench/writer.ts and the README).
+ * into one JS string and prepends `SET …;` statements to it (measured: bench/writer.ts and the README); a
+ * Native block goes through a file in the store directory (see nativeInsert).
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import {
   type ClickHouseClient,
@@ -66,13 +69,17 @@ export const STORE_SETTINGS = {
   date_time_input_format: 'best_effort',
 } as const;
 
-/** Text formats the raw insert accepts (line-delimited, so the engine can split them for parallel parsing). */
-export type RawInsertFormat = 'JSONEachRow' | 'JSONCompactEachRow';
+/**
+ * Formats the raw insert accepts: text formats (line-delimited, so the engine can split them for parallel
+ * parsing), or `Native` (one columnar block, the engine's own binary form: what it reads cheapest).
+ */
+export type RawInsertFormat = 'JSONEachRow' | 'JSONCompactEachRow' | 'Native';
 
 /**
  * `INSERT INTO <table> (<columns>) FORMAT <format>` with `body` as the data, without going through a JS
  * string. Errors are `@clickhouse/client` ClickHouseErrors (`code` = the ClickHouse error code as a string),
- * like the client's own, so callers classify them the same way.
+ * like the client's own, so callers classify them the same way. `Native` needs `types` (the block's column
+ * types, `columns` order).
  */
 export type RawInsert = (
   table: string,
@@ -80,6 +87,7 @@ export type RawInsert = (
   format: RawInsertFormat,
   body: Buffer,
   settings?: Readonly<Record<string, string | number>>,
+  types?: readonly string[],
 ) => Promise<void>;
 
 const rawInserts = new WeakMap<ClickHouseClient, RawInsert>();
@@ -96,6 +104,50 @@ function storeError(error: unknown): unknown {
   const mapped = parseError(message);
   if (mapped !== error) (mapped as Error & { cause?: unknown }).cause = error;
   return mapped;
+}
+
+/** Where a chDB store's Native inserts pass through, inside the store directory (PHI stays in the store). */
+const NATIVE_INSERT_DIR = 'fhirwatch-native-inserts';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+/** A ClickHouse string literal. */
+const literal = (text: string): string => `'${text.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+
+/**
+ * A Native block into a chDB store: chdb's raw insert takes text formats only, and its native entry misreads
+ * binary data sent inline (the client side cuts inline INSERT data at the first `;` its SQL lexer sees), so the
+ * block goes through a file in the store directory (0600, removed after the insert) and
+ * `INSERT … SELECT * FROM file(…, Native, <structure>)` (the structure given: no schema inference pass).
+ * Exported for bench/ingest-parts.ts (the same path on its own connection); callers use {@link rawInsertOf}.
+ */
+export async function nativeInsert(
+  chdb: { queryAsync(sql: string): Promise<unknown> },
+  file: string,
+  table: string,
+  columns: readonly string[],
+  types: readonly string[] | undefined,
+  body: Buffer,
+  settings: Readonly<Record<string, string | number>> | undefined,
+): Promise<void> {
+  if (types === undefined || types.length !== columns.length) {
+    throw new SinkError('FW_SINK_OPTIONS', 'a Native insert needs one type per column');
+  }
+  for (const name of [table, ...columns, ...Object.keys(settings ?? {})]) {
+    if (!IDENTIFIER.test(name)) throw new SinkError('FW_SINK_OPTIONS', `not an identifier: ${name.slice(0, 64)}`);
+  }
+  const structure = columns.map((column, i) => `${column} ${types[i]}`).join(', ');
+  const settingsClause = Object.entries(settings ?? {})
+    .map(([key, value]) => `${key} = ${typeof value === 'number' ? String(value) : literal(value)}`)
+    .join(', ');
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, body, { mode: 0o600, flag: 'wx' });
+  try {
+    await chdb.queryAsync(
+      `INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file(${literal(file)}, 'Native', ${literal(structure)})${settingsClause === '' ? '' : ` SETTINGS ${settingsClause}`}`,
+    );
+  } finally {
+    await rm(file, { force: true });
+  }
 }
 
 /**
@@ -131,9 +183,18 @@ export function openStore(options: StoreOptions): ClickHouseClient {
     const connection = createChdbConnection({ path });
     const client = chdbClient(connection);
     registerConcurrentOpener(client, () => chdbClient(createChdbConnection({ path })));
-    rawInserts.set(client, async (table, columns, format, body, settings) => {
+    const nativeDir = join(options.path, NATIVE_INSERT_DIR);
+    // files of inserts a crashed process left behind (this process owns the store: chDB binds it to one)
+    rmSync(nativeDir, { recursive: true, force: true });
+    let nativeFiles = 0;
+    rawInserts.set(client, async (table, columns, format, body, settings, types) => {
       try {
         // no timeout/signal: chdb would settle early while the write still runs; callers retry as lookup + insert
+        if (format === 'Native') {
+          const file = join(nativeDir, `${process.pid}-${nativeFiles++}.native`);
+          await nativeInsert(connection.chdb, file, table, columns, types, body, settings);
+          return;
+        }
         await connection.chdb.rawInsert({
           table,
           columns,

@@ -34,6 +34,7 @@ export async function withRetries<T>(
  */
 const DATA_ERROR_CODES = new Set([
   '6', // CANNOT_PARSE_TEXT
+  '25', // CANNOT_PARSE_ESCAPE_SEQUENCE (a lone UTF-16 surrogate in a text field)
   '26', // CANNOT_PARSE_QUOTED_STRING
   '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
   '38', // CANNOT_PARSE_DATE

@@ -65,5 +65,42 @@ export function expansionSelect(fields: readonly RowField[] = AUDIT_RECORD_FIELD
   return `SELECT ${columns.join(', ')}\nFROM {from}\nARRAY JOIN ${joins.join(', ')}`;
 }
 
+/**
+ * Each expansion row's value of an entry array `array`, in row order, computed before the ARRAY JOIN. As a writer
+ * stores a request (x_entry = 1,1,2,3,3,… : each entry's rows together, in entry order, at least one each) each entry
+ * value repeated over its entry's run (linear); any other x_entry (a hand-made row) by index, as the expansion reads
+ * it. `e_x[_e]` after the ARRAY JOIN instead copies the request's whole entry array to each of its rows (quadratic in
+ * the request's size: bench/ingest-parts.ts measured it as most of the index view's cost).
+ */
+const perRow = (array: string): string =>
+  `if(_std, arrayFlatten(arrayMap((_v, _n) -> arrayWithConstant(_n, _v), ${array}, _runs)), arrayMap(_e -> ${array}[_e], x_entry))`;
+const STANDARD_ENTRIES =
+  'x_entry[1] = 1 AND x_entry[-1] = length(e_event_type) AND arrayAll(d -> d = 0 OR d = 1, arrayDifference(x_entry))';
+const ENTRY_RUNS = 'arrayMap(r -> length(r), arraySplit((e, d) -> d != 0, x_entry, arrayDifference(x_entry)))';
+
+/**
+ * The same rows as expansionSelect (same fields, same values, same order), with the entry fields expanded per row
+ * before the ARRAY JOIN (perRow): what the index's materialized view and backfill run.
+ */
+export function expansionSelectLinear(fields: readonly RowField[], idAsNumber = false): string {
+  const entryFields = [
+    ...new Set(
+      fields.flatMap((field) => {
+        const source = AUDIT_EXPANSION[field];
+        return source.from === 'entry' ? [source.field as string] : [];
+      }),
+    ),
+  ];
+  if (entryFields.length === 0) return expansionSelect(fields, idAsNumber);
+  const columns = fields.map((field) => {
+    const sql = expansionExpression(field, idAsNumber, (f) => `_x_${f}`);
+    return sql === field ? field : `${sql} AS ${field}`;
+  });
+  return `SELECT ${columns.join(', ')}
+FROM (SELECT *, ${STANDARD_ENTRIES} AS _std, ${ENTRY_RUNS} AS _runs, ${entryFields.map((f) => `${perRow(`e_${f}`)} AS _x_${f}`).join(', ')}
+      FROM {from})
+ARRAY JOIN ${entryFields.map((f) => `_x_${f}`).join(', ')}, x_patient_id AS _p, arrayEnumerate(x_patient_id) AS _o`;
+}
+
 /** The full expansion (every row field), `{from}` = the request rows. */
 export const AUDIT_EXPANSION_SELECT = expansionSelect();

@@ -26,7 +26,7 @@ export {
   AUDIT_REQUESTS_TABLE,
   AUDIT_REQUESTS_VIEW,
 } from './audit-requests.ts';
-export { AUDIT_EXPANSION_SELECT, expansionExpression, expansionSelect } from './expansion.ts';
+export { AUDIT_EXPANSION_SELECT, expansionExpression, expansionSelect, expansionSelectLinear } from './expansion.ts';
 export {
   INCIDENT_EVENTS_TABLE,
   INCIDENT_OUTBOX_TABLE,

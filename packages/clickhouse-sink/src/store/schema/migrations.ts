@@ -20,6 +20,7 @@ import { careRelationshipsTable, groupMembersTable, tenantSettingsTable } from '
 import {
   AUDIT_PATIENT_INDEX_TABLE,
   auditPatientIndexTable,
+  linearIndexViewMigration,
   patientIndexMigration,
   smallGranuleIndexMigration,
   wideIndexMigration,
@@ -229,6 +230,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 15,
     name: 'audit_patient_index_small_granules',
     objects: (o) => smallGranuleIndexMigration(o.auditRetentionDays),
+  },
+  {
+    version: 16,
+    name: 'audit_patient_index_linear_view',
+    objects: () => linearIndexViewMigration(),
   },
 ];
 
