@@ -140,8 +140,9 @@ export async function nativeInsert(
     .map(([key, value]) => `${key} = ${typeof value === 'number' ? String(value) : literal(value)}`)
     .join(', ');
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(file, body, { mode: 0o600, flag: 'wx' });
   try {
+    // inside the try: a write cut short (ENOSPC on a full store disk) leaves no partial file behind either
+    await writeFile(file, body, { mode: 0o600, flag: 'wx' });
     await chdb.queryAsync(
       `INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file(${literal(file)}, 'Native', ${literal(structure)})${settingsClause === '' ? '' : ` SETTINGS ${settingsClause}`}`,
     );
